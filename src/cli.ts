@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+/**
+ * The `eos` program. This file only declares commands and their options; each command's module
+ * is imported when that command runs, so `eos --help` and `eos --version` load nothing else.
+ */
+import { createRequire } from 'node:module';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import type { CommandContext, GlobalOptions } from './commands/context.js';
+import { processIO, type IO } from './commands/io.js';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+const LOG_LEVEL_CHOICES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** A command module: parse is done by commander, `run` does the work and returns an exit code. */
+interface CommandModule<O> {
+  run(options: O, context: CommandContext, args: string[]): Promise<number | void>;
+}
+
+export interface Outcome {
+  exitCode: number;
+}
+
+/**
+ * Wraps a lazily imported command module as a commander action. The outcome object is how the
+ * exit code travels back to main() without process.exit, so pending output is never cut off.
+ */
+function lazy<O>(outcome: Outcome, io: IO, load: () => Promise<CommandModule<O>>) {
+  return async (...actionArgs: unknown[]): Promise<void> => {
+    const command = actionArgs.at(-1) as Command;
+    const positional = actionArgs.slice(0, -2).flat().filter((a): a is string => typeof a === 'string');
+    const globals = command.optsWithGlobals<GlobalOptions>();
+    const [{ createContext }, module] = await Promise.all([import('./commands/context.js'), load()]);
+    const code = await module.run(command.opts() as O, createContext(io, globals), positional);
+    outcome.exitCode = code ?? 0;
+  };
+}
+
+export function buildProgram(io: IO, outcome: Outcome): Command {
+  const program = new Command('eos')
+    .description('Short-lived PostgreSQL credentials from Vault/OpenBao for the Delphi pipeline')
+    .version(version, '-V, --version', 'print the version')
+    .option('--config <file>', 'configuration file (else $EOS_CONFIG, ~/.config/eos/config.json, /etc/eos/config.json)')
+    .option('--log-file <file>', 'log file (else $EOS_LOG_FILE, /var/log/eos/eos.log, $XDG_STATE_HOME/eos/eos.log)')
+    .addOption(new Option('--log-level <level>', 'log level (else $EOS_LOG_LEVEL, info)').choices(LOG_LEVEL_CHOICES))
+    .option('--debug', 'print stack traces with errors')
+    .showSuggestionAfterError(true);
+
+  const self = program.command('self').description('eos itself: its configuration and its Vault secrets');
+
+  const config = self.command('config').description('the configuration file');
+  config
+    .command('show')
+    .description('print the configuration in force: the file used, Vault settings and where each came from')
+    .option('--json', 'print JSON')
+    .action(lazy(outcome, io, () => import('./commands/self-config-show.js')));
+
+  applyToAll(program, (command) => {
+    command.helpCommand(false);
+    command.exitOverride();
+    command.configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      outputError: (text, write) => {
+        write(text.endsWith('\n') ? text : `${text}\n`);
+        write(`hint: run '${commandPath(command)} --help' for usage\n`);
+      },
+    });
+  });
+  return program;
+}
+
+function applyToAll(command: Command, apply: (c: Command) => void): void {
+  apply(command);
+  for (const sub of command.commands) applyToAll(sub, apply);
+}
+
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** Runs the program; returns the exit code. Errors are printed as one line plus a hint. */
+export async function main(argv: string[], io: IO): Promise<number> {
+  const outcome: Outcome = { exitCode: 0 };
+  const program = buildProgram(io, outcome);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return outcome.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; every other parse failure (and a bare group) is usage: 2.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    const debug = argv.includes('--debug');
+    const { reportError } = await import('./commands/report-error.js');
+    return reportError(err, io, debug);
+  }
+}
+
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  process.exitCode = await main(process.argv.slice(2), processIO());
+}

@@ -1,0 +1,133 @@
+import { UsageError } from '../errors.js';
+import { parseDurationSeconds } from '../util/duration.js';
+import type { Config, VaultAuthConfig } from './schema.js';
+
+/**
+ * The Vault connection settings with the Vault CLI's precedence: flags > environment > file >
+ * defaults. OpenBao's BAO_* names are read where the VAULT_* name is unset, as bao does the
+ * other way round, so either CLI's environment works.
+ */
+
+export type Origin = 'flag' | 'env' | 'file' | 'default';
+
+export interface VaultFlags {
+  address?: string | undefined;
+  token?: string | undefined;
+  caCert?: string | undefined;
+  caPath?: string | undefined;
+  clientCert?: string | undefined;
+  clientKey?: string | undefined;
+  tlsSkipVerify?: boolean | undefined;
+  tlsServerName?: string | undefined;
+  namespace?: string | undefined;
+}
+
+export interface VaultSettings {
+  address: string;
+  /** A token given by flag or VAULT_TOKEN; token files and AppRole are read by the client. */
+  token: string | undefined;
+  auth: VaultAuthConfig;
+  caCert: string | undefined;
+  caPath: string | undefined;
+  clientCert: string | undefined;
+  clientKey: string | undefined;
+  tlsSkipVerify: boolean;
+  tlsServerName: string | undefined;
+  namespace: string | undefined;
+  timeoutSeconds: number;
+  maxRetries: number;
+  disableRedirects: boolean;
+  /** Where each setting came from, for `status` and `config show`. */
+  origins: Record<Exclude<keyof VaultSettings, 'origins'>, Origin>;
+}
+
+export const DEFAULT_VAULT_ADDR = 'https://127.0.0.1:8200';
+const DEFAULT_TIMEOUT_SECONDS = 60;
+const DEFAULT_MAX_RETRIES = 2;
+
+function envValue(env: NodeJS.ProcessEnv, name: string): { name: string; value: string } | undefined {
+  for (const candidate of [`VAULT_${name}`, `BAO_${name}`]) {
+    const value = env[candidate];
+    if (value !== undefined && value !== '') return { name: candidate, value };
+  }
+  return undefined;
+}
+
+/** Go's strconv.ParseBool, which is what the Vault CLI applies to VAULT_SKIP_VERIFY. */
+export function parseGoBool(text: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
+  return undefined;
+}
+
+export function resolveVaultSettings(flags: VaultFlags, env: NodeJS.ProcessEnv, config: Config): VaultSettings {
+  const origins = {} as VaultSettings['origins'];
+
+  function pick<T>(key: keyof VaultSettings['origins'], flag: T | undefined, fromEnv: T | undefined, file: T | undefined, fallback: T): T {
+    if (flag !== undefined) return (origins[key] = 'flag'), flag;
+    if (fromEnv !== undefined) return (origins[key] = 'env'), fromEnv;
+    if (file !== undefined) return (origins[key] = 'file'), file;
+    origins[key] = 'default';
+    return fallback;
+  }
+  const str = (name: string) => envValue(env, name)?.value;
+
+  const skip = envValue(env, 'SKIP_VERIFY');
+  const skipFromEnv = skip === undefined ? undefined : parseGoBool(skip.value);
+  if (skip && skipFromEnv === undefined) {
+    throw new UsageError(`${skip.name}="${skip.value}" is not a boolean`, 'use true or false (1/0, t/f are accepted too)');
+  }
+
+  const timeoutText = envValue(env, 'CLIENT_TIMEOUT');
+  const timeoutFromEnv = timeoutText === undefined ? undefined : parseDurationSeconds(timeoutText.value);
+  if (timeoutText && timeoutFromEnv === undefined) {
+    throw new UsageError(`${timeoutText.name}="${timeoutText.value}" is not a duration`, 'use seconds or a duration such as 30s or 2m');
+  }
+
+  const retriesText = envValue(env, 'MAX_RETRIES');
+  const retriesFromEnv = retriesText === undefined ? undefined : Number(retriesText.value);
+  if (retriesText && !(Number.isInteger(retriesFromEnv) && (retriesFromEnv as number) >= 0)) {
+    throw new UsageError(`${retriesText.name}="${retriesText.value}" is not a whole number`, 'use 0 to disable retries, or a small number such as 2');
+  }
+
+  const redirects = envValue(env, 'DISABLE_REDIRECTS');
+  const disableRedirects = redirects === undefined ? undefined : parseGoBool(redirects.value);
+  if (redirects && disableRedirects === undefined) {
+    throw new UsageError(`${redirects.name}="${redirects.value}" is not a boolean`, 'use true or false');
+  }
+
+  const file = config.vault;
+  const settings: VaultSettings = {
+    address: pick('address', flags.address, str('ADDR'), file.address, DEFAULT_VAULT_ADDR).replace(/\/+$/, ''),
+    token: pick('token', flags.token, str('TOKEN'), undefined, undefined),
+    auth: pick('auth', undefined, undefined, file.auth, { method: 'token' } as VaultAuthConfig),
+    caCert: pick('caCert', flags.caCert, str('CACERT'), file.caCert, undefined),
+    caPath: pick('caPath', flags.caPath, str('CAPATH'), file.caPath, undefined),
+    clientCert: pick('clientCert', flags.clientCert, str('CLIENT_CERT'), file.clientCert, undefined),
+    clientKey: pick('clientKey', flags.clientKey, str('CLIENT_KEY'), file.clientKey, undefined),
+    tlsSkipVerify: pick('tlsSkipVerify', flags.tlsSkipVerify, skipFromEnv, file.tlsSkipVerify, false),
+    tlsServerName: pick('tlsServerName', flags.tlsServerName, str('TLS_SERVER_NAME'), file.tlsServerName, undefined),
+    namespace: pick('namespace', flags.namespace, str('NAMESPACE'), file.namespace, undefined),
+    timeoutSeconds: pick(
+      'timeoutSeconds',
+      undefined,
+      timeoutFromEnv,
+      file.timeout === undefined ? undefined : parseDurationSeconds(file.timeout),
+      DEFAULT_TIMEOUT_SECONDS,
+    ),
+    maxRetries: pick('maxRetries', undefined, retriesFromEnv, file.maxRetries, DEFAULT_MAX_RETRIES),
+    disableRedirects: pick('disableRedirects', undefined, disableRedirects, undefined, false),
+    origins,
+  };
+
+  if ((settings.clientCert === undefined) !== (settings.clientKey === undefined)) {
+    throw new UsageError(
+      'a client certificate and its key go together: only one of them is set',
+      'set both VAULT_CLIENT_CERT and VAULT_CLIENT_KEY (or clientCert and clientKey in the config), or neither',
+    );
+  }
+  if (!/^https?:\/\/[^/]+/.test(settings.address)) {
+    throw new UsageError(`Vault address "${settings.address}" is not an http:// or https:// URL`, 'set VAULT_ADDR, e.g. https://vault.example.com:8200');
+  }
+  return settings;
+}

@@ -1,0 +1,79 @@
+/**
+ * The error model: every failure the user can meet is an EosError carrying the exit code of
+ * DESIGN §1 and a hint. The CLI prints `error: <message>` and `hint: <hint>` and exits with the
+ * code; anything that is not an EosError is a bug and exits 1 with a request for --debug.
+ */
+
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  vaultUnavailable: 3,
+  denied: 4,
+  databaseUnreachable: 5,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class EosError extends Error {
+  readonly exitCode: ExitCode;
+  readonly hint: string | undefined;
+
+  constructor(message: string, options: { exitCode: ExitCode; hint?: string; cause?: unknown }) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.exitCode = options.exitCode;
+    this.hint = options.hint;
+  }
+}
+
+/** A check or an operation ran and failed (exit 1). */
+export class OperationFailedError extends EosError {
+  constructor(message: string, hint?: string, cause?: unknown) {
+    super(message, { exitCode: ExitCode.failed, hint, cause });
+  }
+}
+
+/** Bad flags, arguments or environment values (exit 2). */
+export class UsageError extends EosError {
+  constructor(message: string, hint?: string) {
+    super(message, { exitCode: ExitCode.usage, hint });
+  }
+}
+
+/** A configuration file that cannot be read or does not validate (exit 2). */
+export class ConfigError extends EosError {
+  readonly file: string;
+  constructor(file: string, message: string, hint?: string, cause?: unknown) {
+    super(`${file}: ${message}`, {
+      exitCode: ExitCode.usage,
+      hint: hint ?? 'fix the file by hand or rewrite it with `eos self secrets configure`; eos never overwrites a broken file',
+      cause,
+    });
+    this.file = file;
+  }
+}
+
+/** Vault cannot be reached, is sealed, or has no active node (exit 3). */
+export class VaultUnavailableError extends EosError {
+  constructor(message: string, hint?: string, cause?: unknown) {
+    super(message, { exitCode: ExitCode.vaultUnavailable, hint, cause });
+  }
+}
+
+/** Vault or PostgreSQL refused the credentials or the policy lacks a path (exit 4). */
+export class PermissionDeniedError extends EosError {
+  constructor(message: string, hint?: string, cause?: unknown) {
+    super(message, { exitCode: ExitCode.denied, hint, cause });
+  }
+}
+
+/** PostgreSQL cannot be reached (exit 5). */
+export class DatabaseUnreachableError extends EosError {
+  constructor(message: string, hint?: string, cause?: unknown) {
+    super(message, { exitCode: ExitCode.databaseUnreachable, hint, cause });
+  }
+}
+
+export function isEosError(err: unknown): err is EosError {
+  return err instanceof EosError;
+}

@@ -1,0 +1,47 @@
+/**
+ * Secret scrubbing shared by the log, error messages and anything printed. Kept free of heavy
+ * imports so the error path of the CLI stays cheap.
+ */
+
+export const REDACTED = '[REDACTED]';
+
+/** Keys whose values are secrets wherever they appear. */
+const SECRET_KEY = /^(password|passwd|pass|pgpassword|secret|secret_?id|client_?token|token|x-vault-token|authorization|private_?key|admin_?password)$/i;
+
+/** `scheme://user:password@host` → password replaced. */
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^@\s]*)@/gi;
+/** libpq key/value strings: `password=secret` or `password='s e c'`. */
+const KV_PASSWORD = /\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]+)/gi;
+/** Vault tokens in free text (hvs./hvb./hvr. and the legacy s./b. forms are long). */
+const VAULT_TOKEN = /\b(hv[sbr]\.[A-Za-z0-9_-]{20,}|[sb]\.[A-Za-z0-9]{24,})\b/g;
+
+export function redactString(text: string): string {
+  return text
+    .replace(URL_PASSWORD, `$1${REDACTED}@`)
+    .replace(KV_PASSWORD, `$1${REDACTED}`)
+    .replace(VAULT_TOKEN, REDACTED);
+}
+
+/** Returns a copy of value with every secret replaced; cycles are cut. */
+export function redact(value: unknown, seen = new WeakSet<object>()): unknown {
+  if (typeof value === 'string') return redactString(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (seen.has(value)) return '[Circular]';
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((item) => redact(item, seen));
+  if (value instanceof Error) {
+    const out: Record<string, unknown> = { type: value.name, message: redactString(value.message) };
+    if (value.stack) out.stack = redactString(value.stack);
+    for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? REDACTED : redact(v, seen);
+    if (value.cause !== undefined) out.cause = redact(value.cause, seen);
+    return out;
+  }
+  if (value instanceof Date) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET_KEY.test(k) && v !== null && v !== undefined && v !== '' ? REDACTED : redact(v, seen);
+  }
+  return out;
+}
+
+/** Flag values, then the environment, then the config file's `log` section, then defaults. */

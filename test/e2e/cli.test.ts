@@ -1,0 +1,106 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT, runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const { version } = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+
+/** An isolated user: own HOME, own state and log directory. */
+function user() {
+  const home = tempDir();
+  return { home, env: { HOME: home, XDG_STATE_HOME: path.join(home, 'state') } };
+}
+
+describe('eos as a user runs it', () => {
+  it('--help lists the command groups and exits 0', async () => {
+    const r = await runCli(['--help'], user());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Usage: eos/);
+    expect(r.stdout).toMatch(/^\s+self\s/m);
+    expect(r.stderr).toBe('');
+  });
+
+  it('--version prints the package version', async () => {
+    const r = await runCli(['--version'], user());
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(version);
+  });
+
+  it('an unknown command exits 2 with one error line and a hint', async () => {
+    const r = await runCli(['sefl'], user());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: unknown command 'sefl'/m);
+    expect(r.stderr).toMatch(/^hint: run 'eos --help' for usage$/m);
+    expect(r.stdout).toBe('');
+  });
+
+  it('a bad option exits 2 and names the command to ask for help', async () => {
+    const r = await runCli(['self', 'config', 'show', '--bogus'], user());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: unknown option '--bogus'/m);
+    expect(r.stderr).toMatch(/^hint: run 'eos self config show --help' for usage$/m);
+  });
+
+  it('a bad value for a global option exits 2', async () => {
+    const r = await runCli(['--log-level', 'loud', 'self', 'config', 'show'], user());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/argument 'loud' is invalid/);
+  });
+
+  it('a group without a subcommand shows its help and exits 2', async () => {
+    const r = await runCli(['self'], user());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Usage: eos self/);
+  });
+
+  it('config show reports the file found and the Vault settings with their origins', async () => {
+    const u = user();
+    const file = path.join(u.home, '.config', 'eos', 'config.json');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify({ vault: { address: 'https://file.example:8200' }, kv: { mount: 'kv' } }));
+    const r = await runCli(['self', 'config', 'show', '--json'], { env: { ...u.env, VAULT_NAMESPACE: 'team-a', VAULT_TOKEN: 'hvs.shouldnotappear0123456789' } });
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.file).toEqual({ path: file, origin: 'xdg', present: true });
+    expect(report.vault).toMatchObject({ address: 'https://file.example:8200', namespace: 'team-a', token: 'set' });
+    expect(report.vault.origins).toMatchObject({ address: 'file', namespace: 'env', token: 'env' });
+    expect(r.stdout + r.stderr).not.toContain('shouldnotappear');
+
+    const flagged = await runCli(['--config', file, 'self', 'config', 'show', '--json'], { env: { ...u.env, VAULT_ADDR: 'http://127.0.0.1:8200' } });
+    expect(JSON.parse(flagged.stdout).vault).toMatchObject({ address: 'http://127.0.0.1:8200' });
+    expect(JSON.parse(flagged.stdout).file.origin).toBe('--config');
+  });
+
+  describe('a broken configuration exits 2, names the file and the problem, and is left unchanged', () => {
+    const cases: Record<string, { content?: string; directory?: boolean; expected: RegExp }> = {
+      'bad JSON': { content: '{ "vault": { "address": "https://v:8200", } }', expected: /not valid JSON: unexpected "}" at line 1, column 43/ },
+      'a wrong type': { content: '{ "database": { "port": "5432" } }', expected: /database\.port: / },
+      'an unknown auth method': { content: '{ "vault": { "auth": { "method": "kerberos" } } }', expected: /vault\.auth\.method: must be one of "token", "token-file", "approle"/ },
+      'an unreadable file': { directory: true, expected: /cannot read the file: it is a directory/ },
+    };
+    for (const [name, c] of Object.entries(cases)) {
+      it(name, async () => {
+        const u = user();
+        const file = path.join(u.home, 'eos.json');
+        if (c.directory) mkdirSync(file);
+        else writeFileSync(file, c.content as string);
+        const r = await runCli(['self', 'config', 'show'], { env: { ...u.env, EOS_CONFIG: file } });
+        expect(r.code).toBe(2);
+        const lines = r.stderr.trim().split('\n');
+        expect(lines).toHaveLength(2);
+        expect(lines[0]).toMatch(new RegExp(`^error: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: `));
+        expect(lines[0]).toMatch(c.expected);
+        expect(lines[1]).toMatch(/^hint: /);
+        expect(r.stdout).toBe('');
+        if (!c.directory) expect(readFileSync(file, 'utf8')).toBe(c.content);
+      });
+    }
+  });
+
+  it('a malformed Vault variable is a usage error naming it', async () => {
+    const r = await runCli(['self', 'config', 'show'], { env: { ...user().env, VAULT_SKIP_VERIFY: 'maybe' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: VAULT_SKIP_VERIFY="maybe" is not a boolean$/m);
+  });
+});

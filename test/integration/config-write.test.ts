@@ -1,0 +1,88 @@
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseConfigFile } from '../../src/config/load.js';
+import { writeConfigFile } from '../../src/config/write.js';
+import { REPO_ROOT, runNodeSnippet } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const WRITE_MODULE = pathToFileURL(path.join(REPO_ROOT, 'dist', 'config', 'write.js')).href;
+const mode = (p: string) => statSync(p).mode & 0o777;
+
+describe('writing the configuration', () => {
+  it('creates the file 0600 in a new directory 0700, even under a permissive umask', async () => {
+    const dir = path.join(tempDir(), 'eos');
+    const file = path.join(dir, 'config.json');
+    const old = process.umask(0o000);
+    try {
+      await writeConfigFile(file, { vault: { address: 'https://vault.example:8200' } });
+    } finally {
+      process.umask(old);
+    }
+    expect(mode(file)).toBe(0o600);
+    expect(mode(dir)).toBe(0o700);
+    expect(parseConfigFile(file).vault.address).toBe('https://vault.example:8200');
+  });
+
+  it('replaces a file that was 0644 with a 0600 one and leaves no temp file', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, '{}', { mode: 0o644 });
+    await writeConfigFile(file, { kv: { mount: 'kv' } });
+    expect(mode(file)).toBe(0o600);
+    expect(readdirSync(dir)).toEqual(['config.json']);
+  });
+
+  it('refuses to write an invalid configuration and leaves the old file alone', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, '{"kv":{"mount":"keep"}}');
+    await expect(writeConfigFile(file, { database: { port: 0 } } as never)).rejects.toThrow(/database\.port/);
+    expect(readFileSync(file, 'utf8')).toBe('{"kv":{"mount":"keep"}}');
+  });
+
+  // A real process killed with SIGKILL in the middle of a write: the old file must stay whole.
+  const crashCases = {
+    'after the temp file is written, before the rename': `
+      fsp.rename = async () => { process.kill(process.pid, 'SIGKILL'); await new Promise(() => {}); };`,
+    'half-way through writing the temp file': `
+      const open = fsp.open;
+      fsp.open = async (...args) => {
+        const handle = await open(...args);
+        handle.writeFile = async (data) => {
+          await handle.write(String(data).slice(0, Math.floor(String(data).length / 2)));
+          await handle.sync();
+          process.kill(process.pid, 'SIGKILL');
+          await new Promise(() => {});
+        };
+        return handle;
+      };`,
+  };
+
+  for (const [when, patch] of Object.entries(crashCases)) {
+    it(`survives a crash ${when}`, async () => {
+      const dir = path.join(tempDir(), 'eos');
+      mkdirSync(dir);
+      const file = path.join(dir, 'config.json');
+      const original = JSON.stringify({ vault: { address: 'https://old:8200' } }, null, 2);
+      writeFileSync(file, original, { mode: 0o600 });
+
+      const result = await runNodeSnippet(`
+        import { createRequire, syncBuiltinESMExports } from 'node:module';
+        const fsp = createRequire(import.meta.url)('node:fs/promises');
+        ${patch}
+        syncBuiltinESMExports();
+        const { writeConfigFile } = await import(${JSON.stringify(WRITE_MODULE)});
+        await writeConfigFile(${JSON.stringify(file)}, { vault: { address: 'https://new-and-much-longer-address.example:8200' }, kv: { mount: 'x' } });
+        console.log('not crashed');
+      `);
+      expect(result.signal).toBe('SIGKILL');
+      expect(result.stdout).not.toContain('not crashed');
+      // The crash happened with a temp file on disk, and the real file is untouched and valid.
+      expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toHaveLength(1);
+      expect(readFileSync(file, 'utf8')).toBe(original);
+      expect(parseConfigFile(file).vault.address).toBe('https://old:8200');
+    });
+  }
+});
