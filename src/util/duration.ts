@@ -32,14 +32,17 @@ export function parseDurationSeconds(input: string | number): number | undefined
   return consumed === text.length && consumed > 0 ? total : undefined;
 }
 
-/** Formats whole seconds the way Go's time.Duration prints them ("1h0m0s", "9m58s", "5s"). */
-export function formatGoDuration(seconds: number): string {
+/**
+ * Formats whole seconds as Vault's lease warnings do: Go's time.Duration text with zero parts
+ * dropped ("1h", "1h5s", "9m58s", "0s").
+ */
+export function formatVaultDuration(seconds: number): string {
   const s = Math.floor(seconds);
-  if (s === 0) return '0s';
+  if (s <= 0) return '0s';
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const rest = s % 60;
-  if (h > 0) return `${h}h${m}m${rest}s`;
-  if (m > 0) return `${m}m${rest}s`;
-  return `${rest}s`;
+  let text = h > 0 ? `${h}h${m}m${rest}s` : m > 0 ? `${m}m${rest}s` : `${rest}s`;
+  if (text.endsWith('m0s')) text = text.slice(0, -2);
+  return text.replace(/h0m/, 'h');
 }

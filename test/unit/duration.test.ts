@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatGoDuration, parseDurationSeconds } from '../../src/util/duration.js';
+import { formatVaultDuration, parseDurationSeconds } from '../../src/util/duration.js';
 
 describe('durations', () => {
   it('parses seconds and Go duration strings', () => {
@@ -17,10 +17,13 @@ describe('durations', () => {
     expect(parseDurationSeconds(-1)).toBeUndefined();
   });
 
-  it('formats like Go', () => {
-    expect(formatGoDuration(3600)).toBe('1h0m0s');
-    expect(formatGoDuration(598)).toBe('9m58s');
-    expect(formatGoDuration(5)).toBe('5s');
-    expect(formatGoDuration(0)).toBe('0s');
+  it('formats like Vault\'s lease warnings (Go durations without zero parts)', () => {
+    expect(formatVaultDuration(3600)).toBe('1h');
+    expect(formatVaultDuration(3605)).toBe('1h5s');
+    expect(formatVaultDuration(3660)).toBe('1h1m');
+    expect(formatVaultDuration(598)).toBe('9m58s');
+    expect(formatVaultDuration(120)).toBe('2m');
+    expect(formatVaultDuration(5)).toBe('5s');
+    expect(formatVaultDuration(0)).toBe('0s');
   });
 });

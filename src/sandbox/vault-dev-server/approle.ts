@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from './clock.js';
+import type { Mount, SecretEngine } from './mounts.js';
+import { authBlock, type TokenStore } from './tokens.js';
+import { parseDurationSeconds } from '../../util/duration.js';
+import {
+  badRequest,
+  boolField,
+  listField,
+  noContent,
+  notFound,
+  ok,
+  unsupportedOperation,
+  unsupportedPath,
+  type VaultRequest,
+  type VaultResponse,
+} from './wire.js';
+
+interface AppRole {
+  name: string;
+  roleId: string;
+  bindSecretId: boolean;
+  tokenTtl: number;
+  tokenMaxTtl: number;
+  tokenPolicies: string[];
+  secretIdTtl: number;
+  secretIdNumUses: number;
+}
+
+interface SecretId {
+  role: string;
+  accessor: string;
+  expireMs: number | null;
+  usesLeft: number | null;
+}
+
+/** The AppRole auth method (reference §2): roles, role-id, secret-id, login. */
+export class AppRoleEngine implements SecretEngine {
+  private readonly roles = new Map<string, AppRole>();
+  private readonly secretIds = new Map<string, SecretId>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly tokens: TokenStore,
+  ) {}
+
+  async handle(request: VaultRequest, subpath: string, mount: Mount): Promise<VaultResponse> {
+    if (subpath === 'login') {
+      if (request.operation !== 'update') throw unsupportedOperation();
+      return this.login(request.body, mount);
+    }
+    const parts = subpath.replace(/\/+$/, '').split('/');
+    if (parts[0] !== 'role') throw unsupportedPath();
+    const name = parts[1];
+    if (!name) {
+      if (request.operation !== 'list' && request.operation !== 'read') throw unsupportedOperation();
+      if (this.roles.size === 0) throw notFound();
+      return ok({ data: { keys: [...this.roles.keys()].sort() } });
+    }
+    const action = parts.slice(2).join('/');
+    if (action === '') return this.role(request, name);
+    const role = this.roles.get(name);
+    if (action === 'role-id') {
+      if (!role) throw badRequest(`role "${name}" does not exist`);
+      if (request.operation === 'read') return ok({ data: { role_id: role.roleId } });
+      if (request.operation === 'update') {
+        role.roleId = String(request.body.role_id ?? role.roleId);
+        return noContent();
+      }
+      throw unsupportedOperation();
+    }
+    if (action === 'secret-id') {
+      if (request.operation !== 'update') throw unsupportedOperation();
+      if (!role) throw badRequest(`role "${name}" does not exist`);
+      const secretId = randomUUID();
+      const accessor = randomUUID();
+      this.secretIds.set(secretId, {
+        role: name,
+        accessor,
+        expireMs: role.secretIdTtl > 0 ? this.clock.now() + role.secretIdTtl * 1000 : null,
+        usesLeft: role.secretIdNumUses > 0 ? role.secretIdNumUses : null,
+      });
+      return ok({ data: { secret_id: secretId, secret_id_accessor: accessor, secret_id_ttl: role.secretIdTtl, secret_id_num_uses: role.secretIdNumUses } });
+    }
+    throw unsupportedPath();
+  }
+
+  private role(request: VaultRequest, name: string): VaultResponse {
+    const existing = this.roles.get(name);
+    switch (request.operation) {
+      case 'read':
+        if (!existing) throw notFound();
+        return ok({
+          data: {
+            bind_secret_id: existing.bindSecretId,
+            secret_id_num_uses: existing.secretIdNumUses,
+            secret_id_ttl: existing.secretIdTtl,
+            token_max_ttl: existing.tokenMaxTtl,
+            token_policies: existing.tokenPolicies,
+            policies: existing.tokenPolicies,
+            token_ttl: existing.tokenTtl,
+            token_type: 'default',
+          },
+        });
+      case 'update': {
+        const body = request.body;
+        const seconds = (field: string, fallback: number) => {
+          if (body[field] === undefined) return fallback;
+          const value = parseDurationSeconds(body[field] as string | number);
+          if (value === undefined) throw badRequest(`error converting input ${String(body[field])} for field "${field}"`);
+          return Math.floor(value);
+        };
+        const role: AppRole = {
+          name,
+          roleId: existing?.roleId ?? randomUUID(),
+          bindSecretId: boolField(body, 'bind_secret_id', existing?.bindSecretId ?? true),
+          tokenTtl: seconds('token_ttl', existing?.tokenTtl ?? 0),
+          tokenMaxTtl: seconds('token_max_ttl', existing?.tokenMaxTtl ?? 0),
+          tokenPolicies: listField(body, 'token_policies') ?? listField(body, 'policies') ?? existing?.tokenPolicies ?? [],
+          secretIdTtl: seconds('secret_id_ttl', existing?.secretIdTtl ?? 0),
+          secretIdNumUses: Number(body.secret_id_num_uses ?? existing?.secretIdNumUses ?? 0),
+        };
+        if (role.tokenMaxTtl > 0 && role.tokenTtl > role.tokenMaxTtl) throw badRequest('"token_ttl" cannot be greater than "token_max_ttl"');
+        this.roles.set(name, role);
+        return noContent();
+      }
+      case 'delete':
+        this.roles.delete(name);
+        return noContent();
+      default:
+        throw unsupportedOperation();
+    }
+  }
+
+  private login(body: Record<string, unknown>, mount: Mount): VaultResponse {
+    const roleId = typeof body.role_id === 'string' ? body.role_id.trim() : '';
+    if (roleId === '') throw badRequest('missing role_id');
+    const role = [...this.roles.values()].find((r) => r.roleId === roleId);
+    if (!role) throw badRequest('invalid role or secret ID');
+    if (role.bindSecretId) {
+      const secretId = typeof body.secret_id === 'string' ? body.secret_id.trim() : '';
+      if (secretId === '') throw badRequest('missing secret_id');
+      const entry = this.secretIds.get(secretId);
+      const expired = entry?.expireMs !== null && entry?.expireMs !== undefined && entry.expireMs <= this.clock.now();
+      if (!entry || entry.role !== role.name || expired) throw badRequest('invalid role or secret ID');
+      if (entry.usesLeft !== null) {
+        entry.usesLeft -= 1;
+        if (entry.usesLeft <= 0) this.secretIds.delete(secretId);
+      }
+    }
+    const token = this.tokens.create({
+      policies: ['default', ...role.tokenPolicies],
+      displayName: mount.path.replace(/\/$/, ''),
+      path: `auth/${mount.path}login`,
+      ttl: role.tokenTtl,
+      maxTtl: role.tokenMaxTtl,
+      meta: { role_name: role.name },
+      orphan: true,
+    });
+    return ok({ auth: authBlock(token, this.tokens.remainingSeconds(token)) });
+  }
+}

@@ -1,0 +1,469 @@
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Clock } from './clock.js';
+import type { LeaseBackend, LeaseEntry, LeaseManager } from './leases.js';
+import { mountTtls, type Mount, type SecretEngine } from './mounts.js';
+import { databasePassword, databaseUsername, expirationText } from './random.js';
+import { calculateTtl } from './ttl.js';
+import { parseDurationSeconds } from '../../util/duration.js';
+import {
+  badRequest,
+  boolField,
+  internalError,
+  listField,
+  noContent,
+  notFound,
+  ok,
+  stringField,
+  unsupportedOperation,
+  unsupportedPath,
+  VaultHttpError,
+  type VaultRequest,
+  type VaultResponse,
+} from './wire.js';
+
+/**
+ * The database secrets engine with the PostgreSQL plugin (reference §4), running every
+ * statement for real against PostgreSQL: creation in one transaction, renewal, custom
+ * revocation in one transaction, or Vault's default revocation sequence — which fails, as
+ * Vault's does, when the role still holds default privileges.
+ */
+
+const PLUGIN = 'postgresql-database-plugin';
+const DEFAULT_RENEW = `ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}';`;
+const DEFAULT_ROTATE_ROOT = `ALTER ROLE "{{username}}" WITH PASSWORD '{{password}}';`;
+
+interface Connection {
+  name: string;
+  connectionUrl: string;
+  username: string;
+  password: string;
+  allowedRoles: string[];
+  verifyConnection: boolean;
+  maxOpenConnections: number;
+  maxIdleConnections: number;
+  maxConnectionLifetime: number;
+  passwordAuthentication: 'password' | 'scram-sha-256';
+  rootRotationStatements: string[];
+  passwordPolicy: string;
+  pool: pg.Pool;
+}
+
+interface Role {
+  name: string;
+  dbName: string;
+  creation: string[];
+  revocation: string[];
+  renew: string[];
+  rollback: string[];
+  defaultTtl: number;
+  maxTtl: number;
+}
+
+export class DatabaseEngine implements SecretEngine {
+  private readonly connections = new Map<string, Connection>();
+  private readonly roles = new Map<string, Role>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly leases: LeaseManager,
+  ) {}
+
+  async handle(request: VaultRequest, subpath: string, mount: Mount): Promise<VaultResponse> {
+    const [area = '', ...restParts] = subpath.split('/');
+    const name = restParts.join('/').replace(/\/+$/, '');
+    switch (area) {
+      case 'config':
+        return this.config(request, name);
+      case 'roles':
+        return this.role(request, name);
+      case 'creds':
+        if (request.operation !== 'read') throw unsupportedOperation();
+        if (name === '') throw unsupportedPath();
+        return this.issue(request, name, mount);
+      case 'rotate-root':
+        if (request.operation !== 'update') throw unsupportedOperation();
+        return this.rotateRoot(this.requireConnection(name));
+      case 'reset':
+        if (request.operation !== 'update') throw unsupportedOperation();
+        await this.reconnect(this.requireConnection(name));
+        return noContent();
+      default:
+        throw unsupportedPath();
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.connections.values()].map((c) => c.pool.end().catch(() => undefined)));
+    this.connections.clear();
+  }
+
+  // --- config/<name> -------------------------------------------------------------------------
+
+  private async config(request: VaultRequest, name: string): Promise<VaultResponse> {
+    if (request.operation === 'list' || (request.operation === 'read' && name === '')) {
+      return keysOrNotFound([...this.connections.keys()]);
+    }
+    if (name === '') throw unsupportedPath();
+    switch (request.operation) {
+      case 'read': {
+        const c = this.connections.get(name);
+        if (!c) throw notFound();
+        return ok({
+          data: {
+            allowed_roles: c.allowedRoles,
+            connection_details: {
+              connection_url: c.connectionUrl,
+              username: c.username,
+              max_open_connections: c.maxOpenConnections,
+              max_idle_connections: c.maxIdleConnections,
+              max_connection_lifetime: `${c.maxConnectionLifetime}s`,
+              password_authentication: c.passwordAuthentication,
+            },
+            password_policy: c.passwordPolicy,
+            plugin_name: PLUGIN,
+            plugin_version: '',
+            root_credentials_rotate_statements: c.rootRotationStatements,
+            verify_connection: c.verifyConnection,
+          },
+        });
+      }
+      case 'update':
+        return this.writeConnection(name, request.body);
+      case 'delete': {
+        const c = this.connections.get(name);
+        this.connections.delete(name);
+        await c?.pool.end().catch(() => undefined);
+        return noContent();
+      }
+      default:
+        throw unsupportedOperation();
+    }
+  }
+
+  private async writeConnection(name: string, body: Record<string, unknown>): Promise<VaultResponse> {
+    const existing = this.connections.get(name);
+    const plugin = stringField(body, 'plugin_name') ?? (existing ? PLUGIN : undefined);
+    if (!plugin) throw badRequest('empty plugin name');
+    if (plugin !== PLUGIN) throw badRequest(`error creating database object: invalid database version: plugin "${plugin}" is not available in the dev server`);
+    if (stringField(body, 'username_template')) throw badRequest('username_template is not supported by the eos Vault dev server');
+    const connectionUrl = stringField(body, 'connection_url') ?? existing?.connectionUrl;
+    if (!connectionUrl) throw badRequest('error creating database object: connection_url cannot be empty');
+    const auth = stringField(body, 'password_authentication') ?? existing?.passwordAuthentication ?? 'password';
+    if (auth !== 'password' && auth !== 'scram-sha-256') throw badRequest(`error creating database object: '${auth}' is not a valid password authentication type`);
+
+    const connection: Omit<Connection, 'pool'> = {
+      name,
+      connectionUrl,
+      username: stringField(body, 'username') ?? existing?.username ?? '',
+      password: stringField(body, 'password') ?? existing?.password ?? '',
+      allowedRoles: listField(body, 'allowed_roles') ?? existing?.allowedRoles ?? [],
+      verifyConnection: boolField(body, 'verify_connection', true),
+      maxOpenConnections: Number(body.max_open_connections ?? existing?.maxOpenConnections ?? 4),
+      maxIdleConnections: Number(body.max_idle_connections ?? existing?.maxIdleConnections ?? 0),
+      maxConnectionLifetime: parseDurationSeconds(body.max_connection_lifetime as string | number ?? 0) ?? 0,
+      passwordAuthentication: auth,
+      rootRotationStatements: listField(body, 'root_rotation_statements') ?? existing?.rootRotationStatements ?? [],
+      passwordPolicy: stringField(body, 'password_policy') ?? existing?.passwordPolicy ?? '',
+    };
+    const pool = newPool(connection);
+    if (connection.verifyConnection) {
+      try {
+        await pool.query('SELECT 1');
+      } catch (err) {
+        await pool.end().catch(() => undefined);
+        throw badRequest(`error creating database object: error verifying connection: ${pgErrorText(err)}`);
+      }
+    }
+    await existing?.pool.end().catch(() => undefined);
+    this.connections.set(name, { ...connection, pool });
+
+    // A literal password in the URL is accepted, with the warning Vault gives.
+    if (/^[a-z]+:\/\/[^/@]*:[^/@{]+@/i.test(connectionUrl) && !connectionUrl.includes('{{password}}')) {
+      return ok({
+        warnings: ['Password found in connection_url, use a templated url to enable root rotation and prevent read access to password information.'],
+      });
+    }
+    return noContent();
+  }
+
+  private requireConnection(name: string): Connection {
+    const c = this.connections.get(name);
+    if (!c) throw badRequest(`failed to find entry for connection with name: "${name}"`);
+    return c;
+  }
+
+  private async reconnect(c: Connection): Promise<void> {
+    const old = c.pool;
+    c.pool = newPool(c);
+    await old.end().catch(() => undefined);
+  }
+
+  private async rotateRoot(c: Connection): Promise<VaultResponse> {
+    if (!c.username) throw badRequest('unable to rotate root credentials: no username in configuration');
+    if (!c.password) throw badRequest('unable to rotate root credentials: no password in configuration');
+    const password = databasePassword();
+    const statements = c.rootRotationStatements.length > 0 ? c.rootRotationStatements : [DEFAULT_ROTATE_ROOT];
+    await runInTransaction(c.pool, statements, { username: c.username, name: c.username, password: await this.passwordFor(c, password) }).catch((err) => {
+      throw internalError(`failed to update user: ${pgErrorText(err)}`);
+    });
+    c.password = password;
+    await this.reconnect(c);
+    return noContent();
+  }
+
+  // --- roles/<name> --------------------------------------------------------------------------
+
+  private async role(request: VaultRequest, name: string): Promise<VaultResponse> {
+    if (request.operation === 'list' || (request.operation === 'read' && name === '')) return keysOrNotFound([...this.roles.keys()]);
+    if (name === '') throw unsupportedPath();
+    switch (request.operation) {
+      case 'read': {
+        const r = this.roles.get(name);
+        if (!r) throw notFound();
+        return ok({
+          data: {
+            db_name: r.dbName,
+            creation_statements: r.creation,
+            revocation_statements: r.revocation,
+            renew_statements: r.renew,
+            rollback_statements: r.rollback,
+            default_ttl: r.defaultTtl,
+            max_ttl: r.maxTtl,
+            credential_type: 'password',
+          },
+        });
+      }
+      case 'update': {
+        const existing = this.roles.get(name);
+        const dbName = stringField(request.body, 'db_name') ?? existing?.dbName;
+        if (!dbName) throw badRequest('database name is required');
+        const ttl = (field: string, fallback: number) => {
+          const raw = request.body[field];
+          if (raw === undefined || raw === null || raw === '') return fallback;
+          const seconds = parseDurationSeconds(raw as string | number);
+          if (seconds === undefined) throw badRequest(`error converting input ${String(raw)} for field "${field}": time: invalid duration "${String(raw)}"`);
+          return Math.floor(seconds);
+        };
+        const role: Role = {
+          name,
+          dbName,
+          creation: statementList(request.body.creation_statements) ?? existing?.creation ?? [],
+          revocation: statementList(request.body.revocation_statements) ?? existing?.revocation ?? [],
+          renew: statementList(request.body.renew_statements) ?? existing?.renew ?? [],
+          rollback: statementList(request.body.rollback_statements) ?? existing?.rollback ?? [],
+          defaultTtl: ttl('default_ttl', existing?.defaultTtl ?? 0),
+          maxTtl: ttl('max_ttl', existing?.maxTtl ?? 0),
+        };
+        if (role.maxTtl > 0 && role.defaultTtl > role.maxTtl) throw badRequest('ttl cannot be greater than max_ttl');
+        this.roles.set(name, role);
+        return noContent();
+      }
+      case 'delete':
+        this.roles.delete(name);
+        return noContent();
+      default:
+        throw unsupportedOperation();
+    }
+  }
+
+  // --- creds/<role> --------------------------------------------------------------------------
+
+  private async issue(request: VaultRequest, roleName: string, mount: Mount): Promise<VaultResponse> {
+    const role = this.roles.get(roleName);
+    if (!role) throw badRequest(`unknown role: ${roleName}`);
+    const c = this.connections.get(role.dbName);
+    if (!c) throw internalError(`failed to find entry for connection with name: "${role.dbName}"`);
+    if (!c.allowedRoles.includes('*') && !c.allowedRoles.some((pattern) => globMatch(pattern, roleName))) {
+      throw internalError(`"${roleName}" is not an allowed role`);
+    }
+    const { defaultTtl, maxTtl } = mountTtls(mount);
+    const { ttl } = calculateTtl({ nowMs: this.clock.now(), increment: 0, backendTtl: role.defaultTtl, backendMaxTtl: role.maxTtl, mountDefaultTtl: defaultTtl, mountMaxTtl: maxTtl });
+    if (role.creation.length === 0) throw internalError('empty creation statements');
+
+    const username = databaseUsername(request.token.displayName, roleName, this.clock.now());
+    const password = databasePassword();
+    const expiration = expirationText(this.clock.now() + (ttl + 5) * 1000);
+    try {
+      await runInTransaction(c.pool, role.creation, { name: username, username, password: await this.passwordFor(c, password), expiration });
+    } catch (err) {
+      throw internalError(`failed to execute query: ${pgErrorText(err)}`);
+    }
+
+    const lease = this.leases.register({
+      path: `${mount.path}creds/${roleName}`,
+      mount: mount.path,
+      ttl,
+      renewable: true,
+      tokenId: request.token.id,
+      internal: { username, role: roleName, db_name: role.dbName },
+      backend: this.leaseBackend(mount),
+    });
+    return ok({ lease_id: lease.id, renewable: true, lease_duration: ttl, data: { username, password } });
+  }
+
+  private leaseBackend(mount: Mount): LeaseBackend {
+    return {
+      renew: (lease, increment) => this.renewLease(lease, increment, mount),
+      revoke: (lease) => this.revokeLease(lease),
+    };
+  }
+
+  private async renewLease(lease: LeaseEntry, increment: number, mount: Mount): Promise<{ ttl: number; warnings: string[] }> {
+    const role = this.roles.get(lease.internal.role as string);
+    if (!role) throw internalError(`error during renew: could not find role with name "${lease.internal.role}"`);
+    const c = this.requireConnection(role.dbName);
+    const { defaultTtl, maxTtl } = mountTtls(mount);
+    const result = calculateTtl({
+      nowMs: this.clock.now(),
+      increment,
+      backendTtl: role.defaultTtl,
+      backendMaxTtl: role.maxTtl,
+      mountDefaultTtl: defaultTtl,
+      mountMaxTtl: maxTtl,
+      startMs: lease.issueMs,
+    });
+    const username = lease.internal.username as string;
+    const expiration = expirationText(this.clock.now() + (result.ttl + 5) * 1000);
+    const statements = role.renew.length > 0 ? role.renew : [DEFAULT_RENEW];
+    try {
+      await runInTransaction(c.pool, statements, { name: username, username, expiration });
+    } catch (err) {
+      throw internalError(`failed to execute query: ${pgErrorText(err)}`);
+    }
+    return result;
+  }
+
+  private async revokeLease(lease: LeaseEntry): Promise<void> {
+    const username = lease.internal.username as string;
+    const role = this.roles.get(lease.internal.role as string);
+    const c = this.connections.get(role?.dbName ?? (lease.internal.db_name as string));
+    if (!c) throw new Error(`error during revoke: could not find role with name "${lease.internal.role}" or embedded revocation db name data`);
+    if (role && role.revocation.length > 0) {
+      await runInTransaction(c.pool, role.revocation, { name: username, username }).catch((err) => {
+        throw new Error(pgErrorText(err));
+      });
+      return;
+    }
+    await defaultRevocation(c.pool, username);
+  }
+
+  /** The password as sent to PostgreSQL: plain, or a SCRAM verifier computed here. */
+  private async passwordFor(c: Connection, password: string): Promise<string> {
+    return c.passwordAuthentication === 'scram-sha-256' ? scramVerifier(password) : password;
+  }
+}
+
+/** Vault's default revocation: REVOKEs outside a transaction that go on past errors, then DROP ROLE. */
+async function defaultRevocation(pool: pg.Pool, username: string): Promise<void> {
+  const exists = await pool.query('SELECT exists (SELECT rolname FROM pg_roles WHERE rolname = $1)', [username]);
+  if (!exists.rows[0]?.exists) return;
+  const q = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
+  const user = q(username);
+  const schemas = await pool.query('SELECT DISTINCT table_schema FROM information_schema.role_column_grants WHERE grantee = $1', [username]);
+  const statements: string[] = [];
+  for (const row of schemas.rows as { table_schema: string }[]) {
+    statements.push(`REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA ${q(row.table_schema)} FROM ${user};`);
+    statements.push(`REVOKE USAGE ON SCHEMA ${q(row.table_schema)} FROM ${user};`);
+  }
+  statements.push(`REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA public FROM ${user};`);
+  statements.push(`REVOKE ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA public FROM ${user};`);
+  statements.push(`REVOKE USAGE ON SCHEMA public FROM ${user};`);
+  const db = await pool.query('SELECT current_database() AS name');
+  statements.push(`REVOKE CONNECT ON DATABASE ${q(db.rows[0].name as string)} FROM ${user};`);
+  let last: unknown;
+  for (const statement of statements) {
+    await pool.query(statement).catch((err: unknown) => (last = err));
+  }
+  if (last !== undefined) throw new Error(`could not perform all revocation statements: ${pgErrorText(last)}`);
+  await pool.query(`DROP ROLE IF EXISTS ${user};`).catch((err: unknown) => {
+    throw new Error(pgErrorText(err));
+  });
+}
+
+/** Runs statements in one transaction with `{{key}}` replaced, split as Vault's plugin splits them. */
+async function runInTransaction(pool: pg.Pool, statements: string[], values: Record<string, string>): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    for (const statement of statements) {
+      const queries = isMultilineStatement(statement) ? [statement] : statement.split(';').map((s) => s.trim()).filter((s) => s !== '');
+      for (const query of queries) await client.query(fill(query, values));
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** The plugin keeps a statement whole when it holds the word END outside quotes (a DO block). */
+function isMultilineStatement(statement: string): boolean {
+  const withoutLiterals = statement.replace(/"[^"]*"/g, '').replace(/'[^']*'/g, '');
+  return /\bEND\b/.test(withoutLiterals);
+}
+
+function fill(template: string, values: Record<string, string>): string {
+  let out = template;
+  for (const [key, value] of Object.entries(values)) out = out.split(`{{${key}}}`).join(value);
+  return out;
+}
+
+/** Creation, revocation, renew and rollback statements: a list, or one string as one item. */
+function statementList(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) return value.map(String).filter((s) => s.trim() !== '');
+  const text = String(value);
+  return text.trim() === '' ? [] : [text];
+}
+
+function keysOrNotFound(keys: string[]): VaultResponse {
+  if (keys.length === 0) throw notFound();
+  return ok({ data: { keys: keys.sort() } });
+}
+
+function globMatch(pattern: string, value: string): boolean {
+  const regex = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return regex.test(value);
+}
+
+function newPool(c: Omit<Connection, 'pool'>): pg.Pool {
+  const url = templateUrl(c.connectionUrl, c.username, c.password);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: c.maxOpenConnections > 0 ? c.maxOpenConnections : 4,
+    maxLifetimeSeconds: c.maxConnectionLifetime > 0 ? c.maxConnectionLifetime : 0,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 10_000,
+  });
+  pool.on('error', () => undefined); // an idle client dying (e.g. server restart) is not fatal
+  return pool;
+}
+
+/** Replaces {{username}} and {{password}}: escaped inside a URL, as they are in Vault's. */
+function templateUrl(url: string, username: string, password: string): string {
+  const isUrl = /^[a-z]+:\/\//i.test(url);
+  const enc = (v: string) => (isUrl ? encodeURIComponent(v) : v);
+  return url.split('{{username}}').join(enc(username)).split('{{password}}').join(enc(password));
+}
+
+/** pgx's error text: `ERROR: message (SQLSTATE code)`. */
+export function pgErrorText(err: unknown): string {
+  if (err instanceof VaultHttpError) return err.errors.join('; ');
+  const e = err as { message?: string; code?: string; severity?: string };
+  if (e && typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return `${e.severity ?? 'ERROR'}: ${e.message} (SQLSTATE ${e.code})`;
+  return e?.message ?? String(err);
+}
+
+/** A SCRAM-SHA-256 verifier, so the plain password never reaches PostgreSQL. */
+function scramVerifier(password: string): string {
+  const salt = randomBytes(16);
+  const iterations = 4096;
+  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}

@@ -1,0 +1,250 @@
+import type { Clock } from './clock.js';
+import { SYSTEM_DEFAULT_TTL } from './clock.js';
+import type { Mount, SecretEngine } from './mounts.js';
+import {
+  badRequest,
+  boolField,
+  envelope,
+  noContent,
+  notFound,
+  ok,
+  unsupportedOperation,
+  unsupportedPath,
+  type VaultRequest,
+  type VaultResponse,
+} from './wire.js';
+
+/** KV version 1: one object per path, no versions (reference §3). */
+export class KvV1Engine implements SecretEngine {
+  private readonly secrets = new Map<string, Record<string, unknown>>();
+
+  async handle(request: VaultRequest, subpath: string): Promise<VaultResponse> {
+    const key = subpath.replace(/\/+$/, '');
+    switch (request.operation) {
+      case 'read': {
+        const value = this.secrets.get(key);
+        if (!value) throw notFound();
+        // KV v1 answers with its refresh interval as the lease duration (768h by default).
+        return ok({ data: value, lease_duration: SYSTEM_DEFAULT_TTL });
+      }
+      case 'list':
+        return listKeys([...this.secrets.keys()], subpath);
+      case 'update':
+        if (key === '') throw unsupportedPath();
+        if (Object.keys(request.body).length === 0) throw badRequest('missing data fields');
+        this.secrets.set(key, { ...request.body });
+        return noContent();
+      case 'delete':
+        this.secrets.delete(key);
+        return noContent();
+    }
+  }
+}
+
+interface Version {
+  data: Record<string, unknown>;
+  createdMs: number;
+  deletionMs: number | null;
+  destroyed: boolean;
+}
+
+interface Secret {
+  versions: Map<number, Version>;
+  current: number;
+  oldest: number;
+  createdMs: number;
+  updatedMs: number;
+  maxVersions: number;
+  casRequired: boolean;
+  customMetadata: Record<string, string> | null;
+}
+
+const V1_PATH_ON_V2 =
+  "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the Vault CLI, use 'vault kv get' for this operation.";
+
+/** KV version 2: versioned secrets under data/, metadata/, delete/, undelete/, destroy/. */
+export class KvV2Engine implements SecretEngine {
+  private readonly secrets = new Map<string, Secret>();
+
+  constructor(private readonly clock: Clock) {}
+
+  async handle(request: VaultRequest, subpath: string): Promise<VaultResponse> {
+    const slash = subpath.indexOf('/');
+    const area = slash === -1 ? subpath : subpath.slice(0, slash);
+    const rest = slash === -1 ? '' : subpath.slice(slash + 1);
+    const key = rest.replace(/\/+$/, '');
+    switch (area) {
+      case 'data':
+        return this.data(request, key);
+      case 'metadata':
+        return this.metadata(request, key, rest);
+      case 'delete':
+      case 'undelete':
+      case 'destroy':
+        if (request.operation !== 'update') throw unsupportedOperation();
+        return this.changeVersions(area, key, request.body);
+      case 'config':
+        if (request.operation === 'read') return ok({ data: { cas_required: false, delete_version_after: '0s', max_versions: 0 } });
+        return noContent();
+      default:
+        // A v1-style path on a v2 mount: 404 with a warning, as Vault answers.
+        return { status: 404, body: envelope({ warnings: [V1_PATH_ON_V2] }) };
+    }
+  }
+
+  private data(request: VaultRequest, key: string): VaultResponse {
+    if (key === '') throw unsupportedPath();
+    switch (request.operation) {
+      case 'read': {
+        const secret = this.secrets.get(key);
+        if (!secret) throw notFound();
+        const wanted = Number(request.query.get('version') ?? 0) || secret.current;
+        const version = secret.versions.get(wanted);
+        if (!version) throw notFound();
+        const metadata = this.versionMetadata(secret, wanted, version);
+        const gone = version.destroyed || (version.deletionMs !== null && version.deletionMs <= this.clock.now());
+        // A deleted or destroyed version: 404 with a success-shaped body and no errors key.
+        if (gone) return { status: 404, body: envelope({ data: { data: null, metadata } }) };
+        return ok({ data: { data: version.data, metadata } });
+      }
+      case 'update': {
+        const data = request.body.data;
+        if (data === undefined || data === null || typeof data !== 'object' || Array.isArray(data)) throw badRequest('no data provided');
+        const options = (request.body.options ?? {}) as Record<string, unknown>;
+        const existing = this.secrets.get(key);
+        const cas = options.cas === undefined ? undefined : Number(options.cas);
+        if (existing?.casRequired && cas === undefined) throw badRequest('check-and-set parameter required for this call');
+        if (cas !== undefined && cas !== (existing?.current ?? 0)) throw badRequest('check-and-set parameter did not match the current version');
+        const now = this.clock.now();
+        const secret: Secret = existing ?? {
+          versions: new Map(),
+          current: 0,
+          oldest: 0,
+          createdMs: now,
+          updatedMs: now,
+          maxVersions: 0,
+          casRequired: false,
+          customMetadata: null,
+        };
+        secret.current += 1;
+        if (secret.oldest === 0) secret.oldest = 1;
+        secret.updatedMs = now;
+        const version: Version = { data: { ...(data as Record<string, unknown>) }, createdMs: now, deletionMs: null, destroyed: false };
+        secret.versions.set(secret.current, version);
+        const max = secret.maxVersions > 0 ? secret.maxVersions : 10;
+        while (secret.versions.size > max) {
+          secret.versions.delete(secret.oldest);
+          secret.oldest += 1;
+        }
+        this.secrets.set(key, secret);
+        return ok({ data: this.versionMetadata(secret, secret.current, version) });
+      }
+      case 'delete': {
+        const secret = this.secrets.get(key);
+        const version = secret?.versions.get(secret.current);
+        if (version && version.deletionMs === null) version.deletionMs = this.clock.now();
+        return noContent();
+      }
+      default:
+        throw unsupportedOperation();
+    }
+  }
+
+  private metadata(request: VaultRequest, key: string, rest: string): VaultResponse {
+    switch (request.operation) {
+      case 'list':
+        return listKeys([...this.secrets.keys()], rest);
+      case 'read': {
+        const secret = this.secrets.get(key);
+        if (!secret) throw notFound();
+        const versions: Record<string, unknown> = {};
+        for (const [n, v] of secret.versions) {
+          versions[String(n)] = { created_time: iso(v.createdMs), deletion_time: v.deletionMs === null ? '' : iso(v.deletionMs), destroyed: v.destroyed };
+        }
+        return ok({
+          data: {
+            cas_required: secret.casRequired,
+            created_time: iso(secret.createdMs),
+            current_version: secret.current,
+            custom_metadata: secret.customMetadata,
+            delete_version_after: '0s',
+            max_versions: secret.maxVersions,
+            oldest_version: secret.oldest,
+            updated_time: iso(secret.updatedMs),
+            versions,
+          },
+        });
+      }
+      case 'update': {
+        const now = this.clock.now();
+        const secret = this.secrets.get(key) ?? {
+          versions: new Map(),
+          current: 0,
+          oldest: 0,
+          createdMs: now,
+          updatedMs: now,
+          maxVersions: 0,
+          casRequired: false,
+          customMetadata: null,
+        };
+        if (request.body.max_versions !== undefined) secret.maxVersions = Number(request.body.max_versions);
+        secret.casRequired = boolField(request.body, 'cas_required', secret.casRequired);
+        if (request.body.custom_metadata !== undefined) secret.customMetadata = request.body.custom_metadata as Record<string, string>;
+        this.secrets.set(key, secret);
+        return noContent();
+      }
+      case 'delete':
+        this.secrets.delete(key);
+        return noContent();
+    }
+  }
+
+  private changeVersions(area: 'delete' | 'undelete' | 'destroy', key: string, body: Record<string, unknown>): VaultResponse {
+    const versions = Array.isArray(body.versions) ? body.versions.map(Number) : [];
+    if (versions.length === 0) throw badRequest('no version number provided');
+    const secret = this.secrets.get(key);
+    for (const n of versions) {
+      const version = secret?.versions.get(n);
+      if (!version) continue;
+      if (area === 'delete' && version.deletionMs === null) version.deletionMs = this.clock.now();
+      if (area === 'undelete' && !version.destroyed) version.deletionMs = null;
+      if (area === 'destroy') {
+        version.destroyed = true;
+        version.data = {};
+      }
+    }
+    return noContent();
+  }
+
+  private versionMetadata(secret: Secret, n: number, version: Version) {
+    return {
+      created_time: iso(version.createdMs),
+      custom_metadata: secret.customMetadata,
+      deletion_time: version.deletionMs === null ? '' : iso(version.deletionMs),
+      destroyed: version.destroyed,
+      version: n,
+    };
+  }
+}
+
+/** The immediate children of a prefix: names, and folders with a trailing slash; 404 when none. */
+function listKeys(all: string[], prefix: string): VaultResponse {
+  const base = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const keys = new Set<string>();
+  for (const key of all) {
+    if (!key.startsWith(base)) continue;
+    const rest = key.slice(base.length);
+    const slash = rest.indexOf('/');
+    keys.add(slash === -1 ? rest : rest.slice(0, slash + 1));
+  }
+  if (keys.size === 0) throw notFound();
+  return ok({ data: { keys: [...keys].sort() } });
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export function kvEngineFor(mount: Mount, clock: Clock): SecretEngine {
+  return mount.options?.version === '2' ? new KvV2Engine(clock) : new KvV1Engine();
+}

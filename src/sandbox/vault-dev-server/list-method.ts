@@ -1,0 +1,63 @@
+import { Duplex } from 'node:stream';
+import type { Server } from 'node:http';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+
+/**
+ * Vault's CLI sends the non-standard HTTP method LIST, which Node's HTTP parser rejects before
+ * any handler runs. So connections are accepted here, and each request line `LIST /path` is
+ * rewritten to `GET /path?list=true` (which Vault treats the same) before the HTTP server
+ * parses it. Requests eos itself sends never need this; real Vault clients do.
+ */
+const LIST_LINE = /(^|\r\n)LIST ([^ ?\r\n]*)(\?[^ \r\n]*)? HTTP\//g;
+
+export function rewriteListRequests(chunk: Buffer): Buffer {
+  const text = chunk.toString('latin1');
+  if (!text.includes('LIST ')) return chunk;
+  return Buffer.from(
+    text.replace(LIST_LINE, (_m, start: string, path: string, query: string | undefined) => `${start}GET ${path}${query ? `${query}&list=true` : '?list=true'} HTTP/`),
+    'latin1',
+  );
+}
+
+/** A TCP server that hands every connection, LIST-rewritten, to the HTTP server. */
+export function listAwareNetServer(http: Server, sockets: Set<Socket>): NetServer {
+  return createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    const stream = new Duplex({
+      read() {
+        socket.resume();
+      },
+      write(chunk, encoding, callback) {
+        socket.write(chunk, encoding, callback);
+      },
+      final(callback) {
+        socket.end(callback);
+      },
+      destroy(err, callback) {
+        socket.destroy(err ?? undefined);
+        callback(err);
+      },
+    });
+    // What the HTTP server asks of a socket, delegated to the real one.
+    Object.assign(stream, {
+      remoteAddress: socket.remoteAddress,
+      remotePort: socket.remotePort,
+      localAddress: socket.localAddress,
+      localPort: socket.localPort,
+      setTimeout: (ms: number, cb?: () => void) => (socket.setTimeout(ms, cb), stream),
+      setNoDelay: (v?: boolean) => (socket.setNoDelay(v), stream),
+      setKeepAlive: (e?: boolean, d?: number) => (socket.setKeepAlive(e, d), stream),
+      ref: () => (socket.ref(), stream),
+      unref: () => (socket.unref(), stream),
+    });
+    socket.on('timeout', () => stream.emit('timeout'));
+    socket.on('data', (chunk: Buffer) => {
+      if (!stream.push(rewriteListRequests(chunk))) socket.pause();
+    });
+    socket.on('end', () => stream.push(null));
+    socket.on('error', (err) => stream.destroy(err));
+    socket.on('close', () => stream.destroy());
+    http.emit('connection', stream);
+  });
+}

@@ -1,0 +1,229 @@
+import type { VaultCore } from './core.js';
+import { durationField } from './core.js';
+import { describeMount, findMount, mountTtls } from './mounts.js';
+import {
+  badRequest,
+  envelope,
+  noContent,
+  notFound,
+  ok,
+  permissionDenied,
+  stringField,
+  unsupportedOperation,
+  unsupportedPath,
+  VaultHttpError,
+  type VaultRequest,
+  type VaultResponse,
+} from './wire.js';
+
+/** The sys/ routes eos uses (reference §1, §3, §5). */
+export async function handleSys(core: VaultCore, request: VaultRequest): Promise<VaultResponse> {
+  const route = request.path.slice('sys/'.length);
+  if (route === 'health') return health(core, request);
+  if (route === 'seal-status') return { status: 200, body: sealStatus(core) };
+  if (route === 'mounts') return listMounts(core, request);
+  if (route.startsWith('mounts/')) return mountRoute(core, request, route.slice('mounts/'.length));
+  if (route === 'auth') {
+    if (request.operation !== 'read') throw unsupportedOperation();
+    const data = Object.fromEntries([...core.authMounts.values()].map((m) => [m.path, describeMount(m)]));
+    return { status: 200, body: { ...data, ...envelope({ data }) } };
+  }
+  if (route.startsWith('auth/')) return authRoute(core, request, route.slice('auth/'.length));
+  if (route.startsWith('internal/ui/mounts/')) return uiMount(core, request, route.slice('internal/ui/mounts/'.length));
+  if (route.startsWith('leases/')) return leaseRoute(core, request, route.slice('leases/'.length));
+  throw unsupportedPath();
+}
+
+function health(core: VaultCore, request: VaultRequest): VaultResponse {
+  const code = (name: string, fallback: number) => {
+    const value = request.query.get(name);
+    return value === null || value === '' ? fallback : Number(value);
+  };
+  const standby = core.standbyRedirect !== null;
+  let status = code('activecode', 200);
+  if (core.sealed) status = code('sealedcode', 503);
+  else if (standby && !truthy(request.query.get('standbyok'))) status = code('standbycode', 429);
+  const body = {
+    initialized: true,
+    sealed: core.sealed,
+    standby,
+    performance_standby: false,
+    replication_performance_mode: 'disabled',
+    replication_dr_mode: 'disabled',
+    server_time_utc: Math.floor(core.clock.now() / 1000),
+    version: core.version,
+    cluster_name: core.clusterName,
+    cluster_id: core.clusterId,
+  };
+  return { status, body };
+}
+
+function sealStatus(core: VaultCore) {
+  return {
+    type: 'shamir',
+    initialized: true,
+    sealed: core.sealed,
+    t: 1,
+    n: 1,
+    progress: 0,
+    nonce: '',
+    version: core.version,
+    build_date: '2026-01-01T00:00:00Z',
+    migration: false,
+    cluster_name: core.clusterName,
+    cluster_id: core.clusterId,
+    recovery_seal: false,
+    storage_type: 'inmem',
+  };
+}
+
+function listMounts(core: VaultCore, request: VaultRequest): VaultResponse {
+  if (request.operation !== 'read') throw unsupportedOperation();
+  const data = Object.fromEntries([...core.mounts.values()].map((m) => [m.path, describeMount(m)]));
+  // Vault copies the mount map to the top level of the body as well.
+  return { status: 200, body: { ...data, ...envelope({ data }) } };
+}
+
+async function mountRoute(core: VaultCore, request: VaultRequest, rest: string): Promise<VaultResponse> {
+  const tune = rest.endsWith('/tune');
+  const path = tune ? rest.slice(0, -'/tune'.length) : rest;
+  if (tune) {
+    const mount = core.mounts.get(`${path.replace(/\/+$/, '')}/`);
+    if (!mount) throw badRequest(`cannot fetch sysview for path "${path}/"`);
+    if (request.operation === 'read') {
+      const ttls = mountTtls(mount);
+      return ok({ data: { default_lease_ttl: ttls.defaultTtl, max_lease_ttl: ttls.maxTtl, force_no_cache: false, description: mount.description, options: mount.options } });
+    }
+    if (request.operation !== 'update') throw unsupportedOperation();
+    const def = durationField(request.body, 'default_lease_ttl');
+    const max = durationField(request.body, 'max_lease_ttl');
+    if (def !== undefined) mount.config.default_lease_ttl = def;
+    if (max !== undefined) mount.config.max_lease_ttl = max;
+    return noContent();
+  }
+  switch (request.operation) {
+    case 'update': {
+      const type = stringField(request.body, 'type');
+      if (!type) throw badRequest('backend type must be specified as a string');
+      const config = (request.body.config ?? {}) as Record<string, unknown>;
+      const options = (request.body.options ?? null) as Record<string, string> | null;
+      core.enableMount(
+        path,
+        type,
+        { default_lease_ttl: durationField(config, 'default_lease_ttl') ?? 0, max_lease_ttl: durationField(config, 'max_lease_ttl') ?? 0 },
+        options,
+        stringField(request.body, 'description') ?? '',
+      );
+      return noContent();
+    }
+    case 'delete':
+      await core.disableMount(path);
+      return noContent();
+    case 'read': {
+      const mount = core.mounts.get(`${path.replace(/\/+$/, '')}/`);
+      if (!mount) throw badRequest(`No secret engine mount at ${path}/`);
+      return ok({ data: describeMount(mount) });
+    }
+    default:
+      throw unsupportedOperation();
+  }
+}
+
+function authRoute(core: VaultCore, request: VaultRequest, path: string): VaultResponse {
+  if (request.operation === 'update') {
+    const type = stringField(request.body, 'type');
+    if (!type) throw badRequest('backend type must be specified as a string');
+    core.enableAuth(path, type, stringField(request.body, 'description') ?? '');
+    return noContent();
+  }
+  if (request.operation === 'delete') {
+    core.authMounts.delete(`${path.replace(/\/+$/, '')}/`);
+    return noContent();
+  }
+  throw unsupportedOperation();
+}
+
+function uiMount(core: VaultCore, request: VaultRequest, path: string): VaultResponse {
+  if (request.operation !== 'read') throw unsupportedOperation();
+  const mount = findMount(core.mounts, path);
+  if (!mount || !mount.engine) throw notFound();
+  return ok({
+    data: {
+      path: mount.path,
+      type: mount.type,
+      description: mount.description,
+      options: mount.options,
+      config: { default_lease_ttl: mount.config.default_lease_ttl, max_lease_ttl: mount.config.max_lease_ttl, force_no_cache: false },
+      accessor: mount.accessor,
+      local: false,
+      seal_wrap: false,
+      external_entropy_access: false,
+      uuid: mount.accessor,
+    },
+  });
+}
+
+async function leaseRoute(core: VaultCore, request: VaultRequest, route: string): Promise<VaultResponse> {
+  const leaseIdFrom = (prefix: string) => stringField(request.body, 'lease_id') || route.slice(prefix.length).replace(/^\//, '') || '';
+  if (route === 'renew' || route.startsWith('renew/')) {
+    if (request.operation !== 'update') throw unsupportedOperation();
+    const id = leaseIdFrom('renew');
+    if (!id) throw badRequest('lease_id must be specified');
+    const { lease, ttl, warnings } = await core.leases.renew(id, durationField(request.body, 'increment') ?? 0);
+    return ok({ lease_id: lease.id, renewable: true, lease_duration: ttl, warnings });
+  }
+  if (route === 'revoke' || route.startsWith('revoke/')) {
+    if (request.operation !== 'update') throw unsupportedOperation();
+    const id = leaseIdFrom('revoke');
+    if (!id) throw badRequest('lease_id must be specified');
+    if (request.body.sync === false || request.body.sync === 'false') {
+      void core.leases.revoke(id).catch(() => undefined);
+      return { status: 202, body: envelope({}) };
+    }
+    await core.leases.revoke(id);
+    return noContent();
+  }
+  if (route.startsWith('revoke-prefix/')) {
+    if (request.operation !== 'update') throw unsupportedOperation();
+    if (!request.token.isRoot) throw new VaultHttpError(403, ['1 error occurred:\n\t* permission denied\n\n']);
+    const prefix = route.slice('revoke-prefix/'.length);
+    await core.leases.revokeWhere((lease) => lease.id.startsWith(prefix));
+    return noContent();
+  }
+  if (route === 'lookup' && request.operation === 'update') {
+    const id = stringField(request.body, 'lease_id');
+    if (!id) throw badRequest('lease_id must be specified');
+    const lease = core.leases.get(id);
+    if (!lease) throw badRequest('invalid lease');
+    return ok({
+      data: {
+        id: lease.id,
+        issue_time: new Date(lease.issueMs).toISOString(),
+        expire_time: new Date(lease.expireMs).toISOString(),
+        last_renewal: lease.lastRenewalMs === null ? null : new Date(lease.lastRenewalMs).toISOString(),
+        renewable: lease.renewable,
+        ttl: core.leases.remainingSeconds(lease),
+        path: lease.path,
+      },
+    });
+  }
+  if (route.startsWith('lookup') && request.operation === 'list') {
+    if (!request.token.isRoot) throw permissionDenied();
+    const prefix = route.slice('lookup'.length).replace(/^\//, '');
+    const base = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+    const keys = new Set<string>();
+    for (const lease of core.leases.list()) {
+      if (!lease.id.startsWith(base)) continue;
+      const rest = lease.id.slice(base.length);
+      const slash = rest.indexOf('/');
+      keys.add(slash === -1 ? rest : rest.slice(0, slash + 1));
+    }
+    if (keys.size === 0) throw notFound();
+    return ok({ data: { keys: [...keys].sort() } });
+  }
+  throw unsupportedPath();
+}
+
+function truthy(value: string | null): boolean {
+  return value !== null && ['1', 't', 'true', 'True', 'TRUE', ''].includes(value);
+}

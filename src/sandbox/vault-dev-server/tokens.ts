@@ -1,0 +1,212 @@
+import { SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL, type Clock } from './clock.js';
+import { base62, serviceToken } from './random.js';
+import { calculateTtl } from './ttl.js';
+import { badRequest } from './wire.js';
+
+/**
+ * Service tokens: the root token, child tokens from auth/token/create, and AppRole logins.
+ * When a token expires or is revoked, its children and every lease it created are revoked:
+ * that is the Vault behaviour a lease keeper must survive (reference §2).
+ */
+export interface TokenEntry {
+  id: string;
+  accessor: string;
+  policies: string[];
+  displayName: string;
+  path: string;
+  meta: Record<string, string> | null;
+  issueMs: number;
+  /** null: never expires (root). */
+  expireMs: number | null;
+  creationTtl: number;
+  explicitMaxTtl: number;
+  /** The most this token may live from issue, from its role or the system. */
+  maxTtl: number;
+  renewable: boolean;
+  orphan: boolean;
+  parent: string | null;
+  isRoot: boolean;
+}
+
+export interface CreateTokenOptions {
+  policies: string[];
+  displayName: string;
+  path: string;
+  ttl: number;
+  maxTtl?: number;
+  explicitMaxTtl?: number;
+  renewable?: boolean;
+  meta?: Record<string, string> | null;
+  orphan?: boolean;
+  parent?: string | null;
+}
+
+export class TokenStore {
+  private readonly tokens = new Map<string, TokenEntry>();
+  private readonly timers = new Map<string, { cancel(): void }>();
+
+  constructor(
+    private readonly clock: Clock,
+    /** Revokes what the token created (its leases); called before the token disappears. */
+    private readonly onRevoke: (token: TokenEntry) => Promise<void>,
+  ) {}
+
+  createRoot(id: string): TokenEntry {
+    const entry: TokenEntry = {
+      id,
+      accessor: base62(24),
+      policies: ['root'],
+      displayName: 'root',
+      path: 'auth/token/root',
+      meta: null,
+      issueMs: this.clock.now(),
+      expireMs: null,
+      creationTtl: 0,
+      explicitMaxTtl: 0,
+      maxTtl: 0,
+      renewable: false,
+      orphan: true,
+      parent: null,
+      isRoot: true,
+    };
+    this.tokens.set(id, entry);
+    return entry;
+  }
+
+  create(options: CreateTokenOptions): TokenEntry {
+    const now = this.clock.now();
+    const maxTtl = options.maxTtl && options.maxTtl > 0 ? Math.min(options.maxTtl, SYSTEM_MAX_TTL) : SYSTEM_MAX_TTL;
+    const { ttl } = calculateTtl({
+      nowMs: now,
+      increment: 0,
+      backendTtl: options.ttl,
+      backendMaxTtl: maxTtl,
+      mountDefaultTtl: SYSTEM_DEFAULT_TTL,
+      mountMaxTtl: SYSTEM_MAX_TTL,
+      explicitMaxTtl: options.explicitMaxTtl ?? 0,
+    });
+    const policies = [...new Set(options.policies)].sort();
+    const entry: TokenEntry = {
+      id: serviceToken(),
+      accessor: base62(24),
+      policies,
+      displayName: options.displayName,
+      path: options.path,
+      meta: options.meta ?? null,
+      issueMs: now,
+      expireMs: now + ttl * 1000,
+      creationTtl: ttl,
+      explicitMaxTtl: options.explicitMaxTtl ?? 0,
+      maxTtl,
+      renewable: options.renewable ?? true,
+      orphan: options.orphan ?? false,
+      parent: options.parent ?? null,
+      isRoot: false,
+    };
+    this.tokens.set(entry.id, entry);
+    this.schedule(entry);
+    return entry;
+  }
+
+  /** A live token, or undefined for an unknown, revoked or expired one. */
+  lookup(id: string | undefined): TokenEntry | undefined {
+    if (!id) return undefined;
+    const entry = this.tokens.get(id);
+    if (!entry) return undefined;
+    if (entry.expireMs !== null && entry.expireMs <= this.clock.now()) return undefined;
+    return entry;
+  }
+
+  renew(entry: TokenEntry, increment: number): { ttl: number; warnings: string[] } {
+    if (entry.isRoot || entry.expireMs === null) throw badRequest('invalid lease ID');
+    if (!entry.renewable) throw badRequest('lease is not renewable');
+    const now = this.clock.now();
+    if (entry.expireMs <= now) throw badRequest('lease expired');
+    const result = calculateTtl({
+      nowMs: now,
+      increment,
+      backendTtl: entry.creationTtl,
+      backendMaxTtl: entry.maxTtl,
+      mountDefaultTtl: SYSTEM_DEFAULT_TTL,
+      mountMaxTtl: SYSTEM_MAX_TTL,
+      startMs: entry.issueMs,
+      explicitMaxTtl: entry.explicitMaxTtl,
+    });
+    entry.expireMs = now + result.ttl * 1000;
+    this.schedule(entry);
+    return result;
+  }
+
+  remainingSeconds(entry: TokenEntry): number {
+    if (entry.expireMs === null) return 0;
+    return Math.max(0, Math.floor((entry.expireMs - this.clock.now()) / 1000));
+  }
+
+  /** Revokes the token, its child tokens, and (through onRevoke) everything they created. */
+  async revoke(entry: TokenEntry): Promise<void> {
+    for (const child of [...this.tokens.values()]) {
+      if (child.parent === entry.id && !child.orphan) await this.revoke(child);
+    }
+    await this.onRevoke(entry);
+    this.tokens.delete(entry.id);
+    this.timers.get(entry.id)?.cancel();
+    this.timers.delete(entry.id);
+  }
+
+  async revokeAll(): Promise<void> {
+    for (const entry of [...this.tokens.values()]) if (!entry.isRoot) await this.revoke(entry);
+    for (const timer of this.timers.values()) timer.cancel();
+    this.timers.clear();
+  }
+
+  private schedule(entry: TokenEntry): void {
+    this.timers.get(entry.id)?.cancel();
+    if (entry.expireMs === null) return;
+    const timer = this.clock.setTimeout(() => {
+      this.timers.delete(entry.id);
+      if (this.tokens.get(entry.id) === entry) void this.revoke(entry).catch(() => undefined);
+    }, entry.expireMs - this.clock.now());
+    this.timers.set(entry.id, timer);
+  }
+}
+
+/** The `auth` block of a login or token-create response. */
+export function authBlock(entry: TokenEntry, leaseDuration: number) {
+  return {
+    client_token: entry.id,
+    accessor: entry.accessor,
+    policies: entry.policies,
+    token_policies: entry.policies,
+    metadata: entry.meta,
+    lease_duration: leaseDuration,
+    renewable: entry.renewable,
+    entity_id: '',
+    token_type: 'service',
+    orphan: entry.orphan,
+    mfa_requirement: null,
+    num_uses: 0,
+  };
+}
+
+/** The `data` of auth/token/lookup-self. */
+export function lookupData(entry: TokenEntry, ttl: number) {
+  return {
+    accessor: entry.accessor,
+    creation_time: Math.floor(entry.issueMs / 1000),
+    creation_ttl: entry.creationTtl,
+    display_name: entry.displayName,
+    entity_id: '',
+    expire_time: entry.expireMs === null ? null : new Date(entry.expireMs).toISOString(),
+    explicit_max_ttl: entry.explicitMaxTtl,
+    id: entry.id,
+    issue_time: new Date(entry.issueMs).toISOString(),
+    meta: entry.meta,
+    num_uses: 0,
+    orphan: entry.orphan,
+    path: entry.path,
+    policies: entry.policies,
+    renewable: entry.isRoot ? false : entry.renewable,
+    ttl,
+    type: 'service',
+  };
+}

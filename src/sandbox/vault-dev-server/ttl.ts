@@ -1,0 +1,35 @@
+import { formatVaultDuration } from '../../util/duration.js';
+import { badRequest } from './wire.js';
+
+/**
+ * Vault's framework.CalculateTTL: the TTL to grant for an issue or a renewal, capped so that
+ * the lease never outlives `start + max`. Times are truncated to the second, as Vault does.
+ */
+export function calculateTtl(options: {
+  nowMs: number;
+  increment: number;
+  backendTtl: number;
+  backendMaxTtl: number;
+  mountDefaultTtl: number;
+  mountMaxTtl: number;
+  startMs?: number;
+  explicitMaxTtl?: number;
+}): { ttl: number; warnings: string[] } {
+  const now = Math.floor(options.nowMs / 1000);
+  const start = options.startMs === undefined ? now : Math.floor(options.startMs / 1000);
+  let max = options.mountMaxTtl;
+  if (options.backendMaxTtl > 0 && options.backendMaxTtl < max) max = options.backendMaxTtl;
+  if (options.explicitMaxTtl && options.explicitMaxTtl > 0 && options.explicitMaxTtl < max) max = options.explicitMaxTtl;
+
+  let ttl = options.increment > 0 ? options.increment : options.backendTtl > 0 ? options.backendTtl : options.mountDefaultTtl;
+  const warnings: string[] = [];
+  const maxValid = start + max - now;
+  if (maxValid <= 0) throw badRequest('past the max TTL, cannot renew');
+  if (maxValid < ttl) {
+    warnings.push(
+      `TTL of "${formatVaultDuration(ttl)}" exceeded the effective max_ttl of "${formatVaultDuration(maxValid)}"; TTL value is capped accordingly`,
+    );
+    ttl = maxValid;
+  }
+  return { ttl, warnings };
+}

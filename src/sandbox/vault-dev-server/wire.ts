@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+
+/**
+ * Vault's wire format (reference/vault-api.md §0): the success envelope, 204 for empty
+ * successes, and `{"errors":[…]}` with the status Vault uses for each kind of failure.
+ */
+
+export type Operation = 'read' | 'list' | 'update' | 'delete';
+
+export interface VaultRequest {
+  operation: Operation;
+  /** The logical path after /v1/, without a leading slash. */
+  path: string;
+  query: URLSearchParams;
+  body: Record<string, unknown>;
+  /** Set by the server once the token has been checked. */
+  token: import('./tokens.js').TokenEntry;
+}
+
+export interface VaultResponse {
+  status: number;
+  body?: unknown;
+}
+
+export interface Envelope {
+  data?: unknown;
+  lease_id?: string;
+  renewable?: boolean;
+  lease_duration?: number;
+  warnings?: string[] | null;
+  auth?: unknown;
+}
+
+export function envelope(fields: Envelope): Record<string, unknown> {
+  return {
+    request_id: randomUUID(),
+    lease_id: fields.lease_id ?? '',
+    renewable: fields.renewable ?? false,
+    lease_duration: fields.lease_duration ?? 0,
+    data: fields.data ?? null,
+    wrap_info: null,
+    warnings: fields.warnings && fields.warnings.length > 0 ? fields.warnings : null,
+    auth: fields.auth ?? null,
+  };
+}
+
+export function ok(fields: Envelope, status = 200): VaultResponse {
+  return { status, body: envelope(fields) };
+}
+
+export function noContent(): VaultResponse {
+  return { status: 204 };
+}
+
+/** A failure answered as `{"errors":[…]}`; thrown by handlers, caught by the server. */
+export class VaultHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errors: string[],
+  ) {
+    super(errors.join('; ') || `HTTP ${status}`);
+  }
+}
+
+/** How Go's multierror prints one wrapped error: bare backend errors reach clients like this. */
+export function multierror(message: string): string {
+  return `1 error occurred:\n\t* ${message}\n\n`;
+}
+
+export const badRequest = (message: string) => new VaultHttpError(400, [message]);
+export const notFound = () => new VaultHttpError(404, []);
+export const permissionDenied = () => new VaultHttpError(403, ['permission denied']);
+export const unsupportedOperation = () => new VaultHttpError(405, [multierror('unsupported operation')]);
+export const unsupportedPath = () => new VaultHttpError(404, [multierror('unsupported path')]);
+export const internalError = (message: string) => new VaultHttpError(500, [multierror(message)]);
+export const noRoute = (path: string) => new VaultHttpError(404, [`no handler for route "${path}". route entry not found.`]);
+
+/** A field of the request body as a string (Vault accepts numbers and strings alike). */
+export function stringField(body: Record<string, unknown>, name: string): string | undefined {
+  const value = body[name];
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'string' ? value : String(value);
+}
+
+/** A list field: a JSON list, or a comma-separated string. */
+export function listField(body: Record<string, unknown>, name: string): string[] | undefined {
+  const value = body[name];
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) return value.map(String).map((s) => s.trim()).filter((s) => s !== '');
+  return String(value)
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+export function boolField(body: Record<string, unknown>, name: string, fallback: boolean): boolean {
+  const value = body[name];
+  if (value === undefined || value === null || value === '') return fallback;
+  if (typeof value === 'boolean') return value;
+  const text = String(value).toLowerCase();
+  if (['1', 't', 'true'].includes(text)) return true;
+  if (['0', 'f', 'false'].includes(text)) return false;
+  throw badRequest(`error converting input ${String(value)} for field "${name}"`);
+}
