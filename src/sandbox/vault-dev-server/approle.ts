@@ -157,6 +157,6 @@ export class AppRoleEngine implements SecretEngine {
       meta: { role_name: role.name },
       orphan: true,
     });
-    return ok({ auth: authBlock(token, this.tokens.remainingSeconds(token)) });
+    return ok({ auth: authBlock(token, token.creationTtl) });
   }
 }

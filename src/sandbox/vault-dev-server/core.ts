@@ -183,7 +183,7 @@ export class VaultCore {
           orphan: route === 'create-orphan' || boolField(body, 'no_parent', false),
           parent: token.id,
         });
-        return ok({ auth: authBlock(created, this.tokens.remainingSeconds(created)) });
+        return ok({ auth: authBlock(created, created.creationTtl) });
       }
       default:
         throw unsupportedPath();

@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contractTarget, http, unique, type ContractTarget } from './target.js';
+
+describe('Vault API contract: KV v1 and v2 (§3)', () => {
+  let target: ContractTarget;
+  let vault: ReturnType<typeof http>;
+  let v1: string;
+  let v2: string;
+  beforeAll(async () => {
+    target = await contractTarget();
+    vault = http(target);
+    v1 = unique('kv1');
+    v2 = unique('kv2');
+    await vault('POST', `sys/mounts/${v1}`, { type: 'kv', options: { version: '1' } });
+    await vault('POST', `sys/mounts/${v2}`, { type: 'kv', options: { version: '2' } });
+  });
+  afterAll(async () => {
+    await vault?.('DELETE', `sys/mounts/${v1}`);
+    await vault?.('DELETE', `sys/mounts/${v2}`);
+    await target?.stop();
+  });
+
+  describe('v1', () => {
+    it('writes with 204, reads the object back as data, lists, deletes', async () => {
+      expect((await vault('POST', `${v1}/delphi/database/password`, { value: 'p1' })).status).toBe(204);
+      const read = await vault('GET', `${v1}/delphi/database/password`);
+      expect(read.status).toBe(200);
+      expect(read.json.data).toEqual({ value: 'p1' });
+      expect(read.json.lease_id).toBe('');
+      await vault('POST', `${v1}/delphi/database/host`, { value: 'db' });
+      expect((await vault('GET', `${v1}/delphi/database?list=true`)).json.data.keys).toEqual(['host', 'password']);
+      expect((await vault('GET', `${v1}/delphi?list=true`)).json.data.keys).toEqual(['database/']);
+      expect((await vault('DELETE', `${v1}/delphi/database/host`)).status).toBe(204);
+      const gone = await vault('GET', `${v1}/delphi/database/host`);
+      expect(gone.status).toBe(404);
+      expect(gone.json).toEqual({ errors: [] });
+    });
+
+    it('answers a list of nothing with 404', async () => {
+      expect((await vault('GET', `${v1}/nothing-here?list=true`)).status).toBe(404);
+    });
+  });
+
+  describe('v2', () => {
+    it('writes a version and reads it with its metadata', async () => {
+      const write = await vault('POST', `${v2}/data/delphi/config/host`, { data: { value: 'db1' } });
+      expect(write.status).toBe(200);
+      expect(write.json.data).toMatchObject({ version: 1, deletion_time: '', destroyed: false, custom_metadata: null });
+      expect(Date.parse(write.json.data.created_time)).not.toBeNaN();
+      await vault('POST', `${v2}/data/delphi/config/host`, { data: { value: 'db2' } });
+
+      const latest = await vault('GET', `${v2}/data/delphi/config/host`);
+      expect(latest.json.data.data).toEqual({ value: 'db2' });
+      expect(latest.json.data.metadata).toMatchObject({ version: 2, deletion_time: '', destroyed: false });
+      const first = await vault('GET', `${v2}/data/delphi/config/host?version=1`);
+      expect(first.json.data.data).toEqual({ value: 'db1' });
+    });
+
+    it('refuses a write without data, and a wrong check-and-set version', async () => {
+      const empty = await vault('POST', `${v2}/data/x`, { options: {} });
+      expect(empty.status).toBe(400);
+      expect(empty.json.errors[0]).toBe('no data provided');
+      await vault('POST', `${v2}/data/cas`, { data: { a: 1 } });
+      const cas = await vault('POST', `${v2}/data/cas`, { data: { a: 2 }, options: { cas: 0 } });
+      expect(cas.status).toBe(400);
+      expect(cas.json.errors[0]).toMatch(/check-and-set parameter did not match the current version/);
+      expect((await vault('POST', `${v2}/data/cas`, { data: { a: 2 }, options: { cas: 1 } })).status).toBe(200);
+    });
+
+    it('answers a missing secret with 404 {"errors":[]}', async () => {
+      const r = await vault('GET', `${v2}/data/never/written`);
+      expect(r.status).toBe(404);
+      expect(r.json).toEqual({ errors: [] });
+    });
+
+    it('answers a soft-deleted secret with 404 and a success-shaped body without errors', async () => {
+      await vault('POST', `${v2}/data/soft`, { data: { a: 1 } });
+      expect((await vault('DELETE', `${v2}/data/soft`)).status).toBe(204);
+      const r = await vault('GET', `${v2}/data/soft`);
+      expect(r.status).toBe(404);
+      expect(r.json).not.toHaveProperty('errors');
+      expect(r.json.data.data).toBeNull();
+      expect(r.json.data.metadata.deletion_time).not.toBe('');
+      // Undelete brings it back.
+      expect((await vault('POST', `${v2}/undelete/soft`, { versions: [1] })).status).toBe(204);
+      expect((await vault('GET', `${v2}/data/soft`)).json.data.data).toEqual({ a: 1 });
+    });
+
+    it('lists and deletes through metadata/', async () => {
+      await vault('POST', `${v2}/data/m/one`, { data: { a: 1 } });
+      await vault('POST', `${v2}/data/m/two/deep`, { data: { a: 1 } });
+      expect((await vault('LIST', `${v2}/metadata/m`)).json.data.keys).toEqual(['one', 'two/']);
+      const meta = await vault('GET', `${v2}/metadata/m/one`);
+      expect(meta.json.data).toMatchObject({ current_version: 1, oldest_version: 1 });
+      expect(meta.json.data.versions['1']).toMatchObject({ destroyed: false, deletion_time: '' });
+      expect((await vault('DELETE', `${v2}/metadata/m/one`)).status).toBe(204);
+      expect((await vault('GET', `${v2}/data/m/one`)).status).toBe(404);
+      expect((await vault('LIST', `${v2}/metadata/m`)).json.data.keys).toEqual(['two/']);
+    });
+
+    it('answers a v1-style path on a v2 mount with 404 and the versioned-path warning', async () => {
+      await vault('POST', `${v2}/data/plain`, { data: { a: 1 } });
+      const r = await vault('GET', `${v2}/plain`);
+      expect(r.status).toBe(404);
+      expect(r.json.warnings[0]).toMatch(/^Invalid path for a versioned K\/V secrets engine/);
+    });
+  });
+});

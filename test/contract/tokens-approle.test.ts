@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contractTarget, http, sleep, unique, type ContractTarget } from './target.js';
+
+describe('Vault API contract: tokens and AppRole (§2)', () => {
+  let target: ContractTarget;
+  let vault: ReturnType<typeof http>;
+  beforeAll(async () => {
+    target = await contractTarget();
+    vault = http(target);
+  });
+  afterAll(() => target?.stop());
+
+  describe('tokens', () => {
+    it('looks up the root token: no TTL, no expiry, root policy', async () => {
+      const r = await vault('GET', 'auth/token/lookup-self');
+      expect(r.json.data).toMatchObject({ ttl: 0, expire_time: null, policies: ['root'], display_name: 'root', id: target.rootToken });
+    });
+
+    it('creates a child token with its TTL and policies, and looks it up', async () => {
+      const created = await vault('POST', 'auth/token/create', { ttl: '1h', policies: ['app'] });
+      expect(created.status).toBe(200);
+      const auth = created.json.auth;
+      expect(auth).toMatchObject({ lease_duration: 3600, renewable: true, token_type: 'service', orphan: false });
+      expect(auth.policies).toEqual(['app', 'default']);
+      expect(typeof auth.client_token).toBe('string');
+      expect(typeof auth.accessor).toBe('string');
+
+      const looked = await http(target, auth.client_token)('GET', 'auth/token/lookup-self');
+      expect(looked.json.data).toMatchObject({ creation_ttl: 3600, display_name: 'token', explicit_max_ttl: 0, renewable: true, type: 'service', id: auth.client_token });
+      expect(looked.json.data.ttl).toBeGreaterThan(3590);
+      expect(Date.parse(looked.json.data.expire_time)).toBeGreaterThan(Date.now() + 3500_000);
+    });
+
+    it('renews a token, capping at its max TTL with the warning', async () => {
+      const created = await vault('POST', 'auth/token/create', { ttl: '10s', explicit_max_ttl: '30s' });
+      const child = http(target, created.json.auth.client_token);
+      const renewed = await child('PUT', 'auth/token/renew-self', { increment: '20s' });
+      expect(renewed.status).toBe(200);
+      expect(renewed.json.data).toBeNull();
+      expect(renewed.json.auth.lease_duration).toBe(20);
+      const capped = await child('PUT', 'auth/token/renew-self', { increment: '1h' });
+      expect(capped.json.auth.lease_duration).toBeLessThanOrEqual(30);
+      expect(capped.json.warnings[0]).toMatch(/^TTL of "1h" exceeded the effective max_ttl of "(29|30)s"; TTL value is capped accordingly$/);
+    });
+
+    it('refuses to renew the root token and a non-renewable token', async () => {
+      const root = await vault('PUT', 'auth/token/renew-self', {});
+      expect(root.status).toBe(400);
+      expect(root.json.errors[0]).toMatch(/invalid lease ID/);
+      const fixed = await vault('POST', 'auth/token/create', { ttl: '1h', renewable: false });
+      const r = await http(target, fixed.json.auth.client_token)('PUT', 'auth/token/renew-self', {});
+      expect(r.status).toBe(400);
+      expect(r.json.errors[0]).toMatch(/lease is not renewable/);
+    });
+
+    it('revokes itself: the token is refused afterwards', async () => {
+      const created = await vault('POST', 'auth/token/create', { ttl: '1h' });
+      const child = http(target, created.json.auth.client_token);
+      expect((await child('PUT', 'auth/token/revoke-self')).status).toBe(204);
+      const after = await child('GET', 'auth/token/lookup-self');
+      expect(after.status).toBe(403);
+      expect(after.json.errors).toEqual(['permission denied']);
+    });
+
+    it('refuses a token once its TTL has passed', async () => {
+      const created = await vault('POST', 'auth/token/create', { ttl: '2s' });
+      const child = http(target, created.json.auth.client_token);
+      expect((await child('GET', 'auth/token/lookup-self')).status).toBe(200);
+      await sleep(3000);
+      expect((await child('GET', 'auth/token/lookup-self')).status).toBe(403);
+    });
+  });
+
+  describe('AppRole', () => {
+    let mount: string;
+    beforeAll(async () => {
+      mount = unique('approle');
+      expect((await vault('POST', `sys/auth/${mount}`, { type: 'approle' })).status).toBe(204);
+    });
+
+    it('refuses to enable the same path twice', async () => {
+      const r = await vault('POST', `sys/auth/${mount}`, { type: 'approle' });
+      expect(r.status).toBe(400);
+      expect(r.json.errors[0]).toMatch(/path is already in use/);
+    });
+
+    it('logs in with role-id and secret-id and gets an orphan token with the role policies', async () => {
+      expect((await vault('POST', `auth/${mount}/role/app`, { token_ttl: '20m', token_max_ttl: '1h', token_policies: ['app'] })).status).toBe(204);
+      const roleId = (await vault('GET', `auth/${mount}/role/app/role-id`)).json.data.role_id;
+      const secret = await vault('POST', `auth/${mount}/role/app/secret-id`);
+      expect(secret.json.data).toHaveProperty('secret_id_accessor');
+      const login = await http(target, null)('POST', `auth/${mount}/login`, { role_id: roleId, secret_id: secret.json.data.secret_id });
+      expect(login.status).toBe(200);
+      expect(login.json.auth).toMatchObject({ policies: ['app', 'default'], metadata: { role_name: 'app' }, lease_duration: 1200, renewable: true, token_type: 'service', orphan: true });
+      const looked = await http(target, login.json.auth.client_token)('GET', 'auth/token/lookup-self');
+      expect(looked.json.data.path).toBe(`auth/${mount}/login`);
+      expect(looked.json.data.meta).toEqual({ role_name: 'app' });
+    });
+
+    it('answers login mistakes with 400 and Vault\'s messages', async () => {
+      await vault('POST', `auth/${mount}/role/app2`, { token_ttl: '20m' });
+      const roleId = (await vault('GET', `auth/${mount}/role/app2/role-id`)).json.data.role_id;
+      const anonymous = http(target, null);
+      const cases: [unknown, string][] = [
+        [{ secret_id: 'x' }, 'missing role_id'],
+        [{ role_id: roleId }, 'missing secret_id'],
+        [{ role_id: roleId, secret_id: 'not-a-secret-id' }, 'invalid role or secret ID'],
+        [{ role_id: 'not-a-role-id', secret_id: 'x' }, 'invalid role or secret ID'],
+      ];
+      for (const [body, message] of cases) {
+        const r = await anonymous('POST', `auth/${mount}/login`, body);
+        expect(r.status).toBe(400);
+        expect(r.json.errors[0]).toBe(message);
+      }
+    });
+  });
+});
