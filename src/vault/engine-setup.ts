@@ -1,0 +1,44 @@
+/**
+ * The database-engine design of DESIGN §7: per-lease PostgreSQL roles are members of a NOLOGIN
+ * group role that holds every privilege, so nothing ever depends on the per-lease role and
+ * revocation (end its sessions, drop it) always succeeds. The seed's statements granted
+ * privileges — and default privileges — to the per-lease role itself, which makes DROP ROLE
+ * fail with 2BP01 and leaves a role behind for every lease.
+ */
+
+/** PostgreSQL identifier quoting: always quoted, inner quotes doubled. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export type GroupAccess = 'read' | 'write';
+
+/** One-time SQL that creates a group role and gives it its privileges (idempotent). */
+export function groupRoleSql(group: string, database: string, access: GroupAccess, schema = 'public'): string[] {
+  const g = quoteIdent(group);
+  const s = quoteIdent(schema);
+  const tables = access === 'read' ? 'SELECT' : 'SELECT, INSERT, UPDATE';
+  const statements = [
+    `DO $$ BEGIN CREATE ROLE ${g} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;`,
+    `GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO ${g};`,
+    `GRANT USAGE ON SCHEMA ${s} TO ${g};`,
+    `GRANT ${tables} ON ALL TABLES IN SCHEMA ${s} TO ${g};`,
+    `ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} GRANT ${tables} ON TABLES TO ${g};`,
+  ];
+  if (access === 'write') {
+    statements.push(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${s} TO ${g};`);
+    statements.push(`ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} GRANT USAGE ON SEQUENCES TO ${g};`);
+  }
+  return statements;
+}
+
+/** The Vault role's statements for members of a group role. */
+export function groupMemberStatements(group: string): { creation: string[]; revocation: string[] } {
+  return {
+    creation: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ${quoteIdent(group)};`],
+    revocation: [
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}';`,
+      `DROP ROLE IF EXISTS "{{name}}";`,
+    ],
+  };
+}

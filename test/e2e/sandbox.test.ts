@@ -1,0 +1,72 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, readdirSync } from 'node:fs';
+import { connect } from 'node:net';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { CLI, REPO_ROOT } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+describe('eos sandbox, as a newcomer runs it', () => {
+  it('serves credentials from another "shell" that log in and read alerts, and SIGINT removes everything', async () => {
+    const tmp = tempDir('eos-sandbox-e2e-');
+    // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data directory.
+    chmodSync(tmp, 0o755);
+    const child = spawn(process.execPath, [CLI, 'sandbox', '--ttl', '30s', '--max-ttl', '2m'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH, HOME: tmp, TMPDIR: tmp },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await expect.poll(() => stderr, { timeout: 30_000, interval: 100 }).toMatch(/sandbox ready|error:/);
+    expect(stderr).toMatch(/sandbox ready/);
+
+    const exports = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+    expect(Object.keys(exports).sort()).toEqual(['EOS_CONFIG', 'EOS_SANDBOX_PG_URL', 'VAULT_ADDR', 'VAULT_TOKEN']);
+    const vaultAddr = exports.VAULT_ADDR as string;
+    const pgUrl = new URL(exports.EOS_SANDBOX_PG_URL as string);
+
+    // What `curl -H "X-Vault-Token: $VAULT_TOKEN" $VAULT_ADDR/v1/database/creds/delphi-readonly` does.
+    const res = await fetch(`${vaultAddr}/v1/database/creds/delphi-readonly`, { headers: { 'X-Vault-Token': exports.VAULT_TOKEN as string } });
+    expect(res.status).toBe(200);
+    const creds = (await res.json()) as { lease_duration: number; data: { username: string; password: string } };
+    expect(creds.lease_duration).toBe(30);
+
+    const client = new pg.Client({ host: pgUrl.hostname, port: Number(pgUrl.port), database: 'delphi', user: creds.data.username, password: creds.data.password });
+    await client.connect();
+    const { rows } = await client.query('SELECT count(*)::int AS n FROM alerts');
+    expect(rows[0].n).toBeGreaterThanOrEqual(0);
+    await expect(client.query(`INSERT INTO agents (id, name, registered) VALUES ('x', 'x', now())`)).rejects.toMatchObject({ code: '42501' });
+    await client.end();
+
+    const ports = [Number(new URL(vaultAddr).port), Number(pgUrl.port)];
+    expect(await portOpen(ports[0] as number)).toBe(true);
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/sandbox removed/);
+    for (const port of ports) expect(await portOpen(port)).toBe(false);
+    expect(readdirSync(tmp)).toEqual([]);
+    // The token and the admin URL are the sandbox's own, printed on purpose; the lease password never is.
+    expect(stdout + stderr).not.toContain(creds.data.password);
+  }, 60_000);
+
+  it('refuses bad TTLs with exit 2 and changes nothing', async () => {
+    const tmp = tempDir('eos-sandbox-e2e-');
+    const { runCli } = await import('../helpers/cli.js');
+    const r = await runCli(['sandbox', '--ttl', '10m', '--max-ttl', '1m'], { env: { HOME: tmp, TMPDIR: tmp } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: --max-ttl "1m" must be a duration no shorter than --ttl$/m);
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+});
