@@ -243,6 +243,14 @@ describe('Vault API contract: the database secrets engine and leases (§4, §5)'
       expect((await vault('PUT', 'sys/leases/revoke', { lease_id: creds.lease_id })).status).toBe(204);
     });
 
+    it('revokes in the background with sync=false: 202, then the role goes', async () => {
+      await role('ro-async');
+      const creds = await issue('ro-async');
+      const r = await vault('PUT', 'sys/leases/revoke', { lease_id: creds.lease_id, sync: false });
+      expect(r.status).toBe(202);
+      await expect.poll(() => roleExists(target.pgUrl, creds.data.username), { timeout: 5000 }).toBe(false);
+    });
+
     it('revokes by prefix', async () => {
       await role('prefix');
       const a = await issue('prefix');
