@@ -57,6 +57,34 @@ export function buildProgram(io: IO, outcome: Outcome): Command {
     .option('--json', 'print JSON')
     .action(lazy(outcome, io, () => import('./commands/self-config-show.js')));
 
+  const secrets = self.command('secrets').description('Vault: the connection, and secrets for the Delphi database');
+  secrets
+    .command('configure')
+    .description('set the Vault address and auth method; proves they work before saving')
+    .option('--addr <url>', 'Vault address (default: $VAULT_ADDR)')
+    .addOption(new Option('--auth <method>', 'how to authenticate').choices(['token', 'token-file', 'approle']))
+    .option('--token-stdin', 'read a token from standard input and save it to ~/.vault-token (0600)')
+    .option('--token-file <file>', 'with --auth token-file: the file holding the token')
+    .option('--role-id <id>', 'with --auth approle: the role-id')
+    .option('--secret-id-file <file>', 'with --auth approle: the file holding the secret-id')
+    .option('--approle-mount <path>', 'with --auth approle: where AppRole is mounted', 'approle')
+    .option('--ca-cert <file>', 'CA bundle that signed Vault\'s certificate')
+    .option('--namespace <ns>', 'Vault namespace')
+    .option('--tls-skip-verify', 'do not verify Vault\'s TLS certificate (test servers only)')
+    .option('-y, --yes', 'never prompt; take flags, environment and defaults')
+    .option('--force', 'save even if Vault cannot be reached or the credentials are refused')
+    .option('--json', 'print the result as JSON')
+    .action(lazy(outcome, io, () => import('./commands/self-secrets-configure.js')));
+  secrets
+    .command('get')
+    .description('read a Vault path: KV v1/v2, database/creds/<role>, or any other; values masked')
+    .argument('<path>', 'logical path, e.g. secret/delphi/database/password or database/creds/delphi-readonly')
+    .option('--field <name>', 'print one field only (masked unless --reveal)')
+    .option('--reveal', 'print secret values in clear')
+    .option('--keep', 'keep the lease of issued credentials instead of revoking it at exit')
+    .option('--json', 'print JSON')
+    .action(lazy(outcome, io, () => import('./commands/self-secrets-get.js')));
+
   program
     .command('sandbox')
     .description('a throwaway PostgreSQL and Vault-API dev server with the engine set up, for trying eos on one machine')

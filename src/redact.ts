@@ -45,3 +45,13 @@ export function redact(value: unknown, seen = new WeakSet<object>()): unknown {
 }
 
 /** Flag values, then the environment, then the config file's `log` section, then defaults. */
+
+/** A lease id as logs and status show it: the path and the first characters of the random part. */
+export function shortLeaseId(leaseId: string): string {
+  const slash = leaseId.lastIndexOf('/');
+  if (slash === -1) return leaseId.length > 8 ? `${leaseId.slice(0, 6)}…` : leaseId;
+  return `${leaseId.slice(0, slash + 1)}${leaseId.slice(slash + 1, slash + 5)}…`;
+}
+
+/** The fixed mask for a secret value: the same whatever the value's length. */
+export const MASK = '********';

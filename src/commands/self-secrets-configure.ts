@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import type { ConfigInput, VaultAuthConfig } from '../config/schema.js';
+import { UsageError, isEosError } from '../errors.js';
+import { saveConfiguration, verifyVault, type VaultAnswers } from '../vault/configure.js';
+import type { CommandContext } from './context.js';
+import type { IO } from './io.js';
+import { writeJson } from './output.js';
+import { readStdin } from './stdin.js';
+
+export interface ConfigureOptions {
+  addr?: string;
+  auth?: string;
+  tokenFile?: string;
+  roleId?: string;
+  secretIdFile?: string;
+  approleMount?: string;
+  tokenStdin?: boolean;
+  caCert?: string;
+  namespace?: string;
+  tlsSkipVerify?: boolean;
+  yes?: boolean;
+  force?: boolean;
+  json?: boolean;
+}
+
+const AUTH_METHODS = ['token', 'token-file', 'approle'] as const;
+
+/** `eos self secrets configure`: ask (on a terminal) or take flags, prove it works, save. */
+export async function run(options: ConfigureOptions, context: CommandContext): Promise<number> {
+  const { io } = context;
+  const { config, location, fromFile } = context.config();
+  const current: ConfigInput = fromFile ? JSON.parse(readFileSync(location.path, 'utf8')) : {};
+  const interactive = io.stdinIsTTY && io.stdoutIsTTY && !options.yes && !options.tokenStdin;
+
+  const answers = interactive ? await ask(options, config.vault, io) : fromFlags(options, config.vault.address, config.vault.auth, io.env);
+  if (options.tokenStdin) {
+    const token = (await readStdin(io.stdin)).trim();
+    if (token === '') throw new UsageError('--token-stdin was given but standard input was empty', 'pipe the token in: vault print token | eos self secrets configure --token-stdin …');
+    answers.token = token;
+  }
+  if (answers.tlsSkipVerify) io.stderr.write('warning: TLS verification will be skipped for Vault: use this only for a test server\n');
+
+  let verified: Awaited<ReturnType<typeof verifyVault>> | undefined;
+  try {
+    verified = await verifyVault(answers, config, io.env);
+  } catch (err) {
+    if (!options.force || !isEosError(err)) throw err;
+    io.stderr.write(`warning: saving anyway (--force), although: ${err.message}\n`);
+  }
+  const saved = await saveConfiguration(location.path, current, answers);
+  context.logger().info({ file: location.path, address: answers.address, auth: answers.auth.method, verified: Boolean(verified) }, 'vault configuration saved');
+
+  const report = {
+    file: location.path,
+    address: answers.address,
+    auth: answers.auth.method,
+    verified: Boolean(verified),
+    vaultVersion: verified?.health.version ?? null,
+    tokenPolicies: verified?.token.policies ?? null,
+    tokenTtl: verified?.token.ttl ?? null,
+    tokenFile: saved.tokenFile ?? null,
+  };
+  if (options.json) {
+    writeJson(io, report);
+  } else {
+    if (verified) {
+      const ttl = verified.token.ttl === 0 ? 'no expiry' : `TTL ${verified.token.ttl} s`;
+      io.stdout.write(`✓ Vault ${verified.health.version} at ${answers.address} answers; token ok (policies ${verified.token.policies.join(', ')}, ${ttl})\n`);
+    }
+    io.stdout.write(`saved ${location.path}${saved.tokenFile ? ` and the token to ${saved.tokenFile}` : ''}\n`);
+  }
+  return 0;
+}
+
+function fromFlags(options: ConfigureOptions, currentAddr: string | undefined, currentAuth: VaultAuthConfig | undefined, env: NodeJS.ProcessEnv): VaultAnswers {
+  const address = options.addr ?? env.VAULT_ADDR ?? env.BAO_ADDR ?? currentAddr;
+  if (!address) throw new UsageError('--addr is required when not run on a terminal (or set VAULT_ADDR)', 'e.g. eos self secrets configure --addr https://vault.example.com:8200 --auth token --token-stdin');
+  return {
+    address,
+    auth: authFromFlags(options, currentAuth),
+    caCert: options.caCert,
+    namespace: options.namespace,
+    tlsSkipVerify: options.tlsSkipVerify,
+  };
+}
+
+function authFromFlags(options: ConfigureOptions, current: VaultAuthConfig | undefined): VaultAuthConfig {
+  const method = options.auth ?? current?.method ?? 'token';
+  if (!(AUTH_METHODS as readonly string[]).includes(method)) throw new UsageError(`--auth "${method}" is not an auth method`, 'use token, token-file or approle');
+  if (method === 'approle') {
+    const roleId = options.roleId ?? (current?.method === 'approle' ? current.roleId : undefined);
+    const secretIdFile = options.secretIdFile ?? (current?.method === 'approle' ? current.secretIdFile : undefined);
+    if (!roleId) throw new UsageError('--role-id is required with --auth approle', 'give the AppRole role-id (vault read auth/approle/role/<name>/role-id)');
+    if (!secretIdFile) throw new UsageError('--secret-id-file is required with --auth approle', 'name a 0600 file holding the secret-id; the secret-id itself is never put on a command line');
+    return { method, roleId, secretIdFile, mount: options.approleMount ?? 'approle' };
+  }
+  if (method === 'token-file') {
+    const file = options.tokenFile ?? (current?.method === 'token-file' ? current.path : undefined);
+    if (!file) throw new UsageError('--token-file is required with --auth token-file', 'name the file that holds the token');
+    return { method, path: file };
+  }
+  return { method: 'token' };
+}
+
+async function ask(options: ConfigureOptions, vault: { address?: string; auth?: VaultAuthConfig; caCert?: string; namespace?: string }, io: IO): Promise<VaultAnswers> {
+  const { input, password, select } = await import('@inquirer/prompts');
+  const context = { input: io.stdin, output: io.stdout };
+  const address =
+    options.addr ??
+    (await input(
+      {
+        message: 'Vault address',
+        default: io.env.VAULT_ADDR ?? vault.address ?? 'https://127.0.0.1:8200',
+        validate: (v) => (/^https?:\/\/[^/]+/.test(v.trim()) ? true : 'an http:// or https:// URL, e.g. https://vault.example.com:8200'),
+      },
+      context,
+    )).trim();
+  const method = (options.auth ??
+    (await select(
+      {
+        message: 'How does eos authenticate to Vault?',
+        default: vault.auth?.method ?? 'token',
+        choices: [
+          { name: 'a token (VAULT_TOKEN or ~/.vault-token)', value: 'token' },
+          { name: 'a token kept in another file', value: 'token-file' },
+          { name: 'AppRole (role-id + secret-id file)', value: 'approle' },
+        ],
+      },
+      context,
+    ))) as VaultAuthConfig['method'];
+  let auth: VaultAuthConfig;
+  let token: string | undefined;
+  if (method === 'approle') {
+    const roleId = options.roleId ?? (await input({ message: 'AppRole role-id', validate: (v) => v.trim() !== '' || 'required' }, context)).trim();
+    const secretIdFile = options.secretIdFile ?? (await input({ message: 'File holding the secret-id', validate: (v) => v.trim() !== '' || 'required' }, context)).trim();
+    auth = { method, roleId, secretIdFile, mount: options.approleMount ?? 'approle' };
+  } else {
+    auth = method === 'token-file' ? { method, path: options.tokenFile ?? (await input({ message: 'Token file', validate: (v) => v.trim() !== '' || 'required' }, context)).trim() } : { method: 'token' };
+    const entered = await password({ message: 'Vault token (hidden; leave empty to use VAULT_TOKEN or the token file)', mask: '*' }, context);
+    token = entered.trim() === '' ? undefined : entered.trim();
+  }
+  const caCert = options.caCert ?? ((await input({ message: 'CA bundle for Vault\'s TLS certificate (empty: system CAs)', default: vault.caCert ?? '' }, context)).trim() || undefined);
+  const namespace = options.namespace ?? ((await input({ message: 'Namespace (empty: none)', default: vault.namespace ?? '' }, context)).trim() || undefined);
+  return { address, auth, token, caCert, namespace, tlsSkipVerify: options.tlsSkipVerify };
+}

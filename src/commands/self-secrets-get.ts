@@ -1,0 +1,80 @@
+import { UsageError } from '../errors.js';
+import { MASK, shortLeaseId } from '../redact.js';
+import { openVaultSession } from '../vault/session.js';
+import { readSecret } from '../vault/read-secret.js';
+import type { CommandContext } from './context.js';
+import { writeJson } from './output.js';
+
+export interface GetOptions {
+  field?: string;
+  reveal?: boolean;
+  keep?: boolean;
+  json?: boolean;
+}
+
+/** Fields shown in clear: they name things, they do not grant access. */
+const PUBLIC_FIELDS = new Set(['username', 'user', 'host', 'port', 'database', 'name', 'sslmode', 'keys']);
+
+/** `eos self secrets get <path>`: read a Vault path, values masked unless --reveal. */
+export async function run(options: GetOptions, context: CommandContext, args: string[]): Promise<number> {
+  const { io } = context;
+  const target = args[0];
+  if (!target) throw new UsageError('a path is required', 'e.g. eos self secrets get secret/delphi/database/password');
+  const log = context.logger();
+  const session = await openVaultSession({ config: context.config().config, env: io.env, warn: (m) => io.stderr.write(`warning: ${m}\n`) });
+  try {
+    const secret = await readSecret(session.client, target);
+    if (secret.lease) log.info({ path: target, lease: shortLeaseId(secret.lease.id), ttl: secret.lease.duration }, 'lease issued');
+    if (options.reveal) io.stderr.write('warning: printing secret values in clear (--reveal)\n');
+
+    // A secret is masked by default; for database credentials only the password is secret.
+    const shown = (key: string, value: unknown): unknown => {
+      if (options.reveal) return value;
+      if (secret.kind === 'database-creds' || secret.kind === 'other') return PUBLIC_FIELDS.has(key) ? value : MASK;
+      return MASK;
+    };
+
+    if (options.field !== undefined) {
+      if (!(options.field in secret.data)) {
+        throw new UsageError(`${target} has no field "${options.field}"`, `its fields: ${Object.keys(secret.data).join(', ') || 'none'}`);
+      }
+      const value = shown(options.field, secret.data[options.field]);
+      io.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value)}\n`);
+    } else if (options.json) {
+      writeJson(io, {
+        path: target,
+        kind: secret.kind,
+        kvVersion: secret.kvVersion ?? null,
+        lease: secret.lease ? { ...secret.lease, kept: Boolean(options.keep) } : null,
+        warnings: secret.warnings,
+        data: Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, shown(k, v)])),
+      });
+    } else {
+      const rows: [string, string][] = [];
+      if (secret.lease) {
+        rows.push(['lease_id', secret.lease.id], ['lease_duration', `${secret.lease.duration}s`], ['lease_renewable', String(secret.lease.renewable)]);
+      }
+      for (const [k, v] of Object.entries(secret.data)) {
+        const value = shown(k, v);
+        rows.push([k, typeof value === 'string' ? value : JSON.stringify(value)]);
+      }
+      const width = Math.max(3, ...rows.map(([k]) => k.length));
+      io.stdout.write(`${'Key'.padEnd(width)}  Value\n${'---'.padEnd(width)}  -----\n`);
+      for (const [k, v] of rows) io.stdout.write(`${k.padEnd(width)}  ${v}\n`);
+      for (const w of secret.warnings) io.stderr.write(`warning from Vault: ${w}\n`);
+    }
+
+    if (secret.lease) {
+      if (options.keep) {
+        io.stderr.write(`lease kept: ${secret.lease.id} (TTL ${secret.lease.duration} s); revoke it with: vault lease revoke ${secret.lease.id}\n`);
+      } else {
+        await session.client.revokeLease(secret.lease.id);
+        log.info({ lease: shortLeaseId(secret.lease.id) }, 'lease revoked');
+        if (!options.json && options.field === undefined) io.stderr.write('lease revoked (use --keep to keep it)\n');
+      }
+    }
+    return 0;
+  } finally {
+    session.client.close();
+  }
+}

@@ -1,0 +1,61 @@
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { PermissionDeniedError, UsageError } from '../errors.js';
+import type { VaultSettings } from '../config/vault-settings.js';
+import type { VaultClient } from './client.js';
+
+/**
+ * Where the token comes from, in order: --token / VAULT_TOKEN; then what the config's auth
+ * method names — the Vault CLI's token file (~/.vault-token, or another path), or an AppRole
+ * login with the role-id from the config and the secret-id from the file it names.
+ */
+export type TokenSource = 'flag' | 'env' | 'token-file' | 'approle';
+
+export interface Authenticated {
+  source: TokenSource;
+  /** For AppRole: the TTL the login granted (the keeper must renew or log in again). */
+  leaseDuration?: number;
+}
+
+export function defaultTokenFile(home = homedir()): string {
+  return path.join(home, '.vault-token');
+}
+
+export async function authenticate(client: VaultClient, settings: VaultSettings, home = homedir()): Promise<Authenticated> {
+  if (settings.token) {
+    client.token = settings.token;
+    return { source: settings.origins.token === 'flag' ? 'flag' : 'env' };
+  }
+  const auth = settings.auth;
+  if (auth.method === 'approle') {
+    let secretId: string;
+    try {
+      secretId = (await readFile(auth.secretIdFile, 'utf8')).trim();
+    } catch (err) {
+      throw new UsageError(
+        `cannot read the AppRole secret-id file ${auth.secretIdFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        'write the secret-id there (mode 0600) or run eos self secrets configure --auth approle again',
+      );
+    }
+    if (secretId === '') throw new UsageError(`the AppRole secret-id file ${auth.secretIdFile} is empty`, 'write the secret-id into it');
+    const login = await client.approleLogin(auth.mount, auth.roleId, secretId);
+    client.token = login.client_token;
+    return { source: 'approle', leaseDuration: login.lease_duration };
+  }
+  const file = auth.method === 'token-file' ? auth.path : defaultTokenFile(home);
+  let token = '';
+  try {
+    token = (await readFile(file, 'utf8')).trim();
+  } catch {
+    token = '';
+  }
+  if (token === '') {
+    throw new PermissionDeniedError(
+      'no Vault token: VAULT_TOKEN is not set and there is no token in ' + file,
+      'set VAULT_TOKEN, run `vault login` (it writes ~/.vault-token), or configure AppRole with eos self secrets configure',
+    );
+  }
+  client.token = token;
+  return { source: 'token-file' };
+}

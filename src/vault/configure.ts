@@ -1,0 +1,80 @@
+import { mkdir, open, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { constants } from 'node:fs';
+import type { Config, ConfigInput, VaultAuthConfig } from '../config/schema.js';
+import { resolveVaultSettings, type VaultSettings } from '../config/vault-settings.js';
+import { writeConfigFile } from '../config/write.js';
+import { authenticate, defaultTokenFile } from './auth.js';
+import { createVaultClient, type HealthInfo, type TokenInfo } from './client.js';
+
+/**
+ * `eos self secrets configure` without its prompts: prove the address and the credentials
+ * work, then save. Nothing is written until both checks pass (unless forced).
+ */
+
+export interface VaultAnswers {
+  address: string;
+  auth: VaultAuthConfig;
+  /** A token the user gave (stdin or prompt): saved to the Vault CLI's token file, never to the config. */
+  token?: string | undefined;
+  caCert?: string | undefined;
+  namespace?: string | undefined;
+  tlsSkipVerify?: boolean | undefined;
+}
+
+export interface VerifiedVault {
+  health: HealthInfo;
+  token: TokenInfo;
+  settings: VaultSettings;
+}
+
+/** sys/health must answer (unsealed) and the credentials must authenticate (lookup-self). */
+export async function verifyVault(answers: VaultAnswers, config: Config, env: NodeJS.ProcessEnv, home?: string): Promise<VerifiedVault> {
+  const settings = resolveVaultSettings(
+    { address: answers.address, token: answers.token, caCert: answers.caCert, namespace: answers.namespace, tlsSkipVerify: answers.tlsSkipVerify },
+    // The answers replace what the environment says for the settings asked about.
+    { ...env, VAULT_TOKEN: answers.token ?? (answers.auth.method === 'token' ? env.VAULT_TOKEN : undefined) },
+    { ...config, vault: { ...config.vault, auth: answers.auth } },
+  );
+  const client = createVaultClient({ settings: { ...settings, maxRetries: Math.min(settings.maxRetries, 1) } });
+  try {
+    const health = await client.health();
+    await authenticate(client, settings, home);
+    const token = await client.lookupSelf();
+    return { health, token, settings };
+  } finally {
+    client.close();
+  }
+}
+
+/** Merges the answers into the config file (other sections kept) and saves the token file. */
+export async function saveConfiguration(file: string, current: ConfigInput, answers: VaultAnswers, home?: string): Promise<{ tokenFile?: string }> {
+  const vault: NonNullable<ConfigInput['vault']> = { ...(current.vault ?? {}), address: answers.address, auth: answers.auth };
+  if (answers.caCert) vault.caCert = answers.caCert;
+  else delete vault.caCert;
+  if (answers.namespace) vault.namespace = answers.namespace;
+  else delete vault.namespace;
+  if (answers.tlsSkipVerify) vault.tlsSkipVerify = true;
+  else delete vault.tlsSkipVerify;
+  await writeConfigFile(file, { ...current, vault });
+  if (answers.token) {
+    const tokenFile = answers.auth.method === 'token-file' ? answers.auth.path : defaultTokenFile(home);
+    await writeSecretFile(tokenFile, answers.token);
+    return { tokenFile };
+  }
+  return {};
+}
+
+/** A 0600 file written whole (temp + rename), as the Vault CLI keeps ~/.vault-token. */
+async function writeSecretFile(file: string, content: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const temp = `${file}.${process.pid}.tmp`;
+  const handle = await open(temp, constants.O_CREAT | constants.O_TRUNC | constants.O_WRONLY, 0o600);
+  try {
+    await handle.writeFile(content, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, file);
+}

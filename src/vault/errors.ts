@@ -1,0 +1,99 @@
+import { EosError, ExitCode } from '../errors.js';
+
+/**
+ * Vault failures as typed errors, each with its exit code (DESIGN §1) and a hint drawn from the
+ * seed's troubleshooting section. `status` and `errors` keep what Vault said.
+ */
+export class VaultError extends EosError {
+  constructor(
+    message: string,
+    exitCode: ExitCode,
+    hint: string | undefined,
+    readonly status: number | null = null,
+    readonly errors: string[] = [],
+    cause?: unknown,
+  ) {
+    super(message, { exitCode, hint, cause });
+  }
+}
+
+export class VaultUnreachableError extends VaultError {
+  constructor(message: string, hint: string, cause?: unknown) {
+    super(message, ExitCode.vaultUnavailable, hint, null, [], cause);
+  }
+}
+
+export class VaultTlsError extends VaultError {
+  constructor(message: string, hint: string, cause?: unknown) {
+    super(message, ExitCode.vaultUnavailable, hint, null, [], cause);
+  }
+}
+
+export class VaultSealedError extends VaultError {
+  constructor(addr: string, errors: string[]) {
+    super(`Vault at ${addr} is sealed`, ExitCode.vaultUnavailable, 'unseal it (vault operator unseal) and try again', 503, errors);
+  }
+}
+
+export class VaultPermissionDeniedError extends VaultError {
+  constructor(path: string, errors: string[]) {
+    super(
+      `Vault denied access to ${path}: permission denied`,
+      ExitCode.denied,
+      'check the token (eos self secrets status) and that its policy allows this path; an expired token is also refused',
+      403,
+      errors,
+    );
+  }
+}
+
+export class VaultNotFoundError extends VaultError {
+  constructor(path: string, detail = 'nothing found') {
+    super(`${path}: ${detail}`, ExitCode.failed, 'check the path (vault secrets list shows the mounts); KV paths are given without data/', 404, []);
+  }
+}
+
+export class VaultBadRequestError extends VaultError {
+  constructor(path: string, status: number, errors: string[]) {
+    super(`Vault refused ${path}: ${oneLine(errors)}`, ExitCode.failed, undefined, status, errors);
+  }
+}
+
+export class VaultRateLimitedError extends VaultError {
+  constructor(path: string, errors: string[]) {
+    super(`Vault rate-limited ${path}: ${oneLine(errors) || 'too many requests'}`, ExitCode.vaultUnavailable, 'wait and try again; VAULT_MAX_RETRIES sets how often eos retries', 429, errors);
+  }
+}
+
+export class VaultServerError extends VaultError {
+  constructor(path: string, status: number, errors: string[]) {
+    const unavailable = status === 502 || status === 503 || status === 504;
+    super(
+      `Vault failed on ${path} (HTTP ${status}): ${oneLine(errors) || 'no detail'}`,
+      unavailable ? ExitCode.vaultUnavailable : ExitCode.failed,
+      unavailable ? 'Vault has no active node or is overloaded; check its status and try again' : undefined,
+      status,
+      errors,
+    );
+  }
+}
+
+/** Vault's multierror text ("1 error occurred:\n\t* x\n\n") as one line. */
+export function oneLine(errors: string[]): string {
+  return errors
+    .map((e) => e.replace(/^\d+ errors? occurred:\s*/, '').replace(/\n\t\* /g, '; ').replace(/^\* /, '').trim())
+    .filter((e) => e !== '')
+    .join('; ');
+}
+
+/** The typed error for a non-success answer of Vault. */
+export function errorForStatus(addr: string, path: string, status: number, body: unknown): VaultError {
+  const errors = Array.isArray((body as { errors?: unknown })?.errors) ? ((body as { errors: unknown[] }).errors.map(String)) : [];
+  if (status === 403 && errors.some((e) => e.includes('permission denied'))) return new VaultPermissionDeniedError(path, errors);
+  if (status === 403) return new VaultPermissionDeniedError(path, errors);
+  if (status === 404) return new VaultNotFoundError(path);
+  if (status === 503 && errors.some((e) => /sealed/i.test(e))) return new VaultSealedError(addr, errors);
+  if (status === 429) return new VaultRateLimitedError(path, errors);
+  if (status >= 500) return new VaultServerError(path, status, errors);
+  return new VaultBadRequestError(path, status, errors);
+}

@@ -1,0 +1,107 @@
+import type { VaultClient } from './client.js';
+import { VaultNotFoundError, VaultPermissionDeniedError } from './errors.js';
+
+/**
+ * KV v1 and v2 behind one interface: the version is detected per mount through
+ * sys/internal/ui/mounts (404 → v1, as the Vault CLI assumes), so users give the same logical
+ * path (`secret/delphi/database/password`) whichever version the mount runs.
+ */
+
+export interface KvMount {
+  /** "secret/" */
+  path: string;
+  type: string;
+  version: 1 | 2;
+}
+
+export interface KvSecret {
+  data: Record<string, unknown>;
+  version?: number;
+}
+
+export async function describeMount(client: VaultClient, logicalPath: string): Promise<KvMount> {
+  const clean = logicalPath.replace(/^\/+/, '');
+  const { status, body } = await client.readAllowingNotFound<{ path: string; type: string; options: { version?: string } | null }>(`sys/internal/ui/mounts/${clean}`);
+  if (status === 404 || !body?.data) {
+    // Older servers and tokens without access to the endpoint: assume v1 at the first segment.
+    return { path: `${clean.split('/')[0]}/`, type: 'kv', version: 1 };
+  }
+  const data = body.data;
+  return { path: data.path, type: data.type, version: data.options?.version === '2' ? 2 : 1 };
+}
+
+function relative(mount: KvMount, logicalPath: string): string {
+  return logicalPath.replace(/^\/+/, '').slice(mount.path.length).replace(/\/+$/, '');
+}
+
+export async function kvRead(client: VaultClient, logicalPath: string, mount?: KvMount): Promise<KvSecret> {
+  const m = mount ?? (await describeMount(client, logicalPath));
+  const rel = relative(m, logicalPath);
+  if (m.version === 1) {
+    const { status, body } = await client.readAllowingNotFound(`${m.path}${rel}`);
+    if (status === 404 || !body?.data) throw new VaultNotFoundError(logicalPath, 'no secret at this path');
+    return { data: body.data };
+  }
+  const { status, body } = await client.readAllowingNotFound<{ data: Record<string, unknown> | null; metadata: { version: number; deletion_time: string; destroyed: boolean } }>(`${m.path}data/${rel}`);
+  if (status === 404) {
+    const meta = body?.data?.metadata;
+    if (meta?.destroyed) throw new VaultNotFoundError(logicalPath, `version ${meta.version} was destroyed`);
+    if (meta?.deletion_time) throw new VaultNotFoundError(logicalPath, `version ${meta.version} was deleted at ${meta.deletion_time} (vault kv undelete restores it)`);
+    throw new VaultNotFoundError(logicalPath, 'no secret at this path');
+  }
+  return { data: body?.data?.data ?? {}, version: body?.data?.metadata?.version };
+}
+
+export async function kvWrite(client: VaultClient, logicalPath: string, data: Record<string, unknown>, mount?: KvMount): Promise<void> {
+  const m = mount ?? (await describeMount(client, logicalPath));
+  const rel = relative(m, logicalPath);
+  if (m.version === 1) await client.write(`${m.path}${rel}`, data);
+  else await client.write(`${m.path}data/${rel}`, { data });
+}
+
+export async function kvList(client: VaultClient, logicalPath: string, mount?: KvMount): Promise<string[]> {
+  const m = mount ?? (await describeMount(client, logicalPath));
+  const rel = relative(m, logicalPath);
+  try {
+    return await client.list(m.version === 1 ? `${m.path}${rel}` : `${m.path}metadata/${rel}`);
+  } catch (err) {
+    if (err instanceof VaultNotFoundError) return [];
+    throw err;
+  }
+}
+
+export async function kvDelete(client: VaultClient, logicalPath: string, mount?: KvMount): Promise<void> {
+  const m = mount ?? (await describeMount(client, logicalPath));
+  const rel = relative(m, logicalPath);
+  await client.delete(m.version === 1 ? `${m.path}${rel}` : `${m.path}metadata/${rel}`);
+}
+
+/**
+ * The Eos layout: one secret per field, `<base>/<field>` = {"value": …}; also accepted, one
+ * secret at `<base>` holding the fields. Missing fields are left out of the result.
+ */
+export async function readEosFields(client: VaultClient, base: string, fields: string[]): Promise<Record<string, string>> {
+  const mount = await describeMount(client, base);
+  const out: Record<string, string> = {};
+  for (const field of fields) {
+    try {
+      const secret = await kvRead(client, `${base}/${field}`, mount);
+      if (secret.data.value !== undefined && secret.data.value !== null) out[field] = String(secret.data.value);
+    } catch (err) {
+      if (!(err instanceof VaultNotFoundError)) throw err;
+    }
+  }
+  if (Object.keys(out).length > 0) return out;
+  try {
+    const whole = await kvRead(client, base, mount);
+    for (const field of fields) if (whole.data[field] !== undefined) out[field] = String(whole.data[field]);
+  } catch (err) {
+    if (!(err instanceof VaultNotFoundError || err instanceof VaultPermissionDeniedError)) throw err;
+  }
+  return out;
+}
+
+export async function writeEosFields(client: VaultClient, base: string, values: Record<string, string>): Promise<void> {
+  const mount = await describeMount(client, base);
+  for (const [field, value] of Object.entries(values)) await kvWrite(client, `${base}/${field}`, { value }, mount);
+}

@@ -1,0 +1,215 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import { VaultTlsError, VaultUnreachableError } from './errors.js';
+
+/**
+ * The HTTP transport under node-vault: node-vault builds paths, adds the token and namespace
+ * headers and turns error bodies into errors; this does what Vault's own Go client does on the
+ * wire and node-vault does not — TLS from the VAULT_* settings, timeouts, retries with backoff
+ * and Retry-After, one redirect from a standby with the method and body re-sent and no
+ * https→http downgrade — and keeps the response headers.
+ */
+
+export interface TlsSettings {
+  caCert?: string | undefined;
+  caPath?: string | undefined;
+  clientCert?: string | undefined;
+  clientKey?: string | undefined;
+  tlsSkipVerify: boolean;
+  tlsServerName?: string | undefined;
+}
+
+export interface TransportOptions {
+  tls: TlsSettings;
+  timeoutSeconds: number;
+  maxRetries: number;
+  disableRedirects: boolean;
+  /** Waits between retries; injected so tests need not wait for real. */
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export interface TransportRequest {
+  method: string;
+  uri: string;
+  headers?: Record<string, string>;
+  /** A body object (node-vault's `json` option); `true` means no body. */
+  json?: unknown;
+}
+
+export interface TransportResponse {
+  statusCode: number;
+  headers: http.IncomingHttpHeaders;
+  body: unknown;
+  request: { path: string };
+}
+
+/** Statuses Vault's client retries: 412, 429, and 5xx except 501. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 412 || status === 429 || (status >= 500 && status !== 501);
+}
+
+const TLS_CERT_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+]);
+
+/** CA bundle, client certificate and SNI as an https.Agent. Files are read once, here. */
+export function buildHttpsAgent(tls: TlsSettings): https.Agent {
+  const read = (file: string, what: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new UsageError(`cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'check VAULT_CACERT / VAULT_CAPATH / VAULT_CLIENT_CERT / VAULT_CLIENT_KEY');
+    }
+  };
+  const ca: Buffer[] = [];
+  if (tls.caCert) ca.push(read(tls.caCert, 'CA certificate'));
+  if (tls.caPath) {
+    for (const name of readdirSync(tls.caPath)) {
+      if (/\.(pem|crt)$/i.test(name)) ca.push(read(path.join(tls.caPath, name), 'CA certificate'));
+    }
+  }
+  return new https.Agent({
+    keepAlive: true,
+    ca: ca.length > 0 ? ca : undefined,
+    cert: tls.clientCert ? read(tls.clientCert, 'client certificate') : undefined,
+    key: tls.clientKey ? read(tls.clientKey, 'client key') : undefined,
+    rejectUnauthorized: !tls.tlsSkipVerify,
+    servername: tls.tlsServerName,
+  });
+}
+
+export class VaultTransport {
+  private readonly httpsAgent: https.Agent;
+  private readonly httpAgent = new http.Agent({ keepAlive: true });
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+
+  constructor(private readonly options: TransportOptions) {
+    this.httpsAgent = buildHttpsAgent(options.tls);
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.random = options.random ?? Math.random;
+  }
+
+  /** node-vault's request-promise hook: `.defaults()` returns the request function. */
+  asRequestPromise() {
+    const send = (request: TransportRequest) => this.send(request);
+    return { defaults: () => send };
+  }
+
+  close(): void {
+    this.httpsAgent.destroy();
+    this.httpAgent.destroy();
+  }
+
+  async send(request: TransportRequest): Promise<TransportResponse> {
+    let uri = request.uri;
+    let redirected = false;
+    for (let attempt = 0; ; attempt++) {
+      let response: TransportResponse;
+      try {
+        response = await this.once(request, uri);
+      } catch (err) {
+        if (err instanceof VaultTlsError || attempt >= this.options.maxRetries) throw err;
+        await this.sleep(this.backoff(attempt));
+        continue;
+      }
+      const status = response.statusCode;
+      if ((status === 307 || status === 301 || status === 302) && !this.options.disableRedirects && !redirected) {
+        const location = response.headers.location;
+        if (!location) return response;
+        const next = new URL(location, uri);
+        if (new URL(uri).protocol === 'https:' && next.protocol !== 'https:') {
+          throw new VaultUnreachableError(
+            `refusing the redirect from ${new URL(uri).origin} to ${next.origin}: it would downgrade https to http`,
+            'point VAULT_ADDR at the active node, or fix the standby\'s api_addr',
+          );
+        }
+        redirected = true;
+        uri = next.toString();
+        attempt -= 1; // following the redirect is not a retry
+        continue;
+      }
+      if (isRetryableStatus(status) && attempt < this.options.maxRetries) {
+        const retryAfter = Number(response.headers['retry-after']);
+        const wait = (status === 429 || status === 503) && Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : this.backoff(attempt);
+        await this.sleep(wait);
+        continue;
+      }
+      return response;
+    }
+  }
+
+  /** Vault's client: (attempt + 1) × a random 1000–1500 ms. */
+  private backoff(attempt: number): number {
+    return Math.round((attempt + 1) * (1000 + 500 * this.random()));
+  }
+
+  private once(request: TransportRequest, uri: string): Promise<TransportResponse> {
+    const url = new URL(uri);
+    const isHttps = url.protocol === 'https:';
+    const body = request.json !== undefined && request.json !== true && request.json !== null ? JSON.stringify(request.json) : undefined;
+    const headers: Record<string, string> = { 'X-Vault-Request': 'true', ...request.headers };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(body));
+    }
+    const timeoutMs = this.options.timeoutSeconds * 1000;
+    return new Promise((resolve, reject) => {
+      const req = (isHttps ? https : http).request(
+        url,
+        { method: request.method, headers, agent: isHttps ? this.httpsAgent : this.httpAgent, timeout: timeoutMs },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', (err) => reject(connectionError(url, err)));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown = undefined;
+            if (text.trim() !== '') {
+              try {
+                parsed = JSON.parse(text);
+              } catch {
+                parsed = { errors: [`unexpected non-JSON response (HTTP ${res.statusCode})`] };
+              }
+            }
+            resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: parsed, request: { path: url.pathname } });
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${this.options.timeoutSeconds} s`), { code: 'ETIMEDOUT' })));
+      req.on('error', (err) => reject(connectionError(url, err)));
+      req.end(body);
+    });
+  }
+}
+
+function connectionError(url: URL, err: Error): Error {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (TLS_CERT_ERRORS.has(code) || /certificate/i.test(err.message)) {
+    return new VaultTlsError(
+      `the TLS certificate of ${url.origin} is not trusted (${code || err.message})`,
+      'set VAULT_CACERT to the CA bundle that signed Vault\'s certificate (or VAULT_SKIP_VERIFY=true for a test server only)',
+      err,
+    );
+  }
+  return new VaultUnreachableError(
+    `Vault at ${url.origin} is unreachable: ${code || err.message}`,
+    `check VAULT_ADDR and that Vault is running (curl ${url.origin}/v1/sys/health), or run 'eos self secrets configure'`,
+    err,
+  );
+}
