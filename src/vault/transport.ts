@@ -129,9 +129,15 @@ export class VaultTransport {
         continue;
       }
       const status = response.statusCode;
-      if ((status === 307 || status === 301 || status === 302) && !this.options.disableRedirects && !redirected) {
+      if (status === 307 || status === 301 || status === 302) {
         const location = response.headers.location;
         if (!location) return response;
+        if (this.options.disableRedirects || redirected) {
+          throw new VaultUnreachableError(
+            `${new URL(uri).origin} answered HTTP ${status}, a redirect to ${new URL(location, uri).origin}: it is a standby node`,
+            this.options.disableRedirects ? 'point VAULT_ADDR at the active node, or unset VAULT_DISABLE_REDIRECTS' : 'point VAULT_ADDR at the active node',
+          );
+        }
         const next = new URL(location, uri);
         if (new URL(uri).protocol === 'https:' && next.protocol !== 'https:') {
           throw new VaultUnreachableError(

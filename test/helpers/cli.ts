@@ -6,6 +6,8 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
 
 export interface CliResult {
+  /** Set by a test when the command was asked to print secrets. */
+  revealed?: boolean;
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;

@@ -1,0 +1,166 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, REPO_ROOT, runCli } from '../helpers/cli.js';
+import { makeTestPki } from '../helpers/pki.js';
+import { tempDir } from '../helpers/tmp.js';
+import { startVaultFixture, type VaultFixture } from '../helpers/vault-fixture.js';
+
+/** A user with an empty home; the config and the token file land there. */
+function user() {
+  const home = tempDir();
+  const env = { HOME: home, XDG_STATE_HOME: path.join(home, 'state'), EOS_LOG_FILE: path.join(home, 'eos.log') };
+  return { home, env, configFile: path.join(home, '.config', 'eos', 'config.json'), tokenFile: path.join(home, '.vault-token') };
+}
+
+describe('eos self secrets configure', () => {
+  let vault: VaultFixture;
+  let childToken: string;
+  beforeAll(async () => {
+    vault = await startVaultFixture();
+    const created = (await vault.write('auth/token/create', { ttl: '1h', policies: ['delphi'] })) as { auth: { client_token: string } };
+    childToken = created.auth.client_token;
+  });
+  afterAll(() => vault?.stop());
+
+  it('saves a token configuration given by flags and stdin: token to ~/.vault-token (0600), never to the config', async () => {
+    const u = user();
+    const r = await runCli(['self', 'secrets', 'configure', '--addr', vault.addr, '--auth', 'token', '--token-stdin', '--yes'], { env: u.env, input: `${childToken}\n` });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/✓ Vault .* answers; token ok \(policies default, delphi, TTL \d+ s\)/);
+    const config = JSON.parse(readFileSync(u.configFile, 'utf8'));
+    expect(config.vault).toEqual({ address: vault.addr, auth: { method: 'token' } });
+    expect(readFileSync(u.tokenFile, 'utf8')).toBe(childToken);
+    expect(statSync(u.tokenFile).mode & 0o777).toBe(0o600);
+    expect(statSync(u.configFile).mode & 0o777).toBe(0o600);
+    for (const text of [r.stdout, r.stderr, readFileSync(u.configFile, 'utf8'), readFileSync(u.env.EOS_LOG_FILE, 'utf8')]) expect(text).not.toContain(childToken);
+
+    // The saved configuration works for the next command, with the token from the file.
+    const get = await runCli(['self', 'secrets', 'get', 'secret/nothing'], { env: u.env });
+    expect(get.stderr).toMatch(/secret\/nothing: no secret at this path/);
+  });
+
+  it('saves an AppRole configuration; the secret-id stays in its file', async () => {
+    const u = user();
+    const secretIdFile = path.join(u.home, 'secret-id');
+    writeFileSync(secretIdFile, `${vault.approle.secretId}\n`, { mode: 0o600 });
+    const r = await runCli(
+      ['self', 'secrets', 'configure', '--addr', vault.addr, '--auth', 'approle', '--role-id', vault.approle.roleId, '--secret-id-file', secretIdFile, '--json'],
+      { env: u.env },
+    );
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ verified: true, auth: 'approle', tokenPolicies: ['default', 'delphi'], tokenFile: null });
+    expect(JSON.parse(readFileSync(u.configFile, 'utf8')).vault.auth).toEqual({ method: 'approle', roleId: vault.approle.roleId, secretIdFile, mount: 'approle' });
+    expect(existsSync(u.tokenFile)).toBe(false);
+    expect(r.stdout + r.stderr + readFileSync(u.configFile, 'utf8')).not.toContain(vault.approle.secretId);
+  });
+
+  it('refuses an address where no Vault answers: exit 3, the hint, nothing saved', async () => {
+    const u = user();
+    const r = await runCli(['self', 'secrets', 'configure', '--addr', 'http://127.0.0.1:1', '--token-stdin', '--yes'], { env: { ...u.env, VAULT_MAX_RETRIES: '0' }, input: childToken });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^error: Vault at http:\/\/127\.0\.0\.1:1 is unreachable: ECONNREFUSED$/m);
+    expect(r.stderr).toMatch(/^hint: check VAULT_ADDR .*curl http:\/\/127\.0\.0\.1:1\/v1\/sys\/health/m);
+    expect(existsSync(u.configFile)).toBe(false);
+    expect(existsSync(u.tokenFile)).toBe(false);
+  });
+
+  it('refuses a bad token: exit 4, nothing saved; --force saves anyway', async () => {
+    const u = user();
+    const args = ['self', 'secrets', 'configure', '--addr', vault.addr, '--token-stdin', '--yes'];
+    const r = await runCli(args, { env: u.env, input: 'hvs.not-a-valid-token-000000' });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/^error: Vault denied access to auth\/token\/lookup-self: permission denied$/m);
+    expect(r.stderr).not.toContain('hvs.not-a-valid-token-000000');
+    expect(existsSync(u.configFile)).toBe(false);
+
+    const forced = await runCli([...args, '--force'], { env: u.env, input: 'hvs.not-a-valid-token-000000' });
+    expect(forced.code).toBe(0);
+    expect(forced.stderr).toMatch(/warning: saving anyway \(--force\)/);
+    expect(JSON.parse(readFileSync(u.configFile, 'utf8')).vault.address).toBe(vault.addr);
+  });
+
+  it('refuses a server whose CA is unknown: exit 3 with the VAULT_CACERT hint; works with --ca-cert', async () => {
+    const pki = makeTestPki();
+    // A TLS front that forwards to the dev server, so the certificate is the only difference.
+    const front = createServer({ key: pki.key, cert: pki.cert }, async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const upstream = await fetch(`${vault.addr}${req.url}`, {
+        method: req.method,
+        headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-vault') || k === 'content-type')) as Record<string, string>,
+        body: chunks.length > 0 ? Buffer.concat(chunks) : undefined,
+      });
+      res.writeHead(upstream.status, { 'Content-Type': 'application/json' });
+      res.end(Buffer.from(await upstream.arrayBuffer()));
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    const addr = `https://127.0.0.1:${(front.address() as AddressInfo).port}`;
+    try {
+      const u = user();
+      const r = await runCli(['self', 'secrets', 'configure', '--addr', addr, '--token-stdin', '--yes'], { env: u.env, input: childToken });
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(/^error: the TLS certificate of https:\/\/127\.0\.0\.1:\d+ is not trusted/m);
+      expect(r.stderr).toMatch(/^hint: set VAULT_CACERT/m);
+      expect(existsSync(u.configFile)).toBe(false);
+
+      const ok = await runCli(['self', 'secrets', 'configure', '--addr', addr, '--ca-cert', pki.caFile, '--token-stdin', '--yes'], { env: u.env, input: childToken });
+      expect(ok.code).toBe(0);
+      expect(JSON.parse(readFileSync(u.configFile, 'utf8')).vault).toMatchObject({ address: addr, caCert: pki.caFile });
+    } finally {
+      front.close();
+      pki.remove();
+    }
+  });
+
+  it('without a terminal, a missing value is exit 2 naming the flag', async () => {
+    const u = user();
+    const noAddr = await runCli(['self', 'secrets', 'configure', '--yes'], { env: u.env });
+    expect(noAddr.code).toBe(2);
+    expect(noAddr.stderr).toMatch(/^error: --addr is required when not run on a terminal/m);
+    const noRole = await runCli(['self', 'secrets', 'configure', '--addr', vault.addr, '--auth', 'approle'], { env: u.env });
+    expect(noRole.code).toBe(2);
+    expect(noRole.stderr).toMatch(/^error: --role-id is required with --auth approle$/m);
+    expect(existsSync(u.configFile)).toBe(false);
+  });
+
+  it('asks on a terminal: address, method, hidden token, CA, namespace (driven through a pseudo-terminal)', async () => {
+    const u = user();
+    // util-linux `script` gives the CLI a real pseudo-terminal; we type into it.
+    const child = spawn('script', ['-qfec', `${process.execPath} ${CLI} self secrets configure`, '/dev/null'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH, TERM: 'xterm', ...u.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let screen = '';
+    let everything = '';
+    const collect = (d: Buffer) => {
+      screen += d;
+      everything += d;
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const answer = async (prompt: RegExp, keys: string) => {
+      await expect.poll(() => screen, { timeout: 15_000 }).toMatch(prompt);
+      screen = screen.slice(screen.search(prompt) + 1);
+      child.stdin.write(keys);
+    };
+    await answer(/Vault address/, `${vault.addr}\r`);
+    await answer(/How does eos authenticate/, '\r'); // the default: a token
+    await answer(/Vault token \(hidden/, `${childToken}\r`);
+    await answer(/CA bundle/, '\r');
+    await answer(/Namespace/, '\r');
+    expect(await exited).toBe(0);
+    expect(screen).toMatch(/saved .*config\.json and the token to .*\.vault-token/);
+    expect(JSON.parse(readFileSync(u.configFile, 'utf8')).vault).toEqual({ address: vault.addr, auth: { method: 'token' } });
+    expect(readFileSync(u.tokenFile, 'utf8')).toBe(childToken);
+    // The token was typed into a hidden prompt: the terminal never shows it.
+    expect(everything).not.toContain(childToken);
+  }, 60_000);
+});

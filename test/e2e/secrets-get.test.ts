@@ -1,0 +1,116 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { roleExists } from '../contract/target.js';
+import { startVaultFixture, type VaultFixture } from '../helpers/vault-fixture.js';
+
+const KV_PASSWORD = 'kv-Static-Passw0rd-91';
+const V1_SECRET = 'v1-secret-Value-77';
+
+describe('eos self secrets get', () => {
+  let vault: VaultFixture;
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  const outputs: CliResult[] = [];
+  const get = async (...args: string[]) => {
+    const r = await runCli(['self', 'secrets', 'get', ...args], { env });
+    outputs.push(r);
+    return r;
+  };
+
+  beforeAll(async () => {
+    vault = await startVaultFixture();
+    await vault.write('secret/data/delphi/database/password', { data: { value: KV_PASSWORD } });
+    await vault.write('secret/data/delphi/database/username', { data: { value: 'delphi_static' } });
+    await vault.write('kv1/legacy/app', { api_key: V1_SECRET, owner: 'ops' });
+    home = mkdtempSync(path.join(tmpdir(), 'eos-get-'));
+    env = { HOME: home, VAULT_ADDR: vault.addr, VAULT_TOKEN: vault.rootToken, EOS_LOG_FILE: path.join(home, 'eos.log') };
+  });
+  afterAll(async () => {
+    // No secret in anything these commands printed or logged, unless --reveal/--field asked for it.
+    const log = readFileSync(env.EOS_LOG_FILE as string, 'utf8');
+    for (const r of outputs.filter((o) => !o.revealed)) {
+      for (const secret of [KV_PASSWORD, V1_SECRET, vault.rootToken]) {
+        expect(r.stdout + r.stderr).not.toContain(secret);
+      }
+    }
+    for (const secret of [KV_PASSWORD, V1_SECRET, vault.rootToken, ...passwords]) expect(log).not.toContain(secret);
+    await vault?.stop();
+    rmSync(home, { recursive: true, force: true });
+  });
+  const passwords: string[] = [];
+
+  it('reads a KV v2 secret by its logical path, masked with a mask that hides the length', async () => {
+    const r = await get('secret/delphi/database/password');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^value\s+\*{8}$/m);
+    const json = JSON.parse((await get('secret/delphi/database/password', '--json')).stdout);
+    expect(json).toMatchObject({ kind: 'kv', kvVersion: 2, lease: null, data: { value: '********' } });
+  });
+
+  it('reads a KV v1 secret the same way', async () => {
+    const json = JSON.parse((await get('kv1/legacy/app', '--json')).stdout);
+    expect(json).toMatchObject({ kind: 'kv', kvVersion: 1, data: { api_key: '********', owner: '********' } });
+  });
+
+  it('prints a value with --reveal (warning on stderr) and one field raw with --field', async () => {
+    const revealed = await get('kv1/legacy/app', '--reveal');
+    revealed.revealed = true;
+    expect(revealed.stdout).toMatch(new RegExp(`^api_key\\s+${V1_SECRET}$`, 'm'));
+    expect(revealed.stderr).toMatch(/^warning: printing secret values in clear \(--reveal\)$/m);
+    const masked = await get('secret/delphi/database/password', '--field', 'value');
+    expect(masked.stdout).toBe('********\n');
+    const raw = await get('secret/delphi/database/password', '--field', 'value', '--reveal');
+    raw.revealed = true;
+    expect(raw.stdout).toBe(`${KV_PASSWORD}\n`);
+  });
+
+  it('a missing path is exit 1 with a clear message', async () => {
+    const r = await get('secret/delphi/nothing');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: secret\/delphi\/nothing: no secret at this path$/m);
+    expect(r.stdout).toBe('');
+    const field = await get('secret/delphi/database/password', '--field', 'nope');
+    expect(field.code).toBe(2);
+    expect(field.stderr).toMatch(/has no field "nope"/);
+  });
+
+  it('issues database credentials, shows the lease, and revokes it when the command ends', async () => {
+    const r = await get('database/creds/delphi-readonly', '--json');
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.stdout);
+    expect(json.kind).toBe('database-creds');
+    expect(json.lease).toMatchObject({ duration: 3600, renewable: true, kept: false });
+    expect(json.data.password).toBe('********');
+    expect(json.data.username).toMatch(/^v-root-delphi-r-/);
+    // The role was created in PostgreSQL for the command and is gone after it.
+    expect(await roleExists(vault.dbUrl, json.data.username)).toBe(false);
+    const stats = (await (await fetch(`${vault.addr}/__dev/stats`)).json()) as { byPath: Record<string, number> };
+    expect(stats.byPath['database/creds/delphi-readonly']).toBeGreaterThanOrEqual(1);
+    expect(stats.byPath['sys/leases/revoke']).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keeps the lease with --keep and says how to revoke it', async () => {
+    const r = await get('database/creds/delphi-readonly', '--keep', '--reveal');
+    r.revealed = true;
+    expect(r.code).toBe(0);
+    const username = /^username\s+(\S+)$/m.exec(r.stdout)?.[1] as string;
+    const leaseId = /^lease_id\s+(\S+)$/m.exec(r.stdout)?.[1] as string;
+    expect(r.stdout).toMatch(/^lease_duration\s+3600s$/m);
+    expect(r.stderr).toContain(`lease kept: ${leaseId} (TTL 3600 s)`);
+    expect(await roleExists(vault.dbUrl, username)).toBe(true);
+    const { leases } = (await (await fetch(`${vault.addr}/__dev/leases`)).json()) as { leases: { id: string }[] };
+    expect(leases.map((l) => l.id)).toContain(leaseId);
+    const password = /^password\s+(\S+)$/m.exec(r.stdout)?.[1] as string;
+    expect(password).toMatch(/^[A-Za-z0-9-]{20}$/);
+    passwords.push(password);
+  });
+
+  it('refuses a bad token with exit 4', async () => {
+    const r = await runCli(['self', 'secrets', 'get', 'secret/delphi/database/password'], { env: { ...env, VAULT_TOKEN: 'hvs.bad-token-0000000000000000' } });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/permission denied/);
+  });
+});

@@ -1,0 +1,149 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
+import { resolveVaultSettings } from '../../src/config/vault-settings.js';
+import { createVaultClient } from '../../src/vault/client.js';
+import { makeTestPki } from '../helpers/pki.js';
+import { VaultPermissionDeniedError, VaultTlsError, VaultUnreachableError } from '../../src/vault/errors.js';
+
+type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
+
+/** A scripted HTTP server: each request is answered by the next handler (the last one repeats). */
+async function scripted(handlers: Handler[], tls?: { key: Buffer; cert: Buffer }) {
+  const seen: { method: string; url: string; body: string; headers: IncomingMessage['headers'] }[] = [];
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', body, headers: req.headers });
+      const handler = handlers[Math.min(seen.length - 1, handlers.length - 1)] as Handler;
+      handler(req, body, res);
+    });
+  };
+  const server: Server = tls ? createHttpsServer(tls, listener) : createServer(listener);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  servers.push(server);
+  return { url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`, seen };
+}
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+});
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}): Handler => (_req, _body, res) => {
+  res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+};
+const TOKEN_OK = json(200, { data: { policies: ['default'], ttl: 100 }, lease_id: '', renewable: false, lease_duration: 0, warnings: null, auth: null });
+
+function client(addr: string, extra: Record<string, string> = {}, sleeps: number[] = []) {
+  const settings = resolveVaultSettings({ address: addr }, { VAULT_TOKEN: 'hvs.test', ...extra }, configSchema.parse({}));
+  return createVaultClient({
+    settings,
+    token: 'hvs.test',
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    random: () => 0.5,
+  });
+}
+
+describe('the Vault client: retries like Vault\'s own client', () => {
+  it('retries 503 and 429, waiting Retry-After when given, else (attempt+1) × 1000–1500 ms', async () => {
+    const server = await scripted([json(503, { errors: ['no active'] }, { 'Retry-After': '3' }), json(429, { errors: ['rate'] }), TOKEN_OK]);
+    const sleeps: number[] = [];
+    const info = await client(server.url, {}, sleeps).lookupSelf();
+    expect(info.policies).toEqual(['default']);
+    expect(server.seen).toHaveLength(3);
+    expect(sleeps).toEqual([3000, 2500]);
+  });
+
+  it('retries 412 and 500, and gives up after VAULT_MAX_RETRIES with a typed error', async () => {
+    const server = await scripted([json(412, { errors: [] }), json(500, { errors: ['1 error occurred:\n\t* boom\n\n'] })]);
+    const err = await client(server.url, { VAULT_MAX_RETRIES: '3' }).lookupSelf().catch((e: unknown) => e);
+    expect(server.seen).toHaveLength(4);
+    expect((err as Error).message).toMatch(/HTTP 500\): boom/);
+  });
+
+  it('never retries 400, 403 or 501', async () => {
+    for (const [status, errors] of [[400, ['bad']], [403, ['permission denied']], [501, ['not init']]] as const) {
+      const server = await scripted([json(status, { errors })]);
+      const err = await client(server.url).lookupSelf().catch((e: unknown) => e);
+      expect(server.seen).toHaveLength(1);
+      if (status === 403) expect(err).toBeInstanceOf(VaultPermissionDeniedError);
+    }
+  });
+
+  it('retries a refused connection, then reports Vault unreachable (exit 3)', async () => {
+    const sleeps: number[] = [];
+    const err = await client('http://127.0.0.1:1', {}, sleeps).lookupSelf().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VaultUnreachableError);
+    expect((err as VaultUnreachableError).exitCode).toBe(3);
+    expect(sleeps).toHaveLength(2);
+  });
+
+  it('follows one 307 from a standby, re-sending the method and the body', async () => {
+    const leader = await scripted([json(200, { lease_id: 'l', renewable: true, lease_duration: 5, warnings: null, data: null })]);
+    const standby = await scripted([(_req, _body, res) => {
+      res.writeHead(307, { Location: `${leader.url}/v1/sys/leases/renew` });
+      res.end();
+    }]);
+    const renewal = await client(standby.url).renewLease('database/creds/r/abc', 30);
+    expect(renewal.lease_duration).toBe(5);
+    expect(leader.seen).toEqual([expect.objectContaining({ method: standby.seen[0]?.method, url: '/v1/sys/leases/renew' })]);
+    expect(JSON.parse(leader.seen[0]?.body ?? '{}')).toEqual({ lease_id: 'database/creds/r/abc', increment: 30 });
+    expect(leader.seen[0]?.headers['x-vault-token']).toBe('hvs.test');
+  });
+
+  it('follows no redirect with VAULT_DISABLE_REDIRECTS', async () => {
+    const standby = await scripted([(_req, _body, res) => {
+      res.writeHead(307, { Location: 'http://127.0.0.1:1/v1/x' });
+      res.end();
+    }]);
+    await expect(client(standby.url, { VAULT_DISABLE_REDIRECTS: 'true' }).lookupSelf()).rejects.toThrow(/answered HTTP 307, a redirect to http:\/\/127\.0\.0\.1:1: it is a standby/);
+    expect(standby.seen).toHaveLength(1);
+  });
+});
+
+describe('the Vault client over TLS', () => {
+  let pki: ReturnType<typeof makeTestPki>;
+  let caFile: string;
+  let tls: { key: Buffer; cert: Buffer };
+  beforeAll(() => {
+    pki = makeTestPki();
+    caFile = pki.caFile;
+    tls = { key: pki.key, cert: pki.cert };
+  });
+  afterAll(() => pki?.remove());
+
+  it('fails without the CA (a TLS error with the VAULT_CACERT hint, not retried) and works with VAULT_CACERT', async () => {
+    const server = await scripted([TOKEN_OK], tls);
+    const sleeps: number[] = [];
+    const err = await client(server.url, {}, sleeps).lookupSelf().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VaultTlsError);
+    expect((err as VaultTlsError).hint).toMatch(/VAULT_CACERT/);
+    expect((err as VaultTlsError).exitCode).toBe(3);
+    expect(sleeps).toEqual([]);
+    expect((await client(server.url, { VAULT_CACERT: caFile }).lookupSelf()).policies).toEqual(['default']);
+  });
+
+  it('checks the server name, which VAULT_TLS_SERVER_NAME can set', async () => {
+    const server = await scripted([TOKEN_OK], tls);
+    const viaName = server.url.replace('127.0.0.1', 'localhost');
+    await expect(client(viaName, { VAULT_CACERT: caFile }).lookupSelf()).rejects.toBeInstanceOf(VaultTlsError);
+    expect((await client(viaName, { VAULT_CACERT: caFile, VAULT_TLS_SERVER_NAME: 'vault.test' }).lookupSelf()).policies).toEqual(['default']);
+  });
+
+  it('refuses a redirect that downgrades https to http', async () => {
+    const plain = await scripted([TOKEN_OK]);
+    const standby = await scripted([(_req, _body, res) => {
+      res.writeHead(307, { Location: `${plain.url}/v1/auth/token/lookup-self` });
+      res.end();
+    }], tls);
+    await expect(client(standby.url, { VAULT_CACERT: caFile }).lookupSelf()).rejects.toThrow(/downgrade https to http/);
+    expect(plain.seen).toHaveLength(0);
+  });
+});
