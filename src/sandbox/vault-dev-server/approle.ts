@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Clock } from './clock.js';
+import type { Clock } from '../../util/clock.js';
 import type { Mount, SecretEngine } from './mounts.js';
 import { authBlock, type TokenStore } from './tokens.js';
 import { parseDurationSeconds } from '../../util/duration.js';

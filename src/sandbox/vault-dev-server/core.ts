@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseDurationSeconds } from '../../util/duration.js';
 import { AppRoleEngine } from './approle.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../../util/clock.js';
 import { DatabaseEngine } from './database.js';
 import { kvEngineFor } from './kv.js';
 import { LeaseManager } from './leases.js';

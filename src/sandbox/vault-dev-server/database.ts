@@ -1,6 +1,6 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { Clock } from './clock.js';
+import type { Clock } from '../../util/clock.js';
 import type { LeaseBackend, LeaseEntry, LeaseManager } from './leases.js';
 import { mountTtls, type Mount, type SecretEngine } from './mounts.js';
 import { databasePassword, databaseUsername, expirationText } from './random.js';

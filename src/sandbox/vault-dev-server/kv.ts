@@ -1,5 +1,5 @@
-import type { Clock } from './clock.js';
-import { SYSTEM_DEFAULT_TTL } from './clock.js';
+import type { Clock } from '../../util/clock.js';
+import { SYSTEM_DEFAULT_TTL } from './ttl.js';
 import type { Mount, SecretEngine } from './mounts.js';
 import {
   badRequest,

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import type { Clock } from '../../util/clock.js';
 import { base62 } from './random.js';
 import { badRequest } from './wire.js';
 

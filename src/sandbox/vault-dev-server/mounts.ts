@@ -1,4 +1,4 @@
-import { SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL } from './clock.js';
+import { SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL } from './ttl.js';
 import { base62 } from './random.js';
 import type { VaultRequest, VaultResponse } from './wire.js';
 

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { LOOPBACK } from '../postgres.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../../util/clock.js';
 import { VaultCore } from './core.js';
 import { listAwareNetServer } from './list-method.js';
 import { VaultHttpError, type Operation, type VaultResponse } from './wire.js';

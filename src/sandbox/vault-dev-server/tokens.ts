@@ -1,4 +1,5 @@
-import { SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL, type Clock } from './clock.js';
+import type { Clock } from '../../util/clock.js';
+import { SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL } from './ttl.js';
 import { base62, serviceToken } from './random.js';
 import { calculateTtl } from './ttl.js';
 import { badRequest } from './wire.js';

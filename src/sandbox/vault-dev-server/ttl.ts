@@ -1,6 +1,10 @@
 import { formatVaultDuration } from '../../util/duration.js';
 import { badRequest } from './wire.js';
 
+/** Vault's system defaults: 768h for both the default and the maximum lease TTL. */
+export const SYSTEM_DEFAULT_TTL = 768 * 3600;
+export const SYSTEM_MAX_TTL = 768 * 3600;
+
 /**
  * Vault's framework.CalculateTTL: the TTL to grant for an issue or a renewal, capped so that
  * the lease never outlives `start + max`. Times are truncated to the second, as Vault does.

@@ -1,7 +1,14 @@
-/** Time and timers for the dev server; the default is the real clock. */
+/**
+ * Time and timers, injected everywhere a lease is timed (the keeper, the pool, the dev server),
+ * so tests can run a whole lease timeline on a fake clock.
+ */
+export interface Timer {
+  cancel(): void;
+}
+
 export interface Clock {
   now(): number;
-  setTimeout(fn: () => void, ms: number): { cancel(): void };
+  setTimeout(fn: () => void, ms: number): Timer;
 }
 
 export const systemClock: Clock = {
@@ -18,7 +25,3 @@ export const systemClock: Clock = {
     return { cancel: () => clearTimeout(handle) };
   },
 };
-
-/** Vault's system defaults: 768h for both the default and the maximum lease TTL. */
-export const SYSTEM_DEFAULT_TTL = 768 * 3600;
-export const SYSTEM_MAX_TTL = 768 * 3600;

@@ -1,0 +1,45 @@
+import type pg from 'pg';
+import type { CredentialSourceName, SslMode } from '../config/schema.js';
+
+/** A lease behind dynamic credentials. */
+export interface LeaseRef {
+  id: string;
+  /** Seconds granted at issue (or at the last renewal). */
+  duration: number;
+  renewable: boolean;
+  /** When it was issued (ms, by the keeper's clock). */
+  issuedAt: number;
+}
+
+/** What every credential source returns. */
+export interface DbCredentials {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+  sslmode: SslMode;
+  source: CredentialSourceName;
+  lease?: LeaseRef;
+}
+
+/**
+ * node-postgres options for a set of credentials. node-postgres cannot fall back from TLS to
+ * plain, so `prefer` and `allow` connect without TLS (as libpq does when the server has none);
+ * `require` encrypts without checking the certificate; `verify-*` check it.
+ */
+export function toPgConfig(c: DbCredentials): pg.ClientConfig {
+  const ssl = c.sslmode === 'require' ? { rejectUnauthorized: false } : c.sslmode === 'verify-ca' || c.sslmode === 'verify-full' ? { rejectUnauthorized: true } : false;
+  return { host: c.host, port: c.port, database: c.database, user: c.user, password: c.password, ssl };
+}
+
+/** A libpq connection URL (for PG_DSN); the password is URL-encoded. */
+export function toDsn(c: DbCredentials): string {
+  const enc = encodeURIComponent;
+  return `postgresql://${enc(c.user)}:${enc(c.password)}@${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}/${enc(c.database)}?sslmode=${c.sslmode}`;
+}
+
+/** For logs and status: who and where, never the password. */
+export function describeCredentials(c: DbCredentials): string {
+  return `${c.user}@${c.host}:${c.port}/${c.database} (${c.source})`;
+}

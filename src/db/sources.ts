@@ -1,0 +1,121 @@
+import { parse as parseDsn } from 'pg-connection-string';
+import type { CredentialSourceName, SslMode } from '../config/schema.js';
+import { SSL_MODES } from '../config/schema.js';
+import type { Clock } from '../util/clock.js';
+import type { VaultClient } from '../vault/client.js';
+import { readEosFields } from '../vault/kv.js';
+import type { DbCredentials } from './credentials.js';
+import type { DbTarget } from './target.js';
+
+/** A place credentials can come from (DESIGN §4). `obtain` throws with the reason it could not. */
+export interface CredentialSource {
+  readonly name: CredentialSourceName;
+  obtain(): Promise<DbCredentials>;
+}
+
+export interface SourceContext {
+  env: NodeJS.ProcessEnv;
+  clock: Clock;
+  /** The authenticated Vault client, opened on first use; rejects when Vault cannot serve. */
+  vault: () => Promise<VaultClient>;
+  /** Where the database is (resolved once, with Vault KV when Vault answers). */
+  target: () => Promise<DbTarget>;
+  kvMount: string;
+  engineMount: string;
+  role: string;
+  warn: (message: string) => void;
+}
+
+/** A reason a source could not serve, worded for the attempt list. */
+export class SourceUnavailable extends Error {}
+
+export function dynamicSource(ctx: SourceContext): CredentialSource {
+  return {
+    name: 'dynamic',
+    async obtain() {
+      const client = await ctx.vault();
+      const target = await ctx.target();
+      const path = `${ctx.engineMount}/creds/${ctx.role}`;
+      const response = await client.read<{ username: string; password: string }>(path);
+      if (!response.data?.username || !response.data.password) throw new SourceUnavailable(`${path} returned no username/password`);
+      return {
+        host: target.host,
+        port: target.port,
+        database: target.database,
+        sslmode: target.sslmode,
+        user: response.data.username,
+        password: response.data.password,
+        source: 'dynamic',
+        lease: { id: response.lease_id, duration: response.lease_duration, renewable: response.renewable, issuedAt: ctx.clock.now() },
+      };
+    },
+  };
+}
+
+export function kvSource(ctx: SourceContext): CredentialSource {
+  return {
+    name: 'kv',
+    async obtain() {
+      const client = await ctx.vault();
+      const base = `${ctx.kvMount}/delphi/database`;
+      const fields = await readEosFields(client, base, ['host', 'port', 'name', 'username', 'password']);
+      if (!fields.username || !fields.password) throw new SourceUnavailable(`no username/password at ${base}/{username,password}`);
+      const target = await ctx.target();
+      return {
+        host: fields.host ?? target.host,
+        port: fields.port ? Number(fields.port) : target.port,
+        database: fields.name ?? target.database,
+        sslmode: target.sslmode,
+        user: fields.username,
+        password: fields.password,
+        source: 'kv',
+      };
+    },
+  };
+}
+
+export function envSource(ctx: SourceContext): CredentialSource {
+  return {
+    name: 'env',
+    async obtain() {
+      const dsn = ctx.env.PG_DSN;
+      if (dsn) {
+        const parsed = parseDsn(dsn);
+        if (!parsed.user || !parsed.password) throw new SourceUnavailable('PG_DSN has no user or password');
+        const sslmode = (new URLSearchParams(dsn.split('?')[1] ?? '').get('sslmode') ?? /sslmode=(\S+)/.exec(dsn)?.[1] ?? 'prefer') as SslMode;
+        return {
+          host: parsed.host ?? 'localhost',
+          port: parsed.port ? Number(parsed.port) : 5432,
+          database: parsed.database ?? 'delphi',
+          sslmode: (SSL_MODES as readonly string[]).includes(sslmode) ? sslmode : 'prefer',
+          user: parsed.user,
+          password: parsed.password,
+          source: 'env',
+        };
+      }
+      const { DELPHI_DB_USER: user, DELPHI_DB_PASSWORD: password } = ctx.env;
+      if (!user || !password) throw new SourceUnavailable('neither PG_DSN nor DELPHI_DB_USER and DELPHI_DB_PASSWORD are set');
+      const target = await ctx.target();
+      return { host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, user, password, source: 'env' };
+    },
+  };
+}
+
+export const DEFAULT_USER = 'delphi';
+
+export function defaultsSource(ctx: SourceContext): CredentialSource {
+  return {
+    name: 'defaults',
+    async obtain() {
+      ctx.warn('USING DEFAULT DATABASE CREDENTIALS (delphi/delphi on localhost): no other source could serve; restrict credentials.sources to fail closed');
+      return { host: 'localhost', port: 5432, database: 'delphi', sslmode: 'prefer', user: DEFAULT_USER, password: DEFAULT_USER, source: 'defaults' };
+    },
+  };
+}
+
+export const SOURCE_FACTORIES: Record<CredentialSourceName, (ctx: SourceContext) => CredentialSource> = {
+  dynamic: dynamicSource,
+  kv: kvSource,
+  env: envSource,
+  defaults: defaultsSource,
+};

@@ -1,0 +1,47 @@
+import type { Config, SslMode } from '../config/schema.js';
+import { SSL_MODES } from '../config/schema.js';
+import { UsageError } from '../errors.js';
+
+/** Where the Delphi database is: host, port, name, sslmode — no user or password. */
+export interface DbTarget {
+  host: string;
+  port: number;
+  database: string;
+  sslmode: SslMode;
+  origins: Record<'host' | 'port' | 'database' | 'sslmode', 'flag' | 'env' | 'vault-kv' | 'file' | 'default'>;
+}
+
+export interface TargetFlags {
+  host?: string | undefined;
+  port?: number | undefined;
+  database?: string | undefined;
+  sslmode?: SslMode | undefined;
+}
+
+export const DEFAULT_TARGET = { host: 'localhost', port: 5432, database: 'delphi', sslmode: 'prefer' as SslMode };
+
+/**
+ * DESIGN §3: flags > DELPHI_DB_* > Vault KV <kv>/delphi/config/* (so every host sees the same)
+ * > the local config's copy > defaults.
+ */
+export function resolveDatabaseTarget(flags: TargetFlags, env: NodeJS.ProcessEnv, kv: Record<string, string>, config: Config): DbTarget {
+  const origins = {} as DbTarget['origins'];
+  const pick = <K extends keyof DbTarget['origins']>(key: K, values: [DbTarget['origins'][K], unknown][], fallback: unknown) => {
+    for (const [origin, value] of values) {
+      if (value !== undefined && value !== null && value !== '') {
+        origins[key] = origin;
+        return value;
+      }
+    }
+    origins[key] = 'default';
+    return fallback;
+  };
+  const host = String(pick('host', [['flag', flags.host], ['env', env.DELPHI_DB_HOST], ['vault-kv', kv.host], ['file', config.database.host]], DEFAULT_TARGET.host));
+  const portRaw = pick('port', [['flag', flags.port], ['env', env.DELPHI_DB_PORT], ['vault-kv', kv.port], ['file', config.database.port]], DEFAULT_TARGET.port);
+  const port = Number(portRaw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`database port "${String(portRaw)}" (from ${origins.port}) is not a port number`, 'use 1–65535');
+  const database = String(pick('database', [['flag', flags.database], ['env', env.DELPHI_DB_NAME], ['vault-kv', kv.database], ['file', config.database.name]], DEFAULT_TARGET.database));
+  const sslmode = String(pick('sslmode', [['flag', flags.sslmode], ['env', env.DELPHI_DB_SSLMODE], ['vault-kv', kv.sslmode], ['file', config.database.sslmode]], DEFAULT_TARGET.sslmode));
+  if (!(SSL_MODES as readonly string[]).includes(sslmode)) throw new UsageError(`sslmode "${sslmode}" (from ${origins.sslmode}) is not valid`, `use one of ${SSL_MODES.join(', ')}`);
+  return { host, port, database, sslmode: sslmode as SslMode, origins };
+}
