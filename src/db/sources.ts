@@ -36,6 +36,8 @@ export function dynamicSource(ctx: SourceContext): CredentialSource {
       const client = await ctx.vault();
       const target = await ctx.target();
       const path = `${ctx.engineMount}/creds/${ctx.role}`;
+      // Counted from before the request: Vault's lease clock starts when it issues.
+      const issuedAt = ctx.clock.now();
       const response = await client.read<{ username: string; password: string }>(path);
       if (!response.data?.username || !response.data.password) throw new SourceUnavailable(`${path} returned no username/password`);
       return {
@@ -46,7 +48,7 @@ export function dynamicSource(ctx: SourceContext): CredentialSource {
         user: response.data.username,
         password: response.data.password,
         source: 'dynamic',
-        lease: { id: response.lease_id, duration: response.lease_duration, renewable: response.renewable, issuedAt: ctx.clock.now() },
+        lease: { id: response.lease_id, duration: response.lease_duration, renewable: response.renewable, issuedAt },
       };
     },
   };

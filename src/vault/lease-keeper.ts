@@ -64,6 +64,11 @@ export interface LeaseKeeperOptions {
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/**
+ * The keeper counts a lease dead this much before Vault does: Vault's clock started when it
+ * issued the lease, ours when the answer arrived, and Vault revokes right at expiry.
+ */
+const EXPIRY_GUARD_MS = 250;
 const MAX_EVENTS = 50;
 
 /** Errors after which the lease cannot be renewed any more: re-issue at once. */
@@ -169,11 +174,12 @@ export class LeaseKeeper extends EventEmitter {
     const lease = this.current?.lease;
     if (!lease) return;
     const requested = lease.duration;
+    const sentAt = this.options.clock.now();
     try {
       const result = await this.options.vault.renewLease(lease.id, requested);
       this.failures = 0;
       this.warnedExpiring = false;
-      this.expiresAt = this.options.clock.now() + result.lease_duration * 1000;
+      this.expiresAt = sentAt + result.lease_duration * 1000 - EXPIRY_GUARD_MS;
       this.lastRenewalAt = this.options.clock.now();
       const capped = result.lease_duration < requested || !result.renewable;
       this.record('renewed', { lease: this.leaseName(), ttl: result.lease_duration, detail: capped ? 'capped by max_ttl: new credentials will be issued' : undefined });
@@ -332,7 +338,7 @@ export class LeaseKeeper extends EventEmitter {
   private adopt(credentials: DbCredentials): void {
     this.current = credentials;
     const lease = credentials.lease;
-    this.expiresAt = lease ? lease.issuedAt + lease.duration * 1000 : Number.POSITIVE_INFINITY;
+    this.expiresAt = lease ? lease.issuedAt + lease.duration * 1000 - EXPIRY_GUARD_MS : Number.POSITIVE_INFINITY;
     this.failures = 0;
     this.warnedExpiring = false;
   }

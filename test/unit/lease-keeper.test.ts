@@ -59,10 +59,11 @@ describe('the lease keeper, on a fake clock', () => {
     const { clock, vault, events, rotated, t0 } = await setup({ random: 0.5 });
     vault.down = true;
     await clock.advance(95 * S);
-    // Renewal at 72.5 s (random 0.5), retries after 1, 2, 4, 8 s, and the next one clamped to
-    // expiry (100 s) minus the safety margin (10 s), then half the time left: never a tight loop.
+    // Renewal at 72.5 s (random 0.5), retries after 1, 2, 4, 8 s, the next one clamped to the
+    // keeper's expiry (100 s less a 0.25 s guard) minus the safety margin (10 s), then half the
+    // time left: never later than that, never a tight loop.
     const times = vault.calls.renew.map((t) => (t - t0) / S);
-    expect(times).toEqual([72.5, 73.5, 75.5, 79.5, 87.5, 90, 95]);
+    expect(times).toEqual([72.5, 73.5, 75.5, 79.5, 87.5, 89.75, 94.75]);
     expect(events.filter((e) => e.type === 'renew-failed')).toHaveLength(7);
     // Vault answers again before expiry: the last attempt (at expiry) renews, nothing rotates.
     vault.down = false;
@@ -76,11 +77,11 @@ describe('the lease keeper, on a fake clock', () => {
     vault.down = true;
     await clock.advance(101 * S);
     const lastAttempt = (vault.calls.renew.at(-1) as number) - t0;
-    expect(lastAttempt).toBeLessThan(100 * S);
-    expect(lastAttempt).toBeGreaterThanOrEqual(99 * S); // attempts inside the margin, halving the time left
+    expect(lastAttempt).toBeLessThan(99.75 * S);
+    expect(lastAttempt).toBeGreaterThanOrEqual(98.5 * S); // attempts inside the margin, halving the time left
     expect(vault.calls.renew.length).toBeLessThan(15);
     expect(events.map((e) => e.type)).toContain('expiring');
-    expect(expired).toEqual([100 * S]);
+    expect(expired).toEqual([99.75 * S]);
     // When Vault answers again, dynamic credentials come back by themselves.
     vault.down = false;
     await clock.advance(40 * S);

@@ -1,0 +1,161 @@
+import type { Logger } from 'pino';
+import type { Config, CredentialSourceName } from '../config/schema.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { authenticate } from '../vault/auth.js';
+import { readEosFields } from '../vault/kv.js';
+import { LeaseKeeper } from '../vault/lease-keeper.js';
+import { leaseStateDir, trackLeaseState } from '../vault/lease-state.js';
+import { openVaultSession, type VaultSession } from '../vault/session.js';
+import { CredentialChain, NoCredentialsError, type SourceAttempt } from './credential-chain.js';
+import { describeCredentials } from './credentials.js';
+import { RotatingPool } from './rotating-pool.js';
+import { SOURCE_FACTORIES, type SourceContext } from './sources.js';
+import { resolveDatabaseTarget, type DbTarget, type TargetFlags } from './target.js';
+
+/**
+ * Everything a command needs to use the Delphi database: the chain resolves credentials, a
+ * keeper holds the lease (when they are dynamic), and a rotating pool serves queries. `close`
+ * ends the pool first and revokes the lease after, as DESIGN §5 asks.
+ */
+export interface Database {
+  pool: RotatingPool;
+  keeper: LeaseKeeper | undefined;
+  chain: CredentialChain;
+  attempts: SourceAttempt[];
+  target: DbTarget | undefined;
+  vault: VaultSession | undefined;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  config: Config;
+  env: NodeJS.ProcessEnv;
+  /** Overrides credentials.sources (the --source flag). */
+  sources?: CredentialSourceName[];
+  /** The Vault role (default: the config's engine.role). */
+  role?: string;
+  target?: TargetFlags;
+  clock?: Clock;
+  log?: Logger;
+  warn?: (message: string) => void;
+  /** Name written to the lease state file, e.g. "delphi dashboard". */
+  command?: string;
+  home?: string;
+  pool?: ConstructorParameters<typeof RotatingPool>[0]['pool'];
+}
+
+/** The pieces of the chain, also used by `status` to say what it would pick without issuing. */
+export function buildChain(options: OpenDatabaseOptions) {
+  const clock = options.clock ?? systemClock;
+  const warn = options.warn ?? (() => undefined);
+  let session: Promise<VaultSession> | undefined;
+  const vault = () => {
+    // Opened once; a failure is not cached, so a later attempt (a recovery) tries again.
+    session ??= openVaultSession({ config: options.config, env: options.env, home: options.home, warn }).catch((err: unknown) => {
+      session = undefined;
+      throw err;
+    });
+    return session;
+  };
+  let target: Promise<DbTarget> | undefined;
+  const resolveTarget = () => {
+    target ??= (async () => {
+      let kv: Record<string, string> = {};
+      try {
+        const { client } = await vault();
+        kv = await readEosFields(client, `${options.config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode']);
+      } catch {
+        // Vault cannot say where the database is: the environment, the file or defaults do.
+      }
+      return resolveDatabaseTarget(options.target ?? {}, options.env, kv, options.config);
+    })();
+    return target;
+  };
+  const context: SourceContext = {
+    env: options.env,
+    clock,
+    vault: async () => (await vault()).client,
+    target: resolveTarget,
+    kvMount: options.config.kv.mount,
+    engineMount: options.config.engine.mount,
+    role: options.role ?? options.config.engine.role,
+    warn,
+  };
+  const names = options.sources ?? options.config.credentials.sources;
+  const sources = names.map((name) => SOURCE_FACTORIES[name](context));
+  return { chain: new CredentialChain(sources, clock), vault, resolveTarget, context, clock };
+}
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  const { chain, vault, resolveTarget, context, clock } = buildChain(options);
+  const log = options.log;
+  const { credentials, attempts } = await chain.resolve();
+  for (const attempt of attempts.filter((a) => !a.ok)) log?.warn({ source: attempt.source, reason: attempt.reason }, 'credential source skipped');
+  log?.info({ source: credentials.source, as: describeCredentials(credentials) }, 'database credentials resolved');
+
+  const session = credentials.source === 'dynamic' || credentials.source === 'kv' ? await vault().catch(() => undefined) : undefined;
+  let untrack: (() => void) | undefined;
+
+  // The keeper's hooks use the pool, which is built right after it (and before the keeper starts).
+  const dynamic = SOURCE_FACTORIES.dynamic(context);
+  const keeper =
+    credentials.lease && session
+      ? new LeaseKeeper({
+          vault: session.client,
+          clock,
+          issue: () => dynamic.obtain(),
+          renewAt: options.config.credentials.renewAt,
+          log,
+          onRotate: async (next) => {
+            await pool.switchTo(next, 'lease rotated');
+          },
+          onExpired: async () => {
+            try {
+              const fallback = await chain.resolve({ after: 'dynamic' });
+              log?.warn({ source: fallback.credentials.source, as: describeCredentials(fallback.credentials) }, 'dynamic lease expired: falling back');
+              await pool.switchTo(fallback.credentials, `fallback to ${fallback.credentials.source}`);
+              pool.emit('fallback', { source: fallback.credentials.source });
+            } catch (err) {
+              const detail = err instanceof NoCredentialsError ? err.message : String(err);
+              log?.error({ detail }, 'dynamic lease expired and no fallback is allowed');
+              pool.markExpired(detail);
+            }
+          },
+          relogin:
+            session.auth.source === 'approle'
+              ? async () => {
+                  await authenticate(session.client, session.settings, options.home);
+                }
+              : undefined,
+        })
+      : undefined;
+  const pool = new RotatingPool({ credentials, keeper, log, pool: options.pool });
+  if (keeper) {
+    await keeper.start(credentials);
+    untrack = trackLeaseState(keeper, {
+      dir: leaseStateDir(options.env, options.home),
+      command: options.command ?? 'eos',
+      role: context.role,
+      now: () => clock.now(),
+    });
+  }
+  const target = await resolveTarget().catch(() => undefined);
+
+  let closed = false;
+  return {
+    pool,
+    keeper,
+    chain,
+    attempts,
+    target,
+    vault: session,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+      await keeper?.stop({ revoke: true });
+      untrack?.();
+      session?.client.close();
+    },
+  };
+}

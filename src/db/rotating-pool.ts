@@ -1,0 +1,239 @@
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { EosError, ExitCode } from '../errors.js';
+import { redactString } from '../redact.js';
+import type { LeaseKeeper } from '../vault/lease-keeper.js';
+import { describeCredentials, toPgConfig, type DbCredentials } from './credentials.js';
+
+/**
+ * A pg.Pool façade whose credentials change under it without a failed query (DESIGN §6). On a
+ * rotation: build a pool with the new credentials, prove it (SELECT 1), send new queries to it,
+ * let the old pool finish its checked-out clients, and only then let the keeper revoke the old
+ * lease. When PostgreSQL refuses the credentials anyway (an outside revocation, an expiry), ask
+ * the keeper whether the lease still lives, rotate at once if not, and retry the query once —
+ * reads only: a write is never sent twice.
+ */
+
+/** Login refused, privileges gone, role gone: the credentials may be dead. */
+const CREDENTIAL_ERRORS = new Set(['28P01', '28000', '42501', '42704']);
+/** The session was ended under us (our revocation terminates a dropped role's sessions). */
+const SESSION_ENDED = new Set(['57P01', '57P02', '57P03']);
+
+export interface PoolStats {
+  generation: number;
+  rotations: number;
+  source: string;
+  user: string;
+  total: number;
+  idle: number;
+  waiting: number;
+  retried: number;
+  lastError: string | null;
+}
+
+export interface RotatingPoolOptions {
+  credentials: DbCredentials;
+  keeper?: LeaseKeeper;
+  /** Size and timeouts of each generation's pg.Pool. */
+  pool?: Pick<pg.PoolConfig, 'max' | 'idleTimeoutMillis' | 'connectionTimeoutMillis' | 'application_name'>;
+  log?: Logger;
+}
+
+export class CredentialsExpiredError extends EosError {
+  constructor(detail: string) {
+    super(`database credentials expired and no allowed source could replace them: ${detail}`, {
+      exitCode: ExitCode.databaseUnreachable,
+      hint: 'check Vault (eos self secrets status); allow a fallback with credentials.sources if you want one',
+    });
+  }
+}
+
+interface Generation {
+  pool: pg.Pool;
+  credentials: DbCredentials;
+  number: number;
+}
+
+/** A statement that only reads, and so may be sent again after a failure. */
+export function isReadOnlyStatement(text: string): boolean {
+  const sql = text.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, '').trim();
+  if (!/^(select|with|show|explain|values|table)\b/i.test(sql)) return false;
+  return !/\b(insert|update|delete|merge|truncate|copy|create|alter|drop|grant|revoke|nextval|setval|pg_notify|lock)\b/i.test(sql);
+}
+
+export class RotatingPool extends EventEmitter {
+  private active: Generation;
+  private rotations = 0;
+  private retried = 0;
+  private lastError: string | null = null;
+  private failed: CredentialsExpiredError | null = null;
+  private recovering: Promise<boolean> | undefined;
+  private ended = false;
+  private readonly draining = new Set<Promise<void>>();
+
+  constructor(private readonly options: RotatingPoolOptions) {
+    super();
+    this.active = { pool: this.buildPool(options.credentials), credentials: options.credentials, number: 1 };
+  }
+
+  get credentials(): DbCredentials {
+    return this.active.credentials;
+  }
+
+  get generation(): number {
+    return this.active.number;
+  }
+
+  /** Runs a query on the current generation; see the class comment for what happens on failure. */
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[], options: { retryable?: boolean } = {}): Promise<pg.QueryResult<R>> {
+    if (this.failed) throw this.failed;
+    const generation = this.active;
+    try {
+      return await generation.pool.query<R>(text, values);
+    } catch (err) {
+      if (!this.mayBeDeadCredentials(err)) {
+        this.noteError(err);
+        throw err;
+      }
+      const stillValid = await this.recover(generation);
+      const code = (err as { code?: string }).code;
+      // A refused privilege on live credentials on an unchanged pool is a real permission error.
+      if (code === '42501' && stillValid && generation === this.active) {
+        this.noteError(err);
+        throw err;
+      }
+      if (!(options.retryable ?? isReadOnlyStatement(text)) && !isPoolEnded(err)) {
+        this.noteError(err);
+        throw err;
+      }
+      if (this.failed) throw this.failed;
+      this.retried += 1;
+      return this.active.pool.query<R>(text, values);
+    }
+  }
+
+  /** A client for a transaction; release it as with pg.Pool. It belongs to the current generation. */
+  async connect(): Promise<pg.PoolClient> {
+    if (this.failed) throw this.failed;
+    return this.active.pool.connect();
+  }
+
+  /**
+   * Switches to new credentials: the new pool must answer SELECT 1 before any query goes to it;
+   * resolves once the old pool has finished its work and closed.
+   */
+  async switchTo(credentials: DbCredentials, reason: string): Promise<void> {
+    if (this.ended) return;
+    const candidate = this.buildPool(credentials);
+    try {
+      await candidate.query('SELECT 1');
+    } catch (err) {
+      await candidate.end().catch(() => undefined);
+      throw err;
+    }
+    const old = this.active;
+    this.active = { pool: candidate, credentials, number: old.number + 1 };
+    this.rotations += 1;
+    this.failed = null;
+    this.options.log?.info({ generation: this.active.number, to: describeCredentials(credentials), reason }, 'pool switched to new credentials');
+    this.emit('switched', { generation: this.active.number, source: credentials.source, reason });
+    await this.drain(old.pool);
+  }
+
+  /** The keeper gave up and no fallback could serve: queries fail with a clear error until it recovers. */
+  markExpired(detail: string): void {
+    this.failed = new CredentialsExpiredError(detail);
+    this.emit('expired', { detail });
+  }
+
+  stats(): PoolStats {
+    const pool = this.active.pool;
+    return {
+      generation: this.active.number,
+      rotations: this.rotations,
+      source: this.active.credentials.source,
+      user: this.active.credentials.user,
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      retried: this.retried,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Closes every generation (checked-out clients finish first). Revoke the lease after this. */
+  async end(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    await Promise.all([...this.draining]);
+    await this.active.pool.end().catch(() => undefined);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private buildPool(credentials: DbCredentials): pg.Pool {
+    const lease = credentials.lease;
+    const pool = new pg.Pool({
+      ...toPgConfig(credentials),
+      max: 10,
+      idleTimeoutMillis: 30_000,
+      connectionTimeoutMillis: 10_000,
+      application_name: 'eos',
+      ...this.options.pool,
+      // No connection outlives one lease period: a renewal or rotation is never far behind.
+      maxLifetimeSeconds: lease ? Math.max(1, Math.floor(lease.duration)) : 0,
+    });
+    // An idle client whose session was ended (revocation, restart) must not crash the process.
+    pool.on('error', (err) => this.noteError(err));
+    return pool;
+  }
+
+  /** Lets the queries queued on an old pool get their clients, then closes it. */
+  private drain(pool: pg.Pool): Promise<void> {
+    const done = (async () => {
+      for (let waited = 0; pool.waitingCount > 0 && waited < 30_000; waited += 10) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await pool.end().catch(() => undefined);
+    })();
+    this.draining.add(done);
+    return done.finally(() => this.draining.delete(done));
+  }
+
+  private mayBeDeadCredentials(err: unknown): boolean {
+    const code = (err as { code?: string }).code;
+    if (code && (CREDENTIAL_ERRORS.has(code) || SESSION_ENDED.has(code))) return true;
+    return isPoolEnded(err) || isConnectionLost(err);
+  }
+
+  /**
+   * One recovery at a time for however many queries failed together: ask the keeper whether the
+   * lease lives; if not, rotate now. Returns whether the credentials were still valid.
+   */
+  private async recover(generation: Generation): Promise<boolean> {
+    if (generation !== this.active) return true; // already switched by someone else
+    const keeper = this.options.keeper;
+    if (!keeper) return true;
+    this.recovering ??= (async () => {
+      const valid = await keeper.leaseValid();
+      if (!valid && generation === this.active) await keeper.rotateNow('credentials refused by PostgreSQL');
+      return valid;
+    })().finally(() => {
+      this.recovering = undefined;
+    });
+    return this.recovering;
+  }
+
+  private noteError(err: unknown): void {
+    this.lastError = redactString(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function isPoolEnded(err: unknown): boolean {
+  return err instanceof Error && /Cannot use a pool after calling end on the pool/.test(err.message);
+}
+
+function isConnectionLost(err: unknown): boolean {
+  return err instanceof Error && /Connection terminated|ECONNRESET|EPIPE|Client has encountered a connection error/i.test(err.message);
+}

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { shortLeaseId } from '../redact.js';
+import type { LeaseKeeper } from './lease-keeper.js';
+
+/**
+ * A small file per running eos process that holds a lease, so `eos self secrets status` can
+ * show what running processes hold without minting anything. No secrets: the lease id is kept
+ * shortened plus its SHA-256 (enough to match it in a LIST of leases, useless to renew or revoke).
+ */
+export interface LeaseStateRecord {
+  pid: number;
+  command: string;
+  source: string;
+  role: string | null;
+  lease: string | null;
+  leaseSha256: string | null;
+  issuedAt: string | null;
+  expiresAt: string | null;
+  lastRenewalAt: string | null;
+  nextActionAt: string | null;
+  rotations: number;
+  updatedAt: string;
+}
+
+export function leaseStateDir(env: NodeJS.ProcessEnv, home = homedir()): string {
+  const state = env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : path.join(home, '.local', 'state');
+  return path.join(state, 'eos', 'leases');
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Keeps `<dir>/<pid>.json` up to date with the keeper's events; returns a function that removes it. */
+export function trackLeaseState(keeper: LeaseKeeper, options: { dir: string; command: string; role: string | null; now: () => number }): () => void {
+  const file = path.join(options.dir, `${process.pid}.json`);
+  const iso = (ms: number | null | undefined) => (ms === null || ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString());
+  const write = () => {
+    const c = keeper.credentials;
+    const record: LeaseStateRecord = {
+      pid: process.pid,
+      command: options.command,
+      source: c?.source ?? 'none',
+      role: options.role,
+      lease: c?.lease ? shortLeaseId(c.lease.id) : null,
+      leaseSha256: c?.lease ? sha256(c.lease.id) : null,
+      issuedAt: iso(c?.lease?.issuedAt),
+      expiresAt: iso(keeper.expiry),
+      lastRenewalAt: iso(keeper.lastRenewalAt),
+      nextActionAt: iso(keeper.nextActionAt),
+      rotations: keeper.rotations,
+      updatedAt: new Date(options.now()).toISOString(),
+    };
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+    const temp = `${file}.tmp`;
+    writeFileSync(temp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+    renameSync(temp, file);
+  };
+  write();
+  const onEvent = () => {
+    try {
+      write();
+    } catch {
+      // The state file is a convenience for `status`; never let it break the keeper.
+    }
+  };
+  keeper.on('event', onEvent);
+  return () => {
+    keeper.off('event', onEvent);
+    rmSync(file, { force: true });
+  };
+}
+
+/** The records of eos processes that are still running (stale files are skipped). */
+export function readLeaseStates(dir: string): LeaseStateRecord[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => /^\d+\.json$/.test(n));
+  } catch {
+    return [];
+  }
+  const out: LeaseStateRecord[] = [];
+  for (const name of names) {
+    try {
+      const record = JSON.parse(readFileSync(path.join(dir, name), 'utf8')) as LeaseStateRecord;
+      process.kill(record.pid, 0);
+      out.push(record);
+    } catch {
+      // unreadable, or its process is gone
+    }
+  }
+  return out;
+}
