@@ -215,6 +215,11 @@ export class RotatingPool extends EventEmitter {
     if (generation !== this.active) return true; // already switched by someone else
     const keeper = this.options.keeper;
     if (!keeper) return true;
+    // The keeper has already moved to new credentials and is switching the pool: wait for it.
+    if (keeper.credentials?.lease?.id !== generation.credentials.lease?.id) {
+      await keeper.idle();
+      return false;
+    }
     this.recovering ??= (async () => {
       const valid = await keeper.leaseValid();
       if (!valid && generation === this.active) await keeper.rotateNow('credentials refused by PostgreSQL');

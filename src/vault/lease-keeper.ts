@@ -137,6 +137,11 @@ export class LeaseKeeper extends EventEmitter {
     }
   }
 
+  /** Resolves when the step in progress (a renewal, a rotation and its switch) is done. */
+  idle(): Promise<void> {
+    return this.work;
+  }
+
   /** Replaces the credentials now (the pool found them dead). Joins a rotation already running. */
   rotateNow(reason: string): Promise<void> {
     return this.serial(() => this.rotate(reason));
