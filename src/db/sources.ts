@@ -82,7 +82,8 @@ export function envSource(ctx: SourceContext): CredentialSource {
     async obtain() {
       const dsn = ctx.env.PG_DSN;
       if (dsn) {
-        const parsed = parseDsn(dsn);
+        // sslmode is read here, not by pg-connection-string (which warns about its own reading of it).
+        const parsed = parseDsn(dsn.replace(/([?&])sslmode=[^&\s]*&?/, '$1').replace(/[?&]$/, '').replace(/\bsslmode=\S+/, ''));
         if (!parsed.user || !parsed.password) throw new SourceUnavailable('PG_DSN has no user or password');
         const sslmode = (new URLSearchParams(dsn.split('?')[1] ?? '').get('sslmode') ?? /sslmode=(\S+)/.exec(dsn)?.[1] ?? 'prefer') as SslMode;
         return {

@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
+import { NoCredentialsError } from '../../src/db/credential-chain.js';
+import { buildChain } from '../../src/db/database.js';
+import { resolveDatabaseTarget } from '../../src/db/target.js';
+import { startVaultFixture, type VaultFixture } from '../helpers/vault-fixture.js';
+
+describe('the credential chain', () => {
+  let vault: VaultFixture;
+  beforeAll(async () => {
+    vault = await startVaultFixture();
+    for (const [k, v] of Object.entries({ host: 'kv-host', port: '6543', name: 'kvdb', username: 'kv_user', password: 'kv-Secret-1' })) {
+      await vault.write(`secret/data/delphi/database/${k}`, { data: { value: v } });
+    }
+    for (const [k, v] of Object.entries({ host: '10.1.2.3', port: '5433', database: 'delphi_kv' })) {
+      await vault.write(`secret/data/delphi/config/${k}`, { data: { value: v } });
+    }
+  });
+  afterAll(() => vault?.stop());
+
+  const config = (sources?: string[]) => configSchema.parse({ credentials: sources ? { sources } : {}, database: { host: 'file-host' } });
+  const up = () => ({ VAULT_ADDR: vault.addr, VAULT_TOKEN: vault.rootToken });
+  const down = { VAULT_ADDR: 'http://127.0.0.1:1', VAULT_TOKEN: 'x', VAULT_MAX_RETRIES: '0' };
+
+  it('takes dynamic credentials first, at the database Vault KV names', async () => {
+    const { chain } = buildChain({ config: config(), env: up() });
+    const { credentials, attempts } = await chain.resolve();
+    expect(credentials).toMatchObject({ source: 'dynamic', host: '10.1.2.3', port: 5433, database: 'delphi_kv' });
+    expect(credentials.lease?.id).toMatch(/^database\/creds\/delphi-readonly\//);
+    expect(attempts).toEqual([expect.objectContaining({ source: 'dynamic', ok: true })]);
+    await fetch(`${vault.addr}/v1/sys/leases/revoke`, { method: 'PUT', headers: { 'X-Vault-Token': vault.rootToken }, body: JSON.stringify({ lease_id: credentials.lease?.id }) });
+  });
+
+  it('reads static credentials in the Eos KV layout', async () => {
+    const { chain } = buildChain({ config: config(['kv']), env: up() });
+    const { credentials } = await chain.resolve();
+    expect(credentials).toMatchObject({ source: 'kv', host: 'kv-host', port: 6543, database: 'kvdb', user: 'kv_user', password: 'kv-Secret-1' });
+  });
+
+  it('falls to the environment when Vault is unreachable, recording why each source failed', async () => {
+    const { chain } = buildChain({ config: config(), env: { ...down, PG_DSN: 'postgresql://dsn_user:dsn%20pw@db.example:5434/delphi?sslmode=require' } });
+    const { credentials, attempts } = await chain.resolve();
+    expect(credentials).toMatchObject({ source: 'env', user: 'dsn_user', password: 'dsn pw', host: 'db.example', port: 5434, sslmode: 'require' });
+    expect(attempts.map((a) => [a.source, a.ok])).toEqual([['dynamic', false], ['kv', false], ['env', true]]);
+    expect(attempts[0]?.reason).toMatch(/unreachable: ECONNREFUSED/);
+  });
+
+  it('uses DELPHI_DB_* when there is no PG_DSN, and defaults last with a loud warning', async () => {
+    const env = buildChain({ config: config(['env']), env: { DELPHI_DB_USER: 'u', DELPHI_DB_PASSWORD: 'p', DELPHI_DB_HOST: 'h', DELPHI_DB_PORT: '5999' } });
+    expect((await env.chain.resolve()).credentials).toMatchObject({ source: 'env', user: 'u', host: 'h', port: 5999, database: 'delphi' });
+    const warnings: string[] = [];
+    const defaults = buildChain({ config: config(['env', 'defaults']), env: {}, warn: (w) => warnings.push(w) });
+    const { credentials, attempts } = await defaults.chain.resolve();
+    expect(credentials).toMatchObject({ source: 'defaults', user: 'delphi', host: 'localhost' });
+    expect(attempts[0]?.reason).toBe('neither PG_DSN nor DELPHI_DB_USER and DELPHI_DB_PASSWORD are set');
+    expect(warnings[0]).toMatch(/USING DEFAULT DATABASE CREDENTIALS/);
+  });
+
+  it('fails closed when restricted to dynamic and Vault is down: exit 3, the reason, no fallback', async () => {
+    const { chain } = buildChain({ config: config(['dynamic']), env: { ...down, PG_DSN: 'postgresql://a:b@c/d' } });
+    const err = (await chain.resolve().catch((e: unknown) => e)) as NoCredentialsError;
+    expect(err).toBeInstanceOf(NoCredentialsError);
+    expect(err.exitCode).toBe(3);
+    expect(err.message).toMatch(/^no database credentials: dynamic: Vault at http:\/\/127\.0\.0\.1:1 is unreachable/);
+    expect(err.hint).toMatch(/allowed sources, in order: dynamic/);
+  });
+
+  it('resolves the database target: flags > DELPHI_DB_* > Vault KV > file > defaults', () => {
+    const file = configSchema.parse({ database: { host: 'file', port: 1111, name: 'filedb' } });
+    const kv = { host: 'kv', port: '2222', database: 'kvdb', sslmode: 'require' };
+    const t = resolveDatabaseTarget({ host: 'flag' }, { DELPHI_DB_PORT: '3333' }, kv, file);
+    expect(t).toMatchObject({ host: 'flag', port: 3333, database: 'kvdb', sslmode: 'require' });
+    expect(t.origins).toEqual({ host: 'flag', port: 'env', database: 'vault-kv', sslmode: 'vault-kv' });
+    const d = resolveDatabaseTarget({}, {}, {}, configSchema.parse({}));
+    expect(d).toMatchObject({ host: 'localhost', port: 5432, database: 'delphi', sslmode: 'prefer' });
+    expect(() => resolveDatabaseTarget({}, { DELPHI_DB_PORT: 'x' }, {}, file)).toThrow(/port "x" \(from env\)/);
+  });
+});
