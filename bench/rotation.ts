@@ -1,0 +1,105 @@
+/**
+ * npm run bench:rotation — queries through the rotating pool during credential rotations,
+ * against a naive pool built once from credentials read once. Both sides get the same sandbox
+ * (TTL 3 s, max_ttl 8 s), the same fixed-rate load and the same outside revocation mid-run.
+ * Prints one JSON object per line, one per side.
+ */
+import pg from 'pg';
+import { configSchema } from '../src/config/schema.js';
+import { toPgConfig, type DbCredentials } from '../src/db/credentials.js';
+import { openDatabase } from '../src/db/database.js';
+import { startSandbox, type Sandbox } from '../src/sandbox/sandbox.js';
+import type { KeeperEvent } from '../src/vault/lease-keeper.js';
+import { percentile, runLoad, type LoadResult } from './load.js';
+
+const durationS = Number(process.env.BENCH_DURATION_S ?? 30);
+const targetQps = Number(process.env.BENCH_QPS ?? 200);
+const revokeAtMs = Math.floor((durationS * 1000) / 2.5);
+const QUERY = 'SELECT count(*) FROM alerts';
+
+async function vaultRequests(sandbox: Sandbox): Promise<number> {
+  return ((await (await fetch(`${sandbox.vaultAddr}/__dev/stats`)).json()) as { requests: number }).requests;
+}
+
+async function revokeLease(sandbox: Sandbox, leaseId: string): Promise<void> {
+  await fetch(`${sandbox.vaultAddr}/v1/sys/leases/revoke`, { method: 'PUT', headers: { 'X-Vault-Token': sandbox.rootToken }, body: JSON.stringify({ lease_id: leaseId }) });
+}
+
+function summarize(name: string, result: LoadResult, events: number[], startedAt: number, rotations: number, requests: number) {
+  const near = (t: number) => events.some((e) => Math.abs(e - t) <= 1000);
+  const ok = result.outcomes.filter((o) => o.error === undefined);
+  const steady = ok.filter((o) => !near(o.startedAt)).map((o) => o.ms);
+  const around = result.outcomes.filter((o) => near(o.startedAt)).map((o) => o.ms);
+  return {
+    name,
+    durationS,
+    targetQps,
+    qps: Math.round((ok.length / durationS) * 10) / 10,
+    queries: result.outcomes.length,
+    errors: result.errors.length,
+    rotations,
+    p50Ms: round(percentile(steady, 50)),
+    p99Ms: round(percentile(steady, 99)),
+    p99RotationMs: round(percentile(around, 99)),
+    vaultRequests: requests,
+    firstError: result.errors[0]?.error ?? null,
+    startedAt: new Date(startedAt).toISOString(),
+  };
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+async function rotating(sandbox: Sandbox) {
+  const config = configSchema.parse({
+    vault: { address: sandbox.vaultAddr },
+    database: { host: sandbox.postgres.host, port: sandbox.postgres.port, name: 'delphi', sslmode: 'disable' },
+    credentials: { sources: ['dynamic'] },
+  });
+  const before = await vaultRequests(sandbox);
+  const db = await openDatabase({ config, env: { VAULT_ADDR: sandbox.vaultAddr, VAULT_TOKEN: sandbox.rootToken }, command: 'bench' });
+  const events: number[] = [];
+  db.keeper?.on('rotated', (e: KeeperEvent) => events.push(e.at));
+  const startedAt = Date.now();
+  const revoke = setTimeout(() => {
+    events.push(Date.now());
+    void revokeLease(sandbox, db.keeper?.credentials?.lease?.id ?? '');
+  }, revokeAtMs);
+  const result = await runLoad({ qps: targetQps, durationMs: durationS * 1000, query: () => db.pool.query(QUERY) });
+  clearTimeout(revoke);
+  const rotations = db.pool.stats().rotations;
+  await db.close();
+  return summarize('rotating', result, events, startedAt, rotations, (await vaultRequests(sandbox)) - before);
+}
+
+async function naive(sandbox: Sandbox) {
+  const before = await vaultRequests(sandbox);
+  const res = await fetch(`${sandbox.vaultAddr}/v1/database/creds/delphi-readonly`, { headers: { 'X-Vault-Token': sandbox.rootToken } });
+  const body = (await res.json()) as { lease_id: string; lease_duration: number; data: { username: string; password: string } };
+  const credentials: DbCredentials = {
+    host: sandbox.postgres.host,
+    port: sandbox.postgres.port,
+    database: 'delphi',
+    sslmode: 'disable',
+    user: body.data.username,
+    password: body.data.password,
+    source: 'dynamic',
+  };
+  const pool = new pg.Pool({ ...toPgConfig(credentials), max: 10 });
+  pool.on('error', () => undefined);
+  const startedAt = Date.now();
+  // Its credentials change under it at the lease's expiry and at the same outside revocation.
+  const events = [startedAt + body.lease_duration * 1000, startedAt + revokeAtMs];
+  const revoke = setTimeout(() => void revokeLease(sandbox, body.lease_id), revokeAtMs);
+  const result = await runLoad({ qps: targetQps, durationMs: durationS * 1000, query: () => pool.query(QUERY) });
+  clearTimeout(revoke);
+  await pool.end();
+  return summarize('naive', result, events, startedAt, 0, (await vaultRequests(sandbox)) - before);
+}
+
+const sandbox = await startSandbox({ ttl: 3, maxTtl: 8 });
+try {
+  process.stdout.write(`${JSON.stringify(await rotating(sandbox))}\n`);
+  process.stdout.write(`${JSON.stringify(await naive(sandbox))}\n`);
+} finally {
+  await sandbox.stop();
+}
