@@ -1,8 +1,13 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { PipelineListener } from '../../src/db/listener.js';
 import { isReadOnlyStatement } from '../../src/db/rotating-pool.js';
+import { shortLeaseId } from '../../src/redact.js';
+import { readLeaseStates, sha256 } from '../../src/vault/lease-state.js';
 import { startDatabaseFixture } from '../helpers/database-fixture.js';
+import { tempDir } from '../helpers/tmp.js';
 
 describe('what the rotating pool retries, and what it never does', () => {
   let fx: Awaited<ReturnType<typeof startDatabaseFixture>>;
@@ -55,6 +60,21 @@ describe('what the rotating pool retries, and what it never does', () => {
     await listener.stop();
     await db.close();
     expect(await fx.membersLeft()).toBe(0);
+  });
+
+  it('keeps a state file without secrets while it holds a lease, and removes it at close', async () => {
+    const state = tempDir();
+    const db = await openDatabase({ config: fx.config, env: { ...fx.env, XDG_STATE_HOME: state }, command: 'delphi dashboard' });
+    const leaseId = db.keeper?.credentials?.lease?.id as string;
+    const file = path.join(state, 'eos', 'leases', `${process.pid}.json`);
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain(leaseId);
+    expect(text).not.toContain(db.keeper?.credentials?.password as string);
+    expect(readLeaseStates(path.join(state, 'eos', 'leases'))).toEqual([
+      expect.objectContaining({ pid: process.pid, command: 'delphi dashboard', source: 'dynamic', role: 'delphi-readonly', lease: shortLeaseId(leaseId), leaseSha256: sha256(leaseId) }),
+    ]);
+    await db.close();
+    expect(existsSync(file)).toBe(false);
   });
 
   it('tells reads from writes', () => {
