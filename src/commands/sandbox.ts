@@ -1,6 +1,7 @@
 import { UsageError } from '../errors.js';
 import { startSandbox } from '../sandbox/sandbox.js';
 import { parseDurationSeconds } from '../util/duration.js';
+import { shellQuote } from '../util/shell.js';
 import type { CommandContext } from './context.js';
 import { writeJson } from './output.js';
 
@@ -9,11 +10,6 @@ export interface SandboxCommandOptions {
   ttl: string;
   maxTtl: string;
   json?: boolean;
-}
-
-/** Single-quotes a value for POSIX shells. */
-export function shellQuote(value: string): string {
-  return /^[A-Za-z0-9_\-.:/@=+]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 /** `eos sandbox`: start everything, print the exports, wait for Ctrl-C, remove everything. */

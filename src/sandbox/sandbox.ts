@@ -6,7 +6,9 @@ import pg from 'pg';
 import { writeConfigFile } from '../config/write.js';
 import type { ConfigInput } from '../config/schema.js';
 import { applySchema } from '../delphi/schema.js';
-import { groupMemberStatements, groupRoleSql } from '../vault/engine-setup.js';
+import { createVaultClient } from '../vault/client.js';
+import { applyWithAdmin } from '../vault/engine-apply.js';
+import { buildEnginePlan } from '../vault/engine-plan.js';
 import { startPostgresCluster, type PostgresCluster } from './postgres.js';
 import { startVaultDevServer, type VaultDevServer } from './vault-dev-server/server.js';
 
@@ -55,7 +57,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     postgres = await startPostgresCluster();
     const adminUrl = await postgres.createDatabase(SANDBOX_DATABASE);
     const staticPassword = randomBytes(15).toString('base64url');
-    await prepareDatabase(adminUrl, staticPassword);
+    await withAdmin(adminUrl, (client) => applySchema(client));
 
     progress('starting the Vault-API dev server…');
     vault = await startVaultDevServer({ port: options.vaultPort });
@@ -67,24 +69,28 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const fallback = { host: postgres.host, port: String(postgres.port), name: SANDBOX_DATABASE, username: STATIC_USER, password: staticPassword };
     for (const [key, value] of Object.entries(fallback)) await write(`secret/data/delphi/database/${key}`, { data: { value } });
 
-    await write('sys/mounts/database', { type: 'database' });
-    await write('database/config/delphi-postgresql', {
-      plugin_name: 'postgresql-database-plugin',
-      connection_url: `postgresql://{{username}}:{{password}}@${postgres.host}:${postgres.port}/${SANDBOX_DATABASE}?sslmode=disable`,
-      username: postgres.adminUser,
-      password: postgres.adminPassword,
-      allowed_roles: 'delphi-readonly,delphi-worker',
+    // The engine is set up by the same code as `eos self secrets set delphi-db-engine --apply`.
+    progress('setting up the database engine…');
+    const plan = buildEnginePlan({
+      target: { host: postgres.host, port: postgres.port, database: SANDBOX_DATABASE, sslmode: 'disable', origins: { host: 'flag', port: 'flag', database: 'flag', sslmode: 'flag' } },
+      mount: 'database',
+      connection: 'delphi-postgresql',
+      adminUser: postgres.adminUser,
+      style: 'group',
+      defaultTtl: options.ttl,
+      maxTtl: options.maxTtl,
+      roles: [
+        { name: 'delphi-readonly', group: READONLY_GROUP, access: 'read' },
+        { name: 'delphi-worker', group: WORKER_GROUP, access: 'write' },
+      ],
     });
-    for (const [role, group] of [['delphi-readonly', READONLY_GROUP], ['delphi-worker', WORKER_GROUP]] as const) {
-      const statements = groupMemberStatements(group);
-      await write(`database/roles/${role}`, {
-        db_name: 'delphi-postgresql',
-        creation_statements: statements.creation,
-        revocation_statements: statements.revocation,
-        default_ttl: options.ttl,
-        max_ttl: options.maxTtl,
-      });
+    const client = createVaultClient({ settings: { address: vault.addr, maxRetries: 0 }, token: vault.rootToken });
+    try {
+      await applyWithAdmin(plan, client, postgres.adminPassword, false);
+    } finally {
+      client.close();
     }
+    await createStaticUser(adminUrl, staticPassword);
 
     const configFile = path.join(dir, 'config.json');
     const eosConfig: ConfigInput = {
@@ -101,19 +107,21 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   }
 }
 
-/** The schema, the two group roles, and a static login role for the KV fallback. */
-async function prepareDatabase(adminUrl: string, staticPassword: string): Promise<void> {
+async function withAdmin(adminUrl: string, work: (client: pg.Client) => Promise<void>): Promise<void> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
-    await applySchema(client);
-    for (const statement of [...groupRoleSql(READONLY_GROUP, SANDBOX_DATABASE, 'read'), ...groupRoleSql(WORKER_GROUP, SANDBOX_DATABASE, 'write')]) {
-      await client.query(statement);
-    }
-    await client.query(`CREATE ROLE ${STATIC_USER} LOGIN PASSWORD ${client.escapeLiteral(staticPassword)} IN ROLE ${READONLY_GROUP}`);
+    await work(client);
   } finally {
     await client.end();
   }
+}
+
+/** A static login role (member of the read-only group) for the KV fallback. */
+function createStaticUser(adminUrl: string, password: string): Promise<void> {
+  return withAdmin(adminUrl, async (client) => {
+    await client.query(`CREATE ROLE ${STATIC_USER} LOGIN PASSWORD ${client.escapeLiteral(password)} IN ROLE ${READONLY_GROUP}`);
+  });
 }
 
 function vaultWriter(addr: string, token: string) {

@@ -85,8 +85,11 @@ export interface VaultClient {
   close(): void;
 }
 
+/** The connection settings the client needs; resolved VaultSettings fit, and tests may give less. */
+export type ClientSettings = Pick<VaultSettings, 'address'> & Partial<Pick<VaultSettings, 'namespace' | 'caCert' | 'caPath' | 'clientCert' | 'clientKey' | 'tlsSkipVerify' | 'tlsServerName' | 'timeoutSeconds' | 'maxRetries' | 'disableRedirects'>>;
+
 export interface ClientOptions {
-  settings: Pick<VaultSettings, 'address' | 'namespace' | 'caCert' | 'caPath' | 'clientCert' | 'clientKey' | 'tlsSkipVerify' | 'tlsServerName' | 'timeoutSeconds' | 'maxRetries' | 'disableRedirects'>;
+  settings: ClientSettings;
   token?: string | undefined;
   sleep?: TransportOptions['sleep'];
   random?: TransportOptions['random'];
@@ -99,10 +102,10 @@ interface ApiResponseErrorLike {
 export function createVaultClient(options: ClientOptions): VaultClient {
   const s = options.settings;
   const transport = new VaultTransport({
-    tls: s,
-    timeoutSeconds: s.timeoutSeconds,
-    maxRetries: s.maxRetries,
-    disableRedirects: s.disableRedirects,
+    tls: { ...s, tlsSkipVerify: s.tlsSkipVerify ?? false },
+    timeoutSeconds: s.timeoutSeconds ?? 60,
+    maxRetries: s.maxRetries ?? 2,
+    disableRedirects: s.disableRedirects ?? false,
     sleep: options.sleep,
     random: options.random,
   });

@@ -1,0 +1,208 @@
+import type pg from 'pg';
+import { toPgConfig } from '../db/credentials.js';
+import { DatabaseUnreachableError, OperationFailedError, PermissionDeniedError } from '../errors.js';
+import type { VaultClient } from './client.js';
+import type { EnginePlan } from './engine-plan.js';
+import { quoteIdent } from './engine-setup.js';
+import { VaultNotFoundError } from './errors.js';
+
+/**
+ * Performs an engine plan through the Vault API and, for the one-time SQL, an admin session —
+ * idempotently: every step first reads what is there and changes only what differs, so a
+ * second run reports no changes. With `dryRun` nothing is written.
+ */
+
+export type StepStatus = 'created' | 'updated' | 'unchanged' | 'would create' | 'would update' | 'checked';
+
+export interface AppliedStep {
+  step: string;
+  status: StepStatus;
+  detail?: string;
+}
+
+export interface ApplyDeps {
+  client: VaultClient;
+  /** Connected as the plan's admin user. */
+  admin: pg.ClientBase;
+  adminPassword: string;
+  dryRun: boolean;
+}
+
+export async function applyEnginePlan(plan: EnginePlan, deps: ApplyDeps): Promise<AppliedStep[]> {
+  const steps: AppliedStep[] = [];
+  const { setup } = plan;
+  const change = (exists: boolean): StepStatus => (deps.dryRun ? (exists ? 'would update' : 'would create') : exists ? 'updated' : 'created');
+
+  await checkAdminPrivileges(plan, deps.admin);
+
+  // 1. The mount.
+  const mounts = (await deps.client.read<Record<string, { type: string }>>('sys/mounts')).data ?? {};
+  const mounted = mounts[`${setup.mount}/`];
+  if (mounted && mounted.type !== 'database') {
+    throw new OperationFailedError(`${setup.mount}/ is already mounted as a "${mounted.type}" engine`, 'choose another path with --mount');
+  }
+  if (mounted) steps.push({ step: `mount ${setup.mount}/`, status: 'unchanged' });
+  else {
+    if (!deps.dryRun) await deps.client.write(`sys/mounts/${setup.mount}`, { type: 'database', description: 'Delphi database credentials (eos)' });
+    steps.push({ step: `mount ${setup.mount}/`, status: change(false) });
+  }
+
+  // 2. The one-time SQL (group roles and their privileges).
+  for (const role of setup.roles) {
+    if (setup.style !== 'group') break;
+    const state = await groupState(deps.admin, role.group, role.access);
+    if (state.complete) {
+      steps.push({ step: `group role ${role.group}`, status: 'unchanged' });
+      continue;
+    }
+    if (!deps.dryRun) {
+      const statements = plan.sql.filter((s) => s.includes(quoteIdent(role.group)));
+      await deps.admin.query('BEGIN');
+      try {
+        for (const statement of statements) await deps.admin.query(statement);
+        await deps.admin.query('COMMIT');
+      } catch (err) {
+        await deps.admin.query('ROLLBACK').catch(() => undefined);
+        throw new OperationFailedError(`the one-time SQL for ${role.group} failed: ${(err as Error).message}`, 'check the admin user\'s privileges (see docs/setup.md, "Database permissions")', err);
+      }
+    }
+    steps.push({ step: `group role ${role.group}`, status: change(state.exists), detail: state.missing.join(', ') });
+  }
+
+  // 3. The connection (its password is never read back: unchanged settings are left alone).
+  const connectionPath = `${setup.mount}/config/${setup.connection}`;
+  const current = await readOrNull<{ plugin_name: string; allowed_roles: string[]; connection_details: { connection_url: string; username: string } }>(deps.client, connectionPath);
+  const wanted = plan.connection;
+  const same =
+    current !== null &&
+    current.plugin_name === wanted.plugin_name &&
+    current.connection_details?.connection_url === wanted.connection_url &&
+    current.connection_details?.username === wanted.username &&
+    [...(current.allowed_roles ?? [])].sort().join(',') === [...wanted.allowed_roles].sort().join(',');
+  if (same) steps.push({ step: `connection ${setup.connection}`, status: 'unchanged' });
+  else {
+    if (!deps.dryRun) {
+      await deps.client.write(connectionPath, { ...wanted, allowed_roles: wanted.allowed_roles.join(','), password: deps.adminPassword });
+    }
+    steps.push({ step: `connection ${setup.connection}`, status: change(current !== null) });
+  }
+
+  // 4. The roles.
+  for (const [name, role] of Object.entries(plan.roles)) {
+    const path = `${setup.mount}/roles/${name}`;
+    const existing = await readOrNull<Record<string, unknown>>(deps.client, path);
+    const unchanged =
+      existing !== null &&
+      existing.db_name === role.db_name &&
+      JSON.stringify(existing.creation_statements) === JSON.stringify(role.creation_statements) &&
+      JSON.stringify(existing.revocation_statements) === JSON.stringify(role.revocation_statements) &&
+      Number(existing.default_ttl) === role.default_ttl &&
+      Number(existing.max_ttl) === role.max_ttl;
+    if (unchanged) steps.push({ step: `role ${name}`, status: 'unchanged' });
+    else {
+      if (!deps.dryRun) await deps.client.write(path, { ...role });
+      steps.push({ step: `role ${name}`, status: change(existing !== null) });
+    }
+  }
+
+  // 5. A test read: credentials can be issued; what was issued is revoked at once.
+  if (!deps.dryRun) {
+    const first = Object.keys(plan.roles)[0] as string;
+    const creds = await deps.client.read(`${setup.mount}/creds/${first}`);
+    await deps.client.revokeLease(creds.lease_id);
+    steps.push({ step: `test read ${setup.mount}/creds/${first}`, status: 'checked', detail: 'issued and revoked' });
+  }
+  return steps;
+}
+
+async function readOrNull<T>(client: VaultClient, path: string): Promise<T | null> {
+  try {
+    return (await client.read<T>(path)).data;
+  } catch (err) {
+    if (err instanceof VaultNotFoundError) return null;
+    throw err;
+  }
+}
+
+/**
+ * The seed's "Database Permissions" section, checked instead of assumed: the admin needs
+ * CREATEROLE, and on PostgreSQL 16 and later ADMIN OPTION on a group role to make members of it.
+ */
+export async function checkAdminPrivileges(plan: EnginePlan, admin: pg.ClientBase): Promise<void> {
+  const user = plan.setup.adminUser;
+  const { rows } = await admin.query<{ rolsuper: boolean; rolcreaterole: boolean; version: number }>(
+    `SELECT rolsuper, rolcreaterole, current_setting('server_version_num')::int AS version FROM pg_roles WHERE rolname = current_user`,
+  );
+  const me = rows[0];
+  if (!me) throw new OperationFailedError('cannot read the admin user\'s attributes', undefined);
+  if (me.rolsuper) return;
+  if (!me.rolcreaterole) {
+    throw new PermissionDeniedError(`the admin user ${user} lacks CREATEROLE: Vault could not create the per-lease roles`, `as a superuser: ALTER ROLE ${quoteIdent(user)} CREATEROLE;`);
+  }
+  if (me.version < 160000 || plan.setup.style !== 'group') return;
+  for (const role of plan.setup.roles) {
+    const { rows: g } = await admin.query<{ exists: boolean; admin: boolean | null }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS exists,
+              CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) THEN pg_has_role(current_user, $1, 'MEMBER WITH ADMIN OPTION') END AS admin`,
+      [role.group],
+    );
+    if (g[0]?.exists && !g[0].admin) {
+      throw new PermissionDeniedError(
+        `the admin user ${user} lacks ADMIN OPTION on the group role ${role.group} (PostgreSQL 16+ requires it to create members)`,
+        `as a superuser or the role's owner: GRANT ${quoteIdent(role.group)} TO ${quoteIdent(user)} WITH ADMIN OPTION;`,
+      );
+    }
+  }
+}
+
+/** Whether a group role exists with every privilege the one-time SQL grants. */
+async function groupState(admin: pg.ClientBase, group: string, access: 'read' | 'write'): Promise<{ exists: boolean; complete: boolean; missing: string[] }> {
+  const exists = (await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [group])).rows.length > 0;
+  if (!exists) return { exists: false, complete: false, missing: ['role'] };
+  const privileges = access === 'read' ? ['SELECT'] : ['SELECT', 'INSERT', 'UPDATE'];
+  const { rows } = await admin.query(
+    `SELECT has_database_privilege($1, current_database(), 'CONNECT') AS connect,
+            has_schema_privilege($1, 'public', 'USAGE') AS usage,
+            (SELECT count(*) FROM pg_tables t WHERE t.schemaname = 'public'
+               AND NOT (SELECT bool_and(has_table_privilege($1, format('%I.%I', t.schemaname, t.tablename), p)) FROM unnest($2::text[]) p))::int AS tables_missing,
+            (SELECT count(*) FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace,
+                    LATERAL aclexplode(d.defaclacl) a
+              WHERE n.nspname = 'public' AND d.defaclobjtype = 'r' AND d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+                AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1) AND a.privilege_type = ANY($2::text[]))::int AS defaults`,
+    [group, privileges],
+  );
+  const r = rows[0] as { connect: boolean; usage: boolean; tables_missing: number; defaults: number };
+  const missing: string[] = [];
+  if (!r.connect) missing.push('CONNECT');
+  if (!r.usage) missing.push('USAGE on public');
+  if (r.tables_missing > 0) missing.push(`${privileges.join('/')} on ${r.tables_missing} table(s)`);
+  if (r.defaults < privileges.length) missing.push('default privileges');
+  return { exists: true, complete: missing.length === 0, missing };
+}
+
+/** Opens the admin session the plan names (password given, never printed) and applies the plan. */
+export async function applyWithAdmin(plan: EnginePlan, client: VaultClient, adminPassword: string, dryRun: boolean): Promise<AppliedStep[]> {
+  const { default: pgModule } = await import('pg');
+  const t = plan.setup.target;
+  const admin = new pgModule.Client({
+    ...toPgConfig({ host: t.host, port: t.port, database: t.database, sslmode: t.sslmode, user: plan.setup.adminUser, password: adminPassword, source: 'env' }),
+    application_name: 'eos-setup',
+  });
+  try {
+    await admin.connect();
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === '28P01' || code === '28000') {
+      throw new PermissionDeniedError(`PostgreSQL refused the admin user ${plan.setup.adminUser}: ${(err as Error).message}`, `check ${'DELPHI_DB_ADMIN_PASSWORD'} and --admin-user`);
+    }
+    throw new DatabaseUnreachableError(
+      `cannot reach PostgreSQL at ${t.host}:${t.port}: ${(err as Error).message}`,
+      'check the host and port (eos self secrets set delphi-db-config), listen_addresses in postgresql.conf and pg_hba.conf',
+    );
+  }
+  try {
+    return await applyEnginePlan(plan, { client, admin, adminPassword, dryRun });
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,174 @@
+import { UsageError } from '../errors.js';
+import type { DbTarget } from '../db/target.js';
+import { shellQuote } from '../util/shell.js';
+import { groupMemberStatements, groupRoleSql, quoteIdent, type GroupAccess } from './engine-setup.js';
+
+/**
+ * The database-engine set-up of the seed's step 3, done right (DESIGN §7), as a list of steps
+ * that can be printed as commands to paste or applied through the Vault API. The admin
+ * password is in no step: printed commands read it from $DELPHI_DB_ADMIN_PASSWORD.
+ */
+
+export type StatementStyle = 'group' | 'seed';
+
+export interface EngineSetup {
+  target: DbTarget;
+  mount: string;
+  connection: string;
+  adminUser: string;
+  style: StatementStyle;
+  defaultTtl: number;
+  maxTtl: number;
+  roles: { name: string; group: string; access: GroupAccess }[];
+}
+
+export interface VaultRoleDefinition {
+  db_name: string;
+  creation_statements: string[];
+  revocation_statements: string[];
+  default_ttl: number;
+  max_ttl: number;
+}
+
+export interface EnginePlan {
+  setup: EngineSetup;
+  /** One-time SQL, run as the admin (empty in seed style: the grants go to each lease's role). */
+  sql: string[];
+  connection: { plugin_name: string; connection_url: string; username: string; allowed_roles: string[]; verify_connection: boolean };
+  roles: Record<string, VaultRoleDefinition>;
+}
+
+export const ADMIN_PASSWORD_ENV = 'DELPHI_DB_ADMIN_PASSWORD';
+
+const VAULT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const PG_ROLE = /^[a-z_][a-z0-9_]{0,62}$/;
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^\d{1,3}(?:\.\d{1,3}){3}$|^[0-9a-fA-F:]+$/;
+const DATABASE = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
+
+/** Refuses names that could break out of a path, a statement or a command line. */
+export function validateSetup(setup: EngineSetup): void {
+  const check = (value: string, pattern: RegExp, what: string, hint: string) => {
+    if (!pattern.test(value)) throw new UsageError(`${what} "${value}" is not allowed`, hint);
+  };
+  const vaultHint = 'Vault names are letters, digits, ".", "_" and "-", starting with a letter or digit';
+  check(setup.mount, VAULT_NAME, 'mount', vaultHint);
+  check(setup.connection, VAULT_NAME, 'connection name', vaultHint);
+  for (const role of setup.roles) {
+    check(role.name, VAULT_NAME, 'role name', vaultHint);
+    check(role.group, PG_ROLE, 'group role', 'PostgreSQL group roles here are lower-case letters, digits and "_", starting with a letter or "_"');
+  }
+  check(setup.adminUser, PG_ROLE, 'admin user', 'a PostgreSQL role name: lower-case letters, digits and "_"');
+  check(setup.target.host, HOST, 'host', 'a host name or an IP address');
+  check(setup.target.database, DATABASE, 'database', 'letters, digits, "_", "$" and "-", starting with a letter or "_"');
+  if (setup.defaultTtl <= 0 || setup.maxTtl < setup.defaultTtl) {
+    throw new UsageError(`TTLs ${setup.defaultTtl}s / ${setup.maxTtl}s are not valid`, 'the default TTL must be positive and no longer than the max TTL (e.g. --default-ttl 1h --max-ttl 24h)');
+  }
+}
+
+/** The seed's creation statements, with the grants it gave each lease's role. */
+function seedCreation(database: string, access: GroupAccess): string[] {
+  const tables = access === 'read' ? 'SELECT' : 'SELECT, INSERT, UPDATE';
+  const statements = [
+    `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';`,
+    `GRANT CONNECT ON DATABASE ${quoteIdent(database)} TO "{{name}}";`,
+    `GRANT USAGE ON SCHEMA public TO "{{name}}";`,
+    `GRANT ${tables} ON ALL TABLES IN SCHEMA public TO "{{name}}";`,
+    `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ${tables} ON TABLES TO "{{name}}";`,
+  ];
+  if (access === 'write') statements.push(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{{name}}";`);
+  return [statements.join(' ')];
+}
+
+/**
+ * What the seed lacked: revocation that undoes its default privileges. Without the ALTER
+ * DEFAULT PRIVILEGES … REVOKE, PostgreSQL refuses the DROP ROLE (2BP01) and the role stays.
+ */
+function seedRevocation(database: string, access: GroupAccess): string[] {
+  const tables = access === 'read' ? 'SELECT' : 'SELECT, INSERT, UPDATE';
+  return [
+    `ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ${tables} ON TABLES FROM "{{name}}";`,
+    `REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA public FROM "{{name}}";`,
+    `REVOKE ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA public FROM "{{name}}";`,
+    `REVOKE USAGE ON SCHEMA public FROM "{{name}}";`,
+    `REVOKE CONNECT ON DATABASE ${quoteIdent(database)} FROM "{{name}}";`,
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}';`,
+    `DROP ROLE IF EXISTS "{{name}}";`,
+  ];
+}
+
+export function buildEnginePlan(setup: EngineSetup): EnginePlan {
+  validateSetup(setup);
+  const t = setup.target;
+  const roles: Record<string, VaultRoleDefinition> = {};
+  for (const role of setup.roles) {
+    const statements =
+      setup.style === 'group'
+        ? groupMemberStatements(role.group)
+        : { creation: seedCreation(t.database, role.access), revocation: seedRevocation(t.database, role.access) };
+    roles[role.name] = {
+      db_name: setup.connection,
+      creation_statements: statements.creation,
+      revocation_statements: statements.revocation,
+      default_ttl: setup.defaultTtl,
+      max_ttl: setup.maxTtl,
+    };
+  }
+  const host = t.host.includes(':') ? `[${t.host}]` : t.host;
+  return {
+    setup,
+    sql: setup.style === 'group' ? setup.roles.flatMap((r) => groupRoleSql(r.group, t.database, r.access)) : [],
+    connection: {
+      plugin_name: 'postgresql-database-plugin',
+      connection_url: `postgresql://{{username}}:{{password}}@${host}:${t.port}/${encodeURIComponent(t.database)}?sslmode=${t.sslmode}`,
+      username: setup.adminUser,
+      allowed_roles: setup.roles.map((r) => r.name),
+      verify_connection: true,
+    },
+    roles,
+  };
+}
+
+/** The plan as commands to paste: the Vault CLI and psql; the password only as $DELPHI_DB_ADMIN_PASSWORD. */
+export function renderCommands(plan: EnginePlan): string {
+  const { setup } = plan;
+  const t = setup.target;
+  const lines: string[] = [];
+  const step = (title: string) => lines.push('', `# ${title}`);
+  lines.push(`# Database secrets engine for ${t.host}:${t.port}/${t.database} (eos, ${setup.style === 'group' ? 'group-role design' : 'seed statements with fixed revocation'})`);
+  lines.push(`# Set the admin password in the environment first (it is never written here): read -rs ${ADMIN_PASSWORD_ENV}; export ${ADMIN_PASSWORD_ENV}`);
+  step('1. Enable the engine');
+  lines.push(`vault secrets enable -path=${shellQuote(setup.mount)} database`);
+  if (plan.sql.length > 0) {
+    step('2. One-time SQL as the admin: group roles that hold every privilege');
+    const conninfo = `host=${t.host} port=${t.port} dbname=${t.database} user=${setup.adminUser} sslmode=${t.sslmode}`;
+    lines.push(`PGPASSWORD="$${ADMIN_PASSWORD_ENV}" psql -v ON_ERROR_STOP=1 ${shellQuote(conninfo)} <<'SQL'`);
+    lines.push(...plan.sql);
+    lines.push('SQL');
+  }
+  step(`${plan.sql.length > 0 ? 3 : 2}. The connection Vault uses`);
+  const c = plan.connection;
+  lines.push(
+    `vault write ${shellQuote(`${setup.mount}/config/${setup.connection}`)} \\`,
+    `    plugin_name=${c.plugin_name} \\`,
+    `    connection_url=${shellQuote(c.connection_url)} \\`,
+    `    allowed_roles=${shellQuote(c.allowed_roles.join(','))} \\`,
+    `    username=${shellQuote(c.username)} \\`,
+    `    password="$${ADMIN_PASSWORD_ENV}"`,
+  );
+  step(`${plan.sql.length > 0 ? 4 : 3}. The roles`);
+  for (const [name, role] of Object.entries(plan.roles)) {
+    lines.push(
+      `vault write ${shellQuote(`${setup.mount}/roles/${name}`)} \\`,
+      `    db_name=${shellQuote(role.db_name)} \\`,
+      ...role.creation_statements.map((s) => `    creation_statements=${shellQuote(s)} \\`),
+      ...role.revocation_statements.map((s) => `    revocation_statements=${shellQuote(s)} \\`),
+      `    default_ttl=${role.default_ttl}s \\`,
+      `    max_ttl=${role.max_ttl}s`,
+    );
+  }
+  step(`${plan.sql.length > 0 ? 5 : 4}. Test read (and revoke what it issued)`);
+  const first = Object.keys(plan.roles)[0] as string;
+  lines.push(`vault read ${shellQuote(`${setup.mount}/creds/${first}`)}`);
+  lines.push('# then: eos self secrets test');
+  return `${lines.join('\n')}\n`;
+}
