@@ -75,6 +75,50 @@ export function buildProgram(io: IO, outcome: Outcome): Command {
     .option('--force', 'save even if Vault cannot be reached or the credentials are refused')
     .option('--json', 'print the result as JSON')
     .action(lazy(outcome, io, () => import('./commands/self-secrets-configure.js')));
+  const set = secrets.command('set').description('store settings for the Delphi database');
+  set
+    .command('delphi-db-config')
+    .description('host, port, database and sslmode of the Delphi database, in Vault KV and the local config')
+    .option('--host <host>', 'database host name or IP address')
+    .option('--port <port>', 'database port')
+    .option('--database <name>', 'database name')
+    .addOption(new Option('--sslmode <mode>', 'TLS mode').choices(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']))
+    .option('--local', 'store only in the local config (when Vault is not configured)')
+    .option('-y, --yes', 'never prompt')
+    .option('--json', 'print JSON')
+    .action(lazy(outcome, io, () => import('./commands/self-secrets-set-config.js')));
+  set
+    .command('delphi-db-engine')
+    .description('the database secrets engine set-up: printed as commands, or performed with --apply')
+    .option('--apply', 'perform it through the Vault API and an admin session (idempotent)')
+    .option('--dry-run', 'with --apply semantics, show what would change without changing it')
+    .addOption(new Option('--statements <style>', 'group: per-lease members of group roles; seed: the seed\'s grants with revocation that works').choices(['group', 'seed']).default('group'))
+    .option('--mount <path>', 'engine mount (default: engine.mount, database)')
+    .option('--connection <name>', 'connection name (default: delphi-postgresql)')
+    .option('--role <name>', 'read-only Vault role (default: delphi-readonly)')
+    .option('--worker-role <name>', 'worker Vault role (default: delphi-worker)')
+    .option('--group <role>', 'PostgreSQL group role for readers', 'delphi_readonly')
+    .option('--worker-group <role>', 'PostgreSQL group role for workers', 'delphi_worker')
+    .option('--default-ttl <duration>', 'credential TTL', '1h')
+    .option('--max-ttl <duration>', 'credential max TTL', '24h')
+    .option('--admin-user <role>', 'PostgreSQL admin Vault connects as (default: $DELPHI_DB_ADMIN_USER or postgres); its password comes from $DELPHI_DB_ADMIN_PASSWORD or a hidden prompt')
+    .option('--host <host>', 'database host (default: the stored configuration)')
+    .option('--port <port>', 'database port')
+    .option('--database <name>', 'database name')
+    .addOption(new Option('--sslmode <mode>', 'TLS mode').choices(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']))
+    .option('--json', 'print JSON')
+    .action(lazy(outcome, io, () => import('./commands/self-secrets-set-engine.js')));
+  secrets
+    .command('test')
+    .description('end-to-end check: Vault, token, engine, role, issue, connect, read-only, renew, revoke, role gone')
+    .option('--role <name>', 'the Vault role to test (default: engine.role)')
+    .option('--json', 'print JSON')
+    .action(lazy(outcome, io, () => import('./commands/self-secrets-test.js')));
+  secrets
+    .command('status')
+    .description('configuration, Vault health, token, the source that would be used, and leases held by running eos processes; never issues credentials')
+    .option('--json', 'print JSON')
+    .action(lazy(outcome, io, () => import('./commands/self-secrets-status.js')));
   secrets
     .command('get')
     .description('read a Vault path: KV v1/v2, database/creds/<role>, or any other; values masked')

@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { SSL_MODES, type ConfigInput, type SslMode } from '../config/schema.js';
+import { writeConfigFile } from '../config/write.js';
+import { UsageError } from '../errors.js';
+import { writeEosFields } from '../vault/kv.js';
+import { openVaultSession } from '../vault/session.js';
+import type { CommandContext } from './context.js';
+import { writeJson } from './output.js';
+
+export interface SetConfigOptions {
+  host?: string;
+  port?: string;
+  database?: string;
+  sslmode?: string;
+  local?: boolean;
+  yes?: boolean;
+  json?: boolean;
+}
+
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^\d{1,3}(?:\.\d{1,3}){3}$|^[0-9a-fA-F:]*:[0-9a-fA-F:]*$/;
+const DATABASE = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
+
+export interface DbConfigValues {
+  host: string;
+  port: number;
+  database: string;
+  sslmode: SslMode;
+}
+
+/** Validates what the user gave; every problem is one line naming the flag. */
+export function validateDbConfig(raw: { host: string; port: string; database: string; sslmode: string }): DbConfigValues {
+  if (!HOST.test(raw.host) || (/^\d+(\.\d+){3}$/.test(raw.host) && raw.host.split('.').some((o) => Number(o) > 255))) {
+    throw new UsageError(`--host "${raw.host}" is not a host name or an IP address`, 'e.g. db.example.com, 10.0.0.5 or 100.88.69.11');
+  }
+  const port = Number(raw.port);
+  if (!/^\d+$/.test(raw.port) || port < 1 || port > 65535) throw new UsageError(`--port "${raw.port}" is not a port number`, 'use 1–65535 (PostgreSQL listens on 5432 by default)');
+  if (!DATABASE.test(raw.database)) throw new UsageError(`--database "${raw.database}" is not a database name`, 'letters, digits, "_", "$" and "-", starting with a letter or "_"');
+  if (!(SSL_MODES as readonly string[]).includes(raw.sslmode)) throw new UsageError(`--sslmode "${raw.sslmode}" is not an sslmode`, `use one of ${SSL_MODES.join(', ')}`);
+  return { host: raw.host, port, database: raw.database, sslmode: raw.sslmode as SslMode };
+}
+
+/**
+ * `eos self secrets set delphi-db-config`: where the Delphi database is, stored in Vault KV
+ * (`<kv>/delphi/config/*`, so every host sees it) and in the local config.
+ */
+export async function run(options: SetConfigOptions, context: CommandContext): Promise<number> {
+  const { io } = context;
+  const { config, location, fromFile } = context.config();
+  const current = config.database;
+  const interactive = io.stdinIsTTY && io.stdoutIsTTY && !options.yes;
+  let raw = {
+    host: options.host ?? current.host,
+    port: options.port ?? (current.port === undefined ? undefined : String(current.port)),
+    database: options.database ?? current.name,
+    sslmode: options.sslmode ?? current.sslmode,
+  };
+  if (interactive) {
+    const { input, select } = await import('@inquirer/prompts');
+    const ctx = { input: io.stdin, output: io.stdout };
+    raw = {
+      host: options.host ?? (await input({ message: 'Database host', default: raw.host ?? 'localhost' }, ctx)).trim(),
+      port: options.port ?? (await input({ message: 'Port', default: raw.port ?? '5432' }, ctx)).trim(),
+      database: options.database ?? (await input({ message: 'Database name', default: raw.database ?? 'delphi' }, ctx)).trim(),
+      sslmode: options.sslmode ?? (await select({ message: 'sslmode', default: raw.sslmode ?? 'verify-full', choices: SSL_MODES.map((m) => ({ name: m, value: m })) }, ctx)),
+    };
+  }
+  const missing = (['host', 'port', 'database', 'sslmode'] as const).find((k) => raw[k] === undefined);
+  if (missing) throw new UsageError(`--${missing} is required when not run on a terminal`, 'e.g. --host 10.0.0.5 --port 5432 --database delphi --sslmode require');
+  const values = validateDbConfig(raw as { host: string; port: string; database: string; sslmode: string });
+  if (values.sslmode === 'disable') io.stderr.write('warning: sslmode=disable: credentials and data cross the network unencrypted\n');
+
+  // Vault first: if it refuses, the local copy is left as it was.
+  let stored = 'local config';
+  if (!options.local) {
+    const session = await openVaultSession({ config, env: io.env, warn: (m) => io.stderr.write(`warning: ${m}\n`) });
+    try {
+      await writeEosFields(session.client, `${config.kv.mount}/delphi/config`, {
+        host: values.host,
+        port: String(values.port),
+        database: values.database,
+        sslmode: values.sslmode,
+      });
+      stored = `Vault ${config.kv.mount}/delphi/config/{host,port,database,sslmode} and the local config`;
+    } finally {
+      session.client.close();
+    }
+  }
+  const file: ConfigInput = fromFile ? JSON.parse(readFileSync(location.path, 'utf8')) : {};
+  await writeConfigFile(location.path, { ...file, database: { host: values.host, port: values.port, name: values.database, sslmode: values.sslmode } });
+  context.logger().info({ ...values, local: Boolean(options.local) }, 'database configuration saved');
+  if (options.json) writeJson(io, { ...values, storedIn: options.local ? ['local'] : ['vault', 'local'], file: location.path });
+  else io.stdout.write(`saved ${values.host}:${values.port}/${values.database} (sslmode=${values.sslmode}) to ${stored} (${location.path})\n`);
+  return 0;
+}

@@ -1,0 +1,221 @@
+import pg from 'pg';
+import type { Config } from '../config/schema.js';
+import { toPgConfig, type DbCredentials } from '../db/credentials.js';
+import { buildChain } from '../db/database.js';
+import { SOURCE_FACTORIES } from '../db/sources.js';
+import { describeMount } from './kv.js';
+import { openVaultSession, type VaultSession } from './session.js';
+
+/**
+ * `eos self secrets test`: the whole path, end to end — Vault, token, engine, role, issue,
+ * connect, read, read-only proven, renew, revoke, role gone — each step timed, each failure
+ * with the hint from the seed's troubleshooting section.
+ */
+
+export interface CheckStep {
+  id: string;
+  title: string;
+  status: 'pass' | 'fail' | 'warn' | 'skip' | 'info';
+  essential: boolean;
+  ms: number;
+  detail?: string;
+  hint?: string;
+}
+
+export interface SelfTestOptions {
+  config: Config;
+  configFile: string;
+  env: NodeJS.ProcessEnv;
+  role?: string;
+  home?: string;
+}
+
+class StepFailed extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Default privileges granted to each lease's role, with nothing in revocation to undo them. */
+export function defaultPrivilegesProblem(creation: string[], revocation: string[]): string | undefined {
+  const grants = creation.some((s) => /ALTER\s+DEFAULT\s+PRIVILEGES[\s\S]*GRANT[\s\S]*TO\s+"?\{\{(name|username)\}\}/i.test(s));
+  const undone = revocation.some((s) => /ALTER\s+DEFAULT\s+PRIVILEGES[\s\S]*REVOKE/i.test(s));
+  if (!grants || undone) return undefined;
+  return revocation.length === 0
+    ? "the creation statements grant default privileges to each lease's role and the revocation is Vault's default: revoking fails with 2BP01 and every lease leaves its role behind"
+    : "the creation statements grant default privileges to each lease's role and the revocation statements never revoke them: DROP ROLE will fail with 2BP01";
+}
+
+const FIX_HINT = 'run eos self secrets set delphi-db-engine --apply (group roles), or --statements seed for the seed\'s grants with a revocation that undoes them';
+
+export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]> {
+  const steps: CheckStep[] = [];
+  const { config } = options;
+  const mount = config.engine.mount;
+  const role = options.role ?? config.engine.role;
+  let session: VaultSession | undefined;
+  let creds: DbCredentials | undefined;
+  let client: pg.Client | undefined;
+  let revoked = false;
+  let stopped = false;
+
+  async function step(id: string, title: string, run: () => Promise<string | { status: CheckStep['status']; detail: string; hint?: string }>, essential = true): Promise<void> {
+    if (stopped) {
+      steps.push({ id, title, status: 'skip', essential, ms: 0 });
+      return;
+    }
+    const start = performance.now();
+    try {
+      const result = await run();
+      const r = typeof result === 'string' ? { status: 'pass' as const, detail: result } : result;
+      steps.push({ id, title, essential, ms: Math.round(performance.now() - start), ...r });
+    } catch (err) {
+      const e = err as Error & { hint?: string };
+      steps.push({ id, title, status: 'fail', essential, ms: Math.round(performance.now() - start), detail: e.message, hint: e.hint });
+      if (essential) stopped = true;
+    }
+  }
+
+  await step('config', 'configuration valid', async () => `${options.configFile}`);
+  await step('vault', 'Vault reachable and unsealed', async () => {
+    session = await openVaultSession({ config, env: options.env, home: options.home });
+    const health = await session.client.health();
+    return `${session.settings.address}, version ${health.version}${health.standby ? ' (standby)' : ''}`;
+  });
+  await step('token', 'token valid', async () => {
+    const info = await (session as VaultSession).client.lookupSelf();
+    return `from ${session?.auth.source}; policies ${info.policies.join(', ')}; ${info.ttl === 0 ? 'no expiry' : `TTL ${info.ttl} s${info.renewable ? ', renewable' : ''}`}`;
+  });
+  await step('engine', 'database engine mounted', async () => {
+    const m = await describeMount((session as VaultSession).client, `${mount}/`);
+    if (m.type !== 'database') throw new StepFailed(`${mount}/ is ${m.type === 'kv' && m.version === 1 ? 'not mounted' : `a ${m.type} engine`}`, 'enable it: eos self secrets set delphi-db-engine --apply (vault secrets list shows the mounts)');
+    return `${mount}/`;
+  });
+  await step('role', `role ${role} exists`, async () => {
+    const r = await (session as VaultSession).client.read<{ db_name: string; creation_statements: string[]; revocation_statements: string[]; default_ttl: number; max_ttl: number }>(`${mount}/roles/${role}`).catch((err: Error) => {
+      throw new StepFailed(`${mount}/roles/${role}: ${err.message}`, 'create it: eos self secrets set delphi-db-engine --apply');
+    });
+    const data = r.data;
+    if (!data) throw new StepFailed(`${mount}/roles/${role} is empty`, FIX_HINT);
+    const detail = `db ${data.db_name}, TTL ${data.default_ttl} s, max ${data.max_ttl} s`;
+    const problem = defaultPrivilegesProblem(data.creation_statements ?? [], data.revocation_statements ?? []);
+    return problem ? { status: 'warn', detail: `${detail}; ${problem}`, hint: FIX_HINT } : detail;
+  });
+  await step('issue', 'credentials issued', async () => {
+    const { context } = buildChain({ config, env: options.env, role, home: options.home });
+    creds = await SOURCE_FACTORIES.dynamic(context).obtain().catch((err: Error) => {
+      throw new StepFailed(`failed to get dynamic credentials: ${err.message}`, `check the role and the connection: vault read ${mount}/creds/${role}; the Vault server must reach PostgreSQL`);
+    });
+    return `${creds.user}, lease ${creds.lease?.duration} s`;
+  });
+  await step('connect', 'PostgreSQL reachable with them', async () => {
+    const c = creds as DbCredentials;
+    client = new pg.Client({ ...toPgConfig(c), application_name: 'eos-test', connectionTimeoutMillis: 10_000 });
+    client.on('error', () => undefined);
+    const start = performance.now();
+    await client.connect().catch((err: Error & { code?: string }) => {
+      throw new StepFailed(`PostgreSQL connection failed at ${c.host}:${c.port}: ${err.message}`, 'check network reachability and that PostgreSQL listens there (listen_addresses in postgresql.conf, a pg_hba.conf line for this host)');
+    });
+    const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
+    return `PostgreSQL ${rows[0]?.v} at ${c.host}:${c.port}/${c.database}, login in ${Math.round(performance.now() - start)} ms`;
+  });
+  await step('select', 'SELECT works', async () => {
+    const c = client as pg.Client;
+    const { rows } = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`);
+    const hasAlerts = (await c.query(`SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = 'alerts'`)).rows.length > 0;
+    if (!hasAlerts) return `${rows[0]?.n} table(s) in public; no alerts table (apply the Delphi schema)`;
+    const alerts = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM alerts');
+    return `alerts: ${alerts.rows[0]?.n} row(s)`;
+  });
+  await step('readonly', 'a write is refused (read-only proven)', async () => {
+    const c = client as pg.Client;
+    await c.query('BEGIN');
+    try {
+      const hasAgents = (await c.query(`SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = 'agents'`)).rows.length > 0;
+      const probe = hasAgents ? `INSERT INTO agents (id, name, registered) VALUES ('eos-self-test', 'eos-self-test', now())` : 'CREATE TABLE public.eos_self_test_probe (x int)';
+      const refused = await c.query(probe).then(
+        () => false,
+        (err: { code?: string }) => err.code === '42501',
+      );
+      if (!refused) throw new StepFailed(`${creds?.user} could write (${hasAgents ? 'INSERT into agents' : 'CREATE TABLE'} succeeded, rolled back)`, `the role ${role} is not read-only: check its creation statements and the group role's grants`);
+      return `${hasAgents ? 'INSERT into agents' : 'CREATE TABLE'} refused with 42501, inside a rolled-back transaction`;
+    } finally {
+      await c.query('ROLLBACK').catch(() => undefined);
+    }
+  });
+  await step('renew', 'lease renews', async () => {
+    const lease = creds?.lease;
+    if (!lease) throw new StepFailed('no lease to renew');
+    const r = await (session as VaultSession).client.renewLease(lease.id, lease.duration);
+    return `${r.lease_duration} s${r.warnings?.length ? ` (${r.warnings[0]})` : ''}`;
+  });
+  await step('revoke', 'lease revoked', async () => {
+    const lease = creds?.lease;
+    if (!lease) throw new StepFailed('no lease to revoke');
+    try {
+      await (session as VaultSession).client.revokeLease(lease.id);
+    } catch (err) {
+      const text = (err as Error).message;
+      const leftBehind = /2BP01|cannot be dropped because some objects depend on it/.test(text);
+      throw new StepFailed(
+        leftBehind
+          ? `revocation failed: PostgreSQL refused to drop ${creds?.user} (2BP01: default privileges depend on it) — the role was left behind, and every lease will leave one`
+          : `revocation failed: ${text}`,
+        FIX_HINT,
+      );
+    }
+    revoked = true;
+    return 'revoked (sync)';
+  });
+  await step('role-gone', 'the role no longer exists', async () => {
+    const c = creds as DbCredentials;
+    // Asked on the session still open; a revocation that ends sessions proves it by a refused login.
+    try {
+      const { rows } = await (client as pg.Client).query('SELECT 1 FROM pg_roles WHERE rolname = $1', [c.user]);
+      if (rows.length > 0) throw new StepFailed(`${c.user} still exists in pg_roles after the revocation`, FIX_HINT);
+      return `${c.user} is gone from pg_roles (asked on the still-open session)`;
+    } catch (err) {
+      if (err instanceof StepFailed) throw err;
+    }
+    const again = new pg.Client({ ...toPgConfig(c), connectionTimeoutMillis: 10_000 });
+    const refused = await again.connect().then(
+      async () => (await again.end(), null),
+      (err: { code?: string }) => err.code ?? 'error',
+    );
+    if (refused === null) throw new StepFailed(`${c.user} can still log in after the revocation`, FIX_HINT);
+    return `the revocation ended its session, and a new login is refused (${refused})`;
+  });
+  stopped = false;
+  await step(
+    'fallbacks',
+    'fallback sources available',
+    async () => {
+      const { context } = buildChain({ config, env: options.env, role, home: options.home });
+      const found: string[] = [];
+      const missing: string[] = [];
+      for (const name of config.credentials.sources.filter((s) => s !== 'dynamic')) {
+        if (name === 'defaults') {
+          found.push('defaults (delphi/delphi, last resort)');
+          continue;
+        }
+        await SOURCE_FACTORIES[name](context)
+          .obtain()
+          .then(
+            () => found.push(name),
+            (err: Error) => missing.push(`${name}: ${err.message}`),
+          );
+      }
+      return { status: 'info', detail: `${found.length > 0 ? `available: ${found.join(', ')}` : 'none'}${missing.length > 0 ? `; not available: ${missing.join('; ')}` : ''}` };
+    },
+    false,
+  );
+
+  // Whatever failed, nothing this test issued is left alive.
+  await client?.end().catch(() => undefined);
+  if (creds?.lease && !revoked) await session?.client.revokeLease(creds.lease.id).catch(() => undefined);
+  session?.client.close();
+  return steps;
+}

@@ -1,0 +1,180 @@
+import type { Config, CredentialSourceName } from '../config/schema.js';
+import type { LoadedConfig } from '../config/load.js';
+import { resolveVaultSettings } from '../config/vault-settings.js';
+import { resolveDatabaseTarget, type DbTarget } from '../db/target.js';
+import { ExitCode, isEosError } from '../errors.js';
+import { readEosFields } from './kv.js';
+import { leaseStateDir, readLeaseStates, sha256, type LeaseStateRecord } from './lease-state.js';
+import { openVaultSession, type VaultSession } from './session.js';
+import { VaultNotFoundError, VaultPermissionDeniedError } from './errors.js';
+
+/**
+ * `eos self secrets status`: what is configured, whether Vault and the token are healthy, which
+ * credential source would be used and why, and the leases running eos processes hold —
+ * without issuing anything: status never mints a lease.
+ */
+
+export interface SourceVerdict {
+  source: CredentialSourceName;
+  available: boolean;
+  reason: string;
+}
+
+export interface HeldLease extends LeaseStateRecord {
+  confirmed: boolean | null;
+  ttl: number | null;
+}
+
+export interface StatusReport {
+  config: { file: string; present: boolean; vaultAddress: string; auth: string };
+  database: DbTarget | null;
+  vault: { ok: boolean; version?: string; sealed?: boolean; standby?: boolean; error?: string };
+  token: { ok: boolean; source?: string; ttl?: number; renewable?: boolean; policies?: string[]; expireTime?: string | null; error?: string };
+  engine: { mounted: boolean; role: boolean; connection: boolean; error?: string };
+  sources: SourceVerdict[];
+  wouldUse: CredentialSourceName | null;
+  leases: HeldLease[];
+  exitCode: number;
+}
+
+export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv, home?: string): Promise<StatusReport> {
+  const config: Config = loaded.config;
+  const settings = resolveVaultSettings({}, env, config);
+  const report: StatusReport = {
+    config: { file: loaded.location.path, present: loaded.fromFile, vaultAddress: settings.address, auth: settings.auth.method },
+    database: null,
+    vault: { ok: false },
+    token: { ok: false },
+    engine: { mounted: false, role: false, connection: false },
+    sources: [],
+    wouldUse: null,
+    leases: [],
+    exitCode: ExitCode.ok,
+  };
+  let session: VaultSession | undefined;
+  let vaultError: unknown;
+  try {
+    session = await openVaultSession({ config, env, home });
+  } catch (err) {
+    vaultError = err;
+  }
+  const client = session?.client;
+  try {
+    if (client) {
+      try {
+        const health = await client.health();
+        report.vault = { ok: true, version: health.version, sealed: health.sealed, standby: health.standby };
+      } catch (err) {
+        vaultError = err;
+        report.vault = { ok: false, error: message(err) };
+      }
+    } else {
+      report.vault = { ok: false, error: message(vaultError) };
+      report.token = { ok: false, error: message(vaultError) };
+    }
+    if (client && report.vault.ok) {
+      try {
+        const t = await client.lookupSelf();
+        report.token = { ok: true, source: session?.auth.source, ttl: t.ttl, renewable: t.renewable, policies: t.policies, expireTime: t.expire_time };
+      } catch (err) {
+        vaultError = err;
+        report.token = { ok: false, error: message(err) };
+      }
+    }
+    const vaultUsable = client && report.vault.ok && report.token.ok;
+
+    let kvConfig: Record<string, string> = {};
+    if (vaultUsable) {
+      kvConfig = await readEosFields(client, `${config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode']).catch(() => ({}));
+      const mount = config.engine.mount;
+      const exists = async (path: string) =>
+        client.read(path).then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof VaultNotFoundError) return false;
+            throw err;
+          },
+        );
+      try {
+        const mounts = (await client.read<Record<string, { type: string }>>('sys/mounts')).data ?? {};
+        report.engine.mounted = mounts[`${mount}/`]?.type === 'database';
+        if (report.engine.mounted) {
+          report.engine.role = await exists(`${mount}/roles/${config.engine.role}`);
+          report.engine.connection = await exists(`${mount}/config/${config.engine.connection}`);
+        }
+      } catch (err) {
+        report.engine.error = message(err);
+      }
+    }
+    try {
+      report.database = resolveDatabaseTarget({}, env, kvConfig, config);
+    } catch {
+      report.database = null;
+    }
+
+    // Which source would serve, judged without issuing anything.
+    for (const source of config.credentials.sources) {
+      report.sources.push(await judge(source, { config, env, client: vaultUsable ? client : undefined, report }));
+    }
+    report.wouldUse = report.sources.find((s) => s.available)?.source ?? null;
+
+    // What running eos processes hold, confirmed in Vault where the token may list leases.
+    const states = readLeaseStates(leaseStateDir(env, home));
+    for (const state of states) {
+      let confirmed: boolean | null = null;
+      let ttl: number | null = null;
+      if (vaultUsable && state.leaseSha256 && state.lease) {
+        const prefix = state.lease.slice(0, state.lease.lastIndexOf('/') + 1);
+        try {
+          const keys = await client.list(`sys/leases/lookup/${prefix}`);
+          const match = keys.map((k) => `${prefix}${k}`).find((id) => sha256(id) === state.leaseSha256);
+          confirmed = Boolean(match);
+          if (match) ttl = (await client.lookupLease(match)).ttl;
+        } catch (err) {
+          if (!(err instanceof VaultPermissionDeniedError)) confirmed = null;
+        }
+      }
+      report.leases.push({ ...state, confirmed, ttl });
+    }
+  } finally {
+    client?.close();
+  }
+
+  if (!report.vault.ok || !report.token.ok) {
+    report.exitCode = isEosError(vaultError) ? vaultError.exitCode : ExitCode.vaultUnavailable;
+  } else if (!report.wouldUse || (config.credentials.sources.includes('dynamic') && !(report.engine.mounted && report.engine.role))) {
+    report.exitCode = ExitCode.failed;
+  }
+  return report;
+}
+
+async function judge(
+  source: CredentialSourceName,
+  ctx: { config: Config; env: NodeJS.ProcessEnv; client: VaultSession['client'] | undefined; report: StatusReport },
+): Promise<SourceVerdict> {
+  const { config, env, client, report } = ctx;
+  switch (source) {
+    case 'dynamic':
+      if (!client) return { source, available: false, reason: `Vault not usable: ${report.vault.error ?? report.token.error ?? 'unknown'}` };
+      if (!report.engine.mounted) return { source, available: false, reason: `no database engine at ${config.engine.mount}/` };
+      if (!report.engine.role) return { source, available: false, reason: `no role ${config.engine.role} at ${config.engine.mount}/roles/` };
+      return { source, available: true, reason: `would issue from ${config.engine.mount}/creds/${config.engine.role}` };
+    case 'kv': {
+      if (!client) return { source, available: false, reason: 'Vault not usable' };
+      const fields = await readEosFields(client, `${config.kv.mount}/delphi/database`, ['username', 'password']).catch(() => ({}) as Record<string, string>);
+      return fields.username && fields.password
+        ? { source, available: true, reason: `static credentials at ${config.kv.mount}/delphi/database` }
+        : { source, available: false, reason: `no username/password at ${config.kv.mount}/delphi/database` };
+    }
+    case 'env':
+      if (env.PG_DSN) return { source, available: true, reason: 'PG_DSN is set' };
+      if (env.DELPHI_DB_USER && env.DELPHI_DB_PASSWORD) return { source, available: true, reason: 'DELPHI_DB_USER and DELPHI_DB_PASSWORD are set' };
+      return { source, available: false, reason: 'neither PG_DSN nor DELPHI_DB_USER/DELPHI_DB_PASSWORD is set' };
+    case 'defaults':
+      return { source, available: true, reason: 'delphi/delphi on localhost (last resort)' };
+  }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
