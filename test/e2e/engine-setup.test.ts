@@ -1,0 +1,193 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startVaultDevServer, type VaultDevServer } from '../../src/sandbox/vault-dev-server/server.js';
+import { REPO_ROOT, runCli } from '../helpers/cli.js';
+import { clusterInfo, freshDatabase } from '../helpers/pg.js';
+
+/**
+ * The seed's set-up, from nothing, as an operator runs it: configure, set delphi-db-config,
+ * set delphi-db-engine --apply, test, status — against the dev server and a fresh database.
+ */
+describe('setting up the engine from nothing, then test and status', () => {
+  let vault: VaultDevServer;
+  let db: { name: string; url: string };
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  const { adminPassword, port } = clusterInfo();
+  const leases = async () => ((await (await fetch(`${vault.addr}/__dev/leases`)).json()) as { leases: { id: string }[] }).leases;
+  const http = (method: string, p: string, body?: unknown) =>
+    fetch(`${vault.addr}/v1/${p}`, { method, headers: { 'X-Vault-Token': vault.rootToken }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const eos = (args: string[], extra: NodeJS.ProcessEnv = {}) => runCli(args, { env: { ...env, ...extra } });
+
+  beforeAll(async () => {
+    vault = await startVaultDevServer();
+    // A Vault dev server comes with KV v2 at secret/; nothing else is set up.
+    await http('POST', 'sys/mounts/secret', { type: 'kv-v2' });
+    db = await freshDatabase({ schema: true });
+    home = mkdtempSync(path.join(tmpdir(), 'eos-engine-'));
+    env = { HOME: home, XDG_STATE_HOME: path.join(home, 'state'), EOS_LOG_FILE: path.join(home, 'eos.log'), VAULT_TOKEN: vault.rootToken };
+    const configured = await eos(['self', 'secrets', 'configure', '--addr', vault.addr, '--yes']);
+    expect(configured.code).toBe(0);
+  });
+  afterAll(async () => {
+    await vault?.stop();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('stores the database location, applies the engine, and test passes every step; a second apply changes nothing', async () => {
+    const config = await eos(['self', 'secrets', 'set', 'delphi-db-config', '--host', '127.0.0.1', '--port', String(port), '--database', db.name, '--sslmode', 'disable']);
+    expect(config.code).toBe(0);
+    expect(config.stderr).toMatch(/warning: sslmode=disable/);
+    const host = (await (await http('GET', 'secret/data/delphi/config/host')).json()) as { data: { data: { value: string } } };
+    expect(host.data.data.value).toBe('127.0.0.1');
+
+    const adminEnv = { DELPHI_DB_ADMIN_PASSWORD: adminPassword, DELPHI_DB_ADMIN_USER: 'postgres' };
+    const applied = await eos(['self', 'secrets', 'set', 'delphi-db-engine', '--apply', '--default-ttl', '5m', '--max-ttl', '1h', '--json'], adminEnv);
+    expect(applied.code, applied.stderr).toBe(0);
+    const first = JSON.parse(applied.stdout) as { steps: { step: string; status: string }[]; changed: number };
+    expect(first.steps.map((s) => `${s.step}: ${s.status}`)).toEqual([
+      'mount database/: created',
+      'group role delphi_readonly: created',
+      'group role delphi_worker: created',
+      'connection delphi-postgresql: created',
+      'role delphi-readonly: created',
+      'role delphi-worker: created',
+      'test read database/creds/delphi-readonly: checked',
+    ]);
+
+    const test = await eos(['self', 'secrets', 'test', '--json']);
+    const report = JSON.parse(test.stdout) as { ok: boolean; steps: { id: string; status: string; detail?: string }[] };
+    expect(report.steps.filter((s) => s.status !== 'pass' && s.status !== 'info')).toEqual([]);
+    expect(report.steps.map((s) => s.id)).toEqual(['config', 'vault', 'token', 'engine', 'role', 'issue', 'connect', 'select', 'readonly', 'renew', 'revoke', 'role-gone', 'fallbacks']);
+    expect(test.code).toBe(0);
+
+    const again = await eos(['self', 'secrets', 'set', 'delphi-db-engine', '--apply', '--default-ttl', '5m', '--max-ttl', '1h'], adminEnv);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^no changes: the engine is already set up$/m);
+    expect(await leases()).toEqual([]);
+
+    // Secrets stayed out of every output and the log.
+    for (const text of [config.stdout, config.stderr, applied.stdout, applied.stderr, test.stdout, again.stdout, readFileSync(env.EOS_LOG_FILE as string, 'utf8')]) {
+      expect(text).not.toContain(adminPassword);
+      expect(text).not.toContain(vault.rootToken);
+    }
+  });
+
+  it('prints commands that read the admin password from the environment, never contain it', async () => {
+    const printed = await eos(['self', 'secrets', 'set', 'delphi-db-engine'], { DELPHI_DB_ADMIN_PASSWORD: adminPassword });
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toContain('password="$DELPHI_DB_ADMIN_PASSWORD"');
+    expect(printed.stdout).toContain('vault secrets enable -path=database database');
+    expect(printed.stdout).not.toContain(adminPassword);
+  });
+
+  it('refuses hostile names with exit 2 and changes nothing in Vault', async () => {
+    const before = await (await http('GET', 'sys/mounts')).text();
+    for (const args of [
+      ['--role', 'ro"; DROP ROLE postgres; --'],
+      ['--group', "delphi'; DROP TABLE alerts; --"],
+      ['--mount', '../sys'],
+      ['--connection', 'a b'],
+      ['--admin-user', 'postgres; rm -rf /'],
+      ['--database', "delphi' OR '1'='1"],
+    ]) {
+      const r = await eos(['self', 'secrets', 'set', 'delphi-db-engine', '--apply', ...args], { DELPHI_DB_ADMIN_PASSWORD: adminPassword });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/^error: .* is not allowed$/m);
+    }
+    expect(JSON.parse(await (await http('GET', 'sys/mounts')).text()).data).toEqual(JSON.parse(before).data);
+  });
+
+  it('with the seed\'s own statements and default revocation, test fails at the revocation and names the fix; --statements seed passes', async () => {
+    const seedRole = {
+      db_name: 'delphi-postgresql',
+      creation_statements: [
+        `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'; GRANT CONNECT ON DATABASE "${db.name}" TO "{{name}}"; GRANT USAGE ON SCHEMA public TO "{{name}}"; GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{{name}}"; ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO "{{name}}";`,
+      ],
+      revocation_statements: [],
+      default_ttl: 300,
+      max_ttl: 3600,
+    };
+    expect((await http('POST', 'database/roles/delphi-readonly', seedRole)).status).toBe(204);
+    const failing = await eos(['self', 'secrets', 'test']);
+    expect(failing.code).toBe(1);
+    expect(failing.stdout).toMatch(/^! role delphi-readonly exists .*revoking fails with 2BP01 and every lease leaves its role behind/m);
+    expect(failing.stdout).toMatch(/^✗ lease revoked .*the role was left behind/m);
+    expect(failing.stdout).toMatch(/hint: run eos self secrets set delphi-db-engine --apply \(group roles\), or --statements seed/);
+    expect(failing.stdout).toMatch(/^failed at: lease revoked$/m);
+
+    const fixed = await eos(['self', 'secrets', 'set', 'delphi-db-engine', '--apply', '--statements', 'seed', '--default-ttl', '5m', '--max-ttl', '1h'], { DELPHI_DB_ADMIN_PASSWORD: adminPassword });
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(fixed.stdout).toMatch(/role delphi-readonly: updated/);
+    const passing = await eos(['self', 'secrets', 'test', '--json']);
+    expect(JSON.parse(passing.stdout).ok).toBe(true);
+    expect(passing.code).toBe(0);
+    // Put the group design back for the next test.
+    await eos(['self', 'secrets', 'set', 'delphi-db-engine', '--apply', '--default-ttl', '5m', '--max-ttl', '1h'], { DELPHI_DB_ADMIN_PASSWORD: adminPassword });
+  });
+
+  it('status never mints a lease, and lists the lease a running eos process holds', async () => {
+    const count = async () => (await leases()).length;
+    const before = await count();
+    const quiet = await eos(['self', 'secrets', 'status', '--json']);
+    expect(quiet.code).toBe(0);
+    expect(await count()).toBe(before);
+    const report = JSON.parse(quiet.stdout);
+    expect(report).toMatchObject({ wouldUse: 'dynamic', vault: { ok: true }, token: { ok: true }, engine: { mounted: true, role: true, connection: true }, leases: [] });
+
+    // Another process holds a lease through the keeper.
+    const holder = await startLeaseHolder(env);
+    try {
+      const during = await eos(['self', 'secrets', 'status', '--json']);
+      const held = JSON.parse(during.stdout).leases as { pid: number; confirmed: boolean; ttl: number; lease: string }[];
+      expect(held).toEqual([expect.objectContaining({ pid: holder.pid, confirmed: true, lease: expect.stringMatching(/^database\/creds\/delphi-readonly\/\w{4}…$/) })]);
+      expect(held[0]?.ttl).toBeGreaterThan(0);
+      expect(await count()).toBe(before + 1);
+      const text = await eos(['self', 'secrets', 'status']);
+      expect(text.stdout).toMatch(new RegExp(`^lease +database/creds/delphi-readonly/\\w{4}… held by pid ${holder.pid} \\(test holder\\); confirmed, TTL \\d+ s`, 'm'));
+    } finally {
+      holder.kill('SIGTERM');
+      await new Promise((resolve) => holder.once('exit', resolve));
+    }
+    expect(await count()).toBe(before);
+  });
+
+  it('status reports an unreachable Vault with exit 3', async () => {
+    const r = await eos(['self', 'secrets', 'status'], { VAULT_ADDR: 'http://127.0.0.1:1', VAULT_MAX_RETRIES: '0' });
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/^vault +http:\/\/127\.0\.0\.1:1: ✗ Vault at http:\/\/127\.0\.0\.1:1 is unreachable/m);
+  });
+});
+
+/** A separate process that opens the database through eos's keeper and holds it until SIGTERM. */
+async function startLeaseHolder(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const dbModule = pathToFileURL(path.join(REPO_ROOT, 'dist', 'db', 'database.js')).href;
+  const loadModule = pathToFileURL(path.join(REPO_ROOT, 'dist', 'config', 'load.js')).href;
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
+      const { openDatabase } = await import(${JSON.stringify(dbModule)});
+      const { loadConfig } = await import(${JSON.stringify(loadModule)});
+      const { config } = loadConfig({ env: process.env });
+      const db = await openDatabase({ config, env: process.env, command: 'test holder' });
+      await db.pool.query('SELECT 1');
+      process.on('SIGTERM', async () => { await db.close(); process.exit(0); });
+      console.log('holding');
+      setInterval(() => {}, 1000);
+    `,
+    ],
+    { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => d.toString().includes('holding') && resolve());
+    child.once('exit', (code) => reject(new Error(`lease holder exited with ${code}`)));
+  });
+  return child;
+}

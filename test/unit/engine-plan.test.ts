@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { buildEnginePlan, renderCommands, type EngineSetup } from '../../src/vault/engine-plan.js';
+import { defaultPrivilegesProblem } from '../../src/vault/self-test.js';
+
+const setup = (over: Partial<EngineSetup> = {}): EngineSetup => ({
+  target: { host: 'db.example', port: 5432, database: 'delphi', sslmode: 'require', origins: { host: 'flag', port: 'flag', database: 'flag', sslmode: 'flag' } },
+  mount: 'database',
+  connection: 'delphi-postgresql',
+  adminUser: 'vault_admin',
+  style: 'group',
+  defaultTtl: 3600,
+  maxTtl: 86400,
+  roles: [
+    { name: 'delphi-readonly', group: 'delphi_readonly', access: 'read' },
+    { name: 'delphi-worker', group: 'delphi_worker', access: 'write' },
+  ],
+  ...over,
+});
+
+describe('the engine plan', () => {
+  it('gives each lease role membership of a group, and revocation that ends sessions and drops it', () => {
+    const plan = buildEnginePlan(setup());
+    expect(plan.roles['delphi-readonly']?.creation_statements).toEqual([`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE "delphi_readonly";`]);
+    expect(plan.roles['delphi-readonly']?.revocation_statements.at(-1)).toBe('DROP ROLE IF EXISTS "{{name}}";');
+    expect(plan.sql).toContain('ALTER DEFAULT PRIVILEGES IN SCHEMA "public" GRANT SELECT, INSERT, UPDATE ON TABLES TO "delphi_worker";');
+    expect(plan.connection).toMatchObject({ connection_url: 'postgresql://{{username}}:{{password}}@db.example:5432/delphi?sslmode=require', allowed_roles: ['delphi-readonly', 'delphi-worker'] });
+    expect(defaultPrivilegesProblem(plan.roles['delphi-readonly']?.creation_statements ?? [], plan.roles['delphi-readonly']?.revocation_statements ?? [])).toBeUndefined();
+  });
+
+  it('in seed style keeps the seed\'s grants and adds the revocation that undoes them', () => {
+    const plan = buildEnginePlan(setup({ style: 'seed' }));
+    const role = plan.roles['delphi-readonly'];
+    expect(plan.sql).toEqual([]);
+    expect(role?.creation_statements[0]).toContain('ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO "{{name}}"');
+    expect(role?.revocation_statements[0]).toBe('ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT ON TABLES FROM "{{name}}";');
+    expect(defaultPrivilegesProblem(role?.creation_statements ?? [], role?.revocation_statements ?? [])).toBeUndefined();
+    expect(defaultPrivilegesProblem(role?.creation_statements ?? [], [])).toMatch(/2BP01/);
+    expect(defaultPrivilegesProblem(role?.creation_statements ?? [], ['DROP ROLE "{{name}}";'])).toMatch(/never revoke them/);
+  });
+
+  it('prints commands whose quoting survives the shell, with the password only as a variable', () => {
+    const text = renderCommands(buildEnginePlan(setup()));
+    expect(text).toContain(`creation_statements='CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '\\''{{password}}'\\'' VALID UNTIL '\\''{{expiration}}'\\'' IN ROLE "delphi_readonly";'`);
+    expect(text).toContain('password="$DELPHI_DB_ADMIN_PASSWORD"');
+    expect(text).toMatch(/PGPASSWORD="\$DELPHI_DB_ADMIN_PASSWORD" psql -v ON_ERROR_STOP=1 'host=db.example port=5432 dbname=delphi user=vault_admin sslmode=require' <<'SQL'/);
+  });
+
+  it('refuses names that could escape a path, a statement or a command line', () => {
+    for (const bad of [{ mount: '../sys' }, { connection: 'x;y' }, { adminUser: 'Admin' }, { target: { ...setup().target, host: 'db;rm' } }, { roles: [{ name: 'r', group: 'g"x', access: 'read' as const }] }, { defaultTtl: 10, maxTtl: 5 }]) {
+      expect(() => buildEnginePlan(setup(bad))).toThrow(/not allowed|not valid/);
+    }
+  });
+});
