@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config, CredentialSourceName } from '../config/schema.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { authenticate } from '../vault/auth.js';
+import { createVaultClient } from '../vault/client.js';
 import { readEosFields } from '../vault/kv.js';
 import { LeaseKeeper } from '../vault/lease-keeper.js';
 import { leaseStateDir, trackLeaseState } from '../vault/lease-state.js';
@@ -98,10 +99,13 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 
   // The keeper's hooks use the pool, which is built right after it (and before the keeper starts).
   const dynamic = SOURCE_FACTORIES.dynamic(context);
+  // The keeper times its own retries against the lease's expiry: its client must not add
+  // retries of its own underneath (they could carry a renewal past the expiry).
+  const leaseClient = credentials.lease && session ? createVaultClient({ settings: { ...session.settings, maxRetries: 0 }, token: session.client.token }) : undefined;
   const keeper =
-    credentials.lease && session
+    credentials.lease && session && leaseClient
       ? new LeaseKeeper({
-          vault: session.client,
+          vault: leaseClient,
           clock,
           issue: () => dynamic.obtain(),
           renewAt: options.config.credentials.renewAt,
@@ -125,6 +129,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
             session.auth.source === 'approle'
               ? async () => {
                   await authenticate(session.client, session.settings, options.home);
+                  leaseClient.token = session.client.token;
                 }
               : undefined,
         })
@@ -155,6 +160,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       await pool.end();
       await keeper?.stop({ revoke: true });
       untrack?.();
+      leaseClient?.close();
       session?.client.close();
     },
   };

@@ -243,17 +243,18 @@ export class LeaseKeeper extends EventEmitter {
     if (now + backoff > deadline) {
       if (now < deadline) delay = deadline - now;
       else {
-        // Inside the safety margin: try at half the time left each time, then it is gone.
+        // Inside the safety margin: try again at half the time left (a few attempts, ≥ 100 ms
+        // apart) until the last 200 ms; then it is gone.
         if (!this.warnedExpiring) {
           this.warnedExpiring = true;
           this.record('expiring', { lease: this.leaseName(), detail: `expires in ${Math.round((this.expiresAt - now) / 1000)} s; Vault still failing: ${message(err)}` });
         }
         const left = this.expiresAt - now;
-        if (left <= 1000) {
+        if (left <= 200) {
           this.schedule(left, () => Promise.resolve(this.expire(err)));
           return;
         }
-        delay = left / 2;
+        delay = Math.max(100, left / 2);
       }
     }
     this.record('renew-failed', { lease: this.leaseName(), detail: `${message(err)}; retrying in ${Math.round(delay)} ms` });

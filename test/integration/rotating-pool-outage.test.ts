@@ -13,7 +13,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('the rotating pool when Vault goes away', () => {
   let fx: Awaited<ReturnType<typeof startDatabaseFixture>>;
   beforeAll(async () => {
-    fx = await startDatabaseFixture({ ttl: 6, maxTtl: 60 });
+    fx = await startDatabaseFixture({ ttl: 8, maxTtl: 60 });
   });
   afterAll(() => fx?.stop());
 
@@ -22,9 +22,9 @@ describe('the rotating pool when Vault goes away', () => {
     const events: KeeperEvent[] = [];
     db.keeper?.on('event', (e: KeeperEvent) => events.push(e));
     const load = runLoad({ qps: 100, durationMs: 12_000, query: () => db.pool.query('SELECT 1 FROM alerts LIMIT 1') });
-    // The first renewal is due at ~4.2–4.5 s of a 6 s lease: Vault drops every connection from
-    // 3.5 s to 5.5 s, which is before the lease ends at 6 s.
-    await sleep(3500);
+    // The first renewal is due at ~5.6–6 s of an 8 s lease: Vault drops every connection from
+    // 5 s to 7 s, which is before the lease ends at 8 s.
+    await sleep(5000);
     await fx.control('drop', { path: '', count: 1_000_000 });
     await sleep(2000);
     const outageEnd = Date.now();
