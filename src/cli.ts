@@ -120,6 +120,24 @@ export function buildProgram(io: IO, outcome: Outcome): Command {
     .option('--json', 'print JSON')
     .action(lazy(outcome, io, () => import('./commands/self-secrets-status.js')));
   secrets
+    .command('exec')
+    .description('run a worker with fresh dynamic credentials in PG_DSN (and PG*), kept alive, restarted or signalled on rotation, revoked on exit')
+    .argument('<command...>', 'the worker and its arguments, after --')
+    .option('--role <name>', 'Vault role (default: engine.workerRole, delphi-worker)')
+    .option('--source <list>', 'allowed credential sources, in order, e.g. dynamic,env (default: credentials.sources)')
+    .option('--on-rotate <action>', 'restart, signal:<NAME> (e.g. signal:HUP) or none', 'restart')
+    .option('--grace <duration>', 'how long a worker may take to stop before SIGKILL', '30s')
+    .action(lazy(outcome, io, () => import('./commands/self-secrets-exec.js')));
+  secrets
+    .command('env')
+    .description('print resolved database credentials as variables (masked unless --reveal)')
+    .addOption(new Option('--format <format>', 'output format').choices(['shell', 'dotenv', 'json']).default('shell'))
+    .option('--role <name>', 'Vault role (default: engine.workerRole)')
+    .option('--source <list>', 'allowed credential sources, in order')
+    .option('--reveal', 'print the password in clear')
+    .option('--keep', 'leave the lease alive at exit and print its id and TTL')
+    .action(lazy(outcome, io, () => import('./commands/self-secrets-env.js')));
+  secrets
     .command('get')
     .description('read a Vault path: KV v1/v2, database/creds/<role>, or any other; values masked')
     .argument('<path>', 'logical path, e.g. secret/delphi/database/password or database/creds/delphi-readonly')

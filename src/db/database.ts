@@ -8,7 +8,7 @@ import { LeaseKeeper } from '../vault/lease-keeper.js';
 import { leaseStateDir, trackLeaseState } from '../vault/lease-state.js';
 import { openVaultSession, type VaultSession } from '../vault/session.js';
 import { CredentialChain, NoCredentialsError, type SourceAttempt } from './credential-chain.js';
-import { describeCredentials } from './credentials.js';
+import { describeCredentials, type DbCredentials } from './credentials.js';
 import { RotatingPool } from './rotating-pool.js';
 import { SOURCE_FACTORIES, type SourceContext } from './sources.js';
 import { resolveDatabaseTarget, type DbTarget, type TargetFlags } from './target.js';
@@ -87,7 +87,29 @@ export function buildChain(options: OpenDatabaseOptions) {
   return { chain: new CredentialChain(sources, clock), vault, resolveTarget, context, clock };
 }
 
-export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+/** What to do when the credentials change under their user. */
+export interface CredentialHooks {
+  /** The keeper issued new dynamic credentials; the old lease is revoked after this resolves. */
+  onRotate(next: DbCredentials, reason: string): Promise<void>;
+  /** The lease expired unreplaced and the chain's next allowed source served. */
+  onFallback(fallback: DbCredentials): Promise<void>;
+  /** The lease expired and no other source is allowed. */
+  onNoFallback(detail: string): void;
+}
+
+/** Credentials from the chain, kept alive by a keeper when they are dynamic. */
+export interface HeldCredentials {
+  credentials: DbCredentials;
+  keeper: LeaseKeeper | undefined;
+  chain: CredentialChain;
+  attempts: SourceAttempt[];
+  target: DbTarget | undefined;
+  vault: VaultSession | undefined;
+  /** Stops the keeper and revokes the lease. Close whatever uses the credentials first. */
+  close(): Promise<void>;
+}
+
+export async function holdCredentials(options: OpenDatabaseOptions, hooks: CredentialHooks): Promise<HeldCredentials> {
   const { chain, vault, resolveTarget, context, clock } = buildChain(options);
   const log = options.log;
   const { credentials, attempts } = await chain.resolve();
@@ -95,9 +117,6 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   log?.info({ source: credentials.source, as: describeCredentials(credentials) }, 'database credentials resolved');
 
   const session = credentials.source === 'dynamic' || credentials.source === 'kv' ? await vault().catch(() => undefined) : undefined;
-  let untrack: (() => void) | undefined;
-
-  // The keeper's hooks use the pool, which is built right after it (and before the keeper starts).
   const dynamic = SOURCE_FACTORIES.dynamic(context);
   // The keeper times its own retries against the lease's expiry: its client must not add
   // retries of its own underneath (they could carry a renewal past the expiry).
@@ -110,19 +129,16 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
           issue: () => dynamic.obtain(),
           renewAt: options.config.credentials.renewAt,
           log,
-          onRotate: async (next) => {
-            await pool.switchTo(next, 'lease rotated');
-          },
+          onRotate: (next) => hooks.onRotate(next, 'lease rotated'),
           onExpired: async () => {
             try {
               const fallback = await chain.resolve({ after: 'dynamic' });
               log?.warn({ source: fallback.credentials.source, as: describeCredentials(fallback.credentials) }, 'dynamic lease expired: falling back');
-              await pool.switchTo(fallback.credentials, `fallback to ${fallback.credentials.source}`);
-              pool.emit('fallback', { source: fallback.credentials.source });
+              await hooks.onFallback(fallback.credentials);
             } catch (err) {
               const detail = err instanceof NoCredentialsError ? err.message : String(err);
               log?.error({ detail }, 'dynamic lease expired and no fallback is allowed');
-              pool.markExpired(detail);
+              hooks.onNoFallback(detail);
             }
           },
           relogin:
@@ -134,7 +150,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
               : undefined,
         })
       : undefined;
-  const pool = new RotatingPool({ credentials, keeper, log, pool: options.pool });
+  let untrack: (() => void) | undefined;
   if (keeper) {
     await keeper.start(credentials);
     untrack = trackLeaseState(keeper, {
@@ -145,10 +161,9 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     });
   }
   const target = await resolveTarget().catch(() => undefined);
-
   let closed = false;
   return {
-    pool,
+    credentials,
     keeper,
     chain,
     attempts,
@@ -157,11 +172,36 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     async close() {
       if (closed) return;
       closed = true;
-      await pool.end();
       await keeper?.stop({ revoke: true });
       untrack?.();
       leaseClient?.close();
       session?.client.close();
+    },
+  };
+}
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  // The hooks use the pool, which is built right after the credentials (and before any hook runs:
+  // the keeper acts on timers).
+  const held = await holdCredentials(options, {
+    onRotate: (next, reason) => pool.switchTo(next, reason),
+    onFallback: async (fallback) => {
+      await pool.switchTo(fallback, `fallback to ${fallback.source}`);
+      pool.emit('fallback', { source: fallback.source });
+    },
+    onNoFallback: (detail) => pool.markExpired(detail),
+  });
+  const pool = new RotatingPool({ credentials: held.credentials, keeper: held.keeper, log: options.log, pool: options.pool });
+  return {
+    pool,
+    keeper: held.keeper,
+    chain: held.chain,
+    attempts: held.attempts,
+    target: held.target,
+    vault: held.vault,
+    async close() {
+      await pool.end();
+      await held.close();
     },
   };
 }

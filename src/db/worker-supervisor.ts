@@ -1,0 +1,122 @@
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { constants } from 'node:os';
+import type { Logger } from 'pino';
+import { toDsn, type DbCredentials } from './credentials.js';
+
+/**
+ * Runs a pipeline worker with credentials in its environment, as Vault Agent's process
+ * supervisor does: on a rotation the worker is restarted gracefully (SIGTERM, wait, SIGKILL) or
+ * sent a signal, or left alone; signals to eos are forwarded; when the worker exits on its own,
+ * eos exits with its code. The credentials travel only in the environment, never in argv.
+ */
+
+export type RotateAction = { kind: 'restart' } | { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'none' };
+
+export function parseRotateAction(text: string): RotateAction | undefined {
+  if (text === 'restart') return { kind: 'restart' };
+  if (text === 'none') return { kind: 'none' };
+  const m = /^signal:(?:SIG)?([A-Z0-9]+)$/i.exec(text);
+  if (m && `SIG${m[1]?.toUpperCase()}` in constants.signals) return { kind: 'signal', signal: `SIG${m[1]?.toUpperCase()}` as NodeJS.Signals };
+  return undefined;
+}
+
+/** The environment a worker gets: the caller's, plus PG_DSN and the libpq variables. */
+export function workerEnvironment(base: NodeJS.ProcessEnv, c: DbCredentials): NodeJS.ProcessEnv {
+  return {
+    ...base,
+    PG_DSN: toDsn(c),
+    PGHOST: c.host,
+    PGPORT: String(c.port),
+    PGDATABASE: c.database,
+    PGUSER: c.user,
+    PGPASSWORD: c.password,
+    PGSSLMODE: c.sslmode,
+  };
+}
+
+export interface SupervisorOptions {
+  command: string;
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  onRotate: RotateAction;
+  graceMs: number;
+  stdio?: StdioOptions;
+  log?: Logger;
+}
+
+export class WorkerSupervisor {
+  private child: ChildProcess | undefined;
+  private restarting = false;
+  private readonly exited: Promise<number>;
+  private resolveExit!: (code: number) => void;
+  starts = 0;
+
+  constructor(private readonly options: SupervisorOptions) {
+    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+  }
+
+  /** Resolves with the exit code to use when the worker ends on its own (not by a restart). */
+  get done(): Promise<number> {
+    return this.exited;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(credentials: DbCredentials): void {
+    const child = spawn(this.options.command, this.options.args, {
+      env: workerEnvironment(this.options.env, credentials),
+      stdio: this.options.stdio ?? 'inherit',
+    });
+    this.child = child;
+    this.starts += 1;
+    this.options.log?.info({ pid: child.pid, source: credentials.source, user: credentials.user, start: this.starts }, 'worker started');
+    child.on('error', (err) => {
+      this.options.log?.error({ error: err.message }, 'worker could not be started');
+      if (this.child === child) this.resolveExit(127);
+    });
+    child.on('exit', (code, signal) => {
+      if (this.child !== child || this.restarting) return;
+      const status = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+      this.options.log?.info({ pid: child.pid, code, signal }, 'worker exited');
+      this.resolveExit(status);
+    });
+  }
+
+  /** New credentials: restart, signal, or nothing, as configured. Resolves when done. */
+  async rotate(credentials: DbCredentials, reason: string): Promise<void> {
+    const action = this.options.onRotate;
+    if (action.kind === 'none') return;
+    if (action.kind === 'signal') {
+      // The worker keeps its environment; a signal tells it to re-read what it can (e.g. a file).
+      this.child?.kill(action.signal);
+      this.options.log?.info({ pid: this.child?.pid, signal: action.signal, reason }, 'worker signalled');
+      return;
+    }
+    this.restarting = true;
+    try {
+      await this.stopChild();
+      this.start(credentials);
+    } finally {
+      this.restarting = false;
+    }
+    this.options.log?.info({ pid: this.child?.pid, reason }, 'worker restarted with new credentials');
+  }
+
+  /** Passes a signal on to the worker. */
+  forward(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period. */
+  async stopChild(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), this.options.graceMs);
+    await gone;
+    clearTimeout(timer);
+  }
+}
