@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { holdCredentials } from '../db/database.js';
 import { parseRotateAction, WorkerSupervisor } from '../db/worker-supervisor.js';
 import { UsageError } from '../errors.js';
@@ -29,7 +32,10 @@ export async function run(options: ExecOptions, context: CommandContext, args: s
   const { config } = context.config();
   const log = context.logger();
 
-  const supervisor = new WorkerSupervisor({ command, args: commandArgs, env: io.env, onRotate, graceMs: grace * 1000, log });
+  // A signalled worker keeps its environment: it re-reads the credentials from a private file.
+  const dir = onRotate.kind === 'restart' ? undefined : await mkdtemp(path.join(tmpdir(), 'eos-exec-'));
+  const credentialsFile = dir ? path.join(dir, 'credentials.env') : undefined;
+  const supervisor = new WorkerSupervisor({ command, args: commandArgs, env: io.env, onRotate, graceMs: grace * 1000, credentialsFile, log });
   const held = await holdCredentials(
     { config, env: io.env, sources, role: options.role ?? config.engine.workerRole, log, command: `exec ${command}`, warn: (m) => io.stderr.write(`warning: ${m}\n`) },
     {
@@ -44,15 +50,23 @@ export async function run(options: ExecOptions, context: CommandContext, args: s
   for (const attempt of held.attempts.filter((a) => !a.ok)) io.stderr.write(`warning: credential source ${attempt.source} skipped: ${attempt.reason}\n`);
   if (held.credentials.source !== 'dynamic') io.stderr.write(`warning: the worker runs with ${held.credentials.source} credentials, not dynamic ones\n`);
 
-  // Signals to eos go to the worker; its exit ends eos.
-  const forward = (signal: NodeJS.Signals) => supervisor.forward(signal);
+  // Signals to eos go to the worker; its exit ends eos. Once it has exited, further signals are
+  // ignored until the lease is revoked and the files are gone.
+  let childGone = false;
+  const forward = (signal: NodeJS.Signals) => {
+    if (!childGone) supervisor.forward(signal);
+  };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const signal of signals) process.on(signal, forward);
   try {
     supervisor.start(held.credentials);
-    return await supervisor.done;
+    const code = await supervisor.done;
+    childGone = true;
+    return code;
   } finally {
-    for (const signal of signals) process.off(signal, forward);
+    childGone = true;
     await held.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+    for (const signal of signals) process.off(signal, forward);
   }
 }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { renameSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Logger } from 'pino';
 import { toDsn, type DbCredentials } from './credentials.js';
@@ -40,8 +41,20 @@ export interface SupervisorOptions {
   env: NodeJS.ProcessEnv;
   onRotate: RotateAction;
   graceMs: number;
+  /**
+   * A 0600 file kept up to date with the current credentials (dotenv lines), named to the worker
+   * as EOS_DB_CREDENTIALS_FILE: how a signalled worker, whose environment cannot change, finds
+   * the new credentials (Vault Agent's template-and-signal pattern).
+   */
+  credentialsFile?: string;
   stdio?: StdioOptions;
   log?: Logger;
+}
+
+/** The credentials as dotenv lines (for the credentials file). */
+export function credentialsFileText(c: DbCredentials): string {
+  const env = workerEnvironment({}, c);
+  return `${Object.entries(env).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n')}\n`;
 }
 
 export class WorkerSupervisor {
@@ -65,8 +78,10 @@ export class WorkerSupervisor {
   }
 
   start(credentials: DbCredentials): void {
+    this.writeCredentialsFile(credentials);
+    const file = this.options.credentialsFile;
     const child = spawn(this.options.command, this.options.args, {
-      env: workerEnvironment(this.options.env, credentials),
+      env: { ...workerEnvironment(this.options.env, credentials), ...(file ? { EOS_DB_CREDENTIALS_FILE: file } : {}) },
       stdio: this.options.stdio ?? 'inherit',
     });
     this.child = child;
@@ -87,6 +102,7 @@ export class WorkerSupervisor {
   /** New credentials: restart, signal, or nothing, as configured. Resolves when done. */
   async rotate(credentials: DbCredentials, reason: string): Promise<void> {
     const action = this.options.onRotate;
+    if (action.kind !== 'restart') this.writeCredentialsFile(credentials);
     if (action.kind === 'none') return;
     if (action.kind === 'signal') {
       // The worker keeps its environment; a signal tells it to re-read what it can (e.g. a file).
@@ -102,6 +118,14 @@ export class WorkerSupervisor {
       this.restarting = false;
     }
     this.options.log?.info({ pid: this.child?.pid, reason }, 'worker restarted with new credentials');
+  }
+
+  private writeCredentialsFile(credentials: DbCredentials): void {
+    const file = this.options.credentialsFile;
+    if (!file) return;
+    const temp = `${file}.tmp`;
+    writeFileSync(temp, credentialsFileText(credentials), { mode: 0o600 });
+    renameSync(temp, file);
   }
 
   /** Passes a signal on to the worker. */

@@ -1,0 +1,157 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
+import { CLI, REPO_ROOT } from '../helpers/cli.js';
+
+/**
+ * A stand-in for a Delphi worker: connects with PG_DSN, says who it is, writes an alert every
+ * 200 ms when WRITE=1 (tagged with its database user), stops cleanly on SIGTERM.
+ */
+const WORKER = `
+import pg from 'pg';
+import { readFileSync } from 'node:fs';
+let client = new pg.Client({ connectionString: process.env.PG_DSN });
+client.on('error', () => {});
+await client.connect();
+const { rows } = await client.query('SELECT current_user AS u');
+console.log('connected as ' + rows[0].u + ' password ' + process.env.PGPASSWORD);
+let n = 0;
+const timer = setInterval(() => {
+  if (process.env.WRITE !== '1') return;
+  client.query("INSERT INTO alerts (alert_hash, agent_id, rule_id, rule_level, rule_desc, raw) VALUES ($1, 'agent-1', 1, 3, current_user, '{}')", [process.pid + '-' + n++]).catch((e) => { console.log('write failed ' + e.code); process.exit(3); });
+}, 200);
+// Signalled: re-read the credentials eos keeps in EOS_DB_CREDENTIALS_FILE and reconnect.
+process.on('SIGHUP', async () => {
+  const dsn = JSON.parse(/^PG_DSN=(.*)$/m.exec(readFileSync(process.env.EOS_DB_CREDENTIALS_FILE, 'utf8'))[1]);
+  const next = new pg.Client({ connectionString: dsn });
+  next.on('error', () => {});
+  await next.connect();
+  const old = client;
+  client = next;
+  old.end().catch(() => {});
+  const { rows } = await client.query('SELECT current_user AS u');
+  console.log('hup reconnected as ' + rows[0].u);
+});
+process.on('SIGTERM', async () => { clearInterval(timer); await client.end(); console.log('stopped'); process.exit(0); });
+if (process.env.EXIT_AFTER) setTimeout(() => process.exit(Number(process.env.EXIT_CODE)), Number(process.env.EXIT_AFTER));
+`;
+
+interface Run {
+  stdout: string;
+  stderr: string;
+  code: Promise<number | null>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+describe('eos self secrets exec, with a worker child process', () => {
+  let sandbox: Sandbox;
+  let admin: pg.Client;
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+
+  const exec = (args: string[], extra: NodeJS.ProcessEnv = {}): Run => {
+    const child = spawn(process.execPath, [CLI, 'self', 'secrets', 'exec', ...args, '--', process.execPath, '--input-type=module', '-e', WORKER], {
+      cwd: REPO_ROOT,
+      env: { ...env, ...extra },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const run: Run = {
+      stdout: '',
+      stderr: '',
+      code: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
+      kill: (signal) => child.kill(signal),
+    };
+    child.stdout.on('data', (d) => (run.stdout += d));
+    child.stderr.on('data', (d) => (run.stderr += d));
+    return run;
+  };
+  const users = (out: string) => [...out.matchAll(/^connected as (\S+)/gm)].map((m) => m[1] as string);
+  const workerMembers = async () =>
+    (await admin.query(`SELECT count(*)::int AS n FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE g.rolname = 'delphi_worker'`)).rows[0].n as number;
+  const leases = async () => ((await (await fetch(`${sandbox.vaultAddr}/__dev/leases`)).json()) as { leases: unknown[] }).leases.length;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ ttl: 3, maxTtl: 8 });
+    admin = new pg.Client({ connectionString: sandbox.adminUrl });
+    await admin.connect();
+    await admin.query(`INSERT INTO agents (id, name, registered) VALUES ('agent-1', 'web-1', now())`);
+    home = mkdtempSync(path.join(tmpdir(), 'eos-exec-'));
+    env = { PATH: process.env.PATH, HOME: home, EOS_CONFIG: sandbox.configFile, VAULT_TOKEN: sandbox.rootToken, EOS_LOG_FILE: path.join(home, 'eos.log') };
+  });
+  afterAll(async () => {
+    await admin?.end();
+    await sandbox?.stop();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('runs the worker with the worker role, restarts it with new credentials on each rotation, and SIGTERM leaves nothing behind', async () => {
+    const run = exec(['--grace', '5s'], { WRITE: '1' });
+    // TTL 3 s / max 8 s: a rotation about every 6 s.
+    await expect.poll(() => users(run.stdout).length, { timeout: 30_000, interval: 200 }).toBeGreaterThanOrEqual(3);
+    const seen = users(run.stdout);
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const user of seen) expect(user).toMatch(/^v-root-delphi-w-/);
+    expect(run.stdout.match(/^stopped$/gm)?.length).toBeGreaterThanOrEqual(2);
+
+    // Credentials only in the environment: never on a command line, never in the log.
+    const passwords = [...run.stdout.matchAll(/ password (\S+)/g)].map((m) => m[1] as string);
+    const cmdlines = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      } catch {
+        return '';
+      }
+    });
+    for (const pw of passwords) expect(cmdlines.some((c) => c.includes(pw))).toBe(false);
+
+    run.kill('SIGTERM');
+    expect(await run.code).toBe(0);
+    const log = readFileSync(env.EOS_LOG_FILE as string, 'utf8');
+    for (const pw of passwords) expect(log).not.toContain(pw);
+    expect(log).toMatch(/worker restarted with new credentials/);
+
+    // Every restart wrote with its own credentials; after the stop no role and no lease remain.
+    const writers = (await admin.query(`SELECT DISTINCT rule_desc FROM alerts`)).rows.map((r) => r.rule_desc as string);
+    expect(writers.length).toBeGreaterThanOrEqual(2);
+    expect(writers.every((w) => seen.includes(w))).toBe(true);
+    expect(await workerMembers()).toBe(0);
+    expect(await leases()).toBe(0);
+  }, 60_000);
+
+  it('exits with the worker\'s exit code and revokes the lease', async () => {
+    const run = exec([], { EXIT_AFTER: '500', EXIT_CODE: '7' });
+    expect(await run.code).toBe(7);
+    expect(users(run.stdout)).toHaveLength(1);
+    expect(await workerMembers()).toBe(0);
+    expect(await leases()).toBe(0);
+  }, 30_000);
+
+  it('sends the chosen signal on rotation instead of restarting; the worker finds the new credentials in its file', async () => {
+    const run = exec(['--on-rotate', 'signal:HUP']);
+    await expect.poll(() => run.stdout, { timeout: 20_000, interval: 200 }).toMatch(/^hup reconnected as v-root-delphi-w-/m);
+    expect(users(run.stdout)).toHaveLength(1); // one process, never restarted
+    const reconnectedAs = /^hup reconnected as (\S+)/m.exec(run.stdout)?.[1];
+    expect(reconnectedAs).not.toBe(users(run.stdout)[0]);
+    run.kill('SIGTERM');
+    expect(await run.code).toBe(0);
+    expect(await workerMembers()).toBe(0);
+  }, 30_000);
+
+  it('with Vault down and --source dynamic,env, starts the worker with the environment\'s DSN and says so', async () => {
+    const password = ((await (await fetch(`${sandbox.vaultAddr}/v1/secret/data/delphi/database/password`, { headers: { 'X-Vault-Token': sandbox.rootToken } })).json()) as { data: { data: { value: string } } }).data.data.value;
+    const dsn = `postgresql://delphi_static:${encodeURIComponent(password)}@${sandbox.postgres.host}:${sandbox.postgres.port}/delphi?sslmode=disable`;
+    const run = exec(['--source', 'dynamic,env'], { VAULT_ADDR: 'http://127.0.0.1:1', VAULT_MAX_RETRIES: '0', PG_DSN: dsn });
+    await expect.poll(() => users(run.stdout), { timeout: 20_000 }).toEqual(['delphi_static']);
+    expect(run.stderr).toMatch(/^warning: credential source dynamic skipped: Vault at http:\/\/127\.0\.0\.1:1 is unreachable/m);
+    expect(run.stderr).toMatch(/^warning: the worker runs with env credentials, not dynamic ones$/m);
+    run.kill('SIGTERM');
+    expect(await run.code).toBe(0);
+    const log = readFileSync(env.EOS_LOG_FILE as string, 'utf8');
+    expect(log).toMatch(/"source":"dynamic".*"msg":"credential source skipped"/);
+    expect(log).not.toContain(password);
+  }, 30_000);
+});
