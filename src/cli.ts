@@ -147,12 +147,27 @@ export function buildProgram(io: IO, outcome: Outcome): Command {
     .option('--json', 'print JSON')
     .action(lazy(outcome, io, () => import('./commands/self-secrets-get.js')));
 
+  const delphi = program.command('delphi').description('the Delphi pipeline');
+  delphi
+    .command('dashboard')
+    .description('live terminal dashboard of the pipeline over rotating dynamic credentials')
+    .option('--interval <duration>', 'refresh interval (also refreshed on pipeline NOTIFY)', '5s')
+    .option('--once', 'print one plain-text frame of the Overview and exit')
+    .option('--json', 'print one snapshot of every view and the credential state, and exit')
+    .option('--source <list>', 'allowed credential sources, in order (default: credentials.sources)')
+    .option('--sandbox', 'start a throwaway sandbox with sample data and the pipeline simulator, and show it')
+    .option('--ttl <duration>', 'with --sandbox: role TTL', '60s')
+    .option('--max-ttl <duration>', 'with --sandbox: role max TTL', '5m')
+    .action(lazy(outcome, io, () => import('./commands/delphi-dashboard.js')));
+
   program
     .command('sandbox')
     .description('a throwaway PostgreSQL and Vault-API dev server with the engine set up, for trying eos on one machine')
     .option('--port <port>', 'port of the Vault-API dev server (default: a free port)')
     .option('--ttl <duration>', 'default TTL of the database roles', '60s')
     .option('--max-ttl <duration>', 'max TTL of the database roles', '5m')
+    .option('--simulate', 'run the pipeline simulator (moves alerts through the states with worker credentials)')
+    .option('--alerts <n>', 'sample alerts to load', '5000')
     .option('--json', 'print the settings as JSON instead of export lines')
     .action(lazy(outcome, io, () => import('./commands/sandbox.js')));
 

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { startSandbox } from '../sandbox/sandbox.js';
+import { startSandbox, startSimulation } from '../sandbox/sandbox.js';
 import { parseDurationSeconds } from '../util/duration.js';
 import { shellQuote } from '../util/shell.js';
 import type { CommandContext } from './context.js';
@@ -9,6 +9,8 @@ export interface SandboxCommandOptions {
   port?: string;
   ttl: string;
   maxTtl: string;
+  simulate?: boolean;
+  alerts: string;
   json?: boolean;
 }
 
@@ -24,7 +26,11 @@ export async function run(options: SandboxCommandOptions, context: CommandContex
 
   const started = Date.now();
   const progress = (line: string) => io.stderr.write(`${line}\n`);
-  const sandbox = await startSandbox({ vaultPort: port, ttl: Math.floor(ttl), maxTtl: Math.floor(maxTtl), progress });
+  const alerts = Number(options.alerts);
+  if (!Number.isInteger(alerts) || alerts < 0) throw new UsageError(`--alerts "${options.alerts}" is not a whole number`, 'e.g. --alerts 5000');
+  const sandbox = await startSandbox({ vaultPort: port, ttl: Math.floor(ttl), maxTtl: Math.floor(maxTtl), sampleAlerts: alerts, progress });
+  const simulation = options.simulate ? await startSimulation(sandbox) : undefined;
+  if (simulation) progress('pipeline simulator running (worker role, dynamic credentials)');
 
   const exports = {
     VAULT_ADDR: sandbox.vaultAddr,
@@ -53,6 +59,7 @@ export async function run(options: SandboxCommandOptions, context: CommandContex
     process.on('SIGTERM', onSignal);
   });
   progress(`${signal}: revoking leases, stopping PostgreSQL, removing files…`);
+  await simulation?.stop();
   await sandbox.stop();
   progress('sandbox removed');
   return 0;

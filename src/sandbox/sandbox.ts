@@ -6,6 +6,7 @@ import pg from 'pg';
 import { writeConfigFile } from '../config/write.js';
 import type { ConfigInput } from '../config/schema.js';
 import { applySchema } from '../delphi/schema.js';
+import { loadSampleData } from './sample-data.js';
 import { createVaultClient } from '../vault/client.js';
 import { applyWithAdmin } from '../vault/engine-apply.js';
 import { buildEnginePlan } from '../vault/engine-plan.js';
@@ -21,6 +22,8 @@ export interface SandboxOptions {
   /** Role TTLs in seconds. */
   ttl: number;
   maxTtl: number;
+  /** Sample alerts to load (default 5000). */
+  sampleAlerts?: number;
   /** Progress lines for a person watching (stderr). */
   progress?: (line: string) => void;
 }
@@ -57,7 +60,11 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     postgres = await startPostgresCluster();
     const adminUrl = await postgres.createDatabase(SANDBOX_DATABASE);
     const staticPassword = randomBytes(15).toString('base64url');
-    await withAdmin(adminUrl, (client) => applySchema(client));
+    await withAdmin(adminUrl, async (client) => {
+      await applySchema(client);
+      progress(`loading ${options.sampleAlerts ?? 5000} sample alerts…`);
+      await loadSampleData(client, { alerts: options.sampleAlerts ?? 5000 });
+    });
 
     progress('starting the Vault-API dev server…');
     vault = await startVaultDevServer({ port: options.vaultPort });
@@ -132,5 +139,30 @@ function vaultWriter(addr: string, token: string) {
       body: JSON.stringify(body),
     });
     if (!res.ok) throw new Error(`sandbox set-up failed at ${apiPath}: HTTP ${res.status} ${await res.text()}`);
+  };
+}
+
+/** The sandbox's eos configuration and environment, for a process that uses it in-process. */
+export async function sandboxConfig(sandbox: Sandbox) {
+  const { loadConfig } = await import('../config/load.js');
+  const env = { VAULT_ADDR: sandbox.vaultAddr, VAULT_TOKEN: sandbox.rootToken, EOS_CONFIG: sandbox.configFile };
+  return { config: loadConfig({ env }).config, env };
+}
+
+/** Runs the pipeline simulator with the worker role's dynamic credentials. */
+export async function startSimulation(sandbox: Sandbox, options: { intervalMs?: number } = {}) {
+  const { openDatabase } = await import('../db/database.js');
+  const { PipelineSimulator } = await import('./simulator.js');
+  const { config, env } = await sandboxConfig(sandbox);
+  const db = await openDatabase({ config, env, role: config.engine.workerRole, command: 'sandbox simulator' });
+  const simulator = new PipelineSimulator(db.pool, { intervalMs: options.intervalMs ?? 1000 });
+  simulator.start();
+  return {
+    simulator,
+    db,
+    async stop() {
+      await simulator.stop();
+      await db.close();
+    },
   };
 }

@@ -1,0 +1,95 @@
+import { EventEmitter } from 'node:events';
+import type { Database } from '../db/database.js';
+import { PipelineListener } from '../db/listener.js';
+import { ALERT_CHANNELS } from './schema.js';
+import { credentialState, takeSnapshot, type CredentialState, type Snapshot } from './snapshot.js';
+
+/**
+ * The dashboard's model: snapshots on an interval and soon after a pipeline NOTIFY (debounced),
+ * the last good snapshot kept and marked stale while the database is down, the credential state
+ * live. The ink UI, `--once` and `--json` all read it.
+ */
+export class DashboardModel extends EventEmitter {
+  snapshot: Snapshot | null = null;
+  stale = false;
+  error: string | null = null;
+  paused = false;
+  listening = false;
+  refreshes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private listener: PipelineListener | undefined;
+  private inFlight: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly options: { intervalMs: number; debounceMs?: number; listen?: boolean },
+  ) {
+    super();
+  }
+
+  credentials(): CredentialState {
+    return credentialState(this.db.pool, this.db.keeper, this.db.attempts);
+  }
+
+  async start(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.options.intervalMs);
+    // The credential countdown moves every second without a query.
+    this.ticker = setInterval(() => this.emit('update'), 1000);
+    if (this.options.listen ?? true) {
+      this.listener = new PipelineListener(this.db.pool, ALERT_CHANNELS);
+      this.listener.on('notification', () => this.soon());
+      this.listener.on('subscribed', () => {
+        this.listening = true;
+        this.soon();
+      });
+      this.listener.on('disconnected', () => {
+        this.listening = false;
+        this.emit('update');
+      });
+      await this.listener.start().catch(() => undefined);
+    }
+  }
+
+  /** A refresh within a second of a notification, however many arrive. */
+  private soon(): void {
+    if (this.debounce) return;
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      void this.refresh();
+    }, this.options.debounceMs ?? 300);
+  }
+
+  refresh(force = false): Promise<void> {
+    if (this.paused && !force) return Promise.resolve();
+    this.inFlight ??= (async () => {
+      try {
+        this.snapshot = await takeSnapshot((text) => this.db.pool.query(text), this.credentials());
+        this.stale = false;
+        this.error = null;
+        this.refreshes += 1;
+      } catch (err) {
+        // Keep the last data, marked stale; the pool and listener reconnect by themselves.
+        this.stale = this.snapshot !== null;
+        this.error = err instanceof Error ? err.message : String(err);
+      }
+      this.emit('update');
+    })().finally(() => (this.inFlight = undefined));
+    return this.inFlight;
+  }
+
+  togglePause(): void {
+    this.paused = !this.paused;
+    this.emit('update');
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    clearInterval(this.ticker);
+    clearTimeout(this.debounce);
+    await this.inFlight;
+    await this.listener?.stop();
+  }
+}

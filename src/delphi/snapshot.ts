@@ -1,0 +1,135 @@
+import type { RotatingPool, PoolStats } from '../db/rotating-pool.js';
+import type { LeaseKeeper, KeeperEvent } from '../vault/lease-keeper.js';
+import type { SourceAttempt } from '../db/credential-chain.js';
+import { shortLeaseId } from '../redact.js';
+
+/** Everything the dashboard shows, read in one go (DESIGN §8); `--json` prints exactly this. */
+
+export const PIPELINE_STATES = ['new', 'enriched', 'analyzed', 'structured', 'formatted', 'sent'] as const;
+
+export interface FlowStage {
+  state: string;
+  count: number;
+  oldestSeconds: number | null;
+  avgAgeSeconds: number | null;
+  health: 'Healthy' | 'Monitor' | 'ATTENTION NEEDED' | 'empty';
+}
+
+export interface CredentialState {
+  source: string;
+  user: string;
+  lease: string | null;
+  ttlSeconds: number | null;
+  nextActionAt: string | null;
+  rotations: number;
+  fallback: boolean;
+  pool: PoolStats;
+  events: KeeperEvent[];
+  attempts: SourceAttempt[];
+}
+
+export interface Snapshot {
+  takenAt: string;
+  ms: number;
+  slowestQuery: { name: string; ms: number };
+  flow: FlowStage[];
+  failed: number;
+  throughput: { ingested5m: number; sent5m: number };
+  bottlenecks: { state: string; over1h: number; over30m: number; over10m: number; total: number }[];
+  parsers: { promptType: string; parser: string; attempts: number; successRate: number; avgMs: number; lastUsed: string | null }[];
+  parserErrors: { promptType: string; parser: string; error: string; count: number }[];
+  failures: { id: number; state: string; agent: string; reason: string; error: string | null; ageSeconds: number }[];
+  failureSummary: { type: string; count: number; newest: string | null }[];
+  agents: { top: { id: string; name: string; status: string | null; alerts24h: number; lastSeen: string | null }[]; byStatus: { status: string; count: number }[] };
+  credentials: CredentialState | null;
+}
+
+type Query = (text: string) => Promise<{ rows: Record<string, unknown>[] }>;
+
+/** The dashboard's queries; each one is read-only and served by an index or a small table. */
+export const DASHBOARD_QUERIES = {
+  flow: `SELECT state::text AS state, count::int AS count, EXTRACT(epoch FROM now() - oldest)::int AS oldest_s,
+                avg_age_seconds::float AS avg_s, health_status FROM pipeline_health`,
+  throughput: `SELECT (SELECT count(*)::int FROM alerts WHERE ingest_timestamp > now() - interval '5 minutes') AS ingested,
+                      (SELECT count(*)::int FROM alerts WHERE alert_sent_at > now() - interval '5 minutes') AS sent`,
+  bottlenecks: `SELECT state::text AS state, stuck_over_1hr::int AS h1, stuck_over_30min::int AS m30, stuck_over_10min::int AS m10,
+                       total_in_state::int AS total FROM pipeline_bottlenecks`,
+  parsers: `SELECT prompt_type, parser_used, total_attempts::int AS attempts, success_rate::float AS rate, avg_duration_ms::float AS avg_ms,
+                   last_used FROM parser_performance ORDER BY total_attempts DESC LIMIT 20`,
+  parserErrors: `SELECT prompt_type, parser_used, parser_error, error_count::int AS n FROM parser_error_analysis`,
+  failures: `SELECT id::int AS id, state::text AS state, agent_id, failure_reason, COALESCE(email_error, parser_error) AS error,
+                    age_seconds::int AS age FROM recent_failures LIMIT 20`,
+  failureSummary: `SELECT failure_type, count::int AS count, newest_failure FROM failure_summary ORDER BY count DESC`,
+  agentsTop: `SELECT a.id, a.name, a.status_text, a.last_seen, t.n::int AS n
+                FROM (SELECT agent_id, count(*) AS n FROM alerts WHERE ingest_timestamp > now() - interval '24 hours'
+                       GROUP BY agent_id ORDER BY count(*) DESC LIMIT 10) t
+                JOIN agents a ON a.id = t.agent_id ORDER BY t.n DESC`,
+  agentsByStatus: `SELECT COALESCE(status_text, 'unknown') AS status, count(*)::int AS n FROM agents GROUP BY 1 ORDER BY 2 DESC`,
+} as const;
+
+export async function takeSnapshot(query: Query, credentials: CredentialState | null): Promise<Snapshot> {
+  const start = performance.now();
+  let slowest = { name: '', ms: 0 };
+  const timed = async (name: keyof typeof DASHBOARD_QUERIES) => {
+    const t = performance.now();
+    const result = await query(DASHBOARD_QUERIES[name]);
+    const ms = performance.now() - t;
+    if (ms > slowest.ms) slowest = { name, ms: Math.round(ms * 10) / 10 };
+    return result.rows;
+  };
+  const [flow, throughput, bottlenecks, parsers, parserErrors, failures, failureSummary, agentsTop, agentsByStatus] = await Promise.all([
+    timed('flow'),
+    timed('throughput'),
+    timed('bottlenecks'),
+    timed('parsers'),
+    timed('parserErrors'),
+    timed('failures'),
+    timed('failureSummary'),
+    timed('agentsTop'),
+    timed('agentsByStatus'),
+  ]);
+  const byState = new Map(flow.map((r) => [r.state as string, r]));
+  const stage = (state: string): FlowStage => {
+    const r = byState.get(state);
+    return r
+      ? { state, count: r.count as number, oldestSeconds: r.oldest_s as number, avgAgeSeconds: Math.round(r.avg_s as number), health: r.health_status as FlowStage['health'] }
+      : { state, count: 0, oldestSeconds: null, avgAgeSeconds: null, health: 'empty' };
+  };
+  const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v));
+  return {
+    takenAt: new Date().toISOString(),
+    ms: Math.round(performance.now() - start),
+    slowestQuery: slowest,
+    flow: PIPELINE_STATES.map(stage),
+    failed: stage('failed').count,
+    throughput: { ingested5m: throughput[0]?.ingested as number, sent5m: throughput[0]?.sent as number },
+    bottlenecks: bottlenecks.map((r) => ({ state: r.state as string, over1h: r.h1 as number, over30m: r.m30 as number, over10m: r.m10 as number, total: r.total as number })),
+    parsers: parsers.map((r) => ({ promptType: r.prompt_type as string, parser: r.parser_used as string, attempts: r.attempts as number, successRate: r.rate as number, avgMs: r.avg_ms as number, lastUsed: iso(r.last_used) })),
+    parserErrors: parserErrors.map((r) => ({ promptType: r.prompt_type as string, parser: r.parser_used as string, error: r.parser_error as string, count: r.n as number })),
+    failures: failures.map((r) => ({ id: r.id as number, state: r.state as string, agent: r.agent_id as string, reason: r.failure_reason as string, error: (r.error as string | null) ?? null, ageSeconds: r.age as number })),
+    failureSummary: failureSummary.map((r) => ({ type: r.failure_type as string, count: r.count as number, newest: iso(r.newest_failure) })),
+    agents: {
+      top: agentsTop.map((r) => ({ id: r.id as string, name: r.name as string, status: (r.status_text as string | null) ?? null, alerts24h: r.n as number, lastSeen: iso(r.last_seen) })),
+      byStatus: agentsByStatus.map((r) => ({ status: r.status as string, count: r.n as number })),
+    },
+    credentials,
+  };
+}
+
+/** The credential side of the snapshot, from the pool and the keeper. */
+export function credentialState(pool: RotatingPool, keeper: LeaseKeeper | undefined, attempts: SourceAttempt[], now = Date.now()): CredentialState {
+  const c = pool.credentials;
+  const lease = c.lease ? shortLeaseId(c.lease.id) : null;
+  return {
+    source: c.source,
+    user: c.user,
+    lease,
+    ttlSeconds: keeper && c.source === 'dynamic' ? Math.max(0, Math.round((keeper.expiry - now) / 1000)) : null,
+    nextActionAt: keeper?.nextActionAt ? new Date(keeper.nextActionAt).toISOString() : null,
+    rotations: pool.stats().rotations,
+    fallback: c.source !== 'dynamic',
+    pool: pool.stats(),
+    events: keeper ? keeper.events.slice(-10) : [],
+    attempts,
+  };
+}

@@ -1,0 +1,89 @@
+import { Box, Text, useApp, useInput, useStdout } from 'ink';
+import { useEffect, useState } from 'react';
+import type { DashboardModel } from '../dashboard.js';
+import { VIEW_COMPONENTS, VIEWS } from './views.js';
+
+/** What the App needs of the model (the real DashboardModel, or a fixed one in tests). */
+export type DashboardSource = Pick<DashboardModel, 'snapshot' | 'stale' | 'error' | 'paused' | 'listening' | 'credentials' | 'refresh' | 'togglePause' | 'on' | 'off'>;
+
+const HELP = [
+  '1–6 / Tab   switch view (Overview, Health, Parsers, Failures, Agents, Credentials)',
+  '↑↓ / j k    scroll',
+  'r           refresh now',
+  'space       pause / resume refreshing',
+  '?           this help',
+  'q / Ctrl-C  quit (the lease is revoked)',
+];
+
+export function App({ model, onQuit }: { model: DashboardSource; onQuit?: () => void }) {
+  const { exit } = useApp();
+  const { stdout } = useStdout();
+  const [, setTick] = useState(0);
+  const [view, setView] = useState(0);
+  const [scroll, setScroll] = useState(0);
+  const [help, setHelp] = useState(false);
+
+  useEffect(() => {
+    const update = () => setTick((t) => t + 1);
+    model.on('update', update);
+    return () => {
+      model.off('update', update);
+    };
+  }, [model]);
+
+  useInput((input, key) => {
+    if (input === 'q' || (key.ctrl && input === 'c')) {
+      onQuit?.();
+      exit();
+      return;
+    }
+    const n = Number(input);
+    if (n >= 1 && n <= VIEWS.length) {
+      setView(n - 1);
+      setScroll(0);
+    } else if (key.tab) {
+      setView((v) => (v + (key.shift ? VIEWS.length - 1 : 1)) % VIEWS.length);
+      setScroll(0);
+    } else if (key.downArrow || input === 'j') setScroll((s) => s + 1);
+    else if (key.upArrow || input === 'k') setScroll((s) => Math.max(0, s - 1));
+    else if (input === 'r') void model.refresh(true);
+    else if (input === ' ') model.togglePause();
+    else if (input === '?') setHelp((h) => !h);
+  });
+
+  const width = Math.max(60, stdout?.columns ?? 80);
+  const height = Math.max(24, stdout?.rows ?? 24);
+  const bodyHeight = height - 5;
+  const snapshot = model.snapshot;
+  const credentials = model.credentials();
+  const Current = VIEW_COMPONENTS[VIEWS[view] ?? 'Overview'];
+  const status = model.error ? (model.stale ? 'STALE (database unreachable, reconnecting…)' : `error: ${model.error}`) : model.paused ? 'paused' : 'live';
+
+  return (
+    <Box flexDirection="column" width={width}>
+      <Box>
+        <Text bold>eos · Delphi </Text>
+        {VIEWS.map((name, i) => (
+          <Text key={name} inverse={i === view}>{` ${i + 1} ${name} `}</Text>
+        ))}
+      </Box>
+      <Text>
+        <Text color={credentials.fallback ? 'yellow' : 'green'}>{`creds ${credentials.source}${credentials.fallback ? ' (FALLBACK)' : ''}`}</Text>
+        {credentials.ttlSeconds !== null ? `  lease ${credentials.ttlSeconds}s` : ''}
+        {`  rotations ${credentials.rotations}  `}
+        <Text color={model.error ? 'red' : model.paused ? 'yellow' : 'green'}>{status}</Text>
+        {model.listening ? '  ⚡listening' : ''}
+      </Text>
+      <Box flexDirection="column" height={bodyHeight} marginTop={1}>
+        {help ? (
+          HELP.map((line) => <Text key={line}>{line}</Text>)
+        ) : snapshot ? (
+          <Current snapshot={snapshot} credentials={credentials} width={width} height={bodyHeight - 1} scroll={scroll} />
+        ) : (
+          <Text>{model.error ? `cannot read the pipeline: ${model.error}` : 'loading…'}</Text>
+        )}
+      </Box>
+      <Text dimColor>{`1-6/Tab views · ↑↓ jk scroll · r refresh · space pause · ? help · q quit${snapshot ? ` · ${snapshot.takenAt.slice(11, 19)}Z (${snapshot.ms} ms)` : ''}`}</Text>
+    </Box>
+  );
+}

@@ -1,0 +1,138 @@
+import { Box, Text } from 'ink';
+import { age, pad } from '../format.js';
+import type { CredentialState, FlowStage, Snapshot } from '../snapshot.js';
+
+/** The six views of DESIGN §8: pure functions of a snapshot, so tests render them directly. */
+
+export const VIEWS = ['Overview', 'Health', 'Parsers', 'Failures', 'Agents', 'Credentials'] as const;
+export type ViewName = (typeof VIEWS)[number];
+
+const HEALTH_COLOR: Record<FlowStage['health'], string> = { Healthy: 'green', Monitor: 'yellow', 'ATTENTION NEEDED': 'red', empty: 'gray' };
+
+interface ViewProps {
+  snapshot: Snapshot;
+  credentials: CredentialState | null;
+  width: number;
+  height: number;
+  scroll: number;
+}
+
+function Rows({ rows, height, scroll }: { rows: string[]; height: number; scroll: number }) {
+  const start = Math.min(scroll, Math.max(0, rows.length - height));
+  const shown = rows.slice(start, start + height);
+  return (
+    <Box flexDirection="column">
+      {shown.map((row, i) => (
+        <Text key={i}>{row}</Text>
+      ))}
+      {rows.length > height ? <Text dimColor>{`${start + 1}–${start + shown.length} of ${rows.length} (↑↓ to scroll)`}</Text> : null}
+    </Box>
+  );
+}
+
+export function Overview({ snapshot, width }: ViewProps) {
+  const bar = (count: number) => {
+    const max = Math.max(1, ...snapshot.flow.map((s) => s.count));
+    return '█'.repeat(Math.max(count > 0 ? 1 : 0, Math.round((count / max) * Math.max(4, width - 62))));
+  };
+  return (
+    <Box flexDirection="column">
+      <Text bold>{`${pad('STAGE', 12)}${pad('COUNT', 9, true)}${pad('OLDEST', 9, true)}${pad('AVG AGE', 9, true)}  HEALTH`}</Text>
+      {snapshot.flow.map((s) => (
+        <Text key={s.state}>
+          {`${pad(s.state, 12)}${pad(s.count, 9, true)}${pad(age(s.oldestSeconds), 9, true)}${pad(age(s.avgAgeSeconds), 9, true)}  `}
+          <Text color={HEALTH_COLOR[s.health]}>{pad(s.health, 17)}</Text>
+          <Text color="cyan">{bar(s.count)}</Text>
+        </Text>
+      ))}
+      <Text> </Text>
+      <Text>
+        {'failed '}
+        <Text color={snapshot.failed > 0 ? 'red' : 'green'}>{snapshot.failed}</Text>
+        {`   ingested (5 min) ${snapshot.throughput.ingested5m}   sent (5 min) ${snapshot.throughput.sent5m}`}
+      </Text>
+    </Box>
+  );
+}
+
+export function Health({ snapshot, height, scroll }: ViewProps) {
+  const rows = [
+    `${pad('STATE', 12)}${pad('>10 MIN', 9, true)}${pad('>30 MIN', 9, true)}${pad('>1 H', 9, true)}${pad('IN STATE', 10, true)}`,
+    ...snapshot.bottlenecks.map((b) => `${pad(b.state, 12)}${pad(b.over10m, 9, true)}${pad(b.over30m, 9, true)}${pad(b.over1h, 9, true)}${pad(b.total, 10, true)}`),
+  ];
+  const worst = snapshot.flow.filter((s) => s.health === 'ATTENTION NEEDED').map((s) => s.state);
+  return (
+    <Box flexDirection="column">
+      <Text>{worst.length > 0 ? <Text color="red">{`attention needed: ${worst.join(', ')}`}</Text> : <Text color="green">no stage needs attention</Text>}</Text>
+      <Rows rows={rows} height={height - 1} scroll={scroll} />
+    </Box>
+  );
+}
+
+export function Parsers({ snapshot, height, scroll }: ViewProps) {
+  const rows = [
+    `${pad('PROMPT', 20)}${pad('PARSER', 16)}${pad('TRIES', 8, true)}${pad('OK %', 8, true)}${pad('AVG MS', 8, true)}`,
+    ...snapshot.parsers.map((p) => `${pad(p.promptType, 20)}${pad(p.parser, 16)}${pad(p.attempts, 8, true)}${pad(p.successRate.toFixed(1), 8, true)}${pad(p.avgMs.toFixed(0), 8, true)}`),
+    '',
+    'errors (24 h):',
+    ...snapshot.parserErrors.map((e) => `  ${pad(e.count, 6, true)}  ${pad(e.parser, 14)} ${e.error}`),
+  ];
+  return <Rows rows={rows} height={height} scroll={scroll} />;
+}
+
+export function Failures({ snapshot, height, scroll }: ViewProps) {
+  const rows = [
+    snapshot.failureSummary.map((f) => `${f.type}: ${f.count}`).join('   ') || 'no failures',
+    '',
+    `${pad('ID', 9)}${pad('STATE', 11)}${pad('AGENT', 7)}${pad('AGE', 8)}${pad('REASON', 16)}ERROR`,
+    ...snapshot.failures.map((f) => `${pad(f.id, 9)}${pad(f.state, 11)}${pad(f.agent, 7)}${pad(age(f.ageSeconds), 8)}${pad(f.reason, 16)}${f.error ?? ''}`),
+  ];
+  return <Rows rows={rows} height={height} scroll={scroll} />;
+}
+
+export function Agents({ snapshot, height, scroll }: ViewProps) {
+  const rows = [
+    snapshot.agents.byStatus.map((s) => `${s.status}: ${s.count}`).join('   '),
+    '',
+    `${pad('AGENT', 12)}${pad('STATUS', 17)}${pad('ALERTS 24H', 11, true)}  LAST SEEN`,
+    ...snapshot.agents.top.map((a) => `${pad(a.name, 12)}${pad(a.status ?? '-', 17)}${pad(a.alerts24h, 11, true)}  ${a.lastSeen?.replace(/\.\d+Z$/, 'Z') ?? '-'}`),
+  ];
+  return <Rows rows={rows} height={height} scroll={scroll} />;
+}
+
+export function Credentials({ credentials, height, scroll }: ViewProps) {
+  if (!credentials) return <Text>no credential state</Text>;
+  const c = credentials;
+  const rows = [
+    `pool      generation ${c.pool.generation}, ${c.pool.total} connections (${c.pool.idle} idle, ${c.pool.waiting} waiting), ${c.pool.retried} retried`,
+    `last err  ${c.pool.lastError ?? '-'}`,
+    `next      ${c.nextActionAt ? c.nextActionAt.replace(/\.\d+Z$/, 'Z') : '-'}`,
+    `sources   ${c.attempts.map((a) => `${a.source} ${a.ok ? '✓' : `✗ (${a.reason})`}`).join(' → ')}`,
+    '',
+    'recent events:',
+    ...[...c.events].reverse().map((e) => `  ${new Date(e.at).toISOString().slice(11, 19)}  ${pad(e.type, 13)} ${e.lease ?? ''}${e.ttl !== undefined ? ` ttl ${e.ttl}s` : ''}${e.detail ? ` — ${e.detail}` : ''}`),
+  ];
+  return (
+    <Box flexDirection="column">
+      <Text>
+        {'source    '}
+        <Text color={c.fallback ? 'yellow' : 'green'} bold>
+          {c.source}
+          {c.fallback ? ' (fallback)' : ''}
+        </Text>
+        {`  as ${c.user}`}
+      </Text>
+      <Text>{`lease     ${c.lease ?? '-'}  ${c.ttlSeconds === null ? '' : `TTL ${c.ttlSeconds}s`}  rotations ${c.rotations}`}</Text>
+      <Rows rows={rows} height={height - 2} scroll={scroll} />
+    </Box>
+  );
+}
+
+export const VIEW_COMPONENTS: Record<ViewName, (props: ViewProps) => React.JSX.Element> = {
+  Overview,
+  Health,
+  Parsers,
+  Failures,
+  Agents,
+  Credentials,
+};
