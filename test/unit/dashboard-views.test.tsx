@@ -1,0 +1,156 @@
+import { EventEmitter } from 'node:events';
+import { render } from 'ink-testing-library';
+import { describe, expect, it } from 'vitest';
+import type { CredentialState, Snapshot } from '../../src/delphi/snapshot.js';
+import { overviewText } from '../../src/delphi/text-frame.js';
+import { App, type DashboardSource } from '../../src/delphi/ui/App.js';
+import { VIEW_COMPONENTS } from '../../src/delphi/ui/views.js';
+
+const credentials: CredentialState = {
+  source: 'dynamic',
+  user: 'v-root-delphi-r-AbCdEfGhIjKlMnOpQrSt-1795870000',
+  lease: 'database/creds/delphi-readonly/Ab3x…',
+  ttlSeconds: 42,
+  nextActionAt: '2026-11-28T12:00:30.000Z',
+  rotations: 3,
+  fallback: false,
+  pool: { generation: 4, rotations: 3, source: 'dynamic', user: 'v-root', total: 5, idle: 4, waiting: 0, retried: 2, lastError: null },
+  events: [{ type: 'rotated', at: Date.UTC(2026, 10, 28, 12, 0, 0), lease: 'database/creds/delphi-readonly/Ab3x…', ttl: 60, detail: 'max_ttl reached' }],
+  attempts: [{ source: 'dynamic', ok: true, ms: 12 }],
+};
+
+const snapshot: Snapshot = {
+  takenAt: '2026-11-28T12:00:00.000Z',
+  ms: 41,
+  slowestQuery: { name: 'flow', ms: 20 },
+  flow: [
+    { state: 'new', count: 12, oldestSeconds: 65, avgAgeSeconds: 40, health: 'Healthy' },
+    { state: 'enriched', count: 3, oldestSeconds: 2000, avgAgeSeconds: 1900, health: 'Monitor' },
+    { state: 'analyzed', count: 0, oldestSeconds: null, avgAgeSeconds: null, health: 'empty' },
+    { state: 'structured', count: 7, oldestSeconds: 7300, avgAgeSeconds: 7200, health: 'ATTENTION NEEDED' },
+    { state: 'formatted', count: 1, oldestSeconds: 5, avgAgeSeconds: 5, health: 'Healthy' },
+    { state: 'sent', count: 9000, oldestSeconds: 86400, avgAgeSeconds: 40000, health: 'ATTENTION NEEDED' },
+  ],
+  failed: 25,
+  throughput: { ingested5m: 30, sent5m: 28 },
+  bottlenecks: [{ state: 'structured', over1h: 7, over30m: 7, over10m: 7, total: 7 }],
+  parsers: [{ promptType: 'security_analysis', parser: 'json', attempts: 120, successRate: 94.2, avgMs: 31, lastUsed: null }],
+  parserErrors: [{ promptType: 'security_analysis', parser: 'json', error: 'no sections found', count: 7 }],
+  failures: [{ id: 1017, state: 'failed', agent: '003', reason: 'email delivery', error: 'SMTP 451: temporary failure', ageSeconds: 120 }],
+  failureSummary: [{ type: 'email delivery', count: 13, newest: null }, { type: 'parser', count: 12, newest: null }],
+  agents: { top: [{ id: '003', name: 'agent-003', status: 'active', alerts24h: 410, lastSeen: '2026-11-28T11:59:00.000Z' }], byStatus: [{ status: 'active', count: 12 }, { status: 'disconnected', count: 3 }] },
+  credentials,
+};
+
+const props = { snapshot, credentials, width: 80, height: 18, scroll: 0 };
+
+describe('the dashboard views, rendered from a fixed snapshot', () => {
+  it('Overview: the flow with counts, ages and health', () => {
+    const frame = render(<VIEW_COMPONENTS.Overview {...props} />).lastFrame() ?? '';
+    expect(frame).toMatch(/new\s+12\s+1m5s\s+40s\s+Healthy/);
+    expect(frame).toMatch(/structured\s+7\s+2h1m\s+2h0m\s+ATTENTION NEEDED/);
+    expect(frame).toMatch(/failed 25\s+ingested \(5 min\) 30\s+sent \(5 min\) 28/);
+    for (const line of frame.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+  });
+
+  it('Health: the bottlenecks and what needs attention', () => {
+    const frame = render(<VIEW_COMPONENTS.Health {...props} />).lastFrame() ?? '';
+    expect(frame).toMatch(/attention needed: structured, sent/);
+    expect(frame).toMatch(/structured\s+7\s+7\s+7\s+7/);
+  });
+
+  it('Parsers, Failures and Agents', () => {
+    expect(render(<VIEW_COMPONENTS.Parsers {...props} />).lastFrame()).toMatch(/security_analysis\s+json\s+120\s+94\.2\s+31[\s\S]*7\s+json\s+no sections found/);
+    expect(render(<VIEW_COMPONENTS.Failures {...props} />).lastFrame()).toMatch(/email delivery: 13\s+parser: 12[\s\S]*1017\s+failed\s+003\s+2m\s+email delivery\s+SMTP 451/);
+    expect(render(<VIEW_COMPONENTS.Agents {...props} />).lastFrame()).toMatch(/active: 12\s+disconnected: 3[\s\S]*agent-003\s+active\s+410/);
+  });
+
+  it('Credentials: source, lease TTL, rotations, pool and events; a fallback is called out', () => {
+    const frame = render(<VIEW_COMPONENTS.Credentials {...props} />).lastFrame() ?? '';
+    expect(frame).toMatch(/source\s+dynamic\s+as v-root-delphi-r-/);
+    expect(frame).toMatch(/TTL 42s\s+rotations 3/);
+    expect(frame).toMatch(/generation 4, 5 connections \(4 idle, 0 waiting\), 2 retried/);
+    expect(frame).toMatch(/12:00:00\s+rotated\s+database\/creds\/delphi-readonly\/Ab3x… ttl 60s — max_ttl reached/);
+    const fallback = render(<VIEW_COMPONENTS.Credentials {...props} credentials={{ ...credentials, source: 'env', fallback: true }} />).lastFrame();
+    expect(fallback).toMatch(/env \(fallback\)/);
+  });
+
+  it('scrolls a long list', () => {
+    const many = { ...snapshot, failures: Array.from({ length: 30 }, (_, i) => ({ ...snapshot.failures[0]!, id: 2000 + i })) };
+    const frame = render(<VIEW_COMPONENTS.Failures {...props} snapshot={many} height={10} scroll={5} />).lastFrame() ?? '';
+    expect(frame).toMatch(/6–15 of 33/);
+    expect(frame).not.toMatch(/\b2000\b/);
+  });
+
+  it('the --once frame is plain text', () => {
+    const text = overviewText(snapshot);
+    expect(text).not.toMatch(/\u001b\[/);
+    expect(text).toMatch(/^credentials: dynamic as v-root-delphi-r-\S+, lease database\/creds\/delphi-readonly\/Ab3x… 42s left, 3 rotation\(s\)$/m);
+  });
+});
+
+describe('the dashboard app', () => {
+  function model(overrides: Partial<DashboardSource> = {}): DashboardSource & { refreshed: number } {
+    const emitter = new EventEmitter();
+    const m = {
+      snapshot,
+      stale: false,
+      error: null,
+      paused: false,
+      listening: true,
+      refreshed: 0,
+      credentials: () => credentials,
+      refresh: async () => void (m.refreshed += 1),
+      togglePause() {
+        m.paused = !m.paused;
+        emitter.emit('update');
+      },
+      on: emitter.on.bind(emitter),
+      off: emitter.off.bind(emitter),
+      ...overrides,
+    };
+    return m as unknown as DashboardSource & { refreshed: number };
+  }
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+  it('switches views with 1–6 and Tab, refreshes with r, pauses with space, shows help with ?', async () => {
+    const m = model();
+    const app = render(<App model={m} />);
+    expect(app.lastFrame()).toMatch(/STAGE\s+COUNT/);
+    app.stdin.write('6');
+    await tick();
+    expect(app.lastFrame()).toMatch(/source\s+dynamic/);
+    app.stdin.write('\t');
+    await tick();
+    expect(app.lastFrame()).toMatch(/STAGE\s+COUNT/);
+    app.stdin.write('4');
+    await tick();
+    expect(app.lastFrame()).toMatch(/email delivery: 13/);
+    app.stdin.write('r');
+    await tick();
+    expect(m.refreshed).toBe(1);
+    app.stdin.write(' ');
+    await tick();
+    expect(app.lastFrame()).toMatch(/paused/);
+    app.stdin.write('?');
+    await tick();
+    expect(app.lastFrame()).toMatch(/q \/ Ctrl-C\s+quit/);
+    app.unmount();
+  });
+
+  it('keeps the last data and says it is stale while the database is down', async () => {
+    const app = render(<App model={model({ stale: true, error: 'connect ECONNREFUSED' })} />);
+    expect(app.lastFrame()).toMatch(/STALE \(database unreachable, reconnecting…\)/);
+    expect(app.lastFrame()).toMatch(/new\s+12/);
+    app.unmount();
+  });
+
+  it('shows fallback credentials in the header, and quits on q', async () => {
+    let quit = false;
+    const app = render(<App model={model({ credentials: () => ({ ...credentials, source: 'kv', fallback: true, ttlSeconds: null }) })} onQuit={() => (quit = true)} />);
+    expect(app.lastFrame()).toMatch(/creds kv \(FALLBACK\)/);
+    app.stdin.write('q');
+    await tick();
+    expect(quit).toBe(true);
+  });
+});
