@@ -71,5 +71,6 @@ export async function loadSampleData(client: pg.ClientBase, options: { alerts: n
   } finally {
     await client.query(`SET session_replication_role = origin`).catch(() => undefined);
   }
-  await client.query('ANALYZE agents; ANALYZE alerts; ANALYZE parser_metrics');
+  // VACUUM sets the visibility map, so the dashboard's covering indexes serve index-only scans.
+  for (const table of ['agents', 'alerts', 'parser_metrics']) await client.query(`VACUUM ANALYZE ${table}`);
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -57,6 +57,35 @@ describe('eos delphi dashboard against the sandbox', () => {
     expect(down.code).toBe(5);
     expect(down.stderr).toMatch(/^error: cannot read the Delphi database/m);
   });
+
+  for (const [how, interval] of [['Ctrl-C', '1.25s'], ['SIGTERM', '1.5s']] as const) {
+    it(`leaves no lease behind on ${how}`, async () => {
+      const child = spawn('script', ['-qfec', `${process.execPath} ${CLI} delphi dashboard --interval ${interval}`, '/dev/null'], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH, TERM: 'xterm-256color', ...env },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let screen = '';
+      child.stdout.on('data', (d) => (screen += strip(String(d))));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      await expect.poll(() => screen, { timeout: 20_000 }).toMatch(/STAGE\s+COUNT/);
+      expect(await readers()).toBe(1);
+      if (how === 'Ctrl-C') child.stdin.write('\u0003');
+      else {
+        const pid = readdirSync('/proc').find((p) => /^\d+$/.test(p) && (() => {
+          try {
+            const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+            return cmd[0] === process.execPath && cmd.join(' ').includes(`dashboard --interval ${interval}`);
+          } catch {
+            return false;
+          }
+        })());
+        process.kill(Number(pid), 'SIGTERM');
+      }
+      expect(await exited).toBe(0);
+      expect(await readers()).toBe(0);
+    }, 60_000);
+  }
 
   it('runs in a terminal: views switch with keys, counts move with the simulator, rotations show, q leaves no lease', async () => {
     const simulation = await startSimulation(sandbox, { intervalMs: 500 });
