@@ -84,6 +84,7 @@ describe('the dashboard views, rendered from a fixed snapshot', () => {
 
   it('the --once frame is plain text', () => {
     const text = overviewText(snapshot);
+    // eslint-disable-next-line no-control-regex
     expect(text).not.toMatch(/\u001b\[/);
     expect(text).toMatch(/^credentials: dynamic as v-root-delphi-r-\S+, lease database\/creds\/delphi-readonly\/Ab3x… 42s left, 3 rotation\(s\)$/m);
   });
