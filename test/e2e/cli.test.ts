@@ -17,7 +17,7 @@ describe('eos as a user runs it', () => {
     const r = await runCli(['--help'], user());
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Usage: eos/);
-    expect(r.stdout).toMatch(/^\s+self\s/m);
+    for (const group of ['self', 'delphi', 'sandbox']) expect(r.stdout).toMatch(new RegExp(`^\\s+${group}\\b`, 'm'));
     expect(r.stderr).toBe('');
   });
 

@@ -122,6 +122,28 @@ describe('eos self secrets exec, with a worker child process', () => {
     expect(await leases()).toBe(0);
   }, 60_000);
 
+  it('env prints the variables masked, reveals them on request, and keeps the lease with --keep', async () => {
+    const { runCli } = await import('../helpers/cli.js');
+    const masked = await runCli(['self', 'secrets', 'env', '--format', 'json'], { env });
+    expect(masked.code).toBe(0);
+    const vars = JSON.parse(masked.stdout);
+    expect(vars).toMatchObject({ PGPASSWORD: '********', PGDATABASE: 'delphi', source: 'dynamic', lease: null });
+    expect(vars.PG_DSN).toMatch(/^postgresql:\/\/v-root-delphi-w-[^:]+:\*{8}@/);
+    expect(masked.stderr).toMatch(/lease revoked at exit/);
+    expect(await leases()).toBe(0);
+
+    const kept = await runCli(['self', 'secrets', 'env', '--format', 'shell', '--reveal', '--keep'], { env });
+    expect(kept.code).toBe(0);
+    expect(kept.stderr).toMatch(/^warning: printing the password in clear \(--reveal\)$/m);
+    const password = /^export PGPASSWORD='?([^'\n]+)'?$/m.exec(kept.stdout)?.[1] as string;
+    expect(password).toMatch(/^[A-Za-z0-9-]{20}$/);
+    const leaseId = /^lease kept: (\S+) \(TTL 3 s\)/m.exec(kept.stderr)?.[1] as string;
+    expect(leaseId).toMatch(/^database\/creds\/delphi-worker\//);
+    expect(await leases()).toBe(1);
+    expect(readFileSync(env.EOS_LOG_FILE as string, 'utf8')).not.toContain(password);
+    await fetch(`${sandbox.vaultAddr}/v1/sys/leases/revoke`, { method: 'PUT', headers: { 'X-Vault-Token': sandbox.rootToken }, body: JSON.stringify({ lease_id: leaseId }) });
+  });
+
   it('exits with the worker\'s exit code and revokes the lease', async () => {
     const run = exec([], { EXIT_AFTER: '500', EXIT_CODE: '7' });
     expect(await run.code).toBe(7);
