@@ -96,8 +96,8 @@ export class RotatingPool extends EventEmitter {
         this.noteError(err);
         throw err;
       }
-      const stillValid = await this.recover(generation);
       const code = (err as { code?: string }).code;
+      const stillValid = await this.recover(generation, code);
       // A refused privilege on live credentials on an unchanged pool is a real permission error.
       if (code === '42501' && stillValid && generation === this.active) {
         this.noteError(err);
@@ -211,7 +211,7 @@ export class RotatingPool extends EventEmitter {
    * One recovery at a time for however many queries failed together: ask the keeper whether the
    * lease lives; if not, rotate now. Returns whether the credentials were still valid.
    */
-  private async recover(generation: Generation): Promise<boolean> {
+  private async recover(generation: Generation, code: string | undefined): Promise<boolean> {
     if (generation !== this.active) return true; // already switched by someone else
     const keeper = this.options.keeper;
     if (!keeper) return true;
@@ -222,7 +222,9 @@ export class RotatingPool extends EventEmitter {
     }
     this.recovering ??= (async () => {
       const valid = await keeper.leaseValid();
-      if (!valid && generation === this.active) await keeper.rotateNow('credentials refused by PostgreSQL');
+      // Only a refused privilege can be innocent; a refused login or an ended session on these
+      // credentials means they are dead whatever Vault still says (or cannot say) about the lease.
+      if ((!valid || code !== '42501') && generation === this.active) await keeper.rotateNow('credentials refused by PostgreSQL');
       return valid;
     })().finally(() => {
       this.recovering = undefined;
