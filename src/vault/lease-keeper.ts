@@ -64,6 +64,8 @@ export interface LeaseKeeperOptions {
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/** Once on a fallback, dynamic credentials are tried again at least this often. */
+const MAX_RECOVERY_BACKOFF_MS = 10_000;
 /**
  * The keeper counts a lease dead this much before Vault does: Vault's clock started when it
  * issued the lease, ours when the answer arrived, and Vault revokes right at expiry.
@@ -269,13 +271,14 @@ export class LeaseKeeper extends EventEmitter {
     this.work = this.work.then(async () => {
       if (previous) await this.options.onExpired?.(previous);
     });
+    this.failures = 0;
     this.retryRecovery();
   }
 
-  /** After expiry, keep trying to get dynamic credentials back (every 1 s doubling to 30 s). */
+  /** After expiry, keep trying to get dynamic credentials back (every 1 s doubling to 10 s). */
   private retryRecovery(): void {
     this.failures += 1;
-    const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(this.failures - 1, 5)) * (0.8 + 0.4 * this.random());
+    const delay = Math.min(MAX_RECOVERY_BACKOFF_MS, 1000 * 2 ** Math.min(this.failures - 1, 4)) * (0.8 + 0.4 * this.random());
     this.schedule(delay, () => this.rotate('recovering after expiry'));
   }
 
