@@ -75,7 +75,7 @@ describe('eos self secrets exec, with a worker child process', () => {
   const leases = async () => ((await (await fetch(`${sandbox.vaultAddr}/__dev/leases`)).json()) as { leases: unknown[] }).leases.length;
 
   beforeAll(async () => {
-    sandbox = await startSandbox({ ttl: 3, maxTtl: 8 });
+    sandbox = await startSandbox({ ttl: 3, maxTtl: 8, sampleAlerts: 0 });
     admin = new pg.Client({ connectionString: sandbox.adminUrl });
     await admin.connect();
     await admin.query(`INSERT INTO agents (id, name, registered) VALUES ('agent-1', 'web-1', now())`);
