@@ -18,13 +18,9 @@ import { resolveDatabaseTarget, type DbTarget, type TargetFlags } from './target
  * keeper holds the lease (when they are dynamic), and a rotating pool serves queries. `close`
  * ends the pool first and revokes the lease after, as DESIGN §5 asks.
  */
-export interface Database {
+export interface Database extends Omit<HeldCredentials, 'credentials'> {
   pool: RotatingPool;
-  keeper: LeaseKeeper | undefined;
-  chain: CredentialChain;
-  attempts: SourceAttempt[];
-  target: DbTarget | undefined;
-  vault: VaultSession | undefined;
+  /** Ends the pool, then revokes the lease. */
   close(): Promise<void>;
 }
 

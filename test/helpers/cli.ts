@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,14 +26,18 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input
       env: { PATH: process.env.PATH, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    collect(child, resolve, reject);
     child.stdin.end(options.input ?? '');
   });
+}
+
+function collect(child: ChildProcessWithoutNullStreams, resolve: (r: CliResult) => void, reject: (err: Error) => void): void {
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  child.on('error', reject);
+  child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
 }
 
 /** Runs a Node ESM snippet in a child process (for crash tests); `code` may import dist/ modules. */
@@ -43,11 +47,7 @@ export function runNodeSnippet(code: string, env: NodeJS.ProcessEnv = {}): Promi
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH, ...env },
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    collect(child, resolve, reject);
+    child.stdin.end();
   });
 }

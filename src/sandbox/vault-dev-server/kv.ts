@@ -59,6 +59,10 @@ interface Secret {
   customMetadata: Record<string, string> | null;
 }
 
+function emptySecret(now: number): Secret {
+  return { versions: new Map(), current: 0, oldest: 0, createdMs: now, updatedMs: now, maxVersions: 0, casRequired: false, customMetadata: null };
+}
+
 const V1_PATH_ON_V2 =
   "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the Vault CLI, use 'vault kv get' for this operation.";
 
@@ -116,16 +120,7 @@ export class KvV2Engine implements SecretEngine {
         if (existing?.casRequired && cas === undefined) throw badRequest('check-and-set parameter required for this call');
         if (cas !== undefined && cas !== (existing?.current ?? 0)) throw badRequest('check-and-set parameter did not match the current version');
         const now = this.clock.now();
-        const secret: Secret = existing ?? {
-          versions: new Map(),
-          current: 0,
-          oldest: 0,
-          createdMs: now,
-          updatedMs: now,
-          maxVersions: 0,
-          casRequired: false,
-          customMetadata: null,
-        };
+        const secret: Secret = existing ?? emptySecret(now);
         secret.current += 1;
         if (secret.oldest === 0) secret.oldest = 1;
         secret.updatedMs = now;
@@ -177,16 +172,7 @@ export class KvV2Engine implements SecretEngine {
       }
       case 'update': {
         const now = this.clock.now();
-        const secret = this.secrets.get(key) ?? {
-          versions: new Map(),
-          current: 0,
-          oldest: 0,
-          createdMs: now,
-          updatedMs: now,
-          maxVersions: 0,
-          casRequired: false,
-          customMetadata: null,
-        };
+        const secret = this.secrets.get(key) ?? emptySecret(now);
         if (request.body.max_versions !== undefined) secret.maxVersions = Number(request.body.max_versions);
         secret.casRequired = boolField(request.body, 'cas_required', secret.casRequired);
         if (request.body.custom_metadata !== undefined) secret.customMetadata = request.body.custom_metadata as Record<string, string>;
