@@ -12,7 +12,8 @@ export interface FlowStage {
   count: number;
   oldestSeconds: number | null;
   avgAgeSeconds: number | null;
-  health: 'Healthy' | 'Monitor' | 'ATTENTION NEEDED' | 'empty';
+  /** pipeline_health's verdict; `done` for sent alerts, whose age says nothing about the pipeline. */
+  health: 'Healthy' | 'Monitor' | 'ATTENTION NEEDED' | 'empty' | 'done';
 }
 
 export interface CredentialState {
@@ -92,7 +93,13 @@ export async function takeSnapshot(query: Query, credentials: CredentialState | 
   const stage = (state: string): FlowStage => {
     const r = byState.get(state);
     return r
-      ? { state, count: r.count as number, oldestSeconds: r.oldest_s as number, avgAgeSeconds: Math.round(r.avg_s as number), health: r.health_status as FlowStage['health'] }
+      ? {
+          state,
+          count: r.count as number,
+          oldestSeconds: r.oldest_s as number,
+          avgAgeSeconds: Math.round(r.avg_s as number),
+          health: state === 'sent' ? 'done' : (r.health_status as FlowStage['health']),
+        }
       : { state, count: 0, oldestSeconds: null, avgAgeSeconds: null, health: 'empty' };
   };
   const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v));

@@ -39,6 +39,7 @@ describe('eos delphi dashboard against the sandbox', () => {
     const counts = Object.fromEntries((await admin.query(`SELECT state::text, count(*)::int AS n FROM alerts WHERE state <> 'archived' GROUP BY state`)).rows.map((row) => [row.state, row.n]));
     for (const stage of snap.flow) expect(stage.count).toBe(counts[stage.state] ?? 0);
     expect(snap.failed).toBe(counts.failed ?? 0);
+    expect(snap.flow.find((stage: { state: string }) => stage.state === 'sent').health).toBe('done');
     const failures = Object.fromEntries((await admin.query(`SELECT failure_reason, count(*)::int AS n FROM alert_failures GROUP BY 1`)).rows.map((row) => [row.failure_reason, row.n]));
     for (const f of snap.failureSummary) expect(f.count).toBe(failures[f.type]);
     const statuses = (await admin.query(`SELECT COALESCE(status_text, 'unknown') AS s, count(*)::int AS n FROM agents GROUP BY 1`)).rows;

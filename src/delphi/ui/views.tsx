@@ -7,7 +7,7 @@ import type { CredentialState, FlowStage, Snapshot } from '../snapshot.js';
 export const VIEWS = ['Overview', 'Health', 'Parsers', 'Failures', 'Agents', 'Credentials'] as const;
 export type ViewName = (typeof VIEWS)[number];
 
-const HEALTH_COLOR: Record<FlowStage['health'], string> = { Healthy: 'green', Monitor: 'yellow', 'ATTENTION NEEDED': 'red', empty: 'gray' };
+const HEALTH_COLOR: Record<FlowStage['health'], string> = { Healthy: 'green', Monitor: 'yellow', 'ATTENTION NEEDED': 'red', empty: 'gray', done: 'gray' };
 
 interface ViewProps {
   snapshot: Snapshot;
