@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startSandbox, startSimulation, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { CLI, REPO_ROOT, runCli } from '../helpers/cli.js';
 
@@ -69,6 +69,9 @@ describe('eos delphi dashboard against the sandbox', () => {
       let screen = '';
       child.stdout.on('data', (d) => (screen += strip(String(d))));
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      onTestFinished(() => {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      });
       await expect.poll(() => screen, { timeout: 20_000 }).toMatch(/STAGE\s+COUNT/);
       expect(await readers()).toBe(1);
       if (how === 'Ctrl-C') child.stdin.write('\u0003');
@@ -100,6 +103,9 @@ describe('eos delphi dashboard against the sandbox', () => {
       child.stdout.on('data', (d) => (screen += strip(String(d))));
       child.stderr.on('data', (d) => (screen += strip(String(d))));
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      onTestFinished(() => {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      });
       const newCounts = () => [...screen.matchAll(/^new\s+(\d+)\s/gm)].map((m) => Number(m[1]));
 
       await expect.poll(() => newCounts().length, { timeout: 20_000 }).toBeGreaterThan(0);

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { CLI, REPO_ROOT, runCli } from '../helpers/cli.js';
 import { makeTestPki } from '../helpers/pki.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -146,6 +146,9 @@ describe('eos self secrets configure', () => {
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    onTestFinished(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
     const answer = async (prompt: RegExp, keys: string) => {
       await expect.poll(() => screen, { timeout: 15_000 }).toMatch(prompt);
       screen = screen.slice(screen.search(prompt) + 1);

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { CLI, REPO_ROOT } from '../helpers/cli.js';
 
@@ -67,6 +67,10 @@ describe('eos self secrets exec, with a worker child process', () => {
     };
     child.stdout.on('data', (d) => (run.stdout += d));
     child.stderr.on('data', (d) => (run.stderr += d));
+    // A failed assertion must not leave eos and its worker running.
+    onTestFinished(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
     return run;
   };
   const users = (out: string) => [...out.matchAll(/^connected as (\S+)/gm)].map((m) => m[1] as string);
