@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { CLI, REPO_ROOT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -29,6 +29,9 @@ describe('eos sandbox, as a newcomer runs it', () => {
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    onTestFinished(() => {
+      if (child.exitCode === null) child.kill('SIGINT');
+    });
     await expect.poll(() => stderr, { timeout: 30_000, interval: 100 }).toMatch(/sandbox ready|error:/);
     expect(stderr).toMatch(/sandbox ready/);
 
