@@ -8,11 +8,11 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import type { CommandContext, GlobalOptions } from './commands/context.js';
+import { LOG_LEVELS, SSL_MODES } from './config/constants.js';
 import { processIO, type IO } from './commands/io.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
-const LOG_LEVEL_CHOICES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /** A command module: parse is done by commander, `run` does the work and returns an exit code. */
 interface CommandModule<O> {
@@ -44,7 +44,7 @@ export function buildProgram(io: IO, outcome: Outcome): Command {
     .version(version, '-V, --version', 'print the version')
     .option('--config <file>', 'configuration file (else $EOS_CONFIG, ~/.config/eos/config.json, /etc/eos/config.json)')
     .option('--log-file <file>', 'log file (else $EOS_LOG_FILE, /var/log/eos/eos.log, $XDG_STATE_HOME/eos/eos.log)')
-    .addOption(new Option('--log-level <level>', 'log level (else $EOS_LOG_LEVEL, info)').choices(LOG_LEVEL_CHOICES))
+    .addOption(new Option('--log-level <level>', 'log level (else $EOS_LOG_LEVEL, info)').choices(LOG_LEVELS))
     .option('--debug', 'print stack traces with errors')
     .showSuggestionAfterError(true);
 
@@ -82,7 +82,7 @@ export function buildProgram(io: IO, outcome: Outcome): Command {
     .option('--host <host>', 'database host name or IP address')
     .option('--port <port>', 'database port')
     .option('--database <name>', 'database name')
-    .addOption(new Option('--sslmode <mode>', 'TLS mode').choices(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']))
+    .addOption(new Option('--sslmode <mode>', 'TLS mode').choices(SSL_MODES))
     .option('--local', 'store only in the local config (when Vault is not configured)')
     .option('-y, --yes', 'never prompt')
     .option('--json', 'print JSON')
@@ -105,7 +105,7 @@ export function buildProgram(io: IO, outcome: Outcome): Command {
     .option('--host <host>', 'database host (default: the stored configuration)')
     .option('--port <port>', 'database port')
     .option('--database <name>', 'database name')
-    .addOption(new Option('--sslmode <mode>', 'TLS mode').choices(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']))
+    .addOption(new Option('--sslmode <mode>', 'TLS mode').choices(SSL_MODES))
     .option('--json', 'print JSON')
     .action(lazy(outcome, io, () => import('./commands/self-secrets-set-engine.js')));
   secrets

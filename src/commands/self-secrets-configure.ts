@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import type { ConfigInput, VaultAuthConfig } from '../config/schema.js';
+import type { VaultAuthConfig } from '../config/schema.js';
 import { UsageError, isEosError } from '../errors.js';
 import { saveConfiguration, verifyVault, type VaultAnswers } from '../vault/configure.js';
 import type { CommandContext } from './context.js';
@@ -28,8 +27,7 @@ const AUTH_METHODS = ['token', 'token-file', 'approle'] as const;
 /** `eos self secrets configure`: ask (on a terminal) or take flags, prove it works, save. */
 export async function run(options: ConfigureOptions, context: CommandContext): Promise<number> {
   const { io } = context;
-  const { config, location, fromFile } = context.config();
-  const current: ConfigInput = fromFile ? JSON.parse(readFileSync(location.path, 'utf8')) : {};
+  const { config, location, input: current } = context.config();
   const interactive = io.stdinIsTTY && io.stdoutIsTTY && !options.yes && !options.tokenStdin;
 
   const answers = interactive ? await ask(options, config.vault, io) : fromFlags(options, config.vault.address, config.vault.auth, io.env);

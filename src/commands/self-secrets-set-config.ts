@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { SSL_MODES, type ConfigInput, type SslMode } from '../config/schema.js';
+import { SSL_MODES, type SslMode } from '../config/schema.js';
 import { writeConfigFile } from '../config/write.js';
+import { isValidDatabaseName, isValidHost } from '../db/target.js';
 import { UsageError } from '../errors.js';
 import { writeEosFields } from '../vault/kv.js';
 import { openVaultSession } from '../vault/session.js';
@@ -17,8 +17,6 @@ export interface SetConfigOptions {
   json?: boolean;
 }
 
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^\d{1,3}(?:\.\d{1,3}){3}$|^[0-9a-fA-F:]*:[0-9a-fA-F:]*$/;
-const DATABASE = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
 
 export interface DbConfigValues {
   host: string;
@@ -29,12 +27,12 @@ export interface DbConfigValues {
 
 /** Validates what the user gave; every problem is one line naming the flag. */
 export function validateDbConfig(raw: { host: string; port: string; database: string; sslmode: string }): DbConfigValues {
-  if (!HOST.test(raw.host) || (/^\d+(\.\d+){3}$/.test(raw.host) && raw.host.split('.').some((o) => Number(o) > 255))) {
+  if (!isValidHost(raw.host)) {
     throw new UsageError(`--host "${raw.host}" is not a host name or an IP address`, 'e.g. db.example.com, 10.0.0.5 or 100.88.69.11');
   }
   const port = Number(raw.port);
   if (!/^\d+$/.test(raw.port) || port < 1 || port > 65535) throw new UsageError(`--port "${raw.port}" is not a port number`, 'use 1–65535 (PostgreSQL listens on 5432 by default)');
-  if (!DATABASE.test(raw.database)) throw new UsageError(`--database "${raw.database}" is not a database name`, 'letters, digits, "_", "$" and "-", starting with a letter or "_"');
+  if (!isValidDatabaseName(raw.database)) throw new UsageError(`--database "${raw.database}" is not a database name`, 'letters, digits, "_", "$" and "-", starting with a letter or "_"');
   if (!(SSL_MODES as readonly string[]).includes(raw.sslmode)) throw new UsageError(`--sslmode "${raw.sslmode}" is not an sslmode`, `use one of ${SSL_MODES.join(', ')}`);
   return { host: raw.host, port, database: raw.database, sslmode: raw.sslmode as SslMode };
 }
@@ -45,7 +43,7 @@ export function validateDbConfig(raw: { host: string; port: string; database: st
  */
 export async function run(options: SetConfigOptions, context: CommandContext): Promise<number> {
   const { io } = context;
-  const { config, location, fromFile } = context.config();
+  const { config, location, input: file } = context.config();
   const current = config.database;
   const interactive = io.stdinIsTTY && io.stdoutIsTTY && !options.yes;
   let raw = {
@@ -85,7 +83,6 @@ export async function run(options: SetConfigOptions, context: CommandContext): P
       session.client.close();
     }
   }
-  const file: ConfigInput = fromFile ? JSON.parse(readFileSync(location.path, 'utf8')) : {};
   await writeConfigFile(location.path, { ...file, database: { host: values.host, port: values.port, name: values.database, sslmode: values.sslmode } });
   context.logger().info({ ...values, local: Boolean(options.local) }, 'database configuration saved');
   if (options.json) writeJson(io, { ...values, storedIn: options.local ? ['local'] : ['vault', 'local'], file: location.path });

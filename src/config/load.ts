@@ -2,10 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { locateConfig, type ConfigLocation, type ConfigSearch } from './paths.js';
-import { configSchema, DEFAULT_CONFIG, type Config } from './schema.js';
+import { configSchema, DEFAULT_CONFIG, type Config, type ConfigInput } from './schema.js';
 
 export interface LoadedConfig {
   config: Config;
+  /** The file as written (no defaults filled in): what a command that rewrites it starts from. */
+  input: ConfigInput;
   location: ConfigLocation;
   /** False when no file exists and the defaults are in force. */
   fromFile: boolean;
@@ -24,29 +26,37 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
         'create it with `eos self secrets configure`, or point --config / EOS_CONFIG at an existing file',
       );
     }
-    return { config: DEFAULT_CONFIG, location, fromFile: false };
+    return { config: DEFAULT_CONFIG, input: {}, location, fromFile: false };
   }
-  return { config: parseConfigFile(location.path), location, fromFile: true };
+  const { config, input } = readConfigFile(location.path);
+  return { config, input, location, fromFile: true };
 }
 
 export function parseConfigFile(file: string): Config {
+  return readConfigFile(file).config;
+}
+
+function readConfigFile(file: string): { config: Config; input: ConfigInput } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(file, `cannot read the file: ${describeFsError(err)}`, undefined, err);
   }
-  return parseConfigText(file, text);
+  const input = parseJson(file, text);
+  return { config: validateConfig(file, input), input: input as ConfigInput };
 }
 
 export function parseConfigText(file: string, text: string): Config {
-  let raw: unknown;
+  return validateConfig(file, parseJson(file, text));
+}
+
+function parseJson(file: string, text: string): unknown {
   try {
-    raw = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
     throw new ConfigError(file, `not valid JSON: ${describeJsonError(text)}`);
   }
-  return validateConfig(file, raw);
 }
 
 /** Applies the schema; a failure is a ConfigError naming the file and the field path. */

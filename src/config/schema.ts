@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDurationSeconds } from '../util/duration.js';
+import { CREDENTIAL_SOURCES, LOG_LEVELS, SSL_MODES } from './constants.js';
 
 /**
  * The one configuration file (DESIGN §3). Objects are strict: a misspelt key is an error
@@ -7,14 +8,7 @@ import { parseDurationSeconds } from '../util/duration.js';
  * password: those live where the Vault CLI keeps them, or in a file the config names.
  */
 
-export const CREDENTIAL_SOURCES = ['dynamic', 'kv', 'env', 'defaults'] as const;
-export type CredentialSourceName = (typeof CREDENTIAL_SOURCES)[number];
-
-export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
-export type SslMode = (typeof SSL_MODES)[number];
-
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { CREDENTIAL_SOURCES, LOG_LEVELS, SSL_MODES, type CredentialSourceName, type LogLevel, type SslMode } from './constants.js';
 
 const nonEmpty = z.string().trim().min(1, 'must not be empty');
 

@@ -45,3 +45,18 @@ export function resolveDatabaseTarget(flags: TargetFlags, env: NodeJS.ProcessEnv
   if (!(SSL_MODES as readonly string[]).includes(sslmode)) throw new UsageError(`sslmode "${sslmode}" (from ${origins.sslmode}) is not valid`, `use one of ${SSL_MODES.join(', ')}`);
   return { host, port, database, sslmode: sslmode as SslMode, origins };
 }
+
+const HOST_NAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
+const IPV6 = /^[0-9a-fA-F:]*:[0-9a-fA-F:]*$/;
+
+/** A host name or an IP address, and nothing that could carry quotes or spaces into a statement. */
+export function isValidHost(host: string): boolean {
+  if (IPV4.test(host)) return host.split('.').every((octet) => Number(octet) <= 255);
+  return HOST_NAME.test(host) || IPV6.test(host);
+}
+
+/** A database name eos will put into URLs, conninfo strings and statements. */
+export function isValidDatabaseName(name: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/.test(name);
+}

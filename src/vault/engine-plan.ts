@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import type { DbTarget } from '../db/target.js';
+import { isValidDatabaseName, isValidHost, type DbTarget } from '../db/target.js';
 import { shellQuote } from '../util/shell.js';
 import { groupMemberStatements, groupRoleSql, quoteIdent, type GroupAccess } from './engine-setup.js';
 
@@ -42,13 +42,11 @@ export const ADMIN_PASSWORD_ENV = 'DELPHI_DB_ADMIN_PASSWORD';
 
 const VAULT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const PG_ROLE = /^[a-z_][a-z0-9_]{0,62}$/;
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^\d{1,3}(?:\.\d{1,3}){3}$|^[0-9a-fA-F:]+$/;
-const DATABASE = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
 
 /** Refuses names that could break out of a path, a statement or a command line. */
 export function validateSetup(setup: EngineSetup): void {
-  const check = (value: string, pattern: RegExp, what: string, hint: string) => {
-    if (!pattern.test(value)) throw new UsageError(`${what} "${value}" is not allowed`, hint);
+  const check = (value: string, valid: RegExp | ((v: string) => boolean), what: string, hint: string) => {
+    if (!(typeof valid === 'function' ? valid(value) : valid.test(value))) throw new UsageError(`${what} "${value}" is not allowed`, hint);
   };
   const vaultHint = 'Vault names are letters, digits, ".", "_" and "-", starting with a letter or digit';
   check(setup.mount, VAULT_NAME, 'mount', vaultHint);
@@ -58,8 +56,8 @@ export function validateSetup(setup: EngineSetup): void {
     check(role.group, PG_ROLE, 'group role', 'PostgreSQL group roles here are lower-case letters, digits and "_", starting with a letter or "_"');
   }
   check(setup.adminUser, PG_ROLE, 'admin user', 'a PostgreSQL role name: lower-case letters, digits and "_"');
-  check(setup.target.host, HOST, 'host', 'a host name or an IP address');
-  check(setup.target.database, DATABASE, 'database', 'letters, digits, "_", "$" and "-", starting with a letter or "_"');
+  check(setup.target.host, isValidHost, 'host', 'a host name or an IP address');
+  check(setup.target.database, isValidDatabaseName, 'database', 'letters, digits, "_", "$" and "-", starting with a letter or "_"');
   if (setup.defaultTtl <= 0 || setup.maxTtl < setup.defaultTtl) {
     throw new UsageError(`TTLs ${setup.defaultTtl}s / ${setup.maxTtl}s are not valid`, 'the default TTL must be positive and no longer than the max TTL (e.g. --default-ttl 1h --max-ttl 24h)');
   }
