@@ -10,6 +10,7 @@ import { loadSampleData } from './sample-data.js';
 import { createVaultClient } from '../vault/client.js';
 import { applyWithAdmin } from '../vault/engine-apply.js';
 import { buildEnginePlan } from '../vault/engine-plan.js';
+import { writeEosFields } from '../vault/kv.js';
 import { startPostgresCluster, type PostgresCluster } from './postgres.js';
 import { startVaultDevServer, type VaultDevServer } from './vault-dev-server/server.js';
 
@@ -68,31 +69,28 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
     progress('starting the Vault-API dev server…');
     vault = await startVaultDevServer({ port: options.vaultPort });
-    const write = vaultWriter(vault.addr, vault.rootToken);
-
-    await write('sys/mounts/secret', { type: 'kv', options: { version: '2' } });
-    const config = { host: postgres.host, port: String(postgres.port), database: SANDBOX_DATABASE, sslmode: 'disable' };
-    for (const [key, value] of Object.entries(config)) await write(`secret/data/delphi/config/${key}`, { data: { value } });
-    const fallback = { host: postgres.host, port: String(postgres.port), name: SANDBOX_DATABASE, username: STATIC_USER, password: staticPassword };
-    for (const [key, value] of Object.entries(fallback)) await write(`secret/data/delphi/database/${key}`, { data: { value } });
-
-    // The engine is set up by the same code as `eos self secrets set delphi-db-engine --apply`.
-    progress('setting up the database engine…');
-    const plan = buildEnginePlan({
-      target: { host: postgres.host, port: postgres.port, database: SANDBOX_DATABASE, sslmode: 'disable', origins: { host: 'flag', port: 'flag', database: 'flag', sslmode: 'flag' } },
-      mount: 'database',
-      connection: 'delphi-postgresql',
-      adminUser: postgres.adminUser,
-      style: 'group',
-      defaultTtl: options.ttl,
-      maxTtl: options.maxTtl,
-      roles: [
-        { name: 'delphi-readonly', group: READONLY_GROUP, access: 'read' },
-        { name: 'delphi-worker', group: WORKER_GROUP, access: 'write' },
-      ],
-    });
     const client = createVaultClient({ settings: { address: vault.addr, maxRetries: 0 }, token: vault.rootToken });
     try {
+      await client.write('sys/mounts/secret', { type: 'kv', options: { version: '2' } });
+      // The Eos layout, as `set delphi-db-config` writes it, and static credentials for the KV fallback.
+      await writeEosFields(client, 'secret/delphi/config', { host: postgres.host, port: String(postgres.port), database: SANDBOX_DATABASE, sslmode: 'disable' });
+      await writeEosFields(client, 'secret/delphi/database', { host: postgres.host, port: String(postgres.port), name: SANDBOX_DATABASE, username: STATIC_USER, password: staticPassword });
+
+      // The engine is set up by the same code as `eos self secrets set delphi-db-engine --apply`.
+      progress('setting up the database engine…');
+      const plan = buildEnginePlan({
+        target: { host: postgres.host, port: postgres.port, database: SANDBOX_DATABASE, sslmode: 'disable', origins: { host: 'flag', port: 'flag', database: 'flag', sslmode: 'flag' } },
+        mount: 'database',
+        connection: 'delphi-postgresql',
+        adminUser: postgres.adminUser,
+        style: 'group',
+        defaultTtl: options.ttl,
+        maxTtl: options.maxTtl,
+        roles: [
+          { name: 'delphi-readonly', group: READONLY_GROUP, access: 'read' },
+          { name: 'delphi-worker', group: WORKER_GROUP, access: 'write' },
+        ],
+      });
       await applyWithAdmin(plan, client, postgres.adminPassword, false);
     } finally {
       client.close();
@@ -129,17 +127,6 @@ function createStaticUser(adminUrl: string, password: string): Promise<void> {
   return withAdmin(adminUrl, async (client) => {
     await client.query(`CREATE ROLE ${STATIC_USER} LOGIN PASSWORD ${client.escapeLiteral(password)} IN ROLE ${READONLY_GROUP}`);
   });
-}
-
-function vaultWriter(addr: string, token: string) {
-  return async (apiPath: string, body: unknown): Promise<void> => {
-    const res = await fetch(`${addr}/v1/${apiPath}`, {
-      method: 'POST',
-      headers: { 'X-Vault-Token': token, 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (!res.ok) throw new Error(`sandbox set-up failed at ${apiPath}: HTTP ${res.status} ${await res.text()}`);
-  };
 }
 
 /** The sandbox's eos configuration and environment, for a process that uses it in-process. */

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { toPgConfig } from '../db/credentials.js';
 import { DatabaseUnreachableError, OperationFailedError, PermissionDeniedError } from '../errors.js';
 import type { VaultClient } from './client.js';
@@ -182,9 +182,8 @@ async function groupState(admin: pg.ClientBase, group: string, access: 'read' | 
 
 /** Opens the admin session the plan names (password given, never printed) and applies the plan. */
 export async function applyWithAdmin(plan: EnginePlan, client: VaultClient, adminPassword: string, dryRun: boolean): Promise<AppliedStep[]> {
-  const { default: pgModule } = await import('pg');
   const t = plan.setup.target;
-  const admin = new pgModule.Client({
+  const admin = new pg.Client({
     ...toPgConfig({ host: t.host, port: t.port, database: t.database, sslmode: t.sslmode, user: plan.setup.adminUser, password: adminPassword, source: 'env' }),
     application_name: 'eos-setup',
   });

@@ -204,7 +204,7 @@ export class DatabaseEngine implements SecretEngine {
     if (!c.password) throw badRequest('unable to rotate root credentials: no password in configuration');
     const password = databasePassword();
     const statements = c.rootRotationStatements.length > 0 ? c.rootRotationStatements : [DEFAULT_ROTATE_ROOT];
-    await runInTransaction(c.pool, statements, { username: c.username, name: c.username, password: await this.passwordFor(c, password) }).catch((err) => {
+    await runInTransaction(c.pool, statements, { username: c.username, name: c.username, password: this.passwordFor(c, password) }).catch((err) => {
       throw internalError(`failed to update user: ${pgErrorText(err)}`);
     });
     c.password = password;
@@ -285,7 +285,7 @@ export class DatabaseEngine implements SecretEngine {
     const password = databasePassword();
     const expiration = expirationText(this.clock.now() + (ttl + 5) * 1000);
     try {
-      await runInTransaction(c.pool, role.creation, { name: username, username, password: await this.passwordFor(c, password), expiration });
+      await runInTransaction(c.pool, role.creation, { name: username, username, password: this.passwordFor(c, password), expiration });
     } catch (err) {
       throw internalError(`failed to execute query: ${pgErrorText(err)}`);
     }
@@ -349,7 +349,7 @@ export class DatabaseEngine implements SecretEngine {
   }
 
   /** The password as sent to PostgreSQL: plain, or a SCRAM verifier computed here. */
-  private async passwordFor(c: Connection, password: string): Promise<string> {
+  private passwordFor(c: Connection, password: string): string {
     return c.passwordAuthentication === 'scram-sha-256' ? scramVerifier(password) : password;
   }
 }

@@ -3,6 +3,7 @@ import { SYSTEM_DEFAULT_TTL } from './ttl.js';
 import type { Mount, SecretEngine } from './mounts.js';
 import {
   badRequest,
+  listChildren,
   boolField,
   envelope,
   noContent,
@@ -28,7 +29,7 @@ export class KvV1Engine implements SecretEngine {
         return ok({ data: value, lease_duration: SYSTEM_DEFAULT_TTL });
       }
       case 'list':
-        return listKeys([...this.secrets.keys()], subpath);
+        return listChildren([...this.secrets.keys()], subpath);
       case 'update':
         if (key === '') throw unsupportedPath();
         if (Object.keys(request.body).length === 0) throw badRequest('missing data fields');
@@ -148,7 +149,7 @@ export class KvV2Engine implements SecretEngine {
   private metadata(request: VaultRequest, key: string, rest: string): VaultResponse {
     switch (request.operation) {
       case 'list':
-        return listKeys([...this.secrets.keys()], rest);
+        return listChildren([...this.secrets.keys()], rest);
       case 'read': {
         const secret = this.secrets.get(key);
         if (!secret) throw notFound();
@@ -213,19 +214,6 @@ export class KvV2Engine implements SecretEngine {
   }
 }
 
-/** The immediate children of a prefix: names, and folders with a trailing slash; 404 when none. */
-function listKeys(all: string[], prefix: string): VaultResponse {
-  const base = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-  const keys = new Set<string>();
-  for (const key of all) {
-    if (!key.startsWith(base)) continue;
-    const rest = key.slice(base.length);
-    const slash = rest.indexOf('/');
-    keys.add(slash === -1 ? rest : rest.slice(0, slash + 1));
-  }
-  if (keys.size === 0) throw notFound();
-  return ok({ data: { keys: [...keys].sort() } });
-}
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();

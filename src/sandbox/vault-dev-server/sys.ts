@@ -3,6 +3,7 @@ import { durationField } from './core.js';
 import { describeMount, findMount, mountTtls } from './mounts.js';
 import {
   badRequest,
+  listChildren,
   envelope,
   noContent,
   notFound,
@@ -210,16 +211,7 @@ async function leaseRoute(core: VaultCore, request: VaultRequest, route: string)
   if (route.startsWith('lookup') && request.operation === 'list') {
     if (!request.token.isRoot) throw permissionDenied();
     const prefix = route.slice('lookup'.length).replace(/^\//, '');
-    const base = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-    const keys = new Set<string>();
-    for (const lease of core.leases.list()) {
-      if (!lease.id.startsWith(base)) continue;
-      const rest = lease.id.slice(base.length);
-      const slash = rest.indexOf('/');
-      keys.add(slash === -1 ? rest : rest.slice(0, slash + 1));
-    }
-    if (keys.size === 0) throw notFound();
-    return ok({ data: { keys: [...keys].sort() } });
+    return listChildren(core.leases.list().map((lease) => lease.id), prefix);
   }
   throw unsupportedPath();
 }

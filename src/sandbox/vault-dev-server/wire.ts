@@ -102,3 +102,17 @@ export function boolField(body: Record<string, unknown>, name: string, fallback:
   if (['0', 'f', 'false'].includes(text)) return false;
   throw badRequest(`error converting input ${String(value)} for field "${name}"`);
 }
+
+/** The immediate children of a prefix: names, and folders with a trailing slash; 404 when none. */
+export function listChildren(all: string[], prefix: string): VaultResponse {
+  const base = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const keys = new Set<string>();
+  for (const key of all) {
+    if (!key.startsWith(base)) continue;
+    const rest = key.slice(base.length);
+    const slash = rest.indexOf('/');
+    keys.add(slash === -1 ? rest : rest.slice(0, slash + 1));
+  }
+  if (keys.size === 0) throw notFound();
+  return ok({ data: { keys: [...keys].sort() } });
+}
