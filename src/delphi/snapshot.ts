@@ -126,6 +126,7 @@ export async function takeSnapshot(query: Query, credentials: CredentialState | 
 /** The credential side of the snapshot, from the pool and the keeper. */
 export function credentialState(pool: RotatingPool, keeper: LeaseKeeper | undefined, attempts: SourceAttempt[], now = Date.now()): CredentialState {
   const c = pool.credentials;
+  const stats = pool.stats();
   const lease = c.lease ? shortLeaseId(c.lease.id) : null;
   return {
     source: c.source,
@@ -133,9 +134,9 @@ export function credentialState(pool: RotatingPool, keeper: LeaseKeeper | undefi
     lease,
     ttlSeconds: keeper && c.source === 'dynamic' ? Math.max(0, Math.round((keeper.expiry - now) / 1000)) : null,
     nextActionAt: keeper?.nextActionAt ? new Date(keeper.nextActionAt).toISOString() : null,
-    rotations: pool.stats().rotations,
+    rotations: stats.rotations,
     fallback: c.source !== 'dynamic',
-    pool: pool.stats(),
+    pool: stats,
     events: keeper ? keeper.events.slice(-10) : [],
     attempts,
   };

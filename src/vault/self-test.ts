@@ -4,7 +4,7 @@ import { toPgConfig, type DbCredentials } from '../db/credentials.js';
 import { buildChain } from '../db/database.js';
 import { SOURCE_FACTORIES } from '../db/sources.js';
 import { describeMount } from './kv.js';
-import { openVaultSession, type VaultSession } from './session.js';
+import type { VaultSession } from './session.js';
 
 /**
  * `eos self secrets test`: the whole path, end to end — Vault, token, engine, role, issue,
@@ -56,6 +56,8 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
   const { config } = options;
   const mount = config.engine.mount;
   const role = options.role ?? config.engine.role;
+  // One Vault session for every step: the chain's, which the sources use too.
+  const chain = buildChain({ config, env: options.env, role, home: options.home });
   let session: VaultSession | undefined;
   let creds: DbCredentials | undefined;
   let client: pg.Client | undefined;
@@ -81,7 +83,7 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
 
   await step('config', 'configuration valid', async () => `${options.configFile}`);
   await step('vault', 'Vault reachable and unsealed', async () => {
-    session = await openVaultSession({ config, env: options.env, home: options.home });
+    session = await chain.vault();
     const health = await session.client.health();
     return `${session.settings.address}, version ${health.version}${health.standby ? ' (standby)' : ''}`;
   });
@@ -105,8 +107,7 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
     return problem ? { status: 'warn', detail: `${detail}; ${problem}`, hint: FIX_HINT } : detail;
   });
   await step('issue', 'credentials issued', async () => {
-    const { context } = buildChain({ config, env: options.env, role, home: options.home });
-    creds = await SOURCE_FACTORIES.dynamic(context).obtain().catch((err: Error) => {
+    creds = await SOURCE_FACTORIES.dynamic(chain.context).obtain().catch((err: Error) => {
       throw new StepFailed(`failed to get dynamic credentials: ${err.message}`, `check the role and the connection: vault read ${mount}/creds/${role}; the Vault server must reach PostgreSQL`);
     });
     return `${creds.user}, lease ${creds.lease?.duration} s`;
@@ -193,7 +194,6 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
     'fallbacks',
     'fallback sources available',
     async () => {
-      const { context } = buildChain({ config, env: options.env, role, home: options.home });
       const found: string[] = [];
       const missing: string[] = [];
       for (const name of config.credentials.sources.filter((s) => s !== 'dynamic')) {
@@ -201,7 +201,7 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
           found.push('defaults (delphi/delphi, last resort)');
           continue;
         }
-        await SOURCE_FACTORIES[name](context)
+        await SOURCE_FACTORIES[name](chain.context)
           .obtain()
           .then(
             () => found.push(name),

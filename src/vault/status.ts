@@ -1,11 +1,12 @@
 import type { Config, CredentialSourceName } from '../config/schema.js';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveVaultSettings } from '../config/vault-settings.js';
+import { buildChain } from '../db/database.js';
+import { SOURCE_FACTORIES, type SourceContext } from '../db/sources.js';
 import { resolveDatabaseTarget, type DbTarget } from '../db/target.js';
 import { ExitCode, isEosError } from '../errors.js';
-import { readEosFields } from './kv.js';
 import { leaseStateDir, readLeaseStates, sha256, type LeaseStateRecord } from './lease-state.js';
-import { openVaultSession, type VaultSession } from './session.js';
+import type { VaultSession } from './session.js';
 import { VaultNotFoundError, VaultPermissionDeniedError } from './errors.js';
 
 /**
@@ -51,10 +52,13 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
     leases: [],
     exitCode: ExitCode.ok,
   };
+  // The chain's own Vault session and sources: status judges them as they would run, but never
+  // asks the dynamic source (that would mint a lease).
+  const chain = buildChain({ config, env, home, warn: () => undefined });
   let session: VaultSession | undefined;
   let vaultError: unknown;
   try {
-    session = await openVaultSession({ config, env, home });
+    session = await chain.vault();
   } catch (err) {
     vaultError = err;
   }
@@ -83,9 +87,7 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
     }
     const vaultUsable = client && report.vault.ok && report.token.ok;
 
-    let kvConfig: Record<string, string> = {};
     if (vaultUsable) {
-      kvConfig = await readEosFields(client, `${config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode']).catch(() => ({}));
       const mount = config.engine.mount;
       const exists = async (path: string) =>
         client.read(path).then(
@@ -106,15 +108,13 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
         report.engine.error = message(err);
       }
     }
-    try {
-      report.database = resolveDatabaseTarget({}, env, kvConfig, config);
-    } catch {
-      report.database = null;
-    }
+    // Without a usable Vault, the target comes from env, file and defaults (no network retries).
+    const context: SourceContext = vaultUsable ? chain.context : { ...chain.context, target: async () => resolveDatabaseTarget({}, env, {}, config) };
+    report.database = await context.target().catch(() => null);
 
     // Which source would serve, judged without issuing anything.
     for (const source of config.credentials.sources) {
-      report.sources.push(await judge(source, { config, env, client: vaultUsable ? client : undefined, report }));
+      report.sources.push(await judge(source, { config, context, vaultUsable: Boolean(vaultUsable), report }));
     }
     report.wouldUse = report.sources.find((s) => s.available)?.source ?? null;
 
@@ -150,28 +150,22 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
 
 async function judge(
   source: CredentialSourceName,
-  ctx: { config: Config; env: NodeJS.ProcessEnv; client: VaultSession['client'] | undefined; report: StatusReport },
+  ctx: { config: Config; context: SourceContext; vaultUsable: boolean; report: StatusReport },
 ): Promise<SourceVerdict> {
-  const { config, env, client, report } = ctx;
-  switch (source) {
-    case 'dynamic':
-      if (!client) return { source, available: false, reason: `Vault not usable: ${report.vault.error ?? report.token.error ?? 'unknown'}` };
-      if (!report.engine.mounted) return { source, available: false, reason: `no database engine at ${config.engine.mount}/` };
-      if (!report.engine.role) return { source, available: false, reason: `no role ${config.engine.role} at ${config.engine.mount}/roles/` };
-      return { source, available: true, reason: `would issue from ${config.engine.mount}/creds/${config.engine.role}` };
-    case 'kv': {
-      if (!client) return { source, available: false, reason: 'Vault not usable' };
-      const fields = await readEosFields(client, `${config.kv.mount}/delphi/database`, ['username', 'password']).catch(() => ({}) as Record<string, string>);
-      return fields.username && fields.password
-        ? { source, available: true, reason: `static credentials at ${config.kv.mount}/delphi/database` }
-        : { source, available: false, reason: `no username/password at ${config.kv.mount}/delphi/database` };
-    }
-    case 'env':
-      if (env.PG_DSN) return { source, available: true, reason: 'PG_DSN is set' };
-      if (env.DELPHI_DB_USER && env.DELPHI_DB_PASSWORD) return { source, available: true, reason: 'DELPHI_DB_USER and DELPHI_DB_PASSWORD are set' };
-      return { source, available: false, reason: 'neither PG_DSN nor DELPHI_DB_USER/DELPHI_DB_PASSWORD is set' };
-    case 'defaults':
-      return { source, available: true, reason: 'delphi/delphi on localhost (last resort)' };
+  const { config, context, vaultUsable, report } = ctx;
+  if (source === 'dynamic') {
+    if (!vaultUsable) return { source, available: false, reason: `Vault not usable: ${report.vault.error ?? report.token.error ?? 'unknown'}` };
+    if (!report.engine.mounted) return { source, available: false, reason: `no database engine at ${config.engine.mount}/` };
+    if (!report.engine.role) return { source, available: false, reason: `no role ${config.engine.role} at ${config.engine.mount}/roles/` };
+    return { source, available: true, reason: `would issue from ${config.engine.mount}/creds/${config.engine.role}` };
+  }
+  if (source === 'kv' && !vaultUsable) return { source, available: false, reason: 'Vault not usable' };
+  // kv, env and defaults issue nothing: asking them is how to know.
+  try {
+    const c = await SOURCE_FACTORIES[source](context).obtain();
+    return { source, available: true, reason: source === 'defaults' ? 'delphi/delphi on localhost (last resort)' : `would connect as ${c.user} to ${c.host}:${c.port}/${c.database}` };
+  } catch (err) {
+    return { source, available: false, reason: message(err) };
   }
 }
 
