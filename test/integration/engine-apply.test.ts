@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startVaultDevServer, type VaultDevServer } from '../../src/sandbox/vault-dev-server/server.js';
+import { createVaultClient, type VaultClient } from '../../src/vault/client.js';
+import { applyWithAdmin } from '../../src/vault/engine-apply.js';
+import { buildEnginePlan, type EngineSetup } from '../../src/vault/engine-plan.js';
+import { PermissionDeniedError } from '../../src/errors.js';
+import { clusterInfo, freshDatabase } from '../helpers/pg.js';
+
+describe('applying the engine set-up: privilege checks and --dry-run', () => {
+  let vault: VaultDevServer;
+  let client: VaultClient;
+  let admin: pg.Client;
+  let db: { name: string; url: string };
+  const suffix = randomBytes(3).toString('hex');
+  const { adminPassword, port } = clusterInfo();
+  const plan = (over: Partial<EngineSetup> = {}) =>
+    buildEnginePlan({
+      target: { host: '127.0.0.1', port, database: db.name, sslmode: 'disable', origins: { host: 'flag', port: 'flag', database: 'flag', sslmode: 'flag' } },
+      mount: 'database',
+      connection: 'delphi-postgresql',
+      adminUser: 'postgres',
+      style: 'group',
+      defaultTtl: 300,
+      maxTtl: 3600,
+      roles: [{ name: 'delphi-readonly', group: `ro_${suffix}`, access: 'read' }],
+      ...over,
+    });
+  const mounts = async () => Object.keys((await client.read<Record<string, unknown>>('sys/mounts')).data ?? {});
+
+  beforeAll(async () => {
+    vault = await startVaultDevServer();
+    client = createVaultClient({ settings: { address: vault.addr, maxRetries: 0 }, token: vault.rootToken });
+    db = await freshDatabase({ schema: true });
+    admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin?.end();
+    client?.close();
+    await vault?.stop();
+  });
+
+  it('names the missing CREATEROLE and changes nothing', async () => {
+    await admin.query(`CREATE ROLE weak_${suffix} LOGIN PASSWORD 'Weak-pw-1'`);
+    const err = await applyWithAdmin(plan({ adminUser: `weak_${suffix}` }), client, 'Weak-pw-1', false).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PermissionDeniedError);
+    expect((err as PermissionDeniedError).message).toBe(`the admin user weak_${suffix} lacks CREATEROLE: Vault could not create the per-lease roles`);
+    expect((err as PermissionDeniedError).hint).toBe(`as a superuser: ALTER ROLE "weak_${suffix}" CREATEROLE;`);
+    expect(await mounts()).not.toContain('database/');
+  });
+
+  it('names the missing ADMIN OPTION on an existing group role (PostgreSQL 16+)', async () => {
+    await admin.query(`CREATE ROLE ro_${suffix} NOLOGIN`);
+    await admin.query(`CREATE ROLE creator_${suffix} LOGIN CREATEROLE PASSWORD 'Creator-pw-1'`);
+    const err = await applyWithAdmin(plan({ adminUser: `creator_${suffix}` }), client, 'Creator-pw-1', false).catch((e: unknown) => e);
+    expect((err as Error).message).toBe(`the admin user creator_${suffix} lacks ADMIN OPTION on the group role ro_${suffix} (PostgreSQL 16+ requires it to create members)`);
+    expect((err as PermissionDeniedError).hint).toBe(`as a superuser or the role's owner: GRANT "ro_${suffix}" TO "creator_${suffix}" WITH ADMIN OPTION;`);
+    expect(await mounts()).not.toContain('database/');
+  });
+
+  it('--dry-run says what would change and changes nothing; after an apply it finds nothing to do', async () => {
+    const before = await mounts();
+    const dry = await applyWithAdmin(plan(), client, adminPassword, true);
+    expect(dry.map((s) => `${s.step}: ${s.status}`)).toEqual([
+      'mount database/: would create',
+      `group role ro_${suffix}: would update`,
+      'connection delphi-postgresql: would create',
+      'role delphi-readonly: would create',
+    ]);
+    expect(await mounts()).toEqual(before);
+
+    await applyWithAdmin(plan(), client, adminPassword, false);
+    const again = await applyWithAdmin(plan(), client, adminPassword, true);
+    expect(again.every((s) => s.status === 'unchanged')).toBe(true);
+    expect(again).toHaveLength(4);
+  });
+});
