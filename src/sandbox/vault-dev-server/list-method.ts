@@ -22,6 +22,9 @@ export function rewriteListRequests(chunk: Buffer): Buffer {
 /** A TCP server that hands every connection, LIST-rewritten, to the HTTP server. */
 export function listAwareNetServer(http: Server, sockets: Set<Socket>): NetServer {
   return createNetServer((socket) => {
+    // Node's HTTP server sets no-delay on the sockets it accepts itself; this one must too, or
+    // Nagle's algorithm and the client's delayed ACK add ~40 ms to every kept-alive request.
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     const stream = new Duplex({
