@@ -4,7 +4,7 @@
  * Prints one JSON line; EXPLAIN (ANALYZE) of the slowest query goes to stderr.
  */
 import pg from 'pg';
-import { openDatabase } from '../src/db/database.js';
+import { openDatabase } from '../src/credentials/open-database.js';
 import { DASHBOARD_QUERIES, takeSnapshot } from '../src/delphi/snapshot.js';
 import { sandboxConfig, startSandbox } from '../src/sandbox/sandbox.js';
 import { percentile } from './load.js';

@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { configSchema } from '../src/config/schema.js';
 import { toPgConfig, type DbCredentials } from '../src/db/credentials.js';
-import { openDatabase } from '../src/db/database.js';
+import { openDatabase } from '../src/credentials/open-database.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/sandbox.js';
 import type { KeeperEvent } from '../src/vault/lease-keeper.js';
 import { percentile, runLoad, type LoadResult } from './load.js';

@@ -1,5 +1,5 @@
 import { DatabaseUnreachableError, isEosError } from '../errors.js';
-import { openDatabase, type Database } from '../db/database.js';
+import { openDatabase, type Database } from '../credentials/open-database.js';
 import { DashboardModel } from '../delphi/dashboard.js';
 import { overviewText } from '../delphi/text-frame.js';
 import { parseDurationSeconds } from '../util/duration.js';

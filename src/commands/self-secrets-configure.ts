@@ -1,6 +1,6 @@
 import type { VaultAuthConfig } from '../config/schema.js';
 import { UsageError, isEosError } from '../errors.js';
-import { saveConfiguration, verifyVault, type VaultAnswers } from '../vault/configure.js';
+import { saveConfiguration, verifyVault, type VaultAnswers } from '../setup/configure.js';
 import type { CommandContext } from './context.js';
 import type { IO } from './io.js';
 import { writeJson } from './output.js';

@@ -1,4 +1,4 @@
-import { holdCredentials } from '../db/database.js';
+import { holdCredentials } from '../credentials/open-database.js';
 import { toDsn } from '../db/credentials.js';
 import { MASK } from '../redact.js';
 import { UsageError } from '../errors.js';

@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { holdCredentials } from '../db/database.js';
-import { parseRotateAction, WorkerSupervisor } from '../db/worker-supervisor.js';
+import { holdCredentials } from '../credentials/open-database.js';
+import { parseRotateAction, WorkerSupervisor } from '../exec/worker-supervisor.js';
 import { UsageError } from '../errors.js';
 import { parseDurationSeconds } from '../util/duration.js';
 import type { CommandContext } from './context.js';

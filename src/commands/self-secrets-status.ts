@@ -1,4 +1,4 @@
-import { collectStatus } from '../vault/status.js';
+import { collectStatus } from '../setup/status.js';
 import type { CommandContext } from './context.js';
 import { writeJson } from './output.js';
 

@@ -1,4 +1,4 @@
-import { runSelfTest } from '../vault/self-test.js';
+import { runSelfTest } from '../setup/self-test.js';
 import type { CommandContext } from './context.js';
 import { writeJson } from './output.js';
 

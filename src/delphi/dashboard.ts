@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Database } from '../db/database.js';
+import type { Database } from '../credentials/open-database.js';
 import { PipelineListener } from '../db/listener.js';
 import { ALERT_CHANNELS } from './schema.js';
 import { credentialState, takeSnapshot, type CredentialState, type Snapshot } from './snapshot.js';

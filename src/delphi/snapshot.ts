@@ -1,6 +1,6 @@
 import type { RotatingPool, PoolStats } from '../db/rotating-pool.js';
 import type { LeaseKeeper, KeeperEvent } from '../vault/lease-keeper.js';
-import type { SourceAttempt } from '../db/credential-chain.js';
+import type { SourceAttempt } from '../credentials/chain.js';
 import { shortLeaseId } from '../redact.js';
 
 /** Everything the dashboard shows, read in one go (DESIGN §8); `--json` prints exactly this. */

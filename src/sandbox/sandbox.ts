@@ -8,8 +8,8 @@ import type { ConfigInput } from '../config/schema.js';
 import { applySchema } from '../delphi/schema.js';
 import { loadSampleData } from './sample-data.js';
 import { createVaultClient } from '../vault/client.js';
-import { applyWithAdmin } from '../vault/engine-apply.js';
-import { buildEnginePlan } from '../vault/engine-plan.js';
+import { applyWithAdmin } from '../setup/engine-apply.js';
+import { buildEnginePlan } from '../setup/engine-plan.js';
 import { writeEosFields } from '../vault/kv.js';
 import { startPostgresCluster, type PostgresCluster } from './postgres.js';
 import { startVaultDevServer, type VaultDevServer } from './vault-dev-server/server.js';
@@ -138,7 +138,7 @@ export async function sandboxConfig(sandbox: Sandbox) {
 
 /** Runs the pipeline simulator with the worker role's dynamic credentials. */
 export async function startSimulation(sandbox: Sandbox, options: { intervalMs?: number } = {}) {
-  const { openDatabase } = await import('../db/database.js');
+  const { openDatabase } = await import('../credentials/open-database.js');
   const { PipelineSimulator } = await import('./simulator.js');
   const { config, env } = await sandboxConfig(sandbox);
   const db = await openDatabase({ config, env, role: config.engine.workerRole, command: 'sandbox simulator' });

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { startVaultDevServer, type VaultDevServer } from '../../src/sandbox/vault-dev-server/server.js';
-import { groupMemberStatements, groupRoleSql } from '../../src/vault/engine-setup.js';
+import { groupMemberStatements, groupRoleSql } from '../../src/setup/engine-sql.js';
 import { freshDatabase } from './pg.js';
 
 /**

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/database.js';
+import { openDatabase } from '../../src/credentials/open-database.js';
 import { DashboardModel } from '../../src/delphi/dashboard.js';
 import { sandboxConfig, startSandbox, startSimulation, type Sandbox } from '../../src/sandbox/sandbox.js';
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
-import { openDatabase } from '../../src/db/database.js';
+import { openDatabase } from '../../src/credentials/open-database.js';
 import { DashboardModel } from '../../src/delphi/dashboard.js';
 import { clusterInfo, freshDatabase } from '../helpers/pg.js';
 

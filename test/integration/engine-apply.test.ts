@@ -3,8 +3,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVaultDevServer, type VaultDevServer } from '../../src/sandbox/vault-dev-server/server.js';
 import { createVaultClient, type VaultClient } from '../../src/vault/client.js';
-import { applyWithAdmin } from '../../src/vault/engine-apply.js';
-import { buildEnginePlan, type EngineSetup } from '../../src/vault/engine-plan.js';
+import { applyWithAdmin } from '../../src/setup/engine-apply.js';
+import { buildEnginePlan, type EngineSetup } from '../../src/setup/engine-plan.js';
 import { PermissionDeniedError } from '../../src/errors.js';
 import { clusterInfo, freshDatabase } from '../helpers/pg.js';
 

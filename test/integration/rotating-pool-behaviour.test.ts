@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/database.js';
+import { openDatabase } from '../../src/credentials/open-database.js';
 import { PipelineListener } from '../../src/db/listener.js';
 import { isReadOnlyStatement } from '../../src/db/rotating-pool.js';
 import { shortLeaseId } from '../../src/redact.js';
-import { readLeaseStates, sha256 } from '../../src/vault/lease-state.js';
+import { readLeaseStates, sha256 } from '../../src/credentials/lease-state.js';
 import { startDatabaseFixture } from '../helpers/database-fixture.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoad } from '../../bench/load.js';
-import { openDatabase } from '../../src/db/database.js';
+import { openDatabase } from '../../src/credentials/open-database.js';
 import type { KeeperEvent } from '../../src/vault/lease-keeper.js';
 import { startDatabaseFixture } from '../helpers/database-fixture.js';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoad } from '../../bench/load.js';
-import { openDatabase } from '../../src/db/database.js';
+import { openDatabase } from '../../src/credentials/open-database.js';
 import type { KeeperEvent } from '../../src/vault/lease-keeper.js';
 import { createLogger } from '../../src/log.js';
 import { startDatabaseFixture } from '../helpers/database-fixture.js';

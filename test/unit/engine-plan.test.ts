@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildEnginePlan, renderCommands, type EngineSetup } from '../../src/vault/engine-plan.js';
-import { defaultPrivilegesProblem } from '../../src/vault/self-test.js';
+import { buildEnginePlan, renderCommands, type EngineSetup } from '../../src/setup/engine-plan.js';
+import { defaultPrivilegesProblem } from '../../src/setup/self-test.js';
 
 const setup = (over: Partial<EngineSetup> = {}): EngineSetup => ({
   target: { host: 'db.example', port: 5432, database: 'delphi', sslmode: 'require', origins: { host: 'flag', port: 'flag', database: 'flag', sslmode: 'flag' } },

@@ -1,10 +1,10 @@
 import pg from 'pg';
 import type { Config } from '../config/schema.js';
 import { toPgConfig, type DbCredentials } from '../db/credentials.js';
-import { buildChain } from '../db/database.js';
-import { SOURCE_FACTORIES } from '../db/sources.js';
-import { describeMount } from './kv.js';
-import type { VaultSession } from './session.js';
+import { buildChain } from '../credentials/open-database.js';
+import { SOURCE_FACTORIES } from '../credentials/sources.js';
+import { describeMount } from '../vault/kv.js';
+import type { VaultSession } from '../vault/session.js';
 
 /**
  * `eos self secrets test`: the whole path, end to end — Vault, token, engine, role, issue,

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { renameSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Logger } from 'pino';
-import { toDsn, type DbCredentials } from './credentials.js';
+import { toDsn, type DbCredentials } from '../db/credentials.js';
 
 /**
  * Runs a pipeline worker with credentials in its environment, as Vault Agent's process

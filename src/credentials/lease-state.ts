@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { shortLeaseId } from '../redact.js';
-import type { LeaseKeeper } from './lease-keeper.js';
+import type { LeaseKeeper } from '../vault/lease-keeper.js';
 
 /**
  * A small file per running eos process that holds a lease, so `eos self secrets status` can

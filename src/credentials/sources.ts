@@ -4,8 +4,8 @@ import { SSL_MODES } from '../config/schema.js';
 import type { Clock } from '../util/clock.js';
 import type { VaultClient } from '../vault/client.js';
 import { readEosFields } from '../vault/kv.js';
-import type { DbCredentials } from './credentials.js';
-import type { DbTarget } from './target.js';
+import type { DbCredentials } from '../db/credentials.js';
+import type { DbTarget } from '../db/target.js';
 
 /** A place credentials can come from (DESIGN §4). `obtain` throws with the reason it could not. */
 export interface CredentialSource {

@@ -1,10 +1,10 @@
 import pg from 'pg';
 import { toPgConfig } from '../db/credentials.js';
 import { DatabaseUnreachableError, OperationFailedError, PermissionDeniedError } from '../errors.js';
-import type { VaultClient } from './client.js';
+import type { VaultClient } from '../vault/client.js';
 import type { EnginePlan } from './engine-plan.js';
-import { quoteIdent } from './engine-setup.js';
-import { VaultNotFoundError } from './errors.js';
+import { quoteIdent } from './engine-sql.js';
+import { VaultNotFoundError } from '../vault/errors.js';
 
 /**
  * Performs an engine plan through the Vault API and, for the one-time SQL, an admin session —

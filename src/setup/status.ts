@@ -1,13 +1,13 @@
 import type { Config, CredentialSourceName } from '../config/schema.js';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveVaultSettings } from '../config/vault-settings.js';
-import { buildChain } from '../db/database.js';
-import { SOURCE_FACTORIES, type SourceContext } from '../db/sources.js';
+import { buildChain } from '../credentials/open-database.js';
+import { SOURCE_FACTORIES, type SourceContext } from '../credentials/sources.js';
 import { resolveDatabaseTarget, type DbTarget } from '../db/target.js';
 import { ExitCode, isEosError } from '../errors.js';
-import { leaseStateDir, readLeaseStates, sha256, type LeaseStateRecord } from './lease-state.js';
-import type { VaultSession } from './session.js';
-import { VaultNotFoundError, VaultPermissionDeniedError } from './errors.js';
+import { leaseStateDir, readLeaseStates, sha256, type LeaseStateRecord } from '../credentials/lease-state.js';
+import type { VaultSession } from '../vault/session.js';
+import { VaultNotFoundError, VaultPermissionDeniedError } from '../vault/errors.js';
 
 /**
  * `eos self secrets status`: what is configured, whether Vault and the token are healthy, which

@@ -1,7 +1,7 @@
 import type { CredentialSourceName } from '../config/schema.js';
 import { EosError, ExitCode } from '../errors.js';
 import type { Clock } from '../util/clock.js';
-import type { DbCredentials } from './credentials.js';
+import type { DbCredentials } from '../db/credentials.js';
 import type { CredentialSource } from './sources.js';
 
 export interface SourceAttempt {

@@ -4,8 +4,8 @@ import { constants } from 'node:fs';
 import type { Config, ConfigInput, VaultAuthConfig } from '../config/schema.js';
 import { resolveVaultSettings, type VaultSettings } from '../config/vault-settings.js';
 import { writeConfigFile } from '../config/write.js';
-import { authenticate, defaultTokenFile } from './auth.js';
-import { createVaultClient, type HealthInfo, type TokenInfo } from './client.js';
+import { authenticate, defaultTokenFile } from '../vault/auth.js';
+import { createVaultClient, type HealthInfo, type TokenInfo } from '../vault/client.js';
 
 /**
  * `eos self secrets configure` without its prompts: prove the address and the credentials

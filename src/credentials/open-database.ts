@@ -5,13 +5,13 @@ import { authenticate } from '../vault/auth.js';
 import { createVaultClient } from '../vault/client.js';
 import { readEosFields } from '../vault/kv.js';
 import { LeaseKeeper } from '../vault/lease-keeper.js';
-import { leaseStateDir, trackLeaseState } from '../vault/lease-state.js';
+import { leaseStateDir, trackLeaseState } from './lease-state.js';
 import { openVaultSession, type VaultSession } from '../vault/session.js';
-import { CredentialChain, NoCredentialsError, type SourceAttempt } from './credential-chain.js';
-import { describeCredentials, type DbCredentials } from './credentials.js';
-import { RotatingPool } from './rotating-pool.js';
+import { CredentialChain, NoCredentialsError, type SourceAttempt } from './chain.js';
+import { describeCredentials, type DbCredentials } from '../db/credentials.js';
+import { RotatingPool } from '../db/rotating-pool.js';
 import { SOURCE_FACTORIES, type SourceContext } from './sources.js';
-import { resolveDatabaseTarget, type DbTarget, type TargetFlags } from './target.js';
+import { resolveDatabaseTarget, type DbTarget, type TargetFlags } from '../db/target.js';
 
 /**
  * Everything a command needs to use the Delphi database: the chain resolves credentials, a
