@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { shortLeaseId } from '../redact.js';
+import type { DbCredentials } from '../db/credentials.js';
 import type { LeaseKeeper } from '../vault/lease-keeper.js';
 
 /**
@@ -35,7 +36,7 @@ export function sha256(text: string): string {
 }
 
 /** Keeps `<dir>/<pid>.json` up to date with the keeper's events; returns a function that removes it. */
-export function trackLeaseState(keeper: LeaseKeeper, options: { dir: string; command: string; role: string | null; now: () => number }): () => void {
+export function trackLeaseState(keeper: LeaseKeeper<DbCredentials>, options: { dir: string; command: string; role: string | null; now: () => number }): () => void {
   const file = path.join(options.dir, `${process.pid}.json`);
   const iso = (ms: number | null | undefined) => (ms === null || ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString());
   const write = () => {

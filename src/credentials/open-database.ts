@@ -96,7 +96,7 @@ export interface CredentialHooks {
 /** Credentials from the chain, kept alive by a keeper when they are dynamic. */
 export interface HeldCredentials {
   credentials: DbCredentials;
-  keeper: LeaseKeeper | undefined;
+  keeper: LeaseKeeper<DbCredentials> | undefined;
   chain: CredentialChain;
   attempts: SourceAttempt[];
   target: DbTarget | undefined;
@@ -119,7 +119,7 @@ export async function holdCredentials(options: OpenDatabaseOptions, hooks: Crede
   const leaseClient = credentials.lease && session ? createVaultClient({ settings: { ...session.settings, maxRetries: 0 }, token: session.client.token }) : undefined;
   const keeper =
     credentials.lease && session && leaseClient
-      ? new LeaseKeeper({
+      ? new LeaseKeeper<DbCredentials>({
           vault: leaseClient,
           clock,
           issue: () => dynamic.obtain(),
@@ -187,7 +187,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     },
     onNoFallback: (detail) => pool.markExpired(detail),
   });
-  const pool = new RotatingPool({ credentials: held.credentials, keeper: held.keeper, log: options.log, pool: options.pool });
+  const pool = new RotatingPool({ credentials: held.credentials, guard: held.keeper, log: options.log, pool: options.pool });
   return {
     pool,
     keeper: held.keeper,

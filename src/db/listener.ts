@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { quoteIdent } from '../setup/engine-sql.js';
+import { quoteIdent } from './identifiers.js';
 import { systemClock, type Clock, type Timer } from '../util/clock.js';
 import { toPgConfig } from './credentials.js';
 import type { RotatingPool } from './rotating-pool.js';

@@ -3,7 +3,6 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { EosError, ExitCode } from '../errors.js';
 import { redactString } from '../redact.js';
-import type { LeaseKeeper } from '../vault/lease-keeper.js';
 import { describeCredentials, toPgConfig, type DbCredentials } from './credentials.js';
 
 /**
@@ -32,9 +31,22 @@ export interface PoolStats {
   lastError: string | null;
 }
 
+/**
+ * Whoever keeps the pool's credentials alive (the lease keeper, wired in credentials/): the pool
+ * asks it, after PostgreSQL refused the credentials, whether they still live and for new ones.
+ */
+export interface CredentialGuard {
+  /** The credentials held now (ahead of the pool while a switch is under way). */
+  readonly credentials: DbCredentials | undefined;
+  leaseValid(): Promise<boolean>;
+  rotateNow(reason: string): Promise<void>;
+  /** Resolves when the step in progress (a rotation and its switch) is done. */
+  idle(): Promise<void>;
+}
+
 export interface RotatingPoolOptions {
   credentials: DbCredentials;
-  keeper?: LeaseKeeper;
+  guard?: CredentialGuard | undefined;
   /** Size and timeouts of each generation's pg.Pool. */
   pool?: Pick<pg.PoolConfig, 'max' | 'idleTimeoutMillis' | 'connectionTimeoutMillis' | 'application_name'>;
   log?: Logger;
@@ -213,18 +225,18 @@ export class RotatingPool extends EventEmitter {
    */
   private async recover(generation: Generation, code: string | undefined): Promise<boolean> {
     if (generation !== this.active) return true; // already switched by someone else
-    const keeper = this.options.keeper;
-    if (!keeper) return true;
+    const guard = this.options.guard;
+    if (!guard) return true;
     // The keeper has already moved to new credentials and is switching the pool: wait for it.
-    if (keeper.credentials?.lease?.id !== generation.credentials.lease?.id) {
-      await keeper.idle();
+    if (guard.credentials?.lease?.id !== generation.credentials.lease?.id) {
+      await guard.idle();
       return false;
     }
     this.recovering ??= (async () => {
-      const valid = await keeper.leaseValid();
+      const valid = await guard.leaseValid();
       // Only a refused privilege can be innocent; a refused login or an ended session on these
       // credentials means they are dead whatever Vault still says (or cannot say) about the lease.
-      if ((!valid || code !== '42501') && generation === this.active) await keeper.rotateNow('credentials refused by PostgreSQL');
+      if ((!valid || code !== '42501') && generation === this.active) await guard.rotateNow('credentials refused by PostgreSQL');
       return valid;
     })().finally(() => {
       this.recovering = undefined;

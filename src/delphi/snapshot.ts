@@ -1,4 +1,5 @@
 import type { RotatingPool, PoolStats } from '../db/rotating-pool.js';
+import type { DbCredentials } from '../db/credentials.js';
 import type { LeaseKeeper, KeeperEvent } from '../vault/lease-keeper.js';
 import type { SourceAttempt } from '../credentials/chain.js';
 import { shortLeaseId } from '../redact.js';
@@ -124,7 +125,7 @@ export async function takeSnapshot(query: Query, credentials: CredentialState | 
 }
 
 /** The credential side of the snapshot, from the pool and the keeper. */
-export function credentialState(pool: RotatingPool, keeper: LeaseKeeper | undefined, attempts: SourceAttempt[], now = Date.now()): CredentialState {
+export function credentialState(pool: RotatingPool, keeper: LeaseKeeper<DbCredentials> | undefined, attempts: SourceAttempt[], now = Date.now()): CredentialState {
   const c = pool.credentials;
   const stats = pool.stats();
   const lease = c.lease ? shortLeaseId(c.lease.id) : null;

@@ -3,7 +3,7 @@ import { toPgConfig } from '../db/credentials.js';
 import { DatabaseUnreachableError, OperationFailedError, PermissionDeniedError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
 import type { EnginePlan } from './engine-plan.js';
-import { quoteIdent } from './engine-sql.js';
+import { quoteIdent } from '../db/identifiers.js';
 import { VaultNotFoundError } from '../vault/errors.js';
 
 /**

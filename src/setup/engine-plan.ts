@@ -1,7 +1,8 @@
 import { UsageError } from '../errors.js';
 import { isValidDatabaseName, isValidHost, type DbTarget } from '../db/target.js';
 import { shellQuote } from '../util/shell.js';
-import { groupMemberStatements, groupRoleSql, quoteIdent, type GroupAccess } from './engine-sql.js';
+import { quoteIdent } from '../db/identifiers.js';
+import { groupMemberStatements, groupRoleSql, type GroupAccess } from './engine-sql.js';
 
 /**
  * The database-engine set-up of the seed's step 3, done right (DESIGN §7), as a list of steps

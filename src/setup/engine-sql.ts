@@ -5,11 +5,7 @@
  * privileges — and default privileges — to the per-lease role itself, which makes DROP ROLE
  * fail with 2BP01 and leaves a role behind for every lease.
  */
-
-/** PostgreSQL identifier quoting: always quoted, inner quotes doubled. */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
+import { quoteIdent } from '../db/identifiers.js';
 
 export type GroupAccess = 'read' | 'write';
 

@@ -1,18 +1,22 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { DbCredentials } from '../db/credentials.js';
 import { shortLeaseId } from '../redact.js';
-import type { Clock, Timer } from '../util/clock.js';
+import type { Clock } from '../util/clock.js';
 import type { LeaseInfo, LeaseRenewal, TokenInfo } from './client.js';
 import { VaultBadRequestError, VaultError, VaultPermissionDeniedError, VaultServerError } from './errors.js';
+import { backoffMs, Lifetime } from './lifetime.js';
 
 /**
  * Keeps one lease — and the token behind it — alive (DESIGN §5), as a small loop you can read
  * top to bottom: renew at `renewAt` of the lease (minus up to 5 % jitter); when a renewal comes
- * back capped (max_ttl) or the lease is not renewable, issue new credentials at `renewAt` of
- * what is left, so they are live long before the old ones die; on a transient error back off
- * (1 s doubling to 30 s) but never past expiry minus a safety margin; on a permanent error
- * re-issue at once. Every step is timed by the injected clock.
+ * back capped (max_ttl) or the lease is not renewable, issue a new secret at `renewAt` of what
+ * is left, so it is live long before the old one dies; on a transient error back off (1 s
+ * doubling to 30 s) but never past expiry minus a safety margin; on a permanent error re-issue
+ * at once. The lease and the token follow the same timing rule (`Lifetime`); every step is
+ * timed by the injected clock.
+ *
+ * It knows nothing of what the lease is for: it keeps any secret `T` that carries a lease
+ * (database credentials, in eos), issued by the `issue` function it is given.
  */
 
 export type KeeperEventName =
@@ -37,6 +41,21 @@ export interface KeeperEvent {
   detail?: string;
 }
 
+/** The lease a kept secret carries. */
+export interface KeptLease {
+  id: string;
+  /** Seconds granted at issue. */
+  duration: number;
+  renewable: boolean;
+  /** When it was issued (ms, by the keeper's clock). */
+  issuedAt: number;
+}
+
+/** Anything with a lease. */
+export interface Leased {
+  lease?: KeptLease | undefined;
+}
+
 /** The part of the Vault client the keeper needs. */
 export interface LeaseVault {
   renewLease(leaseId: string, incrementSeconds: number): Promise<LeaseRenewal>;
@@ -46,15 +65,15 @@ export interface LeaseVault {
   renewSelf(incrementSeconds?: number): Promise<{ auth: { lease_duration: number; renewable: boolean }; warnings: string[] | null }>;
 }
 
-export interface LeaseKeeperOptions {
+export interface LeaseKeeperOptions<T extends Leased> {
   vault: LeaseVault;
   clock: Clock;
-  /** Issues new dynamic credentials (under the current token). */
-  issue: () => Promise<DbCredentials>;
-  /** Switches users to new credentials; the old lease is revoked only after it resolves. */
-  onRotate?: (next: DbCredentials, previous: DbCredentials) => Promise<void>;
+  /** Issues a new secret (under the current token). */
+  issue: () => Promise<T>;
+  /** Switches users to the new secret; the old lease is revoked only after it resolves. */
+  onRotate?: (next: T, previous: T) => Promise<void>;
   /** The lease died and could not be replaced: move to a fallback. */
-  onExpired?: (previous: DbCredentials) => Promise<void>;
+  onExpired?: (previous: T) => Promise<void>;
   /** Logs in again (AppRole) when the token cannot be renewed further. */
   relogin?: () => Promise<void>;
   renewAt?: number;
@@ -63,14 +82,8 @@ export interface LeaseKeeperOptions {
   log?: Logger;
 }
 
-const MAX_BACKOFF_MS = 30_000;
-/** Once on a fallback, dynamic credentials are tried again at least this often. */
+/** Once on a fallback, the lease is tried again at least this often. */
 const MAX_RECOVERY_BACKOFF_MS = 10_000;
-/**
- * The keeper counts a lease dead this much before Vault does: Vault's clock started when it
- * issued the lease, ours when the answer arrived, and Vault revokes right at expiry.
- */
-const EXPIRY_GUARD_MS = 250;
 const MAX_EVENTS = 50;
 
 /** Errors after which the lease cannot be renewed any more: re-issue at once. */
@@ -81,46 +94,49 @@ export function isPermanentLeaseError(err: unknown): boolean {
   return !(err instanceof VaultError);
 }
 
-export class LeaseKeeper extends EventEmitter {
-  private current: DbCredentials | undefined;
-  private expiresAt = 0;
-  private timer: Timer | undefined;
-  private tokenTimer: Timer | undefined;
-  private failures = 0;
+export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
+  private current: T | undefined;
+  private readonly lease: Lifetime;
+  private readonly token: Lifetime;
   private warnedExpiring = false;
   private stopped = false;
   private expired = false;
+  private recoveries = 0;
   private work: Promise<void> = Promise.resolve();
-  private readonly renewAt: number;
-  private readonly jitter: number;
   private readonly random: () => number;
   /** Recent events, newest last, for status and the dashboard. */
   readonly events: KeeperEvent[] = [];
   rotations = 0;
   lastRenewalAt: number | null = null;
-  nextActionAt: number | null = null;
 
-  constructor(private readonly options: LeaseKeeperOptions) {
+  constructor(private readonly options: LeaseKeeperOptions<T>) {
     super();
-    this.renewAt = options.renewAt ?? 0.75;
-    this.jitter = options.jitter ?? 0.05;
     this.random = options.random ?? Math.random;
+    const timing = { clock: options.clock, renewAt: options.renewAt, jitter: options.jitter, random: this.random };
+    this.lease = new Lifetime(timing);
+    this.token = new Lifetime(timing);
   }
 
-  get credentials(): DbCredentials | undefined {
+  /** The secret kept now. */
+  get credentials(): T | undefined {
     return this.current;
   }
 
   get expiry(): number {
-    return this.expiresAt;
+    return this.lease.expiresAt;
   }
 
   get isExpired(): boolean {
     return this.expired;
   }
 
-  /** Takes over freshly issued credentials and starts the loop. */
-  async start(initial: DbCredentials): Promise<void> {
+  /** When the next lease step (renewal, replacement, retry) is due. */
+  get nextActionAt(): number | null {
+    return this.lease.nextActionAt;
+  }
+
+  /** Takes over a freshly issued secret and starts the loop. */
+  async start(initial: T): Promise<void> {
     this.adopt(initial);
     this.record('issued', { lease: this.leaseName(), ttl: initial.lease?.duration });
     this.planNext(initial.lease?.duration ?? 0, initial.lease?.renewable ?? false);
@@ -144,16 +160,16 @@ export class LeaseKeeper extends EventEmitter {
     return this.work;
   }
 
-  /** Replaces the credentials now (the pool found them dead). Joins a rotation already running. */
+  /** Replaces the secret now (its user found it dead). Joins a rotation already running. */
   rotateNow(reason: string): Promise<void> {
     return this.serial(() => this.rotate(reason));
   }
 
-  /** Stops the loop; revokes the lease unless told not to. Close the pool first. */
+  /** Stops the loop; revokes the lease unless told not to. Close the secret's users first. */
   async stop(options: { revoke?: boolean } = {}): Promise<void> {
     this.stopped = true;
-    this.timer?.cancel();
-    this.tokenTimer?.cancel();
+    this.lease.cancel();
+    this.token.cancel();
     await this.work.catch(() => undefined);
     const id = this.current?.lease?.id;
     if ((options.revoke ?? true) && id && !this.expired) {
@@ -166,13 +182,12 @@ export class LeaseKeeper extends EventEmitter {
     }
   }
 
-  // --- the loop -------------------------------------------------------------------------------
+  // --- the lease ------------------------------------------------------------------------------
 
   /** After an issue or a renewal of `ttl` seconds: renew, or (capped / not renewable) re-issue. */
   private planNext(ttl: number, renewable: boolean, capped = false): void {
     if (ttl <= 0) return; // no lease (or one that never expires)
-    const fraction = this.renewAt - this.jitter * this.random();
-    const delay = ttl * 1000 * fraction;
+    const delay = this.lease.renewDelay(ttl);
     if (renewable && !capped) this.schedule(delay, () => this.renew());
     else this.schedule(delay, () => this.rotate(capped ? 'max_ttl reached' : 'lease not renewable'));
   }
@@ -184,9 +199,8 @@ export class LeaseKeeper extends EventEmitter {
     const sentAt = this.options.clock.now();
     try {
       const result = await this.options.vault.renewLease(lease.id, requested);
-      this.failures = 0;
+      this.lease.grant(result.lease_duration, sentAt);
       this.warnedExpiring = false;
-      this.expiresAt = sentAt + result.lease_duration * 1000 - EXPIRY_GUARD_MS;
       this.lastRenewalAt = this.options.clock.now();
       const capped = result.lease_duration < requested || !result.renewable;
       this.record('renewed', { lease: this.leaseName(), ttl: result.lease_duration, detail: capped ? 'capped by max_ttl: new credentials will be issued' : undefined });
@@ -205,7 +219,7 @@ export class LeaseKeeper extends EventEmitter {
     if (this.stopped) return;
     this.record('rotating', { lease: this.leaseName(), detail: reason });
     const afterExpiry = this.expired;
-    let next: DbCredentials;
+    let next: T;
     try {
       next = await this.options.issue();
     } catch (err) {
@@ -215,12 +229,13 @@ export class LeaseKeeper extends EventEmitter {
     const previous = this.current;
     this.adopt(next);
     this.expired = false;
+    this.recoveries = 0;
     this.rotations += 1;
     if (previous) await this.options.onRotate?.(next, previous);
     this.record('rotated', { lease: this.leaseName(), ttl: next.lease?.duration, detail: reason });
     this.planNext(next.lease?.duration ?? 0, next.lease?.renewable ?? false);
-    // The old lease goes only now, after its users moved to the new credentials (an expired one
-    // is gone already).
+    // The old lease goes only now, after its users moved to the new secret (an expired one is
+    // gone already).
     const oldId = previous?.lease?.id;
     if (oldId && !afterExpiry) {
       await this.options.vault.revokeLease(oldId).then(
@@ -232,35 +247,19 @@ export class LeaseKeeper extends EventEmitter {
 
   /** A transient failure: back off, but act before the lease expires, and notice when it has. */
   private retryLater(err: unknown, again: () => Promise<void>): void {
-    this.failures += 1;
-    const now = this.options.clock.now();
-    const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.failures - 1)) * (0.8 + 0.4 * this.random());
-    const margin = this.safetyMarginMs();
-    const deadline = this.expiresAt - margin;
-    if (now >= this.expiresAt) {
-      this.expire(err);
+    const plan = this.lease.planRetry();
+    if (plan.action === 'expire') {
+      if (plan.delayMs <= 0) this.expire(err);
+      else this.schedule(plan.delayMs, () => Promise.resolve(this.expire(err)));
       return;
     }
-    let delay = backoff;
-    if (now + backoff > deadline) {
-      if (now < deadline) delay = deadline - now;
-      else {
-        // Inside the safety margin: try again at half the time left (a few attempts, ≥ 100 ms
-        // apart) until the last 200 ms; then it is gone.
-        if (!this.warnedExpiring) {
-          this.warnedExpiring = true;
-          this.record('expiring', { lease: this.leaseName(), detail: `expires in ${Math.round((this.expiresAt - now) / 1000)} s; Vault still failing: ${message(err)}` });
-        }
-        const left = this.expiresAt - now;
-        if (left <= 200) {
-          this.schedule(left, () => Promise.resolve(this.expire(err)));
-          return;
-        }
-        delay = Math.max(100, left / 2);
-      }
+    if (plan.expiring && !this.warnedExpiring) {
+      this.warnedExpiring = true;
+      const left = this.lease.expiresAt - this.options.clock.now();
+      this.record('expiring', { lease: this.leaseName(), detail: `expires in ${Math.round(left / 1000)} s; Vault still failing: ${message(err)}` });
     }
-    this.record('renew-failed', { lease: this.leaseName(), detail: `${message(err)}; retrying in ${Math.round(delay)} ms` });
-    this.schedule(delay, again);
+    this.record('renew-failed', { lease: this.leaseName(), detail: `${message(err)}; retrying in ${Math.round(plan.delayMs)} ms` });
+    this.schedule(plan.delayMs, again);
   }
 
   private expire(err: unknown): void {
@@ -271,26 +270,26 @@ export class LeaseKeeper extends EventEmitter {
     this.work = this.work.then(async () => {
       if (previous) await this.options.onExpired?.(previous);
     });
-    this.failures = 0;
+    this.recoveries = 0;
     this.retryRecovery();
   }
 
-  /** After expiry, keep trying to get dynamic credentials back (every 1 s doubling to 10 s). */
+  /** After expiry, keep trying to get a lease back (every 1 s doubling to 10 s). */
   private retryRecovery(): void {
-    this.failures += 1;
-    const delay = Math.min(MAX_RECOVERY_BACKOFF_MS, 1000 * 2 ** Math.min(this.failures - 1, 4)) * (0.8 + 0.4 * this.random());
-    this.schedule(delay, () => this.rotate('recovering after expiry'));
+    this.recoveries += 1;
+    this.schedule(backoffMs(this.recoveries, this.random, MAX_RECOVERY_BACKOFF_MS), () => this.rotate('recovering after expiry'));
   }
 
   // --- the token ------------------------------------------------------------------------------
 
   /**
-   * Vault revokes a token's leases when the token dies, so the token is kept alive too: renewed
-   * at 75 % of its TTL, or replaced by an AppRole login — after which the lease is re-issued
-   * under the new token, because the old token's death would take the lease with it.
+   * Vault revokes a token's leases when the token dies, so the token is kept alive by the same
+   * rule as the lease: renewed at `renewAt` of its TTL, or replaced by a login — after which the
+   * lease is re-issued under the new token, because the old token's death would take it along.
    */
   private async watchToken(): Promise<void> {
     let info: TokenInfo;
+    const sentAt = this.options.clock.now();
     try {
       info = await this.options.vault.lookupSelf();
     } catch (err) {
@@ -298,36 +297,32 @@ export class LeaseKeeper extends EventEmitter {
       return;
     }
     if (info.ttl <= 0) return; // root or periodic without expiry: nothing to keep alive
+    this.token.grant(info.ttl, sentAt);
     const leaseTtl = this.current?.lease?.duration ?? 0;
     if (!info.renewable && !this.options.relogin && info.ttl < leaseTtl) {
       this.record('warning', { detail: `the token expires in ${info.ttl} s, before the lease (${leaseTtl} s), and cannot be renewed: Vault will revoke the lease with it` });
     }
-    this.scheduleToken(info.ttl, info.renewable, info.creation_ttl || info.ttl);
+    this.planToken(info.ttl, info.renewable, info.creation_ttl || info.ttl);
   }
 
-  private scheduleToken(ttl: number, renewable: boolean, increment: number): void {
-    this.tokenTimer?.cancel();
-    this.tokenTimer = this.options.clock.setTimeout(() => {
-      void this.serial(() => this.keepToken(renewable, increment));
-    }, ttl * 1000 * this.renewAt);
+  private planToken(ttl: number, renewable: boolean, increment: number): void {
+    if (this.stopped) return;
+    this.token.schedule(this.token.renewDelay(ttl), () => void this.serial(() => this.keepToken(renewable, increment)));
   }
 
   private async keepToken(renewable: boolean, increment: number): Promise<void> {
-    if (this.stopped) return;
     if (renewable) {
+      const sentAt = this.options.clock.now();
       try {
         const { auth } = await this.options.vault.renewSelf(increment);
+        this.token.grant(auth.lease_duration, sentAt);
         this.record('token-renewed', { ttl: auth.lease_duration });
         if (auth.lease_duration >= increment || !this.options.relogin) {
-          this.scheduleToken(auth.lease_duration, auth.renewable && auth.lease_duration >= increment, increment);
+          this.planToken(auth.lease_duration, auth.renewable && auth.lease_duration >= increment, increment);
           return;
         }
       } catch (err) {
-        if (!this.options.relogin) {
-          this.record('warning', { detail: `token renewal failed: ${message(err)}` });
-          this.scheduleToken(Math.max(1, increment / 10), renewable, increment);
-          return;
-        }
+        if (!this.options.relogin) return this.retryToken(err, () => this.keepToken(renewable, increment));
       }
     }
     if (!this.options.relogin) return;
@@ -337,27 +332,35 @@ export class LeaseKeeper extends EventEmitter {
       await this.watchToken();
       await this.rotate('token replaced');
     } catch (err) {
-      this.record('warning', { detail: `AppRole login failed: ${message(err)}` });
-      this.scheduleToken(Math.max(1, increment / 10), false, increment);
+      this.record('warning', { detail: `login failed: ${message(err)}` });
+      // A login can be tried again after the old token died: plain backoff, no deadline.
+      this.token.failures += 1;
+      this.token.schedule(backoffMs(this.token.failures, this.random), () => void this.serial(() => this.keepToken(false, increment)));
     }
+  }
+
+  /** A failed token renewal with no way to log in again: retry until the token is gone. */
+  private retryToken(err: unknown, again: () => Promise<void>): void {
+    const plan = this.token.planRetry();
+    if (plan.action === 'expire') {
+      this.record('warning', { detail: `the Vault token expired: ${message(err)}; its leases die with it` });
+      return;
+    }
+    this.record('warning', { detail: `token renewal failed: ${message(err)}; retrying in ${Math.round(plan.delayMs)} ms` });
+    this.token.schedule(plan.delayMs, () => void this.serial(again));
   }
 
   // --- plumbing -------------------------------------------------------------------------------
 
-  private adopt(credentials: DbCredentials): void {
-    this.current = credentials;
-    const lease = credentials.lease;
-    this.expiresAt = lease ? lease.issuedAt + lease.duration * 1000 - EXPIRY_GUARD_MS : Number.POSITIVE_INFINITY;
-    this.failures = 0;
+  private adopt(secret: T): void {
+    this.current = secret;
+    const lease = secret.lease;
+    if (lease) this.lease.grant(lease.duration, lease.issuedAt);
+    else this.lease.grant(0, 0);
     this.warnedExpiring = false;
   }
 
-  private safetyMarginMs(): number {
-    const duration = (this.current?.lease?.duration ?? 0) * 1000;
-    return Math.max(500, Math.min(30_000, duration * 0.1));
-  }
-
-  /** One operation at a time: timers and the pool's requests queue behind each other. */
+  /** One operation at a time: timers and the users' requests queue behind each other. */
   private serial(operation: () => Promise<void>): Promise<void> {
     const run = this.work.then(() => (this.stopped ? undefined : operation()));
     this.work = run.catch((err: unknown) => {
@@ -367,13 +370,8 @@ export class LeaseKeeper extends EventEmitter {
   }
 
   private schedule(delayMs: number, step: () => Promise<void>): void {
-    this.timer?.cancel();
     if (this.stopped) return;
-    this.nextActionAt = this.options.clock.now() + delayMs;
-    this.timer = this.options.clock.setTimeout(() => {
-      this.nextActionAt = null;
-      void this.serial(step);
-    }, delayMs);
+    this.lease.schedule(delayMs, () => void this.serial(step));
   }
 
   private leaseName(): string | undefined {

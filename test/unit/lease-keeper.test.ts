@@ -6,13 +6,13 @@ import { FakeLeaseVault } from '../helpers/fake-lease-vault.js';
 
 const S = 1000;
 
-async function setup(options: { ttl?: number; maxTtl?: number; random?: number; keeper?: Partial<LeaseKeeperOptions> } = {}) {
+async function setup(options: { ttl?: number; maxTtl?: number; random?: number; keeper?: Partial<LeaseKeeperOptions<DbCredentials>> } = {}) {
   const clock = new FakeClock();
   const t0 = clock.now();
   const vault = new FakeLeaseVault(clock, { ttl: options.ttl ?? 100, maxTtl: options.maxTtl ?? 300 });
   const rotated: { next: DbCredentials; previous: DbCredentials; at: number }[] = [];
   const expired: number[] = [];
-  const keeper = new LeaseKeeper({
+  const keeper = new LeaseKeeper<DbCredentials>({
     vault,
     clock,
     issue: vault.issue,
@@ -110,6 +110,28 @@ describe('the lease keeper, on a fake clock', () => {
     expect(vault.calls.renewSelf).toHaveLength(1);
     await clock.advance(150 * S);
     expect(vault.calls.renewSelf).toHaveLength(2);
+  });
+
+  it('backs off a failing token renewal by the lease rule (1 s doubling, clamped to its expiry), then reports the token dead', async () => {
+    const clock = new FakeClock();
+    const t0 = clock.now();
+    const vault = new FakeLeaseVault(clock, { ttl: 3600, maxTtl: 86400 });
+    vault.token = { ttl: 100, renewable: true, creation_ttl: 100, createdAt: t0, renewedAt: t0, maxTtl: 0 };
+    const keeper = new LeaseKeeper({ vault, clock, issue: vault.issue, random: () => 0.5 });
+    await keeper.start(await vault.issue());
+    vault.down = true;
+    await clock.advance(200 * S);
+    // First renewal at 72.5 s (75 % less half the 5 % jitter), then 1, 2, 4 s later, clamped to
+    // the deadline (expiry at 99.75 s less a 10 s margin), then half the time left each time.
+    const times = vault.calls.renewSelf.map((t) => (t - t0) / S);
+    expect(times.slice(0, 5)).toEqual([72.5, 73.5, 75.5, 79.5, 87.5]);
+    expect(times.at(-1)).toBeLessThan(99.75);
+    expect(times.length).toBeLessThan(15);
+    expect(keeper.events.filter((e) => /the Vault token expired/.test(e.detail ?? ''))).toHaveLength(1);
+    // Nothing more is tried for a dead token that cannot be replaced: no busy loop.
+    const count = vault.calls.renewSelf.length;
+    await clock.advance(600 * S);
+    expect(vault.calls.renewSelf).toHaveLength(count);
   });
 
   it('logs in again (AppRole) when the token cannot be renewed, and re-issues the lease under the new token', async () => {

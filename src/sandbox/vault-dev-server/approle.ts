@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../util/clock.js';
 import type { Mount, SecretEngine } from './mounts.js';
 import { authBlock, type TokenStore } from './tokens.js';
-import { parseDurationSeconds } from '../../util/duration.js';
 import {
+  durationField,
   badRequest,
   boolField,
   listField,
@@ -104,12 +104,7 @@ export class AppRoleEngine implements SecretEngine {
         });
       case 'update': {
         const body = request.body;
-        const seconds = (field: string, fallback: number) => {
-          if (body[field] === undefined) return fallback;
-          const value = parseDurationSeconds(body[field] as string | number);
-          if (value === undefined) throw badRequest(`error converting input ${String(body[field])} for field "${field}"`);
-          return Math.floor(value);
-        };
+        const seconds = (field: string, fallback: number) => durationField(body, field) ?? fallback;
         const role: AppRole = {
           name,
           roleId: existing?.roleId ?? randomUUID(),

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { parseDurationSeconds } from '../../util/duration.js';
 import { AppRoleEngine } from './approle.js';
 import type { Clock } from '../../util/clock.js';
 import { DatabaseEngine } from './database.js';
@@ -8,8 +7,10 @@ import { LeaseManager } from './leases.js';
 import { findMount, newMount, type Mount } from './mounts.js';
 import { serviceToken } from './random.js';
 import { handleSys } from './sys.js';
-import { authBlock, lookupData, TokenStore, type TokenEntry } from './tokens.js';
+import { authBlock, lookupData, TokenStore } from './tokens.js';
 import {
+  durationField,
+  type TokenEntry,
   badRequest,
   boolField,
   listField,
@@ -189,13 +190,4 @@ export class VaultCore {
         throw unsupportedPath();
     }
   }
-}
-
-/** A duration field in seconds; a malformed one is a 400 like Vault's field parser gives. */
-export function durationField(body: Record<string, unknown>, name: string): number | undefined {
-  const raw = body[name];
-  if (raw === undefined || raw === null || raw === '') return undefined;
-  const seconds = parseDurationSeconds(raw as string | number);
-  if (seconds === undefined) throw badRequest(`error converting input ${String(raw)} for field "${name}": time: invalid duration "${String(raw)}"`);
-  return Math.floor(seconds);
 }

@@ -1,12 +1,13 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { quoteIdent } from '../../db/identifiers.js';
 import type { Clock } from '../../util/clock.js';
 import type { LeaseBackend, LeaseEntry, LeaseManager } from './leases.js';
 import { mountTtls, type Mount, type SecretEngine } from './mounts.js';
 import { databasePassword, databaseUsername, expirationText } from './random.js';
 import { calculateTtl } from './ttl.js';
-import { parseDurationSeconds } from '../../util/duration.js';
 import {
+  durationField,
   badRequest,
   boolField,
   internalError,
@@ -161,7 +162,7 @@ export class DatabaseEngine implements SecretEngine {
       verifyConnection: boolField(body, 'verify_connection', true),
       maxOpenConnections: Number(body.max_open_connections ?? existing?.maxOpenConnections ?? 4),
       maxIdleConnections: Number(body.max_idle_connections ?? existing?.maxIdleConnections ?? 0),
-      maxConnectionLifetime: parseDurationSeconds(body.max_connection_lifetime as string | number ?? 0) ?? 0,
+      maxConnectionLifetime: durationField(body, 'max_connection_lifetime') ?? existing?.maxConnectionLifetime ?? 0,
       passwordAuthentication: auth,
       rootRotationStatements: listField(body, 'root_rotation_statements') ?? existing?.rootRotationStatements ?? [],
       passwordPolicy: stringField(body, 'password_policy') ?? existing?.passwordPolicy ?? '',
@@ -238,13 +239,7 @@ export class DatabaseEngine implements SecretEngine {
         const existing = this.roles.get(name);
         const dbName = stringField(request.body, 'db_name') ?? existing?.dbName;
         if (!dbName) throw badRequest('database name is required');
-        const ttl = (field: string, fallback: number) => {
-          const raw = request.body[field];
-          if (raw === undefined || raw === null || raw === '') return fallback;
-          const seconds = parseDurationSeconds(raw as string | number);
-          if (seconds === undefined) throw badRequest(`error converting input ${String(raw)} for field "${field}": time: invalid duration "${String(raw)}"`);
-          return Math.floor(seconds);
-        };
+        const ttl = (field: string, fallback: number) => durationField(request.body, field) ?? fallback;
         const role: Role = {
           name,
           dbName,
@@ -358,19 +353,18 @@ export class DatabaseEngine implements SecretEngine {
 async function defaultRevocation(pool: pg.Pool, username: string): Promise<void> {
   const exists = await pool.query('SELECT exists (SELECT rolname FROM pg_roles WHERE rolname = $1)', [username]);
   if (!exists.rows[0]?.exists) return;
-  const q = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
-  const user = q(username);
+  const user = quoteIdent(username);
   const schemas = await pool.query('SELECT DISTINCT table_schema FROM information_schema.role_column_grants WHERE grantee = $1', [username]);
   const statements: string[] = [];
   for (const row of schemas.rows as { table_schema: string }[]) {
-    statements.push(`REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA ${q(row.table_schema)} FROM ${user};`);
-    statements.push(`REVOKE USAGE ON SCHEMA ${q(row.table_schema)} FROM ${user};`);
+    statements.push(`REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA ${quoteIdent(row.table_schema)} FROM ${user};`);
+    statements.push(`REVOKE USAGE ON SCHEMA ${quoteIdent(row.table_schema)} FROM ${user};`);
   }
   statements.push(`REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA public FROM ${user};`);
   statements.push(`REVOKE ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA public FROM ${user};`);
   statements.push(`REVOKE USAGE ON SCHEMA public FROM ${user};`);
   const db = await pool.query('SELECT current_database() AS name');
-  statements.push(`REVOKE CONNECT ON DATABASE ${q(db.rows[0].name as string)} FROM ${user};`);
+  statements.push(`REVOKE CONNECT ON DATABASE ${quoteIdent(db.rows[0].name as string)} FROM ${user};`);
   let last: unknown;
   for (const statement of statements) {
     await pool.query(statement).catch((err: unknown) => (last = err));

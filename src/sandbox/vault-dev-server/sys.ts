@@ -1,7 +1,7 @@
 import type { VaultCore } from './core.js';
-import { durationField } from './core.js';
 import { describeMount, findMount, mountTtls } from './mounts.js';
 import {
+  durationField,
   badRequest,
   listChildren,
   envelope,

@@ -2,33 +2,13 @@ import type { Clock } from '../../util/clock.js';
 import { SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL } from './ttl.js';
 import { base62, serviceToken } from './random.js';
 import { calculateTtl } from './ttl.js';
-import { badRequest } from './wire.js';
+import { badRequest, type TokenEntry } from './wire.js';
 
 /**
  * Service tokens: the root token, child tokens from auth/token/create, and AppRole logins.
  * When a token expires or is revoked, its children and every lease it created are revoked:
  * that is the Vault behaviour a lease keeper must survive (reference §2).
  */
-export interface TokenEntry {
-  id: string;
-  accessor: string;
-  policies: string[];
-  displayName: string;
-  path: string;
-  meta: Record<string, string> | null;
-  issueMs: number;
-  /** null: never expires (root). */
-  expireMs: number | null;
-  creationTtl: number;
-  explicitMaxTtl: number;
-  /** The most this token may live from issue, from its role or the system. */
-  maxTtl: number;
-  renewable: boolean;
-  orphan: boolean;
-  parent: string | null;
-  isRoot: boolean;
-}
-
 export interface CreateTokenOptions {
   policies: string[];
   displayName: string;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { parseDurationSeconds } from '../../util/duration.js';
 
 /**
  * Vault's wire format (reference/vault-api.md §0): the success envelope, 204 for empty
@@ -14,7 +15,28 @@ export interface VaultRequest {
   query: URLSearchParams;
   body: Record<string, unknown>;
   /** Set by the server once the token has been checked. */
-  token: import('./tokens.js').TokenEntry;
+  token: TokenEntry;
+}
+
+/** A token as the server keeps it; the request's token once checked. */
+export interface TokenEntry {
+  id: string;
+  accessor: string;
+  policies: string[];
+  displayName: string;
+  path: string;
+  meta: Record<string, string> | null;
+  issueMs: number;
+  /** null: never expires (root). */
+  expireMs: number | null;
+  creationTtl: number;
+  explicitMaxTtl: number;
+  /** The most this token may live from issue, from its role or the system. */
+  maxTtl: number;
+  renewable: boolean;
+  orphan: boolean;
+  parent: string | null;
+  isRoot: boolean;
 }
 
 export interface VaultResponse {
@@ -80,6 +102,15 @@ export function stringField(body: Record<string, unknown>, name: string): string
   const value = body[name];
   if (value === undefined || value === null) return undefined;
   return typeof value === 'string' ? value : String(value);
+}
+
+/** A duration field in seconds; a malformed one is a 400 like Vault's field parser gives. */
+export function durationField(body: Record<string, unknown>, name: string): number | undefined {
+  const raw = body[name];
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  const seconds = parseDurationSeconds(raw as string | number);
+  if (seconds === undefined) throw badRequest(`error converting input ${String(raw)} for field "${name}": time: invalid duration "${String(raw)}"`);
+  return Math.floor(seconds);
 }
 
 /** A list field: a JSON list, or a comma-separated string. */
