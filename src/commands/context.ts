@@ -1,6 +1,9 @@
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import type { LogLevel } from '../config/schema.js';
+import type { Config, LogLevel } from '../config/schema.js';
+import type { CredentialSourceName } from '../config/constants.js';
+import type { Database } from '../credentials/open-database.js';
 import { createLogger, type Logger } from '../log.js';
+import type { VaultSession } from '../vault/session.js';
 import type { IO } from './io.js';
 
 export type { IO } from './io.js';
@@ -13,7 +16,23 @@ export interface GlobalOptions {
   debug?: boolean | undefined;
 }
 
-/** What a command's run function receives besides its own options. */
+export interface DatabaseRequest {
+  /** Overrides credentials.sources (the --source flag). */
+  sources?: CredentialSourceName[] | undefined;
+  /** The Vault role (default: the config's engine.role). */
+  role?: string | undefined;
+  /** Written to the lease state file, e.g. "delphi dashboard". */
+  command: string;
+  /** Another configuration and environment than the command's own (the dashboard's sandbox). */
+  config?: Config;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * What a run function receives besides its own options: the streams, the global options, and
+ * what commands would otherwise each build by hand — all opened on first use, and whatever was
+ * opened is closed by `close()` when the command ends (the CLI calls it), in the right order.
+ */
 export interface CommandContext {
   io: IO;
   globals: GlobalOptions;
@@ -21,11 +40,21 @@ export interface CommandContext {
   config(): LoadedConfig;
   /** The log, opened on first use (so commands that never log never create a file). */
   logger(): Logger;
+  /** One `warning: …` line on stderr. */
+  warn(message: string): void;
+  /** An authenticated Vault session from the configuration and environment. */
+  vault(): Promise<VaultSession>;
+  /** The Delphi database over rotating credentials (chain, keeper, pool). */
+  database(request: DatabaseRequest): Promise<Database>;
+  /** Ends the pool, then revokes its lease; closes the Vault session. Safe to call twice. */
+  close(): Promise<void>;
 }
 
 export function createContext(io: IO, globals: GlobalOptions): CommandContext {
   let loaded: LoadedConfig | undefined;
   let log: Logger | undefined;
+  let session: Promise<VaultSession> | undefined;
+  let database: Promise<Database> | undefined;
   const context: CommandContext = {
     io,
     globals,
@@ -42,6 +71,35 @@ export function createContext(io: IO, globals: GlobalOptions): CommandContext {
         env: io.env,
       });
       return log;
+    },
+    warn(message) {
+      io.stderr.write(`warning: ${message}\n`);
+    },
+    vault() {
+      session ??= import('../vault/session.js').then(({ openVaultSession }) => openVaultSession({ config: context.config().config, env: io.env, warn: context.warn }));
+      return session;
+    },
+    database(request) {
+      database ??= import('../credentials/open-database.js').then(({ openDatabase }) =>
+        openDatabase({
+          config: request.config ?? context.config().config,
+          env: request.env ?? io.env,
+          sources: request.sources,
+          role: request.role,
+          command: request.command,
+          log: context.logger(),
+          warn: context.warn,
+        }),
+      );
+      return database;
+    },
+    async close() {
+      const opened = [database, session];
+      database = undefined;
+      session = undefined;
+      const [db, vault] = await Promise.all(opened.map((p) => p?.catch(() => undefined)));
+      await (db as Database | undefined)?.close();
+      (vault as VaultSession | undefined)?.client.close();
     },
   };
   return context;

@@ -1,66 +1,70 @@
 import { UsageError } from '../errors.js';
-import { startSandbox, startSimulation } from '../sandbox/sandbox.js';
 import { parseDurationSeconds } from '../util/duration.js';
 import { shellQuote } from '../util/shell.js';
-import type { CommandContext } from './context.js';
 import { writeJson } from './output.js';
-
-export interface SandboxCommandOptions {
-  port?: string;
-  ttl: string;
-  maxTtl: string;
-  simulate?: boolean;
-  alerts: string;
-  json?: boolean;
-}
+import { defineCommand, JSON_OPTION } from './spec.js';
 
 /** `eos sandbox`: start everything, print the exports, wait for Ctrl-C, remove everything. */
-export async function run(options: SandboxCommandOptions, context: CommandContext): Promise<number> {
-  const { io } = context;
-  const ttl = parseDurationSeconds(options.ttl);
-  const maxTtl = parseDurationSeconds(options.maxTtl);
-  if (ttl === undefined || ttl < 1) throw new UsageError(`--ttl "${options.ttl}" is not a duration of at least 1s`, 'use seconds or a duration such as 30s or 5m');
-  if (maxTtl === undefined || maxTtl < ttl) throw new UsageError(`--max-ttl "${options.maxTtl}" must be a duration no shorter than --ttl`, 'for example --ttl 60s --max-ttl 5m');
-  const port = options.port === undefined ? undefined : Number(options.port);
-  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new UsageError(`--port "${options.port}" is not a port number`, 'use a number from 1 to 65535');
+export default defineCommand({
+  path: ['sandbox'],
+  description: 'a throwaway PostgreSQL and Vault-API dev server with the engine set up, for trying eos on one machine',
+  options: {
+    port: { flags: '--port <port>', description: 'port of the Vault-API dev server (default: a free port)' },
+    ttl: { flags: '--ttl <duration>', description: 'default TTL of the database roles', default: '60s' },
+    maxTtl: { flags: '--max-ttl <duration>', description: 'max TTL of the database roles', default: '5m' },
+    simulate: { flags: '--simulate', description: 'run the pipeline simulator (moves alerts through the states with worker credentials)' },
+    alerts: { flags: '--alerts <n>', description: 'sample alerts to load', default: '5000' },
+    json: { ...JSON_OPTION, description: 'print the settings as JSON instead of export lines' },
+  },
+  examples: ['eos sandbox --simulate', 'eos sandbox --ttl 10s --max-ttl 30s --alerts 0 --json'],
+  async run(options, context) {
+    const { io } = context;
+    const ttl = parseDurationSeconds(options.ttl);
+    const maxTtl = parseDurationSeconds(options.maxTtl);
+    if (ttl === undefined || ttl < 1) throw new UsageError(`--ttl "${options.ttl}" is not a duration of at least 1s`, 'use seconds or a duration such as 30s or 5m');
+    if (maxTtl === undefined || maxTtl < ttl) throw new UsageError(`--max-ttl "${options.maxTtl}" must be a duration no shorter than --ttl`, 'for example --ttl 60s --max-ttl 5m');
+    const port = options.port === undefined ? undefined : Number(options.port);
+    if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new UsageError(`--port "${options.port}" is not a port number`, 'use a number from 1 to 65535');
+    const alerts = Number(options.alerts);
+    if (!Number.isInteger(alerts) || alerts < 0) throw new UsageError(`--alerts "${options.alerts}" is not a whole number`, 'e.g. --alerts 5000');
 
-  const started = Date.now();
-  const progress = (line: string) => io.stderr.write(`${line}\n`);
-  const alerts = Number(options.alerts);
-  if (!Number.isInteger(alerts) || alerts < 0) throw new UsageError(`--alerts "${options.alerts}" is not a whole number`, 'e.g. --alerts 5000');
-  const sandbox = await startSandbox({ vaultPort: port, ttl: Math.floor(ttl), maxTtl: Math.floor(maxTtl), sampleAlerts: alerts, progress });
-  const simulation = options.simulate ? await startSimulation(sandbox) : undefined;
-  if (simulation) progress('pipeline simulator running (worker role, dynamic credentials)');
+    const { startSandbox, startSimulation } = await import('../sandbox/sandbox.js');
+    const started = Date.now();
+    const progress = (line: string) => io.stderr.write(`${line}\n`);
+    const sandbox = await startSandbox({ vaultPort: port, ttl: Math.floor(ttl), maxTtl: Math.floor(maxTtl), sampleAlerts: alerts, progress });
+    const simulation = options.simulate ? await startSimulation(sandbox) : undefined;
+    if (simulation) progress('pipeline simulator running (worker role, dynamic credentials)');
 
-  const exports = {
-    VAULT_ADDR: sandbox.vaultAddr,
-    VAULT_TOKEN: sandbox.rootToken,
-    EOS_CONFIG: sandbox.configFile,
-    EOS_SANDBOX_PG_URL: sandbox.adminUrl,
-  };
-  if (options.json) writeJson(io, exports);
-  else for (const [name, value] of Object.entries(exports)) io.stdout.write(`export ${name}=${shellQuote(value)}\n`);
-  progress(
-    `sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Vault-API dev server (a test double, not Vault) at ${sandbox.vaultAddr}, ` +
-      `PostgreSQL on port ${sandbox.postgres.port}; role TTL ${Math.floor(ttl)} s, max ${Math.floor(maxTtl)} s. ` +
-      'The token and URL above are throwaway sandbox secrets. Press Ctrl-C to stop and remove everything.',
-  );
-
-  // The first SIGINT/SIGTERM starts the clean-up; later ones (a second Ctrl-C, or the same
-  // signal delivered to the whole process group) must not kill us half-way through it.
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    let first: NodeJS.Signals | undefined;
-    const onSignal = (name: NodeJS.Signals) => {
-      if (first) return progress(`${name}: still cleaning up, please wait`);
-      first = name;
-      resolve(name);
+    const exports = {
+      VAULT_ADDR: sandbox.vaultAddr,
+      VAULT_TOKEN: sandbox.rootToken,
+      EOS_CONFIG: sandbox.configFile,
+      EOS_SANDBOX_PG_URL: sandbox.adminUrl,
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
-  progress(`${signal}: revoking leases, stopping PostgreSQL, removing files…`);
-  await simulation?.stop();
-  await sandbox.stop();
-  progress('sandbox removed');
-  return 0;
-}
+    if (options.json) writeJson(io, exports);
+    else for (const [name, value] of Object.entries(exports)) io.stdout.write(`export ${name}=${shellQuote(value)}\n`);
+    progress(
+      `sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Vault-API dev server (a test double, not Vault) at ${sandbox.vaultAddr}, ` +
+        `PostgreSQL on port ${sandbox.postgres.port}; role TTL ${Math.floor(ttl)} s, max ${Math.floor(maxTtl)} s. ` +
+        'The token and URL above are throwaway sandbox secrets. Press Ctrl-C to stop and remove everything.',
+    );
+
+    // The first SIGINT/SIGTERM starts the clean-up; later ones (a second Ctrl-C, or the same
+    // signal delivered to the whole process group) must not kill us half-way through it.
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      let first: NodeJS.Signals | undefined;
+      const onSignal = (name: NodeJS.Signals) => {
+        if (first) return progress(`${name}: still cleaning up, please wait`);
+        first = name;
+        resolve(name);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    });
+    progress(`${signal}: revoking leases, stopping PostgreSQL, removing files…`);
+    await simulation?.stop();
+    await sandbox.stop();
+    progress('sandbox removed');
+    return 0;
+  },
+});

@@ -1,64 +1,65 @@
-import { resolveVaultSettings } from '../config/vault-settings.js';
-import { resolveLogFile, resolveLogLevel } from '../log.js';
-import type { CommandContext } from './context.js';
 import { writeJson } from './output.js';
-
-export interface ConfigShowOptions {
-  json?: boolean;
-}
+import { defineCommand, JSON_OPTION } from './spec.js';
 
 /** `eos self config show`: the configuration in force and where each Vault setting came from. */
-export async function run(options: ConfigShowOptions, context: CommandContext): Promise<number> {
-  const { io, globals } = context;
-  const { config, location, fromFile } = context.config();
-  const vault = resolveVaultSettings({}, io.env, config);
-  const logTarget = { file: globals.logFile, level: globals.logLevel, configFile: config.log.file, configLevel: config.log.level, env: io.env };
+export default defineCommand({
+  path: ['self', 'config', 'show'],
+  description: 'print the configuration in force: the file used, Vault settings and where each came from',
+  options: { json: JSON_OPTION },
+  examples: ['eos self config show', 'eos --config /etc/eos/config.json self config show --json'],
+  async run(options, context) {
+    const [{ resolveVaultSettings }, { resolveLogFile, resolveLogLevel }] = await Promise.all([import('../config/vault-settings.js'), import('../log.js')]);
+    const { io, globals } = context;
+    const { config, location, fromFile } = context.config();
+    const vault = resolveVaultSettings({}, io.env, config);
+    const logTarget = { file: globals.logFile, level: globals.logLevel, configFile: config.log.file, configLevel: config.log.level, env: io.env };
 
-  const report = {
-    file: { path: location.path, origin: location.origin, present: fromFile },
-    vault: {
-      address: vault.address,
-      auth: vault.auth,
-      // Whether a token was given, never the token.
-      token: vault.token === undefined ? null : 'set',
-      caCert: vault.caCert ?? null,
-      caPath: vault.caPath ?? null,
-      clientCert: vault.clientCert ?? null,
-      tlsSkipVerify: vault.tlsSkipVerify,
-      tlsServerName: vault.tlsServerName ?? null,
-      namespace: vault.namespace ?? null,
-      timeoutSeconds: vault.timeoutSeconds,
-      maxRetries: vault.maxRetries,
-      origins: vault.origins,
-    },
-    kv: config.kv,
-    database: config.database,
-    engine: config.engine,
-    credentials: config.credentials,
-    log: { file: resolveLogFile(logTarget), level: resolveLogLevel(logTarget) },
-  };
+    const report = {
+      file: { path: location.path, origin: location.origin, present: fromFile },
+      vault: {
+        address: vault.address,
+        auth: vault.auth,
+        // Whether a token was given, never the token.
+        token: vault.token === undefined ? null : 'set',
+        caCert: vault.caCert ?? null,
+        caPath: vault.caPath ?? null,
+        clientCert: vault.clientCert ?? null,
+        tlsSkipVerify: vault.tlsSkipVerify,
+        tlsServerName: vault.tlsServerName ?? null,
+        namespace: vault.namespace ?? null,
+        timeoutSeconds: vault.timeoutSeconds,
+        maxRetries: vault.maxRetries,
+        origins: vault.origins,
+      },
+      kv: config.kv,
+      database: config.database,
+      engine: config.engine,
+      credentials: config.credentials,
+      log: { file: resolveLogFile(logTarget), level: resolveLogLevel(logTarget) },
+    };
 
-  if (options.json) {
-    writeJson(io, report);
+    if (options.json) {
+      writeJson(io, report);
+      return 0;
+    }
+    const o = vault.origins;
+    const auth = vault.auth.method === 'approle' ? `approle (role ${vault.auth.roleId}, secret-id file ${vault.auth.secretIdFile})` : vault.auth.method;
+    const db = config.database;
+    const lines: [string, string][] = [
+      ['config file', `${location.path} (${location.origin}${fromFile ? '' : '; no file, defaults in force'})`],
+      ['vault address', `${vault.address} (${o.address})`],
+      ['vault auth', `${auth} (${o.auth})`],
+      ['vault token', vault.token === undefined ? 'not given by flag or VAULT_TOKEN' : `set (${o.token})`],
+      ['tls', vault.tlsSkipVerify ? 'verification SKIPPED' : vault.caCert ? `verify with CA ${vault.caCert}` : 'verify with system CAs'],
+      ['namespace', vault.namespace ?? '-'],
+      ['kv mount', config.kv.mount],
+      ['database', `${db.host ?? 'localhost'}:${db.port ?? 5432}/${db.name ?? 'delphi'}${db.sslmode ? ` sslmode=${db.sslmode}` : ''}`],
+      ['engine', `${config.engine.mount}/creds/${config.engine.role} (worker ${config.engine.workerRole}, connection ${config.engine.connection})`],
+      ['sources', `${config.credentials.sources.join(' → ')}, renew at ${Math.round(config.credentials.renewAt * 100)} %`],
+      ['log', `${report.log.file} (${report.log.level})`],
+    ];
+    const width = Math.max(...lines.map(([k]) => k.length));
+    for (const [key, value] of lines) io.stdout.write(`${key.padEnd(width)}  ${value}\n`);
     return 0;
-  }
-  const o = vault.origins;
-  const auth = vault.auth.method === 'approle' ? `approle (role ${vault.auth.roleId}, secret-id file ${vault.auth.secretIdFile})` : vault.auth.method;
-  const db = config.database;
-  const lines: [string, string][] = [
-    ['config file', `${location.path} (${location.origin}${fromFile ? '' : '; no file, defaults in force'})`],
-    ['vault address', `${vault.address} (${o.address})`],
-    ['vault auth', `${auth} (${o.auth})`],
-    ['vault token', vault.token === undefined ? 'not given by flag or VAULT_TOKEN' : `set (${o.token})`],
-    ['tls', vault.tlsSkipVerify ? 'verification SKIPPED' : vault.caCert ? `verify with CA ${vault.caCert}` : 'verify with system CAs'],
-    ['namespace', vault.namespace ?? '-'],
-    ['kv mount', config.kv.mount],
-    ['database', `${db.host ?? 'localhost'}:${db.port ?? 5432}/${db.name ?? 'delphi'}${db.sslmode ? ` sslmode=${db.sslmode}` : ''}`],
-    ['engine', `${config.engine.mount}/creds/${config.engine.role} (worker ${config.engine.workerRole}, connection ${config.engine.connection})`],
-    ['sources', `${config.credentials.sources.join(' → ')}, renew at ${Math.round(config.credentials.renewAt * 100)} %`],
-    ['log', `${report.log.file} (${report.log.level})`],
-  ];
-  const width = Math.max(...lines.map(([k]) => k.length));
-  for (const [key, value] of lines) io.stdout.write(`${key.padEnd(width)}  ${value}\n`);
-  return 0;
-}
+  },
+});

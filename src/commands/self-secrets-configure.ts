@@ -1,74 +1,86 @@
 import type { VaultAuthConfig } from '../config/schema.js';
 import { UsageError, isEosError } from '../errors.js';
-import { saveConfiguration, verifyVault, type VaultAnswers } from '../setup/configure.js';
-import type { CommandContext } from './context.js';
+import type { VaultAnswers } from '../setup/configure.js';
 import type { IO } from './io.js';
 import { writeJson } from './output.js';
+import { defineCommand, JSON_OPTION, type OptionValues } from './spec.js';
 import { readStdin } from './stdin.js';
-
-export interface ConfigureOptions {
-  addr?: string;
-  auth?: string;
-  tokenFile?: string;
-  roleId?: string;
-  secretIdFile?: string;
-  approleMount?: string;
-  tokenStdin?: boolean;
-  caCert?: string;
-  namespace?: string;
-  tlsSkipVerify?: boolean;
-  yes?: boolean;
-  force?: boolean;
-  json?: boolean;
-}
 
 const AUTH_METHODS = ['token', 'token-file', 'approle'] as const;
 
+const options = {
+  addr: { flags: '--addr <url>', description: 'Vault address (default: $VAULT_ADDR)' },
+  auth: { flags: '--auth <method>', description: 'how to authenticate', choices: AUTH_METHODS },
+  tokenStdin: { flags: '--token-stdin', description: 'read a token from standard input and save it to ~/.vault-token (0600)' },
+  tokenFile: { flags: '--token-file <file>', description: 'with --auth token-file: the file holding the token' },
+  roleId: { flags: '--role-id <id>', description: 'with --auth approle: the role-id' },
+  secretIdFile: { flags: '--secret-id-file <file>', description: 'with --auth approle: the file holding the secret-id' },
+  approleMount: { flags: '--approle-mount <path>', description: 'with --auth approle: where AppRole is mounted', default: 'approle' },
+  caCert: { flags: '--ca-cert <file>', description: "CA bundle that signed Vault's certificate" },
+  namespace: { flags: '--namespace <ns>', description: 'Vault namespace' },
+  tlsSkipVerify: { flags: '--tls-skip-verify', description: "do not verify Vault's TLS certificate (test servers only)" },
+  yes: { flags: '-y, --yes', description: 'never prompt; take flags, environment and defaults' },
+  force: { flags: '--force', description: 'save even if Vault cannot be reached or the credentials are refused' },
+  json: JSON_OPTION,
+} as const;
+type ConfigureOptions = OptionValues<typeof options>;
+
 /** `eos self secrets configure`: ask (on a terminal) or take flags, prove it works, save. */
-export async function run(options: ConfigureOptions, context: CommandContext): Promise<number> {
-  const { io } = context;
-  const { config, location, input: current } = context.config();
-  const interactive = io.stdinIsTTY && io.stdoutIsTTY && !options.yes && !options.tokenStdin;
+export default defineCommand({
+  path: ['self', 'secrets', 'configure'],
+  description: 'set the Vault address and auth method; proves they work before saving',
+  options,
+  examples: [
+    'eos self secrets configure',
+    'vault print token | eos self secrets configure --addr https://vault.example.com:8200 --auth token --token-stdin',
+    'eos self secrets configure --yes --addr https://vault:8200 --auth approle --role-id 7d1f… --secret-id-file /etc/eos/secret-id',
+  ],
+  async run(options, context) {
+    const { saveConfiguration, verifyVault } = await import('../setup/configure.js');
+    const { io } = context;
+    const { config, location, input: current } = context.config();
+    const interactive = io.stdinIsTTY && io.stdoutIsTTY && !options.yes && !options.tokenStdin;
 
-  const answers = interactive ? await ask(options, config.vault, io) : fromFlags(options, config.vault.address, config.vault.auth, io.env);
-  if (options.tokenStdin) {
-    const token = (await readStdin(io.stdin)).trim();
-    if (token === '') throw new UsageError('--token-stdin was given but standard input was empty', 'pipe the token in: vault print token | eos self secrets configure --token-stdin …');
-    answers.token = token;
-  }
-  if (answers.tlsSkipVerify) io.stderr.write('warning: TLS verification will be skipped for Vault: use this only for a test server\n');
-
-  let verified: Awaited<ReturnType<typeof verifyVault>> | undefined;
-  try {
-    verified = await verifyVault(answers, config, io.env);
-  } catch (err) {
-    if (!options.force || !isEosError(err)) throw err;
-    io.stderr.write(`warning: saving anyway (--force), although: ${err.message}\n`);
-  }
-  const saved = await saveConfiguration(location.path, current, answers);
-  context.logger().info({ file: location.path, address: answers.address, auth: answers.auth.method, verified: Boolean(verified) }, 'vault configuration saved');
-
-  const report = {
-    file: location.path,
-    address: answers.address,
-    auth: answers.auth.method,
-    verified: Boolean(verified),
-    vaultVersion: verified?.health.version ?? null,
-    tokenPolicies: verified?.token.policies ?? null,
-    tokenTtl: verified?.token.ttl ?? null,
-    tokenFile: saved.tokenFile ?? null,
-  };
-  if (options.json) {
-    writeJson(io, report);
-  } else {
-    if (verified) {
-      const ttl = verified.token.ttl === 0 ? 'no expiry' : `TTL ${verified.token.ttl} s`;
-      io.stdout.write(`✓ Vault ${verified.health.version} at ${answers.address} answers; token ok (policies ${verified.token.policies.join(', ')}, ${ttl})\n`);
+    const answers = interactive ? await ask(options, config.vault, io) : fromFlags(options, config.vault.address, config.vault.auth, io.env);
+    if (options.tokenStdin) {
+      const token = (await readStdin(io.stdin)).trim();
+      if (token === '') throw new UsageError('--token-stdin was given but standard input was empty', 'pipe the token in: vault print token | eos self secrets configure --token-stdin …');
+      answers.token = token;
     }
-    io.stdout.write(`saved ${location.path}${saved.tokenFile ? ` and the token to ${saved.tokenFile}` : ''}\n`);
-  }
-  return 0;
-}
+    if (answers.tlsSkipVerify) io.stderr.write('warning: TLS verification will be skipped for Vault: use this only for a test server\n');
+
+    let verified: Awaited<ReturnType<typeof verifyVault>> | undefined;
+    try {
+      verified = await verifyVault(answers, config, io.env);
+    } catch (err) {
+      if (!options.force || !isEosError(err)) throw err;
+      io.stderr.write(`warning: saving anyway (--force), although: ${err.message}\n`);
+    }
+    const saved = await saveConfiguration(location.path, current, answers);
+    context.logger().info({ file: location.path, address: answers.address, auth: answers.auth.method, verified: Boolean(verified) }, 'vault configuration saved');
+
+    const report = {
+      file: location.path,
+      address: answers.address,
+      auth: answers.auth.method,
+      verified: Boolean(verified),
+      vaultVersion: verified?.health.version ?? null,
+      tokenPolicies: verified?.token.policies ?? null,
+      tokenTtl: verified?.token.ttl ?? null,
+      tokenFile: saved.tokenFile ?? null,
+    };
+    if (options.json) {
+      writeJson(io, report);
+    } else {
+      if (verified) {
+        const ttl = verified.token.ttl === 0 ? 'no expiry' : `TTL ${verified.token.ttl} s`;
+        io.stdout.write(`✓ Vault ${verified.health.version} at ${answers.address} answers; token ok (policies ${verified.token.policies.join(', ')}, ${ttl})\n`);
+      }
+      io.stdout.write(`saved ${location.path}${saved.tokenFile ? ` and the token to ${saved.tokenFile}` : ''}\n`);
+    }
+    return 0;
+  },
+});
 
 function fromFlags(options: ConfigureOptions, currentAddr: string | undefined, currentAuth: VaultAuthConfig | undefined, env: NodeJS.ProcessEnv): VaultAnswers {
   const address = options.addr ?? env.VAULT_ADDR ?? env.BAO_ADDR ?? currentAddr;

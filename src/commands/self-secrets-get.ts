@@ -1,31 +1,36 @@
 import { UsageError } from '../errors.js';
 import { MASK, shortLeaseId } from '../redact.js';
-import { openVaultSession } from '../vault/session.js';
-import { readSecret } from '../vault/read-secret.js';
-import type { CommandContext } from './context.js';
 import { writeJson } from './output.js';
-
-export interface GetOptions {
-  field?: string;
-  reveal?: boolean;
-  keep?: boolean;
-  json?: boolean;
-}
+import { defineCommand, JSON_OPTION } from './spec.js';
 
 /** Fields shown in clear: they name things, they do not grant access. */
 const PUBLIC_FIELDS = new Set(['username', 'user', 'host', 'port', 'database', 'name', 'sslmode', 'keys']);
 
 /** `eos self secrets get <path>`: read a Vault path, values masked unless --reveal. */
-export async function run(options: GetOptions, context: CommandContext, args: string[]): Promise<number> {
-  const { io } = context;
-  const target = args[0];
-  if (!target) throw new UsageError('a path is required', 'e.g. eos self secrets get secret/delphi/database/password');
-  const log = context.logger();
-  const session = await openVaultSession({ config: context.config().config, env: io.env, warn: (m) => io.stderr.write(`warning: ${m}\n`) });
-  try {
+export default defineCommand({
+  path: ['self', 'secrets', 'get'],
+  description: 'read a Vault path: KV v1/v2, database/creds/<role>, or any other; values masked',
+  arguments: [{ name: '<path>', description: 'logical path, e.g. secret/delphi/database/password or database/creds/delphi-readonly' }],
+  options: {
+    field: { flags: '--field <name>', description: 'print one field only (masked unless --reveal)' },
+    reveal: { flags: '--reveal', description: 'print secret values in clear' },
+    keep: { flags: '--keep', description: 'keep the lease of issued credentials instead of revoking it at exit' },
+    json: JSON_OPTION,
+  },
+  examples: [
+    'eos self secrets get secret/delphi/config/host',
+    'eos self secrets get database/creds/delphi-readonly --json',
+    'eos self secrets get secret/delphi/database/password --field value --reveal',
+  ],
+  async run(options, context, args) {
+    const { readSecret } = await import('../vault/read-secret.js');
+    const { io } = context;
+    const target = args[0];
+    if (!target) throw new UsageError('a path is required', 'e.g. eos self secrets get secret/delphi/database/password');
+    const session = await context.vault();
     const secret = await readSecret(session.client, target);
-    if (secret.lease) log.info({ path: target, lease: shortLeaseId(secret.lease.id), ttl: secret.lease.duration }, 'lease issued');
-    if (options.reveal) io.stderr.write('warning: printing secret values in clear (--reveal)\n');
+    if (secret.lease) context.logger().info({ path: target, lease: shortLeaseId(secret.lease.id), ttl: secret.lease.duration }, 'lease issued');
+    if (options.reveal) context.warn('printing secret values in clear (--reveal)');
 
     // A secret is masked by default; for database credentials only the password is secret.
     const shown = (key: string, value: unknown): unknown => {
@@ -69,12 +74,10 @@ export async function run(options: GetOptions, context: CommandContext, args: st
         io.stderr.write(`lease kept: ${secret.lease.id} (TTL ${secret.lease.duration} s); revoke it with: vault lease revoke ${secret.lease.id}\n`);
       } else {
         await session.client.revokeLease(secret.lease.id);
-        log.info({ lease: shortLeaseId(secret.lease.id) }, 'lease revoked');
+        context.logger().info({ lease: shortLeaseId(secret.lease.id) }, 'lease revoked');
         if (!options.json && options.field === undefined) io.stderr.write('lease revoked (use --keep to keep it)\n');
       }
     }
     return 0;
-  } finally {
-    session.client.close();
-  }
-}
+  },
+});

@@ -1,24 +1,77 @@
-import { SSL_MODES, type SslMode } from '../config/schema.js';
-import { writeConfigFile } from '../config/write.js';
+import { SSL_MODES, type SslMode } from '../config/constants.js';
 import { isValidDatabaseName, isValidHost } from '../db/target.js';
 import { UsageError } from '../errors.js';
-import { writeEosFields } from '../vault/kv.js';
-import { openVaultSession } from '../vault/session.js';
-import type { CommandContext } from './context.js';
 import { writeJson } from './output.js';
+import { defineCommand, JSON_OPTION } from './spec.js';
 
-export interface SetConfigOptions {
-  host?: string;
-  port?: string;
-  database?: string;
-  sslmode?: string;
-  local?: boolean;
-  yes?: boolean;
-  json?: boolean;
-}
+/**
+ * `eos self secrets set delphi-db-config`: where the Delphi database is, stored in Vault KV
+ * (`<kv>/delphi/config/*`, so every host sees it) and in the local config.
+ */
+export default defineCommand({
+  path: ['self', 'secrets', 'set', 'delphi-db-config'],
+  description: 'host, port, database and sslmode of the Delphi database, in Vault KV and the local config',
+  options: {
+    host: { flags: '--host <host>', description: 'database host name or IP address' },
+    port: { flags: '--port <port>', description: 'database port' },
+    database: { flags: '--database <name>', description: 'database name' },
+    sslmode: { flags: '--sslmode <mode>', description: 'TLS mode', choices: SSL_MODES },
+    local: { flags: '--local', description: 'store only in the local config (when Vault is not configured)' },
+    yes: { flags: '-y, --yes', description: 'never prompt' },
+    json: JSON_OPTION,
+  },
+  examples: [
+    'eos self secrets set delphi-db-config',
+    'eos self secrets set delphi-db-config --yes --host 10.0.0.5 --port 5432 --database delphi --sslmode verify-full',
+  ],
+  async run(options, context) {
+    const [{ writeConfigFile }, { writeEosFields }] = await Promise.all([import('../config/write.js'), import('../vault/kv.js')]);
+    const { io } = context;
+    const { config, location, input: file } = context.config();
+    const current = config.database;
+    const interactive = io.stdinIsTTY && io.stdoutIsTTY && !options.yes;
+    let raw = {
+      host: options.host ?? current.host,
+      port: options.port ?? (current.port === undefined ? undefined : String(current.port)),
+      database: options.database ?? current.name,
+      sslmode: options.sslmode ?? current.sslmode,
+    };
+    if (interactive) {
+      const { input, select } = await import('@inquirer/prompts');
+      const ctx = { input: io.stdin, output: io.stdout };
+      raw = {
+        host: options.host ?? (await input({ message: 'Database host', default: raw.host ?? 'localhost' }, ctx)).trim(),
+        port: options.port ?? (await input({ message: 'Port', default: raw.port ?? '5432' }, ctx)).trim(),
+        database: options.database ?? (await input({ message: 'Database name', default: raw.database ?? 'delphi' }, ctx)).trim(),
+        sslmode: options.sslmode ?? (await select({ message: 'sslmode', default: raw.sslmode ?? 'verify-full', choices: SSL_MODES.map((m) => ({ name: m, value: m })) }, ctx)),
+      };
+    }
+    const missing = (['host', 'port', 'database', 'sslmode'] as const).find((k) => raw[k] === undefined);
+    if (missing) throw new UsageError(`--${missing} is required when not run on a terminal`, 'e.g. --host 10.0.0.5 --port 5432 --database delphi --sslmode require');
+    const values = validateDbConfig(raw as { host: string; port: string; database: string; sslmode: string });
+    if (values.sslmode === 'disable') io.stderr.write('warning: sslmode=disable: credentials and data cross the network unencrypted\n');
 
+    // Vault first: if it refuses, the local copy is left as it was.
+    let stored = 'local config';
+    if (!options.local) {
+      const session = await context.vault();
+      await writeEosFields(session.client, `${config.kv.mount}/delphi/config`, {
+        host: values.host,
+        port: String(values.port),
+        database: values.database,
+        sslmode: values.sslmode,
+      });
+      stored = `Vault ${config.kv.mount}/delphi/config/{host,port,database,sslmode} and the local config`;
+    }
+    await writeConfigFile(location.path, { ...file, database: { host: values.host, port: values.port, name: values.database, sslmode: values.sslmode } });
+    context.logger().info({ ...values, local: Boolean(options.local) }, 'database configuration saved');
+    if (options.json) writeJson(io, { ...values, storedIn: options.local ? ['local'] : ['vault', 'local'], file: location.path });
+    else io.stdout.write(`saved ${values.host}:${values.port}/${values.database} (sslmode=${values.sslmode}) to ${stored} (${location.path})\n`);
+    return 0;
+  },
+});
 
-export interface DbConfigValues {
+interface DbConfigValues {
   host: string;
   port: number;
   database: string;
@@ -26,7 +79,7 @@ export interface DbConfigValues {
 }
 
 /** Validates what the user gave; every problem is one line naming the flag. */
-export function validateDbConfig(raw: { host: string; port: string; database: string; sslmode: string }): DbConfigValues {
+function validateDbConfig(raw: { host: string; port: string; database: string; sslmode: string }): DbConfigValues {
   if (!isValidHost(raw.host)) {
     throw new UsageError(`--host "${raw.host}" is not a host name or an IP address`, 'e.g. db.example.com, 10.0.0.5 or 100.88.69.11');
   }
@@ -37,55 +90,3 @@ export function validateDbConfig(raw: { host: string; port: string; database: st
   return { host: raw.host, port, database: raw.database, sslmode: raw.sslmode as SslMode };
 }
 
-/**
- * `eos self secrets set delphi-db-config`: where the Delphi database is, stored in Vault KV
- * (`<kv>/delphi/config/*`, so every host sees it) and in the local config.
- */
-export async function run(options: SetConfigOptions, context: CommandContext): Promise<number> {
-  const { io } = context;
-  const { config, location, input: file } = context.config();
-  const current = config.database;
-  const interactive = io.stdinIsTTY && io.stdoutIsTTY && !options.yes;
-  let raw = {
-    host: options.host ?? current.host,
-    port: options.port ?? (current.port === undefined ? undefined : String(current.port)),
-    database: options.database ?? current.name,
-    sslmode: options.sslmode ?? current.sslmode,
-  };
-  if (interactive) {
-    const { input, select } = await import('@inquirer/prompts');
-    const ctx = { input: io.stdin, output: io.stdout };
-    raw = {
-      host: options.host ?? (await input({ message: 'Database host', default: raw.host ?? 'localhost' }, ctx)).trim(),
-      port: options.port ?? (await input({ message: 'Port', default: raw.port ?? '5432' }, ctx)).trim(),
-      database: options.database ?? (await input({ message: 'Database name', default: raw.database ?? 'delphi' }, ctx)).trim(),
-      sslmode: options.sslmode ?? (await select({ message: 'sslmode', default: raw.sslmode ?? 'verify-full', choices: SSL_MODES.map((m) => ({ name: m, value: m })) }, ctx)),
-    };
-  }
-  const missing = (['host', 'port', 'database', 'sslmode'] as const).find((k) => raw[k] === undefined);
-  if (missing) throw new UsageError(`--${missing} is required when not run on a terminal`, 'e.g. --host 10.0.0.5 --port 5432 --database delphi --sslmode require');
-  const values = validateDbConfig(raw as { host: string; port: string; database: string; sslmode: string });
-  if (values.sslmode === 'disable') io.stderr.write('warning: sslmode=disable: credentials and data cross the network unencrypted\n');
-
-  // Vault first: if it refuses, the local copy is left as it was.
-  let stored = 'local config';
-  if (!options.local) {
-    const session = await openVaultSession({ config, env: io.env, warn: (m) => io.stderr.write(`warning: ${m}\n`) });
-    try {
-      await writeEosFields(session.client, `${config.kv.mount}/delphi/config`, {
-        host: values.host,
-        port: String(values.port),
-        database: values.database,
-        sslmode: values.sslmode,
-      });
-      stored = `Vault ${config.kv.mount}/delphi/config/{host,port,database,sslmode} and the local config`;
-    } finally {
-      session.client.close();
-    }
-  }
-  await writeConfigFile(location.path, { ...file, database: { host: values.host, port: values.port, name: values.database, sslmode: values.sslmode } });
-  context.logger().info({ ...values, local: Boolean(options.local) }, 'database configuration saved');
-  if (options.json) writeJson(io, { ...values, storedIn: options.local ? ['local'] : ['vault', 'local'], file: location.path });
-  else io.stdout.write(`saved ${values.host}:${values.port}/${values.database} (sslmode=${values.sslmode}) to ${stored} (${location.path})\n`);
-  return 0;
-}

@@ -1,69 +1,72 @@
+import { ADMIN_PASSWORD_ENV, SSL_MODES } from '../config/constants.js';
 import { UsageError } from '../errors.js';
-import { resolveDatabaseTarget } from '../db/target.js';
-import type { SslMode } from '../config/schema.js';
 import { parseDurationSeconds } from '../util/duration.js';
-import { readEosFields } from '../vault/kv.js';
-import { applyWithAdmin } from '../setup/engine-apply.js';
-import { ADMIN_PASSWORD_ENV, buildEnginePlan, renderCommands, type StatementStyle } from '../setup/engine-plan.js';
-import { openVaultSession, type VaultSession } from '../vault/session.js';
 import type { CommandContext } from './context.js';
 import { writeJson } from './output.js';
-
-export interface SetEngineOptions {
-  apply?: boolean;
-  dryRun?: boolean;
-  statements: string;
-  mount?: string;
-  connection?: string;
-  role?: string;
-  workerRole?: string;
-  group: string;
-  workerGroup: string;
-  defaultTtl: string;
-  maxTtl: string;
-  adminUser?: string;
-  host?: string;
-  port?: string;
-  database?: string;
-  sslmode?: string;
-  json?: boolean;
-}
+import { defineCommand, JSON_OPTION } from './spec.js';
 
 /** `eos self secrets set delphi-db-engine`: print the set-up, or perform it with --apply. */
-export async function run(options: SetEngineOptions, context: CommandContext): Promise<number> {
-  const { io } = context;
-  const { config } = context.config();
-  if (options.statements !== 'group' && options.statements !== 'seed') throw new UsageError(`--statements "${options.statements}" is not known`, 'use group (the default) or seed');
-  const ttl = (text: string, flag: string) => {
-    const seconds = parseDurationSeconds(text);
-    if (seconds === undefined) throw new UsageError(`${flag} "${text}" is not a duration`, 'e.g. 1h, 30m or 3600');
-    return Math.floor(seconds);
-  };
-  const warn = (m: string) => io.stderr.write(`warning: ${m}\n`);
+export default defineCommand({
+  path: ['self', 'secrets', 'set', 'delphi-db-engine'],
+  description: 'the database secrets engine set-up: printed as commands, or performed with --apply',
+  options: {
+    apply: { flags: '--apply', description: 'perform it through the Vault API and an admin session (idempotent)' },
+    dryRun: { flags: '--dry-run', description: 'with --apply semantics, show what would change without changing it' },
+    statements: { flags: '--statements <style>', description: "group: per-lease members of group roles; seed: the seed's grants with revocation that works", choices: ['group', 'seed'], default: 'group' },
+    mount: { flags: '--mount <path>', description: 'engine mount (default: engine.mount in the config, database)' },
+    connection: { flags: '--connection <name>', description: 'connection name (default: engine.connection in the config, delphi-postgresql)' },
+    role: { flags: '--role <name>', description: 'read-only Vault role (default: engine.role in the config, delphi-readonly)' },
+    workerRole: { flags: '--worker-role <name>', description: 'worker Vault role (default: engine.workerRole in the config, delphi-worker)' },
+    group: { flags: '--group <role>', description: 'PostgreSQL group role for readers', default: 'delphi_readonly' },
+    workerGroup: { flags: '--worker-group <role>', description: 'PostgreSQL group role for workers', default: 'delphi_worker' },
+    defaultTtl: { flags: '--default-ttl <duration>', description: 'credential TTL', default: '1h' },
+    maxTtl: { flags: '--max-ttl <duration>', description: 'credential max TTL', default: '24h' },
+    adminUser: { flags: '--admin-user <role>', description: `PostgreSQL admin Vault connects as (default: $DELPHI_DB_ADMIN_USER, else postgres); its password comes from $${ADMIN_PASSWORD_ENV} or a hidden prompt` },
+    host: { flags: '--host <host>', description: 'database host (default: the stored configuration)' },
+    port: { flags: '--port <port>', description: 'database port' },
+    database: { flags: '--database <name>', description: 'database name' },
+    sslmode: { flags: '--sslmode <mode>', description: 'TLS mode', choices: SSL_MODES },
+    json: JSON_OPTION,
+  },
+  examples: [
+    'eos self secrets set delphi-db-engine > engine-setup.sh',
+    `read -rs ${ADMIN_PASSWORD_ENV}; export ${ADMIN_PASSWORD_ENV}; eos self secrets set delphi-db-engine --apply --dry-run`,
+    'eos self secrets set delphi-db-engine --apply --default-ttl 1h --max-ttl 24h',
+  ],
+  async run(options, context) {
+    const [{ resolveDatabaseTarget }, { readEosFields }, { buildEnginePlan, renderCommands }] = await Promise.all([
+      import('../db/target.js'),
+      import('../vault/kv.js'),
+      import('../setup/engine-plan.js'),
+    ]);
+    const { io } = context;
+    const { config } = context.config();
+    const ttl = (text: string, flag: string) => {
+      const seconds = parseDurationSeconds(text);
+      if (seconds === undefined) throw new UsageError(`${flag} "${text}" is not a duration`, 'e.g. 1h, 30m or 3600');
+      return Math.floor(seconds);
+    };
 
-  // Vault is needed to apply; to print, it is asked only where the database is (KV), if it answers.
-  let session: VaultSession | undefined;
-  try {
-    session = await openVaultSession({ config: config, env: io.env, warn });
-  } catch (err) {
-    if (options.apply) throw err;
-  }
-  try {
+    // Vault is needed to apply; to print, it is asked only where the database is (KV), if it answers.
+    const session = await context.vault().catch((err: unknown) => {
+      if (options.apply) throw err;
+      return undefined;
+    });
     let kv: Record<string, string> = {};
     if (session) kv = await readEosFields(session.client, `${config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode']).catch(() => ({}));
     const target = resolveDatabaseTarget(
-      { host: options.host, port: options.port === undefined ? undefined : Number(options.port), database: options.database, sslmode: options.sslmode as SslMode | undefined },
+      { host: options.host, port: options.port === undefined ? undefined : Number(options.port), database: options.database, sslmode: options.sslmode },
       io.env,
       kv,
       config,
     );
-    if (target.sslmode === 'disable') warn('sslmode=disable: credentials and data cross the network unencrypted');
+    if (target.sslmode === 'disable') context.warn('sslmode=disable: credentials and data cross the network unencrypted');
     const plan = buildEnginePlan({
       target,
       mount: options.mount ?? config.engine.mount,
       connection: options.connection ?? config.engine.connection,
       adminUser: options.adminUser ?? io.env.DELPHI_DB_ADMIN_USER ?? 'postgres',
-      style: options.statements as StatementStyle,
+      style: options.statements,
       defaultTtl: ttl(options.defaultTtl, '--default-ttl'),
       maxTtl: ttl(options.maxTtl, '--max-ttl'),
       roles: [
@@ -78,6 +81,7 @@ export async function run(options: SetEngineOptions, context: CommandContext): P
       return 0;
     }
     if (!session) throw new UsageError('--apply needs Vault', 'run eos self secrets configure first');
+    const { applyWithAdmin } = await import('../setup/engine-apply.js');
     const password = io.env[ADMIN_PASSWORD_ENV] ?? (await askPassword(context, plan.setup.adminUser));
     const steps = await applyWithAdmin(plan, session.client, password, Boolean(options.dryRun));
     const changed = steps.filter((s) => s.status !== 'unchanged' && s.status !== 'checked');
@@ -88,10 +92,8 @@ export async function run(options: SetEngineOptions, context: CommandContext): P
       io.stdout.write(changed.length === 0 ? 'no changes: the engine is already set up\n' : `${changed.length} change${changed.length > 1 ? 's' : ''}${options.dryRun ? ' would be made (dry run)' : ' made'}\n`);
     }
     return 0;
-  } finally {
-    session?.client.close();
-  }
-}
+  },
+});
 
 async function askPassword(context: CommandContext, user: string): Promise<string> {
   const { io } = context;

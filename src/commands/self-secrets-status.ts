@@ -1,31 +1,33 @@
-import { collectStatus } from '../setup/status.js';
-import type { CommandContext } from './context.js';
 import { writeJson } from './output.js';
-
-export interface StatusOptions {
-  json?: boolean;
-}
+import { defineCommand, JSON_OPTION } from './spec.js';
 
 /** `eos self secrets status`: configuration, health, the source that would serve, held leases. */
-export async function run(options: StatusOptions, context: CommandContext): Promise<number> {
-  const { io } = context;
-  const report = await collectStatus(context.config(), io.env);
-  if (options.json) {
-    writeJson(io, report);
+export default defineCommand({
+  path: ['self', 'secrets', 'status'],
+  description: 'configuration, Vault health, token, the source that would be used, and leases held by running eos processes; never issues credentials',
+  options: { json: JSON_OPTION },
+  examples: ['eos self secrets status', 'eos self secrets status --json | jq .wouldUse'],
+  async run(options, context) {
+    const { collectStatus } = await import('../setup/status.js');
+    const { io } = context;
+    const report = await collectStatus(context.config(), io.env);
+    if (options.json) {
+      writeJson(io, report);
+      return report.exitCode;
+    }
+    const line = (key: string, value: string) => io.stdout.write(`${key.padEnd(14)} ${value}\n`);
+    line('config', `${report.config.file}${report.config.present ? '' : ' (not present: defaults)'}`);
+    line('vault', `${report.config.vaultAddress}: ${report.vault.ok ? `ok, version ${report.vault.version}${report.vault.standby ? ' (standby)' : ''}` : `✗ ${report.vault.error}`}`);
+    line('token', report.token.ok ? `ok (${report.token.source}); ${report.token.ttl === 0 ? 'no expiry' : `TTL ${report.token.ttl} s${report.token.renewable ? ', renewable' : ', not renewable'}`}; policies ${report.token.policies?.join(', ')}` : `✗ ${report.token.error ?? 'not checked'}`);
+    line('engine', report.engine.error ? `✗ ${report.engine.error}` : `${report.engine.mounted ? 'mounted' : 'not mounted'}; role ${report.engine.role ? 'present' : 'missing'}; connection ${report.engine.connection ? 'present' : 'missing'}`);
+    if (report.database) line('database', `${report.database.host}:${report.database.port}/${report.database.database} sslmode=${report.database.sslmode} (host from ${report.database.origins.host})`);
+    for (const s of report.sources) line(`source ${s.source}`, `${s.available ? '✓' : '✗'} ${s.reason}`);
+    line('would use', report.wouldUse ?? 'nothing: no allowed source can serve');
+    if (report.leases.length === 0) line('leases', 'no running eos process holds a lease');
+    for (const l of report.leases) {
+      const confirmed = l.confirmed === true ? `confirmed, TTL ${l.ttl} s` : l.confirmed === false ? 'NOT found in Vault' : 'not confirmed (the token may not list leases)';
+      line('lease', `${l.lease} held by pid ${l.pid} (${l.command}); ${confirmed}; expires ${l.expiresAt}; last renewal ${l.lastRenewalAt ?? '-'}; next ${l.nextActionAt ?? '-'}; ${l.rotations} rotation(s)`);
+    }
     return report.exitCode;
-  }
-  const line = (key: string, value: string) => io.stdout.write(`${key.padEnd(14)} ${value}\n`);
-  line('config', `${report.config.file}${report.config.present ? '' : ' (not present: defaults)'}`);
-  line('vault', `${report.config.vaultAddress}: ${report.vault.ok ? `ok, version ${report.vault.version}${report.vault.standby ? ' (standby)' : ''}` : `✗ ${report.vault.error}`}`);
-  line('token', report.token.ok ? `ok (${report.token.source}); ${report.token.ttl === 0 ? 'no expiry' : `TTL ${report.token.ttl} s${report.token.renewable ? ', renewable' : ', not renewable'}`}; policies ${report.token.policies?.join(', ')}` : `✗ ${report.token.error ?? 'not checked'}`);
-  line('engine', report.engine.error ? `✗ ${report.engine.error}` : `${report.engine.mounted ? 'mounted' : 'not mounted'}; role ${report.engine.role ? 'present' : 'missing'}; connection ${report.engine.connection ? 'present' : 'missing'}`);
-  if (report.database) line('database', `${report.database.host}:${report.database.port}/${report.database.database} sslmode=${report.database.sslmode} (host from ${report.database.origins.host})`);
-  for (const s of report.sources) line(`source ${s.source}`, `${s.available ? '✓' : '✗'} ${s.reason}`);
-  line('would use', report.wouldUse ?? 'nothing: no allowed source can serve');
-  if (report.leases.length === 0) line('leases', 'no running eos process holds a lease');
-  for (const l of report.leases) {
-    const confirmed = l.confirmed === true ? `confirmed, TTL ${l.ttl} s` : l.confirmed === false ? 'NOT found in Vault' : 'not confirmed (the token may not list leases)';
-    line('lease', `${l.lease} held by pid ${l.pid} (${l.command}); ${confirmed}; expires ${l.expiresAt}; last renewal ${l.lastRenewalAt ?? '-'}; next ${l.nextActionAt ?? '-'}; ${l.rotations} rotation(s)`);
-  }
-  return report.exitCode;
-}
+  },
+});

@@ -1,29 +1,33 @@
-import { runSelfTest } from '../setup/self-test.js';
-import type { CommandContext } from './context.js';
 import { writeJson } from './output.js';
-
-export interface TestOptions {
-  role?: string;
-  json?: boolean;
-}
+import { defineCommand, JSON_OPTION } from './spec.js';
 
 const MARK = { pass: '✓', fail: '✗', warn: '!', skip: '-', info: 'i' } as const;
 
 /** `eos self secrets test`: the end-to-end checklist; exit 0 only when every essential step passed. */
-export async function run(options: TestOptions, context: CommandContext): Promise<number> {
-  const { io } = context;
-  const { config, location } = context.config();
-  const steps = await runSelfTest({ config, configFile: location.path, env: io.env, role: options.role });
-  const ok = steps.every((s) => !s.essential || s.status === 'pass' || s.status === 'warn');
-  context.logger().info({ ok, failed: steps.filter((s) => s.status === 'fail').map((s) => s.id) }, 'self test finished');
-  if (options.json) {
-    writeJson(io, { ok, steps });
-  } else {
-    for (const s of steps) {
-      io.stdout.write(`${MARK[s.status]} ${s.title}${s.status === 'skip' ? ' (skipped)' : ` (${s.ms} ms)`}${s.detail ? `: ${s.detail}` : ''}\n`);
-      if (s.hint && (s.status === 'fail' || s.status === 'warn')) io.stdout.write(`    hint: ${s.hint}\n`);
+export default defineCommand({
+  path: ['self', 'secrets', 'test'],
+  description: 'end-to-end check: Vault, token, engine, role, issue, connect, read-only, renew, revoke, role gone',
+  options: {
+    role: { flags: '--role <name>', description: 'the Vault role to test (default: engine.role in the config)' },
+    json: JSON_OPTION,
+  },
+  examples: ['eos self secrets test', 'eos self secrets test --role delphi-worker --json'],
+  async run(options, context) {
+    const { runSelfTest } = await import('../setup/self-test.js');
+    const { io } = context;
+    const { config, location } = context.config();
+    const steps = await runSelfTest({ config, configFile: location.path, env: io.env, role: options.role });
+    const ok = steps.every((s) => !s.essential || s.status === 'pass' || s.status === 'warn');
+    context.logger().info({ ok, failed: steps.filter((s) => s.status === 'fail').map((s) => s.id) }, 'self test finished');
+    if (options.json) {
+      writeJson(io, { ok, steps });
+    } else {
+      for (const s of steps) {
+        io.stdout.write(`${MARK[s.status]} ${s.title}${s.status === 'skip' ? ' (skipped)' : ` (${s.ms} ms)`}${s.detail ? `: ${s.detail}` : ''}\n`);
+        if (s.hint && (s.status === 'fail' || s.status === 'warn')) io.stdout.write(`    hint: ${s.hint}\n`);
+      }
+      io.stdout.write(ok ? 'all essential checks passed\n' : `failed at: ${steps.find((s) => s.status === 'fail')?.title}\n`);
     }
-    io.stdout.write(ok ? 'all essential checks passed\n' : `failed at: ${steps.find((s) => s.status === 'fail')?.title}\n`);
-  }
-  return ok ? 0 : 1;
-}
+    return ok ? 0 : 1;
+  },
+});

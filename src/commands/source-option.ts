@@ -1,4 +1,4 @@
-import { CREDENTIAL_SOURCES, type CredentialSourceName } from '../config/schema.js';
+import { CREDENTIAL_SOURCES, type CredentialSourceName } from '../config/constants.js';
 import { UsageError } from '../errors.js';
 
 /** `--source dynamic,env` → the list, validated. */

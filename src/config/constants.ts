@@ -10,3 +10,6 @@ export type SslMode = (typeof SSL_MODES)[number];
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Where the engine set-up reads the PostgreSQL admin password from: never a flag, never printed. */
+export const ADMIN_PASSWORD_ENV = 'DELPHI_DB_ADMIN_PASSWORD';

@@ -1,5 +1,5 @@
-import type { Config, SslMode } from '../config/schema.js';
-import { SSL_MODES } from '../config/schema.js';
+import { SSL_MODES, type SslMode } from '../config/constants.js';
+import type { Config } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 
 /** Where the Delphi database is: host, port, name, sslmode — no user or password. */

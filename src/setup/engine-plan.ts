@@ -1,3 +1,4 @@
+import { ADMIN_PASSWORD_ENV } from '../config/constants.js';
 import { UsageError } from '../errors.js';
 import { isValidDatabaseName, isValidHost, type DbTarget } from '../db/target.js';
 import { shellQuote } from '../util/shell.js';
@@ -39,7 +40,6 @@ export interface EnginePlan {
   roles: Record<string, VaultRoleDefinition>;
 }
 
-export const ADMIN_PASSWORD_ENV = 'DELPHI_DB_ADMIN_PASSWORD';
 
 const VAULT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const PG_ROLE = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -1,0 +1,44 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { buildProgram, COMMANDS } from '../../src/cli.js';
+import type { IO } from '../../src/commands/io.js';
+
+function io(): IO {
+  return { stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough(), env: {}, stdoutIsTTY: false, stdinIsTTY: false };
+}
+
+/** The specs as the CLI mounts them: each command's flags and examples live in its own module. */
+describe('command specs', () => {
+  it('mount on commander with every option keyed by the name commander gives it', () => {
+    const program = buildProgram(io(), { exitCode: 0 });
+    for (const spec of COMMANDS) {
+      let command = program;
+      for (const word of spec.path) command = command.commands.find((c) => c.name() === word) ?? expect.fail(`${spec.path.join(' ')} is not mounted`);
+      expect(command.options.map((o) => o.attributeName()).sort()).toEqual(Object.keys(spec.options).sort());
+    }
+  });
+
+  it('give every command a description and one to three examples that start with eos', () => {
+    for (const spec of COMMANDS) {
+      expect(spec.description.length, spec.path.join(' ')).toBeGreaterThan(10);
+      expect(spec.examples.length, spec.path.join(' ')).toBeGreaterThanOrEqual(1);
+      expect(spec.examples.length, spec.path.join(' ')).toBeLessThanOrEqual(3);
+      for (const example of spec.examples) expect(example).toMatch(/\beos /);
+    }
+  });
+
+  it('hand a run its parsed options with defaults and choices applied', async () => {
+    const seen: unknown[] = [];
+    const spec = COMMANDS.find((s) => s.path.join(' ') === 'self secrets set delphi-db-engine');
+    if (!spec) return expect.fail('set delphi-db-engine is missing');
+    const original = spec.run;
+    spec.run = async (options) => void seen.push(options);
+    try {
+      const program = buildProgram(io(), { exitCode: 0 });
+      await program.parseAsync(['self', 'secrets', 'set', 'delphi-db-engine', '--apply', '--max-ttl', '2h', '--sslmode', 'require'], { from: 'user' });
+    } finally {
+      spec.run = original;
+    }
+    expect(seen).toEqual([expect.objectContaining({ apply: true, maxTtl: '2h', defaultTtl: '1h', statements: 'group', sslmode: 'require', group: 'delphi_readonly' })]);
+  });
+});
