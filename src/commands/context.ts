@@ -3,7 +3,7 @@ import type { Config, LogLevel } from '../config/schema.js';
 import type { CredentialSourceName } from '../config/constants.js';
 import type { Database } from '../credentials/open-database.js';
 import { createLogger, type Logger } from '../log.js';
-import type { VaultSession } from '../vault/session.js';
+import { openVaultSession, type VaultSession } from '../vault/session.js';
 import type { IO } from './io.js';
 
 export type { IO } from './io.js';
@@ -76,7 +76,7 @@ export function createContext(io: IO, globals: GlobalOptions): CommandContext {
       io.stderr.write(`warning: ${message}\n`);
     },
     vault() {
-      session ??= import('../vault/session.js').then(({ openVaultSession }) => openVaultSession({ config: context.config().config, env: io.env, warn: context.warn }));
+      session ??= openVaultSession({ config: context.config().config, env: io.env, warn: context.warn });
       return session;
     },
     database(request) {

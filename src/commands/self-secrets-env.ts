@@ -16,7 +16,7 @@ export default defineCommand({
   },
   examples: ['eos self secrets env', 'eos self secrets env --format json --source kv,env'],
   async run(options, context) {
-    const [{ holdCredentials }, { toDsn }] = await Promise.all([import('../credentials/open-database.js'), import('../db/credentials.js')]);
+    const [{ holdCredentials }, { toDsn }] = await Promise.all([import('../credentials/hold.js'), import('../db/credentials.js')]);
     const { io } = context;
     const { config } = context.config();
     const held = await holdCredentials(

@@ -29,7 +29,7 @@ export default defineCommand({
       import('node:fs/promises'),
       import('node:os'),
       import('node:path'),
-      import('../credentials/open-database.js'),
+      import('../credentials/hold.js'),
       import('../exec/worker-supervisor.js'),
     ]);
     const { io } = context;

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 import { ConfigError } from '../errors.js';
 import { locateConfig, type ConfigLocation, type ConfigSearch } from './paths.js';
 import { configSchema, DEFAULT_CONFIG, type Config, type ConfigInput } from './schema.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { parseDurationSeconds } from '../util/duration.js';
 import { CREDENTIAL_SOURCES, LOG_LEVELS, SSL_MODES } from './constants.js';
 
@@ -10,11 +10,12 @@ import { CREDENTIAL_SOURCES, LOG_LEVELS, SSL_MODES } from './constants.js';
 
 export { CREDENTIAL_SOURCES, LOG_LEVELS, SSL_MODES, type CredentialSourceName, type LogLevel, type SslMode } from './constants.js';
 
-const nonEmpty = z.string().trim().min(1, 'must not be empty');
+const nonEmpty = z.string().check(z.trim(), z.minLength(1, 'must not be empty'));
+const withDefault = <T extends z.ZodMiniType>(schema: T, value: z.output<T>) => z._default(schema, value as never);
 
-const duration = z.union([z.number(), z.string()]).refine((v) => parseDurationSeconds(v) !== undefined, {
-  message: 'must be a duration such as 30, "30s", "5m" or "1h"',
-});
+const duration = z.union([z.number(), z.string()]).check(
+  z.refine((v) => parseDurationSeconds(v) !== undefined, { message: 'must be a duration such as 30, "30s", "5m" or "1h"' }),
+);
 
 const vaultAuth = z.discriminatedUnion(
   'method',
@@ -27,61 +28,63 @@ const vaultAuth = z.discriminatedUnion(
       method: z.literal('approle'),
       roleId: nonEmpty,
       secretIdFile: nonEmpty,
-      mount: nonEmpty.default('approle'),
+      mount: withDefault(nonEmpty, 'approle'),
     }),
   ],
   { error: () => 'must be one of "token", "token-file", "approle"' },
 );
 
 const vault = z.strictObject({
-  address: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
-  auth: vaultAuth.optional(),
-  caCert: nonEmpty.optional(),
-  caPath: nonEmpty.optional(),
-  clientCert: nonEmpty.optional(),
-  clientKey: nonEmpty.optional(),
-  tlsSkipVerify: z.boolean().optional(),
-  tlsServerName: nonEmpty.optional(),
-  namespace: nonEmpty.optional(),
-  timeout: duration.optional(),
-  maxRetries: z.int().min(0).max(20).optional(),
+  address: z.optional(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })),
+  auth: z.optional(vaultAuth),
+  caCert: z.optional(nonEmpty),
+  caPath: z.optional(nonEmpty),
+  clientCert: z.optional(nonEmpty),
+  clientKey: z.optional(nonEmpty),
+  tlsSkipVerify: z.optional(z.boolean()),
+  tlsServerName: z.optional(nonEmpty),
+  namespace: z.optional(nonEmpty),
+  timeout: z.optional(duration),
+  maxRetries: z.optional(z.int().check(z.minimum(0), z.maximum(20))),
 });
 
 const database = z.strictObject({
-  host: nonEmpty.optional(),
-  port: z.int().min(1).max(65535).optional(),
-  name: nonEmpty.optional(),
-  sslmode: z.enum(SSL_MODES).optional(),
+  host: z.optional(nonEmpty),
+  port: z.optional(z.int().check(z.minimum(1), z.maximum(65535))),
+  name: z.optional(nonEmpty),
+  sslmode: z.optional(z.enum(SSL_MODES)),
 });
 
 const engine = z.strictObject({
-  mount: nonEmpty.default('database'),
-  connection: nonEmpty.default('delphi-postgresql'),
-  role: nonEmpty.default('delphi-readonly'),
-  workerRole: nonEmpty.default('delphi-worker'),
+  mount: withDefault(nonEmpty, 'database'),
+  connection: withDefault(nonEmpty, 'delphi-postgresql'),
+  role: withDefault(nonEmpty, 'delphi-readonly'),
+  workerRole: withDefault(nonEmpty, 'delphi-worker'),
 });
 
 const credentials = z.strictObject({
-  sources: z
-    .array(z.enum(CREDENTIAL_SOURCES))
-    .min(1, 'must name at least one source')
-    .refine((list) => new Set(list).size === list.length, { message: 'must not repeat a source' })
-    .default([...CREDENTIAL_SOURCES]),
-  renewAt: z.number().gt(0.1).lt(1).default(0.75),
+  sources: withDefault(
+    z.array(z.enum(CREDENTIAL_SOURCES)).check(
+      z.minLength(1, 'must name at least one source'),
+      z.refine((list) => new Set(list).size === list.length, { message: 'must not repeat a source' }),
+    ),
+    [...CREDENTIAL_SOURCES],
+  ),
+  renewAt: withDefault(z.number().check(z.gt(0.1), z.lt(1)), 0.75),
 });
 
 const log = z.strictObject({
-  file: nonEmpty.optional(),
-  level: z.enum(LOG_LEVELS).optional(),
+  file: z.optional(nonEmpty),
+  level: z.optional(z.enum(LOG_LEVELS)),
 });
 
 export const configSchema = z.strictObject({
-  vault: vault.prefault({}),
-  kv: z.strictObject({ mount: nonEmpty.default('secret') }).prefault({}),
-  database: database.prefault({}),
-  engine: engine.prefault({}),
-  credentials: credentials.prefault({}),
-  log: log.prefault({}),
+  vault: z.prefault(vault, {}),
+  kv: z.prefault(z.strictObject({ mount: withDefault(nonEmpty, 'secret') }), {}),
+  database: z.prefault(database, {}),
+  engine: z.prefault(engine, {}),
+  credentials: z.prefault(credentials, {}),
+  log: z.prefault(log, {}),
 });
 
 /** The configuration as written in a file (everything optional). */

@@ -6,6 +6,7 @@ import type { VaultClient } from '../vault/client.js';
 import { readEosFields } from '../vault/kv.js';
 import type { DbCredentials } from '../db/credentials.js';
 import type { DbTarget } from '../db/target.js';
+import { databaseCredsSchema } from '../vault/responses.js';
 
 /** A place credentials can come from (DESIGN §4). `obtain` throws with the reason it could not. */
 export interface CredentialSource {
@@ -38,7 +39,7 @@ export function dynamicSource(ctx: SourceContext): CredentialSource {
       const path = `${ctx.engineMount}/creds/${ctx.role}`;
       // Counted from before the request: Vault's lease clock starts when it issues.
       const issuedAt = ctx.clock.now();
-      const response = await client.read<{ username: string; password: string }>(path);
+      const response = await client.read(path, databaseCredsSchema);
       if (!response.data?.username || !response.data.password) throw new SourceUnavailable(`${path} returned no username/password`);
       return {
         host: target.host,

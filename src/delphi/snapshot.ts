@@ -2,6 +2,8 @@ import type { RotatingPool, PoolStats } from '../db/rotating-pool.js';
 import type { DbCredentials } from '../db/credentials.js';
 import type { LeaseKeeper, KeeperEvent } from '../vault/lease-keeper.js';
 import type { SourceAttempt } from '../credentials/chain.js';
+import * as z from 'zod/mini';
+import { OperationFailedError } from '../errors.js';
 import { shortLeaseId } from '../redact.js';
 
 /** Everything the dashboard shows, read in one go (DESIGN §8); `--json` prints exactly this. */
@@ -69,15 +71,51 @@ export const DASHBOARD_QUERIES = {
   agentsByStatus: `SELECT COALESCE(status_text, 'unknown') AS status, count(*)::int AS n FROM agents GROUP BY 1 ORDER BY 2 DESC`,
 } as const;
 
+const int = z.number();
+const text = z.string();
+const maybeText = z.nullable(z.string());
+/** A timestamp column: node-postgres gives a Date (or text, for a type it does not parse). */
+const time = z.nullable(z.union([z.date(), z.string()]));
+
+/** The columns each query returns, checked before a view reads them. */
+const ROWS = {
+  flow: z.object({ state: text, count: int, oldest_s: z.nullable(int), avg_s: z.nullable(z.number()), health_status: z.enum(['Healthy', 'Monitor', 'ATTENTION NEEDED']) }),
+  throughput: z.object({ ingested: int, sent: int }),
+  bottlenecks: z.object({ state: text, h1: int, m30: int, m10: int, total: int }),
+  parsers: z.object({ prompt_type: text, parser_used: text, attempts: int, rate: z.number(), avg_ms: z.number(), last_used: time }),
+  parserErrors: z.object({ prompt_type: text, parser_used: text, parser_error: text, n: int }),
+  failures: z.object({ id: int, state: text, agent_id: text, failure_reason: text, error: maybeText, age: int }),
+  failureSummary: z.object({ failure_type: text, count: int, newest_failure: time }),
+  agentsTop: z.object({ id: text, name: text, status_text: maybeText, last_seen: time, n: int }),
+  agentsByStatus: z.object({ status: text, n: int }),
+} as const;
+
+type QueryName = keyof typeof DASHBOARD_QUERIES;
+type Row<N extends QueryName> = z.output<(typeof ROWS)[N]>;
+
+/** The database answered a dashboard query with columns of another shape (an older schema?). */
+export class SnapshotShapeError extends OperationFailedError {
+  constructor(query: string, detail: string) {
+    super(`the dashboard's ${query} query returned rows of another shape: ${detail}`, 'the Delphi views may be from another version: re-apply the schema, then try again');
+  }
+}
+
+function parseRows<N extends QueryName>(name: N, rows: Record<string, unknown>[]): Row<N>[] {
+  const result = z.array(ROWS[name] as unknown as z.ZodMiniType<Row<N>>).safeParse(rows);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new SnapshotShapeError(name, `row ${String(issue?.path[0] ?? '?')}, column ${String(issue?.path[1] ?? '?')}: ${issue?.message ?? 'unexpected value'}`);
+}
+
 export async function takeSnapshot(query: Query, credentials: CredentialState | null): Promise<Snapshot> {
   const start = performance.now();
   let slowest = { name: '', ms: 0 };
-  const timed = async (name: keyof typeof DASHBOARD_QUERIES) => {
+  const timed = async <N extends QueryName>(name: N): Promise<Row<N>[]> => {
     const t = performance.now();
     const result = await query(DASHBOARD_QUERIES[name]);
     const ms = performance.now() - t;
     if (ms > slowest.ms) slowest = { name, ms: Math.round(ms * 10) / 10 };
-    return result.rows;
+    return parseRows(name, result.rows);
   };
   const [flow, throughput, bottlenecks, parsers, parserErrors, failures, failureSummary, agentsTop, agentsByStatus] = await Promise.all([
     timed('flow'),
@@ -90,35 +128,35 @@ export async function takeSnapshot(query: Query, credentials: CredentialState | 
     timed('agentsTop'),
     timed('agentsByStatus'),
   ]);
-  const byState = new Map(flow.map((r) => [r.state as string, r]));
+  const byState = new Map(flow.map((r) => [r.state, r]));
   const stage = (state: string): FlowStage => {
     const r = byState.get(state);
     return r
       ? {
           state,
-          count: r.count as number,
-          oldestSeconds: r.oldest_s as number,
-          avgAgeSeconds: Math.round(r.avg_s as number),
-          health: state === 'sent' ? 'done' : (r.health_status as FlowStage['health']),
+          count: r.count,
+          oldestSeconds: r.oldest_s,
+          avgAgeSeconds: r.avg_s === null ? null : Math.round(r.avg_s),
+          health: state === 'sent' ? 'done' : r.health_status,
         }
       : { state, count: 0, oldestSeconds: null, avgAgeSeconds: null, health: 'empty' };
   };
-  const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v));
+  const iso = (v: Date | string | null) => (v instanceof Date ? v.toISOString() : v);
   return {
     takenAt: new Date().toISOString(),
     ms: Math.round(performance.now() - start),
     slowestQuery: slowest,
     flow: PIPELINE_STATES.map(stage),
     failed: stage('failed').count,
-    throughput: { ingested5m: throughput[0]?.ingested as number, sent5m: throughput[0]?.sent as number },
-    bottlenecks: bottlenecks.map((r) => ({ state: r.state as string, over1h: r.h1 as number, over30m: r.m30 as number, over10m: r.m10 as number, total: r.total as number })),
-    parsers: parsers.map((r) => ({ promptType: r.prompt_type as string, parser: r.parser_used as string, attempts: r.attempts as number, successRate: r.rate as number, avgMs: r.avg_ms as number, lastUsed: iso(r.last_used) })),
-    parserErrors: parserErrors.map((r) => ({ promptType: r.prompt_type as string, parser: r.parser_used as string, error: r.parser_error as string, count: r.n as number })),
-    failures: failures.map((r) => ({ id: r.id as number, state: r.state as string, agent: r.agent_id as string, reason: r.failure_reason as string, error: (r.error as string | null) ?? null, ageSeconds: r.age as number })),
-    failureSummary: failureSummary.map((r) => ({ type: r.failure_type as string, count: r.count as number, newest: iso(r.newest_failure) })),
+    throughput: { ingested5m: throughput[0]?.ingested ?? 0, sent5m: throughput[0]?.sent ?? 0 },
+    bottlenecks: bottlenecks.map((r) => ({ state: r.state, over1h: r.h1, over30m: r.m30, over10m: r.m10, total: r.total })),
+    parsers: parsers.map((r) => ({ promptType: r.prompt_type, parser: r.parser_used, attempts: r.attempts, successRate: r.rate, avgMs: r.avg_ms, lastUsed: iso(r.last_used) })),
+    parserErrors: parserErrors.map((r) => ({ promptType: r.prompt_type, parser: r.parser_used, error: r.parser_error, count: r.n })),
+    failures: failures.map((r) => ({ id: r.id, state: r.state, agent: r.agent_id, reason: r.failure_reason, error: r.error, ageSeconds: r.age })),
+    failureSummary: failureSummary.map((r) => ({ type: r.failure_type, count: r.count, newest: iso(r.newest_failure) })),
     agents: {
-      top: agentsTop.map((r) => ({ id: r.id as string, name: r.name as string, status: (r.status_text as string | null) ?? null, alerts24h: r.n as number, lastSeen: iso(r.last_seen) })),
-      byStatus: agentsByStatus.map((r) => ({ status: r.status as string, count: r.n as number })),
+      top: agentsTop.map((r) => ({ id: r.id, name: r.name, status: r.status_text, alerts24h: r.n, lastSeen: iso(r.last_seen) })),
+      byStatus: agentsByStatus.map((r) => ({ status: r.status, count: r.n })),
     },
     credentials,
   };

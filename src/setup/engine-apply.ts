@@ -5,6 +5,7 @@ import type { VaultClient } from '../vault/client.js';
 import type { EnginePlan } from './engine-plan.js';
 import { quoteIdent } from '../db/identifiers.js';
 import { VaultNotFoundError } from '../vault/errors.js';
+import { databaseConnectionSchema, mountsSchema, type DataSchema } from '../vault/responses.js';
 
 /**
  * Performs an engine plan through the Vault API and, for the one-time SQL, an admin session —
@@ -36,7 +37,7 @@ export async function applyEnginePlan(plan: EnginePlan, deps: ApplyDeps): Promis
   await checkAdminPrivileges(plan, deps.admin);
 
   // 1. The mount.
-  const mounts = (await deps.client.read<Record<string, { type: string }>>('sys/mounts')).data ?? {};
+  const mounts = (await deps.client.read('sys/mounts', mountsSchema)).data ?? {};
   const mounted = mounts[`${setup.mount}/`];
   if (mounted && mounted.type !== 'database') {
     throw new OperationFailedError(`${setup.mount}/ is already mounted as a "${mounted.type}" engine`, 'choose another path with --mount');
@@ -71,7 +72,7 @@ export async function applyEnginePlan(plan: EnginePlan, deps: ApplyDeps): Promis
 
   // 3. The connection (its password is never read back: unchanged settings are left alone).
   const connectionPath = `${setup.mount}/config/${setup.connection}`;
-  const current = await readOrNull<{ plugin_name: string; allowed_roles: string[]; connection_details: { connection_url: string; username: string } }>(deps.client, connectionPath);
+  const current = await readOrNull(deps.client, connectionPath, databaseConnectionSchema);
   const wanted = plan.connection;
   const same =
     current !== null &&
@@ -90,7 +91,7 @@ export async function applyEnginePlan(plan: EnginePlan, deps: ApplyDeps): Promis
   // 4. The roles.
   for (const [name, role] of Object.entries(plan.roles)) {
     const path = `${setup.mount}/roles/${name}`;
-    const existing = await readOrNull<Record<string, unknown>>(deps.client, path);
+    const existing = await readOrNull(deps.client, path);
     const unchanged =
       existing !== null &&
       existing.db_name === role.db_name &&
@@ -115,9 +116,9 @@ export async function applyEnginePlan(plan: EnginePlan, deps: ApplyDeps): Promis
   return steps;
 }
 
-async function readOrNull<T>(client: VaultClient, path: string): Promise<T | null> {
+async function readOrNull<D = Record<string, unknown>>(client: VaultClient, path: string, dataSchema?: DataSchema<D>): Promise<D | null> {
   try {
-    return (await client.read<T>(path)).data;
+    return (await client.read(path, dataSchema)).data;
   } catch (err) {
     if (err instanceof VaultNotFoundError) return null;
     throw err;

@@ -1,10 +1,11 @@
 import pg from 'pg';
 import type { Config } from '../config/schema.js';
 import { toPgConfig, type DbCredentials } from '../db/credentials.js';
-import { buildChain } from '../credentials/open-database.js';
+import { buildChain } from '../credentials/build-chain.js';
 import { SOURCE_FACTORIES } from '../credentials/sources.js';
 import { describeMount } from '../vault/kv.js';
 import type { VaultSession } from '../vault/session.js';
+import { databaseRoleSchema } from '../vault/responses.js';
 
 /**
  * `eos self secrets test`: the whole path, end to end — Vault, token, engine, role, issue,
@@ -97,7 +98,7 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
     return `${mount}/`;
   });
   await step('role', `role ${role} exists`, async () => {
-    const r = await (session as VaultSession).client.read<{ db_name: string; creation_statements: string[]; revocation_statements: string[]; default_ttl: number; max_ttl: number }>(`${mount}/roles/${role}`).catch((err: Error) => {
+    const r = await (session as VaultSession).client.read(`${mount}/roles/${role}`, databaseRoleSchema).catch((err: Error) => {
       throw new StepFailed(`${mount}/roles/${role}: ${err.message}`, 'create it: eos self secrets set delphi-db-engine --apply');
     });
     const data = r.data;

@@ -1,13 +1,14 @@
 import type { Config, CredentialSourceName } from '../config/schema.js';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveVaultSettings } from '../config/vault-settings.js';
-import { buildChain } from '../credentials/open-database.js';
+import { buildChain } from '../credentials/build-chain.js';
 import { SOURCE_FACTORIES, type SourceContext } from '../credentials/sources.js';
 import { resolveDatabaseTarget, type DbTarget } from '../db/target.js';
 import { ExitCode, isEosError } from '../errors.js';
 import { leaseStateDir, readLeaseStates, sha256, type LeaseStateRecord } from '../credentials/lease-state.js';
 import type { VaultSession } from '../vault/session.js';
 import { VaultNotFoundError, VaultPermissionDeniedError } from '../vault/errors.js';
+import { mountsSchema } from '../vault/responses.js';
 
 /**
  * `eos self secrets status`: what is configured, whether Vault and the token are healthy, which
@@ -98,7 +99,7 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
           },
         );
       try {
-        const mounts = (await client.read<Record<string, { type: string }>>('sys/mounts')).data ?? {};
+        const mounts = (await client.read('sys/mounts', mountsSchema)).data ?? {};
         report.engine.mounted = mounts[`${mount}/`]?.type === 'database';
         if (report.engine.mounted) {
           report.engine.role = await exists(`${mount}/roles/${config.engine.role}`);

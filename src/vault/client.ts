@@ -1,79 +1,44 @@
 import nodeVault from 'node-vault';
 import type { VaultSettings } from '../config/vault-settings.js';
 import { errorForStatus, VaultError, VaultSealedError, VaultUnreachableError } from './errors.js';
+import {
+  healthSchema,
+  leaseInfoSchema,
+  leaseRenewalSchema,
+  listSchema,
+  parseResponse,
+  parseSecret,
+  VaultResponseError,
+  tokenInfoSchema,
+  type AuthBlock,
+  type DataSchema,
+  type HealthInfo,
+  type LeaseInfo,
+  type LeaseRenewal,
+  type SecretResponse,
+  type TokenInfo,
+} from './responses.js';
 import { VaultTransport, type TransportOptions } from './transport.js';
+
+export type { AuthBlock, HealthInfo, LeaseInfo, LeaseRenewal, SecretResponse, TokenInfo } from './responses.js';
 
 /**
  * The project's one way to talk to Vault. Built on node-vault (paths, headers, commands),
  * with eos's own transport underneath (TLS, retries, redirects) and typed errors on top; the
- * rest of eos sees only this interface.
+ * rest of eos sees only this interface. Every answer is parsed (responses.ts) before it is
+ * returned: what eos reads from Vault has the type it claims.
  */
-
-export interface SecretResponse<T = Record<string, unknown>> {
-  request_id?: string;
-  lease_id: string;
-  renewable: boolean;
-  lease_duration: number;
-  data: T | null;
-  warnings: string[] | null;
-  auth: AuthBlock | null;
-}
-
-export interface AuthBlock {
-  client_token: string;
-  accessor: string;
-  policies: string[];
-  token_policies?: string[];
-  metadata: Record<string, string> | null;
-  lease_duration: number;
-  renewable: boolean;
-}
-
-export interface TokenInfo {
-  accessor: string;
-  display_name: string;
-  policies: string[];
-  ttl: number;
-  creation_ttl: number;
-  expire_time: string | null;
-  explicit_max_ttl: number;
-  renewable: boolean;
-  path: string;
-  meta: Record<string, string> | null;
-}
-
-export interface HealthInfo {
-  initialized: boolean;
-  sealed: boolean;
-  standby: boolean;
-  version: string;
-  cluster_name?: string;
-}
-
-export interface LeaseRenewal {
-  lease_id: string;
-  renewable: boolean;
-  lease_duration: number;
-  warnings: string[] | null;
-}
-
-export interface LeaseInfo {
-  id: string;
-  issue_time: string;
-  expire_time: string;
-  last_renewal: string | null;
-  renewable: boolean;
-  ttl: number;
-}
 
 export interface VaultClient {
   readonly addr: string;
   token: string | undefined;
   health(): Promise<HealthInfo>;
-  read<T = Record<string, unknown>>(path: string): Promise<SecretResponse<T>>;
+  /** A read; `data` is checked against `dataSchema` when one is given. */
+  read<D = Record<string, unknown>>(path: string, dataSchema?: DataSchema<D>): Promise<SecretResponse<D>>;
   /** A read that returns 404 answers instead of throwing (KV v2 soft-deletes carry a body). */
-  readAllowingNotFound<T = Record<string, unknown>>(path: string): Promise<{ status: number; body: SecretResponse<T> | null }>;
-  write<T = Record<string, unknown>>(path: string, body?: Record<string, unknown>): Promise<SecretResponse<T> | null>;
+  readAllowingNotFound<D = Record<string, unknown>>(path: string, dataSchema?: DataSchema<D>): Promise<{ status: number; body: SecretResponse<D> | null }>;
+  /** A write; null when Vault answers 204 No Content. */
+  write(path: string, body?: Record<string, unknown>): Promise<SecretResponse | null>;
   list(path: string): Promise<string[]>;
   delete(path: string): Promise<void>;
   lookupSelf(): Promise<TokenInfo>;
@@ -143,60 +108,73 @@ export function createVaultClient(options: ClientOptions): VaultClient {
     },
     async health() {
       // node-vault hands back the body of any sys/health answer (200, 429 standby, 503 sealed…).
-      const body = (await call('sys/health', () => unscoped.health())) as HealthInfo & { errors?: string[] };
-      if (body === undefined || body === null || typeof body.sealed !== 'boolean') {
+      const body: unknown = await call('sys/health', () => unscoped.health());
+      if (typeof (body as { sealed?: unknown } | null)?.sealed !== 'boolean') {
         throw new VaultUnreachableError(`${s.address} did not answer like Vault to sys/health`, 'check VAULT_ADDR: it must be the address of a Vault or OpenBao server');
       }
-      if (body.sealed) throw new VaultSealedError(s.address, []);
-      return body;
+      const health = parseResponse(healthSchema, 'sys/health', body);
+      if (health.sealed) throw new VaultSealedError(s.address, []);
+      return health;
     },
-    read: (path) => call(path, () => main.read(path)),
-    async readAllowingNotFound<T>(path: string) {
+    read: async (path, dataSchema) => parseSecret(path, await call(path, () => main.read(path)), dataSchema),
+    async readAllowingNotFound(path, dataSchema) {
       try {
-        return { status: 200, body: (await main.read(path)) as SecretResponse<T> };
+        return { status: 200, body: parseSecret(path, await main.read(path), dataSchema) };
       } catch (err) {
         const response = (err as ApiResponseErrorLike).response;
         if (response?.statusCode === 404) {
-          const body = response.body as SecretResponse<T> & { errors?: string[] };
-          return { status: 404, body: body && 'data' in body ? body : null };
+          // A KV v2 soft-delete answers 404 with the version's metadata in a body.
+          const body = response.body as { data?: unknown } | null;
+          return { status: 404, body: body && typeof body === 'object' && 'data' in body ? parseSecret(path, body, dataSchema) : null };
         }
         throw translate(err, s.address, path);
       }
     },
-    write: async (path, body = {}) => ((await call(path, () => main.write(path, body))) ?? null) as never,
+    async write(path, body = {}) {
+      const answer: unknown = await call(path, () => main.write(path, body));
+      return answer === undefined || answer === null || answer === '' ? null : parseSecret(path, answer);
+    },
     async list(path) {
-      const response = (await call(path, () => main.list(path))) as SecretResponse<{ keys: string[] }>;
-      return response?.data?.keys ?? [];
+      const response = parseSecret(path, await call(path, () => main.list(path)), listSchema);
+      return response.data?.keys ?? [];
     },
     async delete(path) {
       await call(path, () => main.delete(path));
     },
     async lookupSelf() {
-      const response = (await call('auth/token/lookup-self', () => main.tokenLookupSelf())) as SecretResponse<TokenInfo>;
-      return response.data as TokenInfo;
+      const path = 'auth/token/lookup-self';
+      return required(path, parseSecret(path, await call(path, () => main.tokenLookupSelf()), tokenInfoSchema).data);
     },
     async renewSelf(increment) {
-      const args = increment === undefined ? {} : { increment };
-      const response = (await call('auth/token/renew-self', () => main.tokenRenewSelf(args))) as SecretResponse;
-      return { auth: response.auth as AuthBlock, warnings: response.warnings };
+      const path = 'auth/token/renew-self';
+      const response = parseSecret(path, await call(path, () => main.tokenRenewSelf(increment === undefined ? {} : { increment })));
+      return { auth: required(path, response.auth), warnings: response.warnings };
     },
     async approleLogin(mount, roleId, secretId) {
-      const response = (await call(`auth/${mount}/login`, () => main.approleLogin({ mount_point: mount, role_id: roleId, secret_id: secretId }))) as SecretResponse;
-      return response.auth as AuthBlock;
+      const path = `auth/${mount}/login`;
+      const response = parseSecret(path, await call(path, () => main.approleLogin({ mount_point: mount, role_id: roleId, secret_id: secretId })));
+      return required(path, response.auth);
     },
     async renewLease(leaseId, increment) {
-      return (await call('sys/leases/renew', () => main.write('sys/leases/renew', { lease_id: leaseId, increment }))) as LeaseRenewal;
+      const path = 'sys/leases/renew';
+      return parseResponse(leaseRenewalSchema, path, await call(path, () => main.write(path, { lease_id: leaseId, increment })));
     },
     async revokeLease(leaseId) {
       await call('sys/leases/revoke', () => main.write('sys/leases/revoke', { lease_id: leaseId }));
     },
     async lookupLease(leaseId) {
-      const response = (await call('sys/leases/lookup', () => main.write('sys/leases/lookup', { lease_id: leaseId }))) as SecretResponse<LeaseInfo>;
-      return response.data as LeaseInfo;
+      const path = 'sys/leases/lookup';
+      return required(path, parseSecret(path, await call(path, () => main.write(path, { lease_id: leaseId })), leaseInfoSchema).data);
     },
     close: () => transport.close(),
   };
   return api;
+}
+
+/** A part of the answer the API promises (token data, an auth block) that was missing. */
+function required<T>(path: string, value: T | null): T {
+  if (value === null) throw new VaultResponseError(path, path.startsWith('auth/') && !path.includes('lookup') ? 'auth: missing' : 'data: missing');
+  return value;
 }
 
 function translate(err: unknown, addr: string, path: string): unknown {

@@ -1,5 +1,6 @@
 import type { VaultClient } from './client.js';
 import { VaultNotFoundError, VaultPermissionDeniedError } from './errors.js';
+import { kvV2Schema, uiMountSchema } from './responses.js';
 
 /**
  * KV v1 and v2 behind one interface: the version is detected per mount through
@@ -21,7 +22,7 @@ export interface KvSecret {
 
 export async function describeMount(client: VaultClient, logicalPath: string): Promise<KvMount> {
   const clean = logicalPath.replace(/^\/+/, '');
-  const { status, body } = await client.readAllowingNotFound<{ path: string; type: string; options: { version?: string } | null }>(`sys/internal/ui/mounts/${clean}`);
+  const { status, body } = await client.readAllowingNotFound(`sys/internal/ui/mounts/${clean}`, uiMountSchema);
   if (status === 404 || !body?.data) {
     // Older servers and tokens without access to the endpoint: assume v1 at the first segment.
     return { path: `${clean.split('/')[0]}/`, type: 'kv', version: 1 };
@@ -42,7 +43,7 @@ export async function kvRead(client: VaultClient, logicalPath: string, mount?: K
     if (status === 404 || !body?.data) throw new VaultNotFoundError(logicalPath, 'no secret at this path');
     return { data: body.data };
   }
-  const { status, body } = await client.readAllowingNotFound<{ data: Record<string, unknown> | null; metadata: { version: number; deletion_time: string; destroyed: boolean } }>(`${m.path}data/${rel}`);
+  const { status, body } = await client.readAllowingNotFound(`${m.path}data/${rel}`, kvV2Schema);
   if (status === 404) {
     const meta = body?.data?.metadata;
     if (meta?.destroyed) throw new VaultNotFoundError(logicalPath, `version ${meta.version} was destroyed`);

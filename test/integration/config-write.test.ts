@@ -1,13 +1,24 @@
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigFile } from '../../src/config/load.js';
 import { writeConfigFile } from '../../src/config/write.js';
 import { REPO_ROOT, runNodeSnippet } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const WRITE_MODULE = pathToFileURL(path.join(REPO_ROOT, 'dist', 'config', 'write.js')).href;
+// The crash tests run writeConfigFile in a plain Node child, so it is bundled for Node first
+// (dist/ holds only the bundled CLI).
+let WRITE_MODULE = '';
+const bundleDir = mkdtempSync(path.join(tmpdir(), 'eos-write-'));
+afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
+beforeAll(async () => {
+  const outfile = path.join(bundleDir, 'write.mjs');
+  await build({ entryPoints: [path.join(REPO_ROOT, 'src/config/write.ts')], outfile, bundle: true, format: 'esm', platform: 'node', logLevel: 'error', nodePaths: [path.join(REPO_ROOT, 'node_modules')] });
+  WRITE_MODULE = pathToFileURL(outfile).href;
+});
 const mode = (p: string) => statSync(p).mode & 0o777;
 
 describe('writing the configuration', () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { NoCredentialsError } from '../../src/credentials/chain.js';
-import { buildChain } from '../../src/credentials/open-database.js';
+import { buildChain } from '../../src/credentials/build-chain.js';
 import { resolveDatabaseTarget } from '../../src/db/target.js';
 import { startVaultFixture, type VaultFixture } from '../helpers/vault-fixture.js';
 

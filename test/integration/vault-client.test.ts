@@ -6,7 +6,8 @@ import { configSchema } from '../../src/config/schema.js';
 import { resolveVaultSettings } from '../../src/config/vault-settings.js';
 import { createVaultClient } from '../../src/vault/client.js';
 import { makeTestPki } from '../helpers/pki.js';
-import { VaultPermissionDeniedError, VaultTlsError, VaultUnreachableError } from '../../src/vault/errors.js';
+import { VaultBadRequestError, VaultError, VaultPermissionDeniedError, VaultServerError, VaultTlsError, VaultUnreachableError } from '../../src/vault/errors.js';
+import { VaultResponseError } from '../../src/vault/responses.js';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
@@ -37,7 +38,8 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
   res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 };
-const TOKEN_OK = json(200, { data: { policies: ['default'], ttl: 100 }, lease_id: '', renewable: false, lease_duration: 0, warnings: null, auth: null });
+const TOKEN_DATA = { accessor: 'a1', display_name: 'token', policies: ['default'], ttl: 100, creation_ttl: 100, expire_time: '2026-11-29T05:00:00Z', explicit_max_ttl: 0, renewable: true, path: 'auth/token/create', meta: null };
+const TOKEN_OK = json(200, { data: TOKEN_DATA, lease_id: '', renewable: false, lease_duration: 0, warnings: null, auth: null });
 
 function client(addr: string, extra: Record<string, string> = {}, sleeps: number[] = []) {
   const settings = resolveVaultSettings({ address: addr }, { VAULT_TOKEN: 'hvs.test', ...extra }, configSchema.parse({}));
@@ -73,7 +75,8 @@ describe('the Vault client: retries like Vault\'s own client', () => {
       const server = await scripted([json(status, { errors })]);
       const err = await client(server.url).lookupSelf().catch((e: unknown) => e);
       expect(server.seen).toHaveLength(1);
-      if (status === 403) expect(err).toBeInstanceOf(VaultPermissionDeniedError);
+      expect(err).toBeInstanceOf(status === 403 ? VaultPermissionDeniedError : status === 400 ? VaultBadRequestError : VaultServerError);
+      expect((err as VaultError).status).toBe(status);
     }
   });
 
@@ -145,5 +148,40 @@ describe('the Vault client over TLS', () => {
     }], tls);
     await expect(client(standby.url, { VAULT_CACERT: caFile }).lookupSelf()).rejects.toThrow(/downgrade https to http/);
     expect(plain.seen).toHaveLength(0);
+  });
+});
+
+describe('the Vault client: answers are parsed at the boundary', () => {
+  it('returns typed token data for a lookup-self that fits the API', async () => {
+    const server = await scripted([TOKEN_OK]);
+    const info = await client(server.url).lookupSelf();
+    expect(info).toMatchObject({ accessor: 'a1', ttl: 100, renewable: true, explicit_max_ttl: 0 });
+  });
+
+  it('names the path and the field when an answer does not fit, instead of failing later', async () => {
+    const server = await scripted([json(200, { data: { ...TOKEN_DATA, ttl: '100' }, lease_id: '', renewable: false, lease_duration: 0, warnings: null, auth: null })]);
+    const err = await client(server.url).lookupSelf().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VaultResponseError);
+    expect((err as Error).message).toMatch(/auth\/token\/lookup-self .*data\.ttl/);
+    expect((err as VaultResponseError).exitCode).toBe(1);
+  });
+
+  it('refuses a lease renewal without a lease_duration, and a login answer without an auth block', async () => {
+    const renewal = await scripted([json(200, { lease_id: 'database/creds/r/x', renewable: true, warnings: null })]);
+    const err = await client(renewal.url).renewLease('database/creds/r/x', 60).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VaultResponseError);
+    expect((err as Error).message).toMatch(/sys\/leases\/renew .*lease_duration/);
+    const login = await scripted([json(200, { lease_id: '', renewable: false, lease_duration: 0, data: null, warnings: null, auth: null })]);
+    const loginErr = await client(login.url).approleLogin('approle', 'role', 'secret').catch((e: unknown) => e);
+    expect(loginErr).toBeInstanceOf(VaultResponseError);
+    expect((loginErr as Error).message).toMatch(/auth\/approle\/login .*auth: missing/);
+  });
+
+  it('checks the data of a read against the caller\'s schema', async () => {
+    const { databaseCredsSchema } = await import('../../src/vault/responses.js');
+    const server = await scripted([json(200, { lease_id: 'database/creds/r/1', renewable: true, lease_duration: 60, data: { username: 'v-x', password: 7 }, warnings: null, auth: null })]);
+    const err = await client(server.url).read('database/creds/r', databaseCredsSchema).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VaultResponseError);
+    expect((err as Error).message).toMatch(/database\/creds\/r .*data\.password/);
   });
 });

