@@ -53,13 +53,6 @@ export class ConfigError extends EosError {
   }
 }
 
-/** Vault cannot be reached, is sealed, or has no active node (exit 3). */
-export class VaultUnavailableError extends EosError {
-  constructor(message: string, hint?: string, cause?: unknown) {
-    super(message, { exitCode: ExitCode.vaultUnavailable, hint, cause });
-  }
-}
-
 /** Vault or PostgreSQL refused the credentials or the policy lacks a path (exit 4). */
 export class PermissionDeniedError extends EosError {
   constructor(message: string, hint?: string, cause?: unknown) {

@@ -44,8 +44,6 @@ export function redact(value: unknown, seen = new WeakSet<object>()): unknown {
   return out;
 }
 
-/** Flag values, then the environment, then the config file's `log` section, then defaults. */
-
 /** A lease id as logs and status show it: the path and the first characters of the random part. */
 export function shortLeaseId(leaseId: string): string {
   const slash = leaseId.lastIndexOf('/');

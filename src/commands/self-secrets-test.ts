@@ -15,8 +15,8 @@ export default defineCommand({
   async run(options, context) {
     const { runSelfTest } = await import('../setup/self-test.js');
     const { io } = context;
-    const { config, location } = context.config();
-    const steps = await runSelfTest({ config, configFile: location.path, env: io.env, role: options.role });
+    const { config } = context.config();
+    const steps = await runSelfTest({ config, env: io.env, role: options.role });
     const ok = steps.every((s) => !s.essential || s.status === 'pass' || s.status === 'warn');
     context.logger().info({ ok, failed: steps.filter((s) => s.status === 'fail').map((s) => s.id) }, 'self test finished');
     if (options.json) {

@@ -1,10 +1,11 @@
+import { createConnection } from 'node:net';
 import { parse as parseDsn } from 'pg-connection-string';
 import type { CredentialSourceName, SslMode } from '../config/schema.js';
 import { SSL_MODES } from '../config/schema.js';
 import type { Clock } from '../util/clock.js';
 import type { VaultClient } from '../vault/client.js';
 import { readEosFields } from '../vault/kv.js';
-import type { DbCredentials } from '../db/credentials.js';
+import { dbCredentials, type DbCredentials } from '../db/credentials.js';
 import type { DbTarget } from '../db/target.js';
 import { databaseCredsSchema } from '../vault/responses.js';
 
@@ -41,7 +42,7 @@ export function dynamicSource(ctx: SourceContext): CredentialSource {
       const issuedAt = ctx.clock.now();
       const response = await client.read(path, databaseCredsSchema);
       if (!response.data?.username || !response.data.password) throw new SourceUnavailable(`${path} returned no username/password`);
-      return {
+      return dbCredentials({
         host: target.host,
         port: target.port,
         database: target.database,
@@ -50,7 +51,7 @@ export function dynamicSource(ctx: SourceContext): CredentialSource {
         password: response.data.password,
         source: 'dynamic',
         lease: { id: response.lease_id, duration: response.lease_duration, renewable: response.renewable, issuedAt },
-      };
+      });
     },
   };
 }
@@ -64,7 +65,7 @@ export function kvSource(ctx: SourceContext): CredentialSource {
       const fields = await readEosFields(client, base, ['host', 'port', 'name', 'username', 'password']);
       if (!fields.username || !fields.password) throw new SourceUnavailable(`no username/password at ${base}/{username,password}`);
       const target = await ctx.target();
-      return {
+      return dbCredentials({
         host: fields.host ?? target.host,
         port: fields.port ? Number(fields.port) : target.port,
         database: fields.name ?? target.database,
@@ -72,7 +73,7 @@ export function kvSource(ctx: SourceContext): CredentialSource {
         user: fields.username,
         password: fields.password,
         source: 'kv',
-      };
+      });
     },
   };
 }
@@ -87,7 +88,7 @@ export function envSource(ctx: SourceContext): CredentialSource {
         const parsed = parseDsn(dsn.replace(/([?&])sslmode=[^&\s]*&?/, '$1').replace(/[?&]$/, '').replace(/\bsslmode=\S+/, ''));
         if (!parsed.user || !parsed.password) throw new SourceUnavailable('PG_DSN has no user or password');
         const sslmode = (new URLSearchParams(dsn.split('?')[1] ?? '').get('sslmode') ?? /sslmode=(\S+)/.exec(dsn)?.[1] ?? 'prefer') as SslMode;
-        return {
+        return dbCredentials({
           host: parsed.host ?? 'localhost',
           port: parsed.port ? Number(parsed.port) : 5432,
           database: parsed.database ?? 'delphi',
@@ -95,24 +96,45 @@ export function envSource(ctx: SourceContext): CredentialSource {
           user: parsed.user,
           password: parsed.password,
           source: 'env',
-        };
+        });
       }
       const { DELPHI_DB_USER: user, DELPHI_DB_PASSWORD: password } = ctx.env;
       if (!user || !password) throw new SourceUnavailable('neither PG_DSN nor DELPHI_DB_USER and DELPHI_DB_PASSWORD are set');
       const target = await ctx.target();
-      return { host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, user, password, source: 'env' };
+      return dbCredentials({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, user, password, source: 'env' });
     },
   };
 }
 
 export const DEFAULT_USER = 'delphi';
+const DEFAULT_HOST = 'localhost';
+const DEFAULT_PORT = 5432;
+
+/**
+ * Whether the defaults source has anything to talk to: a server accepting connections at
+ * localhost:5432. Only a TCP connection — a check never tries delphi/delphi on a real server.
+ */
+export function defaultsReachable(options: { host?: string; port?: number; timeoutMs?: number } = {}): Promise<{ reachable: boolean; reason: string }> {
+  const { host = DEFAULT_HOST, port = DEFAULT_PORT, timeoutMs = 1000 } = options;
+  return new Promise((resolve) => {
+    const where = `${host}:${port}`;
+    const socket = createConnection({ host, port, timeout: timeoutMs });
+    const done = (reachable: boolean, reason: string) => {
+      socket.destroy();
+      resolve({ reachable, reason });
+    };
+    socket.once('connect', () => done(true, `a server accepts connections at ${where}; it would log in as ${DEFAULT_USER}/${DEFAULT_USER} (development credentials, not tried)`));
+    socket.once('timeout', () => done(false, `nothing answers at ${where} within ${timeoutMs} ms`));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(false, `nothing accepts connections at ${where} (${err.code ?? err.message})`));
+  });
+}
 
 export function defaultsSource(ctx: SourceContext): CredentialSource {
   return {
     name: 'defaults',
     async obtain() {
       ctx.warn('USING DEFAULT DATABASE CREDENTIALS (delphi/delphi on localhost): no other source could serve; restrict credentials.sources to fail closed');
-      return { host: 'localhost', port: 5432, database: 'delphi', sslmode: 'prefer', user: DEFAULT_USER, password: DEFAULT_USER, source: 'defaults' };
+      return dbCredentials({ host: DEFAULT_HOST, port: DEFAULT_PORT, database: 'delphi', sslmode: 'prefer', user: DEFAULT_USER, password: DEFAULT_USER, source: 'defaults' });
     },
   };
 }

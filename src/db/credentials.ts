@@ -24,6 +24,16 @@ export interface DbCredentials {
 }
 
 /**
+ * Credentials with a password that is not enumerable: JSON.stringify, a log serializer, a
+ * spread or a test's snapshot never carries it by accident (pg-pool keeps its own password the
+ * same way). Code that needs it reads it by name. Every source builds its credentials here.
+ */
+export function dbCredentials(fields: DbCredentials): DbCredentials {
+  const { password, ...rest } = fields;
+  return Object.defineProperty(rest, 'password', { value: password, enumerable: false }) as DbCredentials;
+}
+
+/**
  * node-postgres options for a set of credentials. node-postgres cannot fall back from TLS to
  * plain, so `prefer` and `allow` connect without TLS (as libpq does when the server has none);
  * `require` encrypts without checking the certificate; `verify-*` check it.

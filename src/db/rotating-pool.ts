@@ -65,7 +65,12 @@ interface Generation {
   pool: pg.Pool;
   credentials: DbCredentials;
   number: number;
+  /** Queries and checkouts sent to this pool and not yet settled. */
+  pending: Set<Promise<unknown>>;
 }
+
+/** How long an old pool may take to hand out the clients its queued queries wait for. */
+const DRAIN_LIMIT_MS = 30_000;
 
 /** A statement that only reads, and so may be sent again after a failure. */
 export function isReadOnlyStatement(text: string): boolean {
@@ -86,7 +91,7 @@ export class RotatingPool extends EventEmitter {
 
   constructor(private readonly options: RotatingPoolOptions) {
     super();
-    this.active = { pool: this.buildPool(options.credentials), credentials: options.credentials, number: 1 };
+    this.active = { pool: this.buildPool(options.credentials), credentials: options.credentials, number: 1, pending: new Set() };
   }
 
   get credentials(): DbCredentials {
@@ -102,7 +107,7 @@ export class RotatingPool extends EventEmitter {
     if (this.failed) throw this.failed;
     const generation = this.active;
     try {
-      return await generation.pool.query<R>(text, values);
+      return await this.track(generation, generation.pool.query<R>(text, values));
     } catch (err) {
       if (!this.mayBeDeadCredentials(err)) {
         this.noteError(err);
@@ -121,14 +126,14 @@ export class RotatingPool extends EventEmitter {
       }
       if (this.failed) throw this.failed;
       this.retried += 1;
-      return this.active.pool.query<R>(text, values);
+      return this.track(this.active, this.active.pool.query<R>(text, values));
     }
   }
 
   /** A client for a transaction; release it as with pg.Pool. It belongs to the current generation. */
   async connect(): Promise<pg.PoolClient> {
     if (this.failed) throw this.failed;
-    return this.active.pool.connect();
+    return this.track(this.active, this.active.pool.connect());
   }
 
   /**
@@ -145,12 +150,12 @@ export class RotatingPool extends EventEmitter {
       throw err;
     }
     const old = this.active;
-    this.active = { pool: candidate, credentials, number: old.number + 1 };
+    this.active = { pool: candidate, credentials, number: old.number + 1, pending: new Set() };
     this.rotations += 1;
     this.failed = null;
     this.options.log?.info({ generation: this.active.number, to: describeCredentials(credentials), reason }, 'pool switched to new credentials');
     this.emit('switched', { generation: this.active.number, source: credentials.source, reason });
-    await this.drain(old.pool);
+    await this.drain(old);
   }
 
   /** The keeper gave up and no fallback could serve: queries fail with a clear error until it recovers. */
@@ -201,13 +206,29 @@ export class RotatingPool extends EventEmitter {
     return pool;
   }
 
-  /** Lets the queries queued on an old pool get their clients, then closes it. */
-  private drain(pool: pg.Pool): Promise<void> {
+  /** Remembers a query or checkout of a generation until it settles (the drain waits for them). */
+  private track<T>(generation: Generation, work: Promise<T>): Promise<T> {
+    generation.pending.add(work);
+    const forget = () => generation.pending.delete(work);
+    work.then(forget, forget);
+    return work;
+  }
+
+  /**
+   * Closes an old generation once what was sent to it has settled: pg.Pool.end() would strand
+   * queries still queued for a client. Waits on those very promises (no polling), at most
+   * DRAIN_LIMIT_MS; end() itself then waits for checked-out clients to come back.
+   */
+  private drain(generation: Generation): Promise<void> {
     const done = (async () => {
-      for (let waited = 0; pool.waitingCount > 0 && waited < 30_000; waited += 10) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      await pool.end().catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, DRAIN_LIMIT_MS);
+        timer.unref();
+      });
+      await Promise.race([Promise.allSettled([...generation.pending]), limit]);
+      clearTimeout(timer);
+      await generation.pool.end().catch(() => undefined);
     })();
     this.draining.add(done);
     return done.finally(() => this.draining.delete(done));

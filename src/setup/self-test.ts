@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Config } from '../config/schema.js';
 import { toPgConfig, type DbCredentials } from '../db/credentials.js';
 import { buildChain } from '../credentials/build-chain.js';
-import { SOURCE_FACTORIES } from '../credentials/sources.js';
+import { defaultsReachable, SOURCE_FACTORIES } from '../credentials/sources.js';
 import { describeMount } from '../vault/kv.js';
 import type { VaultSession } from '../vault/session.js';
 import { databaseRoleSchema } from '../vault/responses.js';
@@ -25,7 +25,6 @@ export interface CheckStep {
 
 export interface SelfTestOptions {
   config: Config;
-  configFile: string;
   env: NodeJS.ProcessEnv;
   role?: string;
   home?: string;
@@ -82,7 +81,6 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
     }
   }
 
-  await step('config', 'configuration valid', async () => `${options.configFile}`);
   await step('vault', 'Vault reachable and unsealed', async () => {
     session = await chain.vault();
     const health = await session.client.health();
@@ -199,7 +197,8 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
       const missing: string[] = [];
       for (const name of config.credentials.sources.filter((s) => s !== 'dynamic')) {
         if (name === 'defaults') {
-          found.push('defaults (delphi/delphi, last resort)');
+          const { reachable, reason } = await defaultsReachable();
+          (reachable ? found : missing).push(`defaults: ${reason}`);
           continue;
         }
         await SOURCE_FACTORIES[name](chain.context)

@@ -2,7 +2,7 @@ import type { Config, CredentialSourceName } from '../config/schema.js';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveVaultSettings } from '../config/vault-settings.js';
 import { buildChain } from '../credentials/build-chain.js';
-import { SOURCE_FACTORIES, type SourceContext } from '../credentials/sources.js';
+import { defaultsReachable, SOURCE_FACTORIES, type SourceContext } from '../credentials/sources.js';
 import { resolveDatabaseTarget, type DbTarget } from '../db/target.js';
 import { ExitCode, isEosError } from '../errors.js';
 import { leaseStateDir, readLeaseStates, sha256, type LeaseStateRecord } from '../credentials/lease-state.js';
@@ -161,10 +161,14 @@ async function judge(
     return { source, available: true, reason: `would issue from ${config.engine.mount}/creds/${config.engine.role}` };
   }
   if (source === 'kv' && !vaultUsable) return { source, available: false, reason: 'Vault not usable' };
-  // kv, env and defaults issue nothing: asking them is how to know.
+  if (source === 'defaults') {
+    const { reachable, reason } = await defaultsReachable();
+    return { source, available: reachable, reason };
+  }
+  // kv and env issue nothing: asking them is how to know.
   try {
     const c = await SOURCE_FACTORIES[source](context).obtain();
-    return { source, available: true, reason: source === 'defaults' ? 'delphi/delphi on localhost (last resort)' : `would connect as ${c.user} to ${c.host}:${c.port}/${c.database}` };
+    return { source, available: true, reason: `would connect as ${c.user} to ${c.host}:${c.port}/${c.database}` };
   } catch (err) {
     return { source, available: false, reason: message(err) };
   }

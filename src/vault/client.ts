@@ -40,7 +40,6 @@ export interface VaultClient {
   /** A write; null when Vault answers 204 No Content. */
   write(path: string, body?: Record<string, unknown>): Promise<SecretResponse | null>;
   list(path: string): Promise<string[]>;
-  delete(path: string): Promise<void>;
   lookupSelf(): Promise<TokenInfo>;
   renewSelf(incrementSeconds?: number): Promise<{ auth: AuthBlock; warnings: string[] | null }>;
   approleLogin(mount: string, roleId: string, secretId: string): Promise<AuthBlock>;
@@ -137,9 +136,6 @@ export function createVaultClient(options: ClientOptions): VaultClient {
     async list(path) {
       const response = parseSecret(path, await call(path, () => main.list(path)), listSchema);
       return response.data?.keys ?? [];
-    },
-    async delete(path) {
-      await call(path, () => main.delete(path));
     },
     async lookupSelf() {
       const path = 'auth/token/lookup-self';

@@ -60,23 +60,6 @@ export async function kvWrite(client: VaultClient, logicalPath: string, data: Re
   else await client.write(`${m.path}data/${rel}`, { data });
 }
 
-export async function kvList(client: VaultClient, logicalPath: string, mount?: KvMount): Promise<string[]> {
-  const m = mount ?? (await describeMount(client, logicalPath));
-  const rel = relative(m, logicalPath);
-  try {
-    return await client.list(m.version === 1 ? `${m.path}${rel}` : `${m.path}metadata/${rel}`);
-  } catch (err) {
-    if (err instanceof VaultNotFoundError) return [];
-    throw err;
-  }
-}
-
-export async function kvDelete(client: VaultClient, logicalPath: string, mount?: KvMount): Promise<void> {
-  const m = mount ?? (await describeMount(client, logicalPath));
-  const rel = relative(m, logicalPath);
-  await client.delete(m.version === 1 ? `${m.path}${rel}` : `${m.path}metadata/${rel}`);
-}
-
 /**
  * The Eos layout: one secret per field, `<base>/<field>` = {"value": …}; also accepted, one
  * secret at `<base>` holding the fields. Missing fields are left out of the result.

@@ -45,7 +45,18 @@ describe('eos delphi dashboard against the sandbox', () => {
     const statuses = (await admin.query(`SELECT COALESCE(status_text, 'unknown') AS s, count(*)::int AS n FROM agents GROUP BY 1`)).rows;
     expect(snap.agents.byStatus).toEqual(expect.arrayContaining(statuses.map((row) => ({ status: row.s, count: row.n }))));
     expect(snap.credentials).toMatchObject({ source: 'dynamic', fallback: false });
+    expect(sandbox.rootToken).toMatch(/^hvs\.\w{20,}/);
     expect(r.stdout).not.toContain(sandbox.rootToken);
+  });
+
+  it('--json on static credentials shows who it ran as, never their password', async () => {
+    const kv = await fetch(`${sandbox.vaultAddr}/v1/secret/data/delphi/database/password`, { headers: { 'X-Vault-Token': sandbox.rootToken } });
+    const password = ((await kv.json()) as { data: { data: { value: string } } }).data.data.value;
+    expect(password.length).toBeGreaterThanOrEqual(16);
+    const r = await runCli(['delphi', 'dashboard', '--json', '--source', 'kv'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).credentials).toMatchObject({ source: 'kv', user: 'delphi_static' });
+    for (const text of [r.stdout, r.stderr, readFileSync(env.EOS_LOG_FILE as string, 'utf8')]) expect(text).not.toContain(password);
   });
 
   it('--once prints a plain frame; an unreachable database is exit 5', async () => {

@@ -2,10 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVaultDevServer, type VaultDevServer } from '../../src/sandbox/vault-dev-server/server.js';
-import { REPO_ROOT, runCli } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { clusterInfo, freshDatabase } from '../helpers/pg.js';
 
 /**
@@ -62,7 +61,7 @@ describe('setting up the engine from nothing, then test and status', () => {
     const test = await eos(['self', 'secrets', 'test', '--json']);
     const report = JSON.parse(test.stdout) as { ok: boolean; steps: { id: string; status: string; detail?: string }[] };
     expect(report.steps.filter((s) => s.status !== 'pass' && s.status !== 'info')).toEqual([]);
-    expect(report.steps.map((s) => s.id)).toEqual(['config', 'vault', 'token', 'engine', 'role', 'issue', 'connect', 'select', 'readonly', 'renew', 'revoke', 'role-gone', 'fallbacks']);
+    expect(report.steps.map((s) => s.id)).toEqual(['vault', 'token', 'engine', 'role', 'issue', 'connect', 'select', 'readonly', 'renew', 'revoke', 'role-gone', 'fallbacks']);
     expect(test.code).toBe(0);
 
     const again = await eos(['self', 'secrets', 'set', 'delphi-db-engine', '--apply', '--default-ttl', '5m', '--max-ttl', '1h'], adminEnv);
@@ -148,7 +147,7 @@ describe('setting up the engine from nothing, then test and status', () => {
       expect(held[0]?.ttl).toBeGreaterThan(0);
       expect(await count()).toBe(before + 1);
       const text = await eos(['self', 'secrets', 'status']);
-      expect(text.stdout).toMatch(new RegExp(`^lease +database/creds/delphi-readonly/\\w{4}… held by pid ${holder.pid} \\(test holder\\); confirmed, TTL \\d+ s`, 'm'));
+      expect(text.stdout).toMatch(new RegExp(`^lease +database/creds/delphi-readonly/\\w{4}… held by pid ${holder.pid} \\(exec sh\\); confirmed, TTL \\d+ s`, 'm'));
     } finally {
       holder.kill('SIGTERM');
       await new Promise((resolve) => holder.once('exit', resolve));
@@ -163,28 +162,12 @@ describe('setting up the engine from nothing, then test and status', () => {
   });
 });
 
-/** A separate process that opens the database through eos's keeper and holds it until SIGTERM. */
+/** A separate eos process that holds a lease (`exec` on the read-only role) until SIGTERM. */
 async function startLeaseHolder(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const dbModule = pathToFileURL(path.join(REPO_ROOT, 'dist', 'db', 'database.js')).href;
-  const loadModule = pathToFileURL(path.join(REPO_ROOT, 'dist', 'config', 'load.js')).href;
-  const child = spawn(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      `
-      const { openDatabase } = await import(${JSON.stringify(dbModule)});
-      const { loadConfig } = await import(${JSON.stringify(loadModule)});
-      const { config } = loadConfig({ env: process.env });
-      const db = await openDatabase({ config, env: process.env, command: 'test holder' });
-      await db.pool.query('SELECT 1');
-      process.on('SIGTERM', async () => { await db.close(); process.exit(0); });
-      console.log('holding');
-      setInterval(() => {}, 1000);
-    `,
-    ],
-    { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const child = spawn(process.execPath, [CLI, 'self', 'secrets', 'exec', '--role', 'delphi-readonly', '--grace', '2s', '--', 'sh', '-c', 'echo holding; exec sleep 600'], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => d.toString().includes('holding') && resolve());
     child.once('exit', (code) => reject(new Error(`lease holder exited with ${code}`)));

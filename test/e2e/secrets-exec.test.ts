@@ -103,6 +103,9 @@ describe('eos self secrets exec, with a worker child process', () => {
 
     // Credentials only in the environment: never on a command line, never in the log.
     const passwords = [...run.stdout.matchAll(/ password (\S+)/g)].map((m) => m[1] as string);
+    // The check below is only worth something if it has the worker's passwords to look for.
+    expect(passwords.length).toBeGreaterThanOrEqual(3);
+    for (const pw of passwords) expect(pw).toMatch(/^[A-Za-z0-9-]{20}$/);
     const cmdlines = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map((p) => {
       try {
         return readFileSync(`/proc/${p}/cmdline`, 'utf8');

@@ -1,4 +1,4 @@
-import type { DbCredentials } from '../../src/db/credentials.js';
+import { dbCredentials, type DbCredentials } from '../../src/db/credentials.js';
 import { VaultBadRequestError, VaultUnreachableError } from '../../src/vault/errors.js';
 import type { LeaseVault } from '../../src/vault/lease-keeper.js';
 import type { FakeClock } from './fake-clock.js';
@@ -30,7 +30,7 @@ export class FakeLeaseVault implements LeaseVault {
     const id = `database/creds/delphi-readonly/${String(++this.seq).padStart(24, '0')}`;
     const now = this.clock.now();
     this.leases.set(id, { issuedAt: now, expiresAt: now + Math.min(this.role.ttl, this.role.maxTtl) * 1000 });
-    return {
+    return dbCredentials({
       host: 'db',
       port: 5432,
       database: 'delphi',
@@ -39,7 +39,7 @@ export class FakeLeaseVault implements LeaseVault {
       password: `pw-${this.seq}`,
       source: 'dynamic',
       lease: { id, duration: Math.min(this.role.ttl, this.role.maxTtl), renewable: true, issuedAt: now },
-    };
+    });
   };
 
   /** Revokes a lease behind the keeper's back (an operator, or Vault at expiry). */

@@ -1,3 +1,4 @@
+import { defaultsReachable } from '../../src/credentials/sources.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { NoCredentialsError } from '../../src/credentials/chain.js';
@@ -74,5 +75,29 @@ describe('the credential chain', () => {
     const d = resolveDatabaseTarget({}, {}, {}, configSchema.parse({}));
     expect(d).toMatchObject({ host: 'localhost', port: 5432, database: 'delphi', sslmode: 'prefer' });
     expect(() => resolveDatabaseTarget({}, { DELPHI_DB_PORT: 'x' }, {}, file)).toThrow(/port "x" \(from env\)/);
+  });
+});
+
+describe('the defaults source, as status and test check it', () => {
+  it('is available only where a server accepts connections, and never logs in to find out', async () => {
+    const { createServer } = await import('node:net');
+    let connections = 0;
+    let bytes = 0;
+    const server = createServer((socket) => {
+      connections += 1;
+      socket.on('data', (d) => (bytes += d.length));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const open = await defaultsReachable({ host: '127.0.0.1', port });
+      expect(open).toEqual({ reachable: true, reason: expect.stringMatching(/accepts connections at 127\.0\.0\.1:\d+; .*not tried/) });
+      await expect.poll(() => connections).toBe(1);
+      expect(bytes).toBe(0); // no startup packet: no login attempt
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    const closed = await defaultsReachable({ host: '127.0.0.1', port });
+    expect(closed).toEqual({ reachable: false, reason: expect.stringMatching(/nothing accepts connections at 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/) });
   });
 });

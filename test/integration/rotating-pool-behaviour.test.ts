@@ -42,6 +42,20 @@ describe('what the rotating pool retries, and what it never does', () => {
     await db.close();
   });
 
+  it('lets queries queued on the old pool finish after a rotation, then closes that pool', async () => {
+    const db = await openDatabase({ config: fx.config, env: fx.env, command: 'test', pool: { max: 1 } });
+    const held = await db.pool.connect(); // the old pool's only client is busy…
+    const queued = db.pool.query('SELECT 42 AS n'); // …so this one waits in its queue
+    const rotated = db.keeper?.rotateNow('test');
+    await expect.poll(() => db.pool.generation).toBe(2);
+    held.release();
+    // The queued read got the old pool's client back and answered; the old pool then ended.
+    expect((await queued).rows[0]?.n).toBe(42);
+    await rotated;
+    expect(db.pool.stats().rotations).toBe(1);
+    await db.close();
+  });
+
   it('keeps LISTEN subscribed across a rotation', async () => {
     const db = await openDatabase({ config: fx.config, env: fx.env, command: 'test' });
     const listener = new PipelineListener(db.pool, ['new_alert']);
