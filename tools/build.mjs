@@ -2,7 +2,7 @@
 // Builds dist/: src/cli.ts bundled by esbuild into ES modules, one chunk per lazily imported
 // part, so a command parses only the code it runs (docs/architecture.md, "Start-up").
 import { build } from 'esbuild';
-import { chmodSync, copyFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, rmSync } from 'node:fs';
 
 rmSync('dist', { recursive: true, force: true });
 await build({
@@ -21,6 +21,7 @@ await build({
   // node-vault loads axios at its top, but eos always hands it its own transport
   // (src/vault/transport.ts): the stub spares every Vault command parsing axios and mime-db.
   alias: { axios: './src/vault/axios-unused.ts' },
+  define: { EOS_VERSION: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) },
   // Bundled CommonJS packages require Node's built-ins; ES modules have no `require` of their own.
   banner: { js: "import { createRequire as __eosCreateRequire } from 'node:module'; const require = __eosCreateRequire(import.meta.url);" },
 });

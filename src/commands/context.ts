@@ -2,7 +2,7 @@ import { loadConfig, type LoadedConfig } from '../config/load.js';
 import type { Config, LogLevel } from '../config/schema.js';
 import type { CredentialSourceName } from '../config/constants.js';
 import type { Database } from '../credentials/open-database.js';
-import { createLogger, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
 import { openVaultSession, type VaultSession } from '../vault/session.js';
 import type { IO } from './io.js';
 
@@ -38,8 +38,8 @@ export interface CommandContext {
   globals: GlobalOptions;
   /** The configuration, read and validated on first use. */
   config(): LoadedConfig;
-  /** The log, opened on first use (so commands that never log never create a file). */
-  logger(): Logger;
+  /** The log, opened on first use (so commands that never log neither create a file nor load pino). */
+  logger(): Promise<Logger>;
   /** One `warning: …` line on stderr. */
   warn(message: string): void;
   /** An authenticated Vault session from the configuration and environment. */
@@ -52,7 +52,7 @@ export interface CommandContext {
 
 export function createContext(io: IO, globals: GlobalOptions): CommandContext {
   let loaded: LoadedConfig | undefined;
-  let log: Logger | undefined;
+  let log: Promise<Logger> | undefined;
   let session: Promise<VaultSession> | undefined;
   let database: Promise<Database> | undefined;
   const context: CommandContext = {
@@ -63,13 +63,15 @@ export function createContext(io: IO, globals: GlobalOptions): CommandContext {
       return loaded;
     },
     logger() {
-      log ??= createLogger({
-        file: globals.logFile,
-        level: globals.logLevel,
-        configFile: context.config().config.log.file,
-        configLevel: context.config().config.log.level,
-        env: io.env,
-      });
+      log ??= import('../log.js').then(({ createLogger }) =>
+        createLogger({
+          file: globals.logFile,
+          level: globals.logLevel,
+          configFile: context.config().config.log.file,
+          configLevel: context.config().config.log.level,
+          env: io.env,
+        }),
+      );
       return log;
     },
     warn(message) {
@@ -80,14 +82,14 @@ export function createContext(io: IO, globals: GlobalOptions): CommandContext {
       return session;
     },
     database(request) {
-      database ??= import('../credentials/open-database.js').then(({ openDatabase }) =>
+      database ??= Promise.all([import('../credentials/open-database.js'), context.logger()]).then(([{ openDatabase }, logger]) =>
         openDatabase({
           config: request.config ?? context.config().config,
           env: request.env ?? io.env,
           sources: request.sources,
           role: request.role,
           command: request.command,
-          log: context.logger(),
+          log: logger,
           warn: context.warn,
         }),
       );

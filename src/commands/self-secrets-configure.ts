@@ -57,7 +57,7 @@ export default defineCommand({
       io.stderr.write(`warning: saving anyway (--force), although: ${err.message}\n`);
     }
     const saved = await saveConfiguration(location.path, current, answers);
-    context.logger().info({ file: location.path, address: answers.address, auth: answers.auth.method, verified: Boolean(verified) }, 'vault configuration saved');
+    (await context.logger()).info({ file: location.path, address: answers.address, auth: answers.auth.method, verified: Boolean(verified) }, 'vault configuration saved');
 
     const report = {
       file: location.path,

@@ -20,7 +20,7 @@ export default defineCommand({
     const { io } = context;
     const { config } = context.config();
     const held = await holdCredentials(
-      { config, env: io.env, sources: parseSources(options.source), role: options.role ?? config.engine.workerRole, log: context.logger(), command: 'env' },
+      { config, env: io.env, sources: parseSources(options.source), role: options.role ?? config.engine.workerRole, log: await context.logger(), command: 'env' },
       { onRotate: async () => undefined, onFallback: async () => undefined, onNoFallback: () => undefined },
     );
     try {

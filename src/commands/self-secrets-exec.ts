@@ -39,7 +39,7 @@ export default defineCommand({
     if (grace === undefined) throw new UsageError(`--grace "${options.grace}" is not a duration`, 'e.g. 30s');
     const sources = parseSources(options.source);
     const { config } = context.config();
-    const log = context.logger();
+    const log = await context.logger();
 
     // A signalled worker keeps its environment: it re-reads the credentials from a private file.
     const dir = onRotate.kind === 'restart' ? undefined : await mkdtemp(path.join(tmpdir(), 'eos-exec-'));

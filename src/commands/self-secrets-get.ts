@@ -29,7 +29,7 @@ export default defineCommand({
     if (!target) throw new UsageError('a path is required', 'e.g. eos self secrets get secret/delphi/database/password');
     const session = await context.vault();
     const secret = await readSecret(session.client, target);
-    if (secret.lease) context.logger().info({ path: target, lease: shortLeaseId(secret.lease.id), ttl: secret.lease.duration }, 'lease issued');
+    if (secret.lease) (await context.logger()).info({ path: target, lease: shortLeaseId(secret.lease.id), ttl: secret.lease.duration }, 'lease issued');
     if (options.reveal) context.warn('printing secret values in clear (--reveal)');
 
     // A secret is masked by default; for database credentials only the password is secret.
@@ -74,7 +74,7 @@ export default defineCommand({
         io.stderr.write(`lease kept: ${secret.lease.id} (TTL ${secret.lease.duration} s); revoke it with: vault lease revoke ${secret.lease.id}\n`);
       } else {
         await session.client.revokeLease(secret.lease.id);
-        context.logger().info({ lease: shortLeaseId(secret.lease.id) }, 'lease revoked');
+        (await context.logger()).info({ lease: shortLeaseId(secret.lease.id) }, 'lease revoked');
         if (!options.json && options.field === undefined) io.stderr.write('lease revoked (use --keep to keep it)\n');
       }
     }

@@ -64,7 +64,7 @@ export default defineCommand({
       stored = `Vault ${config.kv.mount}/delphi/config/{host,port,database,sslmode} and the local config`;
     }
     await writeConfigFile(location.path, { ...file, database: { host: values.host, port: values.port, name: values.database, sslmode: values.sslmode } });
-    context.logger().info({ ...values, local: Boolean(options.local) }, 'database configuration saved');
+    (await context.logger()).info({ ...values, local: Boolean(options.local) }, 'database configuration saved');
     if (options.json) writeJson(io, { ...values, storedIn: options.local ? ['local'] : ['vault', 'local'], file: location.path });
     else io.stdout.write(`saved ${values.host}:${values.port}/${values.database} (sslmode=${values.sslmode}) to ${stored} (${location.path})\n`);
     return 0;

@@ -85,7 +85,7 @@ export default defineCommand({
     const password = io.env[ADMIN_PASSWORD_ENV] ?? (await askPassword(context, plan.setup.adminUser));
     const steps = await applyWithAdmin(plan, session.client, password, Boolean(options.dryRun));
     const changed = steps.filter((s) => s.status !== 'unchanged' && s.status !== 'checked');
-    context.logger().info({ mount: plan.setup.mount, changed: changed.map((s) => s.step), dryRun: Boolean(options.dryRun) }, 'database engine set up');
+    (await context.logger()).info({ mount: plan.setup.mount, changed: changed.map((s) => s.step), dryRun: Boolean(options.dryRun) }, 'database engine set up');
     if (options.json) writeJson(io, { steps, changed: changed.length, dryRun: Boolean(options.dryRun) });
     else {
       for (const step of steps) io.stdout.write(`${step.status === 'unchanged' || step.status === 'checked' ? '✓' : '•'} ${step.step}: ${step.status}${step.detail ? ` (${step.detail})` : ''}\n`);

@@ -66,29 +66,34 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
   const client = session?.client;
   try {
     if (client) {
-      try {
-        const health = await client.health();
-        report.vault = { ok: true, version: health.version, sealed: health.sealed, standby: health.standby };
-      } catch (err) {
-        vaultError = err;
-        report.vault = { ok: false, error: message(err) };
+      // Health and the token are asked together; the token counts only if Vault is healthy.
+      const [health, token] = await Promise.allSettled([client.health(), client.lookupSelf()]);
+      if (health.status === 'fulfilled') {
+        report.vault = { ok: true, version: health.value.version, sealed: health.value.sealed, standby: health.value.standby };
+        if (token.status === 'fulfilled') {
+          const t = token.value;
+          report.token = { ok: true, source: session?.auth.source, ttl: t.ttl, renewable: t.renewable, policies: t.policies, expireTime: t.expire_time };
+        } else {
+          vaultError = token.reason;
+          report.token = { ok: false, error: message(token.reason) };
+        }
+      } else {
+        vaultError = health.reason;
+        report.vault = { ok: false, error: message(health.reason) };
       }
     } else {
       report.vault = { ok: false, error: message(vaultError) };
       report.token = { ok: false, error: message(vaultError) };
     }
-    if (client && report.vault.ok) {
-      try {
-        const t = await client.lookupSelf();
-        report.token = { ok: true, source: session?.auth.source, ttl: t.ttl, renewable: t.renewable, policies: t.policies, expireTime: t.expire_time };
-      } catch (err) {
-        vaultError = err;
-        report.token = { ok: false, error: message(err) };
-      }
-    }
     const vaultUsable = client && report.vault.ok && report.token.ok;
 
-    if (vaultUsable) {
+    // Without a usable Vault, the target comes from env, file and defaults (no network retries).
+    const context: SourceContext = vaultUsable ? chain.context : { ...chain.context, target: async () => resolveDatabaseTarget({}, env, {}, config) };
+    const judging = { config, context, vaultUsable: Boolean(vaultUsable), report };
+    // The engine, the target and the sources that do not depend on the engine are asked
+    // together; the dynamic source is judged from the engine's answers once they are in.
+    const checkEngine = async () => {
+      if (!vaultUsable) return;
       const mount = config.engine.mount;
       const exists = async (path: string) =>
         client.read(path).then(
@@ -99,24 +104,31 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
           },
         );
       try {
-        const mounts = (await client.read('sys/mounts', mountsSchema)).data ?? {};
-        report.engine.mounted = mounts[`${mount}/`]?.type === 'database';
+        // Asked together; the role and connection answers count only under a database mount.
+        const [mounts, role, connection] = await Promise.allSettled([
+          client.read('sys/mounts', mountsSchema),
+          exists(`${mount}/roles/${config.engine.role}`),
+          exists(`${mount}/config/${config.engine.connection}`),
+        ]);
+        if (mounts.status === 'rejected') throw mounts.reason;
+        report.engine.mounted = (mounts.value.data ?? {})[`${mount}/`]?.type === 'database';
         if (report.engine.mounted) {
-          report.engine.role = await exists(`${mount}/roles/${config.engine.role}`);
-          report.engine.connection = await exists(`${mount}/config/${config.engine.connection}`);
+          if (role.status === 'rejected') throw role.reason;
+          if (connection.status === 'rejected') throw connection.reason;
+          report.engine.role = role.value;
+          report.engine.connection = connection.value;
         }
       } catch (err) {
         report.engine.error = message(err);
       }
-    }
-    // Without a usable Vault, the target comes from env, file and defaults (no network retries).
-    const context: SourceContext = vaultUsable ? chain.context : { ...chain.context, target: async () => resolveDatabaseTarget({}, env, {}, config) };
-    report.database = await context.target().catch(() => null);
-
-    // Which source would serve, judged without issuing anything.
-    for (const source of config.credentials.sources) {
-      report.sources.push(await judge(source, { config, context, vaultUsable: Boolean(vaultUsable), report }));
-    }
+    };
+    const [, database, verdicts] = await Promise.all([
+      checkEngine(),
+      context.target().catch(() => null),
+      Promise.all(config.credentials.sources.map((source) => (source === 'dynamic' ? undefined : judge(source, judging)))),
+    ]);
+    report.database = database;
+    for (const [i, source] of config.credentials.sources.entries()) report.sources.push(verdicts[i] ?? (await judge(source, judging)));
     report.wouldUse = report.sources.find((s) => s.available)?.source ?? null;
 
     // What running eos processes hold, confirmed in Vault where the token may list leases.

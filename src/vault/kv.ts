@@ -67,14 +67,22 @@ export async function kvWrite(client: VaultClient, logicalPath: string, data: Re
 export async function readEosFields(client: VaultClient, base: string, fields: string[]): Promise<Record<string, string>> {
   const mount = await describeMount(client, base);
   const out: Record<string, string> = {};
-  for (const field of fields) {
-    try {
-      const secret = await kvRead(client, `${base}/${field}`, mount);
-      if (secret.data.value !== undefined && secret.data.value !== null) out[field] = String(secret.data.value);
-    } catch (err) {
-      if (!(err instanceof VaultNotFoundError)) throw err;
-    }
-  }
+  // The fields are independent secrets: read together, one round trip instead of one per field.
+  const values = await Promise.all(
+    fields.map((field) =>
+      kvRead(client, `${base}/${field}`, mount).then(
+        (secret) => secret.data.value,
+        (err: unknown) => {
+          if (err instanceof VaultNotFoundError) return undefined;
+          throw err;
+        },
+      ),
+    ),
+  );
+  fields.forEach((field, i) => {
+    const value = values[i];
+    if (value !== undefined && value !== null) out[field] = String(value);
+  });
   if (Object.keys(out).length > 0) return out;
   try {
     const whole = await kvRead(client, base, mount);

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { buildProgram, COMMANDS } from '../../src/cli.js';
+import { buildProgram, COMMANDS } from '../../src/commands/program.js';
 import type { IO } from '../../src/commands/io.js';
 
 function io(): IO {
@@ -10,7 +10,7 @@ function io(): IO {
 /** The specs as the CLI mounts them: each command's flags and examples live in its own module. */
 describe('command specs', () => {
   it('mount on commander with every option keyed by the name commander gives it', () => {
-    const program = buildProgram(io(), { exitCode: 0 });
+    const program = buildProgram(io(), { exitCode: 0 }, '0.0.0-test');
     for (const spec of COMMANDS) {
       let command = program;
       for (const word of spec.path) command = command.commands.find((c) => c.name() === word) ?? expect.fail(`${spec.path.join(' ')} is not mounted`);
@@ -34,7 +34,7 @@ describe('command specs', () => {
     const original = spec.run;
     spec.run = async (options) => void seen.push(options);
     try {
-      const program = buildProgram(io(), { exitCode: 0 });
+      const program = buildProgram(io(), { exitCode: 0 }, '0.0.0-test');
       await program.parseAsync(['self', 'secrets', 'set', 'delphi-db-engine', '--apply', '--max-ttl', '2h', '--sslmode', 'require'], { from: 'user' });
     } finally {
       spec.run = original;
