@@ -11,6 +11,10 @@ export const ExitCode = {
   vaultUnavailable: 3,
   denied: 4,
   databaseUnreachable: 5,
+  /** `exec` only, the shell's convention: the command exists but cannot be run. */
+  notExecutable: 126,
+  /** `exec` only, the shell's convention: no such command. */
+  notFound: 127,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -64,6 +68,13 @@ export class PermissionDeniedError extends EosError {
 export class DatabaseUnreachableError extends EosError {
   constructor(message: string, hint?: string, cause?: unknown) {
     super(message, { exitCode: ExitCode.databaseUnreachable, hint, cause });
+  }
+}
+
+/** `exec` cannot start the worker: not found (127) or not executable (126). */
+export class CommandNotRunnableError extends EosError {
+  constructor(command: string, why: 'not found' | 'not executable', hint: string) {
+    super(`cannot run "${command}": ${why}`, { exitCode: why === 'not found' ? ExitCode.notFound : ExitCode.notExecutable, hint });
   }
 }
 

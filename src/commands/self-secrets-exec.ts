@@ -25,7 +25,7 @@ export default defineCommand({
   async run(options, context, args) {
     const [command, ...commandArgs] = args;
     if (!command) throw new UsageError('no command to run', 'e.g. eos self secrets exec -- python3 /opt/delphi/delphi-listener.py');
-    const [{ mkdtemp, rm }, { tmpdir }, path, { holdCredentials }, { parseRotateAction, WorkerSupervisor }] = await Promise.all([
+    const [{ mkdtemp, rm }, { tmpdir }, path, { holdCredentials }, { parseRotateAction, resolveCommand, WorkerSupervisor }] = await Promise.all([
       import('node:fs/promises'),
       import('node:os'),
       import('node:path'),
@@ -33,6 +33,7 @@ export default defineCommand({
       import('../exec/worker-supervisor.js'),
     ]);
     const { io } = context;
+    resolveCommand(command, io.env);
     const onRotate = parseRotateAction(options.onRotate);
     if (!onRotate) throw new UsageError(`--on-rotate "${options.onRotate}" is not known`, 'use restart, none, or signal:<NAME> such as signal:HUP');
     const grace = parseDurationSeconds(options.grace);

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { renameSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, renameSync, statSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import path from 'node:path';
+import { CommandNotRunnableError } from '../errors.js';
 import type { Logger } from 'pino';
 import { toDsn, type DbCredentials } from '../db/credentials.js';
 
@@ -19,6 +21,33 @@ export function parseRotateAction(text: string): RotateAction | undefined {
   const m = /^signal:(?:SIG)?([A-Z0-9]+)$/i.exec(text);
   if (m && `SIG${m[1]?.toUpperCase()}` in constants.signals) return { kind: 'signal', signal: `SIG${m[1]?.toUpperCase()}` as NodeJS.Signals };
   return undefined;
+}
+
+/**
+ * Finds the worker's executable as the shell would (a name with a slash as it is, else along
+ * PATH) before any credentials are issued, so a typo costs no lease: 127 when there is none,
+ * 126 when it exists but cannot be run — the shell's exit codes.
+ */
+export function resolveCommand(command: string, env: NodeJS.ProcessEnv): string {
+  const candidates = command.includes('/') ? [command] : (env.PATH ?? '').split(':').filter((d) => d !== '').map((d) => path.join(d, command));
+  let unrunnable: string | undefined;
+  for (const file of candidates) {
+    let isFile: boolean;
+    try {
+      isFile = statSync(file).isFile();
+    } catch {
+      continue;
+    }
+    try {
+      if (!isFile) throw new Error('not a file');
+      accessSync(file, fsConstants.X_OK);
+      return file;
+    } catch {
+      unrunnable ??= file;
+    }
+  }
+  if (unrunnable) throw new CommandNotRunnableError(command, 'not executable', `${unrunnable} is not an executable file: chmod +x it, or run it through its interpreter (e.g. -- python3 ${command})`);
+  throw new CommandNotRunnableError(command, 'not found', command.includes('/') ? 'check the path' : `no "${command}" in PATH (${env.PATH ?? 'not set'}): give the full path`);
 }
 
 /** The environment a worker gets: the caller's, plus PG_DSN and the libpq variables. */
@@ -87,9 +116,9 @@ export class WorkerSupervisor {
     this.child = child;
     this.starts += 1;
     this.options.log?.info({ pid: child.pid, source: credentials.source, user: credentials.user, start: this.starts }, 'worker started');
-    child.on('error', (err) => {
+    child.on('error', (err: NodeJS.ErrnoException) => {
       this.options.log?.error({ error: err.message }, 'worker could not be started');
-      if (this.child === child) this.resolveExit(127);
+      if (this.child === child) this.resolveExit(err.code === 'EACCES' ? 126 : 127);
     });
     child.on('exit', (code, signal) => {
       if (this.child !== child || this.restarting) return;

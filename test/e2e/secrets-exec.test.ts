@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -150,6 +150,31 @@ describe('eos self secrets exec, with a worker child process', () => {
     expect(await leases()).toBe(1);
     expect(readFileSync(env.EOS_LOG_FILE as string, 'utf8')).not.toContain(password);
     await fetch(`${sandbox.vaultAddr}/v1/sys/leases/revoke`, { method: 'PUT', headers: { 'X-Vault-Token': sandbox.rootToken }, body: JSON.stringify({ lease_id: leaseId }) });
+  });
+
+  it('a command that cannot run: 127 when missing, 126 when not executable, 2 when none is given; no lease either way', async () => {
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [CLI, 'self', 'secrets', 'exec', ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('exit', (code) => resolve({ code, stderr }));
+      });
+    const missing = await run(['--', '/no/such/cmd']);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toMatch(/^error: cannot run "\/no\/such\/cmd": not found$/m);
+    const notOnPath = await run(['--', 'eos-no-such-worker']);
+    expect(notOnPath.code).toBe(127);
+    expect(notOnPath.stderr).toMatch(/^hint: no "eos-no-such-worker" in PATH/m);
+    const script = path.join(home, 'worker.sh');
+    writeFileSync(script, '#!/bin/sh\necho hi\n', { mode: 0o644 });
+    const notExecutable = await run(['--', script]);
+    expect(notExecutable.code).toBe(126);
+    expect(notExecutable.stderr).toMatch(/^error: cannot run ".*worker\.sh": not executable$/m);
+    const none = await run([]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/missing required argument 'command'/);
+    expect(await leases()).toBe(0);
   });
 
   it('exits with the worker\'s exit code and revokes the lease', async () => {
