@@ -1,3 +1,4 @@
+import { UsageError } from '../errors.js';
 import { MASK } from '../redact.js';
 import { shellQuote } from '../util/shell.js';
 import { parseSources } from './source-option.js';
@@ -19,8 +20,16 @@ export default defineCommand({
     const [{ holdCredentials }, { toDsn }] = await Promise.all([import('../credentials/hold.js'), import('../db/credentials.js')]);
     const { io } = context;
     const { config } = context.config();
+    const sources = parseSources(options.source) ?? config.credentials.sources;
+    // Revealed dynamic credentials would be revoked as soon as env exits: useless to a script.
+    if (options.reveal && !options.keep && sources.includes('dynamic')) {
+      throw new UsageError(
+        '--reveal without --keep would print dynamic credentials that are revoked when env exits',
+        'add --keep (the lease then lives until its TTL, nothing renews it), or run the program under eos self secrets exec, which keeps its credentials alive',
+      );
+    }
     const held = await holdCredentials(
-      { config, env: io.env, sources: parseSources(options.source), role: options.role ?? config.engine.workerRole, log: await context.logger(), command: 'env' },
+      { config, env: io.env, sources, role: options.role ?? config.engine.workerRole, log: await context.logger(), command: 'env' },
       { onRotate: async () => undefined, onFallback: async () => undefined, onNoFallback: () => undefined },
     );
     try {
@@ -44,10 +53,7 @@ export default defineCommand({
       }
       return 0;
     } finally {
-      if (options.keep) {
-        await held.keeper?.stop({ revoke: false });
-        held.vault?.client.close();
-      } else await held.close();
+      await held.close({ keepLease: Boolean(options.keep) });
     }
   },
 });

@@ -33,8 +33,12 @@ export interface HeldCredentials {
   attempts: SourceAttempt[];
   target: DbTarget | undefined;
   vault: VaultSession | undefined;
-  /** Stops the keeper and revokes the lease. Close whatever uses the credentials first. */
-  close(): Promise<void>;
+  /**
+   * Stops the keeper and revokes the lease (or, with `keepLease`, leaves it to expire at its TTL
+   * for someone else to use); removes the lease state file either way. Close whatever uses the
+   * credentials first.
+   */
+  close(options?: { keepLease?: boolean }): Promise<void>;
 }
 
 export async function holdCredentials(options: ChainOptions, hooks: CredentialHooks): Promise<HeldCredentials> {
@@ -97,10 +101,10 @@ export async function holdCredentials(options: ChainOptions, hooks: CredentialHo
     attempts,
     target,
     vault: session,
-    async close() {
+    async close(options = {}) {
       if (closed) return;
       closed = true;
-      await keeper?.stop({ revoke: true });
+      await keeper?.stop({ revoke: !options.keepLease });
       untrack?.();
       leaseClient?.close();
       session?.client.close();

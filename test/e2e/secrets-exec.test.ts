@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -140,6 +140,13 @@ describe('eos self secrets exec, with a worker child process', () => {
     expect(masked.stderr).toMatch(/lease revoked at exit/);
     expect(await leases()).toBe(0);
 
+    const useless = await runCli(['self', 'secrets', 'env', '--reveal'], { env });
+    expect(useless.code).toBe(2);
+    expect(useless.stderr).toMatch(/^error: --reveal without --keep would print dynamic credentials that are revoked when env exits$/m);
+    expect(useless.stderr).toMatch(/^hint: add --keep .*eos self secrets exec/m);
+    expect(useless.stdout).toBe('');
+    expect(await leases()).toBe(0);
+
     const kept = await runCli(['self', 'secrets', 'env', '--format', 'shell', '--reveal', '--keep'], { env });
     expect(kept.code).toBe(0);
     expect(kept.stderr).toMatch(/^warning: printing the password in clear \(--reveal\)$/m);
@@ -148,6 +155,9 @@ describe('eos self secrets exec, with a worker child process', () => {
     const leaseId = /^lease kept: (\S+) \(TTL 3 s\)/m.exec(kept.stderr)?.[1] as string;
     expect(leaseId).toMatch(/^database\/creds\/delphi-worker\//);
     expect(await leases()).toBe(1);
+    // The kept lease is nobody's now: no state file claims a running process holds it.
+    const stateDir = path.join(home, '.local', 'state', 'eos', 'leases');
+    expect(existsSync(stateDir) ? readdirSync(stateDir) : []).toEqual([]);
     expect(readFileSync(env.EOS_LOG_FILE as string, 'utf8')).not.toContain(password);
     await fetch(`${sandbox.vaultAddr}/v1/sys/leases/revoke`, { method: 'PUT', headers: { 'X-Vault-Token': sandbox.rootToken }, body: JSON.stringify({ lease_id: leaseId }) });
   });
