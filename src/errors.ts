@@ -78,6 +78,28 @@ export class CommandNotRunnableError extends EosError {
   }
 }
 
+/** Longest user value an error message repeats; the rest is counted, not shown. */
+const MAX_SHOWN = 100;
+
+/**
+ * A value the user gave, as an error message repeats it: in quotes, control characters escaped
+ * (a newline must not break the one-line error), cut at 100 characters.
+ */
+export function quoted(value: string): string {
+  const escaped = escapeControl(value);
+  const cut = escaped.length > MAX_SHOWN ? `${escaped.slice(0, MAX_SHOWN)}… (${escaped.length - MAX_SHOWN} more characters)` : escaped;
+  return `"${cut}"`;
+}
+
+/** Control characters as escapes (\n, \t, \x1b …), so text stays on one line and inert. */
+export function escapeControl(text: string): string {
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    return named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
+}
+
 export function isEosError(err: unknown): err is EosError {
   return err instanceof EosError;
 }

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { LOG_LEVELS, type LogLevel } from './config/schema.js';
-import { UsageError } from './errors.js';
+import { quoted, UsageError } from './errors.js';
 import { redact, redactString } from './redact.js';
 
 /**
@@ -46,7 +46,7 @@ export function resolveLogLevel(target: LogTarget): LogLevel {
   const fromEnv = target.env.EOS_LOG_LEVEL;
   if (fromEnv === undefined || fromEnv === '') return target.configLevel ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(fromEnv)) {
-    throw new UsageError(`EOS_LOG_LEVEL="${fromEnv}" is not a log level`, `use one of ${LOG_LEVELS.join(', ')}`);
+    throw new UsageError(`EOS_LOG_LEVEL=${quoted(fromEnv)} is not a log level`, `use one of ${LOG_LEVELS.join(', ')}`);
   }
   return fromEnv as LogLevel;
 }

@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
-import { DatabaseUnreachableError, isEosError, UsageError } from '../errors.js';
-import { parseDurationSeconds } from '../util/duration.js';
+import { DatabaseUnreachableError, isEosError } from '../errors.js';
+import { durationOption, sandboxTtls } from './duration-option.js';
 import { writeJson } from './output.js';
 import { parseSources } from './source-option.js';
 import { defineCommand, SOURCE_OPTION } from './spec.js';
@@ -31,18 +31,16 @@ export default defineCommand({
   examples: ['eos delphi dashboard', 'eos delphi dashboard --once', 'eos delphi dashboard --sandbox --ttl 30s --max-ttl 2m'],
   async run(options, context) {
     const { io } = context;
-    const intervalS = parseDurationSeconds(options.interval);
-    if (intervalS === undefined || intervalS < 1) throw new UsageError(`--interval "${options.interval}" is not a duration of at least 1s`, 'e.g. 5s');
+    const intervalS = durationOption('--interval', options.interval);
     const sources = parseSources(options.source);
+    const ttls = options.sandbox ? sandboxTtls(options.ttl, options.maxTtl) : undefined;
     const [{ DashboardModel }, { overviewText }] = await Promise.all([import('../delphi/dashboard.js'), import('../delphi/text-frame.js')]);
 
     let sandboxed: { config: Config; env: NodeJS.ProcessEnv } | undefined;
     let teardown: (() => Promise<void>) | undefined;
-    if (options.sandbox) {
+    if (ttls) {
       const { startSandbox, startSimulation, sandboxConfig } = await import('../sandbox/sandbox.js');
-      const ttl = parseDurationSeconds(options.ttl) ?? 60;
-      const maxTtl = parseDurationSeconds(options.maxTtl) ?? 300;
-      const sandbox = await startSandbox({ ttl: Math.floor(ttl), maxTtl: Math.floor(maxTtl), progress: (l) => io.stderr.write(`${l}\n`) });
+      const sandbox = await startSandbox({ ...ttls, progress: (l) => io.stderr.write(`${l}\n`) });
       const simulation = await startSimulation(sandbox).catch(async (err: unknown) => {
         await sandbox.stop();
         throw err;

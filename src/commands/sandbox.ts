@@ -1,6 +1,6 @@
-import { UsageError } from '../errors.js';
-import { parseDurationSeconds } from '../util/duration.js';
+import { quoted, UsageError } from '../errors.js';
 import { shellQuote } from '../util/shell.js';
+import { sandboxTtls } from './duration-option.js';
 import { writeJson } from './output.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
 
@@ -19,19 +19,16 @@ export default defineCommand({
   examples: ['eos sandbox --simulate', 'eos sandbox --ttl 10s --max-ttl 30s --alerts 0 --json'],
   async run(options, context) {
     const { io } = context;
-    const ttl = parseDurationSeconds(options.ttl);
-    const maxTtl = parseDurationSeconds(options.maxTtl);
-    if (ttl === undefined || ttl < 1) throw new UsageError(`--ttl "${options.ttl}" is not a duration of at least 1s`, 'use seconds or a duration such as 30s or 5m');
-    if (maxTtl === undefined || maxTtl < ttl) throw new UsageError(`--max-ttl "${options.maxTtl}" must be a duration no shorter than --ttl`, 'for example --ttl 60s --max-ttl 5m');
+    const { ttl, maxTtl } = sandboxTtls(options.ttl, options.maxTtl);
     const port = options.port === undefined ? undefined : Number(options.port);
-    if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new UsageError(`--port "${options.port}" is not a port number`, 'use a number from 1 to 65535');
+    if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new UsageError(`--port ${quoted(String(options.port))} is not a port number`, 'use a number from 1 to 65535');
     const alerts = Number(options.alerts);
-    if (!Number.isInteger(alerts) || alerts < 0) throw new UsageError(`--alerts "${options.alerts}" is not a whole number`, 'e.g. --alerts 5000');
+    if (!Number.isInteger(alerts) || alerts < 0) throw new UsageError(`--alerts ${quoted(options.alerts)} is not a whole number`, 'e.g. --alerts 5000');
 
     const { startSandbox, startSimulation } = await import('../sandbox/sandbox.js');
     const started = Date.now();
     const progress = (line: string) => io.stderr.write(`${line}\n`);
-    const sandbox = await startSandbox({ vaultPort: port, ttl: Math.floor(ttl), maxTtl: Math.floor(maxTtl), sampleAlerts: alerts, progress });
+    const sandbox = await startSandbox({ vaultPort: port, ttl: ttl, maxTtl: maxTtl, sampleAlerts: alerts, progress });
     const simulation = options.simulate ? await startSimulation(sandbox) : undefined;
     if (simulation) progress('pipeline simulator running (worker role, dynamic credentials)');
 
@@ -45,7 +42,7 @@ export default defineCommand({
     else for (const [name, value] of Object.entries(exports)) io.stdout.write(`export ${name}=${shellQuote(value)}\n`);
     progress(
       `sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Vault-API dev server (a test double, not Vault) at ${sandbox.vaultAddr}, ` +
-        `PostgreSQL on port ${sandbox.postgres.port}; role TTL ${Math.floor(ttl)} s, max ${Math.floor(maxTtl)} s. ` +
+        `PostgreSQL on port ${sandbox.postgres.port}; role TTL ${ttl} s, max ${maxTtl} s. ` +
         'The token and URL above are throwaway sandbox secrets. Press Ctrl-C to stop and remove everything.',
     );
 

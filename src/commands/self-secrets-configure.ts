@@ -1,5 +1,5 @@
 import type { VaultAuthConfig } from '../config/schema.js';
-import { UsageError, isEosError } from '../errors.js';
+import { isEosError, quoted, UsageError } from '../errors.js';
 import type { VaultAnswers } from '../setup/configure.js';
 import type { IO } from './io.js';
 import { writeJson } from './output.js';
@@ -96,7 +96,7 @@ function fromFlags(options: ConfigureOptions, currentAddr: string | undefined, c
 
 function authFromFlags(options: ConfigureOptions, current: VaultAuthConfig | undefined): VaultAuthConfig {
   const method = options.auth ?? current?.method ?? 'token';
-  if (!(AUTH_METHODS as readonly string[]).includes(method)) throw new UsageError(`--auth "${method}" is not an auth method`, 'use token, token-file or approle');
+  if (!(AUTH_METHODS as readonly string[]).includes(method)) throw new UsageError(`--auth ${quoted(method)} is not an auth method`, 'use token, token-file or approle');
   if (method === 'approle') {
     const roleId = options.roleId ?? (current?.method === 'approle' ? current.roleId : undefined);
     const secretIdFile = options.secretIdFile ?? (current?.method === 'approle' ? current.secretIdFile : undefined);

@@ -1,5 +1,5 @@
-import { UsageError } from '../errors.js';
-import { parseDurationSeconds } from '../util/duration.js';
+import { quoted, UsageError } from '../errors.js';
+import { durationOption } from './duration-option.js';
 import { parseSources } from './source-option.js';
 import { defineCommand, SOURCE_OPTION } from './spec.js';
 
@@ -35,9 +35,8 @@ export default defineCommand({
     const { io } = context;
     resolveCommand(command, io.env);
     const onRotate = parseRotateAction(options.onRotate);
-    if (!onRotate) throw new UsageError(`--on-rotate "${options.onRotate}" is not known`, 'use restart, none, or signal:<NAME> such as signal:HUP');
-    const grace = parseDurationSeconds(options.grace);
-    if (grace === undefined) throw new UsageError(`--grace "${options.grace}" is not a duration`, 'e.g. 30s');
+    if (!onRotate) throw new UsageError(`--on-rotate ${quoted(options.onRotate)} is not known`, 'use restart, none, or signal:<NAME> such as signal:HUP');
+    const grace = durationOption('--grace', options.grace, 0);
     const sources = parseSources(options.source);
     const { config } = context.config();
     const log = await context.logger();

@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { quoted, UsageError } from '../errors.js';
 import { MASK, shortLeaseId } from '../redact.js';
 import { writeJson } from './output.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
@@ -41,7 +41,7 @@ export default defineCommand({
 
     if (options.field !== undefined) {
       if (!(options.field in secret.data)) {
-        throw new UsageError(`${target} has no field "${options.field}"`, `its fields: ${Object.keys(secret.data).join(', ') || 'none'}`);
+        throw new UsageError(`${target} has no field ${quoted(options.field)}`, `its fields: ${Object.keys(secret.data).join(', ') || 'none'}`);
       }
       const value = shown(options.field, secret.data[options.field]);
       io.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value)}\n`);

@@ -1,6 +1,6 @@
 import { SSL_MODES, type SslMode } from '../config/constants.js';
 import { isValidDatabaseName, isValidHost } from '../db/target.js';
-import { UsageError } from '../errors.js';
+import { quoted, UsageError } from '../errors.js';
 import { writeJson } from './output.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
 
@@ -81,12 +81,12 @@ interface DbConfigValues {
 /** Validates what the user gave; every problem is one line naming the flag. */
 function validateDbConfig(raw: { host: string; port: string; database: string; sslmode: string }): DbConfigValues {
   if (!isValidHost(raw.host)) {
-    throw new UsageError(`--host "${raw.host}" is not a host name or an IP address`, 'e.g. db.example.com, 10.0.0.5 or 100.88.69.11');
+    throw new UsageError(`--host ${quoted(raw.host)} is not a host name or an IP address`, 'e.g. db.example.com, 10.0.0.5 or 100.88.69.11');
   }
   const port = Number(raw.port);
-  if (!/^\d+$/.test(raw.port) || port < 1 || port > 65535) throw new UsageError(`--port "${raw.port}" is not a port number`, 'use 1–65535 (PostgreSQL listens on 5432 by default)');
-  if (!isValidDatabaseName(raw.database)) throw new UsageError(`--database "${raw.database}" is not a database name`, 'letters, digits, "_", "$" and "-", starting with a letter or "_"');
-  if (!(SSL_MODES as readonly string[]).includes(raw.sslmode)) throw new UsageError(`--sslmode "${raw.sslmode}" is not an sslmode`, `use one of ${SSL_MODES.join(', ')}`);
+  if (!/^\d+$/.test(raw.port) || port < 1 || port > 65535) throw new UsageError(`--port ${quoted(raw.port)} is not a port number`, 'use 1–65535 (PostgreSQL listens on 5432 by default)');
+  if (!isValidDatabaseName(raw.database)) throw new UsageError(`--database ${quoted(raw.database)} is not a database name`, 'letters, digits, "_", "$" and "-", starting with a letter or "_"');
+  if (!(SSL_MODES as readonly string[]).includes(raw.sslmode)) throw new UsageError(`--sslmode ${quoted(raw.sslmode)} is not an sslmode`, `use one of ${SSL_MODES.join(', ')}`);
   return { host: raw.host, port, database: raw.database, sslmode: raw.sslmode as SslMode };
 }
 

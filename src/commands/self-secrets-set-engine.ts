@@ -1,7 +1,7 @@
 import { ADMIN_PASSWORD_ENV, SSL_MODES } from '../config/constants.js';
 import { UsageError } from '../errors.js';
-import { parseDurationSeconds } from '../util/duration.js';
 import type { CommandContext } from './context.js';
+import { durationOption } from './duration-option.js';
 import { writeJson } from './output.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
 
@@ -41,11 +41,6 @@ export default defineCommand({
     ]);
     const { io } = context;
     const { config } = context.config();
-    const ttl = (text: string, flag: string) => {
-      const seconds = parseDurationSeconds(text);
-      if (seconds === undefined) throw new UsageError(`${flag} "${text}" is not a duration`, 'e.g. 1h, 30m or 3600');
-      return Math.floor(seconds);
-    };
 
     // Vault is needed to apply; to print, it is asked only where the database is (KV), if it answers.
     const session = await context.vault().catch((err: unknown) => {
@@ -67,8 +62,8 @@ export default defineCommand({
       connection: options.connection ?? config.engine.connection,
       adminUser: options.adminUser ?? io.env.DELPHI_DB_ADMIN_USER ?? 'postgres',
       style: options.statements,
-      defaultTtl: ttl(options.defaultTtl, '--default-ttl'),
-      maxTtl: ttl(options.maxTtl, '--max-ttl'),
+      defaultTtl: durationOption('--default-ttl', options.defaultTtl),
+      maxTtl: durationOption('--max-ttl', options.maxTtl),
       roles: [
         { name: options.role ?? config.engine.role, group: options.group, access: 'read' },
         { name: options.workerRole ?? config.engine.workerRole, group: options.workerGroup, access: 'write' },

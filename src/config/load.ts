@@ -66,12 +66,15 @@ export function validateConfig(file: string, raw: unknown): Config {
   return result.data;
 }
 
-/** "vault.auth.method: must be one of …" — the first issue in full, and how many more. */
+/** Shown in one message at most; a file with more says how many it left out. */
+const MAX_LISTED = 10;
+
+/** "vault.auth.method: must be one of …; database.port: …" — every problem, up to ten. */
 function describeIssues(issues: z.core.$ZodIssue[]): string {
-  const [first, ...rest] = issues;
-  if (!first) return 'invalid configuration';
-  const more = rest.length > 0 ? ` (and ${rest.length} more problem${rest.length > 1 ? 's' : ''})` : '';
-  return `${describeIssue(first)}${more}`;
+  if (issues.length === 0) return 'invalid configuration';
+  const listed = issues.slice(0, MAX_LISTED).map(describeIssue);
+  const more = issues.length > MAX_LISTED ? `; and ${issues.length - MAX_LISTED} more` : '';
+  return `${issues.length > 1 ? `${issues.length} problems: ` : ''}${listed.join('; ')}${more}`;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { quoted, UsageError } from '../errors.js';
 import { parseDurationSeconds } from '../util/duration.js';
 import type { Config, VaultAuthConfig } from './schema.js';
 
@@ -75,25 +75,25 @@ export function resolveVaultSettings(flags: VaultFlags, env: NodeJS.ProcessEnv, 
   const skip = envValue(env, 'SKIP_VERIFY');
   const skipFromEnv = skip === undefined ? undefined : parseGoBool(skip.value);
   if (skip && skipFromEnv === undefined) {
-    throw new UsageError(`${skip.name}="${skip.value}" is not a boolean`, 'use true or false (1/0, t/f are accepted too)');
+    throw new UsageError(`${skip.name}=${quoted(skip.value)} is not a boolean`, 'use true or false (1/0, t/f are accepted too)');
   }
 
   const timeoutText = envValue(env, 'CLIENT_TIMEOUT');
   const timeoutFromEnv = timeoutText === undefined ? undefined : parseDurationSeconds(timeoutText.value);
   if (timeoutText && timeoutFromEnv === undefined) {
-    throw new UsageError(`${timeoutText.name}="${timeoutText.value}" is not a duration`, 'use seconds or a duration such as 30s or 2m');
+    throw new UsageError(`${timeoutText.name}=${quoted(timeoutText.value)} is not a duration`, 'use seconds or a duration such as 30s or 2m');
   }
 
   const retriesText = envValue(env, 'MAX_RETRIES');
   const retriesFromEnv = retriesText === undefined ? undefined : Number(retriesText.value);
   if (retriesText && !(Number.isInteger(retriesFromEnv) && (retriesFromEnv as number) >= 0)) {
-    throw new UsageError(`${retriesText.name}="${retriesText.value}" is not a whole number`, 'use 0 to disable retries, or a small number such as 2');
+    throw new UsageError(`${retriesText.name}=${quoted(retriesText.value)} is not a whole number`, 'use 0 to disable retries, or a small number such as 2');
   }
 
   const redirects = envValue(env, 'DISABLE_REDIRECTS');
   const disableRedirects = redirects === undefined ? undefined : parseGoBool(redirects.value);
   if (redirects && disableRedirects === undefined) {
-    throw new UsageError(`${redirects.name}="${redirects.value}" is not a boolean`, 'use true or false');
+    throw new UsageError(`${redirects.name}=${quoted(redirects.value)} is not a boolean`, 'use true or false');
   }
 
   const file = config.vault;
@@ -127,7 +127,7 @@ export function resolveVaultSettings(flags: VaultFlags, env: NodeJS.ProcessEnv, 
     );
   }
   if (!/^https?:\/\/[^/]+/.test(settings.address)) {
-    throw new UsageError(`Vault address "${settings.address}" is not an http:// or https:// URL`, 'set VAULT_ADDR, e.g. https://vault.example.com:8200');
+    throw new UsageError(`Vault address ${quoted(settings.address)} is not an http:// or https:// URL`, 'set VAULT_ADDR, e.g. https://vault.example.com:8200');
   }
   return settings;
 }

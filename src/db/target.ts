@@ -1,6 +1,6 @@
 import { SSL_MODES, type SslMode } from '../config/constants.js';
 import type { Config } from '../config/schema.js';
-import { UsageError } from '../errors.js';
+import { quoted, UsageError } from '../errors.js';
 
 /** Where the Delphi database is: host, port, name, sslmode — no user or password. */
 export interface DbTarget {
@@ -39,10 +39,10 @@ export function resolveDatabaseTarget(flags: TargetFlags, env: NodeJS.ProcessEnv
   const host = String(pick('host', [['flag', flags.host], ['env', env.DELPHI_DB_HOST], ['vault-kv', kv.host], ['file', config.database.host]], DEFAULT_TARGET.host));
   const portRaw = pick('port', [['flag', flags.port], ['env', env.DELPHI_DB_PORT], ['vault-kv', kv.port], ['file', config.database.port]], DEFAULT_TARGET.port);
   const port = Number(portRaw);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`database port "${String(portRaw)}" (from ${origins.port}) is not a port number`, 'use 1–65535');
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`database port ${quoted(String(portRaw))} (from ${origins.port}) is not a port number`, 'use 1–65535');
   const database = String(pick('database', [['flag', flags.database], ['env', env.DELPHI_DB_NAME], ['vault-kv', kv.database], ['file', config.database.name]], DEFAULT_TARGET.database));
   const sslmode = String(pick('sslmode', [['flag', flags.sslmode], ['env', env.DELPHI_DB_SSLMODE], ['vault-kv', kv.sslmode], ['file', config.database.sslmode]], DEFAULT_TARGET.sslmode));
-  if (!(SSL_MODES as readonly string[]).includes(sslmode)) throw new UsageError(`sslmode "${sslmode}" (from ${origins.sslmode}) is not valid`, `use one of ${SSL_MODES.join(', ')}`);
+  if (!(SSL_MODES as readonly string[]).includes(sslmode)) throw new UsageError(`sslmode ${quoted(sslmode)} (from ${origins.sslmode}) is not valid`, `use one of ${SSL_MODES.join(', ')}`);
   return { host, port, database, sslmode: sslmode as SslMode, origins };
 }
 

@@ -1,5 +1,5 @@
 import { ADMIN_PASSWORD_ENV } from '../config/constants.js';
-import { UsageError } from '../errors.js';
+import { quoted, UsageError } from '../errors.js';
 import { isValidDatabaseName, isValidHost, type DbTarget } from '../db/target.js';
 import { shellQuote } from '../util/shell.js';
 import { quoteIdent } from '../db/identifiers.js';
@@ -47,7 +47,7 @@ const PG_ROLE = /^[a-z_][a-z0-9_]{0,62}$/;
 /** Refuses names that could break out of a path, a statement or a command line. */
 export function validateSetup(setup: EngineSetup): void {
   const check = (value: string, valid: RegExp | ((v: string) => boolean), what: string, hint: string) => {
-    if (!(typeof valid === 'function' ? valid(value) : valid.test(value))) throw new UsageError(`${what} "${value}" is not allowed`, hint);
+    if (!(typeof valid === 'function' ? valid(value) : valid.test(value))) throw new UsageError(`${what} ${quoted(value)} is not allowed`, hint);
   };
   const vaultHint = 'Vault names are letters, digits, ".", "_" and "-", starting with a letter or digit';
   check(setup.mount, VAULT_NAME, 'mount', vaultHint);

@@ -27,6 +27,30 @@ describe('eos as a user runs it', () => {
     expect(r.stdout.trim()).toBe(version);
   });
 
+  it('validates durations the same way everywhere: dashboard --sandbox --ttl abc is exit 2 before anything starts', async () => {
+    for (const args of [['delphi', 'dashboard', '--sandbox', '--ttl', 'abc'], ['sandbox', '--ttl', 'abc']]) {
+      const r = await runCli(args, user());
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/^error: --ttl "abc" is not a duration of at least 1s$/m);
+      expect(r.stderr).not.toMatch(/starting PostgreSQL/);
+    }
+    const inverted = await runCli(['delphi', 'dashboard', '--sandbox', '--ttl', '10m', '--max-ttl', '1m'], user());
+    expect(inverted.code).toBe(2);
+    expect(inverted.stderr).toMatch(/^error: --max-ttl "1m" is shorter than --ttl "10m"$/m);
+  });
+
+  it('repeats a huge or multi-line value cut and escaped, on one line', async () => {
+    const u = user();
+    const base = ['self', 'secrets', 'set', 'delphi-db-config', '--local', '--yes', '--port', '5432', '--database', 'delphi', '--sslmode', 'disable'];
+    const huge = await runCli([...base, '--host', 'h'.repeat(100_000)], u);
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toMatch(/^error: --host "h{100}… \(99900 more characters\)" is not a host name or an IP address$/m);
+    expect(huge.stderr.length).toBeLessThan(400);
+    const twoLines = await runCli([...base, '--host', 'db\nerror: forged'], u);
+    expect(twoLines.code).toBe(2);
+    expect(twoLines.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^error: --host "db\\nerror: forged" is not a host name/), expect.stringMatching(/^hint: /)]);
+  });
+
   it('an unknown command exits 2 with one error line and a hint', async () => {
     const r = await runCli(['sefl'], user());
     expect(r.code).toBe(2);

@@ -84,6 +84,19 @@ describe('configuration validation', () => {
     expect(err.message).toMatch(/^\/x\/config\.json: database\.port: /);
   });
 
+  it('lists every problem of a file, up to ten, and counts the rest', () => {
+    const three = failure({ database: { port: 0, sslmode: 'sometimes' }, vault: { timeout: 'soon' } }).message;
+    expect(three).toMatch(/^\/x\/config\.json: 3 problems: /);
+    for (const field of ['database.port', 'database.sslmode', 'vault.timeout']) expect(three).toContain(`${field}: `);
+    const twelve = failure({
+      vault: { caCert: 1, caPath: 1, clientCert: 1, clientKey: 1, tlsSkipVerify: 'x', tlsServerName: 1, namespace: 1, timeout: 'soon', maxRetries: -1 },
+      database: { port: 0, host: 1, name: 1 },
+    }).message;
+    expect(twelve).toMatch(/^\/x\/config\.json: 12 problems: /);
+    expect(twelve.split('; ').length).toBe(11); // ten problems, then "and 2 more"
+    expect(twelve).toMatch(/; and 2 more$/);
+  });
+
   it('rejects an unknown auth method and names it', () => {
     expect(failure({ vault: { auth: { method: 'kerberos' } } }).message).toBe(
       '/x/config.json: vault.auth.method: must be one of "token", "token-file", "approle"',
