@@ -50,7 +50,7 @@ export class ConfigError extends EosError {
   constructor(file: string, message: string, hint?: string, cause?: unknown) {
     super(`${file}: ${message}`, {
       exitCode: ExitCode.usage,
-      hint: hint ?? 'fix the file by hand or rewrite it with `eos self secrets configure`; eos never overwrites a broken file',
+      hint: hint ?? 'fix that field by hand: eos never overwrites a broken file (to start afresh, move the file aside, then run eos self secrets configure)',
       cause,
     });
     this.file = file;

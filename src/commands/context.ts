@@ -36,8 +36,11 @@ export interface DatabaseRequest {
 export interface CommandContext {
   io: IO;
   globals: GlobalOptions;
-  /** The configuration, read and validated on first use. */
-  config(): LoadedConfig;
+  /**
+   * The configuration, read and validated on first use. A command that writes the file passes
+   * `creating`, so a file named by --config or EOS_CONFIG may not exist yet.
+   */
+  config(options?: { creating?: boolean }): LoadedConfig;
   /** The log, opened on first use (so commands that never log neither create a file nor load pino). */
   logger(): Promise<Logger>;
   /** One `warning: …` line on stderr. */
@@ -58,8 +61,8 @@ export function createContext(io: IO, globals: GlobalOptions): CommandContext {
   const context: CommandContext = {
     io,
     globals,
-    config() {
-      loaded ??= loadConfig({ flag: globals.config, env: io.env });
+    config(options = {}) {
+      loaded ??= loadConfig({ flag: globals.config, env: io.env, creating: options.creating });
       return loaded;
     },
     logger() {

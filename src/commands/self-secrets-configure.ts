@@ -38,7 +38,7 @@ export default defineCommand({
   async run(options, context) {
     const { saveConfiguration, verifyVault } = await import('../setup/configure.js');
     const { io } = context;
-    const { config, location, input: current } = context.config();
+    const { config, location, input: current } = context.config({ creating: true });
     const interactive = io.stdinIsTTY && io.stdoutIsTTY && !options.yes && !options.tokenStdin;
 
     const answers = interactive ? await ask(options, config.vault, io) : fromFlags(options, config.vault.address, config.vault.auth, io.env);

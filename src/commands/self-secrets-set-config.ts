@@ -27,7 +27,7 @@ export default defineCommand({
   async run(options, context) {
     const [{ writeConfigFile }, { writeEosFields }] = await Promise.all([import('../config/write.js'), import('../vault/kv.js')]);
     const { io } = context;
-    const { config, location, input: file } = context.config();
+    const { config, location, input: file } = context.config({ creating: true });
     const current = config.database;
     const interactive = io.stdinIsTTY && io.stdoutIsTTY && !options.yes;
     let raw = {

@@ -13,17 +13,22 @@ export interface LoadedConfig {
   fromFile: boolean;
 }
 
-export type LoadOptions = Omit<ConfigSearch, 'exists'> & { exists?: ConfigSearch['exists'] };
+export type LoadOptions = Omit<ConfigSearch, 'exists'> & {
+  exists?: ConfigSearch['exists'];
+  /** The command writes the file (configure, set delphi-db-config): a named file may not exist yet. */
+  creating?: boolean;
+};
 
 /** Finds, reads and validates the configuration. Never writes anything. */
 export function loadConfig(options: LoadOptions): LoadedConfig {
   const { location, found } = locateConfig({ exists: existsSync, ...options });
   if (!found) {
-    if (location.explicit) {
+    if (location.explicit && !options.creating) {
+      const flag = location.origin === '--config' ? `--config ${location.path}` : `EOS_CONFIG=${location.path}`;
       throw new ConfigError(
         location.path,
         `no such file (named by ${location.origin})`,
-        'create it with `eos self secrets configure`, or point --config / EOS_CONFIG at an existing file',
+        `create it: eos ${location.origin === '--config' ? `${flag} ` : ''}self secrets configure${location.origin === 'EOS_CONFIG' ? ` (with ${flag} set)` : ''} writes it; or name an existing file`,
       );
     }
     return { config: DEFAULT_CONFIG, input: {}, location, fromFile: false };

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';
@@ -96,6 +96,27 @@ describe('eos as a user runs it', () => {
     expect(JSON.parse(flagged.stdout).file.origin).toBe('--config');
   });
 
+  it('configure and set delphi-db-config create a file named by --config or EOS_CONFIG (0600, new directory 0700)', async () => {
+    const u = user();
+    const byFlag = path.join(u.home, 'new', 'by-flag.json');
+    const set = await runCli(['--config', byFlag, 'self', 'secrets', 'set', 'delphi-db-config', '--local', '--yes', '--host', 'db.example', '--port', '5432', '--database', 'delphi', '--sslmode', 'require'], u);
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(byFlag, 'utf8')).database).toEqual({ host: 'db.example', port: 5432, name: 'delphi', sslmode: 'require' });
+    expect(statSync(byFlag).mode & 0o777).toBe(0o600);
+    expect(statSync(path.dirname(byFlag)).mode & 0o777).toBe(0o700);
+
+    const byEnv = path.join(u.home, 'other', 'by-env.json');
+    const configure = await runCli(['self', 'secrets', 'configure', '--yes', '--addr', 'http://127.0.0.1:1', '--auth', 'token', '--force'], { env: { ...u.env, EOS_CONFIG: byEnv, VAULT_MAX_RETRIES: '0' } });
+    expect(configure.code, configure.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(byEnv, 'utf8')).vault).toMatchObject({ address: 'http://127.0.0.1:1', auth: { method: 'token' } });
+
+    // A command that only reads still refuses a missing file, and names the command that makes it.
+    const missing = path.join(u.home, 'nowhere.json');
+    const show = await runCli(['--config', missing, 'self', 'config', 'show'], u);
+    expect(show.code).toBe(2);
+    expect(show.stderr).toContain(`hint: create it: eos --config ${missing} self secrets configure writes it`);
+  });
+
   describe('a broken configuration exits 2, names the file and the problem, and is left unchanged', () => {
     const cases: Record<string, { content?: string; directory?: boolean; expected: RegExp }> = {
       'bad JSON': { content: '{ "vault": { "address": "https://v:8200", } }', expected: /not valid JSON: unexpected "}" at line 1, column 43/ },
@@ -116,6 +137,8 @@ describe('eos as a user runs it', () => {
         expect(lines[0]).toMatch(new RegExp(`^error: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: `));
         expect(lines[0]).toMatch(c.expected);
         expect(lines[1]).toMatch(/^hint: /);
+        // The fix, not a circle: configure refuses a broken file as well.
+        expect(lines[1]).not.toMatch(/rewrite it with/);
         expect(r.stdout).toBe('');
         if (!c.directory) expect(readFileSync(file, 'utf8')).toBe(c.content);
       });
