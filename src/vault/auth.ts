@@ -4,6 +4,7 @@ import path from 'node:path';
 import { PermissionDeniedError, UsageError } from '../errors.js';
 import type { VaultSettings } from '../config/vault-settings.js';
 import type { VaultClient } from './client.js';
+import { VaultNotFoundError } from './errors.js';
 
 /**
  * Where the token comes from, in order: --token / VAULT_TOKEN; then what the config's auth
@@ -39,7 +40,17 @@ export async function authenticate(client: VaultClient, settings: VaultSettings,
       );
     }
     if (secretId === '') throw new UsageError(`the AppRole secret-id file ${auth.secretIdFile} is empty`, 'write the secret-id into it');
-    const login = await client.approleLogin(auth.mount, auth.roleId, secretId);
+    const login = await client.approleLogin(auth.mount, auth.roleId, secretId).catch((err: unknown) => {
+      // Vault answers 404 when nothing is mounted there: no AppRole to log in to.
+      if (err instanceof VaultNotFoundError) {
+        throw new PermissionDeniedError(
+          `no AppRole auth method at auth/${auth.mount}/ (Vault answered 404 to auth/${auth.mount}/login)`,
+          `enable it (vault auth enable -path=${auth.mount} approle), or name where it is mounted: eos self secrets configure --auth approle --approle-mount <path>`,
+          err,
+        );
+      }
+      throw err;
+    });
     client.token = login.client_token;
     return { source: 'approle', leaseDuration: login.lease_duration };
   }
@@ -47,8 +58,18 @@ export async function authenticate(client: VaultClient, settings: VaultSettings,
   let token = '';
   try {
     token = (await readFile(file, 'utf8')).trim();
-  } catch {
-    token = '';
+  } catch (err) {
+    // A token file the configuration names must be there; ~/.vault-token is only a fallback.
+    if (auth.method === 'token-file') {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new UsageError(
+        `the token file ${file} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(err)})`}`,
+        'write the token there (mode 0600), or name the right file: eos self secrets configure --auth token-file --token-file <path>',
+      );
+    }
+  }
+  if (token === '' && auth.method === 'token-file') {
+    throw new UsageError(`the token file ${file} is empty`, 'write the token into it (vault print token > file), mode 0600');
   }
   if (token === '') {
     throw new PermissionDeniedError(

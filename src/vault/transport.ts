@@ -215,7 +215,7 @@ function connectionError(url: URL, err: Error): Error {
   }
   return new VaultUnreachableError(
     `Vault at ${url.origin} is unreachable: ${code || err.message}`,
-    `check VAULT_ADDR and that Vault is running (curl ${url.origin}/v1/sys/health), or run 'eos self secrets configure'`,
+    `check that Vault runs at that address (curl ${url.origin}/v1/sys/health) and that VAULT_ADDR, --addr or the config's vault.address names it`,
     err,
   );
 }

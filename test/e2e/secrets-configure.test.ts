@@ -65,9 +65,31 @@ describe('eos self secrets configure', () => {
     const r = await runCli(['self', 'secrets', 'configure', '--addr', 'http://127.0.0.1:1', '--token-stdin', '--yes'], { env: { ...u.env, VAULT_MAX_RETRIES: '0' }, input: childToken });
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^error: Vault at http:\/\/127\.0\.0\.1:1 is unreachable: ECONNREFUSED$/m);
-    expect(r.stderr).toMatch(/^hint: check VAULT_ADDR .*curl http:\/\/127\.0\.0\.1:1\/v1\/sys\/health/m);
+    expect(r.stderr).toMatch(/^hint: check that Vault runs at that address \(curl http:\/\/127\.0\.0\.1:1\/v1\/sys\/health\)/m);
+    // configure itself failed: its hint must not send the user back to configure.
+    expect(r.stderr).not.toMatch(/eos self secrets configure/);
     expect(existsSync(u.configFile)).toBe(false);
     expect(existsSync(u.tokenFile)).toBe(false);
+  });
+
+  it('names the real fix: AppRole not enabled at the mount (exit 4), a token file that does not exist (exit 2)', async () => {
+    const u = user();
+    const secretIdFile = path.join(u.home, 'secret-id');
+    writeFileSync(secretIdFile, `${vault.approle.secretId}\n`, { mode: 0o600 });
+    const wrongMount = await runCli(
+      ['self', 'secrets', 'configure', '--yes', '--addr', vault.addr, '--auth', 'approle', '--role-id', vault.approle.roleId, '--secret-id-file', secretIdFile, '--approle-mount', 'ci-approle'],
+      { env: u.env },
+    );
+    expect(wrongMount.code).toBe(4);
+    expect(wrongMount.stderr).toMatch(/^error: no AppRole auth method at auth\/ci-approle\/ \(Vault answered 404 to auth\/ci-approle\/login\)$/m);
+    expect(wrongMount.stderr).toMatch(/^hint: enable it \(vault auth enable -path=ci-approle approle\)/m);
+    expect(wrongMount.stderr).not.toMatch(/KV paths/);
+
+    const noFile = await runCli(['self', 'secrets', 'configure', '--yes', '--addr', vault.addr, '--auth', 'token-file', '--token-file', '/nope'], { env: u.env });
+    expect(noFile.code).toBe(2);
+    expect(noFile.stderr).toMatch(/^error: the token file \/nope does not exist$/m);
+    expect(noFile.stderr).not.toMatch(/VAULT_TOKEN is not set/);
+    expect(existsSync(u.configFile)).toBe(false);
   });
 
   it('refuses a bad token: exit 4, nothing saved; --force saves anyway', async () => {
