@@ -17,7 +17,8 @@ const VAULT_TOKEN = /\b(hv[sbr]\.[A-Za-z0-9_-]{20,}|[sb]\.[A-Za-z0-9]{24,})\b/g;
 
 export function redactString(text: string): string {
   return text
-    .replace(URL_PASSWORD, `$1${REDACTED}@`)
+    // A Vault template ({{password}}) stands for a password; it is not one.
+    .replace(URL_PASSWORD, (match: string, user: string, password: string) => (/^\{\{\w+\}\}$/.test(password) ? match : `${user}${REDACTED}@`))
     .replace(KV_PASSWORD, `$1${REDACTED}`)
     .replace(VAULT_TOKEN, REDACTED);
 }
@@ -53,3 +54,19 @@ export function shortLeaseId(leaseId: string): string {
 
 /** The fixed mask for a secret value: the same whatever the value's length. */
 export const MASK = '********';
+
+/** Whether a field of that name holds a secret (password, token, secret_id, private_key …). */
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key);
+}
+
+/**
+ * A copy for display: the values of secret fields masked, passwords inside connection strings
+ * and tokens inside text scrubbed, everything else (names, TTLs, hosts, policies) as it is.
+ */
+export function maskSecrets(value: unknown): unknown {
+  if (typeof value === 'string') return redactString(value);
+  if (Array.isArray(value)) return value.map(maskSecrets);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isSecretKey(k) && v !== null && v !== '' ? MASK : maskSecrets(v)]));
+}

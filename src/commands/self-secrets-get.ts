@@ -1,10 +1,7 @@
 import { quoted, UsageError } from '../errors.js';
-import { MASK, shortLeaseId } from '../redact.js';
+import { isSecretKey, MASK, maskSecrets, shortLeaseId } from '../redact.js';
 import { writeJson } from './output.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
-
-/** Fields shown in clear: they name things, they do not grant access. */
-const PUBLIC_FIELDS = new Set(['username', 'user', 'host', 'port', 'database', 'name', 'sslmode', 'keys']);
 
 /** `eos self secrets get <path>`: read a Vault path, values masked unless --reveal. */
 export default defineCommand({
@@ -32,11 +29,14 @@ export default defineCommand({
     if (secret.lease) (await context.logger()).info({ path: target, lease: shortLeaseId(secret.lease.id), ttl: secret.lease.duration }, 'lease issued');
     if (options.reveal) context.warn('printing secret values in clear (--reveal)');
 
-    // A secret is masked by default; for database credentials only the password is secret.
+    // A KV value is a secret by nature: masked. Elsewhere only secret fields are (a password, a
+    // token, a secret-id, a private key, the password inside a connection URL).
+    // A token's lookup names the token itself as its `id`.
+    const tokenPath = /^\/*auth\/token\//.test(target);
     const shown = (key: string, value: unknown): unknown => {
       if (options.reveal) return value;
-      if (secret.kind === 'database-creds' || secret.kind === 'other') return PUBLIC_FIELDS.has(key) ? value : MASK;
-      return MASK;
+      if (secret.kind === 'kv') return MASK;
+      return (isSecretKey(key) || (tokenPath && key === 'id')) && value !== null && value !== '' ? MASK : maskSecrets(value);
     };
 
     if (options.field !== undefined) {

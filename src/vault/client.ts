@@ -37,6 +37,8 @@ export interface VaultClient {
   read<D = Record<string, unknown>>(path: string, dataSchema?: DataSchema<D>): Promise<SecretResponse<D>>;
   /** A read that returns 404 answers instead of throwing (KV v2 soft-deletes carry a body). */
   readAllowingNotFound<D = Record<string, unknown>>(path: string, dataSchema?: DataSchema<D>): Promise<{ status: number; body: SecretResponse<D> | null }>;
+  /** Any path's answer as Vault sends it (an envelope, or a body of its own such as sys/health's). */
+  readRaw(path: string): Promise<unknown>;
   /** A write; null when Vault answers 204 No Content. */
   write(path: string, body?: Record<string, unknown>): Promise<SecretResponse | null>;
   list(path: string): Promise<string[]>;
@@ -116,6 +118,7 @@ export function createVaultClient(options: ClientOptions): VaultClient {
       return health;
     },
     read: async (path, dataSchema) => parseSecret(path, await call(path, () => main.read(path)), dataSchema),
+    readRaw: (path) => call(path, () => main.read(path)),
     async readAllowingNotFound(path, dataSchema) {
       try {
         return { status: 200, body: parseSecret(path, await main.read(path), dataSchema) };

@@ -1,5 +1,6 @@
 import type { VaultClient } from './client.js';
 import { describeMount, kvRead } from './kv.js';
+import { parseSecret } from './responses.js';
 
 /**
  * Reads any logical path the way a user means it: KV v1 or v2 without saying which, database
@@ -15,16 +16,20 @@ export interface ReadSecret {
 
 export async function readSecret(client: VaultClient, logicalPath: string): Promise<ReadSecret> {
   const path = logicalPath.replace(/^\/+|\/+$/g, '');
-  const mount = await describeMount(client, path);
+  // sys/ and auth/ are Vault's own: never a secrets engine, never KV.
+  const mount = /^(sys|auth)\//.test(path) ? { path: `${path.split('/')[0]}/`, type: 'system', version: 1 as const } : await describeMount(client, path);
   if (mount.type === 'kv') {
     const secret = await kvRead(client, path, mount);
     return { kind: 'kv', kvVersion: mount.version, data: secret.data, lease: null, warnings: [] };
   }
-  const response = await client.read(path);
+  const body = await client.readRaw(path);
+  const response = parseSecret(path, body);
   const isCreds = mount.type === 'database' && path.startsWith(`${mount.path}creds/`);
+  // Most answers carry their fields in `data`; some (sys/health, sys/seal-status) are the fields.
+  const data = response.data ?? (body !== null && typeof body === 'object' && !('data' in body) ? (body as Record<string, unknown>) : {});
   return {
     kind: isCreds ? 'database-creds' : 'other',
-    data: response.data ?? {},
+    data,
     lease: response.lease_id ? { id: response.lease_id, duration: response.lease_duration, renewable: response.renewable } : null,
     warnings: response.warnings ?? [],
   };

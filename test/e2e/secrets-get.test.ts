@@ -108,6 +108,26 @@ describe('eos self secrets get', () => {
     passwords.push(password);
   });
 
+  it('shows plain fields of any other path, masking only secrets: role TTLs, connection details, sys/health, the token', async () => {
+    const role = JSON.parse((await get('database/roles/delphi-readonly', '--json')).stdout);
+    expect(role.kind).toBe('other');
+    expect(role.data).toMatchObject({ db_name: 'delphi-postgresql', default_ttl: 3600 });
+    expect(role.data.creation_statements[0]).toMatch(/CREATE ROLE/);
+
+    const connection = JSON.parse((await get('database/config/delphi-postgresql', '--json')).stdout);
+    expect(connection.data.plugin_name).toBe('postgresql-database-plugin');
+    expect(connection.data.connection_details.connection_url).toMatch(/^postgresql:\/\/\{\{username\}\}:\{\{password\}\}@/);
+
+    const health = await get('sys/health', '--json');
+    expect(health.code, health.stderr).toBe(0);
+    expect(JSON.parse(health.stdout).data).toMatchObject({ initialized: true, sealed: false, standby: false });
+
+    const token = JSON.parse((await get('auth/token/lookup-self', '--json')).stdout);
+    expect(token.data.policies).toEqual(['root']);
+    expect(token.data.id).toBe('********'); // a token's id is the token itself
+    expect(token.data.accessor).toMatch(/\w/);
+  });
+
   it('refuses a bad token with exit 4', async () => {
     const r = await runCli(['self', 'secrets', 'get', 'secret/delphi/database/password'], { env: { ...env, VAULT_TOKEN: 'hvs.bad-token-0000000000000000' } });
     expect(r.code).toBe(4);
