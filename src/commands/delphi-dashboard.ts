@@ -1,19 +1,9 @@
 import type { Config } from '../config/schema.js';
-import { DatabaseUnreachableError, isEosError } from '../errors.js';
+import { classifyDatabaseError } from '../db/errors.js';
 import { durationOption, sandboxTtls } from './duration-option.js';
 import { writeJson } from './output.js';
 import { parseSources } from './source-option.js';
 import { defineCommand, SOURCE_OPTION } from './spec.js';
-
-/** A connection error before any data: the database is unreachable (exit 5). */
-function databaseError(err: unknown): unknown {
-  if (isEosError(err)) return err;
-  const e = err as { code?: string; message?: string };
-  if (['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', '57P03', '3D000', '28P01', '28000'].includes(e.code ?? '') || /timeout|terminated/i.test(e.message ?? '')) {
-    return new DatabaseUnreachableError(`cannot read the Delphi database: ${e.message}`, 'check the database target (eos self secrets status) and that PostgreSQL accepts connections from this host');
-  }
-  return err;
-}
 
 /** `eos delphi dashboard`: the live view; `--once` one text frame; `--json` one snapshot. */
 export default defineCommand({
@@ -57,13 +47,13 @@ export default defineCommand({
       const model = new DashboardModel(db, { intervalMs: intervalS * 1000, listen: !(options.once || options.json) });
       if (options.once || options.json) {
         await model.refresh();
-        if (!model.snapshot) throw databaseError(Object.assign(new Error(model.error ?? 'no data'), { code: 'ECONNREFUSED' }));
+        if (!model.snapshot) throw model.lastError ?? new Error('no data');
         if (options.json) writeJson(io, model.snapshot);
         else io.stdout.write(overviewText(model.snapshot));
         return 0;
       }
       await model.start();
-      if (!model.snapshot && model.error) throw databaseError(Object.assign(new Error(model.error), { code: 'ECONNREFUSED' }));
+      if (!model.snapshot && model.lastError) throw model.lastError;
       const [{ render }, { createElement }, { App }] = await Promise.all([import('ink'), import('react'), import('../delphi/ui/App.js')]);
       const app = render(createElement(App, { model }), { stdout: io.stdout as NodeJS.WriteStream, stdin: io.stdin as NodeJS.ReadStream, exitOnCtrlC: false });
       // q, Ctrl-C (as a key, or SIGINT) and SIGTERM all end the same way: pool closed, lease revoked.
@@ -76,7 +66,7 @@ export default defineCommand({
       await model.stop();
       return 0;
     } catch (err) {
-      throw databaseError(err);
+      throw classifyDatabaseError(err);
     } finally {
       // The pool and its lease go before the sandbox that serves them.
       await context.close();

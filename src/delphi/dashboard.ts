@@ -13,6 +13,8 @@ export class DashboardModel extends EventEmitter {
   snapshot: Snapshot | null = null;
   stale = false;
   error: string | null = null;
+  /** The failure behind `error`, as thrown (its code tells a missing schema from a dead server). */
+  lastError: unknown = null;
   paused = false;
   listening = false;
   refreshes = 0;
@@ -69,11 +71,13 @@ export class DashboardModel extends EventEmitter {
         this.snapshot = await takeSnapshot((text) => this.db.pool.query(text), this.credentials());
         this.stale = false;
         this.error = null;
+        this.lastError = null;
         this.refreshes += 1;
       } catch (err) {
         // Keep the last data, marked stale; the pool and listener reconnect by themselves.
         this.stale = this.snapshot !== null;
         this.error = err instanceof Error ? err.message : String(err);
+        this.lastError = err;
       }
       this.emit('update');
     })().finally(() => (this.inFlight = undefined));

@@ -1,6 +1,8 @@
 import pg from 'pg';
+import { ADMIN_PASSWORD_ENV } from '../config/constants.js';
+import { classifyDatabaseError } from '../db/errors.js';
 import { toPgConfig } from '../db/credentials.js';
-import { DatabaseUnreachableError, OperationFailedError, PermissionDeniedError } from '../errors.js';
+import { OperationFailedError, PermissionDeniedError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
 import type { EnginePlan } from './engine-plan.js';
 import { quoteIdent } from '../db/identifiers.js';
@@ -193,12 +195,9 @@ export async function applyWithAdmin(plan: EnginePlan, client: VaultClient, admi
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === '28P01' || code === '28000') {
-      throw new PermissionDeniedError(`PostgreSQL refused the admin user ${plan.setup.adminUser}: ${(err as Error).message}`, `check ${'DELPHI_DB_ADMIN_PASSWORD'} and --admin-user`);
+      throw new PermissionDeniedError(`PostgreSQL refused the admin user ${plan.setup.adminUser}: ${(err as Error).message}`, `check ${ADMIN_PASSWORD_ENV} and --admin-user`);
     }
-    throw new DatabaseUnreachableError(
-      `cannot reach PostgreSQL at ${t.host}:${t.port}: ${(err as Error).message}`,
-      'check the host and port (eos self secrets set delphi-db-config), listen_addresses in postgresql.conf and pg_hba.conf',
-    );
+    throw classifyDatabaseError(err, { where: `${t.host}:${t.port}` });
   }
   try {
     return await applyEnginePlan(plan, { client, admin, adminPassword, dryRun });

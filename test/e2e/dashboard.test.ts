@@ -67,7 +67,29 @@ describe('eos delphi dashboard against the sandbox', () => {
     expect(r.stdout).not.toMatch(/\u001b\[/);
     const down = await runCli(['delphi', 'dashboard', '--once', '--source', 'env'], { env: { ...env, PG_DSN: 'postgresql://u:p@127.0.0.1:1/delphi?sslmode=disable' } });
     expect(down.code).toBe(5);
-    expect(down.stderr).toMatch(/^error: cannot read the Delphi database/m);
+    expect(down.stderr).toMatch(/^error: cannot reach PostgreSQL: connect ECONNREFUSED/m);
+  });
+
+  it('says what is wrong before any data: no schema is exit 1, a refused login or privilege exit 4', async () => {
+    const url = new URL(sandbox.adminUrl);
+    const dsn = (user: string, password: string, database = 'delphi') => `postgresql://${user}:${password}@${url.host}/${database}?sslmode=disable`;
+    await admin.query('DROP DATABASE IF EXISTS dashboard_empty');
+    await admin.query('CREATE DATABASE dashboard_empty');
+    await admin.query(`DROP ROLE IF EXISTS dashboard_nopriv`);
+    await admin.query(`CREATE ROLE dashboard_nopriv LOGIN PASSWORD 'Nopriv-Pw-1'`);
+    const once = (pgDsn: string) => runCli(['delphi', 'dashboard', '--once', '--source', 'env'], { env: { ...env, PG_DSN: pgDsn } });
+
+    const empty = await once(dsn('postgres', decodeURIComponent(url.password), 'dashboard_empty'));
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toMatch(/^error: the Delphi schema is not in this database: relation ".*" does not exist$/m);
+    const denied = await once(dsn('dashboard_nopriv', 'Nopriv-Pw-1'));
+    expect(denied.code).toBe(4);
+    expect(denied.stderr).toMatch(/^error: PostgreSQL refused: permission denied for /m);
+    const refused = await once(dsn('dashboard_nopriv', 'wrong-password'));
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/^error: PostgreSQL refused the login: password authentication failed for user "dashboard_nopriv"$/m);
+    for (const r of [empty, denied, refused]) expect(r.stderr).not.toMatch(/ECONNREFUSED|unexpected failure/);
+    await admin.query('DROP DATABASE dashboard_empty');
   });
 
   for (const [how, interval] of [['Ctrl-C', '1.25s'], ['SIGTERM', '1.5s']] as const) {
