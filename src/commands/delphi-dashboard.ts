@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import { classifyDatabaseError } from '../db/errors.js';
+import { UsageError } from '../errors.js';
 import { durationOption, sandboxTtls } from './duration-option.js';
 import { writeJson } from './output.js';
 import { parseSources } from './source-option.js';
@@ -24,6 +25,11 @@ export default defineCommand({
     const intervalS = durationOption('--interval', options.interval);
     const sources = parseSources(options.source);
     const ttls = options.sandbox ? sandboxTtls(options.ttl, options.maxTtl) : undefined;
+    const live = !(options.once || options.json);
+    // The live view reads keys in raw mode and redraws the screen: both ends must be a terminal.
+    if (live && !(io.stdinIsTTY && io.stdoutIsTTY)) {
+      throw new UsageError('the live dashboard needs a terminal; use --once or --json', 'over ssh, use ssh -t; in scripts, systemd or CI: eos delphi dashboard --json');
+    }
     const [{ DashboardModel }, { overviewText }] = await Promise.all([import('../delphi/dashboard.js'), import('../delphi/text-frame.js')]);
 
     let sandboxed: { config: Config; env: NodeJS.ProcessEnv } | undefined;
@@ -44,8 +50,8 @@ export default defineCommand({
 
     try {
       const db = await context.database({ sources, command: 'delphi dashboard', ...sandboxed });
-      const model = new DashboardModel(db, { intervalMs: intervalS * 1000, listen: !(options.once || options.json) });
-      if (options.once || options.json) {
+      const model = new DashboardModel(db, { intervalMs: intervalS * 1000, listen: live });
+      if (!live) {
         await model.refresh();
         if (!model.snapshot) throw model.lastError ?? new Error('no data');
         if (options.json) writeJson(io, model.snapshot);

@@ -39,6 +39,13 @@ describe('eos as a user runs it', () => {
     expect(inverted.stderr).toMatch(/^error: --max-ttl "1m" is shorter than --ttl "10m"$/m);
   });
 
+  it('the live dashboard without a terminal is exit 2 at once, naming --once and --json; nothing starts', async () => {
+    const r = await runCli(['delphi', 'dashboard', '--sandbox'], user());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: the live dashboard needs a terminal; use --once or --json$/m);
+    expect(r.stderr).not.toMatch(/starting PostgreSQL|Raw mode|unexpected failure/);
+  });
+
   it('repeats a huge or multi-line value cut and escaped, on one line', async () => {
     const u = user();
     const base = ['self', 'secrets', 'set', 'delphi-db-config', '--local', '--yes', '--port', '5432', '--database', 'delphi', '--sslmode', 'disable'];
