@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { fallbackFailed } from '../credentials/chain.js';
 import { classifyDatabaseError } from '../db/errors.js';
 import { UsageError } from '../errors.js';
 import { durationOption, sandboxTtls } from './duration-option.js';
@@ -62,13 +63,13 @@ export default defineCommand({
       const model = new DashboardModel(db, { intervalMs: intervalS * 1000, listen: live });
       if (!live) {
         await model.refresh();
-        if (!model.snapshot) throw model.lastError ?? new Error('no data');
+        if (!model.snapshot) throw fallbackFailed(db.attempts, classifyDatabaseError(model.lastError ?? new Error('no data')));
         if (options.json) writeJson(io, model.snapshot);
         else io.stdout.write(overviewText(model.snapshot));
         return 0;
       }
       await model.start();
-      if (!model.snapshot && model.lastError) throw model.lastError;
+      if (!model.snapshot && model.lastError) throw fallbackFailed(db.attempts, classifyDatabaseError(model.lastError));
       const [{ render }, { createElement }, { App }] = await Promise.all([import('ink'), import('react'), import('../delphi/ui/App.js')]);
       const app = render(createElement(App, { model }), { stdout: io.stdout as NodeJS.WriteStream, stdin: io.stdin as NodeJS.ReadStream, exitOnCtrlC: false });
       // q, Ctrl-C (as a key, or SIGINT) and SIGTERM all end the same way: pool closed, lease revoked.

@@ -29,7 +29,7 @@ export default defineCommand({
       );
     }
     const held = await holdCredentials(
-      { config, env: io.env, sources, role: options.role ?? config.engine.workerRole, log: await context.logger(), command: 'env' },
+      { config, env: io.env, sources, role: options.role ?? config.engine.workerRole, log: await context.logger(), command: 'env', warn: context.warn },
       { onRotate: async () => undefined, onFallback: async () => undefined, onNoFallback: () => undefined },
     );
     try {

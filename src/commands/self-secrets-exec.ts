@@ -56,7 +56,6 @@ export default defineCommand({
         onNoFallback: (detail) => io.stderr.write(`error: ${detail}\n`),
       },
     );
-    for (const attempt of held.attempts.filter((a) => !a.ok)) context.warn(`credential source ${attempt.source} skipped: ${attempt.reason}`);
     if (held.credentials.source !== 'dynamic') context.warn(`the worker runs with ${held.credentials.source} credentials, not dynamic ones`);
 
     // Signals to eos go to the worker; its exit ends eos. Once it has exited, further signals are

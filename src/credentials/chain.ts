@@ -1,5 +1,6 @@
 import type { CredentialSourceName } from '../config/schema.js';
 import { EosError, ExitCode } from '../errors.js';
+import { VaultPermissionDeniedError, VaultSealedError, VaultUnreachableError } from '../vault/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { DbCredentials } from '../db/credentials.js';
 import type { CredentialSource } from './sources.js';
@@ -7,9 +8,37 @@ import type { CredentialSource } from './sources.js';
 export interface SourceAttempt {
   source: CredentialSourceName;
   ok: boolean;
-  /** Why it could not serve (never a secret). */
+  /** Why it could not serve, its kind first (`Vault refused the token or its policy (403)`); never a secret. */
   reason?: string;
+  /** The exit code that failure means on its own (DESIGN §1). */
+  exitCode?: ExitCode;
   ms: number;
+}
+
+/** A source's failure as the attempt list says it: the kind of failure first, then the detail. */
+export function describeFailure(err: unknown): { reason: string; exitCode: ExitCode } {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof VaultPermissionDeniedError) return { reason: `Vault refused the token or its policy (403): ${message}`, exitCode: err.exitCode };
+  if (err instanceof VaultSealedError) return { reason: `Vault is sealed: ${message}`, exitCode: err.exitCode };
+  if (err instanceof VaultUnreachableError) return { reason: `Vault unreachable: ${message}`, exitCode: err.exitCode };
+  if (err instanceof EosError) return { reason: message, exitCode: err.exitCode };
+  return { reason: message, exitCode: ExitCode.failed };
+}
+
+/**
+ * The database refused what a fallback source gave (or could not be reached with it): the real
+ * cause is most often why the first source failed (a dead token sent eos to the development
+ * defaults, and nothing listens there). The error leads with that, with its exit code.
+ */
+export function fallbackFailed(attempts: SourceAttempt[], databaseError: unknown): unknown {
+  const first = attempts.find((a) => !a.ok);
+  const used = attempts.find((a) => a.ok);
+  if (!first || !used || !(databaseError instanceof EosError)) return databaseError;
+  return new EosError(`${first.source}: ${first.reason}; the fallback to ${used.source} credentials failed too: ${databaseError.message}`, {
+    exitCode: first.exitCode ?? databaseError.exitCode,
+    hint: `fix the ${first.source} source first (eos self secrets status shows every source); to fail closed, allow only it: --source ${first.source}`,
+    cause: databaseError,
+  });
 }
 
 export interface ChainResult {
@@ -17,11 +46,16 @@ export interface ChainResult {
   attempts: SourceAttempt[];
 }
 
+/**
+ * No allowed source could serve. The message leads with the first source's failure — the real
+ * cause, usually — and its exit code is that failure's (a refused token 4, Vault unreachable 3).
+ */
 export class NoCredentialsError extends EosError {
-  constructor(readonly attempts: SourceAttempt[], exitCode: ExitCode) {
-    const list = attempts.map((a) => `${a.source}: ${a.reason}`).join('; ');
-    super(`no database credentials: ${list || 'no source allowed'}`, {
-      exitCode,
+  constructor(readonly attempts: SourceAttempt[]) {
+    const [first, ...rest] = attempts;
+    const others = rest.map((a) => `${a.source}: ${a.reason}`).join('; ');
+    super(first ? `${first.source}: ${first.reason}${others ? `; no other allowed source could serve (${others})` : ''}` : 'no database credentials: no source allowed', {
+      exitCode: first?.exitCode ?? ExitCode.failed,
       hint: `allowed sources, in order: ${attempts.map((a) => a.source).join(', ') || 'none'} (credentials.sources in the config, or --source)`,
     });
   }
@@ -45,7 +79,6 @@ export class CredentialChain {
   async resolve(options: { after?: CredentialSourceName } = {}): Promise<ChainResult> {
     const start = options.after ? this.sources.findIndex((s) => s.name === options.after) + 1 : 0;
     const attempts: SourceAttempt[] = [];
-    let firstError: unknown;
     for (const source of this.sources.slice(start)) {
       const began = this.clock.now();
       try {
@@ -53,10 +86,9 @@ export class CredentialChain {
         attempts.push({ source: source.name, ok: true, ms: this.clock.now() - began });
         return { credentials, attempts };
       } catch (err) {
-        firstError ??= err;
-        attempts.push({ source: source.name, ok: false, reason: err instanceof Error ? err.message : String(err), ms: this.clock.now() - began });
+        attempts.push({ source: source.name, ok: false, ...describeFailure(err), ms: this.clock.now() - began });
       }
     }
-    throw new NoCredentialsError(attempts, firstError instanceof EosError ? firstError.exitCode : ExitCode.failed);
+    throw new NoCredentialsError(attempts);
   }
 }

@@ -45,7 +45,11 @@ export async function holdCredentials(options: ChainOptions, hooks: CredentialHo
   const { chain, vault, resolveTarget, context, clock } = buildChain(options);
   const log = options.log;
   const { credentials, attempts } = await chain.resolve();
-  for (const attempt of attempts.filter((a) => !a.ok)) log?.warn({ source: attempt.source, reason: attempt.reason }, 'credential source skipped');
+  // Every command says on stderr which sources it skipped and why, not only the log.
+  for (const attempt of attempts.filter((a) => !a.ok)) {
+    log?.warn({ source: attempt.source, reason: attempt.reason }, 'credential source skipped');
+    options.warn?.(`credential source ${attempt.source} skipped: ${attempt.reason}`);
+  }
   log?.info({ source: credentials.source, as: describeCredentials(credentials) }, 'database credentials resolved');
 
   const session = credentials.source === 'dynamic' || credentials.source === 'kv' ? await vault().catch(() => undefined) : undefined;

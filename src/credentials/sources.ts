@@ -133,7 +133,7 @@ export function defaultsSource(ctx: SourceContext): CredentialSource {
   return {
     name: 'defaults',
     async obtain() {
-      ctx.warn('USING DEFAULT DATABASE CREDENTIALS (delphi/delphi on localhost): no other source could serve; restrict credentials.sources to fail closed');
+      ctx.warn(`USING THE BUILT-IN DEVELOPMENT CREDENTIALS ${DEFAULT_USER}/${DEFAULT_USER} on ${DEFAULT_HOST}:${DEFAULT_PORT} (source defaults): no other source could serve; never use them in production, restrict credentials.sources to fail closed`);
       return dbCredentials({ host: DEFAULT_HOST, port: DEFAULT_PORT, database: 'delphi', sslmode: 'prefer', user: DEFAULT_USER, password: DEFAULT_USER, source: 'defaults' });
     },
   };

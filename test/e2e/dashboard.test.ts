@@ -59,6 +59,31 @@ describe('eos delphi dashboard against the sandbox', () => {
     for (const text of [r.stdout, r.stderr, readFileSync(env.EOS_LOG_FILE as string, 'utf8')]) expect(text).not.toContain(password);
   });
 
+  it('with a refused token, every command says which sources it skipped and why, and fails with the real cause', async () => {
+    const bad = { ...env, VAULT_TOKEN: 'hvs.refused000000000000000000', VAULT_MAX_RETRIES: '0' };
+    const once = await runCli(['delphi', 'dashboard', '--once'], { env: bad });
+    const lines = once.stderr.trim().split('\n');
+    expect(lines.filter((l) => l.startsWith('warning: credential source '))).toEqual([
+      expect.stringMatching(/^warning: credential source dynamic skipped: Vault refused the token or its policy \(403\)/),
+      expect.stringMatching(/^warning: credential source kv skipped: Vault refused the token or its policy \(403\)/),
+      expect.stringMatching(/^warning: credential source env skipped: neither PG_DSN nor/),
+    ]);
+    expect(once.stderr).toMatch(/^warning: USING THE BUILT-IN DEVELOPMENT CREDENTIALS delphi\/delphi on localhost:5432/m);
+    // The defaults lead nowhere here; the error is the token, with its exit code, not the fallback's ECONNREFUSED.
+    expect(once.code).toBe(4);
+    expect(once.stderr).toMatch(/^error: dynamic: Vault refused the token or its policy \(403\): .*; the fallback to defaults credentials failed too: /m);
+
+    const envOut = await runCli(['self', 'secrets', 'env', '--format', 'json'], { env: bad });
+    expect(envOut.code).toBe(0);
+    expect(envOut.stderr).toMatch(/^warning: credential source dynamic skipped: Vault refused the token/m);
+    expect(envOut.stderr).toMatch(/^warning: USING THE BUILT-IN DEVELOPMENT CREDENTIALS/m);
+    expect(JSON.parse(envOut.stdout).source).toBe('defaults');
+
+    const closed = await runCli(['self', 'secrets', 'env', '--source', 'dynamic'], { env: bad });
+    expect(closed.code).toBe(4);
+    expect(closed.stderr).toMatch(/^error: dynamic: Vault refused the token or its policy \(403\): Vault denied access to database\/creds\/delphi-worker: permission denied$/m);
+  });
+
   it('--once prints a plain frame; an unreachable database is exit 5', async () => {
     const r = await runCli(['delphi', 'dashboard', '--once'], { env });
     expect(r.code).toBe(0);

@@ -54,7 +54,7 @@ describe('the credential chain', () => {
     const { credentials, attempts } = await defaults.chain.resolve();
     expect(credentials).toMatchObject({ source: 'defaults', user: 'delphi', host: 'localhost' });
     expect(attempts[0]?.reason).toBe('neither PG_DSN nor DELPHI_DB_USER and DELPHI_DB_PASSWORD are set');
-    expect(warnings[0]).toMatch(/USING DEFAULT DATABASE CREDENTIALS/);
+    expect(warnings[0]).toMatch(/USING THE BUILT-IN DEVELOPMENT CREDENTIALS delphi\/delphi on localhost:5432/);
   });
 
   it('fails closed when restricted to dynamic and Vault is down: exit 3, the reason, no fallback', async () => {
@@ -62,7 +62,7 @@ describe('the credential chain', () => {
     const err = (await chain.resolve().catch((e: unknown) => e)) as NoCredentialsError;
     expect(err).toBeInstanceOf(NoCredentialsError);
     expect(err.exitCode).toBe(3);
-    expect(err.message).toMatch(/^no database credentials: dynamic: Vault at http:\/\/127\.0\.0\.1:1 is unreachable/);
+    expect(err.message).toMatch(/^dynamic: Vault unreachable: Vault at http:\/\/127\.0\.0\.1:1 is unreachable/);
     expect(err.hint).toMatch(/allowed sources, in order: dynamic/);
   });
 
