@@ -19,14 +19,17 @@ export default defineCommand({
     line('config', `${report.config.file}${report.config.present ? '' : ' (not present: defaults)'}`);
     line('vault', `${report.config.vaultAddress}: ${report.vault.ok ? `ok, version ${report.vault.version}${report.vault.standby ? ' (standby)' : ''}` : `✗ ${report.vault.error}`}`);
     line('token', report.token.ok ? `ok (${report.token.source}); ${report.token.ttl === 0 ? 'no expiry' : `TTL ${report.token.ttl} s${report.token.renewable ? ', renewable' : ', not renewable'}`}; policies ${report.token.policies?.join(', ')}` : `✗ ${report.token.error ?? 'not checked'}`);
-    line('engine', report.engine.error ? `✗ ${report.engine.error}` : `${report.engine.mounted ? 'mounted' : 'not mounted'}; role ${report.engine.role ? 'present' : 'missing'}; connection ${report.engine.connection ? 'present' : 'missing'}`);
+    const engine = report.engine;
+    const notChecked = `not checked (${report.vault.ok ? 'the token was refused' : 'Vault unreachable'})`;
+    line('engine', !engine.checked ? notChecked : engine.error ? `✗ ${engine.error}` : `${engine.mounted ? 'mounted' : 'not mounted'}; role ${engine.role ? 'present' : 'missing'}; connection ${engine.connection ? 'present' : 'missing'}`);
     if (report.database) line('database', `${report.database.host}:${report.database.port}/${report.database.database} sslmode=${report.database.sslmode} (host from ${report.database.origins.host})`);
     for (const s of report.sources) line(`source ${s.source}`, `${s.available ? '✓' : '✗'} ${s.reason}`);
     line('would use', report.wouldUse ?? 'nothing: no allowed source can serve');
     if (report.leases.length === 0) line('leases', 'no running eos process holds a lease');
     for (const l of report.leases) {
-      const confirmed = l.confirmed === true ? `confirmed, TTL ${l.ttl} s` : l.confirmed === false ? 'NOT found in Vault' : 'not confirmed (the token may not list leases)';
-      line('lease', `${l.lease} held by pid ${l.pid} (${l.command}); ${confirmed}; expires ${l.expiresAt}; last renewal ${l.lastRenewalAt ?? '-'}; next ${l.nextActionAt ?? '-'}; ${l.rotations} rotation(s)`);
+      const confirmed = l.confirmed === true ? `confirmed, TTL ${l.ttl} s` : l.confirmed === false ? 'NOT found in Vault' : (l.unconfirmedWhy ?? 'not confirmed');
+      const next = l.nextAction && l.nextActionAt ? `${l.nextAction} at ${l.nextActionAt}` : 'nothing scheduled';
+      line('lease', `${l.lease} held by pid ${l.pid} (${l.command}); ${confirmed}; expires ${l.expiresAt}; last renewal ${l.lastRenewalAt ?? '-'}; next: ${next}; ${l.rotations} rotation(s)`);
     }
     return report.exitCode;
   },

@@ -22,6 +22,8 @@ export interface LeaseStateRecord {
   expiresAt: string | null;
   lastRenewalAt: string | null;
   nextActionAt: string | null;
+  /** What the keeper does then (`renew`, `issue new credentials (max_ttl reached)`, …). */
+  nextAction: string | null;
   rotations: number;
   updatedAt: string;
 }
@@ -52,6 +54,7 @@ export function trackLeaseState(keeper: LeaseKeeper<DbCredentials>, options: { d
       expiresAt: iso(keeper.expiry),
       lastRenewalAt: iso(keeper.lastRenewalAt),
       nextActionAt: iso(keeper.nextActionAt),
+      nextAction: keeper.nextAction,
       rotations: keeper.rotations,
       updatedAt: new Date(options.now()).toISOString(),
     };
@@ -61,15 +64,25 @@ export function trackLeaseState(keeper: LeaseKeeper<DbCredentials>, options: { d
     renameSync(temp, file);
   };
   write();
+  // Written once the keeper's step is done: an event comes before the step plans what is next.
+  let pending = false;
+  let stopped = false;
   const onEvent = () => {
-    try {
-      write();
-    } catch {
-      // The state file is a convenience for `status`; never let it break the keeper.
-    }
+    if (pending) return;
+    pending = true;
+    queueMicrotask(() => {
+      pending = false;
+      if (stopped) return;
+      try {
+        write();
+      } catch {
+        // The state file is a convenience for `status`; never let it break the keeper.
+      }
+    });
   };
   keeper.on('event', onEvent);
   return () => {
+    stopped = true;
     keeper.off('event', onEvent);
     rmSync(file, { force: true });
   };

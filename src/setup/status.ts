@@ -23,8 +23,11 @@ export interface SourceVerdict {
 }
 
 export interface HeldLease extends LeaseStateRecord {
+  /** Found among Vault's leases (true), not found (false), or not known (null: see `unconfirmedWhy`). */
   confirmed: boolean | null;
   ttl: number | null;
+  /** Why `confirmed` is null: Vault not usable, the token may not list leases, … */
+  unconfirmedWhy?: string;
 }
 
 export interface StatusReport {
@@ -32,7 +35,8 @@ export interface StatusReport {
   database: DbTarget | null;
   vault: { ok: boolean; version?: string; sealed?: boolean; standby?: boolean; error?: string };
   token: { ok: boolean; source?: string; ttl?: number; renewable?: boolean; policies?: string[]; expireTime?: string | null; error?: string };
-  engine: { mounted: boolean; role: boolean; connection: boolean; error?: string };
+  /** `checked` is false when Vault could not be asked (then the rest says nothing). */
+  engine: { checked: boolean; mounted: boolean; role: boolean; connection: boolean; error?: string };
   sources: SourceVerdict[];
   wouldUse: CredentialSourceName | null;
   leases: HeldLease[];
@@ -47,7 +51,7 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
     database: null,
     vault: { ok: false },
     token: { ok: false },
-    engine: { mounted: false, role: false, connection: false },
+    engine: { checked: false, mounted: false, role: false, connection: false },
     sources: [],
     wouldUse: null,
     leases: [],
@@ -94,6 +98,7 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
     // together; the dynamic source is judged from the engine's answers once they are in.
     const checkEngine = async () => {
       if (!vaultUsable) return;
+      report.engine.checked = true;
       const mount = config.engine.mount;
       const exists = async (path: string) =>
         client.read(path).then(
@@ -133,10 +138,13 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
 
     // What running eos processes hold, confirmed in Vault where the token may list leases.
     const states = readLeaseStates(leaseStateDir(env, home));
+    const notUsable = report.vault.ok ? `token refused: ${report.token.error ?? 'unknown'}` : `Vault not usable: ${report.vault.error ?? 'unknown'}`;
     for (const state of states) {
       let confirmed: boolean | null = null;
       let ttl: number | null = null;
-      if (vaultUsable && state.leaseSha256 && state.lease) {
+      let unconfirmedWhy: string | undefined;
+      if (!vaultUsable) unconfirmedWhy = `not checked (${notUsable})`;
+      else if (state.leaseSha256 && state.lease) {
         const prefix = state.lease.slice(0, state.lease.lastIndexOf('/') + 1);
         try {
           const keys = await client.list(`sys/leases/lookup/${prefix}`);
@@ -144,10 +152,11 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
           confirmed = Boolean(match);
           if (match) ttl = (await client.lookupLease(match)).ttl;
         } catch (err) {
-          if (!(err instanceof VaultPermissionDeniedError)) confirmed = null;
+          if (err instanceof VaultNotFoundError) confirmed = false; // nothing under that prefix: gone
+          else unconfirmedWhy = err instanceof VaultPermissionDeniedError ? `not confirmed: the token may not list sys/leases/lookup/${prefix} (403)` : `not confirmed: ${message(err)}`;
         }
       }
-      report.leases.push({ ...state, confirmed, ttl });
+      report.leases.push({ ...state, confirmed, ttl, ...(unconfirmedWhy ? { unconfirmedWhy } : {}) });
     }
   } finally {
     client?.close();

@@ -102,6 +102,7 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
   private stopped = false;
   private expired = false;
   private recoveries = 0;
+  private plannedAction: string | null = null;
   private work: Promise<void> = Promise.resolve();
   private readonly random: () => number;
   /** Recent events, newest last, for status and the dashboard. */
@@ -133,6 +134,11 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
   /** When the next lease step (renewal, replacement, retry) is due. */
   get nextActionAt(): number | null {
     return this.lease.nextActionAt;
+  }
+
+  /** What that step is, in words (`renew`, `issue new credentials (max_ttl reached)`, …). */
+  get nextAction(): string | null {
+    return this.lease.nextActionAt === null ? null : this.plannedAction;
   }
 
   /** Takes over a freshly issued secret and starts the loop. */
@@ -188,8 +194,9 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
   private planNext(ttl: number, renewable: boolean, capped = false): void {
     if (ttl <= 0) return; // no lease (or one that never expires)
     const delay = this.lease.renewDelay(ttl);
-    if (renewable && !capped) this.schedule(delay, () => this.renew());
-    else this.schedule(delay, () => this.rotate(capped ? 'max_ttl reached' : 'lease not renewable'));
+    const reason = capped ? 'max_ttl reached' : 'lease not renewable';
+    if (renewable && !capped) this.schedule(delay, () => this.renew(), 'renew');
+    else this.schedule(delay, () => this.rotate(reason), `issue new credentials (${reason})`);
   }
 
   private async renew(): Promise<void> {
@@ -210,7 +217,7 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
         this.record('renew-failed', { lease: this.leaseName(), detail: `${message(err)}; issuing new credentials now` });
         await this.rotate('renewal refused');
       } else {
-        this.retryLater(err, () => this.renew());
+        this.retryLater(err, () => this.renew(), 'retry the renewal');
       }
     }
   }
@@ -224,7 +231,7 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
       next = await this.options.issue();
     } catch (err) {
       if (afterExpiry) return this.retryRecovery();
-      return this.retryLater(err, () => this.rotate(reason));
+      return this.retryLater(err, () => this.rotate(reason), 'retry issuing new credentials');
     }
     const previous = this.current;
     this.adopt(next);
@@ -246,11 +253,11 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
   }
 
   /** A transient failure: back off, but act before the lease expires, and notice when it has. */
-  private retryLater(err: unknown, again: () => Promise<void>): void {
+  private retryLater(err: unknown, again: () => Promise<void>, what: string): void {
     const plan = this.lease.planRetry();
     if (plan.action === 'expire') {
       if (plan.delayMs <= 0) this.expire(err);
-      else this.schedule(plan.delayMs, () => Promise.resolve(this.expire(err)));
+      else this.schedule(plan.delayMs, () => Promise.resolve(this.expire(err)), 'count the lease expired');
       return;
     }
     if (plan.expiring && !this.warnedExpiring) {
@@ -259,7 +266,7 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
       this.record('expiring', { lease: this.leaseName(), detail: `expires in ${Math.round(left / 1000)} s; Vault still failing: ${message(err)}` });
     }
     this.record('renew-failed', { lease: this.leaseName(), detail: `${message(err)}; retrying in ${Math.round(plan.delayMs)} ms` });
-    this.schedule(plan.delayMs, again);
+    this.schedule(plan.delayMs, again, what);
   }
 
   private expire(err: unknown): void {
@@ -277,7 +284,7 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
   /** After expiry, keep trying to get a lease back (every 1 s doubling to 10 s). */
   private retryRecovery(): void {
     this.recoveries += 1;
-    this.schedule(backoffMs(this.recoveries, this.random, MAX_RECOVERY_BACKOFF_MS), () => this.rotate('recovering after expiry'));
+    this.schedule(backoffMs(this.recoveries, this.random, MAX_RECOVERY_BACKOFF_MS), () => this.rotate('recovering after expiry'), 'try dynamic credentials again');
   }
 
   // --- the token ------------------------------------------------------------------------------
@@ -369,8 +376,9 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
     return run;
   }
 
-  private schedule(delayMs: number, step: () => Promise<void>): void {
+  private schedule(delayMs: number, step: () => Promise<void>, what: string): void {
     if (this.stopped) return;
+    this.plannedAction = what;
     this.lease.schedule(delayMs, () => void this.serial(step));
   }
 

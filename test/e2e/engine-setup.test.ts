@@ -148,6 +148,17 @@ describe('setting up the engine from nothing, then test and status', () => {
       expect(await count()).toBe(before + 1);
       const text = await eos(['self', 'secrets', 'status']);
       expect(text.stdout).toMatch(new RegExp(`^lease +database/creds/delphi-readonly/\\w{4}… held by pid ${holder.pid} \\(exec sh\\); confirmed, TTL \\d+ s`, 'm'));
+      // The next scheduled action of the holder's keeper, by name and time.
+      expect(text.stdout).toMatch(/; next: renew at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z;/);
+
+      // Vault unreachable or the token refused: what could not be asked says so, it is not "missing".
+      const down = await eos(['self', 'secrets', 'status'], { VAULT_ADDR: 'http://127.0.0.1:1', VAULT_MAX_RETRIES: '0' });
+      expect(down.stdout).toMatch(/^engine +not checked \(Vault unreachable\)$/m);
+      expect(down.stdout).toMatch(/; not checked \(Vault not usable: Vault at http:\/\/127\.0\.0\.1:1 is unreachable/);
+      expect(down.stdout).not.toMatch(/not mounted|role missing|connection missing/);
+      const refused = await eos(['self', 'secrets', 'status'], { VAULT_TOKEN: 'hvs.refused000000000000000000' });
+      expect(refused.stdout).toMatch(/^engine +not checked \(the token was refused\)$/m);
+      expect(refused.stdout).toMatch(/; not checked \(token refused: /);
     } finally {
       holder.kill('SIGTERM');
       await new Promise((resolve) => holder.once('exit', resolve));
