@@ -130,18 +130,34 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
     const alerts = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM alerts');
     return `alerts: ${alerts.rows[0]?.n} row(s)`;
   });
-  await step('readonly', 'a write is refused (read-only proven)', async () => {
+  // The worker role writes alerts; every other role only reads. Neither may change the schema.
+  const writer = role === config.engine.workerRole;
+  await step('access', writer ? 'writes alerts, no DDL (worker role)' : 'a write is refused (read-only proven)', async () => {
     const c = client as pg.Client;
+    const refused = (sql: string) =>
+      c.query('SAVEPOINT probe').then(() =>
+        c.query(sql).then(
+          async () => (await c.query('RELEASE SAVEPOINT probe'), false),
+          async (err: { code?: string }) => (await c.query('ROLLBACK TO SAVEPOINT probe'), err.code === '42501'),
+        ),
+      );
     await c.query('BEGIN');
     try {
-      const hasAgents = (await c.query(`SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = 'agents'`)).rows.length > 0;
-      const probe = hasAgents ? `INSERT INTO agents (id, name, registered) VALUES ('eos-self-test', 'eos-self-test', now())` : 'CREATE TABLE public.eos_self_test_probe (x int)';
-      const refused = await c.query(probe).then(
-        () => false,
-        (err: { code?: string }) => err.code === '42501',
-      );
-      if (!refused) throw new StepFailed(`${creds?.user} could write (${hasAgents ? 'INSERT into agents' : 'CREATE TABLE'} succeeded, rolled back)`, `the role ${role} is not read-only: check its creation statements and the group role's grants`);
-      return `${hasAgents ? 'INSERT into agents' : 'CREATE TABLE'} refused with 42501, inside a rolled-back transaction`;
+      const hasAlerts = (await c.query(`SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = 'alerts'`)).rows.length > 0;
+      // Privileges are checked even when no row moves: these write nothing, and it is all rolled back.
+      const write = hasAlerts ? 'INSERT INTO alerts SELECT * FROM alerts WHERE false' : `INSERT INTO agents (id, name, registered) VALUES ('eos-self-test', 'eos-self-test', now())`;
+      const writeRefused = await refused(write);
+      const ddlRefused = await refused('CREATE TABLE public.eos_self_test_probe (x int)');
+      const what = hasAlerts ? 'INSERT into alerts' : 'INSERT into agents';
+      if (writer) {
+        if (writeRefused) throw new StepFailed(`${creds?.user} may not write (${what} refused with 42501)`, `the worker role ${role} must write alerts: re-apply the worker group role (eos self secrets set delphi-db-engine --apply)`);
+        if (!ddlRefused) throw new StepFailed(`${creds?.user} may change the schema (CREATE TABLE succeeded, rolled back)`, `the worker role ${role} should not own or create objects: check its creation statements`);
+        return `${what} allowed, CREATE TABLE refused with 42501, inside a rolled-back transaction`;
+      }
+      if (!writeRefused || !ddlRefused) {
+        throw new StepFailed(`${creds?.user} could write (${!writeRefused ? what : 'CREATE TABLE'} succeeded, rolled back)`, `the role ${role} is not read-only: check its creation statements and the group role's grants`);
+      }
+      return `${what} and CREATE TABLE refused with 42501, inside a rolled-back transaction`;
     } finally {
       await c.query('ROLLBACK').catch(() => undefined);
     }

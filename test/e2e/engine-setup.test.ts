@@ -61,8 +61,15 @@ describe('setting up the engine from nothing, then test and status', () => {
     const test = await eos(['self', 'secrets', 'test', '--json']);
     const report = JSON.parse(test.stdout) as { ok: boolean; steps: { id: string; status: string; detail?: string }[] };
     expect(report.steps.filter((s) => s.status !== 'pass' && s.status !== 'info')).toEqual([]);
-    expect(report.steps.map((s) => s.id)).toEqual(['vault', 'token', 'engine', 'role', 'issue', 'connect', 'select', 'readonly', 'renew', 'revoke', 'role-gone', 'fallbacks']);
+    expect(report.steps.map((s) => s.id)).toEqual(['vault', 'token', 'engine', 'role', 'issue', 'connect', 'select', 'access', 'renew', 'revoke', 'role-gone', 'fallbacks']);
+    expect(report.steps.find((s) => s.id === 'access')?.detail).toMatch(/^INSERT into alerts and CREATE TABLE refused with 42501/);
     expect(test.code).toBe(0);
+
+    // The worker role is proven the other way round: it writes alerts, and still may not run DDL.
+    const worker = await eos(['self', 'secrets', 'test', '--role', 'delphi-worker', '--json']);
+    const workerReport = JSON.parse(worker.stdout) as { ok: boolean; steps: { id: string; status: string; title: string; detail?: string }[] };
+    expect(worker.code, worker.stdout).toBe(0);
+    expect(workerReport.steps.find((s) => s.id === 'access')).toMatchObject({ status: 'pass', title: 'writes alerts, no DDL (worker role)', detail: expect.stringMatching(/^INSERT into alerts allowed, CREATE TABLE refused with 42501/) });
 
     const again = await eos(['self', 'secrets', 'set', 'delphi-db-engine', '--apply', '--default-ttl', '5m', '--max-ttl', '1h'], adminEnv);
     expect(again.code).toBe(0);
