@@ -4,10 +4,11 @@ import { classifyDatabaseError } from '../db/errors.js';
 import { toPgConfig } from '../db/credentials.js';
 import { OperationFailedError, PermissionDeniedError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
-import type { EnginePlan } from './engine-plan.js';
+import type { EnginePlan, VaultRoleDefinition } from './engine-plan.js';
+import { formatVaultDuration } from '../util/duration.js';
 import { quoteIdent } from '../db/identifiers.js';
 import { VaultNotFoundError } from '../vault/errors.js';
-import { databaseConnectionSchema, mountsSchema, type DataSchema } from '../vault/responses.js';
+import { databaseConnectionSchema, databaseRoleSchema, mountsSchema, type DataSchema } from '../vault/responses.js';
 
 /**
  * Performs an engine plan through the Vault API and, for the one-time SQL, an admin session —
@@ -76,35 +77,40 @@ export async function applyEnginePlan(plan: EnginePlan, deps: ApplyDeps): Promis
   const connectionPath = `${setup.mount}/config/${setup.connection}`;
   const current = await readOrNull(deps.client, connectionPath, databaseConnectionSchema);
   const wanted = plan.connection;
-  const same =
-    current !== null &&
-    current.plugin_name === wanted.plugin_name &&
-    current.connection_details?.connection_url === wanted.connection_url &&
-    current.connection_details?.username === wanted.username &&
-    [...(current.allowed_roles ?? [])].sort().join(',') === [...wanted.allowed_roles].sort().join(',');
-  if (same) steps.push({ step: `connection ${setup.connection}`, status: 'unchanged' });
+  const connectionChanges: string[] = [];
+  if (current) {
+    const compare = (field: string, was: string | undefined, now: string) => was !== now && connectionChanges.push(`${field}: ${was ?? '-'} → ${now}`);
+    compare('plugin_name', current.plugin_name, wanted.plugin_name);
+    compare('connection_url', current.connection_details.connection_url, wanted.connection_url);
+    compare('username', current.connection_details.username, wanted.username);
+    compare('allowed_roles', [...current.allowed_roles].sort().join(','), [...wanted.allowed_roles].sort().join(','));
+  }
+  if (current && connectionChanges.length === 0) steps.push({ step: `connection ${setup.connection}`, status: 'unchanged' });
   else {
     if (!deps.dryRun) {
       await deps.client.write(connectionPath, { ...wanted, allowed_roles: wanted.allowed_roles.join(','), password: deps.adminPassword });
     }
-    steps.push({ step: `connection ${setup.connection}`, status: change(current !== null) });
+    steps.push({ step: `connection ${setup.connection}`, status: change(current !== null), ...(connectionChanges.length > 0 ? { detail: connectionChanges.join(', ') } : {}) });
   }
 
-  // 4. The roles.
-  for (const [name, role] of Object.entries(plan.roles)) {
+  // 4. The roles. TTLs the user did not give are an existing role's own: a re-apply to change
+  // the statements must not reset a site's 60 s / 5 min to the defaults.
+  for (const [name, planned] of Object.entries(plan.roles)) {
     const path = `${setup.mount}/roles/${name}`;
-    const existing = await readOrNull(deps.client, path);
-    const unchanged =
-      existing !== null &&
-      existing.db_name === role.db_name &&
-      JSON.stringify(existing.creation_statements) === JSON.stringify(role.creation_statements) &&
-      JSON.stringify(existing.revocation_statements) === JSON.stringify(role.revocation_statements) &&
-      Number(existing.default_ttl) === role.default_ttl &&
-      Number(existing.max_ttl) === role.max_ttl;
-    if (unchanged) steps.push({ step: `role ${name}`, status: 'unchanged' });
+    const existing = await readOrNull(deps.client, path, databaseRoleSchema);
+    const role = {
+      ...planned,
+      default_ttl: setup.defaultTtl ?? existing?.default_ttl ?? planned.default_ttl,
+      max_ttl: setup.maxTtl ?? existing?.max_ttl ?? planned.max_ttl,
+    };
+    if (role.max_ttl > 0 && role.default_ttl > role.max_ttl) {
+      throw new OperationFailedError(`role ${name}: default_ttl ${formatVaultDuration(role.default_ttl)} would exceed its max_ttl ${formatVaultDuration(role.max_ttl)}`, 'give both: --default-ttl and --max-ttl');
+    }
+    const changes = existing ? roleChanges(existing, role) : [];
+    if (existing && changes.length === 0) steps.push({ step: `role ${name}`, status: 'unchanged' });
     else {
       if (!deps.dryRun) await deps.client.write(path, { ...role });
-      steps.push({ step: `role ${name}`, status: change(existing !== null) });
+      steps.push({ step: `role ${name}`, status: change(existing !== null), ...(changes.length > 0 ? { detail: changes.join(', ') } : {}) });
     }
   }
 
@@ -116,6 +122,19 @@ export async function applyEnginePlan(plan: EnginePlan, deps: ApplyDeps): Promis
     steps.push({ step: `test read ${setup.mount}/creds/${first}`, status: 'checked', detail: 'issued and revoked' });
   }
   return steps;
+}
+
+/** Each field that differs, as `default_ttl: 1m → 1h` (statements by name only: they are long). */
+function roleChanges(existing: VaultRoleDefinition, wanted: VaultRoleDefinition): string[] {
+  const changes: string[] = [];
+  if (existing.db_name !== wanted.db_name) changes.push(`db_name: ${existing.db_name} → ${wanted.db_name}`);
+  for (const field of ['creation_statements', 'revocation_statements'] as const) {
+    if (JSON.stringify(existing[field]) !== JSON.stringify(wanted[field])) changes.push(`${field} changed`);
+  }
+  for (const field of ['default_ttl', 'max_ttl'] as const) {
+    if (Number(existing[field]) !== wanted[field]) changes.push(`${field}: ${formatVaultDuration(Number(existing[field]))} → ${formatVaultDuration(wanted[field])}`);
+  }
+  return changes;
 }
 
 async function readOrNull<D = Record<string, unknown>>(client: VaultClient, path: string, dataSchema?: DataSchema<D>): Promise<D | null> {

@@ -19,10 +19,14 @@ export interface EngineSetup {
   connection: string;
   adminUser: string;
   style: StatementStyle;
-  defaultTtl: number;
-  maxTtl: number;
+  /** Seconds; left out, an existing role keeps its own and a new one gets DEFAULT_TTLS. */
+  defaultTtl?: number | undefined;
+  maxTtl?: number | undefined;
   roles: { name: string; group: string; access: GroupAccess }[];
 }
+
+/** The seed's TTLs (DESIGN §7), for a role created without --default-ttl / --max-ttl. */
+export const DEFAULT_TTLS = { defaultTtl: 3600, maxTtl: 86_400 };
 
 export interface VaultRoleDefinition {
   db_name: string;
@@ -59,9 +63,15 @@ export function validateSetup(setup: EngineSetup): void {
   check(setup.adminUser, PG_ROLE, 'admin user', 'a PostgreSQL role name: lower-case letters, digits and "_"');
   check(setup.target.host, isValidHost, 'host', 'a host name or an IP address');
   check(setup.target.database, isValidDatabaseName, 'database', 'letters, digits, "_", "$" and "-", starting with a letter or "_"');
-  if (setup.defaultTtl <= 0 || setup.maxTtl < setup.defaultTtl) {
-    throw new UsageError(`TTLs ${setup.defaultTtl}s / ${setup.maxTtl}s are not valid`, 'the default TTL must be positive and no longer than the max TTL (e.g. --default-ttl 1h --max-ttl 24h)');
+  const { defaultTtl, maxTtl } = { ...DEFAULT_TTLS, ...definedTtls(setup) };
+  if (defaultTtl <= 0 || maxTtl < defaultTtl) {
+    throw new UsageError(`TTLs ${defaultTtl}s / ${maxTtl}s are not valid`, 'the default TTL must be positive and no longer than the max TTL (e.g. --default-ttl 1h --max-ttl 24h)');
   }
+}
+
+/** The TTLs the user gave, and only those. */
+export function definedTtls(setup: Pick<EngineSetup, 'defaultTtl' | 'maxTtl'>): Partial<typeof DEFAULT_TTLS> {
+  return { ...(setup.defaultTtl !== undefined ? { defaultTtl: setup.defaultTtl } : {}), ...(setup.maxTtl !== undefined ? { maxTtl: setup.maxTtl } : {}) };
 }
 
 /** The seed's creation statements, with the grants it gave each lease's role. */
@@ -108,8 +118,8 @@ export function buildEnginePlan(setup: EngineSetup): EnginePlan {
       db_name: setup.connection,
       creation_statements: statements.creation,
       revocation_statements: statements.revocation,
-      default_ttl: setup.defaultTtl,
-      max_ttl: setup.maxTtl,
+      default_ttl: setup.defaultTtl ?? DEFAULT_TTLS.defaultTtl,
+      max_ttl: setup.maxTtl ?? DEFAULT_TTLS.maxTtl,
     };
   }
   const host = t.host.includes(':') ? `[${t.host}]` : t.host;

@@ -76,4 +76,21 @@ describe('applying the engine set-up: privilege checks and --dry-run', () => {
     expect(again.every((s) => s.status === 'unchanged')).toBe(true);
     expect(again).toHaveLength(4);
   });
+
+  it('keeps the TTLs a role has when none are given, and says each field it changes', async () => {
+    // The site runs short leases, set by hand.
+    await client.write('database/roles/delphi-readonly', { ...plan().roles['delphi-readonly'], default_ttl: 60, max_ttl: 300 });
+    const reapplied = await applyWithAdmin(plan({ defaultTtl: undefined, maxTtl: undefined }), client, adminPassword, true);
+    expect(reapplied.find((s) => s.step === 'role delphi-readonly')).toEqual({ step: 'role delphi-readonly', status: 'unchanged' });
+
+    const dry = await applyWithAdmin(plan({ defaultTtl: 120, maxTtl: 3600 }), client, adminPassword, true);
+    expect(dry.find((s) => s.step === 'role delphi-readonly')).toEqual({ step: 'role delphi-readonly', status: 'would update', detail: 'default_ttl: 1m → 2m, max_ttl: 5m → 1h' });
+    expect((await client.read('database/roles/delphi-readonly')).data).toMatchObject({ default_ttl: 60, max_ttl: 300 });
+    // 1h would pass the role's own 5 min max_ttl: refused, nothing written.
+    await expect(applyWithAdmin(plan({ defaultTtl: 3600, maxTtl: undefined }), client, adminPassword, false)).rejects.toThrow(/default_ttl 1h would exceed its max_ttl 5m/);
+
+    const applied = await applyWithAdmin(plan({ defaultTtl: 120, maxTtl: undefined }), client, adminPassword, false);
+    expect(applied.find((s) => s.step === 'role delphi-readonly')).toEqual({ step: 'role delphi-readonly', status: 'updated', detail: 'default_ttl: 1m → 2m' });
+    expect((await client.read('database/roles/delphi-readonly')).data).toMatchObject({ default_ttl: 120, max_ttl: 300 });
+  });
 });
