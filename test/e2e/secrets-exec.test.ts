@@ -211,7 +211,7 @@ describe('eos self secrets exec, with a worker child process', () => {
     const dsn = `postgresql://delphi_static:${encodeURIComponent(password)}@${sandbox.postgres.host}:${sandbox.postgres.port}/delphi?sslmode=disable`;
     const run = exec(['--source', 'dynamic,env'], { VAULT_ADDR: 'http://127.0.0.1:1', VAULT_MAX_RETRIES: '0', PG_DSN: dsn });
     await expect.poll(() => users(run.stdout), { timeout: 20_000 }).toEqual(['delphi_static']);
-    expect(run.stderr).toMatch(/^warning: credential source dynamic skipped: Vault at http:\/\/127\.0\.0\.1:1 is unreachable/m);
+    expect(run.stderr).toMatch(/^warning: credential source dynamic skipped: Vault unreachable: Vault at http:\/\/127\.0\.0\.1:1 is unreachable/m);
     expect(run.stderr).toMatch(/^warning: the worker runs with env credentials, not dynamic ones$/m);
     run.kill('SIGTERM');
     expect(await run.code).toBe(0);
