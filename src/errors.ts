@@ -11,6 +11,8 @@ export const ExitCode = {
   vaultUnavailable: 3,
   denied: 4,
   databaseUnreachable: 5,
+  /** A prompt cancelled (Ctrl-C, Ctrl-D): the shell's code for an interrupt. */
+  cancelled: 130,
   /** `exec` only, the shell's convention: the command exists but cannot be run. */
   notExecutable: 126,
   /** `exec` only, the shell's convention: no such command. */

@@ -1,9 +1,9 @@
 import type { VaultAuthConfig } from '../config/schema.js';
 import { isEosError, quoted, UsageError } from '../errors.js';
 import type { VaultAnswers } from '../setup/configure.js';
-import type { IO } from './io.js';
 import { writeJson } from './output.js';
 import { defineCommand, JSON_OPTION, type OptionValues } from './spec.js';
+import { withPrompts, type PromptContext } from './prompts.js';
 import { readStdin } from './stdin.js';
 
 const AUTH_METHODS = ['token', 'token-file', 'approle'] as const;
@@ -41,7 +41,7 @@ export default defineCommand({
     const { config, location, input: current } = context.config({ creating: true });
     const interactive = io.stdinIsTTY && io.stdoutIsTTY && !options.yes && !options.tokenStdin;
 
-    const answers = interactive ? await ask(options, config.vault, io) : fromFlags(options, config.vault.address, config.vault.auth, io.env);
+    const answers = interactive ? await withPrompts(io, (prompt) => ask(options, config.vault, io.env, prompt)) : fromFlags(options, config.vault.address, config.vault.auth, io.env);
     if (options.tokenStdin) {
       const token = (await readStdin(io.stdin)).trim();
       if (token === '') throw new UsageError('--token-stdin was given but standard input was empty', 'pipe the token in: vault print token | eos self secrets configure --token-stdin …');
@@ -84,7 +84,7 @@ export default defineCommand({
 
 function fromFlags(options: ConfigureOptions, currentAddr: string | undefined, currentAuth: VaultAuthConfig | undefined, env: NodeJS.ProcessEnv): VaultAnswers {
   const address = options.addr ?? env.VAULT_ADDR ?? env.BAO_ADDR ?? currentAddr;
-  if (!address) throw new UsageError('--addr is required when not run on a terminal (or set VAULT_ADDR)', 'e.g. eos self secrets configure --addr https://vault.example.com:8200 --auth token --token-stdin');
+  if (!address) throw new UsageError('no terminal to ask for the Vault address: pass --addr (or set VAULT_ADDR)', 'e.g. eos self secrets configure --addr https://vault.example.com:8200 --auth token --token-stdin');
   return {
     address,
     auth: authFromFlags(options, currentAuth),
@@ -112,15 +112,14 @@ function authFromFlags(options: ConfigureOptions, current: VaultAuthConfig | und
   return { method: 'token' };
 }
 
-async function ask(options: ConfigureOptions, vault: { address?: string; auth?: VaultAuthConfig; caCert?: string; namespace?: string }, io: IO): Promise<VaultAnswers> {
+async function ask(options: ConfigureOptions, vault: { address?: string; auth?: VaultAuthConfig; caCert?: string; namespace?: string }, env: NodeJS.ProcessEnv, context: PromptContext): Promise<VaultAnswers> {
   const { input, password, select } = await import('@inquirer/prompts');
-  const context = { input: io.stdin, output: io.stdout };
   const address =
     options.addr ??
     (await input(
       {
         message: 'Vault address',
-        default: io.env.VAULT_ADDR ?? vault.address ?? 'https://127.0.0.1:8200',
+        default: env.VAULT_ADDR ?? vault.address ?? 'https://127.0.0.1:8200',
         validate: (v) => (/^https?:\/\/[^/]+/.test(v.trim()) ? true : 'an http:// or https:// URL, e.g. https://vault.example.com:8200'),
       },
       context,

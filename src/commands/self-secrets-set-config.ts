@@ -2,6 +2,7 @@ import { SSL_MODES, type SslMode } from '../config/constants.js';
 import { isValidDatabaseName, isValidHost } from '../db/target.js';
 import { quoted, UsageError } from '../errors.js';
 import { writeJson } from './output.js';
+import { withPrompts } from './prompts.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
 
 /**
@@ -38,16 +39,16 @@ export default defineCommand({
     };
     if (interactive) {
       const { input, select } = await import('@inquirer/prompts');
-      const ctx = { input: io.stdin, output: io.stdout };
-      raw = {
-        host: options.host ?? (await input({ message: 'Database host', default: raw.host ?? 'localhost' }, ctx)).trim(),
-        port: options.port ?? (await input({ message: 'Port', default: raw.port ?? '5432' }, ctx)).trim(),
-        database: options.database ?? (await input({ message: 'Database name', default: raw.database ?? 'delphi' }, ctx)).trim(),
-        sslmode: options.sslmode ?? (await select({ message: 'sslmode', default: raw.sslmode ?? 'verify-full', choices: SSL_MODES.map((m) => ({ name: m, value: m })) }, ctx)),
-      };
+      const current = raw;
+      raw = await withPrompts(io, async (ctx) => ({
+        host: options.host ?? (await input({ message: 'Database host', default: current.host ?? 'localhost' }, ctx)).trim(),
+        port: options.port ?? (await input({ message: 'Port', default: current.port ?? '5432' }, ctx)).trim(),
+        database: options.database ?? (await input({ message: 'Database name', default: current.database ?? 'delphi' }, ctx)).trim(),
+        sslmode: options.sslmode ?? (await select({ message: 'sslmode', default: current.sslmode ?? 'verify-full', choices: SSL_MODES.map((m) => ({ name: m, value: m })) }, ctx)),
+      }));
     }
     const missing = (['host', 'port', 'database', 'sslmode'] as const).find((k) => raw[k] === undefined);
-    if (missing) throw new UsageError(`--${missing} is required when not run on a terminal`, 'e.g. --host 10.0.0.5 --port 5432 --database delphi --sslmode require');
+    if (missing) throw new UsageError(`no terminal to ask for the database ${missing}: pass --${missing}`, 'e.g. --host 10.0.0.5 --port 5432 --database delphi --sslmode require');
     const values = validateDbConfig(raw as { host: string; port: string; database: string; sslmode: string });
     if (values.sslmode === 'disable') io.stderr.write('warning: sslmode=disable: credentials and data cross the network unencrypted\n');
 

@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import type { CommandContext } from './context.js';
 import { durationOption } from './duration-option.js';
 import { writeJson } from './output.js';
+import { withPrompts } from './prompts.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
 
 /** `eos self secrets set delphi-db-engine`: print the set-up, or perform it with --apply. */
@@ -96,5 +97,5 @@ async function askPassword(context: CommandContext, user: string): Promise<strin
     throw new UsageError(`the admin password is needed: set ${ADMIN_PASSWORD_ENV}`, `e.g. read -rs ${ADMIN_PASSWORD_ENV}; export ${ADMIN_PASSWORD_ENV} (it is never taken on the command line)`);
   }
   const { password } = await import('@inquirer/prompts');
-  return password({ message: `PostgreSQL password of ${user} (hidden)`, mask: '*' }, { input: io.stdin, output: io.stdout });
+  return withPrompts(io, (ctx) => password({ message: `PostgreSQL password of ${user} (hidden)`, mask: '*' }, ctx));
 }

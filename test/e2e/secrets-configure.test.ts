@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -144,7 +144,7 @@ describe('eos self secrets configure', () => {
     const u = user();
     const noAddr = await runCli(['self', 'secrets', 'configure', '--yes'], { env: u.env });
     expect(noAddr.code).toBe(2);
-    expect(noAddr.stderr).toMatch(/^error: --addr is required when not run on a terminal/m);
+    expect(noAddr.stderr).toMatch(/^error: no terminal to ask for the Vault address: pass --addr \(or set VAULT_ADDR\)$/m);
     const noRole = await runCli(['self', 'secrets', 'configure', '--addr', vault.addr, '--auth', 'approle'], { env: u.env });
     expect(noRole.code).toBe(2);
     expect(noRole.stderr).toMatch(/^error: --role-id is required with --auth approle$/m);
@@ -188,4 +188,50 @@ describe('eos self secrets configure', () => {
     // The token was typed into a hidden prompt: the terminal never shows it.
     expect(everything).not.toContain(childToken);
   }, 60_000);
+
+  for (const [how, act] of [
+    ['Ctrl-C', (child: ReturnType<typeof spawn>) => child.stdin?.write('\u0003')],
+    ['Ctrl-D', (child: ReturnType<typeof spawn>) => child.stdin?.write('\u0004')],
+    ['an outside SIGINT', () => process.kill(promptPid(), 'SIGINT')],
+  ] as const) {
+    it(`${how} at a prompt: "cancelled", exit 130, the terminal's echo back, nothing saved`, async () => {
+      const u = user();
+      // The shell inside the pseudo-terminal reports eos's exit status, then the terminal's mode.
+      const child = spawn('script', ['-qfec', `sh -c '${process.execPath} ${CLI} self secrets configure; echo "eos-exit=$?"; stty -a'`, '/dev/null'], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH, TERM: 'xterm', ...u.env },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let screen = '';
+      child.stdout.on('data', (d) => (screen += d));
+      child.stderr.on('data', (d) => (screen += d));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      onTestFinished(() => {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      });
+      await expect.poll(() => screen, { timeout: 15_000 }).toMatch(/Vault address/);
+      act(child);
+      await exited;
+      expect(screen).toMatch(/error: cancelled\r?$/m);
+      expect(screen).toMatch(/eos-exit=130/);
+      expect(screen).not.toMatch(/unexpected failure|force closed/);
+      // stty lists "-echo" when echo is off: the prompt's raw mode was undone.
+      expect(screen).toMatch(/(^|\s)echo(\s|$)/m);
+      expect(existsSync(u.configFile)).toBe(false);
+    }, 60_000);
+  }
 });
+
+/** The pid of the eos process waiting at its prompt (started through script and sh). */
+function promptPid(): number {
+  const pid = readdirSync('/proc').find((p) => {
+    if (!/^\d+$/.test(p)) return false;
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      return cmd[0] === process.execPath && cmd.includes('configure');
+    } catch {
+      return false;
+    }
+  });
+  return Number(pid);
+}
