@@ -82,7 +82,8 @@ function mount(program: Command, spec: CommandSpec, io: IO, outcome: Outcome): v
     const option = new Option(o.flags, o.description);
     if (option.attributeName() !== key) throw new Error(`${spec.path.join(' ')}: option ${o.flags} is keyed "${key}", commander names it "${option.attributeName()}"`);
     if (o.choices) option.choices(o.choices);
-    if (o.default !== undefined) option.default(o.default);
+    // Shown as `(default: 1h)`, the style the descriptions use for defaults they explain.
+    if (o.default !== undefined) option.default(o.default, o.default);
     command.addOption(option);
   }
   if (spec.examples.length > 0) command.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}`);

@@ -18,7 +18,18 @@ describe('eos as a user runs it', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Usage: eos/);
     for (const group of ['self', 'delphi', 'sandbox']) expect(r.stdout).toMatch(new RegExp(`^\\s+${group}\\b`, 'm'));
+    expect(r.stdout).toMatch(/^Exit codes: 0 ok · 1 a check or operation failed · 2 usage/m);
+    expect(r.stdout).toMatch(/5 database unreachable/);
+    expect(r.stdout).toMatch(/^Documentation: README\.md and docs\//m);
     expect(r.stderr).toBe('');
+  });
+
+  it('a command\'s help shows its examples and its defaults in one style', async () => {
+    const r = await runCli(['self', 'secrets', 'set', 'delphi-db-engine', '--help'], user());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Examples:\n {2}\$ eos self secrets set delphi-db-engine/m);
+    expect(r.stdout).toMatch(/--group <role> [^]*?\(default:\s+delphi_readonly\)/);
+    expect(r.stdout).not.toMatch(/\(default: "/);
   });
 
   it('--version prints the package version', async () => {
