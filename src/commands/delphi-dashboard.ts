@@ -36,6 +36,7 @@ export default defineCommand({
 
     let sandboxed: { config: Config; env: NodeJS.ProcessEnv } | undefined;
     let teardown: (() => Promise<void>) | undefined;
+    let model: InstanceType<typeof DashboardModel> | undefined;
     // From here on SIGINT/SIGTERM mean: stop what is starting, close the pool, revoke the lease,
     // remove the sandbox.
     const interrupt = onInterrupt((l) => io.stderr.write(`${l}\n`));
@@ -60,7 +61,7 @@ export default defineCommand({
 
       const db = await context.database({ sources, command: 'delphi dashboard', ...sandboxed });
       if (interrupt.received) return interrupt.exitCode();
-      const model = new DashboardModel(db, { intervalMs: intervalS * 1000, listen: live });
+      model = new DashboardModel(db, { intervalMs: intervalS * 1000, listen: live });
       if (!live) {
         await model.refresh();
         if (!model.snapshot) throw fallbackFailed(db.attempts, classifyDatabaseError(model.lastError ?? new Error('no data')));
@@ -76,12 +77,13 @@ export default defineCommand({
       void interrupt.next.then(() => app.unmount());
       if (interrupt.received) app.unmount();
       await app.waitUntilExit();
-      await model.stop();
       return 0;
     } catch (err) {
       throw classifyDatabaseError(err);
     } finally {
-      // The pool and its lease go before the sandbox that serves them.
+      // Whatever ended the run (q, a signal, an error inside the terminal UI), the refresh timers
+      // and the listener stop, the pool closes and its lease is revoked, then the sandbox goes.
+      await model?.stop();
       await context.close();
       await teardown?.();
       interrupt.dispose();
