@@ -39,6 +39,8 @@ describe('command specs', () => {
     } finally {
       spec.run = original;
     }
-    expect(seen).toEqual([expect.objectContaining({ apply: true, maxTtl: '2h', defaultTtl: '1h', statements: 'group', sslmode: 'require', group: 'delphi_readonly' })]);
+    expect(seen).toEqual([expect.objectContaining({ apply: true, maxTtl: '2h', statements: 'group', sslmode: 'require', group: 'delphi_readonly' })]);
+    // No default: a role that exists keeps its own TTL unless one is given.
+    expect((seen[0] as { defaultTtl?: string }).defaultTtl).toBeUndefined();
   });
 });
