@@ -86,6 +86,25 @@ export function credentialsFileText(c: DbCredentials): string {
   return `${Object.entries(env).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n')}\n`;
 }
 
+/**
+ * Makes sure a worker never outlives eos, however eos ends (SIGKILL, the OOM killer): a tiny
+ * watchdog process holds a pipe from eos, and when that pipe closes — the kernel closes it when
+ * eos dies, by any means — it sends SIGTERM to the worker's whole process group. It is in a
+ * group of its own, so a Ctrl-C meant for eos does not take it first. POSIX `sh` only; see
+ * docs/workers.md for systemd (KillMode) and other platforms.
+ */
+function startWatchdog(workerGroup: number): ChildProcess {
+  const watchdog = spawn('/bin/sh', ['-c', 'cat >/dev/null; kill -TERM "-$0" 2>/dev/null', String(workerGroup)], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+    detached: true,
+  });
+  watchdog.on('error', () => undefined);
+  // Neither the watchdog nor its pipe may keep eos running.
+  watchdog.unref();
+  (watchdog.stdin as (NodeJS.WritableStream & { unref?: () => void }) | null)?.unref?.();
+  return watchdog;
+}
+
 export class WorkerSupervisor {
   private child: ChildProcess | undefined;
   private restarting = false;
@@ -112,8 +131,11 @@ export class WorkerSupervisor {
     const child = spawn(this.options.command, this.options.args, {
       env: { ...workerEnvironment(this.options.env, credentials), ...(file ? { EOS_DB_CREDENTIALS_FILE: file } : {}) },
       stdio: this.options.stdio ?? 'inherit',
+      // Its own process group: signals from eos, and from the watchdog, reach its children too.
+      detached: true,
     });
     this.child = child;
+    const watchdog = child.pid === undefined ? undefined : startWatchdog(child.pid);
     this.starts += 1;
     this.options.log?.info({ pid: child.pid, source: credentials.source, user: credentials.user, start: this.starts }, 'worker started');
     child.on('error', (err: NodeJS.ErrnoException) => {
@@ -121,6 +143,8 @@ export class WorkerSupervisor {
       if (this.child === child) this.resolveExit(err.code === 'EACCES' ? 126 : 127);
     });
     child.on('exit', (code, signal) => {
+      // The worker is gone: its watchdog goes too, before its group id could name another group.
+      watchdog?.kill('SIGKILL');
       if (this.child !== child || this.restarting) return;
       const status = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
       this.options.log?.info({ pid: child.pid, code, signal }, 'worker exited');
@@ -135,7 +159,7 @@ export class WorkerSupervisor {
     if (action.kind === 'none') return;
     if (action.kind === 'signal') {
       // The worker keeps its environment; a signal tells it to re-read what it can (e.g. a file).
-      this.child?.kill(action.signal);
+      this.signalGroup(action.signal);
       this.options.log?.info({ pid: this.child?.pid, signal: action.signal, reason }, 'worker signalled');
       return;
     }
@@ -157,9 +181,19 @@ export class WorkerSupervisor {
     renameSync(temp, file);
   }
 
-  /** Passes a signal on to the worker. */
+  /** Passes a signal on to the worker (its process group). */
   forward(signal: NodeJS.Signals): void {
-    this.child?.kill(signal);
+    this.signalGroup(signal);
+  }
+
+  /** The worker's process group: the worker and whatever it started. */
+  private signalGroup(signal: NodeJS.Signals, child = this.child): void {
+    if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      child.kill(signal);
+    }
   }
 
   /** SIGTERM, then SIGKILL after the grace period. */
@@ -167,8 +201,8 @@ export class WorkerSupervisor {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), this.options.graceMs);
+    this.signalGroup('SIGTERM', child);
+    const timer = setTimeout(() => this.signalGroup('SIGKILL', child), this.options.graceMs);
     await gone;
     clearTimeout(timer);
   }

@@ -162,6 +162,30 @@ describe('eos self secrets exec, with a worker child process', () => {
     await fetch(`${sandbox.vaultAddr}/v1/sys/leases/revoke`, { method: 'PUT', headers: { 'X-Vault-Token': sandbox.rootToken }, body: JSON.stringify({ lease_id: leaseId }) });
   });
 
+  it('SIGKILL of eos: the worker and its children are gone within seconds, and the role after its TTL', async () => {
+    // A worker that started a child of its own, and reports both pids.
+    const child = spawn(process.execPath, [CLI, 'self', 'secrets', 'exec', '--', 'sh', '-c', 'sleep 600 & echo "pids $$ $!"; wait'], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    onTestFinished(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    await expect.poll(() => /^pids (\d+) (\d+)$/m.test(out), { timeout: 15_000 }).toBe(true);
+    const [, shell, sleeper] = /^pids (\d+) (\d+)$/m.exec(out) as RegExpExecArray;
+    const alive = (pid: string) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    expect(alive(shell as string) && alive(sleeper as string)).toBe(true);
+    expect(await workerMembers()).toBe(1);
+
+    child.kill('SIGKILL'); // no clean-up of its own is possible
+    await expect.poll(() => alive(shell as string) || alive(sleeper as string), { timeout: 3_000, interval: 100 }).toBe(false);
+    // The lease was not revoked (eos could not): Vault expires it at its TTL (3 s), and the role goes with it.
+    await expect.poll(() => workerMembers(), { timeout: 15_000, interval: 250 }).toBe(0);
+  }, 40_000);
+
   it('a command that cannot run: 127 when missing, 126 when not executable, 2 when none is given; no lease either way', async () => {
     const run = (args: string[]) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
