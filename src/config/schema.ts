@@ -53,6 +53,8 @@ const database = z.strictObject({
   port: z.optional(z.int().check(z.minimum(1), z.maximum(65535))),
   name: z.optional(nonEmpty),
   sslmode: z.optional(z.enum(SSL_MODES)),
+  /** How long reads are retried while PostgreSQL restarts or fails over (default 15s). */
+  retryWindow: z.optional(duration),
 });
 
 const engine = z.strictObject({

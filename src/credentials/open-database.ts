@@ -1,4 +1,5 @@
 import { RotatingPool, type RotatingPoolOptions } from '../db/rotating-pool.js';
+import { parseDurationSeconds } from '../util/duration.js';
 import type { ChainOptions } from './build-chain.js';
 import { holdCredentials, type HeldCredentials } from './hold.js';
 
@@ -28,7 +29,9 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     },
     onNoFallback: (detail) => pool.markExpired(detail),
   });
-  const pool = new RotatingPool({ credentials: held.credentials, guard: held.keeper, log: options.log, pool: options.pool });
+  const window = options.config.database.retryWindow;
+  const retryWindowMs = window === undefined ? undefined : (parseDurationSeconds(window) ?? 0) * 1000;
+  const pool = new RotatingPool({ credentials: held.credentials, guard: held.keeper, log: options.log, pool: options.pool, retryWindowMs });
   return {
     pool,
     keeper: held.keeper,

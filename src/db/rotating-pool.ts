@@ -16,8 +16,28 @@ import { describeCredentials, toPgConfig, type DbCredentials } from './credentia
 
 /** Login refused, privileges gone, role gone: the credentials may be dead. */
 const CREDENTIAL_ERRORS = new Set(['28P01', '28000', '42501', '42704']);
-/** The session was ended under us (our revocation terminates a dropped role's sessions). */
-const SESSION_ENDED = new Set(['57P01', '57P02', '57P03']);
+/**
+ * The session was ended under us: a revocation terminating a dropped role's sessions, or the
+ * server shutting down (a restart, a failover). Which one, the lease says.
+ */
+const SESSION_ENDED = new Set(['57P01', '57P02']);
+/** No session could be made: the server is down or starting. Nothing was sent. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P03', '08001', '08004', '08006']);
+
+/** How long reads are retried through a restart or failover, unless configured otherwise. */
+export const DEFAULT_RETRY_WINDOW_MS = 15_000;
+
+type FailureKind = 'credentials' | 'session-ended' | 'unreachable' | 'pool-ended' | 'other';
+
+function failureKind(err: unknown): FailureKind {
+  const code = (err as { code?: string }).code ?? '';
+  if (CREDENTIAL_ERRORS.has(code)) return 'credentials';
+  if (SESSION_ENDED.has(code)) return 'session-ended';
+  if (UNREACHABLE.has(code) || /timeout exceeded when trying to connect/i.test(errorMessage(err))) return 'unreachable';
+  if (isPoolEnded(err)) return 'pool-ended';
+  if (code.startsWith('08') || isConnectionLost(err)) return 'session-ended';
+  return 'other';
+}
 
 export interface PoolStats {
   generation: number;
@@ -47,6 +67,11 @@ export interface CredentialGuard {
 export interface RotatingPoolOptions {
   credentials: DbCredentials;
   guard?: CredentialGuard | undefined;
+  /**
+   * How long a read is retried (jittered backoff from ~100 ms) while PostgreSQL restarts or fails
+   * over; writes are retried only when they never reached the server.
+   */
+  retryWindowMs?: number | undefined;
   /** Size and timeouts of each generation's pg.Pool. */
   pool?: Pick<pg.PoolConfig, 'max' | 'idleTimeoutMillis' | 'connectionTimeoutMillis' | 'application_name'>;
   log?: Logger;
@@ -87,6 +112,8 @@ export class RotatingPool extends EventEmitter {
   private failed: CredentialsExpiredError | null = null;
   private recovering: Promise<boolean> | undefined;
   private ended = false;
+  /** A server never reached is a wrong target, not a restart: fail at once instead of waiting. */
+  private everServed = false;
   private readonly draining = new Set<Promise<void>>();
 
   constructor(private readonly options: RotatingPoolOptions) {
@@ -102,32 +129,64 @@ export class RotatingPool extends EventEmitter {
     return this.active.number;
   }
 
-  /** Runs a query on the current generation; see the class comment for what happens on failure. */
+  /**
+   * Runs a query on the current generation. Dead credentials: rotate and retry a read once (see
+   * the class comment). A server restarting or failing over: retry reads with backoff until the
+   * retry window closes, and writes only when they never reached the server — without rotating
+   * credentials the lease says are alive.
+   */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[], options: { retryable?: boolean } = {}): Promise<pg.QueryResult<R>> {
-    if (this.failed) throw this.failed;
-    const generation = this.active;
-    try {
-      return await this.track(generation, generation.pool.query<R>(text, values));
-    } catch (err) {
-      if (!this.mayBeDeadCredentials(err)) {
-        this.noteError(err);
-        throw err;
-      }
-      const code = (err as { code?: string }).code;
-      const stillValid = await this.recover(generation, code);
-      // A refused privilege on live credentials on an unchanged pool is a real permission error.
-      if (code === '42501' && stillValid && generation === this.active) {
-        this.noteError(err);
-        throw err;
-      }
-      if (!(options.retryable ?? isReadOnlyStatement(text)) && !isPoolEnded(err)) {
-        this.noteError(err);
-        throw err;
-      }
+    const readOnly = options.retryable ?? isReadOnlyStatement(text);
+    const deadline = Date.now() + (this.options.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS);
+    let failures = 0;
+    for (;;) {
       if (this.failed) throw this.failed;
-      this.retried += 1;
-      return this.track(this.active, this.active.pool.query<R>(text, values));
+      const generation = this.active;
+      try {
+        const result = await this.track(generation, generation.pool.query<R>(text, values));
+        this.everServed = true;
+        return result;
+      } catch (err) {
+        const kind = failureKind(err);
+        if (kind === 'other') throw this.noted(err);
+        // The pool was rotated under the query before it was sent: send it to the new one.
+        if (kind === 'pool-ended' && generation !== this.active) continue;
+        if (kind === 'credentials' || kind === 'pool-ended' || (kind === 'session-ended' && !(await this.leaseAlive(generation)))) {
+          return this.afterDeadCredentials<R>(err, generation, text, values, readOnly);
+        }
+        // The server, not the credentials: a restart, a failover, the network.
+        if (!this.everServed) throw this.noted(err);
+        if (kind !== 'unreachable' && !readOnly) throw this.noted(err); // it may have run: never twice
+        const wait = Math.min(1000, 100 * 2 ** failures) * (0.8 + 0.4 * Math.random());
+        if (Date.now() + wait >= deadline) throw this.noted(err);
+        failures += 1;
+        this.retried += 1;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
     }
+  }
+
+  /** The credentials were refused or their session killed: ask the keeper, rotate, retry a read once. */
+  private async afterDeadCredentials<R extends pg.QueryResultRow>(err: unknown, generation: Generation, text: string, values: unknown[] | undefined, readOnly: boolean): Promise<pg.QueryResult<R>> {
+    const code = (err as { code?: string }).code;
+    const stillValid = await this.recover(generation, code);
+    // A refused privilege on live credentials on an unchanged pool is a real permission error.
+    if (code === '42501' && stillValid && generation === this.active) throw this.noted(err);
+    if (!readOnly && !isPoolEnded(err)) throw this.noted(err);
+    if (this.failed) throw this.failed;
+    this.retried += 1;
+    return this.track(this.active, this.active.pool.query<R>(text, values));
+  }
+
+  /**
+   * Whether the lease behind a generation still lives: true for credentials nobody keeps (static
+   * ones end only with the server), false once the keeper has moved on to new ones.
+   */
+  private async leaseAlive(generation: Generation): Promise<boolean> {
+    const guard = this.options.guard;
+    if (!guard) return true;
+    if (guard.credentials?.lease?.id !== generation.credentials.lease?.id) return false;
+    return guard.leaseValid();
   }
 
   /** A client for a transaction; release it as with pg.Pool. It belongs to the current generation. */
@@ -234,12 +293,6 @@ export class RotatingPool extends EventEmitter {
     return done.finally(() => this.draining.delete(done));
   }
 
-  private mayBeDeadCredentials(err: unknown): boolean {
-    const code = (err as { code?: string }).code;
-    if (code && (CREDENTIAL_ERRORS.has(code) || SESSION_ENDED.has(code))) return true;
-    return isPoolEnded(err) || isConnectionLost(err);
-  }
-
   /**
    * One recovery at a time for however many queries failed together: ask the keeper whether the
    * lease lives; if not, rotate now. Returns whether the credentials were still valid.
@@ -266,7 +319,13 @@ export class RotatingPool extends EventEmitter {
   }
 
   private noteError(err: unknown): void {
-    this.lastError = redactString(err instanceof Error ? err.message : String(err));
+    this.lastError = redactString(errorMessage(err));
+  }
+
+  /** Notes the error for stats and hands it back to be thrown. */
+  private noted(err: unknown): unknown {
+    this.noteError(err);
+    return err;
   }
 }
 
@@ -276,4 +335,8 @@ function isPoolEnded(err: unknown): boolean {
 
 function isConnectionLost(err: unknown): boolean {
   return err instanceof Error && /Connection terminated|ECONNRESET|EPIPE|Client has encountered a connection error/i.test(err.message);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
