@@ -49,6 +49,8 @@ export interface CommandContext {
   vault(): Promise<VaultSession>;
   /** The Delphi database over rotating credentials (chain, keeper, pool). */
   database(request: DatabaseRequest): Promise<Database>;
+  /** The real cause of a failure where one can be found: a 403 from a token that is gone. */
+  explain(err: unknown): Promise<unknown>;
   /** Ends the pool, then revokes its lease; closes the Vault session. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -97,6 +99,12 @@ export function createContext(io: IO, globals: GlobalOptions): CommandContext {
         }),
       );
       return database;
+    },
+    async explain(err) {
+      const open = await session?.catch(() => undefined);
+      if (!open) return err;
+      const { explainDenied } = await import('../vault/auth.js');
+      return explainDenied(open.client, err, (err as { path?: string }).path);
     },
     async close() {
       const opened = [database, session];

@@ -94,6 +94,8 @@ function mount(program: Command, spec: CommandSpec, io: IO, outcome: Outcome): v
     try {
       const code = await spec.run(command.opts() as never, context, positional);
       outcome.exitCode = code ?? 0;
+    } catch (err) {
+      throw await context.explain(err);
     } finally {
       await context.close();
     }

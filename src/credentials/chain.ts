@@ -1,6 +1,6 @@
 import type { CredentialSourceName } from '../config/schema.js';
 import { EosError, ExitCode } from '../errors.js';
-import { VaultPermissionDeniedError, VaultSealedError, VaultUnreachableError } from '../vault/errors.js';
+import { VaultPermissionDeniedError, VaultSealedError, VaultTokenExpiredError, VaultUnreachableError } from '../vault/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { DbCredentials } from '../db/credentials.js';
 import type { CredentialSource } from './sources.js';
@@ -18,6 +18,7 @@ export interface SourceAttempt {
 /** A source's failure as the attempt list says it: the kind of failure first, then the detail. */
 export function describeFailure(err: unknown): { reason: string; exitCode: ExitCode } {
   const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof VaultTokenExpiredError) return { reason: message, exitCode: err.exitCode };
   if (err instanceof VaultPermissionDeniedError) return { reason: `Vault refused the token or its policy (403): ${message}`, exitCode: err.exitCode };
   if (err instanceof VaultSealedError) return { reason: `Vault is sealed: ${message}`, exitCode: err.exitCode };
   if (err instanceof VaultUnreachableError) return { reason: `Vault unreachable: ${message}`, exitCode: err.exitCode };

@@ -77,13 +77,20 @@ export async function holdCredentials(options: ChainOptions, hooks: CredentialHo
               hooks.onNoFallback(detail);
             }
           },
+          // AppRole logs in again; a token file is read again (whoever writes it — Vault Agent, a
+          // CI job — may have put a fresh token there). A token from VAULT_TOKEN cannot be replaced.
           relogin:
-            session.auth.source === 'approle'
+            session.auth.source === 'approle' || session.auth.source === 'token-file'
               ? async () => {
+                  const before = session.client.token;
                   await authenticate(session.client, session.settings, options.home);
+                  if (session.auth.source === 'token-file' && session.client.token === before) {
+                    throw new Error(`the token file still holds the same token`);
+                  }
                   leaseClient.token = session.client.token;
                 }
               : undefined,
+          warn: options.warn,
         })
       : undefined;
   let untrack: (() => void) | undefined;

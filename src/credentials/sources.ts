@@ -7,6 +7,7 @@ import type { VaultClient } from '../vault/client.js';
 import { readEosFields } from '../vault/kv.js';
 import { dbCredentials, type DbCredentials } from '../db/credentials.js';
 import type { DbTarget } from '../db/target.js';
+import { explainDenied } from '../vault/auth.js';
 import { databaseCredsSchema } from '../vault/responses.js';
 
 /** A place credentials can come from (DESIGN §4). `obtain` throws with the reason it could not. */
@@ -40,7 +41,9 @@ export function dynamicSource(ctx: SourceContext): CredentialSource {
       const path = `${ctx.engineMount}/creds/${ctx.role}`;
       // Counted from before the request: Vault's lease clock starts when it issues.
       const issuedAt = ctx.clock.now();
-      const response = await client.read(path, databaseCredsSchema);
+      const response = await client.read(path, databaseCredsSchema).catch(async (err: unknown) => {
+        throw await explainDenied(client, err, path);
+      });
       if (!response.data?.username || !response.data.password) throw new SourceUnavailable(`${path} returned no username/password`);
       return dbCredentials({
         host: target.host,
@@ -62,7 +65,9 @@ export function kvSource(ctx: SourceContext): CredentialSource {
     async obtain() {
       const client = await ctx.vault();
       const base = `${ctx.kvMount}/delphi/database`;
-      const fields = await readEosFields(client, base, ['host', 'port', 'name', 'username', 'password']);
+      const fields = await readEosFields(client, base, ['host', 'port', 'name', 'username', 'password']).catch(async (err: unknown) => {
+        throw await explainDenied(client, err, base);
+      });
       if (!fields.username || !fields.password) throw new SourceUnavailable(`no username/password at ${base}/{username,password}`);
       const target = await ctx.target();
       return dbCredentials({

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PermissionDeniedError, UsageError } from '../errors.js';
 import type { VaultSettings } from '../config/vault-settings.js';
 import type { VaultClient } from './client.js';
-import { VaultNotFoundError } from './errors.js';
+import { VaultNotFoundError, VaultPermissionDeniedError, VaultTokenExpiredError } from './errors.js';
 
 /**
  * Where the token comes from, in order: --token / VAULT_TOKEN; then what the config's auth
@@ -79,4 +79,18 @@ export async function authenticate(client: VaultClient, settings: VaultSettings,
   }
   client.token = token;
   return { source: 'token-file' };
+}
+
+/**
+ * A 403 is the token's policy — or the token itself, expired or revoked. Vault refusing even the
+ * token's own lookup tells them apart; the second becomes a VaultTokenExpiredError.
+ */
+export async function explainDenied(client: Pick<VaultClient, 'lookupSelf'>, err: unknown, path?: string): Promise<unknown> {
+  if (!(err instanceof VaultPermissionDeniedError) || err instanceof VaultTokenExpiredError) return err;
+  try {
+    await client.lookupSelf();
+    return err;
+  } catch (lookupErr) {
+    return lookupErr instanceof VaultPermissionDeniedError ? new VaultTokenExpiredError(path ?? err.path, err.errors) : err;
+  }
 }

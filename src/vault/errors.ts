@@ -36,13 +36,24 @@ export class VaultSealedError extends VaultError {
 }
 
 export class VaultPermissionDeniedError extends VaultError {
+  constructor(
+    readonly path: string,
+    errors: string[],
+    message = `Vault denied access to ${path}: permission denied`,
+    hint = 'check the token (eos self secrets status) and that its policy allows this path; an expired token is also refused',
+  ) {
+    super(message, ExitCode.denied, hint, 403, errors);
+  }
+}
+
+/** The token itself is gone: Vault refuses even its own lookup (expired, or revoked). */
+export class VaultTokenExpiredError extends VaultPermissionDeniedError {
   constructor(path: string, errors: string[]) {
     super(
-      `Vault denied access to ${path}: permission denied`,
-      ExitCode.denied,
-      'check the token (eos self secrets status) and that its policy allows this path; an expired token is also refused',
-      403,
+      path,
       errors,
+      `Vault token expired or not valid: Vault refused ${path} and even the token's own lookup`,
+      'get a new token (vault login, or a new VAULT_TOKEN); with AppRole, or a token file that something keeps fresh, eos logs in again by itself',
     );
   }
 }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { shortLeaseId } from '../redact.js';
 import type { Clock } from '../util/clock.js';
 import type { LeaseInfo, LeaseRenewal, TokenInfo } from './client.js';
-import { VaultBadRequestError, VaultError, VaultPermissionDeniedError, VaultServerError } from './errors.js';
+import { VaultBadRequestError, VaultError, VaultPermissionDeniedError, VaultServerError, VaultTokenExpiredError } from './errors.js';
 import { backoffMs, Lifetime } from './lifetime.js';
 
 /**
@@ -30,6 +30,7 @@ export type KeeperEventName =
   | 'revoked'
   | 'token-renewed'
   | 'token-relogin'
+  | 'token-expired'
   | 'warning';
 
 export interface KeeperEvent {
@@ -74,8 +75,10 @@ export interface LeaseKeeperOptions<T extends Leased> {
   onRotate?: (next: T, previous: T) => Promise<void>;
   /** The lease died and could not be replaced: move to a fallback. */
   onExpired?: (previous: T) => Promise<void>;
-  /** Logs in again (AppRole) when the token cannot be renewed further. */
+  /** Logs in again (AppRole, or a token file read afresh) when the token cannot be renewed further. */
   relogin?: () => Promise<void>;
+  /** Told what the user must see besides the log: a token that will die first, or has died. */
+  warn?: (message: string) => void;
   renewAt?: number;
   jitter?: number;
   random?: () => number;
@@ -102,6 +105,10 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
   private stopped = false;
   private expired = false;
   private recoveries = 0;
+  /** When the token dies for good by our clock (no renewal can pass it); infinite when unknown. */
+  private tokenEnd = Number.POSITIVE_INFINITY;
+  private tokenIncrement = 0;
+  private tokenDead = false;
   private plannedAction: string | null = null;
   private work: Promise<void> = Promise.resolve();
   private readonly random: () => number;
@@ -213,6 +220,7 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
       this.record('renewed', { lease: this.leaseName(), ttl: result.lease_duration, detail: capped ? 'capped by max_ttl: new credentials will be issued' : undefined });
       this.planNext(result.lease_duration, result.renewable, capped);
     } catch (err) {
+      if (await this.tokenGone(err)) return this.tokenDied(err);
       if (isPermanentLeaseError(err)) {
         this.record('renew-failed', { lease: this.leaseName(), detail: `${message(err)}; issuing new credentials now` });
         await this.rotate('renewal refused');
@@ -230,6 +238,7 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
     try {
       next = await this.options.issue();
     } catch (err) {
+      if (await this.tokenGone(err)) return this.tokenDied(err);
       if (afterExpiry) return this.retryRecovery();
       return this.retryLater(err, () => this.rotate(reason), 'retry issuing new credentials');
     }
@@ -303,13 +312,59 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
       this.record('warning', { detail: `cannot look up the token: ${message(err)}` });
       return;
     }
+    this.tokenDead = false;
     if (info.ttl <= 0) return; // root or periodic without expiry: nothing to keep alive
     this.token.grant(info.ttl, sentAt);
+    this.tokenIncrement = info.creation_ttl || info.ttl;
+    // The most it can live: its TTL if it cannot be renewed, else what explicit_max_ttl leaves.
+    const maxLeft = info.explicit_max_ttl > 0 && info.issue_time ? info.explicit_max_ttl - (Date.now() - Date.parse(info.issue_time)) / 1000 : Number.POSITIVE_INFINITY;
+    const lifeLeft = Math.min(info.renewable ? Number.POSITIVE_INFINITY : info.ttl, maxLeft);
+    this.tokenEnd = sentAt + lifeLeft * 1000;
     const leaseTtl = this.current?.lease?.duration ?? 0;
-    if (!info.renewable && !this.options.relogin && info.ttl < leaseTtl) {
-      this.record('warning', { detail: `the token expires in ${info.ttl} s, before the lease (${leaseTtl} s), and cannot be renewed: Vault will revoke the lease with it` });
+    if (!this.options.relogin && this.tokenEnd < this.lease.expiresAt) {
+      const detail = `the token expires in ${Math.round(lifeLeft)} s, before the lease (${leaseTtl} s), and cannot be renewed: Vault will revoke the lease with it (at ${new Date(Date.now() + lifeLeft * 1000).toISOString()})`;
+      this.record('warning', { detail });
+      this.options.warn?.(detail);
     }
-    this.planToken(info.ttl, info.renewable, info.creation_ttl || info.ttl);
+    this.planToken(info.ttl, info.renewable, this.tokenIncrement);
+  }
+
+  /** After a 403: is it the token that is gone (past its end, or refused even its own lookup)? */
+  private async tokenGone(err: unknown): Promise<boolean> {
+    if (!(err instanceof VaultPermissionDeniedError)) return false;
+    if (err instanceof VaultTokenExpiredError || this.options.clock.now() >= this.tokenEnd) return true;
+    try {
+      await this.options.vault.lookupSelf();
+      return false;
+    } catch (lookupErr) {
+      return lookupErr instanceof VaultPermissionDeniedError;
+    }
+  }
+
+  /**
+   * The token died (or was revoked), and the lease with it: one event, no loop of renew → issue
+   * → permission denied. The users move to a fallback source if one is allowed; with a way to
+   * log in again, that is tried on a backoff, and the lease is re-issued after it.
+   */
+  private tokenDied(err: unknown): void {
+    if (this.tokenDead) return;
+    this.tokenDead = true;
+    const detail = `Vault token expired (or was revoked): ${message(err)}; its leases died with it`;
+    this.record('token-expired', { lease: this.leaseName(), detail });
+    this.options.warn?.(detail);
+    this.lease.cancel();
+    this.token.cancel();
+    if (!this.expired) {
+      this.expired = true;
+      const previous = this.current;
+      this.work = this.work.then(async () => {
+        if (previous) await this.options.onExpired?.(previous);
+      });
+    }
+    if (this.options.relogin) {
+      this.token.failures = 0;
+      this.token.schedule(backoffMs(1, this.random), () => void this.serial(() => this.keepToken(false, this.tokenIncrement)));
+    }
   }
 
   private planToken(ttl: number, renewable: boolean, increment: number): void {
@@ -391,7 +446,7 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
     const event: KeeperEvent = { type, at: this.options.clock.now(), ...fields };
     this.events.push(event);
     if (this.events.length > MAX_EVENTS) this.events.shift();
-    const level = type === 'warning' || type === 'renew-failed' || type === 'expiring' ? 'warn' : type === 'expired' ? 'error' : 'info';
+    const level = type === 'warning' || type === 'renew-failed' || type === 'expiring' ? 'warn' : type === 'expired' || type === 'token-expired' ? 'error' : 'info';
     this.options.log?.[level]({ event: type, lease: event.lease, ttl: event.ttl, detail: event.detail }, `lease ${type}`);
     this.emit(type, event);
     this.emit('event', event);

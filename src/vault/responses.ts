@@ -41,6 +41,7 @@ export const tokenInfoSchema = z.looseObject({
   creation_ttl: z.number(),
   expire_time: z.nullable(z.string()),
   explicit_max_ttl: z.number(),
+  issue_time: z.optional(z.string()),
   renewable: z.boolean(),
   path: z.string(),
   meta: z.nullable(z.optional(stringMap)),

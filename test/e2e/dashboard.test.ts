@@ -64,24 +64,24 @@ describe('eos delphi dashboard against the sandbox', () => {
     const once = await runCli(['delphi', 'dashboard', '--once'], { env: bad });
     const lines = once.stderr.trim().split('\n');
     expect(lines.filter((l) => l.startsWith('warning: credential source '))).toEqual([
-      expect.stringMatching(/^warning: credential source dynamic skipped: Vault refused the token or its policy \(403\)/),
-      expect.stringMatching(/^warning: credential source kv skipped: Vault refused the token or its policy \(403\)/),
+      expect.stringMatching(/^warning: credential source dynamic skipped: Vault token expired or not valid: Vault refused database\/creds\/delphi-readonly and even the token's own lookup$/),
+      expect.stringMatching(/^warning: credential source kv skipped: Vault token expired or not valid: /),
       expect.stringMatching(/^warning: credential source env skipped: neither PG_DSN nor/),
     ]);
     expect(once.stderr).toMatch(/^warning: USING THE BUILT-IN DEVELOPMENT CREDENTIALS delphi\/delphi on localhost:5432/m);
     // The defaults lead nowhere here; the error is the token, with its exit code, not the fallback's ECONNREFUSED.
     expect(once.code).toBe(4);
-    expect(once.stderr).toMatch(/^error: dynamic: Vault refused the token or its policy \(403\): .*; the fallback to defaults credentials failed too: /m);
+    expect(once.stderr).toMatch(/^error: dynamic: Vault token expired or not valid: .*; the fallback to defaults credentials failed too: /m);
 
     const envOut = await runCli(['self', 'secrets', 'env', '--format', 'json'], { env: bad });
     expect(envOut.code).toBe(0);
-    expect(envOut.stderr).toMatch(/^warning: credential source dynamic skipped: Vault refused the token/m);
+    expect(envOut.stderr).toMatch(/^warning: credential source dynamic skipped: Vault token expired or not valid/m);
     expect(envOut.stderr).toMatch(/^warning: USING THE BUILT-IN DEVELOPMENT CREDENTIALS/m);
     expect(JSON.parse(envOut.stdout).source).toBe('defaults');
 
     const closed = await runCli(['self', 'secrets', 'env', '--source', 'dynamic'], { env: bad });
     expect(closed.code).toBe(4);
-    expect(closed.stderr).toMatch(/^error: dynamic: Vault refused the token or its policy \(403\): Vault denied access to database\/creds\/delphi-worker: permission denied$/m);
+    expect(closed.stderr).toMatch(/^error: dynamic: Vault token expired or not valid: Vault refused database\/creds\/delphi-worker and even the token's own lookup$/m);
   });
 
   it('--once prints a plain frame; an unreachable database is exit 5', async () => {

@@ -1,5 +1,5 @@
 import { dbCredentials, type DbCredentials } from '../../src/db/credentials.js';
-import { VaultBadRequestError, VaultUnreachableError } from '../../src/vault/errors.js';
+import { VaultBadRequestError, VaultPermissionDeniedError, VaultUnreachableError } from '../../src/vault/errors.js';
 import type { LeaseVault } from '../../src/vault/lease-keeper.js';
 import type { FakeClock } from './fake-clock.js';
 
@@ -22,6 +22,8 @@ export class FakeLeaseVault implements LeaseVault {
 
   private check(): void {
     if (this.down) throw new VaultUnreachableError('Vault at http://vault:8200 is unreachable: ECONNREFUSED', 'check VAULT_ADDR');
+    // A token with a TTL dies at its end: from then on Vault refuses it everything.
+    if (this.token.ttl > 0 && this.clock.now() >= this.token.renewedAt + this.token.ttl * 1000) throw new VaultPermissionDeniedError('auth/token/lookup-self', ['permission denied']);
   }
 
   issue = async (): Promise<DbCredentials> => {

@@ -157,6 +157,27 @@ describe('the lease keeper, on a fake clock', () => {
     expect(keeper.events.find((e) => e.type === 'warning')?.detail).toMatch(/the token expires in 600 s, before the lease \(3600 s\)/);
   });
 
+  it('a token that dies before the lease: warned at start with the time, then one token-expired event and a fallback, no loop', async () => {
+    const clock = new FakeClock();
+    const t0 = clock.now();
+    const vault = new FakeLeaseVault(clock, { ttl: 100, maxTtl: 300 });
+    vault.token = { ttl: 50, renewable: false, creation_ttl: 50, createdAt: t0, renewedAt: t0, maxTtl: 50 };
+    const warnings: string[] = [];
+    const expired: number[] = [];
+    const keeper = new LeaseKeeper({ vault, clock, issue: vault.issue, random: () => 0, warn: (m) => warnings.push(m), onExpired: async () => void expired.push(clock.now() - t0) });
+    await keeper.start(await vault.issue());
+    expect(warnings[0]).toMatch(/^the token expires in 50 s, before the lease \(100 s\), and cannot be renewed: Vault will revoke the lease with it \(at \d{4}-\d\d-\d\dT[\d:.]+Z\)$/);
+    await clock.advance(300 * S);
+    // The renewal at 75 s meets the dead token: one event, the fallback once, and nothing after.
+    expect(keeper.events.filter((e) => e.type === 'token-expired')).toHaveLength(1);
+    expect(warnings[1]).toMatch(/^Vault token expired \(or was revoked\): .*permission denied/);
+    expect(expired).toEqual([75 * S]);
+    expect(vault.calls.renew).toHaveLength(1);
+    expect(vault.calls.issue).toHaveLength(1); // the first issue only: no renew → issue → 403 loop
+    expect(keeper.isExpired).toBe(true);
+    expect(clock.pending()).toEqual([]);
+  });
+
   it('revokes the lease at shutdown and stops its timers', async () => {
     const { clock, vault, keeper } = await setup();
     const id = keeper.credentials?.lease?.id;
