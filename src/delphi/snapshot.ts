@@ -27,6 +27,8 @@ export interface CredentialState {
   nextActionAt: string | null;
   rotations: number;
   fallback: boolean;
+  /** What the user must see at once, e.g. `Vault token expired`; null when all is well. */
+  alert: string | null;
   pool: PoolStats;
   events: KeeperEvent[];
   attempts: SourceAttempt[];
@@ -175,6 +177,7 @@ export function credentialState(pool: RotatingPool, keeper: LeaseKeeper<DbCreden
     nextActionAt: keeper?.nextActionAt ? new Date(keeper.nextActionAt).toISOString() : null,
     rotations: stats.rotations,
     fallback: c.source !== 'dynamic',
+    alert: keeper?.isExpired ? (keeper.events.findLast((e) => e.type === 'token-expired') ? 'Vault token expired' : 'lease expired') : null,
     pool: stats,
     events: keeper ? keeper.events.slice(-10) : [],
     attempts,

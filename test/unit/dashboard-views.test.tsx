@@ -14,6 +14,7 @@ const credentials: CredentialState = {
   nextActionAt: '2026-11-28T12:00:30.000Z',
   rotations: 3,
   fallback: false,
+  alert: null,
   pool: { generation: 4, rotations: 3, source: 'dynamic', user: 'v-root', total: 5, idle: 4, waiting: 0, retried: 2, lastError: null },
   events: [{ type: 'rotated', at: Date.UTC(2026, 10, 28, 12, 0, 0), lease: 'database/creds/delphi-readonly/Ab3x…', ttl: 60, detail: 'max_ttl reached' }],
   attempts: [{ source: 'dynamic', ok: true, ms: 12 }],
@@ -153,5 +154,11 @@ describe('the dashboard app', () => {
     app.stdin.write('q');
     await tick();
     expect(quit).toBe(true);
+  });
+
+  it('says in the header when the Vault token has expired', () => {
+    const app = render(<App model={model({ credentials: () => ({ ...credentials, source: 'kv', fallback: true, ttlSeconds: null, alert: 'Vault token expired' }) })} />);
+    expect(app.lastFrame()).toMatch(/creds kv \(FALLBACK\)\s+VAULT TOKEN EXPIRED/);
+    app.unmount();
   });
 });

@@ -69,6 +69,7 @@ export function App({ model, onQuit }: { model: DashboardSource; onQuit?: () => 
       </Box>
       <Text>
         <Text color={credentials.fallback ? 'yellow' : 'green'}>{`creds ${credentials.source}${credentials.fallback ? ' (FALLBACK)' : ''}`}</Text>
+        {credentials.alert ? <Text color="red" bold>{`  ${credentials.alert.toUpperCase()}`}</Text> : null}
         {credentials.ttlSeconds !== null ? `  lease ${credentials.ttlSeconds}s` : ''}
         {`  rotations ${credentials.rotations}  `}
         <Text color={model.error ? 'red' : model.paused ? 'yellow' : 'green'}>{status}</Text>
