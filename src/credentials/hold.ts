@@ -56,7 +56,8 @@ export async function holdCredentials(options: ChainOptions, hooks: CredentialHo
   const dynamic = SOURCE_FACTORIES.dynamic(context);
   // The keeper times its own retries against the lease's expiry: its client must not add
   // retries of its own underneath (they could carry a renewal past the expiry).
-  const leaseClient = credentials.lease && session ? createVaultClient({ settings: { ...session.settings, maxRetries: 0 }, token: session.client.token }) : undefined;
+  // Nor may one request hang for the client's whole timeout (60 s by default) on a frozen Vault.
+  const leaseClient = credentials.lease && session ? createVaultClient({ settings: { ...session.settings, maxRetries: 0, timeoutSeconds: Math.min(session.settings.timeoutSeconds, 10) }, token: session.client.token }) : undefined;
   const keeper =
     credentials.lease && session && leaseClient
       ? new LeaseKeeper<DbCredentials>({

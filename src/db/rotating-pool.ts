@@ -140,7 +140,6 @@ export class RotatingPool extends EventEmitter {
     const deadline = Date.now() + (this.options.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS);
     let failures = 0;
     for (;;) {
-      if (this.failed) throw this.failed;
       const generation = this.active;
       try {
         const result = await this.track(generation, generation.pool.query<R>(text, values));
@@ -191,8 +190,9 @@ export class RotatingPool extends EventEmitter {
 
   /** A client for a transaction; release it as with pg.Pool. It belongs to the current generation. */
   async connect(): Promise<pg.PoolClient> {
-    if (this.failed) throw this.failed;
-    return this.track(this.active, this.active.pool.connect());
+    return this.track(this.active, this.active.pool.connect()).catch((err: unknown) => {
+      throw this.failed && failureKind(err) === 'credentials' ? this.failed : err;
+    });
   }
 
   /**
@@ -217,7 +217,11 @@ export class RotatingPool extends EventEmitter {
     await this.drain(old);
   }
 
-  /** The keeper gave up and no fallback could serve: queries fail with a clear error until it recovers. */
+  /**
+   * The lease died and no fallback could serve. The sessions already open still work (PostgreSQL
+   * checks VALID UNTIL only at login), so queries keep going to them; a query that needs a new
+   * login fails with this clear error instead of PostgreSQL's, until new credentials arrive.
+   */
   markExpired(detail: string): void {
     this.failed = new CredentialsExpiredError(detail);
     this.emit('expired', { detail });
@@ -249,7 +253,8 @@ export class RotatingPool extends EventEmitter {
   // ---------------------------------------------------------------------------------------------
 
   private buildPool(credentials: DbCredentials): pg.Pool {
-    const lease = credentials.lease;
+    // No maxLifetime: a session on live credentials is never cut (rotations end old pools, a
+    // revocation ends its role's sessions), so open sessions can serve through a Vault outage.
     const pool = new pg.Pool({
       ...toPgConfig(credentials),
       max: 10,
@@ -257,8 +262,6 @@ export class RotatingPool extends EventEmitter {
       connectionTimeoutMillis: 10_000,
       application_name: 'eos',
       ...this.options.pool,
-      // No connection outlives one lease period: a renewal or rotation is never far behind.
-      maxLifetimeSeconds: lease ? Math.max(1, Math.floor(lease.duration)) : 0,
     });
     // An idle client whose session was ended (revocation, restart) must not crash the process.
     pool.on('error', (err) => this.noteError(err));

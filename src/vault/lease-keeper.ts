@@ -85,8 +85,11 @@ export interface LeaseKeeperOptions<T extends Leased> {
   log?: Logger;
 }
 
-/** Once on a fallback, the lease is tried again at least this often. */
-const MAX_RECOVERY_BACKOFF_MS = 10_000;
+/**
+ * Past expiry, Vault is asked again at least this often (jittered): as soon as it answers, new
+ * credentials replace the dead ones, while the pool's open sessions bridge the gap.
+ */
+const MAX_RECOVERY_BACKOFF_MS = 2_000;
 const MAX_EVENTS = 50;
 
 /** Errors after which the lease cannot be renewed any more: re-issue at once. */
@@ -290,7 +293,7 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
     this.retryRecovery();
   }
 
-  /** After expiry, keep trying to get a lease back (every 1 s doubling to 10 s). */
+  /** After expiry, keep trying to get a lease back (every 1 s, then 2 s). */
   private retryRecovery(): void {
     this.recoveries += 1;
     this.schedule(backoffMs(this.recoveries, this.random, MAX_RECOVERY_BACKOFF_MS), () => this.rotate('recovering after expiry'), 'try dynamic credentials again');

@@ -49,12 +49,20 @@ interface Faults {
   drops: { pathPrefix: string; remaining: number }[];
   requests: number;
   byPath: Map<string, number>;
+  /** While set, the server is frozen: requests and expiry timers wait for it to resolve. */
+  paused: Promise<void> | null;
 }
 
 export async function startVaultDevServer(options: VaultDevServerOptions = {}): Promise<VaultDevServer> {
   const host = options.host ?? LOOPBACK;
-  const core = new VaultCore({ clock: options.clock ?? systemClock, rootToken: options.rootToken, version: options.version });
-  const faults: Faults = { failures: [], latency: null, drops: [], requests: 0, byPath: new Map() };
+  const faults: Faults = { failures: [], latency: null, drops: [], requests: 0, byPath: new Map(), paused: null };
+  const base = options.clock ?? systemClock;
+  // A frozen process fires no timer: one that comes due during a pause runs when it ends.
+  const clock: Clock = {
+    now: () => base.now(),
+    setTimeout: (fn, ms) => base.setTimeout(() => (faults.paused ? void faults.paused.then(fn) : fn()), ms),
+  };
+  const core = new VaultCore({ clock, rootToken: options.rootToken, version: options.version });
   const sockets = new Set<Socket>();
 
   const server = createServer((req, res) => {
@@ -103,6 +111,8 @@ async function handleHttp(core: VaultCore, faults: Faults, req: IncomingMessage,
   if (!url.pathname.startsWith('/v1/')) return send(res, { status: 404, body: { errors: [] } }, req);
 
   const path = url.pathname.slice('/v1/'.length);
+  // A frozen Vault holds the connection and answers only when it thaws.
+  while (faults.paused) await faults.paused;
   faults.requests += 1;
   faults.byPath.set(path, (faults.byPath.get(path) ?? 0) + 1);
 
@@ -221,6 +231,19 @@ async function control(core: VaultCore, faults: Faults, req: IncomingMessage, re
     case 'POST drop':
       faults.drops.push({ pathPrefix: String(body.path ?? ''), remaining: Number(body.count ?? 1) });
       return reply(204);
+    case 'POST pause': {
+      // As a SIGSTOPped Vault: nothing answered, no lease expired, for `seconds`.
+      const ms = Number(body.seconds ?? 0) * 1000;
+      if (!(ms > 0)) return reply(400, { errors: ['seconds must be a positive number'] });
+      let resume!: () => void;
+      faults.paused = new Promise<void>((resolve) => (resume = resolve));
+      const thaw = setTimeout(() => {
+        faults.paused = null;
+        resume();
+      }, ms);
+      thaw.unref();
+      return reply(204);
+    }
     case 'POST seal':
       core.sealed = true;
       return reply(204);
