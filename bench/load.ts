@@ -24,12 +24,13 @@ export async function runLoad(options: { qps: number; durationMs: number; query:
       const elapsed = performance.now() - start;
       const due = Math.min(Math.floor((Math.min(elapsed, options.durationMs) / 1000) * options.qps), Math.floor((options.durationMs / 1000) * options.qps));
       for (; sent < due; sent++) {
-        const startedAt = performance.now();
+        const began = performance.now();
+        const startedAt = Date.now();
         const p = options
           .query()
           .then(
-            () => void outcomes.push({ startedAt: Date.now(), ms: performance.now() - startedAt }),
-            (err: unknown) => void outcomes.push({ startedAt: Date.now(), ms: performance.now() - startedAt, error: err instanceof Error ? err.message : String(err) }),
+            () => void outcomes.push({ startedAt, ms: performance.now() - began }),
+            (err: unknown) => void outcomes.push({ startedAt, ms: performance.now() - began, error: err instanceof Error ? err.message : String(err) }),
           )
           .finally(() => inFlight.delete(p));
         inFlight.add(p);

@@ -24,6 +24,8 @@ const SESSION_ENDED = new Set(['57P01', '57P02']);
 /** No session could be made: the server is down or starting. Nothing was sent. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P03', '08001', '08004', '08006']);
 
+const DEFAULT_POOL_SIZE = 10;
+
 /** How long reads are retried through a restart or failover, unless configured otherwise. */
 export const DEFAULT_RETRY_WINDOW_MS = 15_000;
 
@@ -202,13 +204,21 @@ export class RotatingPool extends EventEmitter {
   async switchTo(credentials: DbCredentials, reason: string): Promise<void> {
     if (this.ended) return;
     const candidate = this.buildPool(credentials);
+    const old = this.active;
     try {
-      await candidate.query('SELECT 1');
+      // Log in as many sessions as the old pool has busy or idle before any query moves over:
+      // logins (SCRAM) cost milliseconds of CPU each, and paid here they stay off the queries.
+      const sessions = Math.max(1, Math.min(old.pool.totalCount, this.poolSize()));
+      const clients = await Promise.all(Array.from({ length: sessions }, () => candidate.connect()));
+      try {
+        await clients[0]?.query('SELECT 1');
+      } finally {
+        for (const client of clients) client.release();
+      }
     } catch (err) {
       await candidate.end().catch(() => undefined);
       throw err;
     }
-    const old = this.active;
     this.active = { pool: candidate, credentials, number: old.number + 1, pending: new Set() };
     this.rotations += 1;
     this.failed = null;
@@ -252,12 +262,16 @@ export class RotatingPool extends EventEmitter {
 
   // ---------------------------------------------------------------------------------------------
 
+  private poolSize(): number {
+    return this.options.pool?.max ?? DEFAULT_POOL_SIZE;
+  }
+
   private buildPool(credentials: DbCredentials): pg.Pool {
     // No maxLifetime: a session on live credentials is never cut (rotations end old pools, a
     // revocation ends its role's sessions), so open sessions can serve through a Vault outage.
     const pool = new pg.Pool({
       ...toPgConfig(credentials),
-      max: 10,
+      max: DEFAULT_POOL_SIZE,
       idleTimeoutMillis: 30_000,
       connectionTimeoutMillis: 10_000,
       application_name: 'eos',
@@ -313,7 +327,11 @@ export class RotatingPool extends EventEmitter {
       const valid = await guard.leaseValid();
       // Only a refused privilege can be innocent; a refused login or an ended session on these
       // credentials means they are dead whatever Vault still says (or cannot say) about the lease.
-      if ((!valid || code !== '42501') && generation === this.active) await guard.rotateNow('credentials refused by PostgreSQL');
+      if ((!valid || code !== '42501') && generation === this.active) {
+        await guard.rotateNow('credentials refused by PostgreSQL');
+        // A rotation that found no new lease falls back (or fails) in a step of its own: wait for it too.
+        await guard.idle();
+      }
       return valid;
     })().finally(() => {
       this.recovering = undefined;

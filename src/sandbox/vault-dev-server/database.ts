@@ -1,4 +1,5 @@
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { quoteIdent } from '../../db/identifiers.js';
 import type { Clock } from '../../util/clock.js';
@@ -205,7 +206,7 @@ export class DatabaseEngine implements SecretEngine {
     if (!c.password) throw badRequest('unable to rotate root credentials: no password in configuration');
     const password = databasePassword();
     const statements = c.rootRotationStatements.length > 0 ? c.rootRotationStatements : [DEFAULT_ROTATE_ROOT];
-    await runInTransaction(c.pool, statements, { username: c.username, name: c.username, password: this.passwordFor(c, password) }).catch((err) => {
+    await runInTransaction(c.pool, statements, { username: c.username, name: c.username, password: await this.passwordFor(c, password) }).catch((err) => {
       throw internalError(`failed to update user: ${pgErrorText(err)}`);
     });
     c.password = password;
@@ -280,7 +281,7 @@ export class DatabaseEngine implements SecretEngine {
     const password = databasePassword();
     const expiration = expirationText(this.clock.now() + (ttl + 5) * 1000);
     try {
-      await runInTransaction(c.pool, role.creation, { name: username, username, password: this.passwordFor(c, password), expiration });
+      await runInTransaction(c.pool, role.creation, { name: username, username, password: await this.passwordFor(c, password), expiration });
     } catch (err) {
       throw internalError(`failed to execute query: ${pgErrorText(err)}`);
     }
@@ -344,7 +345,7 @@ export class DatabaseEngine implements SecretEngine {
   }
 
   /** The password as sent to PostgreSQL: plain, or a SCRAM verifier computed here. */
-  private passwordFor(c: Connection, password: string): string {
+  private async passwordFor(c: Connection, password: string): Promise<string> {
     return c.passwordAuthentication === 'scram-sha-256' ? scramVerifier(password) : password;
   }
 }
@@ -452,10 +453,16 @@ export function pgErrorText(err: unknown): string {
 }
 
 /** A SCRAM-SHA-256 verifier, so the plain password never reaches PostgreSQL. */
-function scramVerifier(password: string): string {
+const pbkdf2Async = promisify(pbkdf2);
+
+/**
+ * The SCRAM-SHA-256 verifier PostgreSQL stores. Derived on the thread pool, not the event loop:
+ * Vault does this in its own process, so the double must not stall whoever shares its process.
+ */
+async function scramVerifier(password: string): Promise<string> {
   const salt = randomBytes(16);
   const iterations = 4096;
-  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
+  const salted = await pbkdf2Async(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
   const clientKey = createHmac('sha256', salted).update('Client Key').digest();
   const storedKey = createHash('sha256').update(clientKey).digest();
   const serverKey = createHmac('sha256', salted).update('Server Key').digest();
