@@ -8,7 +8,7 @@ const FLOORS = [
   ['src/commands/'],
   ['src/sandbox/'],
   ['src/delphi/', 'src/exec/', 'src/setup/'],
-  ['src/credentials/'],
+  ['src/credentials/', 'src/telemetry/'],
   ['src/vault/', 'src/db/'],
   ['src/log\\.ts'],
   ['src/config/'],

@@ -6,7 +6,8 @@ import { durationOption, sandboxTtls } from './duration-option.js';
 import { onInterrupt } from './interrupt.js';
 import { writeJson } from './output.js';
 import { parseSources } from './source-option.js';
-import { defineCommand, SOURCE_OPTION } from './spec.js';
+import { startMetrics } from './metrics-option.js';
+import { defineCommand, METRICS_OPTION, SOURCE_OPTION } from './spec.js';
 
 /** `eos delphi dashboard`: the live view; `--once` one text frame; `--json` one snapshot. */
 export default defineCommand({
@@ -20,6 +21,7 @@ export default defineCommand({
     sandbox: { flags: '--sandbox', description: 'start a throwaway sandbox with sample data and the pipeline simulator, and show it' },
     ttl: { flags: '--ttl <duration>', description: 'with --sandbox: role TTL', default: '60s' },
     maxTtl: { flags: '--max-ttl <duration>', description: 'with --sandbox: role max TTL', default: '5m' },
+    metricsListen: METRICS_OPTION,
   },
   examples: ['eos delphi dashboard', 'eos delphi dashboard --once', 'eos delphi dashboard --sandbox --ttl 30s --max-ttl 2m'],
   async run(options, context) {
@@ -37,6 +39,7 @@ export default defineCommand({
     let sandboxed: { config: Config; env: NodeJS.ProcessEnv } | undefined;
     let teardown: (() => Promise<void>) | undefined;
     let model: InstanceType<typeof DashboardModel> | undefined;
+    let metrics: Awaited<ReturnType<typeof startMetrics>> | undefined;
     // From here on SIGINT/SIGTERM mean: stop what is starting, close the pool, revoke the lease,
     // remove the sandbox.
     const interrupt = onInterrupt((l) => io.stderr.write(`${l}\n`));
@@ -61,6 +64,11 @@ export default defineCommand({
 
       const db = await context.database({ sources, command: 'delphi dashboard', ...sandboxed });
       if (interrupt.received) return interrupt.exitCode();
+      if (options.metricsListen) {
+        metrics = await startMetrics(options.metricsListen, context, { holdsCredentials: true });
+        const effective = sandboxed?.config ?? context.config().config;
+        metrics.watchCredentials({ keeper: db.keeper, pool: db.pool, role: effective.engine.role, current: () => db.pool.credentials, allowed: sources ?? effective.credentials.sources });
+      }
       model = new DashboardModel(db, { intervalMs: intervalS * 1000, listen: live });
       if (!live) {
         await model.refresh();
@@ -84,6 +92,7 @@ export default defineCommand({
       // Whatever ended the run (q, a signal, an error inside the terminal UI), the refresh timers
       // and the listener stop, the pool closes and its lease is revoked, then the sandbox goes.
       await model?.stop();
+      await metrics?.close();
       await context.close();
       await teardown?.();
       interrupt.dispose();

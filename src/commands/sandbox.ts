@@ -3,7 +3,8 @@ import { shellQuote } from '../util/shell.js';
 import { sandboxTtls } from './duration-option.js';
 import { onInterrupt } from './interrupt.js';
 import { writeJson } from './output.js';
-import { defineCommand, JSON_OPTION } from './spec.js';
+import { startMetrics } from './metrics-option.js';
+import { defineCommand, JSON_OPTION, METRICS_OPTION } from './spec.js';
 
 /** `eos sandbox`: start everything, print the exports, wait for Ctrl-C, remove everything. */
 export default defineCommand({
@@ -16,6 +17,7 @@ export default defineCommand({
     simulate: { flags: '--simulate', description: 'run the pipeline simulator (moves alerts through the states with worker credentials)' },
     alerts: { flags: '--alerts <n>', description: 'sample alerts to load', default: '5000' },
     json: { ...JSON_OPTION, description: 'print the settings as JSON instead of export lines' },
+    metricsListen: METRICS_OPTION,
   },
   examples: ['eos sandbox --simulate', 'eos sandbox --ttl 10s --max-ttl 30s --alerts 0 --json'],
   async run(options, context) {
@@ -31,6 +33,8 @@ export default defineCommand({
     const progress = (line: string) => io.stderr.write(`${line}\n`);
     // From here on a signal means: stop, and remove whatever was started.
     const interrupt = onInterrupt(progress);
+    // Process metrics and the dev server's Vault traffic; healthy while the sandbox runs.
+    const metrics = options.metricsListen ? await startMetrics(options.metricsListen, context) : undefined;
     try {
       const sandbox = await startSandbox({ vaultPort: port, ttl, maxTtl, sampleAlerts: alerts, progress, signal: interrupt.signal }).catch((err: unknown) => {
         if (interrupt.received) return undefined;
@@ -64,6 +68,7 @@ export default defineCommand({
       progress('sandbox removed');
       return 0;
     } finally {
+      await metrics?.close();
       interrupt.dispose();
     }
   },

@@ -1,7 +1,9 @@
 import { quoted, UsageError } from '../errors.js';
 import { durationOption } from './duration-option.js';
 import { parseSources } from './source-option.js';
-import { defineCommand, SOURCE_OPTION } from './spec.js';
+import { startMetrics } from './metrics-option.js';
+import { defineCommand, METRICS_OPTION, SOURCE_OPTION } from './spec.js';
+import type { DbCredentials } from '../db/credentials.js';
 
 /**
  * `eos self secrets exec -- <command>`: a worker gets fresh credentials in PG_DSN (and PG*),
@@ -17,6 +19,7 @@ export default defineCommand({
     source: SOURCE_OPTION,
     onRotate: { flags: '--on-rotate <action>', description: 'restart, signal:<NAME> (e.g. signal:HUP) or none', default: 'restart' },
     grace: { flags: '--grace <duration>', description: 'how long a worker may take to stop before SIGKILL', default: '30s' },
+    metricsListen: METRICS_OPTION,
   },
   examples: [
     'eos self secrets exec -- python3 /opt/delphi/delphi-listener.py',
@@ -44,18 +47,26 @@ export default defineCommand({
     // A signalled worker keeps its environment: it re-reads the credentials from a private file.
     const dir = onRotate.kind === 'restart' ? undefined : await mkdtemp(path.join(tmpdir(), 'eos-exec-'));
     const credentialsFile = dir ? path.join(dir, 'credentials.env') : undefined;
-    const supervisor = new WorkerSupervisor({ command, args: commandArgs, env: io.env, onRotate, graceMs: grace * 1000, credentialsFile, log });
+    const metrics = options.metricsListen ? await startMetrics(options.metricsListen, context, { holdsCredentials: true }) : undefined;
+    const supervisor = new WorkerSupervisor({ command, args: commandArgs, env: io.env, onRotate, graceMs: grace * 1000, credentialsFile, log, observe: metrics?.worker.observe });
+    let current: DbCredentials | undefined;
     const held = await holdCredentials(
       { config, env: io.env, sources, role: options.role ?? config.engine.workerRole, log, command: `exec ${command}`, warn: context.warn },
       {
-        onRotate: (next, reason) => supervisor.rotate(next, reason),
+        onRotate: async (next, reason) => {
+          await supervisor.rotate(next, reason);
+          current = next;
+        },
         onFallback: async (fallback) => {
           context.warn(`the dynamic lease expired; the worker now runs with ${fallback.source} credentials`);
           await supervisor.rotate(fallback, `fallback to ${fallback.source}`);
+          current = fallback;
         },
         onNoFallback: (detail) => io.stderr.write(`error: ${detail}\n`),
       },
     );
+    current = held.credentials;
+    metrics?.watchCredentials({ keeper: held.keeper, role: options.role ?? config.engine.workerRole, current: () => current, allowed: sources ?? config.credentials.sources });
     if (held.credentials.source !== 'dynamic') context.warn(`the worker runs with ${held.credentials.source} credentials, not dynamic ones`);
 
     // Signals to eos go to the worker; its exit ends eos. Once it has exited, further signals are
@@ -74,6 +85,7 @@ export default defineCommand({
     } finally {
       childGone = true;
       await held.close();
+      await metrics?.close();
       if (dir) await rm(dir, { recursive: true, force: true });
       for (const signal of signals) process.off(signal, forward);
     }

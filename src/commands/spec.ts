@@ -49,3 +49,4 @@ export function defineCommand<const M extends Record<string, OptionSpec>>(spec: 
 /** The options nearly every reporting command has. */
 export const JSON_OPTION = { flags: '--json', description: 'print the result as JSON' } as const;
 export const SOURCE_OPTION = { flags: '--source <list>', description: 'allowed credential sources, in order, e.g. dynamic,env (default: credentials.sources in the config)' } as const;
+export const METRICS_OPTION = { flags: '--metrics-listen <host:port>', description: 'serve Prometheus /metrics and /healthz there (a bare port means 127.0.0.1)' } as const;

@@ -50,6 +50,8 @@ export interface PoolStats {
   idle: number;
   waiting: number;
   retried: number;
+  /** Queries answered, and queries that failed after every retry. */
+  queries: { ok: number; failed: number };
   lastError: string | null;
 }
 
@@ -110,6 +112,8 @@ export class RotatingPool extends EventEmitter {
   private active: Generation;
   private rotations = 0;
   private retried = 0;
+  private answered = 0;
+  private failedQueries = 0;
   private lastError: string | null = null;
   private failed: CredentialsExpiredError | null = null;
   private recovering: Promise<boolean> | undefined;
@@ -146,6 +150,7 @@ export class RotatingPool extends EventEmitter {
       try {
         const result = await this.track(generation, generation.pool.query<R>(text, values));
         this.everServed = true;
+        this.answered += 1;
         return result;
       } catch (err) {
         const kind = failureKind(err);
@@ -248,6 +253,7 @@ export class RotatingPool extends EventEmitter {
       idle: pool.idleCount,
       waiting: pool.waitingCount,
       retried: this.retried,
+      queries: { ok: this.answered, failed: this.failedQueries },
       lastError: this.lastError,
     };
   }
@@ -346,6 +352,7 @@ export class RotatingPool extends EventEmitter {
   /** Notes the error for stats and hands it back to be thrown. */
   private noted(err: unknown): unknown {
     this.noteError(err);
+    this.failedQueries += 1;
     return err;
   }
 }

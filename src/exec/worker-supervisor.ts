@@ -78,7 +78,11 @@ export interface SupervisorOptions {
   credentialsFile?: string;
   stdio?: StdioOptions;
   log?: Logger;
+  /** Told of each start, restart, exit and signal (for metrics). */
+  observe?: (event: WorkerEvent) => void;
 }
+
+export type WorkerEvent = { type: 'start' } | { type: 'restart' } | { type: 'exit'; code: number | null; signal: string | null } | { type: 'signal'; signal: NodeJS.Signals };
 
 /** The credentials as dotenv lines (for the credentials file). */
 export function credentialsFileText(c: DbCredentials): string {
@@ -137,6 +141,7 @@ export class WorkerSupervisor {
     this.child = child;
     const watchdog = child.pid === undefined ? undefined : startWatchdog(child.pid);
     this.starts += 1;
+    this.options.observe?.({ type: 'start' });
     this.options.log?.info({ pid: child.pid, source: credentials.source, user: credentials.user, start: this.starts }, 'worker started');
     child.on('error', (err: NodeJS.ErrnoException) => {
       this.options.log?.error({ error: err.message }, 'worker could not be started');
@@ -145,6 +150,7 @@ export class WorkerSupervisor {
     child.on('exit', (code, signal) => {
       // The worker is gone: its watchdog goes too, before its group id could name another group.
       watchdog?.kill('SIGKILL');
+      this.options.observe?.({ type: 'exit', code, signal });
       if (this.child !== child || this.restarting) return;
       const status = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
       this.options.log?.info({ pid: child.pid, code, signal }, 'worker exited');
@@ -170,6 +176,7 @@ export class WorkerSupervisor {
     } finally {
       this.restarting = false;
     }
+    this.options.observe?.({ type: 'restart' });
     this.options.log?.info({ pid: this.child?.pid, reason }, 'worker restarted with new credentials');
   }
 
@@ -189,6 +196,7 @@ export class WorkerSupervisor {
   /** The worker's process group: the worker and whatever it started. */
   private signalGroup(signal: NodeJS.Signals, child = this.child): void {
     if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
+    this.options.observe?.({ type: 'signal', signal });
     try {
       process.kill(-child.pid, signal);
     } catch {

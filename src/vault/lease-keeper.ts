@@ -146,6 +146,11 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
     return this.lease.nextActionAt;
   }
 
+  /** When the token dies by our count, unless renewed (infinite for a token without expiry). */
+  get tokenExpiry(): number {
+    return this.token.expiresAt;
+  }
+
   /** What that step is, in words (`renew`, `issue new credentials (max_ttl reached)`, …). */
   get nextAction(): string | null {
     return this.lease.nextActionAt === null ? null : this.plannedAction;

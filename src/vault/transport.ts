@@ -93,6 +93,21 @@ export function buildHttpsAgent(tls: TlsSettings): https.Agent {
   });
 }
 
+/** One HTTP exchange with Vault, as metrics count it. */
+export interface VaultRequestObservation {
+  /** The logical path (after /v1/). */
+  path: string;
+  /** The HTTP status, or `error` when no answer came. */
+  status: string;
+  seconds: number;
+}
+
+/**
+ * Who wants to see every request: the metrics endpoint, when one runs. Process-wide on purpose:
+ * clients are built deep inside the credential chain, and a process has one set of metrics.
+ */
+export const vaultRequestObservers = new Set<(observation: VaultRequestObservation) => void>();
+
 export class VaultTransport {
   private readonly httpsAgent: https.Agent;
   private readonly httpAgent = new http.Agent({ keepAlive: true });
@@ -165,7 +180,24 @@ export class VaultTransport {
     return Math.round((attempt + 1) * (1000 + 500 * this.random()));
   }
 
-  private once(request: TransportRequest, uri: string): Promise<TransportResponse> {
+  private async once(request: TransportRequest, uri: string): Promise<TransportResponse> {
+    if (vaultRequestObservers.size === 0) return this.exchange(request, uri);
+    const started = performance.now();
+    const path = new URL(uri).pathname.replace(/^\/v1\//, '');
+    const observe = (status: string) => {
+      for (const observer of vaultRequestObservers) observer({ path, status, seconds: (performance.now() - started) / 1000 });
+    };
+    try {
+      const response = await this.exchange(request, uri);
+      observe(String(response.statusCode));
+      return response;
+    } catch (err) {
+      observe('error');
+      throw err;
+    }
+  }
+
+  private exchange(request: TransportRequest, uri: string): Promise<TransportResponse> {
     const url = new URL(uri);
     const isHttps = url.protocol === 'https:';
     const body = request.json !== undefined && request.json !== true && request.json !== null ? JSON.stringify(request.json) : undefined;

@@ -15,7 +15,7 @@ const credentials: CredentialState = {
   rotations: 3,
   fallback: false,
   alert: null,
-  pool: { generation: 4, rotations: 3, source: 'dynamic', user: 'v-root', total: 5, idle: 4, waiting: 0, retried: 2, lastError: null },
+  pool: { generation: 4, rotations: 3, source: 'dynamic', user: 'v-root', total: 5, idle: 4, waiting: 0, retried: 2, queries: { ok: 100, failed: 0 }, lastError: null },
   events: [{ type: 'rotated', at: Date.UTC(2026, 10, 28, 12, 0, 0), lease: 'database/creds/delphi-readonly/Ab3x…', ttl: 60, detail: 'max_ttl reached' }],
   attempts: [{ source: 'dynamic', ok: true, ms: 12 }],
 };
