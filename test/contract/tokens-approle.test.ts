@@ -31,6 +31,12 @@ describe('Vault API contract: tokens and AppRole (§2)', () => {
       expect(Date.parse(looked.json.data.expire_time)).toBeGreaterThan(Date.now() + 3500_000);
     });
 
+    it('takes a JSON body of null as an empty one (bao write -f, the Go client\'s Write(path, nil))', async () => {
+      const created = await vault('POST', 'auth/token/create', 'null', { 'Content-Type': 'application/json' });
+      expect(created.status).toBe(200);
+      expect((created.json as { auth: { client_token: string; policies: string[] } }).auth.client_token).toMatch(/\w{20,}/);
+    });
+
     it('renews a token, capping at its max TTL with the warning', async () => {
       const created = await vault('POST', 'auth/token/create', { ttl: '10s', explicit_max_ttl: '30s' });
       const child = http(target, created.json.auth.client_token);

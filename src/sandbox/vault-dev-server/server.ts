@@ -182,7 +182,9 @@ async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> 
   const type = req.headers['content-type'] ?? '';
   if (type.includes('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(text));
   const parsed: unknown = JSON.parse(text);
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+  // `bao write -f` and the Go client's Write(path, nil) send `null`: Vault takes it as {}.
+  if (parsed === null) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
   return parsed as Record<string, unknown>;
 }
 
