@@ -288,14 +288,20 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
 
   private expire(err: unknown): void {
     if (this.expired) return;
-    this.expired = true;
     this.record('expired', { lease: this.leaseName(), detail: `could not renew or replace it: ${message(err)}` });
+    this.handOver();
+    this.recoveries = 0;
+    this.retryRecovery();
+  }
+
+  /** The lease is dead: its users move to a fallback, in a step of its own after this one. */
+  private handOver(): void {
+    if (this.expired) return;
+    this.expired = true;
     const previous = this.current;
     this.work = this.work.then(async () => {
       if (previous) await this.options.onExpired?.(previous);
     });
-    this.recoveries = 0;
-    this.retryRecovery();
   }
 
   /** After expiry, keep trying to get a lease back (every 1 s, then 2 s). */
@@ -362,17 +368,17 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
     this.options.warn?.(detail);
     this.lease.cancel();
     this.token.cancel();
-    if (!this.expired) {
-      this.expired = true;
-      const previous = this.current;
-      this.work = this.work.then(async () => {
-        if (previous) await this.options.onExpired?.(previous);
-      });
-    }
+    this.handOver();
     if (this.options.relogin) {
       this.token.failures = 0;
-      this.token.schedule(backoffMs(1, this.random), () => void this.serial(() => this.keepToken(false, this.tokenIncrement)));
+      this.scheduleLogin();
     }
+  }
+
+  /** A login can be tried again after the old token died: plain backoff, no deadline. */
+  private scheduleLogin(): void {
+    this.token.failures += 1;
+    this.token.schedule(backoffMs(this.token.failures, this.random), () => void this.serial(() => this.keepToken(false, this.tokenIncrement)));
   }
 
   private planToken(ttl: number, renewable: boolean, increment: number): void {
@@ -403,9 +409,7 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
       await this.rotate('token replaced');
     } catch (err) {
       this.record('warning', { detail: `login failed: ${message(err)}` });
-      // A login can be tried again after the old token died: plain backoff, no deadline.
-      this.token.failures += 1;
-      this.token.schedule(backoffMs(this.token.failures, this.random), () => void this.serial(() => this.keepToken(false, increment)));
+      this.scheduleLogin();
     }
   }
 
