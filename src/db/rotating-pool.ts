@@ -115,7 +115,8 @@ export class RotatingPool extends EventEmitter {
   private answered = 0;
   private failedQueries = 0;
   private lastError: string | null = null;
-  private failed: CredentialsExpiredError | null = null;
+  /** Set while the lease is dead and nothing replaced it: what a query needing a new login meets. */
+  private expiredError: CredentialsExpiredError | null = null;
   private recovering: Promise<boolean> | undefined;
   private ended = false;
   /** A server never reached is a wrong target, not a restart: fail at once instead of waiting. */
@@ -179,9 +180,15 @@ export class RotatingPool extends EventEmitter {
     // A refused privilege on live credentials on an unchanged pool is a real permission error.
     if (code === '42501' && stillValid && generation === this.active) throw this.noted(err);
     if (!readOnly && !isPoolEnded(err)) throw this.noted(err);
-    if (this.failed) throw this.failed;
+    if (this.expiredError) throw this.expiredError;
     this.retried += 1;
-    return this.track(this.active, this.active.pool.query<R>(text, values));
+    try {
+      const result = await this.track(this.active, this.active.pool.query<R>(text, values));
+      this.answered += 1;
+      return result;
+    } catch (retryErr) {
+      throw this.noted(retryErr);
+    }
   }
 
   /**
@@ -198,7 +205,7 @@ export class RotatingPool extends EventEmitter {
   /** A client for a transaction; release it as with pg.Pool. It belongs to the current generation. */
   async connect(): Promise<pg.PoolClient> {
     return this.track(this.active, this.active.pool.connect()).catch((err: unknown) => {
-      throw this.failed && failureKind(err) === 'credentials' ? this.failed : err;
+      throw this.expiredError && failureKind(err) === 'credentials' ? this.expiredError : err;
     });
   }
 
@@ -214,8 +221,12 @@ export class RotatingPool extends EventEmitter {
       // Log in as many sessions as the old pool has busy or idle before any query moves over:
       // logins (SCRAM) cost milliseconds of CPU each, and paid here they stay off the queries.
       const sessions = Math.max(1, Math.min(old.pool.totalCount, this.poolSize()));
-      const clients = await Promise.all(Array.from({ length: sessions }, () => candidate.connect()));
+      const logins = await Promise.allSettled(Array.from({ length: sessions }, () => candidate.connect()));
+      const clients = logins.flatMap((l) => (l.status === 'fulfilled' ? [l.value] : []));
       try {
+        // Every client goes back before anything throws: end() would wait for one kept out.
+        const refused = logins.find((l) => l.status === 'rejected');
+        if (refused) throw refused.reason;
         await clients[0]?.query('SELECT 1');
       } finally {
         for (const client of clients) client.release();
@@ -226,7 +237,7 @@ export class RotatingPool extends EventEmitter {
     }
     this.active = { pool: candidate, credentials, number: old.number + 1, pending: new Set() };
     this.rotations += 1;
-    this.failed = null;
+    this.expiredError = null;
     this.options.log?.info({ generation: this.active.number, to: describeCredentials(credentials), reason }, 'pool switched to new credentials');
     this.emit('switched', { generation: this.active.number, source: credentials.source, reason });
     await this.drain(old);
@@ -238,7 +249,7 @@ export class RotatingPool extends EventEmitter {
    * login fails with this clear error instead of PostgreSQL's, until new credentials arrive.
    */
   markExpired(detail: string): void {
-    this.failed = new CredentialsExpiredError(detail);
+    this.expiredError = new CredentialsExpiredError(detail);
     this.emit('expired', { detail });
   }
 

@@ -56,6 +56,21 @@ describe('what the rotating pool retries, and what it never does', () => {
     await db.close();
   });
 
+  it('refuses to switch to credentials PostgreSQL refuses: the old pool keeps serving, nothing hangs', async () => {
+    const db = await openDatabase({ config: fx.config, env: fx.env, command: 'test' });
+    try {
+      await Promise.all([1, 2, 3].map(() => db.pool.query('SELECT pg_sleep(0.05)')));
+      const { dbCredentials } = await import('../../src/db/credentials.js');
+      const current = db.pool.credentials;
+      const wrong = dbCredentials({ host: current.host, port: current.port, database: current.database, sslmode: current.sslmode, user: current.user, password: 'not-the-password', source: 'dynamic' });
+      await expect(db.pool.switchTo(wrong, 'test')).rejects.toMatchObject({ code: '28P01' });
+      expect(db.pool.generation).toBe(1);
+      expect((await db.pool.query('SELECT 1 AS one')).rows[0]?.one).toBe(1);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('keeps LISTEN subscribed across a rotation', async () => {
     const db = await openDatabase({ config: fx.config, env: fx.env, command: 'test' });
     const listener = new PipelineListener(db.pool, ['new_alert']);
