@@ -3,7 +3,7 @@ import type { Config, LogLevel } from '../config/schema.js';
 import type { CredentialSourceName } from '../config/constants.js';
 import type { Database } from '../credentials/open-database.js';
 import type { Logger } from '../log.js';
-import { openVaultSession, type VaultSession } from '../vault/session.js';
+import type { VaultSession } from '../vault/session.js';
 import type { IO } from './io.js';
 
 export type { IO } from './io.js';
@@ -83,7 +83,8 @@ export function createContext(io: IO, globals: GlobalOptions): CommandContext {
       io.stderr.write(`warning: ${message}\n`);
     },
     vault() {
-      session ??= openVaultSession({ config: context.config().config, env: io.env, warn: context.warn });
+      // Imported here: commands that never talk to Vault (config show) never load its client.
+      session ??= import('../vault/session.js').then(({ openVaultSession }) => openVaultSession({ config: context.config().config, env: io.env, warn: context.warn }));
       return session;
     },
     database(request) {
