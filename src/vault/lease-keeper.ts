@@ -4,6 +4,7 @@ import { shortLeaseId } from '../redact.js';
 import type { Clock } from '../util/clock.js';
 import type { LeaseInfo, LeaseRenewal, TokenInfo } from './client.js';
 import { VaultBadRequestError, VaultError, VaultPermissionDeniedError, VaultServerError, VaultTokenExpiredError } from './errors.js';
+import { explainDenied } from './auth.js';
 import { backoffMs, Lifetime } from './lifetime.js';
 
 /**
@@ -347,12 +348,7 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
   private async tokenGone(err: unknown): Promise<boolean> {
     if (!(err instanceof VaultPermissionDeniedError)) return false;
     if (err instanceof VaultTokenExpiredError || this.options.clock.now() >= this.tokenEnd) return true;
-    try {
-      await this.options.vault.lookupSelf();
-      return false;
-    } catch (lookupErr) {
-      return lookupErr instanceof VaultPermissionDeniedError;
-    }
+    return (await explainDenied(this.options.vault, err)) instanceof VaultTokenExpiredError;
   }
 
   /**
