@@ -57,6 +57,24 @@ describe('eos as a user runs it', () => {
     expect(r.stderr).not.toMatch(/starting PostgreSQL|Raw mode|unexpected failure/);
   });
 
+  it('--metrics-listen: a bad value or a busy port is exit 2 naming it, before any credentials are asked for', async () => {
+    const bad = await runCli(['self', 'secrets', 'exec', '--metrics-listen', 'nine', '--', 'true'], user());
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: --metrics-listen "nine" is not a port or host:port$/m);
+    const { createServer } = await import('node:net');
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const taken = await runCli(['self', 'secrets', 'exec', '--metrics-listen', String(port), '--', 'true'], user());
+      expect(taken.code).toBe(2);
+      expect(taken.stderr).toMatch(new RegExp(`^error: --metrics-listen 127\\.0\\.0\\.1:${port}: EADDRINUSE$`, 'm'));
+      expect(taken.stderr).not.toMatch(/credential source/);
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
+  });
+
   it('repeats a huge or multi-line value cut and escaped, on one line', async () => {
     const u = user();
     const base = ['self', 'secrets', 'set', 'delphi-db-config', '--local', '--yes', '--port', '5432', '--database', 'delphi', '--sslmode', 'disable'];
