@@ -3,7 +3,6 @@ import { durationOption } from './duration-option.js';
 import { parseSources } from './source-option.js';
 import { startMetrics } from './metrics-option.js';
 import { defineCommand, METRICS_OPTION, SOURCE_OPTION } from './spec.js';
-import type { DbCredentials } from '../db/credentials.js';
 
 /**
  * `eos self secrets exec -- <command>`: a worker gets fresh credentials in PG_DSN (and PG*),
@@ -44,50 +43,47 @@ export default defineCommand({
     const { config } = context.config();
     const log = await context.logger();
 
+    const role = options.role ?? config.engine.workerRole;
     // A signalled worker keeps its environment: it re-reads the credentials from a private file.
     const dir = onRotate.kind === 'restart' ? undefined : await mkdtemp(path.join(tmpdir(), 'eos-exec-'));
-    const credentialsFile = dir ? path.join(dir, 'credentials.env') : undefined;
-    const metrics = options.metricsListen ? await startMetrics(options.metricsListen, context, { holdsCredentials: true }) : undefined;
-    const supervisor = new WorkerSupervisor({ command, args: commandArgs, env: io.env, onRotate, graceMs: grace * 1000, credentialsFile, log, observe: metrics?.worker.observe });
-    let current: DbCredentials | undefined;
-    const held = await holdCredentials(
-      { config, env: io.env, sources, role: options.role ?? config.engine.workerRole, log, command: `exec ${command}`, warn: context.warn },
-      {
-        onRotate: async (next, reason) => {
-          await supervisor.rotate(next, reason);
-          current = next;
-        },
-        onFallback: async (fallback) => {
-          context.warn(`the dynamic lease expired; the worker now runs with ${fallback.source} credentials`);
-          await supervisor.rotate(fallback, `fallback to ${fallback.source}`);
-          current = fallback;
-        },
-        onNoFallback: (detail) => io.stderr.write(`error: ${detail}\n`),
-      },
-    );
-    current = held.credentials;
-    metrics?.watchCredentials({ keeper: held.keeper, role: options.role ?? config.engine.workerRole, current: () => current, allowed: sources ?? config.credentials.sources });
-    if (held.credentials.source !== 'dynamic') context.warn(`the worker runs with ${held.credentials.source} credentials, not dynamic ones`);
-
+    let metrics: Awaited<ReturnType<typeof startMetrics>> | undefined;
+    let held: Awaited<ReturnType<typeof holdCredentials>> | undefined;
     // Signals to eos go to the worker; its exit ends eos. Once it has exited, further signals are
     // ignored until the lease is revoked and the files are gone.
     let childGone = false;
-    const forward = (signal: NodeJS.Signals) => {
-      if (!childGone) supervisor.forward(signal);
-    };
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-    for (const signal of signals) process.on(signal, forward);
+    let forward: ((signal: NodeJS.Signals) => void) | undefined;
     try {
+      metrics = options.metricsListen ? await startMetrics(options.metricsListen, context, { holdsCredentials: true }) : undefined;
+      const supervisor = new WorkerSupervisor({ command, args: commandArgs, env: io.env, onRotate, graceMs: grace * 1000, credentialsFile: dir ? path.join(dir, 'credentials.env') : undefined, log, observe: metrics?.worker.observe });
+      held = await holdCredentials(
+        { config, env: io.env, sources, role, log, command: `exec ${command}`, warn: context.warn },
+        {
+          onRotate: (next, reason) => supervisor.rotate(next, reason),
+          onFallback: async (fallback) => {
+            context.warn(`the dynamic lease expired; the worker now runs with ${fallback.source} credentials`);
+            await supervisor.rotate(fallback, `fallback to ${fallback.source}`);
+          },
+          onNoFallback: (detail) => io.stderr.write(`error: ${detail}\n`),
+        },
+      );
+      if (held.credentials.source !== 'dynamic') context.warn(`the worker runs with ${held.credentials.source} credentials, not dynamic ones`);
+      forward = (signal: NodeJS.Signals) => {
+        if (!childGone) supervisor.forward(signal);
+      };
+      for (const signal of signals) process.on(signal, forward);
       supervisor.start(held.credentials);
+      metrics?.watchCredentials({ keeper: held.keeper, role, current: () => supervisor.credentials, allowed: sources ?? config.credentials.sources });
       const code = await supervisor.done;
       childGone = true;
       return code;
     } finally {
+      // Whatever happened — even credentials never obtained — nothing of this run is left behind.
       childGone = true;
-      await held.close();
+      await held?.close();
       await metrics?.close();
       if (dir) await rm(dir, { recursive: true, force: true });
-      for (const signal of signals) process.off(signal, forward);
+      if (forward) for (const signal of signals) process.off(signal, forward);
     }
   },
 });

@@ -111,6 +111,7 @@ function startWatchdog(workerGroup: number): ChildProcess {
 
 export class WorkerSupervisor {
   private child: ChildProcess | undefined;
+  private current: DbCredentials | undefined;
   private restarting = false;
   private readonly exited: Promise<number>;
   private resolveExit!: (code: number) => void;
@@ -129,7 +130,13 @@ export class WorkerSupervisor {
     return this.child?.pid;
   }
 
+  /** The credentials the worker has now (for a signalled worker: in its file). */
+  get credentials(): DbCredentials | undefined {
+    return this.current;
+  }
+
   start(credentials: DbCredentials): void {
+    this.current = credentials;
     this.writeCredentialsFile(credentials);
     const file = this.options.credentialsFile;
     const child = spawn(this.options.command, this.options.args, {
@@ -161,6 +168,7 @@ export class WorkerSupervisor {
   /** New credentials: restart, signal, or nothing, as configured. Resolves when done. */
   async rotate(credentials: DbCredentials, reason: string): Promise<void> {
     const action = this.options.onRotate;
+    this.current = credentials;
     if (action.kind !== 'restart') this.writeCredentialsFile(credentials);
     if (action.kind === 'none') return;
     if (action.kind === 'signal') {

@@ -211,6 +211,24 @@ describe('eos self secrets exec, with a worker child process', () => {
     expect(await leases()).toBe(0);
   });
 
+  it('when no credentials can be had, the signal mode\'s private directory is removed too (exit 3)', async () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'eos-exec-tmp-'));
+    onTestFinished(() => rmSync(tmp, { recursive: true, force: true }));
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, 'self', 'secrets', 'exec', '--on-rotate', 'signal:HUP', '--source', 'dynamic', '--', 'true'], {
+        cwd: REPO_ROOT,
+        env: { ...env, TMPDIR: tmp, VAULT_ADDR: 'http://127.0.0.1:1', VAULT_MAX_RETRIES: '0' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('exit', (code) => resolve({ code, stderr }));
+    });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^error: dynamic: Vault unreachable: /m);
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
   it('exits with the worker\'s exit code and revokes the lease', async () => {
     const run = exec([], { EXIT_AFTER: '500', EXIT_CODE: '7' });
     expect(await run.code).toBe(7);
