@@ -30,11 +30,12 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host: (m[1] ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1'), port };
 }
 
-/** Rotation reasons as a small, fixed label set. */
-function rotationReason(detail: string | undefined): string {
+/** Rotation reasons (the keeper's `rotated` detail) as a small, fixed label set. */
+export function rotationReason(detail: string | undefined): string {
   if (!detail) return 'other';
   if (/max_ttl|not renewable/.test(detail)) return 'max_ttl';
-  if (/refused|revoked|recovering/.test(detail)) return 'revoked';
+  if (/refused|revoked/.test(detail)) return 'revoked';
+  if (/after expiry/.test(detail)) return 'expired';
   if (/token/.test(detail)) return 'token';
   if (/manual|test/.test(detail)) return 'manual';
   return 'other';
