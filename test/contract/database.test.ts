@@ -132,7 +132,8 @@ describe('Vault API contract: the database secrets engine and leases (§4, §5)'
       expect(creds.lease_id).toMatch(new RegExp(`^${mount}/creds/ro-login/[A-Za-z0-9]{24}$`));
       expect(creds.renewable).toBe(true);
       expect(creds.lease_duration).toBe(3600);
-      expect(creds.data.username).toMatch(/^v-root-ro-login-[A-Za-z0-9]{20}-\d{10}$/);
+      // v-<display name of the token>-…: `root` or, for OpenBao's -dev root token, `token`.
+      expect(creds.data.username).toMatch(/^v-(root|token)-ro-login-[A-Za-z0-9]{20}-\d{10}$/);
       expect(creds.data.username.length).toBeLessThanOrEqual(63);
       expect(creds.data.password).toMatch(/^[A-Za-z0-9-]{20}$/);
       for (const re of [/[a-z]/, /[A-Z]/, /[0-9]/, /-/]) expect(creds.data.password).toMatch(re);
@@ -169,7 +170,7 @@ describe('Vault API contract: the database secrets engine and leases (§4, §5)'
       const r = await vault('GET', `${mount}/creds/ro-fail`);
       expect(r.status).toBe(500);
       expect(r.json.errors[0]).toMatch(/relation "no_such_table" does not exist \(SQLSTATE 42P01\)/);
-      const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_roles WHERE rolname LIKE 'v-root-ro-fail-%'`);
+      const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_roles WHERE rolname LIKE 'v-%-ro-fail-%'`);
       expect(rows[0].n).toBe(0);
     });
 
@@ -318,6 +319,71 @@ describe('Vault API contract: the database secrets engine and leases (§4, §5)'
       expect((await vault('POST', `${mount}/reset/rotating`)).status).toBe(204);
       expect((await vault('PUT', 'sys/leases/revoke', { lease_id: creds.lease_id })).status).toBe(204);
       expect(await roleExists(target.pgUrl, creds.data.username)).toBe(false);
+    });
+  });
+  describe('what other clients see', () => {
+    it('reads a connection back with only the details that were written, never the password', async () => {
+      const data = (await vault('GET', `${mount}/config/delphi`)).json.data;
+      expect(Object.keys(data.connection_details).sort()).toEqual(['connection_url', 'username']);
+      expect(data).toMatchObject({ allowed_roles: expect.any(Array), password_policy: '', plugin_version: '', root_credentials_rotate_statements: [] });
+      expect(data).not.toHaveProperty('verify_connection');
+    });
+
+    it('trims each statement, as a file given with @file.sql ends in a newline', async () => {
+      await role('ro-trim', { creation_statements: `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' IN ROLE "${group}";\n` });
+      const read = (await vault('GET', `${mount}/roles/ro-trim`)).json.data;
+      expect(read.creation_statements).toEqual([`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' IN ROLE "${group}";`]);
+    });
+
+    it('answers rotate-root and reset of an unknown connection with a wrapped 500', async () => {
+      for (const action of ['rotate-root', 'reset']) {
+        const r = await vault('POST', `${mount}/${action}/no-such-connection`, {});
+        expect(r.status).toBe(500);
+        expect(r.json.errors).toEqual(['1 error occurred:\n\t* failed to find entry for connection with name: "no-such-connection"\n\n']);
+      }
+    });
+
+    it('issues nothing for ?help=1 on creds/ (bao path-help)', async () => {
+      await role('ro-help');
+      const r = await vault('GET', `${mount}/creds/ro-help?help=1`);
+      expect(r.status).toBe(200);
+      expect(typeof r.json.help).toBe('string');
+      expect(r.json).not.toHaveProperty('lease_id');
+      expect((await vault('LIST', `sys/leases/lookup/${mount}/creds/ro-help/`)).status).toBe(404);
+    });
+
+    it('drops leases with revoke-force even when their revocation fails (the role then stays behind)', async () => {
+      await role('ro-force', { revocation_statements: ['SELECT * FROM no_such_table;'] });
+      const creds = await issue('ro-force');
+      expect((await vault('PUT', 'sys/leases/revoke', { lease_id: creds.lease_id })).status).toBe(400);
+      expect((await vault('POST', `sys/leases/revoke-force/${mount}/creds/ro-force`, {})).status).toBe(204);
+      expect((await vault('PUT', 'sys/leases/lookup', { lease_id: creds.lease_id })).json).toEqual({ errors: ['invalid lease'] });
+      expect(await roleExists(target.pgUrl, creds.data.username)).toBe(true);
+      await admin.query(`DROP ROLE "${creds.data.username}"`);
+    });
+
+    it('refuses credentials to a token with only default, and issues them under a policy that grants creds/<role>', async () => {
+      await role('ro-policy');
+      const onlyDefault = http(target, (await vault('POST', 'auth/token/create', { policies: ['default'], ttl: '10m' })).json.auth.client_token);
+      const refused = await onlyDefault('GET', `${mount}/creds/ro-policy`);
+      expect(refused.status).toBe(403);
+      expect(refused.json).toEqual({ errors: ['1 error occurred:\n\t* permission denied\n\n'] });
+
+      const policy = unique('reader');
+      await vault('PUT', `sys/policies/acl/${policy}`, { policy: `path "${mount}/creds/ro-policy" { capabilities = ["read"] }\npath "sys/leases/revoke" { capabilities = ["update"] }` });
+      try {
+        const reader = http(target, (await vault('POST', 'auth/token/create', { policies: [policy], ttl: '10m' })).json.auth.client_token);
+        const creds = await reader('GET', `${mount}/creds/ro-policy`);
+        expect(creds.status).toBe(200);
+        expect((await reader('GET', `${mount}/creds/ro-trim`)).status).toBe(403);
+        // renew and lookup come with default; revoke with the policy
+        expect((await reader('PUT', 'sys/leases/renew', { lease_id: creds.json.lease_id })).status).toBe(200);
+        expect((await reader('PUT', 'sys/leases/lookup', { lease_id: creds.json.lease_id })).status).toBe(200);
+        expect((await reader('PUT', 'sys/leases/revoke', { lease_id: creds.json.lease_id })).status).toBe(204);
+        expect(await roleExists(target.pgUrl, creds.json.data.username)).toBe(false);
+      } finally {
+        await vault('DELETE', `sys/policies/acl/${policy}`);
+      }
     });
   });
 });

@@ -13,7 +13,9 @@ describe('Vault API contract: tokens and AppRole (§2)', () => {
   describe('tokens', () => {
     it('looks up the root token: no TTL, no expiry, root policy', async () => {
       const r = await vault('GET', 'auth/token/lookup-self');
-      expect(r.json.data).toMatchObject({ ttl: 0, expire_time: null, policies: ['root'], display_name: 'root', id: target.rootToken });
+      expect(r.json.data).toMatchObject({ ttl: 0, expire_time: null, policies: ['root'], id: target.rootToken });
+      // `root` from operator init and the dev server; `token` when `bao server -dev` mints it.
+      expect(['root', 'token']).toContain(r.json.data.display_name);
     });
 
     it('creates a child token with its TTL and policies, and looks it up', async () => {
@@ -52,7 +54,8 @@ describe('Vault API contract: tokens and AppRole (§2)', () => {
     it('refuses to renew the root token and a non-renewable token', async () => {
       const root = await vault('PUT', 'auth/token/renew-self', {});
       expect(root.status).toBe(400);
-      expect(root.json.errors[0]).toMatch(/invalid lease ID/);
+      // Without a lease entry: invalid lease ID; OpenBao's -dev root token has one: not renewable.
+      expect(root.json.errors[0]).toMatch(/invalid lease ID|lease is not renewable/);
       const fixed = await vault('POST', 'auth/token/create', { ttl: '1h', renewable: false });
       const r = await http(target, fixed.json.auth.client_token)('PUT', 'auth/token/renew-self', {});
       expect(r.status).toBe(400);
@@ -103,12 +106,15 @@ describe('Vault API contract: tokens and AppRole (§2)', () => {
       expect(looked.json.data.meta).toEqual({ role_name: 'app' });
     });
 
-    it('answers login mistakes with 400 and Vault\'s messages', async () => {
+    it('answers login mistakes with Vault\'s messages: 400, but a 500 for a missing role_id', async () => {
       await vault('POST', `auth/${mount}/role/app2`, { token_ttl: '20m' });
       const roleId = (await vault('GET', `auth/${mount}/role/app2/role-id`)).json.data.role_id;
       const anonymous = http(target, null);
+      // OpenBao's alias look-ahead refuses a missing role_id first, as an internal error.
+      const missing = await anonymous('POST', `auth/${mount}/login`, { secret_id: 'x' });
+      expect(missing.status).toBe(500);
+      expect(missing.json.errors[0]).toContain('missing role_id');
       const cases: [unknown, string][] = [
-        [{ secret_id: 'x' }, 'missing role_id'],
         [{ role_id: roleId }, 'missing secret_id'],
         [{ role_id: roleId, secret_id: 'not-a-secret-id' }, 'invalid role or secret ID'],
         [{ role_id: 'not-a-role-id', secret_id: 'x' }, 'invalid role or secret ID'],

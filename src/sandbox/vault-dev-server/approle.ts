@@ -5,6 +5,8 @@ import { authBlock, type TokenStore } from './tokens.js';
 import {
   durationField,
   badRequest,
+  goTime,
+  internalError,
   boolField,
   listField,
   noContent,
@@ -12,6 +14,7 @@ import {
   ok,
   unsupportedOperation,
   unsupportedPath,
+  VaultHttpError,
   type VaultRequest,
   type VaultResponse,
 } from './wire.js';
@@ -30,6 +33,9 @@ interface AppRole {
 interface SecretId {
   role: string;
   accessor: string;
+  createdMs: number;
+  ttl: number;
+  numUses: number;
   expireMs: number | null;
   usesLeft: number | null;
 }
@@ -69,15 +75,41 @@ export class AppRoleEngine implements SecretEngine {
       }
       throw unsupportedOperation();
     }
+    if (action === 'secret-id/lookup') {
+      if (request.operation !== 'update') throw unsupportedOperation();
+      const secretId = typeof request.body.secret_id === 'string' ? request.body.secret_id.trim() : '';
+      if (secretId === '') throw badRequest('missing secret_id');
+      if (!role) throw internalError(`role "${name}" does not exist`);
+      const entry = this.secretIds.get(secretId);
+      // An unknown secret ID is an empty success, as Vault answers a write that found nothing.
+      if (!entry || entry.role !== name || this.expired(entry)) return noContent();
+      return ok({
+        data: {
+          cidr_list: [],
+          creation_time: goTime(entry.createdMs),
+          expiration_time: entry.expireMs === null ? '0001-01-01T00:00:00Z' : goTime(entry.expireMs),
+          last_updated_time: goTime(entry.createdMs),
+          metadata: {},
+          secret_id_accessor: entry.accessor,
+          secret_id_num_uses: entry.numUses,
+          secret_id_ttl: entry.ttl,
+          token_bound_cidrs: [],
+        },
+      });
+    }
     if (action === 'secret-id') {
       if (request.operation !== 'update') throw unsupportedOperation();
       if (!role) throw badRequest(`role "${name}" does not exist`);
       const secretId = randomUUID();
       const accessor = randomUUID();
+      const now = this.clock.now();
       this.secretIds.set(secretId, {
         role: name,
         accessor,
-        expireMs: role.secretIdTtl > 0 ? this.clock.now() + role.secretIdTtl * 1000 : null,
+        createdMs: now,
+        ttl: role.secretIdTtl,
+        numUses: role.secretIdNumUses,
+        expireMs: role.secretIdTtl > 0 ? now + role.secretIdTtl * 1000 : null,
         usesLeft: role.secretIdNumUses > 0 ? role.secretIdNumUses : null,
       });
       return ok({ data: { secret_id: secretId, secret_id_accessor: accessor, secret_id_ttl: role.secretIdTtl, secret_id_num_uses: role.secretIdNumUses } });
@@ -93,11 +125,18 @@ export class AppRoleEngine implements SecretEngine {
         return ok({
           data: {
             bind_secret_id: existing.bindSecretId,
+            local_secret_ids: false,
+            secret_id_bound_cidrs: null,
             secret_id_num_uses: existing.secretIdNumUses,
             secret_id_ttl: existing.secretIdTtl,
+            token_bound_cidrs: [],
+            token_explicit_max_ttl: 0,
             token_max_ttl: existing.tokenMaxTtl,
+            token_no_default_policy: false,
+            token_num_uses: 0,
+            token_period: 0,
             token_policies: existing.tokenPolicies,
-            policies: existing.tokenPolicies,
+            token_strictly_bind_ip: false,
             token_ttl: existing.tokenTtl,
             token_type: 'default',
           },
@@ -127,17 +166,21 @@ export class AppRoleEngine implements SecretEngine {
     }
   }
 
+  private expired(entry: SecretId): boolean {
+    return entry.expireMs !== null && entry.expireMs <= this.clock.now();
+  }
+
   private login(body: Record<string, unknown>, mount: Mount): VaultResponse {
     const roleId = typeof body.role_id === 'string' ? body.role_id.trim() : '';
-    if (roleId === '') throw badRequest('missing role_id');
+    // OpenBao's alias look-ahead fails first, as a bare internal error: a 500.
+    if (roleId === '') throw new VaultHttpError(500, ['missing role_id']);
     const role = [...this.roles.values()].find((r) => r.roleId === roleId);
     if (!role) throw badRequest('invalid role or secret ID');
     if (role.bindSecretId) {
       const secretId = typeof body.secret_id === 'string' ? body.secret_id.trim() : '';
       if (secretId === '') throw badRequest('missing secret_id');
       const entry = this.secretIds.get(secretId);
-      const expired = entry?.expireMs !== null && entry?.expireMs !== undefined && entry.expireMs <= this.clock.now();
-      if (!entry || entry.role !== role.name || expired) throw badRequest('invalid role or secret ID');
+      if (!entry || entry.role !== role.name || this.expired(entry)) throw badRequest('invalid role or secret ID');
       if (entry.usesLeft !== null) {
         entry.usesLeft -= 1;
         if (entry.usesLeft <= 0) this.secretIds.delete(secretId);

@@ -7,24 +7,10 @@ import { LeaseManager } from './leases.js';
 import { findMount, newMount, type Mount } from './mounts.js';
 import { serviceToken } from './random.js';
 import { handleSys } from './sys.js';
-import { authBlock, lookupData, TokenStore } from './tokens.js';
-import {
-  durationField,
-  type TokenEntry,
-  badRequest,
-  boolField,
-  listField,
-  noContent,
-  noRoute,
-  ok,
-  permissionDenied,
-  unsupportedOperation,
-  unsupportedPath,
-  VaultHttpError,
-  type Operation,
-  type VaultRequest,
-  type VaultResponse,
-} from './wire.js';
+import { TokenStore } from './tokens.js';
+import { Acl, DEFAULT_POLICY, parsePolicy, type Capability, type Policy } from './policy.js';
+import { handleTokenRoutes } from './token-routes.js';
+import { badRequest, noRoute, permissionDenied, policyDenied, unsupportedOperation, VaultHttpError, type Operation, type TokenEntry, type VaultRequest, type VaultResponse } from './wire.js';
 
 export interface CoreOptions {
   clock: Clock;
@@ -32,9 +18,32 @@ export interface CoreOptions {
   version?: string;
 }
 
-/** Paths answered without a token. */
+/** Paths answered without a token (Vault's unauthenticated paths that this server serves). */
 function isUnauthenticated(path: string): boolean {
-  return path === 'sys/health' || path === 'sys/seal-status' || /^auth\/[^/]+\/login$/.test(path);
+  return ['sys/health', 'sys/seal-status', 'sys/leader', 'sys/init'].includes(path) || /^auth\/[^/]+\/login$/.test(path);
+}
+
+/**
+ * Paths that need `sudo` besides the operation's capability (Vault's root paths). A pattern
+ * ending in `*` is a prefix.
+ */
+const SUDO_PATHS = [
+  'sys/auth/*',
+  'sys/leases/revoke-prefix/*',
+  'sys/leases/revoke-force/*',
+  'sys/leases/lookup/*',
+  'sys/leases',
+  'sys/revoke-prefix/*',
+  'sys/revoke-force/*',
+  'sys/audit*',
+  'sys/raw*',
+  'sys/rotate',
+  'auth/token/revoke-orphan/*',
+  'auth/token/accessors*',
+];
+
+function needsSudo(path: string): boolean {
+  return SUDO_PATHS.some((pattern) => (pattern.endsWith('*') ? path.startsWith(pattern.slice(0, -1)) : path === pattern));
 }
 
 /**
@@ -54,6 +63,8 @@ export class VaultCore {
   readonly authMounts = new Map<string, Mount>();
   readonly leases: LeaseManager;
   readonly tokens: TokenStore;
+  /** ACL policies by name; `root` is built in and never stored. */
+  readonly policies = new Map<string, Policy>([['default', parsePolicy('default', DEFAULT_POLICY)]]);
 
   constructor(options: CoreOptions) {
     this.clock = options.clock;
@@ -78,13 +89,59 @@ export class VaultCore {
       token = this.tokens.lookup(tokenId);
       if (!token) throw permissionDenied();
     }
+    // ?help=1 describes a path and does nothing else, whatever the policies say.
+    const help = query.get('help');
+    if (help !== null && help !== '') return helpFor(path);
+    if (token) this.authorize(token, operation, path);
     const request: VaultRequest = { operation, path, query, body, token: token as TokenEntry };
     if (path.startsWith('sys/')) return handleSys(this, request);
     if (path.startsWith('auth/')) return this.auth(request);
     const mount = findMount(this.mounts, path);
     if (!mount || !mount.engine) throw noRoute(path);
+    // PATCH is served by KV v2 only (vault kv patch, vault kv metadata patch).
+    if (operation === 'patch' && !(mount.type === 'kv' && mount.options?.version === '2')) throw unsupportedOperation();
     const subpath = path === mount.path.slice(0, -1) ? '' : path.slice(mount.path.length);
     return mount.engine.handle(request, subpath, mount);
+  }
+
+  /** Whether a token is a root token: the root token itself, or one holding the root policy. */
+  isRoot(token: TokenEntry): boolean {
+    return token.isRoot || token.policies.includes('root');
+  }
+
+  aclOf(token: TokenEntry): Acl {
+    return new Acl(token.policies.map((name) => this.policies.get(name)).filter((p): p is Policy => p !== undefined));
+  }
+
+  /** sys/capabilities: `root` for a root token, else the ACL's answer. */
+  capabilitiesOf(token: TokenEntry, path: string): string[] {
+    if (this.isRoot(token)) return ['root'];
+    return this.aclOf(token).capabilities(path.replace(/^\/+/, ''));
+  }
+
+  /**
+   * Vault's ACL check: the capability the operation needs on the path (create or update for a
+   * write, by whether the target exists), and sudo on root paths. A refusal is the policy
+   * 403, which differs from the bad-token one.
+   */
+  private authorize(token: TokenEntry, operation: Operation, path: string): void {
+    if (this.isRoot(token)) return;
+    // Unauthenticated in Vault; the route checks the token's access below the mount itself.
+    if (path.startsWith('sys/internal/ui/mounts/')) return;
+    const listing = operation === 'list';
+    const checked = listing && !path.endsWith('/') ? `${path}/` : path;
+    const rule = this.aclOf(token).rule(checked, listing);
+    if (rule.has('deny')) throw policyDenied();
+    const needed: Capability[] = operation === 'update' ? (this.exists(path) === false ? ['create'] : ['update']) : [operation];
+    if (!needed.some((c) => rule.has(c))) throw policyDenied();
+    if (needsSudo(path) && !rule.has('sudo')) throw policyDenied();
+  }
+
+  /** Whether a write would update (true) or create (false); undefined where Vault does not ask. */
+  private exists(path: string): boolean | undefined {
+    const mount = findMount(this.mounts, path);
+    if (!mount?.engine?.exists) return undefined;
+    return mount.engine.exists(path === mount.path.slice(0, -1) ? '' : path.slice(mount.path.length));
   }
 
   /** Enables a secrets engine (sys/mounts/<path>). */
@@ -140,54 +197,21 @@ export class VaultCore {
 
   private async auth(request: VaultRequest): Promise<VaultResponse> {
     const rest = request.path.slice('auth/'.length);
-    if (rest.startsWith('token/')) return this.tokenRoutes(request, rest.slice('token/'.length));
+    if (rest.startsWith('token/')) return handleTokenRoutes(this, request, rest.slice('token/'.length));
     const mount = findMount(this.authMounts, rest);
     if (!mount || !mount.engine) throw noRoute(request.path);
     return mount.engine.handle(request, rest.slice(mount.path.length), mount);
   }
+}
 
-  private async tokenRoutes(request: VaultRequest, route: string): Promise<VaultResponse> {
-    const token = request.token;
-    switch (route) {
-      case 'lookup-self':
-        if (request.operation !== 'read') throw unsupportedOperation();
-        return ok({ data: lookupData(token, this.tokens.remainingSeconds(token)) });
-      case 'renew-self': {
-        if (request.operation !== 'update') throw unsupportedOperation();
-        const increment = durationField(request.body, 'increment') ?? 0;
-        const { ttl, warnings } = this.tokens.renew(token, increment);
-        return ok({ auth: authBlock(token, ttl), warnings });
-      }
-      case 'revoke-self':
-        if (request.operation !== 'update') throw unsupportedOperation();
-        await this.tokens.revoke(token);
-        return noContent();
-      case 'create':
-      case 'create-orphan': {
-        if (request.operation !== 'update') throw unsupportedOperation();
-        const body = request.body;
-        const requested = listField(body, 'policies') ?? token.policies;
-        if (!token.isRoot && requested.some((p) => !token.policies.includes(p) && p !== 'default')) {
-          throw badRequest('child policies must be subset of parent');
-        }
-        const noDefault = boolField(body, 'no_default_policy', false);
-        const policies = requested.includes('root') ? ['root'] : [...(noDefault ? [] : ['default']), ...requested];
-        const displayName = typeof body.display_name === 'string' && body.display_name !== '' ? `token-${body.display_name}` : 'token';
-        const created = this.tokens.create({
-          policies,
-          displayName,
-          path: `auth/token/${route}`,
-          ttl: durationField(body, 'ttl') ?? 0,
-          explicitMaxTtl: durationField(body, 'explicit_max_ttl') ?? 0,
-          renewable: boolField(body, 'renewable', true),
-          meta: (body.meta as Record<string, string> | undefined) ?? null,
-          orphan: route === 'create-orphan' || boolField(body, 'no_parent', false),
-          parent: token.id,
-        });
-        return ok({ auth: authBlock(created, created.creationTtl) });
-      }
-      default:
-        throw unsupportedPath();
-    }
-  }
+/** What `?help=1` answers: a description, and nothing done. */
+function helpFor(path: string): VaultResponse {
+  return {
+    status: 200,
+    body: {
+      help: `## PATH\n\n    ${path}\n\nThe eos Vault-API dev server serves this path as reference/vault-api.md describes it.\n`,
+      openapi: { openapi: '3.0.2', info: { title: 'eos Vault-API dev server', version: '' }, paths: {} },
+      see_also: null,
+    },
+  };
 }

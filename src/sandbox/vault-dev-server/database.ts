@@ -48,8 +48,13 @@ interface Connection {
   passwordAuthentication: 'password' | 'scram-sha-256';
   rootRotationStatements: string[];
   passwordPolicy: string;
+  /** What the writes sent besides the top-level fields, as Vault keeps it (connection_details). */
+  details: Record<string, unknown>;
   pool: pg.Pool;
 }
+
+/** Fields of config/<name> that Vault keeps apart; everything else is a connection detail. */
+const TOP_LEVEL_FIELDS = new Set(['name', 'plugin_name', 'plugin_version', 'allowed_roles', 'verify_connection', 'root_rotation_statements', 'password_policy']);
 
 interface Role {
   name: string;
@@ -114,19 +119,12 @@ export class DatabaseEngine implements SecretEngine {
         return ok({
           data: {
             allowed_roles: c.allowedRoles,
-            connection_details: {
-              connection_url: c.connectionUrl,
-              username: c.username,
-              max_open_connections: c.maxOpenConnections,
-              max_idle_connections: c.maxIdleConnections,
-              max_connection_lifetime: `${c.maxConnectionLifetime}s`,
-              password_authentication: c.passwordAuthentication,
-            },
+            // Only what was written, never the password.
+            connection_details: Object.fromEntries(Object.entries(c.details).filter(([field]) => field !== 'password' && field !== 'private_key')),
             password_policy: c.passwordPolicy,
             plugin_name: PLUGIN,
             plugin_version: '',
             root_credentials_rotate_statements: c.rootRotationStatements,
-            verify_connection: c.verifyConnection,
           },
         });
       }
@@ -154,7 +152,10 @@ export class DatabaseEngine implements SecretEngine {
     const auth = stringField(body, 'password_authentication') ?? existing?.passwordAuthentication ?? 'password';
     if (auth !== 'password' && auth !== 'scram-sha-256') throw badRequest(`error creating database object: '${auth}' is not a valid password authentication type`);
 
+    const details = { ...(existing?.details ?? {}) };
+    for (const [field, value] of Object.entries(body)) if (!TOP_LEVEL_FIELDS.has(field)) details[field] = value;
     const connection: Omit<Connection, 'pool'> = {
+      details,
       name,
       connectionUrl,
       username: stringField(body, 'username') ?? existing?.username ?? '',
@@ -191,7 +192,7 @@ export class DatabaseEngine implements SecretEngine {
 
   private requireConnection(name: string): Connection {
     const c = this.connections.get(name);
-    if (!c) throw badRequest(`failed to find entry for connection with name: "${name}"`);
+    if (!c) throw internalError(`failed to find entry for connection with name: "${name}"`);
     return c;
   }
 
@@ -409,9 +410,10 @@ function fill(template: string, values: Record<string, string>): string {
 /** Creation, revocation, renew and rollback statements: a list, or one string as one item. */
 function statementList(value: unknown): string[] | undefined {
   if (value === undefined || value === null) return undefined;
-  if (Array.isArray(value)) return value.map(String).filter((s) => s.trim() !== '');
-  const text = String(value);
-  return text.trim() === '' ? [] : [text];
+  // Each statement trimmed, as Vault's string-slice fields are (a file given as @file.sql ends in a newline).
+  if (Array.isArray(value)) return value.map((s) => String(s).trim()).filter((s) => s !== '');
+  const text = String(value).trim();
+  return text === '' ? [] : [text];
 }
 
 function keysOrNotFound(keys: string[]): VaultResponse {

@@ -1,5 +1,6 @@
 import type { Clock } from '../../util/clock.js';
 import { SYSTEM_DEFAULT_TTL } from './ttl.js';
+import { goTime } from './wire.js';
 import type { Mount, SecretEngine } from './mounts.js';
 import {
   badRequest,
@@ -18,6 +19,10 @@ import {
 /** KV version 1: one object per path, no versions (reference §3). */
 export class KvV1Engine implements SecretEngine {
   private readonly secrets = new Map<string, Record<string, unknown>>();
+
+  exists(subpath: string): boolean {
+    return this.secrets.has(subpath.replace(/\/+$/, ''));
+  }
 
   async handle(request: VaultRequest, subpath: string): Promise<VaultResponse> {
     const key = subpath.replace(/\/+$/, '');
@@ -38,6 +43,8 @@ export class KvV1Engine implements SecretEngine {
       case 'delete':
         this.secrets.delete(key);
         return noContent();
+      default:
+        throw unsupportedOperation();
     }
   }
 }
@@ -52,7 +59,10 @@ interface Version {
 interface Secret {
   versions: Map<number, Version>;
   current: number;
+  /** 0 until max_versions first trims the history, as in OpenBao. */
   oldest: number;
+  /** Counts metadata writes: 1 once metadata/ is written, 0 for a secret only ever written in data/. */
+  metadataVersion: number;
   createdMs: number;
   updatedMs: number;
   maxVersions: number;
@@ -61,7 +71,7 @@ interface Secret {
 }
 
 function emptySecret(now: number): Secret {
-  return { versions: new Map(), current: 0, oldest: 0, createdMs: now, updatedMs: now, maxVersions: 0, casRequired: false, customMetadata: null };
+  return { versions: new Map(), current: 0, oldest: 0, metadataVersion: 0, createdMs: now, updatedMs: now, maxVersions: 0, casRequired: false, customMetadata: null };
 }
 
 const V1_PATH_ON_V2 =
@@ -72,6 +82,11 @@ export class KvV2Engine implements SecretEngine {
   private readonly secrets = new Map<string, Secret>();
 
   constructor(private readonly clock: Clock) {}
+
+  exists(subpath: string): boolean | undefined {
+    const match = /^(data|metadata)\/(.+?)\/*$/.exec(subpath);
+    return match ? this.secrets.has(match[2] as string) : undefined;
+  }
 
   async handle(request: VaultRequest, subpath: string): Promise<VaultResponse> {
     const slash = subpath.indexOf('/');
@@ -122,17 +137,24 @@ export class KvV2Engine implements SecretEngine {
         if (cas !== undefined && cas !== (existing?.current ?? 0)) throw badRequest('check-and-set parameter did not match the current version');
         const now = this.clock.now();
         const secret: Secret = existing ?? emptySecret(now);
-        secret.current += 1;
-        if (secret.oldest === 0) secret.oldest = 1;
-        secret.updatedMs = now;
-        const version: Version = { data: { ...(data as Record<string, unknown>) }, createdMs: now, deletionMs: null, destroyed: false };
-        secret.versions.set(secret.current, version);
-        const max = secret.maxVersions > 0 ? secret.maxVersions : 10;
-        while (secret.versions.size > max) {
-          secret.versions.delete(secret.oldest);
-          secret.oldest += 1;
-        }
+        const version = this.addVersion(secret, { ...(data as Record<string, unknown>) }, now);
         this.secrets.set(key, secret);
+        return ok({ data: this.versionMetadata(secret, secret.current, version) });
+      }
+      case 'patch': {
+        // JSON merge patch of the current version into a new one (vault kv patch).
+        const secret = this.secrets.get(key);
+        const current = secret?.versions.get(secret.current);
+        // Nothing to patch: a bare 404, without even an errors list.
+        if (!secret || !current || current.destroyed || current.deletionMs !== null) return { status: 404 };
+        const data = request.body.data;
+        if (data === undefined || data === null || typeof data !== 'object' || Array.isArray(data)) throw badRequest('no data provided');
+        const merged: Record<string, unknown> = { ...current.data };
+        for (const [field, value] of Object.entries(data)) {
+          if (value === null) delete merged[field];
+          else merged[field] = value;
+        }
+        const version = this.addVersion(secret, merged, this.clock.now());
         return ok({ data: this.versionMetadata(secret, secret.current, version) });
       }
       case 'delete': {
@@ -164,19 +186,27 @@ export class KvV2Engine implements SecretEngine {
             current_version: secret.current,
             custom_metadata: secret.customMetadata,
             delete_version_after: '0s',
+            current_metadata_version: secret.metadataVersion,
             max_versions: secret.maxVersions,
+            metadata_cas_required: false,
             oldest_version: secret.oldest,
             updated_time: iso(secret.updatedMs),
             versions,
           },
         });
       }
-      case 'update': {
+      case 'update':
+      case 'patch': {
+        // PATCH (vault kv metadata patch) changes only the fields given, and needs the key.
         const now = this.clock.now();
-        const secret = this.secrets.get(key) ?? emptySecret(now);
+        const existing = this.secrets.get(key);
+        if (request.operation === 'patch' && !existing) return { status: 404 };
+        const secret = existing ?? emptySecret(now);
         if (request.body.max_versions !== undefined) secret.maxVersions = Number(request.body.max_versions);
         secret.casRequired = boolField(request.body, 'cas_required', secret.casRequired);
         if (request.body.custom_metadata !== undefined) secret.customMetadata = request.body.custom_metadata as Record<string, string>;
+        secret.metadataVersion += 1;
+        secret.updatedMs = now;
         this.secrets.set(key, secret);
         return noContent();
       }
@@ -184,6 +214,21 @@ export class KvV2Engine implements SecretEngine {
         this.secrets.delete(key);
         return noContent();
     }
+  }
+
+  /** A new current version; past max_versions (default 10) the oldest go, as OpenBao trims. */
+  private addVersion(secret: Secret, data: Record<string, unknown>, now: number): Version {
+    secret.current += 1;
+    secret.updatedMs = now;
+    const version: Version = { data, createdMs: now, deletionMs: null, destroyed: false };
+    secret.versions.set(secret.current, version);
+    const max = secret.maxVersions > 0 ? secret.maxVersions : 10;
+    if (secret.current - secret.oldest >= max) {
+      const last = secret.current - max;
+      for (let n = secret.oldest; n <= last; n += 1) secret.versions.delete(n);
+      secret.oldest = last + 1;
+    }
+    return version;
   }
 
   private changeVersions(area: 'delete' | 'undelete' | 'destroy', key: string, body: Record<string, unknown>): VaultResponse {
@@ -215,9 +260,7 @@ export class KvV2Engine implements SecretEngine {
 }
 
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
+const iso = goTime;
 
 export function kvEngineFor(mount: Mount, clock: Clock): SecretEngine {
   return mount.options?.version === '2' ? new KvV2Engine(clock) : new KvV1Engine();

@@ -114,6 +114,17 @@ export class LeaseManager {
     if (failures.length > 0) throw badRequest(failures[0] as string);
   }
 
+  /**
+   * sys/leases/revoke-force: revokes as usual but drops each lease even when its engine fails
+   * to revoke it (whatever that engine made is then left behind).
+   */
+  async forceRevokeWhere(match: (lease: LeaseEntry) => boolean): Promise<void> {
+    for (const lease of this.list().filter(match)) {
+      await lease.backend.revoke(lease).catch(() => undefined);
+      this.forget(lease);
+    }
+  }
+
   /** Drops every lease without revoking it (server shutdown when revocation is not wanted). */
   clearTimers(): void {
     for (const timer of this.timers.values()) timer.cancel();

@@ -19,6 +19,43 @@ export function rewriteListRequests(chunk: Buffer): Buffer {
   );
 }
 
+/** A line end's tail that may still become `LIST <path> HTTP/…` when the next packet comes. */
+const PARTIAL_LIST_LINE = /(?:^|\r\n)(L|LI|LIS|LIST(?: [^\r\n]*)?)$/;
+
+/**
+ * Rewrites a stream of chunks: a request line split over two TCP packets (`LI` + `ST /v1/…`)
+ * is held back until it is whole. What is held is flushed after a second anyway, so a body
+ * that merely ends in `\r\nL` is never stuck.
+ */
+export function listRewriter(push: (chunk: Buffer) => void, flushAfterMs = 1000): { write(chunk: Buffer): void; end(): void } {
+  let held: Buffer | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (held) push(rewriteListRequests(held));
+    held = null;
+  };
+  return {
+    write(chunk) {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      const data = held ? Buffer.concat([held, chunk]) : chunk;
+      held = null;
+      const text = data.toString('latin1');
+      const partial = PARTIAL_LIST_LINE.exec(text.slice(-2048));
+      const keep = partial ? Buffer.byteLength(partial[1] as string, 'latin1') : 0;
+      if (keep > 0) {
+        push(rewriteListRequests(data.subarray(0, data.length - keep)));
+        held = data.subarray(data.length - keep);
+        timer = setTimeout(flush, flushAfterMs);
+        timer.unref();
+      } else push(rewriteListRequests(data));
+    },
+    end: flush,
+  };
+}
+
 /** A TCP server that hands every connection, LIST-rewritten, to the HTTP server. */
 export function listAwareNetServer(http: Server, sockets: Set<Socket>): NetServer {
   return createNetServer((socket) => {
@@ -55,10 +92,14 @@ export function listAwareNetServer(http: Server, sockets: Set<Socket>): NetServe
       unref: () => (socket.unref(), stream),
     });
     socket.on('timeout', () => stream.emit('timeout'));
-    socket.on('data', (chunk: Buffer) => {
-      if (!stream.push(rewriteListRequests(chunk))) socket.pause();
+    const rewriter = listRewriter((chunk) => {
+      if (chunk.length > 0 && !stream.push(chunk)) socket.pause();
     });
-    socket.on('end', () => stream.push(null));
+    socket.on('data', (chunk: Buffer) => rewriter.write(chunk));
+    socket.on('end', () => {
+      rewriter.end();
+      stream.push(null);
+    });
     socket.on('error', (err) => stream.destroy(err));
     socket.on('close', () => stream.destroy());
     http.emit('connection', stream);

@@ -7,6 +7,11 @@ export interface SecretEngine {
   handle(request: VaultRequest, subpath: string, mount: Mount): Promise<VaultResponse>;
   /** Closes connections; leases are revoked by the lease manager first. */
   close?(): Promise<void>;
+  /**
+   * For a write below the mount: whether its target exists (the ACL then asks for `update`)
+   * or not (`create`); undefined where Vault runs no existence check (always `update`).
+   */
+  exists?(subpath: string): boolean | undefined;
 }
 
 export interface Mount {

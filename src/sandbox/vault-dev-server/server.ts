@@ -57,9 +57,11 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
   const host = options.host ?? LOOPBACK;
   const faults: Faults = { failures: [], latency: null, drops: [], requests: 0, byPath: new Map(), paused: null };
   const base = options.clock ?? systemClock;
+  // Times carry nanoseconds in Vault's answers: the real clock gives sub-millisecond ones here.
+  const now = options.clock ? () => base.now() : () => performance.timeOrigin + performance.now();
   // A frozen process fires no timer: one that comes due during a pause runs when it ends.
   const clock: Clock = {
-    now: () => base.now(),
+    now,
     setTimeout: (fn, ms) => base.setTimeout(() => (faults.paused ? void faults.paused.then(fn) : fn()), ms),
   };
   const core = new VaultCore({ clock, rootToken: options.rootToken, version: options.version });
@@ -102,6 +104,7 @@ const METHOD_OPERATIONS: Record<string, Operation> = {
   LIST: 'list',
   POST: 'update',
   PUT: 'update',
+  PATCH: 'patch',
   DELETE: 'delete',
 };
 
@@ -150,6 +153,10 @@ async function handleHttp(core: VaultCore, faults: Faults, req: IncomingMessage,
     return send(res, { status: 400, body: { errors: ['sys/health cannot be requested inside a namespace'] } }, req);
   }
 
+  const contentType = req.headers['content-type'] ?? '';
+  if (method === 'PATCH' && !contentType.startsWith('application/merge-patch+json')) {
+    return send(res, { status: 415, body: { errors: [`PATCH requires Content-Type of application/merge-patch+json, provided ${contentType}`] } }, req);
+  }
   let body: Record<string, unknown>;
   try {
     body = await readBody(req);

@@ -1,18 +1,19 @@
 import type { VaultCore } from './core.js';
+import { handleCapabilities, handlePolicies } from './sys-policies.js';
 import { describeMount, findMount, mountTtls } from './mounts.js';
 import {
   durationField,
   badRequest,
+  goTime,
   listChildren,
   envelope,
   noContent,
-  notFound,
   ok,
-  permissionDenied,
   stringField,
   unsupportedOperation,
   unsupportedPath,
   VaultHttpError,
+  withTopLevel,
   type VaultRequest,
   type VaultResponse,
 } from './wire.js';
@@ -32,7 +33,40 @@ export async function handleSys(core: VaultCore, request: VaultRequest): Promise
   if (route.startsWith('auth/')) return authRoute(core, request, route.slice('auth/'.length));
   if (route.startsWith('internal/ui/mounts/')) return uiMount(core, request, route.slice('internal/ui/mounts/'.length));
   if (route.startsWith('leases/')) return leaseRoute(core, request, route.slice('leases/'.length));
+  if (route === 'policy' || route.startsWith('policy/') || route === 'policies/acl' || route.startsWith('policies/acl/')) return handlePolicies(core, request, route);
+  if (route === 'capabilities' || route === 'capabilities-self' || route === 'capabilities-accessor') return handleCapabilities(core, request, route);
+  if (route === 'leader') return readOnly(request, leader(core));
+  if (route === 'init') return readOnly(request, { initialized: true });
+  if (route === 'ha-status') {
+    if (request.operation !== 'read') throw unsupportedOperation();
+    return withTopLevel(haStatus(core));
+  }
   throw unsupportedPath();
+}
+
+function readOnly(request: VaultRequest, body: unknown): VaultResponse {
+  if (request.operation !== 'read') throw unsupportedOperation();
+  return { status: 200, body };
+}
+
+/** sys/leader: a single node without HA says only that; put in standby, it names its leader. */
+function leader(core: VaultCore) {
+  if (core.standbyRedirect === null) return { ha_enabled: false };
+  return {
+    ha_enabled: true,
+    is_self: false,
+    active_time: '0001-01-01T00:00:00Z',
+    leader_address: core.standbyRedirect,
+    leader_cluster_address: '',
+    performance_standby: false,
+    performance_standby_last_remote_wal: 0,
+  };
+}
+
+function haStatus(core: VaultCore) {
+  return {
+    nodes: [{ hostname: 'eos-vault-dev-server', api_address: '', cluster_address: '', active_node: core.standbyRedirect === null, last_echo: null, version: core.version }],
+  };
 }
 
 function health(core: VaultCore, request: VaultRequest): VaultResponse {
@@ -93,11 +127,13 @@ async function mountRoute(core: VaultCore, request: VaultRequest, rest: string):
     if (!mount) throw badRequest(`cannot fetch sysview for path "${path}/"`);
     if (request.operation === 'read') {
       const ttls = mountTtls(mount);
-      return ok({ data: { default_lease_ttl: ttls.defaultTtl, max_lease_ttl: ttls.maxTtl, force_no_cache: false, description: mount.description, options: mount.options } });
+      return withTopLevel({ default_lease_ttl: ttls.defaultTtl, max_lease_ttl: ttls.maxTtl, force_no_cache: false, description: mount.description, options: mount.options });
     }
     if (request.operation !== 'update') throw unsupportedOperation();
-    const def = durationField(request.body, 'default_lease_ttl');
-    const max = durationField(request.body, 'max_lease_ttl');
+    // "system" (vault secrets tune -default-lease-ttl=system) goes back to the system's value.
+    const ttl = (field: string) => (request.body[field] === 'system' ? 0 : durationField(request.body, field));
+    const def = ttl('default_lease_ttl');
+    const max = ttl('max_lease_ttl');
     if (def !== undefined) mount.config.default_lease_ttl = def;
     if (max !== undefined) mount.config.max_lease_ttl = max;
     return noContent();
@@ -147,7 +183,10 @@ function authRoute(core: VaultCore, request: VaultRequest, path: string): VaultR
 function uiMount(core: VaultCore, request: VaultRequest, path: string): VaultResponse {
   if (request.operation !== 'read') throw unsupportedOperation();
   const mount = findMount(core.mounts, path);
-  if (!mount || !mount.engine) throw notFound();
+  // Unknown mounts and mounts the token may not touch look the same, so neither can be probed.
+  const denied = new VaultHttpError(403, [`preflight capability check returned 403, please ensure client's policies grant access to path "${path.replace(/\/*$/, '/')}"`]);
+  if (!mount || !mount.engine) throw denied;
+  if (!core.isRoot(request.token) && !core.aclOf(request.token).hasAccessUnder(mount.path)) throw denied;
   return ok({
     data: {
       path: mount.path,
@@ -186,9 +225,14 @@ async function leaseRoute(core: VaultCore, request: VaultRequest, route: string)
   }
   if (route.startsWith('revoke-prefix/')) {
     if (request.operation !== 'update') throw unsupportedOperation();
-    if (!request.token.isRoot) throw new VaultHttpError(403, ['1 error occurred:\n\t* permission denied\n\n']);
     const prefix = route.slice('revoke-prefix/'.length);
     await core.leases.revokeWhere((lease) => lease.id.startsWith(prefix));
+    return noContent();
+  }
+  if (route.startsWith('revoke-force/')) {
+    // Revokes, and drops the leases whose engine fails to: whatever they created stays.
+    if (request.operation !== 'update') throw unsupportedOperation();
+    await core.leases.forceRevokeWhere((lease) => lease.id.startsWith(route.slice('revoke-force/'.length)));
     return noContent();
   }
   if (route === 'lookup' && request.operation === 'update') {
@@ -199,9 +243,9 @@ async function leaseRoute(core: VaultCore, request: VaultRequest, route: string)
     return ok({
       data: {
         id: lease.id,
-        issue_time: new Date(lease.issueMs).toISOString(),
-        expire_time: new Date(lease.expireMs).toISOString(),
-        last_renewal: lease.lastRenewalMs === null ? null : new Date(lease.lastRenewalMs).toISOString(),
+        issue_time: goTime(lease.issueMs),
+        expire_time: goTime(lease.expireMs),
+        last_renewal: lease.lastRenewalMs === null ? null : goTime(lease.lastRenewalMs),
         renewable: lease.renewable,
         ttl: core.leases.remainingSeconds(lease),
         path: lease.path,
@@ -209,7 +253,6 @@ async function leaseRoute(core: VaultCore, request: VaultRequest, route: string)
     });
   }
   if (route.startsWith('lookup') && request.operation === 'list') {
-    if (!request.token.isRoot) throw permissionDenied();
     const prefix = route.slice('lookup'.length).replace(/^\//, '');
     return listChildren(core.leases.list().map((lease) => lease.id), prefix);
   }

@@ -2,7 +2,7 @@ import type { Clock } from '../../util/clock.js';
 import { SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL } from './ttl.js';
 import { base62, serviceToken } from './random.js';
 import { calculateTtl } from './ttl.js';
-import { badRequest, type TokenEntry } from './wire.js';
+import { badRequest, goTime, type TokenEntry } from './wire.js';
 
 /**
  * Service tokens: the root token, child tokens from auth/token/create, and AppRole logins.
@@ -98,6 +98,12 @@ export class TokenStore {
     return entry;
   }
 
+  /** The live token an accessor names. */
+  byAccessor(accessor: string): TokenEntry | undefined {
+    for (const entry of this.tokens.values()) if (entry.accessor === accessor) return this.lookup(entry.id);
+    return undefined;
+  }
+
   renew(entry: TokenEntry, increment: number): { ttl: number; warnings: string[] } {
     if (entry.isRoot || entry.expireMs === null) throw badRequest('invalid lease ID');
     if (!entry.renewable) throw badRequest('lease is not renewable');
@@ -177,10 +183,10 @@ export function lookupData(entry: TokenEntry, ttl: number) {
     creation_ttl: entry.creationTtl,
     display_name: entry.displayName,
     entity_id: '',
-    expire_time: entry.expireMs === null ? null : new Date(entry.expireMs).toISOString(),
+    expire_time: entry.expireMs === null ? null : goTime(entry.expireMs),
     explicit_max_ttl: entry.explicitMaxTtl,
     id: entry.id,
-    issue_time: new Date(entry.issueMs).toISOString(),
+    issue_time: goTime(entry.issueMs),
     meta: entry.meta,
     num_uses: 0,
     orphan: entry.orphan,

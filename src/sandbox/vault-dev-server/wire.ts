@@ -6,7 +6,7 @@ import { parseDurationSeconds } from '../../util/duration.js';
  * successes, and `{"errors":[…]}` with the status Vault uses for each kind of failure.
  */
 
-export type Operation = 'read' | 'list' | 'update' | 'delete';
+export type Operation = 'read' | 'list' | 'update' | 'patch' | 'delete';
 
 export interface VaultRequest {
   operation: Operation;
@@ -70,6 +70,11 @@ export function ok(fields: Envelope, status = 200): VaultResponse {
   return { status, body: envelope(fields) };
 }
 
+/** Some sys/ routes copy their data to the top level of the body as well (a legacy of Vault's). */
+export function withTopLevel(data: Record<string, unknown>): VaultResponse {
+  return { status: 200, body: { ...data, ...envelope({ data }) } };
+}
+
 export function noContent(): VaultResponse {
   return { status: 204 };
 }
@@ -91,7 +96,10 @@ export function multierror(message: string): string {
 
 export const badRequest = (message: string) => new VaultHttpError(400, [message]);
 export const notFound = () => new VaultHttpError(404, []);
+/** A missing, bad, revoked or expired token. */
 export const permissionDenied = () => new VaultHttpError(403, ['permission denied']);
+/** A valid token whose policies do not allow the request: Vault wraps this one. */
+export const policyDenied = () => new VaultHttpError(403, [multierror('permission denied')]);
 export const unsupportedOperation = () => new VaultHttpError(405, [multierror('unsupported operation')]);
 export const unsupportedPath = () => new VaultHttpError(404, [multierror('unsupported path')]);
 export const internalError = (message: string) => new VaultHttpError(500, [multierror(message)]);
@@ -146,4 +154,16 @@ export function listChildren(all: string[], prefix: string): VaultResponse {
   }
   if (keys.size === 0) throw notFound();
   return ok({ data: { keys: [...keys].sort() } });
+}
+
+/**
+ * A time as Go's JSON encoder writes it: RFC 3339 with up to nine fractional digits and the
+ * trailing zeros cut (`2026-11-29T06:24:16.123456789Z`, `…:16Z`). Sub-millisecond digits come
+ * from the high-resolution clock where the time is now, else they are zero.
+ */
+export function goTime(ms: number): string {
+  const whole = Math.floor(ms);
+  const base = new Date(whole).toISOString().slice(0, 19);
+  const fraction = `${String(whole % 1000).padStart(3, '0')}${String(Math.floor((ms - whole) * 1e6)).padStart(6, '0')}`.replace(/0+$/, '');
+  return `${base}${fraction ? `.${fraction}` : ''}Z`;
 }
