@@ -47,10 +47,14 @@ export default defineCommand({
       const simulation = options.simulate ? await startSimulation(sandbox) : undefined;
       if (simulation) progress('pipeline simulator running (worker role, dynamic credentials)');
 
+      // VAULT_TOKEN holds only the reader policy, as a production token should; the worker's
+      // token is for `exec` of a pipeline worker, the root token for administration.
       const exports = {
         VAULT_ADDR: sandbox.vaultAddr,
-        VAULT_TOKEN: sandbox.rootToken,
+        VAULT_TOKEN: sandbox.readerToken,
         EOS_CONFIG: sandbox.configFile,
+        EOS_SANDBOX_WORKER_TOKEN: sandbox.workerToken,
+        EOS_SANDBOX_ROOT_TOKEN: sandbox.rootToken,
         EOS_SANDBOX_PG_URL: sandbox.adminUrl,
       };
       if (options.json) writeJson(io, exports);

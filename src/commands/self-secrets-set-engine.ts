@@ -9,7 +9,7 @@ import { defineCommand, JSON_OPTION } from './spec.js';
 /** `eos self secrets set delphi-db-engine`: print the set-up, or perform it with --apply. */
 export default defineCommand({
   path: ['self', 'secrets', 'set', 'delphi-db-engine'],
-  description: 'the database secrets engine set-up: printed as commands, or performed with --apply',
+  description: 'the database secrets engine set-up and its least-privilege policies: printed as commands, or performed with --apply',
   options: {
     apply: { flags: '--apply', description: 'perform it through the Vault API and an admin session (idempotent)' },
     dryRun: { flags: '--dry-run', description: 'with --apply semantics, show what would change without changing it' },
@@ -35,7 +35,7 @@ export default defineCommand({
     'eos self secrets set delphi-db-engine --apply --default-ttl 1h --max-ttl 24h',
   ],
   async run(options, context) {
-    const [{ resolveDatabaseTarget }, { readEosFields }, { buildEnginePlan, renderCommands }] = await Promise.all([
+    const [{ resolveDatabaseTarget }, { describeMount, readEosFields }, { buildEnginePlan, renderCommands }] = await Promise.all([
       import('../db/target.js'),
       import('../vault/kv.js'),
       import('../setup/engine-plan.js'),
@@ -49,7 +49,14 @@ export default defineCommand({
       return undefined;
     });
     let kv: Record<string, string> = {};
-    if (session) kv = await readEosFields(session.client, `${config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode']).catch(() => ({}));
+    // The KV version decides the paths in the policies; without Vault, v2 (the common default).
+    let kvVersion: 1 | 2 = 2;
+    if (session) {
+      [kv, kvVersion] = await Promise.all([
+        readEosFields(session.client, `${config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode']).catch(() => ({})),
+        describeMount(session.client, `${config.kv.mount}/`).then((m) => m.version, () => 2 as const),
+      ]);
+    }
     const target = resolveDatabaseTarget(
       { host: options.host, port: options.port === undefined ? undefined : Number(options.port), database: options.database, sslmode: options.sslmode },
       io.env,
@@ -69,10 +76,11 @@ export default defineCommand({
         { name: options.role ?? config.engine.role, group: options.group, access: 'read' },
         { name: options.workerRole ?? config.engine.workerRole, group: options.workerGroup, access: 'write' },
       ],
+      kv: { mount: config.kv.mount, version: kvVersion },
     });
 
     if (!options.apply && !options.dryRun) {
-      if (options.json) writeJson(io, { plan: { sql: plan.sql, connection: plan.connection, roles: plan.roles }, applied: false });
+      if (options.json) writeJson(io, { plan: { sql: plan.sql, connection: plan.connection, roles: plan.roles, policies: plan.policies }, applied: false });
       else io.stdout.write(renderCommands(plan));
       return 0;
     }

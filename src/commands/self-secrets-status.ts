@@ -21,7 +21,10 @@ export default defineCommand({
     line('token', report.token.ok ? `ok (${report.token.source}); ${report.token.ttl === 0 ? 'no expiry' : `TTL ${report.token.ttl} s${report.token.renewable ? ', renewable' : ', not renewable'}`}; policies ${report.token.policies?.join(', ')}` : `✗ ${report.token.error ?? 'not checked'}`);
     const engine = report.engine;
     const notChecked = `not checked (${report.vault.ok ? 'the token was refused' : 'Vault unreachable'})`;
-    line('engine', !engine.checked ? notChecked : engine.error ? `✗ ${engine.error}` : `${engine.mounted ? 'mounted' : 'not mounted'}; role ${engine.role ? 'present' : 'missing'}; connection ${engine.connection ? 'present' : 'missing'}`);
+    // null: this token may not look (a least-privilege token need not).
+    const known = (value: boolean | null, yes: string, no: string) => (value === null ? 'not visible to this token' : value ? yes : no);
+    line('engine', !engine.checked ? notChecked : engine.error ? `✗ ${engine.error}` : `${known(engine.mounted, 'mounted', 'not mounted')}; role ${known(engine.role, 'present', 'missing')}; connection ${known(engine.connection, 'present', 'missing')}`);
+    for (const missing of engine.missing ?? []) line('capability', `✗ ${missing}`);
     if (report.database) line('database', `${report.database.host}:${report.database.port}/${report.database.database} sslmode=${report.database.sslmode} (host from ${report.database.origins.host})`);
     for (const s of report.sources) line(`source ${s.source}`, `${s.available ? '✓' : '✗'} ${s.reason}`);
     line('would use', report.wouldUse ?? 'nothing: no allowed source can serve');

@@ -10,6 +10,7 @@ import { loadSampleData } from './sample-data.js';
 import { createVaultClient } from '../vault/client.js';
 import { applyWithAdmin } from '../setup/engine-apply.js';
 import { buildEnginePlan } from '../setup/engine-plan.js';
+import { READER_POLICY, WORKER_POLICY } from '../setup/policies.js';
 import { writeEosFields } from '../vault/kv.js';
 import { startPostgresCluster, type PostgresCluster } from './postgres.js';
 import { startVaultDevServer, type VaultDevServer } from './vault-dev-server/server.js';
@@ -33,7 +34,12 @@ export interface SandboxOptions {
 
 export interface Sandbox {
   vaultAddr: string;
+  /** For administration only (policies, the engine); eos itself runs with the tokens below. */
   rootToken: string;
+  /** Holds only eos-delphi-reader (not even default): what the dashboard and readers run with. */
+  readerToken: string;
+  /** Holds only eos-delphi-worker: what `exec` of a pipeline worker runs with. */
+  workerToken: string;
   configFile: string;
   /** Admin URL of the `delphi` database: for inspection, never for eos itself. */
   adminUrl: string;
@@ -73,6 +79,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     });
     step();
 
+    let readerToken = '';
+    let workerToken = '';
     progress('starting the Vault-API dev server…');
     vault = await startVaultDevServer({ port: options.vaultPort });
     const client = createVaultClient({ settings: { address: vault.addr, maxRetries: 0 }, token: vault.rootToken });
@@ -99,6 +107,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       });
       step();
       await applyWithAdmin(plan, client, postgres.adminPassword, false);
+      // Tokens with nothing but eos's least-privilege policies: every use of the sandbox proves
+      // the policies are enough. Without default, so the policy alone must carry the token's self-care.
+      const leastPrivilege = async (policy: string) => {
+        const created = await client.write('auth/token/create', { policies: [policy], no_default_policy: true, ttl: '768h', display_name: policy });
+        return created?.auth?.client_token as string;
+      };
+      readerToken = await leastPrivilege(READER_POLICY);
+      workerToken = await leastPrivilege(WORKER_POLICY);
     } finally {
       client.close();
     }
@@ -113,7 +129,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       log: { file: path.join(dir, 'eos.log') },
     };
     await writeConfigFile(configFile, eosConfig);
-    return { vaultAddr: vault.addr, rootToken: vault.rootToken, configFile, adminUrl, vault, postgres, stop };
+    return { vaultAddr: vault.addr, rootToken: vault.rootToken, readerToken, workerToken, configFile, adminUrl, vault, postgres, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -137,10 +153,10 @@ function createStaticUser(adminUrl: string, password: string): Promise<void> {
   });
 }
 
-/** The sandbox's eos configuration and environment, for a process that uses it in-process. */
-export async function sandboxConfig(sandbox: Sandbox) {
+/** The sandbox's eos configuration and environment (a reader's or a worker's token), for a process that uses it in-process. */
+export async function sandboxConfig(sandbox: Sandbox, as: 'reader' | 'worker' = 'reader') {
   const { loadConfig } = await import('../config/load.js');
-  const env = { VAULT_ADDR: sandbox.vaultAddr, VAULT_TOKEN: sandbox.rootToken, EOS_CONFIG: sandbox.configFile };
+  const env = { VAULT_ADDR: sandbox.vaultAddr, VAULT_TOKEN: as === 'worker' ? sandbox.workerToken : sandbox.readerToken, EOS_CONFIG: sandbox.configFile };
   return { config: loadConfig({ env }).config, env };
 }
 
@@ -148,7 +164,7 @@ export async function sandboxConfig(sandbox: Sandbox) {
 export async function startSimulation(sandbox: Sandbox, options: { intervalMs?: number } = {}) {
   const { openDatabase } = await import('../credentials/open-database.js');
   const { PipelineSimulator } = await import('./simulator.js');
-  const { config, env } = await sandboxConfig(sandbox);
+  const { config, env } = await sandboxConfig(sandbox, 'worker');
   const db = await openDatabase({ config, env, role: config.engine.workerRole, command: 'sandbox simulator' });
   const simulator = new PipelineSimulator(db.pool, { intervalMs: options.intervalMs ?? 1000 });
   simulator.start();

@@ -8,7 +8,7 @@ import type { EnginePlan, VaultRoleDefinition } from './engine-plan.js';
 import { formatVaultDuration } from '../util/duration.js';
 import { quoteIdent } from '../db/identifiers.js';
 import { VaultNotFoundError } from '../vault/errors.js';
-import { databaseConnectionSchema, databaseRoleSchema, mountsSchema, type DataSchema } from '../vault/responses.js';
+import { databaseConnectionSchema, databaseRoleSchema, mountsSchema, policySchema, type DataSchema } from '../vault/responses.js';
 
 /**
  * Performs an engine plan through the Vault API and, for the one-time SQL, an admin session —
@@ -114,7 +114,18 @@ export async function applyEnginePlan(plan: EnginePlan, deps: ApplyDeps): Promis
     }
   }
 
-  // 5. A test read: credentials can be issued; what was issued is revoked at once.
+  // 5. The least-privilege policies, compared by their text.
+  for (const policy of plan.policies) {
+    const path = `sys/policies/acl/${policy.name}`;
+    const existing = await readOrNull(deps.client, path, policySchema);
+    if (existing?.policy === policy.text) steps.push({ step: `policy ${policy.name}`, status: 'unchanged' });
+    else {
+      if (!deps.dryRun) await deps.client.write(path, { policy: policy.text });
+      steps.push({ step: `policy ${policy.name}`, status: change(existing !== null), detail: `${setup.mount}/creds/${policy.role}` });
+    }
+  }
+
+  // 6. A test read: credentials can be issued; what was issued is revoked at once.
   if (!deps.dryRun) {
     const first = Object.keys(plan.roles)[0] as string;
     const creds = await deps.client.read(`${setup.mount}/creds/${first}`);

@@ -2,6 +2,7 @@ import { ADMIN_PASSWORD_ENV } from '../config/constants.js';
 import { quoted, UsageError } from '../errors.js';
 import { isValidDatabaseName, isValidHost, type DbTarget } from '../db/target.js';
 import { shellQuote } from '../util/shell.js';
+import { eosPolicies, type EosPolicy } from './policies.js';
 import { quoteIdent } from '../db/identifiers.js';
 import { groupMemberStatements, groupRoleSql, type GroupAccess } from './engine-sql.js';
 
@@ -23,6 +24,8 @@ export interface EngineSetup {
   defaultTtl?: number | undefined;
   maxTtl?: number | undefined;
   roles: { name: string; group: string; access: GroupAccess }[];
+  /** Where eos's KV paths live, for the policies (default: secret, v2). */
+  kv?: { mount: string; version: 1 | 2 };
 }
 
 /** The seed's TTLs (DESIGN §7), for a role created without --default-ttl / --max-ttl. */
@@ -42,6 +45,8 @@ export interface EnginePlan {
   sql: string[];
   connection: { plugin_name: string; connection_url: string; username: string; allowed_roles: string[]; verify_connection: boolean };
   roles: Record<string, VaultRoleDefinition>;
+  /** The least-privilege policies for tokens that use these roles. */
+  policies: EosPolicy[];
 }
 
 
@@ -134,6 +139,10 @@ export function buildEnginePlan(setup: EngineSetup): EnginePlan {
       verify_connection: true,
     },
     roles,
+    policies: eosPolicies(
+      { engineMount: setup.mount, kvMount: setup.kv?.mount ?? 'secret', kvVersion: setup.kv?.version ?? 2 },
+      { reader: setup.roles.find((r) => r.access === 'read')?.name, worker: setup.roles.find((r) => r.access === 'write')?.name },
+    ),
   };
 }
 
@@ -175,7 +184,9 @@ export function renderCommands(plan: EnginePlan): string {
       `    max_ttl=${role.max_ttl}s`,
     );
   }
-  step(`${plan.sql.length > 0 ? 5 : 4}. Test read (and revoke what it issued)`);
+  step(`${plan.sql.length > 0 ? 5 : 4}. Least-privilege policies for the tokens eos runs with (attach one per token or AppRole role)`);
+  for (const policy of plan.policies) lines.push(`vault policy write ${policy.name} - <<'HCL'`, policy.text.trimEnd(), 'HCL');
+  step(`${plan.sql.length > 0 ? 6 : 5}. Test read (and revoke what it issued)`);
   const first = Object.keys(plan.roles)[0] as string;
   lines.push(`vault read ${shellQuote(`${setup.mount}/creds/${first}`)}`);
   lines.push('# then: eos self secrets test');

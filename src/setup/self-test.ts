@@ -6,6 +6,8 @@ import { defaultsReachable, SOURCE_FACTORIES } from '../credentials/sources.js';
 import { describeMount } from '../vault/kv.js';
 import type { VaultSession } from '../vault/session.js';
 import { databaseRoleSchema } from '../vault/responses.js';
+import { VaultPermissionDeniedError } from '../vault/errors.js';
+import { checkGrants, describeMissing } from './token-grants.js';
 
 /**
  * `eos self secrets test`: the whole path, end to end — Vault, token, engine, role, issue,
@@ -90,6 +92,17 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
     const info = await (session as VaultSession).client.lookupSelf();
     return `from ${session?.auth.source}; policies ${info.policies.join(', ')}; ${info.ttl === 0 ? 'no expiry' : `TTL ${info.ttl} s${info.renewable ? ', renewable' : ''}`}`;
   });
+  await step('grants', 'token may get and keep credentials', async () => {
+    const grants = await checkGrants((session as VaultSession).client, { mount, role, workerRole: config.engine.workerRole });
+    if ('unknown' in grants) return { status: 'warn', detail: `${grants.unknown}; the next steps will tell` };
+    const missing = grants.filter((g) => !g.ok);
+    const essential = missing.find((g) => g.essential);
+    if (essential) throw new StepFailed(describeMissing(essential), `eos self secrets set delphi-db-engine --apply writes ${essential.policy}; bind it to the token or its AppRole role (token_policies)`);
+    if (missing.length > 0) {
+      return { status: 'warn', detail: `${missing.map(describeMissing).join('; ')} (leases would be left to expire)`, hint: `attach policy ${missing[0]?.policy}` };
+    }
+    return grants.map((g) => `${g.needs} ${g.path}`).join(', ');
+  });
   await step('engine', 'database engine mounted', async () => {
     const m = await describeMount((session as VaultSession).client, `${mount}/`);
     if (m.type !== 'database') throw new StepFailed(`${mount}/ is ${m.type === 'kv' && m.version === 1 ? 'not mounted' : `a ${m.type} engine`}`, 'enable it: eos self secrets set delphi-db-engine --apply (vault secrets list shows the mounts)');
@@ -97,8 +110,11 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
   });
   await step('role', `role ${role} exists`, async () => {
     const r = await (session as VaultSession).client.read(`${mount}/roles/${role}`, databaseRoleSchema).catch((err: Error) => {
+      // Least privilege: a run-time token need not read the role; issuing (next) proves it exists.
+      if (err instanceof VaultPermissionDeniedError) return null;
       throw new StepFailed(`${mount}/roles/${role}: ${err.message}`, 'create it: eos self secrets set delphi-db-engine --apply');
     });
+    if (r === null) return { status: 'info', detail: `not readable by this token (not needed to run; an admin token shows the statements)` };
     const data = r.data;
     if (!data) throw new StepFailed(`${mount}/roles/${role} is empty`, FIX_HINT);
     const detail = `db ${data.db_name}, TTL ${data.default_ttl} s, max ${data.max_ttl} s`;

@@ -8,7 +8,10 @@ import { ExitCode, isEosError } from '../errors.js';
 import { leaseStateDir, readLeaseStates, sha256, type LeaseStateRecord } from '../credentials/lease-state.js';
 import type { VaultSession } from '../vault/session.js';
 import { VaultNotFoundError, VaultPermissionDeniedError } from '../vault/errors.js';
+import type { VaultClient } from '../vault/client.js';
+import { describeMount } from '../vault/kv.js';
 import { mountsSchema } from '../vault/responses.js';
+import { checkGrants, describeMissing } from './token-grants.js';
 
 /**
  * `eos self secrets status`: what is configured, whether Vault and the token are healthy, which
@@ -35,8 +38,11 @@ export interface StatusReport {
   database: DbTarget | null;
   vault: { ok: boolean; version?: string; sealed?: boolean; standby?: boolean; error?: string };
   token: { ok: boolean; source?: string; ttl?: number; renewable?: boolean; policies?: string[]; expireTime?: string | null; error?: string };
-  /** `checked` is false when Vault could not be asked (then the rest says nothing). */
-  engine: { checked: boolean; mounted: boolean; role: boolean; connection: boolean; error?: string };
+  /**
+   * `checked` is false when Vault could not be asked (then the rest says nothing). null: the
+   * token may not ask. `missing` names each capability eos needs that the token lacks.
+   */
+  engine: { checked: boolean; mounted: boolean | null; role: boolean | null; connection: boolean | null; canIssue?: boolean | null; missing?: string[]; error?: string };
   sources: SourceVerdict[];
   wouldUse: CredentialSourceName | null;
   leases: HeldLease[];
@@ -100,24 +106,32 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
       if (!vaultUsable) return;
       report.engine.checked = true;
       const mount = config.engine.mount;
+      // Each answer counts as known only where the token may ask: a least-privilege token may
+      // not read the role or the connection (null), and needs not.
       const exists = async (path: string) =>
         client.read(path).then(
           () => true,
           (err: unknown) => {
             if (err instanceof VaultNotFoundError) return false;
+            if (err instanceof VaultPermissionDeniedError) return null;
             throw err;
           },
         );
       try {
         // Asked together; the role and connection answers count only under a database mount.
-        const [mounts, role, connection] = await Promise.allSettled([
-          client.read('sys/mounts', mountsSchema),
+        const [mounted, role, connection, grants] = await Promise.allSettled([
+          isDatabaseMount(client, mount),
           exists(`${mount}/roles/${config.engine.role}`),
           exists(`${mount}/config/${config.engine.connection}`),
+          checkGrants(client, { mount, role: config.engine.role, workerRole: config.engine.workerRole }),
         ]);
-        if (mounts.status === 'rejected') throw mounts.reason;
-        report.engine.mounted = (mounts.value.data ?? {})[`${mount}/`]?.type === 'database';
-        if (report.engine.mounted) {
+        if (grants.status === 'fulfilled' && !('unknown' in grants.value)) {
+          report.engine.missing = grants.value.filter((g) => !g.ok).map(describeMissing);
+          report.engine.canIssue = grants.value.find((g) => g.essential)?.ok ?? null;
+        }
+        if (mounted.status === 'rejected') throw mounted.reason;
+        report.engine.mounted = mounted.value;
+        if (report.engine.mounted !== false) {
           if (role.status === 'rejected') throw role.reason;
           if (connection.status === 'rejected') throw connection.reason;
           report.engine.role = role.value;
@@ -164,10 +178,29 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
 
   if (!report.vault.ok || !report.token.ok) {
     report.exitCode = isEosError(vaultError) ? vaultError.exitCode : ExitCode.vaultUnavailable;
-  } else if (!report.wouldUse || (config.credentials.sources.includes('dynamic') && !(report.engine.mounted && report.engine.role))) {
+  } else if (!report.wouldUse || (config.credentials.sources.includes('dynamic') && !report.sources.find((v) => v.source === 'dynamic')?.available)) {
     report.exitCode = ExitCode.failed;
   }
   return report;
+}
+
+/**
+ * Whether the mount is a database engine: from sys/mounts when the token may read it, else from
+ * the mount lookup, which Vault answers to a token with access below the mount; null if neither.
+ */
+async function isDatabaseMount(client: VaultClient, mount: string): Promise<boolean | null> {
+  try {
+    const mounts = await client.read('sys/mounts', mountsSchema);
+    return (mounts.data ?? {})[`${mount}/`]?.type === 'database';
+  } catch (err) {
+    if (!(err instanceof VaultPermissionDeniedError)) throw err;
+  }
+  try {
+    return (await describeMount(client, `${mount}/`)).type === 'database';
+  } catch (err) {
+    if (err instanceof VaultPermissionDeniedError) return null;
+    throw err;
+  }
 }
 
 async function judge(
@@ -177,9 +210,11 @@ async function judge(
   const { config, context, vaultUsable, report } = ctx;
   if (source === 'dynamic') {
     if (!vaultUsable) return { source, available: false, reason: `Vault not usable: ${report.vault.error ?? report.token.error ?? 'unknown'}` };
-    if (!report.engine.mounted) return { source, available: false, reason: `no database engine at ${config.engine.mount}/` };
-    if (!report.engine.role) return { source, available: false, reason: `no role ${config.engine.role} at ${config.engine.mount}/roles/` };
-    return { source, available: true, reason: `would issue from ${config.engine.mount}/creds/${config.engine.role}` };
+    const creds = `${config.engine.mount}/creds/${config.engine.role}`;
+    if (report.engine.canIssue === false) return { source, available: false, reason: report.engine.missing?.[0] ?? `the token cannot read ${creds}` };
+    if (report.engine.mounted === false) return { source, available: false, reason: `no database engine at ${config.engine.mount}/` };
+    if (report.engine.role === false) return { source, available: false, reason: `no role ${config.engine.role} at ${config.engine.mount}/roles/` };
+    return { source, available: true, reason: `would issue from ${creds}` };
   }
   if (source === 'kv' && !vaultUsable) return { source, available: false, reason: 'Vault not usable' };
   if (source === 'defaults') {

@@ -3,6 +3,7 @@ import type { VaultSettings } from '../config/vault-settings.js';
 import { errorForStatus, VaultError, VaultSealedError, VaultUnreachableError } from './errors.js';
 import {
   healthSchema,
+  capabilitiesSchema,
   leaseInfoSchema,
   leaseRenewalSchema,
   listSchema,
@@ -48,6 +49,8 @@ export interface VaultClient {
   renewLease(leaseId: string, incrementSeconds: number): Promise<LeaseRenewal>;
   revokeLease(leaseId: string): Promise<void>;
   lookupLease(leaseId: string): Promise<LeaseInfo>;
+  /** What the token may do on each path (sys/capabilities-self): e.g. ["read"], or ["deny"]. */
+  capabilitiesSelf(paths: string[]): Promise<Record<string, string[]>>;
   close(): void;
 }
 
@@ -164,6 +167,10 @@ export function createVaultClient(options: ClientOptions): VaultClient {
     async lookupLease(leaseId) {
       const path = 'sys/leases/lookup';
       return required(path, parseSecret(path, await call(path, () => main.write(path, { lease_id: leaseId })), leaseInfoSchema).data);
+    },
+    async capabilitiesSelf(paths) {
+      const path = 'sys/capabilities-self';
+      return required(path, parseSecret(path, await call(path, () => main.write(path, { paths })), capabilitiesSchema).data);
     },
     close: () => transport.close(),
   };

@@ -76,6 +76,12 @@ export const listSchema = z.looseObject({ keys: z.array(z.string()) });
 /** `sys/mounts`: every mount by its path, with its engine type. */
 export const mountsSchema = z.record(z.string(), z.looseObject({ type: z.string() }));
 
+/** `sys/policies/acl/<name>`: the policy's text as written. */
+export const policySchema = z.looseObject({ name: z.string(), policy: z.string() });
+
+/** `sys/capabilities-self`: the capabilities per path asked (and `capabilities` for one path). */
+export const capabilitiesSchema = z.record(z.string(), z.array(z.string()));
+
 /** `sys/internal/ui/mounts/<path>`: the mount a path falls in. */
 export const uiMountSchema = z.looseObject({ path: z.string(), type: z.string(), options: z.optional(z.nullable(z.record(z.string(), z.string()))) });
 

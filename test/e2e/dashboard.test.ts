@@ -23,7 +23,7 @@ describe('eos delphi dashboard against the sandbox', () => {
     admin = new pg.Client({ connectionString: sandbox.adminUrl });
     await admin.connect();
     home = mkdtempSync(path.join(tmpdir(), 'eos-dash-'));
-    env = { HOME: home, EOS_CONFIG: sandbox.configFile, VAULT_ADDR: sandbox.vaultAddr, VAULT_TOKEN: sandbox.rootToken, EOS_LOG_FILE: path.join(home, 'eos.log') };
+    env = { HOME: home, EOS_CONFIG: sandbox.configFile, VAULT_ADDR: sandbox.vaultAddr, VAULT_TOKEN: sandbox.readerToken, EOS_LOG_FILE: path.join(home, 'eos.log') };
   });
   afterAll(async () => {
     await admin?.end();

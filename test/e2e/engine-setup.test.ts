@@ -55,13 +55,15 @@ describe('setting up the engine from nothing, then test and status', () => {
       'connection delphi-postgresql: created',
       'role delphi-readonly: created',
       'role delphi-worker: created',
+      'policy eos-delphi-reader: created',
+      'policy eos-delphi-worker: created',
       'test read database/creds/delphi-readonly: checked',
     ]);
 
     const test = await eos(['self', 'secrets', 'test', '--json']);
     const report = JSON.parse(test.stdout) as { ok: boolean; steps: { id: string; status: string; detail?: string }[] };
     expect(report.steps.filter((s) => s.status !== 'pass' && s.status !== 'info')).toEqual([]);
-    expect(report.steps.map((s) => s.id)).toEqual(['vault', 'token', 'engine', 'role', 'issue', 'connect', 'select', 'access', 'renew', 'revoke', 'role-gone', 'fallbacks']);
+    expect(report.steps.map((s) => s.id)).toEqual(['vault', 'token', 'grants', 'engine', 'role', 'issue', 'connect', 'select', 'access', 'renew', 'revoke', 'role-gone', 'fallbacks']);
     expect(report.steps.find((s) => s.id === 'access')?.detail).toMatch(/^INSERT into alerts and CREATE TABLE refused with 42501/);
     expect(test.code).toBe(0);
 
@@ -89,6 +91,41 @@ describe('setting up the engine from nothing, then test and status', () => {
     expect(printed.stdout).toContain('password="$DELPHI_DB_ADMIN_PASSWORD"');
     expect(printed.stdout).toContain('vault secrets enable -path=database database');
     expect(printed.stdout).not.toContain(adminPassword);
+    // The printed policies are the ones --apply writes, letter for letter.
+    for (const name of ['eos-delphi-reader', 'eos-delphi-worker']) {
+      const printedText = new RegExp(`^vault policy write ${name} - <<'HCL'\\n([\\s\\S]*?)\\nHCL$`, 'm').exec(printed.stdout)?.[1];
+      const applied = (await (await http('GET', `sys/policies/acl/${name}`)).json()) as { data: { policy: string } };
+      expect(`${printedText}\n`).toBe(applied.data.policy);
+    }
+  });
+
+  it('runs with nothing but eos-delphi-reader; a token with only default is told which policy it lacks', async () => {
+    const token = async (body: Record<string, unknown>) => ((await (await http('POST', 'auth/token/create', { ttl: '10m', ...body })).json()) as { auth: { client_token: string } }).auth.client_token;
+    const reader = await token({ policies: ['eos-delphi-reader'], no_default_policy: true });
+    const test = await eos(['self', 'secrets', 'test', '--json'], { VAULT_TOKEN: reader });
+    const report = JSON.parse(test.stdout) as { steps: { id: string; status: string; detail?: string }[] };
+    expect(test.code, test.stdout).toBe(0);
+    expect(report.steps.find((s) => s.id === 'grants')).toMatchObject({ status: 'pass', detail: 'read database/creds/delphi-readonly, update sys/leases/renew, update sys/leases/revoke' });
+    // Reading the role is an admin's business: shown, not failed.
+    expect(report.steps.find((s) => s.id === 'role')).toMatchObject({ status: 'info', detail: expect.stringMatching(/^not readable by this token/) });
+    const status = await eos(['self', 'secrets', 'status', '--json'], { VAULT_TOKEN: reader });
+    expect(status.code, status.stdout).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ engine: { mounted: true, role: null, connection: null, canIssue: true, missing: [] }, wouldUse: 'dynamic' });
+
+    const onlyDefault = await token({ policies: ['default'] });
+    const refused = await eos(['self', 'secrets', 'test', '--json'], { VAULT_TOKEN: onlyDefault });
+    expect(refused.code).toBe(1);
+    const failed = (JSON.parse(refused.stdout) as { steps: { id: string; status: string; detail?: string; hint?: string }[] }).steps.find((s) => s.status === 'fail');
+    expect(failed).toMatchObject({ id: 'grants', detail: 'the token cannot read database/creds/delphi-readonly: attach policy eos-delphi-reader' });
+    expect(failed?.hint).toMatch(/set delphi-db-engine --apply writes eos-delphi-reader/);
+    const worker = await eos(['self', 'secrets', 'test', '--role', 'delphi-worker', '--json'], { VAULT_TOKEN: reader });
+    expect(JSON.parse(worker.stdout).steps.find((s: { status: string }) => s.status === 'fail').detail).toBe('the token cannot read database/creds/delphi-worker: attach policy eos-delphi-worker');
+
+    const told = await eos(['self', 'secrets', 'status'], { VAULT_TOKEN: onlyDefault });
+    expect(told.stdout).toMatch(/^capability\s+✗ the token cannot read database\/creds\/delphi-readonly: attach policy eos-delphi-reader$/m);
+    expect(told.stdout).toMatch(/^source dynamic\s+✗ the token cannot read database\/creds\/delphi-readonly: attach policy eos-delphi-reader$/m);
+    expect(told.code).toBe(1);
+    expect(await leases()).toEqual([]);
   });
 
   it('refuses hostile names with exit 2 and changes nothing in Vault', async () => {

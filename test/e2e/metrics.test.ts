@@ -16,7 +16,7 @@ describe('metrics and health of eos self secrets exec', () => {
   beforeAll(async () => {
     sandbox = await startSandbox({ ttl: 3, maxTtl: 8, sampleAlerts: 0 });
     home = mkdtempSync(path.join(tmpdir(), 'eos-metrics-'));
-    env = { PATH: process.env.PATH, HOME: home, EOS_CONFIG: sandbox.configFile, VAULT_TOKEN: sandbox.rootToken, EOS_LOG_FILE: path.join(home, 'eos.log') };
+    env = { PATH: process.env.PATH, HOME: home, EOS_CONFIG: sandbox.configFile, VAULT_TOKEN: sandbox.workerToken, EOS_LOG_FILE: path.join(home, 'eos.log') };
   });
   afterAll(async () => {
     await sandbox?.stop();
@@ -73,8 +73,8 @@ describe('metrics and health of eos self secrets exec', () => {
     expect(passwords.length).toBeGreaterThanOrEqual(2);
     for (const text of scrapes) {
       for (const pw of passwords) expect(text).not.toContain(pw);
-      expect(text).not.toContain(sandbox.rootToken);
-      expect(text).not.toMatch(/v-root-delphi-w-/); // no username in any label
+      expect(text).not.toContain(sandbox.workerToken);
+      expect(text).not.toMatch(/v-token-eo-delphi-w-/); // no username in any label
     }
     run.child.kill('SIGTERM');
   }, 40_000);

@@ -37,13 +37,19 @@ describe('eos sandbox, as a newcomer runs it', () => {
     expect(stderr).toMatch(/sandbox ready/);
 
     const exports = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
-    expect(Object.keys(exports).sort()).toEqual(['EOS_CONFIG', 'EOS_SANDBOX_PG_URL', 'VAULT_ADDR', 'VAULT_TOKEN']);
+    expect(Object.keys(exports).sort()).toEqual(['EOS_CONFIG', 'EOS_SANDBOX_PG_URL', 'EOS_SANDBOX_ROOT_TOKEN', 'EOS_SANDBOX_WORKER_TOKEN', 'VAULT_ADDR', 'VAULT_TOKEN']);
     const vaultAddr = exports.VAULT_ADDR as string;
     const pgUrl = new URL(exports.EOS_SANDBOX_PG_URL as string);
 
     // What `curl -H "X-Vault-Token: $VAULT_TOKEN" $VAULT_ADDR/v1/database/creds/delphi-readonly` does.
     const res = await fetch(`${vaultAddr}/v1/database/creds/delphi-readonly`, { headers: { 'X-Vault-Token': exports.VAULT_TOKEN as string } });
     expect(res.status).toBe(200);
+    // The token holds the reader policy only: nothing of the worker's, nothing of an admin's.
+    const self = (await (await fetch(`${vaultAddr}/v1/auth/token/lookup-self`, { headers: { 'X-Vault-Token': exports.VAULT_TOKEN as string } })).json()) as { data: { policies: string[] } };
+    expect(self.data.policies).toEqual(['eos-delphi-reader']);
+    for (const path of ['database/creds/delphi-worker', 'sys/mounts', 'database/roles/delphi-readonly']) {
+      expect((await fetch(`${vaultAddr}/v1/${path}`, { headers: { 'X-Vault-Token': exports.VAULT_TOKEN as string } })).status).toBe(403);
+    }
     const creds = (await res.json()) as { lease_duration: number; data: { username: string; password: string } };
     expect(creds.lease_duration).toBe(30);
 

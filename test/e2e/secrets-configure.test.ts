@@ -21,6 +21,7 @@ describe('eos self secrets configure', () => {
   let childToken: string;
   beforeAll(async () => {
     vault = await startVaultFixture();
+    await vault.write('sys/policies/acl/delphi', { policy: 'path "secret/*" { capabilities = ["read"] }' });
     const created = (await vault.write('auth/token/create', { ttl: '1h', policies: ['delphi'] })) as { auth: { client_token: string } };
     childToken = created.auth.client_token;
   });

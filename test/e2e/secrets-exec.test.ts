@@ -84,7 +84,7 @@ describe('eos self secrets exec, with a worker child process', () => {
     await admin.connect();
     await admin.query(`INSERT INTO agents (id, name, registered) VALUES ('agent-1', 'web-1', now())`);
     home = mkdtempSync(path.join(tmpdir(), 'eos-exec-'));
-    env = { PATH: process.env.PATH, HOME: home, EOS_CONFIG: sandbox.configFile, VAULT_TOKEN: sandbox.rootToken, EOS_LOG_FILE: path.join(home, 'eos.log') };
+    env = { PATH: process.env.PATH, HOME: home, EOS_CONFIG: sandbox.configFile, VAULT_TOKEN: sandbox.workerToken, EOS_LOG_FILE: path.join(home, 'eos.log') };
   });
   afterAll(async () => {
     await admin?.end();
@@ -98,7 +98,7 @@ describe('eos self secrets exec, with a worker child process', () => {
     await expect.poll(() => users(run.stdout).length, { timeout: 30_000, interval: 200 }).toBeGreaterThanOrEqual(3);
     const seen = users(run.stdout);
     expect(new Set(seen).size).toBe(seen.length);
-    for (const user of seen) expect(user).toMatch(/^v-root-delphi-w-/);
+    for (const user of seen) expect(user).toMatch(/^v-token-eo-delphi-w-/);
     expect(run.stdout.match(/^stopped$/gm)?.length).toBeGreaterThanOrEqual(2);
 
     // Credentials only in the environment: never on a command line, never in the log.
@@ -136,7 +136,7 @@ describe('eos self secrets exec, with a worker child process', () => {
     expect(masked.code).toBe(0);
     const vars = JSON.parse(masked.stdout);
     expect(vars).toMatchObject({ PGPASSWORD: '********', PGDATABASE: 'delphi', source: 'dynamic', lease: null });
-    expect(vars.PG_DSN).toMatch(/^postgresql:\/\/v-root-delphi-w-[^:]+:\*{8}@/);
+    expect(vars.PG_DSN).toMatch(/^postgresql:\/\/v-token-eo-delphi-w-[^:]+:\*{8}@/);
     expect(masked.stderr).toMatch(/lease revoked at exit/);
     expect(await leases()).toBe(0);
 
@@ -239,7 +239,7 @@ describe('eos self secrets exec, with a worker child process', () => {
 
   it('sends the chosen signal on rotation instead of restarting; the worker finds the new credentials in its file', async () => {
     const run = exec(['--on-rotate', 'signal:HUP']);
-    await expect.poll(() => run.stdout, { timeout: 20_000, interval: 200 }).toMatch(/^hup reconnected as v-root-delphi-w-/m);
+    await expect.poll(() => run.stdout, { timeout: 20_000, interval: 200 }).toMatch(/^hup reconnected as v-token-eo-delphi-w-/m);
     expect(users(run.stdout)).toHaveLength(1); // one process, never restarted
     const reconnectedAs = /^hup reconnected as (\S+)/m.exec(run.stdout)?.[1];
     expect(reconnectedAs).not.toBe(users(run.stdout)[0]);

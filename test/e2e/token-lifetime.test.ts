@@ -23,7 +23,7 @@ describe('a Vault token that dies before its lease', () => {
     const created = await fetch(`${sandbox.vaultAddr}/v1/auth/token/create`, {
       method: 'POST',
       headers: { 'X-Vault-Token': sandbox.rootToken },
-      body: JSON.stringify({ ttl: '4s', explicit_max_ttl: '4s', renewable: true, policies: ['root'] }),
+      body: JSON.stringify({ ttl: '4s', explicit_max_ttl: '4s', renewable: true, policies: ['eos-delphi-reader'], no_default_policy: true }),
     });
     shortToken = ((await created.json()) as { auth: { client_token: string } }).auth.client_token;
     home = mkdtempSync(path.join(tmpdir(), 'eos-token-'));

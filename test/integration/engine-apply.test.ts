@@ -68,13 +68,18 @@ describe('applying the engine set-up: privilege checks and --dry-run', () => {
       `group role ro_${suffix}: would update`,
       'connection delphi-postgresql: would create',
       'role delphi-readonly: would create',
+      'policy eos-delphi-reader: would create',
     ]);
     expect(await mounts()).toEqual(before);
 
     await applyWithAdmin(plan(), client, adminPassword, false);
     const again = await applyWithAdmin(plan(), client, adminPassword, true);
     expect(again.every((s) => s.status === 'unchanged')).toBe(true);
-    expect(again).toHaveLength(4);
+    expect(again).toHaveLength(5);
+    // The policy written is the plan's, and grants the role's credentials.
+    const written = (await client.read<{ policy: string }>('sys/policies/acl/eos-delphi-reader')).data;
+    expect(written?.policy).toBe(plan().policies[0]?.text);
+    expect(written?.policy).toContain('path "database/creds/delphi-readonly"');
   });
 
   it('keeps the TTLs a role has when none are given, and says each field it changes', async () => {

@@ -1,0 +1,57 @@
+/**
+ * The least-privilege Vault policies eos ships: one for readers (the dashboard, `exec` of a
+ * read-only job) and one for workers. Each grants exactly what eos asks of Vault at run time:
+ * credentials of one role, renewing, revoking and looking up its leases, the Delphi KV paths
+ * (connection settings and the static fallback), and the token's own lookup and renewal.
+ */
+
+export const READER_POLICY = 'eos-delphi-reader';
+export const WORKER_POLICY = 'eos-delphi-worker';
+
+export interface PolicyScope {
+  /** The database engine mount, e.g. `database`. */
+  engineMount: string;
+  /** The KV mount holding `delphi/config` and `delphi/database`, e.g. `secret`, and its version. */
+  kvMount: string;
+  kvVersion: 1 | 2;
+}
+
+export interface EosPolicy {
+  name: string;
+  /** The Vault role whose credentials it grants. */
+  role: string;
+  text: string;
+}
+
+/** The policy that grants a role's credentials: the worker role's, or the reader's for any other. */
+export function policyForRole(role: string, workerRole: string): string {
+  return role === workerRole ? WORKER_POLICY : READER_POLICY;
+}
+
+/** One policy per role set up: the reader's and the worker's. */
+export function eosPolicies(scope: PolicyScope, roles: { reader?: string | undefined; worker?: string | undefined }): EosPolicy[] {
+  const policies: EosPolicy[] = [];
+  if (roles.reader) policies.push({ name: READER_POLICY, role: roles.reader, text: policyText(scope, roles.reader, 'read the Delphi database') });
+  if (roles.worker) policies.push({ name: WORKER_POLICY, role: roles.worker, text: policyText(scope, roles.worker, 'write the Delphi database (pipeline workers)') });
+  return policies;
+}
+
+function policyText(scope: PolicyScope, role: string, purpose: string): string {
+  const kv = (path: string) => (scope.kvVersion === 2 ? `${scope.kvMount}/data/${path}` : `${scope.kvMount}/${path}`);
+  const rule = (path: string, capability: string, why?: string) => [...(why ? [`# ${why}`] : []), `path "${path}" {`, `  capabilities = ["${capability}"]`, '}'];
+  return [
+    `# Written by eos: what eos needs to get short-lived credentials that ${purpose}.`,
+    ...rule(`${scope.engineMount}/creds/${role}`, 'read', `Credentials of the ${role} role, and nothing else of the engine`),
+    ...rule('sys/leases/renew', 'update', 'Renew, revoke and look up the leases it holds (renew and lookup also come with default)'),
+    ...rule('sys/leases/revoke', 'update'),
+    ...rule('sys/leases/lookup', 'update'),
+    ...rule(kv('delphi/config'), 'read', `Connection settings and the static fallback in KV v${scope.kvVersion}; the mount lookup (sys/internal/ui/mounts) needs no rule`),
+    ...rule(kv('delphi/config/*'), 'read'),
+    ...rule(kv('delphi/database'), 'read'),
+    ...rule(kv('delphi/database/*'), 'read'),
+    ...rule('auth/token/lookup-self', 'read', 'The token itself, also for a token made without the default policy'),
+    ...rule('auth/token/renew-self', 'update'),
+    ...rule('sys/capabilities-self', 'update', 'So eos self secrets test and status can name what is missing'),
+    '',
+  ].join('\n');
+}
