@@ -32,7 +32,7 @@ export default defineCommand({
     const live = !(options.once || options.json);
     // The live view reads keys in raw mode and redraws the screen: both ends must be a terminal.
     if (live && !(io.stdinIsTTY && io.stdoutIsTTY)) {
-      throw new UsageError('the live dashboard needs a terminal; use --once or --json', 'over ssh, use ssh -t; in scripts, systemd or CI: eos delphi dashboard --json');
+      throw new UsageError('the live dashboard needs a terminal; use --once or --json', 'over ssh, use ssh -t; in scripts, systemd or CI (CI=true counts as no terminal): eos delphi dashboard --json');
     }
     const [{ DashboardModel }, { overviewText }] = await Promise.all([import('../delphi/dashboard.js'), import('../delphi/text-frame.js')]);
 

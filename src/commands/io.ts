@@ -6,8 +6,19 @@ export interface IO {
   stderr: Writable;
   stdin: Readable;
   env: NodeJS.ProcessEnv;
+  /**
+   * Whether a person is at a terminal on that side: false when the stream is not a terminal,
+   * and false under CI=true even when it is (a CI runner may allocate a pseudo-terminal). No
+   * prompt, live screen or colour is shown unless both are true.
+   */
   stdoutIsTTY: boolean;
   stdinIsTTY: boolean;
+}
+
+/** CI=true (GitHub Actions, GitLab CI and most others set it): never interactive. */
+export function runningInCI(env: NodeJS.ProcessEnv): boolean {
+  const value = (env.CI ?? '').toLowerCase();
+  return value !== '' && value !== 'false' && value !== '0';
 }
 
 export function processIO(): IO {
@@ -23,7 +34,7 @@ export function processIO(): IO {
     stderr: process.stderr,
     stdin: process.stdin,
     env: process.env,
-    stdoutIsTTY: Boolean(process.stdout.isTTY),
-    stdinIsTTY: Boolean(process.stdin.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY) && !runningInCI(process.env),
+    stdinIsTTY: Boolean(process.stdin.isTTY) && !runningInCI(process.env),
   };
 }

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { LOG_LEVELS } from '../config/constants.js';
 import type { GlobalOptions } from './context.js';
 import type { IO } from './io.js';
+import { wantsJson } from './output.js';
 import type { CommandSpec } from './spec.js';
 import dashboard from './delphi-dashboard.js';
 import sandbox from './sandbox.js';
@@ -121,12 +122,18 @@ export async function main(argv: string[], io: IO, version: string): Promise<num
     await program.parseAsync(argv, { from: 'user' });
     return outcome.exitCode;
   } catch (err) {
+    const json = wantsJson(argv);
     if (err instanceof CommanderError) {
       // --help and --version exit 0; every other parse failure (and a bare group) is usage: 2.
-      return err.exitCode === 0 ? 0 : 2;
+      if (err.exitCode === 0) return 0;
+      if (json) {
+        const { writeJsonError } = await import('./report-error.js');
+        writeJsonError(io, { message: err.message.replace(/^error: /, ''), hint: `run with --help for usage`, exitCode: 2 });
+      }
+      return 2;
     }
     const debug = argv.includes('--debug');
     const { reportError } = await import('./report-error.js');
-    return reportError(err, io, debug);
+    return reportError(err, io, { debug, json });
   }
 }

@@ -13,8 +13,8 @@ const options = {
   auth: { flags: '--auth <method>', description: 'how to authenticate', choices: AUTH_METHODS },
   tokenStdin: { flags: '--token-stdin', description: 'read a token from standard input and save it to ~/.vault-token (0600)' },
   tokenFile: { flags: '--token-file <file>', description: 'with --auth token-file: the file holding the token' },
-  roleId: { flags: '--role-id <id>', description: 'with --auth approle: the role-id' },
-  secretIdFile: { flags: '--secret-id-file <file>', description: 'with --auth approle: the file holding the secret-id' },
+  roleId: { flags: '--role-id <id>', description: 'with --auth approle: the role-id (default: $VAULT_ROLE_ID)' },
+  secretIdFile: { flags: '--secret-id-file <file>', description: 'with --auth approle: the file holding the secret-id (default: $EOS_SECRET_ID_FILE)' },
   approleMount: { flags: '--approle-mount <path>', description: 'with --auth approle: where AppRole is mounted', default: 'approle' },
   caCert: { flags: '--ca-cert <file>', description: "CA bundle that signed Vault's certificate" },
   namespace: { flags: '--namespace <ns>', description: 'Vault namespace' },
@@ -87,21 +87,22 @@ function fromFlags(options: ConfigureOptions, currentAddr: string | undefined, c
   if (!address) throw new UsageError('no terminal to ask for the Vault address: pass --addr (or set VAULT_ADDR)', 'e.g. eos self secrets configure --addr https://vault.example.com:8200 --auth token --token-stdin');
   return {
     address,
-    auth: authFromFlags(options, currentAuth),
+    auth: authFromFlags(options, currentAuth, env),
     caCert: options.caCert,
     namespace: options.namespace,
     tlsSkipVerify: options.tlsSkipVerify,
   };
 }
 
-function authFromFlags(options: ConfigureOptions, current: VaultAuthConfig | undefined): VaultAuthConfig {
+function authFromFlags(options: ConfigureOptions, current: VaultAuthConfig | undefined, env: NodeJS.ProcessEnv): VaultAuthConfig {
   const method = options.auth ?? current?.method ?? 'token';
   if (!(AUTH_METHODS as readonly string[]).includes(method)) throw new UsageError(`--auth ${quoted(method)} is not an auth method`, 'use token, token-file or approle');
   if (method === 'approle') {
-    const roleId = options.roleId ?? (current?.method === 'approle' ? current.roleId : undefined);
-    const secretIdFile = options.secretIdFile ?? (current?.method === 'approle' ? current.secretIdFile : undefined);
-    if (!roleId) throw new UsageError('--role-id is required with --auth approle', 'give the AppRole role-id (vault read auth/approle/role/<name>/role-id)');
-    if (!secretIdFile) throw new UsageError('--secret-id-file is required with --auth approle', 'name a 0600 file holding the secret-id; the secret-id itself is never put on a command line');
+    // A CI job gives them as variables, so that nothing of the login is in its argv.
+    const roleId = options.roleId ?? nonEmpty(env.VAULT_ROLE_ID) ?? (current?.method === 'approle' ? current.roleId : undefined);
+    const secretIdFile = options.secretIdFile ?? nonEmpty(env.EOS_SECRET_ID_FILE) ?? (current?.method === 'approle' ? current.secretIdFile : undefined);
+    if (!roleId) throw new UsageError('--role-id is required with --auth approle', 'give the AppRole role-id with --role-id or $VAULT_ROLE_ID (vault read auth/approle/role/<name>/role-id)');
+    if (!secretIdFile) throw new UsageError('--secret-id-file is required with --auth approle', 'name a 0600 file holding the secret-id (--secret-id-file or $EOS_SECRET_ID_FILE); the secret-id itself is never put on a command line');
     return { method, roleId, secretIdFile, mount: options.approleMount ?? 'approle' };
   }
   if (method === 'token-file') {
@@ -151,4 +152,8 @@ async function ask(options: ConfigureOptions, vault: { address?: string; auth?: 
   const caCert = options.caCert ?? ((await input({ message: 'CA bundle for Vault\'s TLS certificate (empty: system CAs)', default: vault.caCert ?? '' }, context)).trim() || undefined);
   const namespace = options.namespace ?? ((await input({ message: 'Namespace (empty: none)', default: vault.namespace ?? '' }, context)).trim() || undefined);
   return { address, auth, token, caCert, namespace, tlsSkipVerify: options.tlsSkipVerify };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
 }

@@ -2,6 +2,7 @@ import { UsageError } from '../errors.js';
 import { MASK } from '../redact.js';
 import { shellQuote } from '../util/shell.js';
 import { parseSources } from './source-option.js';
+import { writeJson } from './output.js';
 import { defineCommand, SOURCE_OPTION } from './spec.js';
 
 /** `eos self secrets env`: the resolved credentials as variables for scripts. */
@@ -45,7 +46,7 @@ export default defineCommand({
         PGPASSWORD: secret(c.password),
         PGSSLMODE: c.sslmode,
       };
-      if (options.format === 'json') io.stdout.write(`${JSON.stringify({ ...vars, source: c.source, lease: c.lease && options.keep ? { id: c.lease.id, ttl: c.lease.duration } : null }, null, 2)}\n`);
+      if (options.format === 'json') writeJson(io, { ...vars, source: c.source, lease: c.lease && options.keep ? { id: c.lease.id, ttl: c.lease.duration } : null });
       else for (const [k, v] of Object.entries(vars)) io.stdout.write(options.format === 'shell' ? `export ${k}=${shellQuote(v)}\n` : `${k}=${JSON.stringify(v)}\n`);
       if (c.lease) {
         if (options.keep) io.stderr.write(`lease kept: ${c.lease.id} (TTL ${c.lease.duration} s); nothing renews it now\n`);

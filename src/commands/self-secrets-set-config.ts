@@ -13,10 +13,10 @@ export default defineCommand({
   path: ['self', 'secrets', 'set', 'delphi-db-config'],
   description: 'host, port, database and sslmode of the Delphi database, in Vault KV and the local config',
   options: {
-    host: { flags: '--host <host>', description: 'database host name or IP address' },
-    port: { flags: '--port <port>', description: 'database port' },
-    database: { flags: '--database <name>', description: 'database name' },
-    sslmode: { flags: '--sslmode <mode>', description: 'TLS mode', choices: SSL_MODES },
+    host: { flags: '--host <host>', description: 'database host name or IP address (default: $DELPHI_DB_HOST)' },
+    port: { flags: '--port <port>', description: 'database port (default: $DELPHI_DB_PORT)' },
+    database: { flags: '--database <name>', description: 'database name (default: $DELPHI_DB_NAME)' },
+    sslmode: { flags: '--sslmode <mode>', description: 'TLS mode (default: $DELPHI_DB_SSLMODE)', choices: SSL_MODES },
     local: { flags: '--local', description: 'store only in the local config (when Vault is not configured)' },
     yes: { flags: '-y, --yes', description: 'never prompt' },
     json: JSON_OPTION,
@@ -31,11 +31,13 @@ export default defineCommand({
     const { config, location, input: file } = context.config({ creating: true });
     const current = config.database;
     const interactive = io.stdinIsTTY && io.stdoutIsTTY && !options.yes;
+    // Flags, else the DELPHI_DB_* variables every eos command reads, else the stored values.
+    const env = (name: string) => (io.env[name] === undefined || io.env[name] === '' ? undefined : io.env[name]);
     let raw = {
-      host: options.host ?? current.host,
-      port: options.port ?? (current.port === undefined ? undefined : String(current.port)),
-      database: options.database ?? current.name,
-      sslmode: options.sslmode ?? current.sslmode,
+      host: options.host ?? env('DELPHI_DB_HOST') ?? current.host,
+      port: options.port ?? env('DELPHI_DB_PORT') ?? (current.port === undefined ? undefined : String(current.port)),
+      database: options.database ?? env('DELPHI_DB_NAME') ?? current.name,
+      sslmode: options.sslmode ?? env('DELPHI_DB_SSLMODE') ?? current.sslmode,
     };
     if (interactive) {
       const { input, select } = await import('@inquirer/prompts');

@@ -1,9 +1,15 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { asksForJson, assertFitsSchema, schemaNameFor } from './json-schemas.js';
+import { REPO_ROOT } from './paths.js';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { REPO_ROOT };
 export const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
+
+/** Whether text holds an ANSI escape sequence (colour, cursor movement): none may reach a script's capture. */
+export function hasAnsi(text: string): boolean {
+  return text.includes('\u001b[');
+}
 
 export interface CliResult {
   /** Set by a test when the command was asked to print secrets. */
@@ -15,20 +21,40 @@ export interface CliResult {
 }
 
 /**
- * Runs the built CLI as a user would: `node dist/cli.js …` in a child process, with an
- * environment made only of what the test gives (plus PATH), so the machine's own VAULT_* or
- * EOS_* variables never leak in.
+ * Runs the built CLI as a script in CI would: `node dist/cli.js …` in a child process without a
+ * terminal, with CI=true and an environment made only of what the test gives (plus PATH), so
+ * the machine's own VAULT_* or EOS_* variables never leak in. Every run is checked for what a
+ * script must be able to rely on: no ANSI escape in either stream, and with --json (or
+ * --format json) a stdout that is one JSON document fitting its schema in docs/schemas/.
  */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
+export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<CliResult> {
+  const result = await new Promise<CliResult>((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
-      env: { PATH: process.env.PATH, ...options.env },
+      env: { PATH: process.env.PATH, CI: 'true', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     collect(child, resolve, reject);
     child.stdin.end(options.input ?? '');
   });
+  checkForScripts(args, result);
+  return result;
+}
+
+/** What runCli checks of every run; exported for tests that spawn eos themselves. */
+export function checkForScripts(args: string[], result: Pick<CliResult, 'stdout' | 'stderr'>): void {
+  for (const [name, text] of [['stdout', result.stdout], ['stderr', result.stderr]] as const) {
+    if (hasAnsi(text)) throw new Error(`eos ${args.join(' ')}: an ANSI escape on ${name}: ${JSON.stringify(text.slice(0, 200))}`);
+  }
+  const schema = schemaNameFor(args);
+  if (!asksForJson(args) || !schema || args.includes('--help')) return;
+  let document: unknown;
+  try {
+    document = JSON.parse(result.stdout);
+  } catch {
+    throw new Error(`eos ${args.join(' ')}: --json printed no single JSON document: ${JSON.stringify(result.stdout.slice(0, 200))}`);
+  }
+  assertFitsSchema(schema, document);
 }
 
 function collect(child: ChildProcessWithoutNullStreams, resolve: (r: CliResult) => void, reject: (err: Error) => void): void {
