@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AppRoleEngine } from './approle.js';
+import { JwtAuthEngine } from './jwt-auth.js';
 import type { Clock } from '../../util/clock.js';
 import { DatabaseEngine } from './database.js';
 import { kvEngineFor } from './kv.js';
@@ -183,8 +184,9 @@ export class VaultCore {
   enableAuth(path: string, type: string, description: string): void {
     const normalized = `${path.replace(/^\/+|\/+$/g, '')}/`;
     if (this.authMounts.has(normalized)) throw badRequest(`path is already in use at auth/${normalized}`);
-    if (type !== 'approle') throw badRequest(`plugin not found in the catalog: ${type}`);
-    this.authMounts.set(normalized, newMount(normalized, type, { description, engine: new AppRoleEngine(this.clock, this.tokens) }));
+    const engine = type === 'approle' ? new AppRoleEngine(this.clock, this.tokens) : type === 'jwt' ? new JwtAuthEngine(this.clock, this.tokens) : null;
+    if (!engine) throw badRequest(`plugin not found in the catalog: ${type}`);
+    this.authMounts.set(normalized, newMount(normalized, type, { description, engine }));
   }
 
   /** Stops timers; with revoke, first revokes every lease so no database role is left behind. */
