@@ -6,7 +6,7 @@
 export const REDACTED = '[REDACTED]';
 
 /** Keys whose values are secrets wherever they appear. */
-const SECRET_KEY = /^(password|passwd|pass|pgpassword|secret|secret_?id|client_?token|token|x-vault-token|authorization|private_?key|admin_?password)$/i;
+const SECRET_KEY = /^(password|passwd|pass|pgpassword|secret|secret_?id|client_?token|token|x-vault-token|authorization|private_?key|admin_?password|jwt|id_?token|identity_?token)$/i;
 
 /** `scheme://user:password@host` → password replaced. */
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^@\s]*)@/gi;
@@ -14,13 +14,16 @@ const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^@\s]*)@/gi;
 const KV_PASSWORD = /\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]+)/gi;
 /** Vault tokens in free text (hvs./hvb./hvr. and the legacy s./b. forms are long). */
 const VAULT_TOKEN = /\b(hv[sbr]\.[A-Za-z0-9_-]{20,}|[sb]\.[A-Za-z0-9]{24,})\b/g;
+/** Signed JWTs (identity tokens): a base64url JSON header (`eyJ`), a payload and a signature. */
+const JWT = /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g;
 
 export function redactString(text: string): string {
   return text
     // A Vault template ({{password}}) stands for a password; it is not one.
     .replace(URL_PASSWORD, (match: string, user: string, password: string) => (/^\{\{\w+\}\}$/.test(password) ? match : `${user}${REDACTED}@`))
     .replace(KV_PASSWORD, `$1${REDACTED}`)
-    .replace(VAULT_TOKEN, REDACTED);
+    .replace(VAULT_TOKEN, REDACTED)
+    .replace(JWT, REDACTED);
 }
 
 /** Returns a copy of value with every secret replaced; cycles are cut. */

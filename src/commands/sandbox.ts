@@ -55,6 +55,9 @@ export default defineCommand({
         EOS_CONFIG: sandbox.configFile,
         EOS_SANDBOX_WORKER_TOKEN: sandbox.workerToken,
         EOS_SANDBOX_ROOT_TOKEN: sandbox.rootToken,
+        // A JWT login as a CI job or pod does it: eos self secrets configure --auth jwt --yes
+        EOS_JWT_FILE: sandbox.jwt.file,
+        EOS_JWT_ROLE: sandbox.jwt.readerRole,
         EOS_SANDBOX_PG_URL: sandbox.adminUrl,
       };
       if (options.json) writeJson(io, exports);

@@ -43,7 +43,13 @@ export default defineCommand({
       return 0;
     }
     const o = vault.origins;
-    const auth = vault.auth.method === 'approle' ? `approle (role ${vault.auth.roleId}, secret-id file ${vault.auth.secretIdFile})` : vault.auth.method;
+    const { describeIdentityTokenSource } = await import('../vault/identity-token.js');
+    const auth =
+      vault.auth.method === 'approle'
+        ? `approle (role ${vault.auth.roleId}, secret-id file ${vault.auth.secretIdFile})`
+        : vault.auth.method === 'jwt'
+          ? `jwt (role ${vault.auth.role} at auth/${vault.auth.mount}/, identity token from ${describeIdentityTokenSource(vault.auth.identityToken)})`
+          : vault.auth.method;
     const db = config.database;
     const lines: [string, string][] = [
       ['config file', `${location.path} (${location.origin}${fromFile ? '' : '; no file, defaults in force'})`],

@@ -6,7 +6,7 @@ import { defineCommand, JSON_OPTION, type OptionValues } from './spec.js';
 import { withPrompts, type PromptContext } from './prompts.js';
 import { readStdin } from './stdin.js';
 
-const AUTH_METHODS = ['token', 'token-file', 'approle'] as const;
+const AUTH_METHODS = ['token', 'token-file', 'approle', 'jwt'] as const;
 
 const options = {
   addr: { flags: '--addr <url>', description: 'Vault address (default: $VAULT_ADDR)' },
@@ -16,6 +16,12 @@ const options = {
   roleId: { flags: '--role-id <id>', description: 'with --auth approle: the role-id (default: $VAULT_ROLE_ID)' },
   secretIdFile: { flags: '--secret-id-file <file>', description: 'with --auth approle: the file holding the secret-id (default: $EOS_SECRET_ID_FILE)' },
   approleMount: { flags: '--approle-mount <path>', description: 'with --auth approle: where AppRole is mounted', default: 'approle' },
+  role: { flags: '--role <name>', description: 'with --auth jwt: the Vault role of the JWT auth method (default: $EOS_JWT_ROLE)' },
+  jwtFile: { flags: '--jwt-file <file>', description: 'with --auth jwt: a file holding the identity token, read at every login (default: $EOS_JWT_FILE)' },
+  jwtEnv: { flags: '--jwt-env <variable>', description: 'with --auth jwt: the variable holding the identity token (GitLab id_tokens)' },
+  githubOidc: { flags: '--github-oidc', description: "with --auth jwt: ask GitHub Actions for the identity token (needs permissions: id-token: write)" },
+  audience: { flags: '--audience <aud>', description: 'with --github-oidc: the audience to ask for' },
+  mount: { flags: '--mount <path>', description: 'with --auth jwt: where the JWT auth method is mounted', default: 'jwt' },
   caCert: { flags: '--ca-cert <file>', description: "CA bundle that signed Vault's certificate" },
   namespace: { flags: '--namespace <ns>', description: 'Vault namespace' },
   tlsSkipVerify: { flags: '--tls-skip-verify', description: "do not verify Vault's TLS certificate (test servers only)" },
@@ -34,6 +40,7 @@ export default defineCommand({
     'eos self secrets configure',
     'vault print token | eos self secrets configure --addr https://vault.example.com:8200 --auth token --token-stdin',
     'eos self secrets configure --yes --addr https://vault:8200 --auth approle --role-id 7d1f… --secret-id-file /etc/eos/secret-id',
+    'eos self secrets configure --yes --addr https://vault:8200 --auth jwt --role delphi-ci --github-oidc --audience https://github.com/delphi',
   ],
   async run(options, context) {
     const { saveConfiguration, verifyVault } = await import('../setup/configure.js');
@@ -105,6 +112,7 @@ function authFromFlags(options: ConfigureOptions, current: VaultAuthConfig | und
     if (!secretIdFile) throw new UsageError('--secret-id-file is required with --auth approle', 'name a 0600 file holding the secret-id (--secret-id-file or $EOS_SECRET_ID_FILE); the secret-id itself is never put on a command line');
     return { method, roleId, secretIdFile, mount: options.approleMount ?? 'approle' };
   }
+  if (method === 'jwt') return jwtFromFlags(options, current, env);
   if (method === 'token-file') {
     const file = options.tokenFile ?? (current?.method === 'token-file' ? current.path : undefined);
     if (!file) throw new UsageError('--token-file is required with --auth token-file', 'name the file that holds the token');
@@ -134,6 +142,7 @@ async function ask(options: ConfigureOptions, vault: { address?: string; auth?: 
           { name: 'a token (VAULT_TOKEN or ~/.vault-token)', value: 'token' },
           { name: 'a token kept in another file', value: 'token-file' },
           { name: 'AppRole (role-id + secret-id file)', value: 'approle' },
+          { name: 'JWT: an identity token file (Kubernetes, CI)', value: 'jwt' },
         ],
       },
       context,
@@ -144,6 +153,10 @@ async function ask(options: ConfigureOptions, vault: { address?: string; auth?: 
     const roleId = options.roleId ?? (await input({ message: 'AppRole role-id', validate: (v) => v.trim() !== '' || 'required' }, context)).trim();
     const secretIdFile = options.secretIdFile ?? (await input({ message: 'File holding the secret-id', validate: (v) => v.trim() !== '' || 'required' }, context)).trim();
     auth = { method, roleId, secretIdFile, mount: options.approleMount ?? 'approle' };
+  } else if (method === 'jwt') {
+    const role = options.role ?? (await input({ message: 'Vault role of the JWT auth method', validate: (v) => v.trim() !== '' || 'required' }, context)).trim();
+    const file = options.jwtFile ?? (await input({ message: 'File holding the identity token', default: '/var/run/secrets/kubernetes.io/serviceaccount/token' }, context)).trim();
+    auth = { method, role, mount: options.mount ?? 'jwt', identityToken: { from: 'file', path: file } };
   } else {
     auth = method === 'token-file' ? { method, path: options.tokenFile ?? (await input({ message: 'Token file', validate: (v) => v.trim() !== '' || 'required' }, context)).trim() } : { method: 'token' };
     const entered = await password({ message: 'Vault token (hidden; leave empty to use VAULT_TOKEN or the token file)', mask: '*' }, context);
@@ -152,6 +165,34 @@ async function ask(options: ConfigureOptions, vault: { address?: string; auth?: 
   const caCert = options.caCert ?? ((await input({ message: 'CA bundle for Vault\'s TLS certificate (empty: system CAs)', default: vault.caCert ?? '' }, context)).trim() || undefined);
   const namespace = options.namespace ?? ((await input({ message: 'Namespace (empty: none)', default: vault.namespace ?? '' }, context)).trim() || undefined);
   return { address, auth, token, caCert, namespace, tlsSkipVerify: options.tlsSkipVerify };
+}
+
+/** --auth jwt: the role, and where the identity token comes from (exactly one source). */
+function jwtFromFlags(options: ConfigureOptions, current: VaultAuthConfig | undefined, env: NodeJS.ProcessEnv): VaultAuthConfig {
+  const previous = current?.method === 'jwt' ? current : undefined;
+  const role = options.role ?? nonEmpty(env.EOS_JWT_ROLE) ?? previous?.role;
+  if (!role) throw new UsageError('--role is required with --auth jwt', 'name the role of the JWT auth method (--role or $EOS_JWT_ROLE): vault list auth/jwt/role');
+  const given = [options.jwtFile !== undefined, options.jwtEnv !== undefined, Boolean(options.githubOidc)].filter(Boolean).length;
+  if (given > 1) throw new UsageError('give one of --jwt-file, --jwt-env and --github-oidc', 'the identity token comes from one place');
+  if (options.audience !== undefined && !options.githubOidc) throw new UsageError('--audience goes with --github-oidc', 'other platforms put the audience in the token they write');
+  const fileFromEnv = nonEmpty(env.EOS_JWT_FILE);
+  const identityToken =
+    options.jwtFile !== undefined
+      ? { from: 'file' as const, path: options.jwtFile }
+      : options.jwtEnv !== undefined
+        ? { from: 'env' as const, name: options.jwtEnv }
+        : options.githubOidc
+          ? { from: 'github' as const, ...(options.audience ? { audience: options.audience } : {}) }
+          : fileFromEnv
+            ? { from: 'file' as const, path: fileFromEnv }
+            : previous?.identityToken;
+  if (!identityToken) {
+    throw new UsageError('--auth jwt needs the identity token: --jwt-file, --jwt-env or --github-oidc', 'e.g. --jwt-file /var/run/secrets/kubernetes.io/serviceaccount/token, or --github-oidc in GitHub Actions');
+  }
+  if (identityToken.from === 'env' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(identityToken.name)) {
+    throw new UsageError(`--jwt-env ${quoted(identityToken.name)} is not a variable name`, 'give the name, not the value: --jwt-env VAULT_ID_TOKEN');
+  }
+  return { method: 'jwt', role, mount: options.mount ?? previous?.mount ?? 'jwt', identityToken };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

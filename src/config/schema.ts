@@ -30,8 +30,26 @@ const vaultAuth = z.discriminatedUnion(
       secretIdFile: nonEmpty,
       mount: withDefault(nonEmpty, 'approle'),
     }),
+    // The CI job's or the pod's signed identity token, exchanged at auth/<mount>/login.
+    z.strictObject({
+      method: z.literal('jwt'),
+      role: nonEmpty,
+      mount: withDefault(nonEmpty, 'jwt'),
+      identityToken: z.discriminatedUnion(
+        'from',
+        [
+          // A file the platform rotates (a projected service-account token): read at every login.
+          z.strictObject({ from: z.literal('file'), path: nonEmpty }),
+          // A variable the CI system sets (GitLab's id_tokens).
+          z.strictObject({ from: z.literal('env'), name: nonEmpty }),
+          // GitHub Actions' request URL and token (permissions: id-token: write).
+          z.strictObject({ from: z.literal('github'), audience: z.optional(nonEmpty) }),
+        ],
+        { error: () => 'must be {"from": "file", "path"}, {"from": "env", "name"} or {"from": "github"}' },
+      ),
+    }),
   ],
-  { error: () => 'must be one of "token", "token-file", "approle"' },
+  { error: () => 'must be one of "token", "token-file", "approle", "jwt"' },
 );
 
 const vault = z.strictObject({

@@ -78,13 +78,14 @@ export async function holdCredentials(options: ChainOptions, hooks: CredentialHo
               hooks.onNoFallback(detail);
             }
           },
-          // AppRole logs in again; a token file is read again (whoever writes it — Vault Agent, a
+          // AppRole and JWT log in again (JWT with the identity token as it is now: the platform
+          // may have rotated it); a token file is read again (whoever writes it — Vault Agent, a
           // CI job — may have put a fresh token there). A token from VAULT_TOKEN cannot be replaced.
           relogin:
-            session.auth.source === 'approle' || session.auth.source === 'token-file'
+            session.auth.source === 'approle' || session.auth.source === 'jwt' || session.auth.source === 'token-file'
               ? async () => {
                   const before = session.client.token;
-                  await authenticate(session.client, session.settings, options.home);
+                  await authenticate(session.client, session.settings, options.home, options.env);
                   if (session.auth.source === 'token-file' && session.client.token === before) {
                     throw new Error(`the token file still holds the same token`);
                   }

@@ -11,6 +11,7 @@ import { createVaultClient } from '../vault/client.js';
 import { applyWithAdmin } from '../setup/engine-apply.js';
 import { buildEnginePlan } from '../setup/engine-plan.js';
 import { READER_POLICY, WORKER_POLICY } from '../setup/policies.js';
+import { SANDBOX_AUDIENCE, SANDBOX_ISSUER, startIdentityIssuer, type IdentityIssuer } from './identity-issuer.js';
 import { writeEosFields } from '../vault/kv.js';
 import { startPostgresCluster, type PostgresCluster } from './postgres.js';
 import { startVaultDevServer, type VaultDevServer } from './vault-dev-server/server.js';
@@ -30,6 +31,11 @@ export interface SandboxOptions {
   progress?: (line: string) => void;
   /** Aborted (a signal): stop at the next step and remove what was started. */
   signal?: AbortSignal;
+  /** The JWT login's Vault token TTL and max TTL in seconds (default 1h / 24h). */
+  jwtTokenTtl?: number;
+  jwtTokenMaxTtl?: number;
+  /** How often the identity token file is rewritten, in seconds (default 20). */
+  jwtRotateSeconds?: number;
 }
 
 export interface Sandbox {
@@ -40,6 +46,11 @@ export interface Sandbox {
   readerToken: string;
   /** Holds only eos-delphi-worker: what `exec` of a pipeline worker runs with. */
   workerToken: string;
+  /**
+   * JWT login, as a CI job or a pod does it: an identity token file the sandbox's own issuer
+   * keeps fresh, and the roles of the `jwt` auth method bound to the reader and worker policies.
+   */
+  jwt: { file: string; readerRole: string; workerRole: string; mount: string; sign(sub: string, ttlSeconds: number): Promise<string> };
   configFile: string;
   /** Admin URL of the `delphi` database: for inspection, never for eos itself. */
   adminUrl: string;
@@ -58,7 +69,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const dir = await mkdtemp(path.join(tmpdir(), 'eos-sandbox-'));
   let postgres: PostgresCluster | undefined;
   let vault: VaultDevServer | undefined;
+  let issuer: IdentityIssuer | undefined;
   const stop = async () => {
+    issuer?.stop();
     await vault?.stop({ revokeLeases: true }).catch(() => undefined);
     await postgres?.stop().catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
@@ -115,6 +128,23 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       };
       readerToken = await leastPrivilege(READER_POLICY);
       workerToken = await leastPrivilege(WORKER_POLICY);
+
+      // JWT login: the sandbox's issuer, its key in the `jwt` auth method, a role per policy.
+      issuer = await startIdentityIssuer();
+      await client.write('sys/auth/jwt', { type: 'jwt', description: 'identity tokens of the sandbox issuer' });
+      await client.write('auth/jwt/config', { jwt_validation_pubkeys: [issuer.publicKeyPem], bound_issuer: SANDBOX_ISSUER });
+      for (const [role, policy] of [['eos-reader', READER_POLICY], ['eos-worker', WORKER_POLICY]] as const) {
+        await client.write(`auth/jwt/role/${role}`, {
+          role_type: 'jwt',
+          user_claim: 'sub',
+          bound_audiences: SANDBOX_AUDIENCE,
+          token_policies: policy,
+          token_no_default_policy: true,
+          token_ttl: options.jwtTokenTtl ?? 3600,
+          token_max_ttl: options.jwtTokenMaxTtl ?? 86_400,
+        });
+      }
+      await issuer.keepFile(path.join(dir, 'identity-token'), 'sandbox-job', options.jwtRotateSeconds ?? 20);
     } finally {
       client.close();
     }
@@ -129,7 +159,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       log: { file: path.join(dir, 'eos.log') },
     };
     await writeConfigFile(configFile, eosConfig);
-    return { vaultAddr: vault.addr, rootToken: vault.rootToken, readerToken, workerToken, configFile, adminUrl, vault, postgres, stop };
+    const sign = (issuer as IdentityIssuer).sign;
+    const jwt = { file: path.join(dir, 'identity-token'), readerRole: 'eos-reader', workerRole: 'eos-worker', mount: 'jwt', sign };
+    return { vaultAddr: vault.addr, rootToken: vault.rootToken, readerToken, workerToken, jwt, configFile, adminUrl, vault, postgres, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -39,7 +39,7 @@ export async function verifyVault(answers: VaultAnswers, config: Config, env: No
   const client = createVaultClient({ settings: { ...settings, maxRetries: Math.min(settings.maxRetries, 1) } });
   try {
     const health = await client.health();
-    await authenticate(client, settings, home);
+    await authenticate(client, settings, home, env);
     const token = await client.lookupSelf();
     return { health, token, settings };
   } finally {

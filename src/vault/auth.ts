@@ -4,14 +4,16 @@ import path from 'node:path';
 import { PermissionDeniedError, UsageError } from '../errors.js';
 import type { VaultSettings } from '../config/vault-settings.js';
 import type { VaultClient } from './client.js';
-import { VaultNotFoundError, VaultPermissionDeniedError, VaultTokenExpiredError } from './errors.js';
+import { oneLine, VaultBadRequestError, VaultNotFoundError, VaultPermissionDeniedError, VaultTokenExpiredError } from './errors.js';
+import { describeIdentityTokenSource, readIdentityToken } from './identity-token.js';
 
 /**
  * Where the token comes from, in order: --token / VAULT_TOKEN; then what the config's auth
- * method names — the Vault CLI's token file (~/.vault-token, or another path), or an AppRole
- * login with the role-id from the config and the secret-id from the file it names.
+ * method names — the Vault CLI's token file (~/.vault-token, or another path), an AppRole
+ * login with the role-id from the config and the secret-id from the file it names, or a JWT
+ * login with the identity token the CI platform or Kubernetes gave the job.
  */
-export type TokenSource = 'flag' | 'env' | 'token-file' | 'approle';
+export type TokenSource = 'flag' | 'env' | 'token-file' | 'approle' | 'jwt';
 
 export interface Authenticated {
   source: TokenSource;
@@ -23,12 +25,35 @@ export function defaultTokenFile(home = homedir()): string {
   return path.join(home, '.vault-token');
 }
 
-export async function authenticate(client: VaultClient, settings: VaultSettings, home = homedir()): Promise<Authenticated> {
+export async function authenticate(client: VaultClient, settings: VaultSettings, home = homedir(), env: NodeJS.ProcessEnv = process.env): Promise<Authenticated> {
   if (settings.token) {
     client.token = settings.token;
     return { source: settings.origins.token === 'flag' ? 'flag' : 'env' };
   }
   const auth = settings.auth;
+  if (auth.method === 'jwt') {
+    // Read afresh at every login: the platform may have rotated it since the last one.
+    const jwt = await readIdentityToken(auth.identityToken, env);
+    const login = await client.jwtLogin(auth.mount, auth.role, jwt).catch((err: unknown) => {
+      if (err instanceof VaultNotFoundError) {
+        throw new PermissionDeniedError(
+          `no JWT auth method at auth/${auth.mount}/ (Vault answered 404 to auth/${auth.mount}/login)`,
+          `enable it (vault auth enable -path=${auth.mount} jwt), or name where it is mounted: eos self secrets configure --auth jwt --mount <path>`,
+          err,
+        );
+      }
+      if (err instanceof VaultBadRequestError) {
+        throw new PermissionDeniedError(
+          `Vault refused the identity token from ${describeIdentityTokenSource(auth.identityToken)} for role ${auth.role}: ${oneLine(err.errors)}`,
+          `the token must be current and match the role's bindings (audience, issuer, claims): vault read auth/${auth.mount}/role/${auth.role}`,
+          err,
+        );
+      }
+      throw err;
+    });
+    client.token = login.client_token;
+    return { source: 'jwt', leaseDuration: login.lease_duration };
+  }
   if (auth.method === 'approle') {
     let secretId: string;
     try {

@@ -46,6 +46,7 @@ export interface VaultClient {
   lookupSelf(): Promise<TokenInfo>;
   renewSelf(incrementSeconds?: number): Promise<{ auth: AuthBlock; warnings: string[] | null }>;
   approleLogin(mount: string, roleId: string, secretId: string): Promise<AuthBlock>;
+  jwtLogin(mount: string, role: string, jwt: string): Promise<AuthBlock>;
   renewLease(leaseId: string, incrementSeconds: number): Promise<LeaseRenewal>;
   revokeLease(leaseId: string): Promise<void>;
   lookupLease(leaseId: string): Promise<LeaseInfo>;
@@ -156,6 +157,10 @@ export function createVaultClient(options: ClientOptions): VaultClient {
       const path = `auth/${mount}/login`;
       const response = parseSecret(path, await call(path, () => main.approleLogin({ mount_point: mount, role_id: roleId, secret_id: secretId })));
       return required(path, response.auth);
+    },
+    async jwtLogin(mount, role, jwt) {
+      const path = `auth/${mount}/login`;
+      return required(path, parseSecret(path, await call(path, () => main.write(path, { role, jwt }))).auth);
     },
     async renewLease(leaseId, increment) {
       const path = 'sys/leases/renew';

@@ -24,7 +24,7 @@ export async function openVaultSession(options: SessionOptions): Promise<VaultSe
   if (settings.tlsSkipVerify) options.warn?.(`TLS verification of ${settings.address} is OFF (VAULT_SKIP_VERIFY): use it only for a test server`);
   const client = createVaultClient({ settings });
   try {
-    const auth = await authenticate(client, settings, options.home);
+    const auth = await authenticate(client, settings, options.home, options.env);
     return { client, settings, auth };
   } catch (err) {
     client.close();

@@ -37,7 +37,7 @@ describe('eos sandbox, as a newcomer runs it', () => {
     expect(stderr).toMatch(/sandbox ready/);
 
     const exports = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
-    expect(Object.keys(exports).sort()).toEqual(['EOS_CONFIG', 'EOS_SANDBOX_PG_URL', 'EOS_SANDBOX_ROOT_TOKEN', 'EOS_SANDBOX_WORKER_TOKEN', 'VAULT_ADDR', 'VAULT_TOKEN']);
+    expect(Object.keys(exports).sort()).toEqual(['EOS_CONFIG', 'EOS_JWT_FILE', 'EOS_JWT_ROLE', 'EOS_SANDBOX_PG_URL', 'EOS_SANDBOX_ROOT_TOKEN', 'EOS_SANDBOX_WORKER_TOKEN', 'VAULT_ADDR', 'VAULT_TOKEN']);
     const vaultAddr = exports.VAULT_ADDR as string;
     const pgUrl = new URL(exports.EOS_SANDBOX_PG_URL as string);
 

@@ -5,6 +5,7 @@ import type { Mount, SecretEngine } from './mounts.js';
 import { authBlock, type TokenStore } from './tokens.js';
 import {
   badRequest,
+  boolField,
   durationField,
   listField,
   noContent,
@@ -45,6 +46,7 @@ interface JwtRole {
   tokenTtl: number;
   tokenMaxTtl: number;
   tokenPolicies: string[];
+  noDefaultPolicy: boolean;
   expirationLeeway: number;
   notBeforeLeeway: number;
   clockSkewLeeway: number;
@@ -161,7 +163,7 @@ export class JwtAuthEngine implements SecretEngine {
             token_bound_cidrs: [],
             token_explicit_max_ttl: 0,
             token_max_ttl: existing.tokenMaxTtl,
-            token_no_default_policy: false,
+            token_no_default_policy: existing.noDefaultPolicy,
             token_num_uses: 0,
             token_period: 0,
             token_policies: existing.tokenPolicies,
@@ -194,6 +196,7 @@ export class JwtAuthEngine implements SecretEngine {
           tokenTtl: durationField(body, 'token_ttl') ?? durationField(body, 'ttl') ?? existing?.tokenTtl ?? 0,
           tokenMaxTtl: durationField(body, 'token_max_ttl') ?? durationField(body, 'max_ttl') ?? existing?.tokenMaxTtl ?? 0,
           tokenPolicies: listField(body, 'token_policies') ?? listField(body, 'policies') ?? existing?.tokenPolicies ?? [],
+          noDefaultPolicy: boolField(body, 'token_no_default_policy', existing?.noDefaultPolicy ?? false),
           expirationLeeway: durationField(body, 'expiration_leeway') ?? existing?.expirationLeeway ?? 0,
           notBeforeLeeway: durationField(body, 'not_before_leeway') ?? existing?.notBeforeLeeway ?? 0,
           clockSkewLeeway: durationField(body, 'clock_skew_leeway') ?? existing?.clockSkewLeeway ?? 0,
@@ -239,7 +242,7 @@ export class JwtAuthEngine implements SecretEngine {
       if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') meta[key] = String(value);
     }
     const token = this.tokens.create({
-      policies: ['default', ...role.tokenPolicies],
+      policies: role.noDefaultPolicy ? role.tokenPolicies : ['default', ...role.tokenPolicies],
       displayName: `${mount.path.replace(/\/$/, '')}-${String(user)}`,
       path: `auth/${mount.path}login`,
       ttl: role.tokenTtl,
