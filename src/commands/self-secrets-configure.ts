@@ -21,7 +21,7 @@ const options = {
   jwtEnv: { flags: '--jwt-env <variable>', description: 'with --auth jwt: the variable holding the identity token (GitLab id_tokens)' },
   githubOidc: { flags: '--github-oidc', description: "with --auth jwt: ask GitHub Actions for the identity token (needs permissions: id-token: write)" },
   audience: { flags: '--audience <aud>', description: 'with --github-oidc: the audience to ask for' },
-  mount: { flags: '--mount <path>', description: 'with --auth jwt: where the JWT auth method is mounted', default: 'jwt' },
+  mount: { flags: '--mount <path>', description: 'with --auth jwt: where the JWT auth method is mounted (default: $EOS_JWT_MOUNT, else jwt)' },
   caCert: { flags: '--ca-cert <file>', description: "CA bundle that signed Vault's certificate" },
   namespace: { flags: '--namespace <ns>', description: 'Vault namespace' },
   tlsSkipVerify: { flags: '--tls-skip-verify', description: "do not verify Vault's TLS certificate (test servers only)" },
@@ -37,7 +37,6 @@ export default defineCommand({
   description: 'set the Vault address and auth method; proves they work before saving',
   options,
   examples: [
-    'eos self secrets configure',
     'vault print token | eos self secrets configure --addr https://vault.example.com:8200 --auth token --token-stdin',
     'eos self secrets configure --yes --addr https://vault:8200 --auth approle --role-id 7d1f… --secret-id-file /etc/eos/secret-id',
     'eos self secrets configure --yes --addr https://vault:8200 --auth jwt --role delphi-ci --github-oidc --audience https://github.com/delphi',
@@ -192,7 +191,7 @@ function jwtFromFlags(options: ConfigureOptions, current: VaultAuthConfig | unde
   if (identityToken.from === 'env' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(identityToken.name)) {
     throw new UsageError(`--jwt-env ${quoted(identityToken.name)} is not a variable name`, 'give the name, not the value: --jwt-env VAULT_ID_TOKEN');
   }
-  return { method: 'jwt', role, mount: options.mount ?? previous?.mount ?? 'jwt', identityToken };
+  return { method: 'jwt', role, mount: options.mount ?? nonEmpty(env.EOS_JWT_MOUNT) ?? previous?.mount ?? 'jwt', identityToken };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -13,6 +13,9 @@ import { toDsn, type DbCredentials } from '../db/credentials.js';
  * eos exits with its code. The credentials travel only in the environment, never in argv.
  */
 
+/** How long a signalled worker has to reconnect before the old lease is revoked (at most --grace). */
+const SIGNAL_SETTLE_MS = 5_000;
+
 export type RotateAction = { kind: 'restart' } | { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'none' };
 
 export function parseRotateAction(text: string): RotateAction | undefined {
@@ -175,6 +178,9 @@ export class WorkerSupervisor {
       // The worker keeps its environment; a signal tells it to re-read what it can (e.g. a file).
       this.signalGroup(action.signal);
       this.options.log?.info({ pid: this.child?.pid, signal: action.signal, reason }, 'worker signalled');
+      // The old lease is revoked when this resolves, and its revocation ends the role's sessions:
+      // the worker gets a moment to reconnect first (or until it exits).
+      await this.settle(Math.min(this.options.graceMs, SIGNAL_SETTLE_MS));
       return;
     }
     this.restarting = true;
@@ -186,6 +192,20 @@ export class WorkerSupervisor {
     }
     this.options.observe?.({ type: 'restart' });
     this.options.log?.info({ pid: this.child?.pid, reason }, 'worker restarted with new credentials');
+  }
+
+  private settle(ms: number): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        child.off('exit', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      child.once('exit', done);
+    });
   }
 
   private writeCredentialsFile(credentials: DbCredentials): void {

@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportSPKI, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,8 +31,9 @@ function setupPolicyFromDocs(): string {
 
 /**
  * docs/ci.md's script, run verbatim as a CI job runs it: no terminal, stdin closed, CI=true,
- * AppRole with the documented set-up policy, secrets only in the environment — against a
- * fresh dev server and a PostgreSQL of its own (the group roles are cluster-wide).
+ * logging in as the job (GitLab's $VAULT_ID_TOKEN, GitHub's OIDC token service) or with
+ * AppRole, always with the documented set-up policy and secrets only in the environment —
+ * against a fresh dev server and a PostgreSQL of its own (the group roles are cluster-wide).
  */
 describe('the CI set-up script of docs/ci.md', () => {
   let vault: VaultDevServer;
@@ -37,7 +41,12 @@ describe('the CI set-up script of docs/ci.md', () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
   let secretId: string;
+  let roleId: string;
   let dbUrl: string;
+  let signIdentity: (aud: string) => Promise<string>;
+  let github: Server;
+  let githubUrl: string;
+  const issued: string[] = [];
 
   const call = async (method: string, p: string, body?: unknown) => {
     const res = await fetch(`${vault.addr}/v1/${p}`, { method, headers: { 'X-Vault-Token': vault.rootToken }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -60,8 +69,41 @@ describe('the CI set-up script of docs/ci.md', () => {
     await call('PUT', 'sys/policies/acl/eos-delphi-setup', { policy: setupPolicyFromDocs() });
     await call('POST', 'sys/auth/approle', { type: 'approle' });
     await call('POST', 'auth/approle/role/delphi-ci', { token_policies: 'eos-delphi-setup', token_ttl: '15m', token_max_ttl: '30m' });
-    const roleId = (await call('GET', 'auth/approle/role/delphi-ci/role-id')).data.role_id as string;
+    roleId = (await call('GET', 'auth/approle/role/delphi-ci/role-id')).data.role_id as string;
     secretId = (await call('POST', 'auth/approle/role/delphi-ci/secret-id', {})).data.secret_id as string;
+
+    // The CI platform's issuer, and Vault's jwt method trusting it (as docs/ci.md sets it up).
+    const { publicKey, privateKey } = await generateKeyPair('RS256');
+    signIdentity = async (aud) => {
+      const token = await new SignJWT({ sub: 'project_path:delphi/site:ref_type:branch:ref:main', project_path: 'delphi/site', ref: 'main' })
+        .setProtectedHeader({ alg: 'RS256' })
+        .setIssuer('https://ci.example')
+        .setAudience(aud)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(privateKey as CryptoKey);
+      issued.push(token);
+      return token;
+    };
+    await call('POST', 'sys/auth/jwt', { type: 'jwt' });
+    await call('POST', 'auth/jwt/config', { jwt_validation_pubkeys: [await exportSPKI(publicKey)], bound_issuer: 'https://ci.example' });
+    await call('POST', 'auth/jwt/role/delphi-ci', {
+      role_type: 'jwt',
+      user_claim: 'sub',
+      bound_audiences: ['https://vault.example.com', 'https://github.com/delphi-org'],
+      bound_claims: { project_path: 'delphi/site' },
+      token_policies: 'eos-delphi-setup',
+      token_ttl: '15m',
+      token_max_ttl: '30m',
+    });
+    // GitHub's token service as a runner sees it: a URL and a bearer token in the environment.
+    github = createServer((req, res) => {
+      const audience = new URL(req.url ?? '/', 'http://x').searchParams.get('audience') ?? '';
+      if (req.headers.authorization !== 'Bearer runner-request-token') return void res.writeHead(401).end();
+      void signIdentity(audience).then((value) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ value })));
+    });
+    await new Promise<void>((resolve) => github.listen(0, '127.0.0.1', resolve));
+    githubUrl = `http://127.0.0.1:${(github.address() as AddressInfo).port}/token?api-version=2.0`;
 
     dir = mkdtempSync(path.join(tmpdir(), 'eos-ci-'));
     chmodSync(dir, 0o755);
@@ -74,8 +116,7 @@ describe('the CI set-up script of docs/ci.md', () => {
       HOME: path.join(dir, 'home'),
       TMPDIR: dir,
       VAULT_ADDR: vault.addr,
-      VAULT_ROLE_ID: roleId,
-      VAULT_SECRET_ID: secretId,
+      EOS_JWT_ROLE: 'delphi-ci',
       DELPHI_DB_HOST: postgres.host,
       DELPHI_DB_PORT: String(postgres.port),
       DELPHI_DB_NAME: 'delphi',
@@ -86,15 +127,16 @@ describe('the CI set-up script of docs/ci.md', () => {
     };
   }, 120_000);
   afterAll(async () => {
+    await new Promise((resolve) => github?.close(resolve));
     await vault?.stop();
     await postgres?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   /** Runs the script with stdin closed and no terminal; returns its exit code and output. */
-  function runScript(out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  function runScript(out: string, login: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn('bash', [path.join(dir, 'eos-ci-setup.sh')], { cwd: dir, env: { ...env, EOS_CI_OUT: out }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('bash', [path.join(dir, 'eos-ci-setup.sh')], { cwd: dir, env: { ...env, ...login, EOS_CI_OUT: out }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
@@ -107,15 +149,17 @@ describe('the CI set-up script of docs/ci.md', () => {
   const report = (out: string, name: string) => JSON.parse(readFileSync(path.join(out, `${name}.json`), 'utf8')) as Record<string, unknown>;
   const SCHEMA: Record<string, string> = { configure: 'configure', 'db-config': 'db-config', 'db-engine': 'db-engine', test: 'test', status: 'status' };
 
-  it('sets up the site from nothing and passes the gate: exit 0, every step\'s JSON fits its schema, no secret or escape anywhere', async () => {
+  const gitlab = async () => ({ VAULT_ID_TOKEN: await signIdentity('https://vault.example.com') });
+
+  it('sets up the site from nothing, logged in with GitLab\'s identity token, and passes the gate: exit 0, every step\'s JSON fits its schema, no secret or escape anywhere', async () => {
     const out = path.join(dir, 'first');
-    const run = await runScript(out);
+    const run = await runScript(out, await gitlab());
     expect(run.code, `${run.stdout}${run.stderr}`).toBe(0);
     expect(run.stdout).toMatch(/^eos-ci-setup: Vault, the engine and the database answer; details in /m);
     expect(readdirSync(out).sort()).toEqual(['configure.json', 'db-config.json', 'db-engine.json', 'status.json', 'test.json']);
     for (const [name, schema] of Object.entries(SCHEMA)) assertFitsSchema(schema, report(out, name));
 
-    expect(report(out, 'configure')).toMatchObject({ auth: 'approle', verified: true, tokenPolicies: ['default', 'eos-delphi-setup'] });
+    expect(report(out, 'configure')).toMatchObject({ auth: 'jwt', verified: true, tokenPolicies: ['default', 'eos-delphi-setup'] });
     expect(report(out, 'db-config')).toMatchObject({ host: postgres.host, port: postgres.port, database: 'delphi', sslmode: 'disable', storedIn: ['vault', 'local'] });
     expect((report(out, 'db-engine') as { changed: number }).changed).toBeGreaterThanOrEqual(7);
     expect(report(out, 'test')).toMatchObject({ ok: true });
@@ -124,11 +168,29 @@ describe('the CI set-up script of docs/ci.md', () => {
     // Nothing secret in argv's stead: not in the output, the reports or the log; no ANSI escape.
     const texts = [run.stdout, run.stderr, readFileSync(env.EOS_LOG_FILE as string, 'utf8'), ...readdirSync(out).map((f) => readFileSync(path.join(out, f), 'utf8'))];
     for (const text of texts) {
-      expect(text).not.toContain(secretId);
+      for (const token of issued) expect(text).not.toContain(token);
       expect(text).not.toContain(postgres.adminPassword);
       expect(hasAnsi(text)).toBe(false);
     }
-    // The secret-id file the script made is gone with it.
+  }, 120_000);
+
+  it('logs in with GitHub Actions\' OIDC token, asked for with the audience the role is bound to', async () => {
+    const before = issued.length;
+    const run = await runScript(path.join(dir, 'github'), { ACTIONS_ID_TOKEN_REQUEST_URL: githubUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-request-token', EOS_JWT_AUDIENCE: 'https://github.com/delphi-org' });
+    expect(run.code, `${run.stdout}${run.stderr}`).toBe(0);
+    expect(report(path.join(dir, 'github'), 'test')).toMatchObject({ ok: true });
+    // Each eos step logged in afresh, each with a token of its own.
+    expect(issued.length - before).toBeGreaterThanOrEqual(5);
+    for (const token of issued) expect(`${run.stdout}${run.stderr}`).not.toContain(token);
+  }, 120_000);
+
+  it('logs in with AppRole where the CI system has no identity tokens; the secret-id file goes with the script', async () => {
+    const out = path.join(dir, 'approle');
+    const run = await runScript(out, { VAULT_ROLE_ID: roleId, VAULT_SECRET_ID: secretId });
+    expect(run.code, `${run.stdout}${run.stderr}`).toBe(0);
+    expect(report(out, 'configure')).toMatchObject({ auth: 'approle', verified: true });
+    for (const f of readdirSync(out)) expect(readFileSync(path.join(out, f), 'utf8')).not.toContain(secretId);
+    expect(readFileSync(env.EOS_LOG_FILE as string, 'utf8')).not.toContain(secretId);
     expect(readdirSync(dir).filter((f) => f.startsWith('tmp.'))).toEqual([]);
   }, 120_000);
 
@@ -141,7 +203,7 @@ describe('the CI set-up script of docs/ci.md', () => {
     await admin.end();
 
     const out = path.join(dir, 'drifted');
-    const run = await runScript(out);
+    const run = await runScript(out, await gitlab());
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^eos-ci-setup: 'test' failed with exit code 1; see .*test\.json$/m);
     expect(readdirSync(out).sort()).toEqual(['configure.json', 'db-config.json', 'db-engine.json', 'test.json']);
@@ -155,17 +217,16 @@ describe('the CI set-up script of docs/ci.md', () => {
   it('stops at configure with exit 2 and a JSON error when a variable is missing', async () => {
     const out = path.join(dir, 'missing');
     // A fresh runner: no configuration saved by an earlier run to take the role-id from.
-    const saved = { role: env.VAULT_ROLE_ID, home: env.HOME };
-    delete env.VAULT_ROLE_ID;
+    const saved = { home: env.HOME };
     env.HOME = path.join(dir, 'fresh-home');
     try {
-      const run = await runScript(out);
+      // Neither identity token nor AppRole role-id: the AppRole path, missing its role-id.
+      const run = await runScript(out, { VAULT_SECRET_ID: secretId });
       expect(run.code).toBe(2);
       const error = report(out, 'configure');
       assertFitsSchema('configure', error);
       expect(error).toEqual({ schemaVersion: 1, error: { message: '--role-id is required with --auth approle', hint: expect.stringContaining('$VAULT_ROLE_ID') }, exitCode: 2 });
     } finally {
-      env.VAULT_ROLE_ID = saved.role;
       env.HOME = saved.home;
     }
   }, 60_000);

@@ -108,7 +108,7 @@ describe('JWT login, end to end', () => {
 
     const summary = /summary ok=(\d+) failed=(\d+)/.exec(stdout);
     expect(summary, `${stdout}\n${stderr}`).not.toBeNull();
-    expect(Number(summary?.[2])).toBe(0);
+    expect(Number(summary?.[2]), stdout).toBe(0);
     expect(Number(summary?.[1])).toBeGreaterThan(800);
 
     const log = readFileSync(env.EOS_LOG_FILE as string, 'utf8');

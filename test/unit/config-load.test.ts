@@ -99,7 +99,7 @@ describe('configuration validation', () => {
 
   it('rejects an unknown auth method and names it', () => {
     expect(failure({ vault: { auth: { method: 'kerberos' } } }).message).toBe(
-      '/x/config.json: vault.auth.method: must be one of "token", "token-file", "approle"',
+      '/x/config.json: vault.auth.method: must be one of "token", "token-file", "approle", "jwt"',
     );
   });
 
