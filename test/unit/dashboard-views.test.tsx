@@ -61,7 +61,7 @@ describe('the dashboard views, rendered from a fixed snapshot', () => {
   });
 
   it('Parsers, Failures and Agents', () => {
-    expect(render(<VIEW_COMPONENTS.Parsers {...props} />).lastFrame()).toMatch(/security_analysis\s+json\s+120\s+94\.2\s+31[\s\S]*7\s+json\s+no sections found/);
+    expect(render(<VIEW_COMPONENTS.Parsers {...props} />).lastFrame()).toMatch(/security_analysis\s+json\s+120\s+94\.2\s+31[\s\S]*7\s+security_analysis\s+json\s+no sections found/);
     expect(render(<VIEW_COMPONENTS.Failures {...props} />).lastFrame()).toMatch(/email delivery: 13\s+parser: 12[\s\S]*1017\s+failed\s+003\s+2m\s+email delivery\s+SMTP 451/);
     expect(render(<VIEW_COMPONENTS.Agents {...props} />).lastFrame()).toMatch(/active: 12\s+disconnected: 3[\s\S]*agent-003\s+active\s+410/);
   });
@@ -76,11 +76,39 @@ describe('the dashboard views, rendered from a fixed snapshot', () => {
     expect(fallback).toMatch(/env \(fallback\)/);
   });
 
-  it('scrolls a long list', () => {
+  it('scrolls a long list under a fixed header, counting rows only', () => {
     const many = { ...snapshot, failures: Array.from({ length: 30 }, (_, i) => ({ ...snapshot.failures[0]!, id: 2000 + i })) };
     const frame = render(<VIEW_COMPONENTS.Failures {...props} snapshot={many} height={10} scroll={5} />).lastFrame() ?? '';
-    expect(frame).toMatch(/6–15 of 33/);
-    expect(frame).not.toMatch(/\b2000\b/);
+    // 3 header lines stay; 6 rows and the position fill the other 7.
+    expect(frame).toMatch(/6–11 of 30/);
+    expect(frame).toMatch(/^email delivery: 13/m);
+    expect(frame).toMatch(/^ID\s+STATE\s+AGENT/m);
+    expect(frame).not.toMatch(/\b2004\b/);
+    expect(frame).toMatch(/\b2005\b/);
+    const limit = { current: -1 };
+    const end = render(<VIEW_COMPONENTS.Failures {...props} snapshot={many} height={10} scroll={999} scrollLimit={limit} />).lastFrame() ?? '';
+    expect(limit.current).toBe(24);
+    expect(end).toMatch(/25–30 of 30/);
+  });
+
+  it('Health: rows in pipeline order, whatever order the database gave', () => {
+    const shuffled = { ...snapshot, bottlenecks: ['sent', 'new', 'formatted', 'analyzed', 'enriched', 'structured'].map((state) => ({ state, over1h: 0, over30m: 0, over10m: 1, total: 2 })) };
+    const frame = render(<VIEW_COMPONENTS.Health {...props} snapshot={shuffled} />).lastFrame() ?? '';
+    const order = [...frame.matchAll(/^(new|enriched|analyzed|structured|formatted|sent)\s/gm)].map((m) => m[1]);
+    expect(order).toEqual(['new', 'enriched', 'analyzed', 'structured', 'formatted', 'sent']);
+  });
+
+  it('Parsers: an error row names its prompt type, so the same error of two prompt types is two rows that say why', () => {
+    const errors = {
+      ...snapshot,
+      parserErrors: [
+        { promptType: 'security_analysis', parser: 'json', error: 'no sections found', count: 19 },
+        { promptType: 'quick_triage', parser: 'json', error: 'no sections found', count: 1 },
+      ],
+    };
+    const frame = render(<VIEW_COMPONENTS.Parsers {...props} snapshot={errors} />).lastFrame() ?? '';
+    expect(frame).toMatch(/^\s+19\s+security_analysis\s+json\s+no sections found$/m);
+    expect(frame).toMatch(/^\s+1\s+quick_triage\s+json\s+no sections found$/m);
   });
 
   it('the --once frame is plain text', () => {
@@ -137,6 +165,34 @@ describe('the dashboard app', () => {
     app.stdin.write('?');
     await tick();
     expect(app.lastFrame()).toMatch(/q \/ Ctrl-C\s+quit/);
+    app.unmount();
+  });
+
+  it('stops scrolling at the end of the list: back up from there at once', async () => {
+    const many = { ...snapshot, failures: Array.from({ length: 40 }, (_, i) => ({ ...snapshot.failures[0]!, id: 3000 + i })) };
+    const app = render(<App model={model({ snapshot: many })} size={{ columns: 80, rows: 24 }} />);
+    app.stdin.write('4');
+    await tick();
+    for (let i = 0; i < 30; i++) app.stdin.write('j');
+    await tick();
+    const bottom = /(\d+)–(\d+) of 40/.exec(app.lastFrame() ?? '');
+    expect(bottom?.[2]).toBe('40');
+    for (let i = 0; i < 11; i++) app.stdin.write('k');
+    await tick();
+    const up = /(\d+)–(\d+) of 40/.exec(app.lastFrame() ?? '');
+    expect(Number(up?.[1])).toBe(Number(bottom?.[1]) - 11);
+    app.unmount();
+  });
+
+  it('fits 80×24: no line wider than 80 columns, no more than 24 lines, in any view', async () => {
+    const app = render(<App model={model()} size={{ columns: 80, rows: 24 }} />);
+    for (const key of ['1', '2', '3', '4', '5', '6']) {
+      app.stdin.write(key);
+      await tick();
+      const lines = (app.lastFrame() ?? '').split('\n');
+      expect(lines.length).toBeLessThanOrEqual(24);
+      for (const line of lines) expect(line.length, line).toBeLessThanOrEqual(80);
+    }
     app.unmount();
   });
 

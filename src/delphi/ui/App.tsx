@@ -1,5 +1,5 @@
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { DashboardModel } from '../dashboard.js';
 import { VIEW_COMPONENTS, VIEWS } from './views.js';
 
@@ -15,13 +15,16 @@ const HELP = [
   'q / Ctrl-C  quit (the lease is revoked)',
 ];
 
-export function App({ model, onQuit }: { model: DashboardSource; onQuit?: () => void }) {
+/** `size` stands in for the terminal's in tests. */
+export function App({ model, onQuit, size }: { model: DashboardSource; onQuit?: () => void; size?: { columns: number; rows: number } }) {
   const { exit } = useApp();
   const { stdout } = useStdout();
   const [, setTick] = useState(0);
   const [view, setView] = useState(0);
   const [scroll, setScroll] = useState(0);
   const [help, setHelp] = useState(false);
+  // How far the current view's list can scroll, as it last drew it: j stops there.
+  const scrollLimit = useRef(0);
 
   useEffect(() => {
     const update = () => setTick((t) => t + 1);
@@ -44,15 +47,15 @@ export function App({ model, onQuit }: { model: DashboardSource; onQuit?: () => 
     } else if (key.tab) {
       setView((v) => (v + (key.shift ? VIEWS.length - 1 : 1)) % VIEWS.length);
       setScroll(0);
-    } else if (key.downArrow || input === 'j') setScroll((s) => s + 1);
-    else if (key.upArrow || input === 'k') setScroll((s) => Math.max(0, s - 1));
+    } else if (key.downArrow || input === 'j') setScroll((s) => Math.min(s + 1, scrollLimit.current));
+    else if (key.upArrow || input === 'k') setScroll((s) => Math.max(0, Math.min(s, scrollLimit.current) - 1));
     else if (input === 'r') void model.refresh(true);
     else if (input === ' ') model.togglePause();
     else if (input === '?') setHelp((h) => !h);
   });
 
-  const width = Math.max(60, stdout?.columns ?? 80);
-  const height = Math.max(24, stdout?.rows ?? 24);
+  const width = Math.max(60, size?.columns ?? stdout?.columns ?? 80);
+  const height = Math.max(24, size?.rows ?? stdout?.rows ?? 24);
   const bodyHeight = height - 5;
   const snapshot = model.snapshot;
   const credentials = model.credentials();
@@ -62,7 +65,7 @@ export function App({ model, onQuit }: { model: DashboardSource; onQuit?: () => 
   return (
     <Box flexDirection="column" width={width}>
       <Box>
-        <Text bold>eos · Delphi </Text>
+        <Text bold>eos </Text>
         {VIEWS.map((name, i) => (
           <Text key={name} inverse={i === view}>{` ${i + 1} ${name} `}</Text>
         ))}
@@ -79,12 +82,13 @@ export function App({ model, onQuit }: { model: DashboardSource; onQuit?: () => 
         {help ? (
           HELP.map((line) => <Text key={line}>{line}</Text>)
         ) : snapshot ? (
-          <Current snapshot={snapshot} credentials={credentials} width={width} height={bodyHeight - 1} scroll={scroll} />
+          <Current snapshot={snapshot} credentials={credentials} width={width} height={bodyHeight - 1} scroll={scroll} scrollLimit={scrollLimit} />
         ) : (
           <Text>{model.error ? `cannot read the pipeline: ${model.error}` : 'loading…'}</Text>
         )}
       </Box>
-      <Text dimColor>{`1-6/Tab views · ↑↓ jk scroll · r refresh · space pause · ? help · q quit${snapshot ? ` · ${snapshot.takenAt.slice(11, 19)}Z (${snapshot.ms} ms)` : ''}`}</Text>
+      {/* Short enough for 80 columns with the time: r and space are in the help. */}
+      <Text dimColor>{`? help · 1-6 views · ↑↓ scroll · q quit${snapshot ? ` · ${snapshot.takenAt.slice(11, 19)}Z ${snapshot.ms} ms` : ''}`}</Text>
     </Box>
   );
 }

@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import { age, pad } from '../format.js';
-import type { CredentialState, FlowStage, Snapshot } from '../snapshot.js';
+import { PIPELINE_STATES, type CredentialState, type FlowStage, type Snapshot } from '../snapshot.js';
 
 /** The six views of DESIGN §8: pure functions of a snapshot, so tests render them directly. */
 
@@ -15,19 +15,41 @@ interface ViewProps {
   width: number;
   height: number;
   scroll: number;
+  /** Set by the view to how far its list can scroll, so the App stops scrolling there. */
+  scrollLimit?: { current: number };
 }
 
-function Rows({ rows, height, scroll }: { rows: string[]; height: number; scroll: number }) {
-  const start = Math.min(scroll, Math.max(0, rows.length - height));
-  const shown = rows.slice(start, start + height);
+/**
+ * A list under a fixed header: the header lines stay, the rows scroll, and the position counts
+ * rows only (`1–20 of 256`). Scrolling stops at the last page: the view tells the App how far.
+ */
+function Rows({ header = [], rows, height, scroll, scrollLimit }: { header?: string[]; rows: string[]; height: number; scroll: number; scrollLimit?: { current: number } | undefined }) {
+  const fits = rows.length <= height - header.length;
+  // One line goes to the position when the rows do not fit.
+  const room = Math.max(1, height - header.length - (fits ? 0 : 1));
+  const limit = Math.max(0, rows.length - room);
+  if (scrollLimit) scrollLimit.current = limit;
+  const start = Math.min(scroll, limit);
+  const shown = rows.slice(start, start + room);
   return (
     <Box flexDirection="column">
+      {header.map((line, i) => (
+        <Text key={`h${i}`} bold={i === header.length - 1}>
+          {line}
+        </Text>
+      ))}
       {shown.map((row, i) => (
         <Text key={i}>{row}</Text>
       ))}
-      {rows.length > height ? <Text dimColor>{`${start + 1}–${start + shown.length} of ${rows.length} (↑↓ to scroll)`}</Text> : null}
+      {fits ? null : <Text dimColor>{`${start + 1}–${start + shown.length} of ${rows.length} (↑↓ to scroll)`}</Text>}
     </Box>
   );
+}
+
+/** Pipeline order: the states of the flow first, in order, then anything else by name. */
+function pipelineOrder(state: string): number {
+  const i = (PIPELINE_STATES as readonly string[]).indexOf(state);
+  return i === -1 ? PIPELINE_STATES.length : i;
 }
 
 export function Overview({ snapshot, width }: ViewProps) {
@@ -55,52 +77,49 @@ export function Overview({ snapshot, width }: ViewProps) {
   );
 }
 
-export function Health({ snapshot, height, scroll }: ViewProps) {
-  const rows = [
-    `${pad('STATE', 12)}${pad('>10 MIN', 9, true)}${pad('>30 MIN', 9, true)}${pad('>1 H', 9, true)}${pad('IN STATE', 10, true)}`,
-    ...snapshot.bottlenecks.map((b) => `${pad(b.state, 12)}${pad(b.over10m, 9, true)}${pad(b.over30m, 9, true)}${pad(b.over1h, 9, true)}${pad(b.total, 10, true)}`),
-  ];
+export function Health({ snapshot, height, scroll, scrollLimit }: ViewProps) {
+  const header = [`${pad('STATE', 12)}${pad('>10 MIN', 9, true)}${pad('>30 MIN', 9, true)}${pad('>1 H', 9, true)}${pad('IN STATE', 10, true)}`];
+  const rows = [...snapshot.bottlenecks]
+    .sort((a, b) => pipelineOrder(a.state) - pipelineOrder(b.state) || a.state.localeCompare(b.state))
+    .map((b) => `${pad(b.state, 12)}${pad(b.over10m, 9, true)}${pad(b.over30m, 9, true)}${pad(b.over1h, 9, true)}${pad(b.total, 10, true)}`);
   const worst = snapshot.flow.filter((s) => s.health === 'ATTENTION NEEDED').map((s) => s.state);
   return (
     <Box flexDirection="column">
       <Text>{worst.length > 0 ? <Text color="red">{`attention needed: ${worst.join(', ')}`}</Text> : <Text color="green">no stage needs attention</Text>}</Text>
-      <Rows rows={rows} height={height - 1} scroll={scroll} />
+      <Rows header={header} rows={rows} height={height - 1} scroll={scroll} scrollLimit={scrollLimit} />
     </Box>
   );
 }
 
-export function Parsers({ snapshot, height, scroll }: ViewProps) {
+export function Parsers({ snapshot, height, scroll, scrollLimit }: ViewProps) {
+  const header = [`${pad('PROMPT', 20)}${pad('PARSER', 16)}${pad('TRIES', 8, true)}${pad('OK %', 8, true)}${pad('AVG MS', 8, true)}`];
+  // The errors are counted per prompt type too: without it two rows of one error look doubled.
   const rows = [
-    `${pad('PROMPT', 20)}${pad('PARSER', 16)}${pad('TRIES', 8, true)}${pad('OK %', 8, true)}${pad('AVG MS', 8, true)}`,
     ...snapshot.parsers.map((p) => `${pad(p.promptType, 20)}${pad(p.parser, 16)}${pad(p.attempts, 8, true)}${pad(p.successRate.toFixed(1), 8, true)}${pad(p.avgMs.toFixed(0), 8, true)}`),
     '',
     'errors (24 h):',
-    ...snapshot.parserErrors.map((e) => `  ${pad(e.count, 6, true)}  ${pad(e.parser, 14)} ${e.error}`),
+    ...snapshot.parserErrors.map((e) => `  ${pad(e.count, 6, true)}  ${pad(e.promptType, 20)}${pad(e.parser, 14)} ${e.error}`),
   ];
-  return <Rows rows={rows} height={height} scroll={scroll} />;
+  return <Rows header={header} rows={rows} height={height} scroll={scroll} scrollLimit={scrollLimit} />;
 }
 
-export function Failures({ snapshot, height, scroll }: ViewProps) {
-  const rows = [
+export function Failures({ snapshot, height, scroll, scrollLimit }: ViewProps) {
+  const header = [
     snapshot.failureSummary.map((f) => `${f.type}: ${f.count}`).join('   ') || 'no failures',
     '',
     `${pad('ID', 9)}${pad('STATE', 11)}${pad('AGENT', 7)}${pad('AGE', 8)}${pad('REASON', 16)}ERROR`,
-    ...snapshot.failures.map((f) => `${pad(f.id, 9)}${pad(f.state, 11)}${pad(f.agent, 7)}${pad(age(f.ageSeconds), 8)}${pad(f.reason, 16)}${f.error ?? ''}`),
   ];
-  return <Rows rows={rows} height={height} scroll={scroll} />;
+  const rows = snapshot.failures.map((f) => `${pad(f.id, 9)}${pad(f.state, 11)}${pad(f.agent, 7)}${pad(age(f.ageSeconds), 8)}${pad(f.reason, 16)}${f.error ?? ''}`);
+  return <Rows header={header} rows={rows} height={height} scroll={scroll} scrollLimit={scrollLimit} />;
 }
 
-export function Agents({ snapshot, height, scroll }: ViewProps) {
-  const rows = [
-    snapshot.agents.byStatus.map((s) => `${s.status}: ${s.count}`).join('   '),
-    '',
-    `${pad('AGENT', 12)}${pad('STATUS', 17)}${pad('ALERTS 24H', 11, true)}  LAST SEEN`,
-    ...snapshot.agents.top.map((a) => `${pad(a.name, 12)}${pad(a.status ?? '-', 17)}${pad(a.alerts24h, 11, true)}  ${a.lastSeen?.replace(/\.\d+Z$/, 'Z') ?? '-'}`),
-  ];
-  return <Rows rows={rows} height={height} scroll={scroll} />;
+export function Agents({ snapshot, height, scroll, scrollLimit }: ViewProps) {
+  const header = [snapshot.agents.byStatus.map((s) => `${s.status}: ${s.count}`).join('   '), '', `${pad('AGENT', 12)}${pad('STATUS', 17)}${pad('ALERTS 24H', 11, true)}  LAST SEEN`];
+  const rows = snapshot.agents.top.map((a) => `${pad(a.name, 12)}${pad(a.status ?? '-', 17)}${pad(a.alerts24h, 11, true)}  ${a.lastSeen?.replace(/\.\d+Z$/, 'Z') ?? '-'}`);
+  return <Rows header={header} rows={rows} height={height} scroll={scroll} scrollLimit={scrollLimit} />;
 }
 
-export function Credentials({ credentials, height, scroll }: ViewProps) {
+export function Credentials({ credentials, height, scroll, scrollLimit }: ViewProps) {
   if (!credentials) return <Text>no credential state</Text>;
   const c = credentials;
   const rows = [
@@ -123,7 +142,7 @@ export function Credentials({ credentials, height, scroll }: ViewProps) {
         {`  as ${c.user}`}
       </Text>
       <Text>{`lease     ${c.lease ?? '-'}  ${c.ttlSeconds === null ? '' : `TTL ${c.ttlSeconds}s`}  rotations ${c.rotations}`}</Text>
-      <Rows rows={rows} height={height - 2} scroll={scroll} />
+      <Rows rows={rows} height={height - 2} scroll={scroll} scrollLimit={scrollLimit} />
     </Box>
   );
 }
