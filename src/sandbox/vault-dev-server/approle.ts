@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../util/clock.js';
 import type { Mount, SecretEngine } from './mounts.js';
-import { authBlock, type TokenStore } from './tokens.js';
+import { authBlock, tokenParamsData, type TokenStore } from './tokens.js';
 import {
   durationField,
   badRequest,
@@ -129,16 +129,7 @@ export class AppRoleEngine implements SecretEngine {
             secret_id_bound_cidrs: null,
             secret_id_num_uses: existing.secretIdNumUses,
             secret_id_ttl: existing.secretIdTtl,
-            token_bound_cidrs: [],
-            token_explicit_max_ttl: 0,
-            token_max_ttl: existing.tokenMaxTtl,
-            token_no_default_policy: false,
-            token_num_uses: 0,
-            token_period: 0,
-            token_policies: existing.tokenPolicies,
-            token_strictly_bind_ip: false,
-            token_ttl: existing.tokenTtl,
-            token_type: 'default',
+            ...tokenParamsData({ ttl: existing.tokenTtl, maxTtl: existing.tokenMaxTtl, policies: existing.tokenPolicies }),
           },
         });
       case 'update': {

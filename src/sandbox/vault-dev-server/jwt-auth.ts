@@ -2,7 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { compactVerify, createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet } from 'jose';
 import type { Clock } from '../../util/clock.js';
 import type { Mount, SecretEngine } from './mounts.js';
-import { authBlock, type TokenStore } from './tokens.js';
+import { authBlock, tokenParamsData, type TokenStore } from './tokens.js';
 import {
   badRequest,
   boolField,
@@ -160,17 +160,8 @@ export class JwtAuthEngine implements SecretEngine {
             oidc_disable_confirmation: false,
             oidc_scopes: null,
             role_type: existing.roleType,
-            token_bound_cidrs: [],
-            token_explicit_max_ttl: 0,
-            token_max_ttl: existing.tokenMaxTtl,
-            token_no_default_policy: existing.noDefaultPolicy,
-            token_num_uses: 0,
-            token_period: 0,
-            token_policies: existing.tokenPolicies,
+            ...tokenParamsData({ ttl: existing.tokenTtl, maxTtl: existing.tokenMaxTtl, policies: existing.tokenPolicies, noDefaultPolicy: existing.noDefaultPolicy }),
             token_policies_template_claims: false,
-            token_strictly_bind_ip: false,
-            token_ttl: existing.tokenTtl,
-            token_type: 'default',
             user_claim: existing.userClaim,
             user_claim_json_pointer: false,
             verbose_oidc_logging: false,

@@ -157,6 +157,22 @@ export class TokenStore {
   }
 }
 
+/** The token_* fields every auth method's role read shows (Vault's tokenutil PopulateTokenData). */
+export function tokenParamsData(params: { ttl: number; maxTtl: number; policies: string[]; noDefaultPolicy?: boolean }) {
+  return {
+    token_bound_cidrs: [],
+    token_explicit_max_ttl: 0,
+    token_max_ttl: params.maxTtl,
+    token_no_default_policy: params.noDefaultPolicy ?? false,
+    token_num_uses: 0,
+    token_period: 0,
+    token_policies: params.policies,
+    token_strictly_bind_ip: false,
+    token_ttl: params.ttl,
+    token_type: 'default',
+  };
+}
+
 /** The `auth` block of a login or token-create response. */
 export function authBlock(entry: TokenEntry, leaseDuration: number) {
   return {
