@@ -14,7 +14,8 @@ export async function loadSampleData(client: pg.ClientBase, options: { alerts: n
       `INSERT INTO agents (id, name, ip, os, registered, last_seen, status_text, agent_version, groups, manager_name)
        SELECT lpad(i::text, 3, '0'), 'agent-' || lpad(i::text, 3, '0'), '10.0.' || (i / 250) || '.' || (i % 250 + 1),
               (ARRAY['Ubuntu 22.04', 'Debian 12', 'Windows Server 2022', 'RHEL 9'])[i % 4 + 1],
-              now() - interval '90 days', now() - make_interval(mins => (i * 7) % 180),
+              -- An agent that never connected has never been seen (and sends no alerts, below).
+              now() - interval '90 days', CASE WHEN i % 5 = 4 THEN NULL ELSE now() - make_interval(mins => (i * 7) % 180) END,
               (ARRAY['active', 'active', 'active', 'disconnected', 'never_connected'])[i % 5 + 1],
               'v4.7.' || (i % 3), jsonb_build_array('default', (ARRAY['web', 'db', 'dmz'])[i % 3 + 1]), 'wazuh-manager'
          FROM generate_series(0, $1 - 1) AS i
@@ -38,7 +39,9 @@ export async function loadSampleData(client: pg.ClientBase, options: { alerts: n
                              enriched_at, prompt_type, prompt_sent_at, response_received_at, prompt_tokens, completion_tokens, total_tokens,
                              parser_used, parser_success, parser_error, parser_duration_ms, structured_at, formatted_at,
                              email_error, alert_sent_at, archived_at)
-         SELECT 'sample-' || i, lpad((i % $3)::text, 3, '0'), 5700 + i % 40, i % 16,
+         SELECT 'sample-' || i,
+                -- Never-connected agents (every fifth) send nothing: their share goes to the agent before.
+                lpad((CASE WHEN (i % $3) % 5 = 4 THEN i % $3 - 1 ELSE i % $3 END)::text, 3, '0'), 5700 + i % 40, i % 16,
                 (ARRAY['sshd: authentication failed', 'Multiple web 400 errors', 'File integrity changed', 'New user created', 'Rootcheck anomaly'])[i % 5 + 1],
                 jsonb_build_object('rule', 5700 + i % 40), st, now() - age,
                 CASE WHEN st NOT IN ('new') THEN now() - age + interval '5 seconds' END,
