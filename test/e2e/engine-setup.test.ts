@@ -113,6 +113,10 @@ describe('setting up the engine from nothing, then test and status', () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ engine: { mounted: true, role: null, connection: null, canIssue: true, missing: [] }, wouldUse: 'dynamic' });
 
     const onlyDefault = await token({ policies: ['default'] });
+    // Vault itself refuses it, with the policy 403 body.
+    const direct = await fetch(`${vault.addr}/v1/database/creds/delphi-readonly`, { headers: { 'X-Vault-Token': onlyDefault } });
+    expect(direct.status).toBe(403);
+    expect(await direct.json()).toEqual({ errors: ['1 error occurred:\n\t* permission denied\n\n'] });
     const refused = await eos(['self', 'secrets', 'test', '--json'], { VAULT_TOKEN: onlyDefault });
     expect(refused.code).toBe(1);
     const failed = (JSON.parse(refused.stdout) as { steps: { id: string; status: string; detail?: string; hint?: string }[] }).steps.find((s) => s.status === 'fail');
