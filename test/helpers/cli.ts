@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
-import { asksForJson, assertFitsSchema, schemaNameFor } from './json-schemas.js';
+import { wantsJson } from '../../src/commands/output.js';
+import { assertFitsSchema, schemaNameFor } from './json-schemas.js';
 import { REPO_ROOT } from './paths.js';
 
 export { REPO_ROOT };
@@ -47,7 +48,7 @@ export function checkForScripts(args: string[], result: Pick<CliResult, 'stdout'
     if (hasAnsi(text)) throw new Error(`eos ${args.join(' ')}: an ANSI escape on ${name}: ${JSON.stringify(text.slice(0, 200))}`);
   }
   const schema = schemaNameFor(args);
-  if (!asksForJson(args) || !schema || args.includes('--help')) return;
+  if (!wantsJson(args) || !schema || args.includes('--help')) return;
   let document: unknown;
   try {
     document = JSON.parse(result.stdout);

@@ -60,9 +60,3 @@ export function assertFitsSchema(name: string, document: unknown): void {
     throw new Error(`--json output does not fit docs/schemas/${schema}.schema.json: ${problems.join('; ')}`);
   }
 }
-
-/** Whether the arguments ask for JSON on stdout. */
-export function asksForJson(args: string[]): boolean {
-  const own = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
-  return own.includes('--json') || own.some((a, i) => a === '--format' && own[i + 1] === 'json') || own.includes('--format=json');
-}

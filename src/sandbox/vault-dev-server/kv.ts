@@ -177,12 +177,12 @@ export class KvV2Engine implements SecretEngine {
         if (!secret) throw notFound();
         const versions: Record<string, unknown> = {};
         for (const [n, v] of secret.versions) {
-          versions[String(n)] = { created_time: iso(v.createdMs), deletion_time: v.deletionMs === null ? '' : iso(v.deletionMs), destroyed: v.destroyed };
+          versions[String(n)] = { created_time: goTime(v.createdMs), deletion_time: v.deletionMs === null ? '' : goTime(v.deletionMs), destroyed: v.destroyed };
         }
         return ok({
           data: {
             cas_required: secret.casRequired,
-            created_time: iso(secret.createdMs),
+            created_time: goTime(secret.createdMs),
             current_version: secret.current,
             custom_metadata: secret.customMetadata,
             delete_version_after: '0s',
@@ -190,7 +190,7 @@ export class KvV2Engine implements SecretEngine {
             max_versions: secret.maxVersions,
             metadata_cas_required: false,
             oldest_version: secret.oldest,
-            updated_time: iso(secret.updatedMs),
+            updated_time: goTime(secret.updatedMs),
             versions,
           },
         });
@@ -250,9 +250,9 @@ export class KvV2Engine implements SecretEngine {
 
   private versionMetadata(secret: Secret, n: number, version: Version) {
     return {
-      created_time: iso(version.createdMs),
+      created_time: goTime(version.createdMs),
       custom_metadata: secret.customMetadata,
-      deletion_time: version.deletionMs === null ? '' : iso(version.deletionMs),
+      deletion_time: version.deletionMs === null ? '' : goTime(version.deletionMs),
       destroyed: version.destroyed,
       version: n,
     };
@@ -260,7 +260,6 @@ export class KvV2Engine implements SecretEngine {
 }
 
 
-const iso = goTime;
 
 export function kvEngineFor(mount: Mount, clock: Clock): SecretEngine {
   return mount.options?.version === '2' ? new KvV2Engine(clock) : new KvV1Engine();
