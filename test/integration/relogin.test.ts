@@ -62,13 +62,15 @@ describe('logging in again before the token dies', () => {
 
   it('a token file rewritten by someone else: read again before the token dies, 0 failed queries', async () => {
     const file = path.join(tempDir(), 'token');
-    const fresh = async () => writeFileSync(file, (await vaultWrite('auth/token/create', { ttl: '3s', renewable: false })).auth.client_token, { mode: 0o600 });
+    // 6 s tokens, a new one every 2 s: the keeper reads the file again at ~4.5 s and finds a newer
+    // token with room to spare (3 s tokens left under a second, and failed once under CI load).
+    const fresh = async () => writeFileSync(file, (await vaultWrite('auth/token/create', { ttl: '6s', renewable: false })).auth.client_token, { mode: 0o600 });
     await fresh();
     // What Vault Agent's sink or a CI job would do: a new token in the file every 2 s.
     const writer = setInterval(() => void fresh(), 2_000);
     const db = await openDatabase({ config: config({ method: 'token-file', path: file }), env: { VAULT_ADDR: fx.vault.addr }, command: 'test token file' });
     try {
-      const { failures } = await load(() => db.pool.query('SELECT 1'), 9_500);
+      const { failures } = await load(() => db.pool.query('SELECT 1'), 16_000);
       expect(failures).toEqual([]);
       expect(db.keeper?.events.filter((e) => e.type === 'token-relogin').length).toBeGreaterThanOrEqual(3);
       expect(db.keeper?.events.some((e) => e.type === 'token-expired')).toBe(false);
