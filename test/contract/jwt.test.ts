@@ -139,7 +139,9 @@ describe('Vault API contract: the jwt auth method', () => {
         // Renewal is capped at the role's max TTL, with Vault's warning.
         const renewed = await http(target, r.json.auth.client_token)('PUT', 'auth/token/renew-self', { increment: '1h' });
         expect(renewed.json.auth.lease_duration).toBeLessThanOrEqual(30);
-        expect(renewed.json.warnings).toEqual(['TTL of "1h" exceeded the effective max_ttl of "30s"; TTL value is capped accordingly']);
+        // The effective max TTL is what is left of the 30 s, so a slow run sees 29 s.
+        expect(renewed.json.warnings).toHaveLength(1);
+        expect(renewed.json.warnings[0]).toMatch(/^TTL of "1h" exceeded the effective max_ttl of "(30|2\d)s"; TTL value is capped accordingly$/);
       }
     });
 
