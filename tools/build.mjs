@@ -2,7 +2,7 @@
 // Builds dist/: src/cli.ts bundled by esbuild into ES modules, one chunk per lazily imported
 // part, so a command parses only the code it runs (docs/architecture.md, "Start-up").
 import { build } from 'esbuild';
-import { chmodSync, copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, readFileSync, rmSync } from 'node:fs';
 
 rmSync('dist', { recursive: true, force: true });
 await build({
@@ -26,4 +26,6 @@ await build({
   banner: { js: "import { createRequire as __eosCreateRequire } from 'node:module'; const require = __eosCreateRequire(import.meta.url);" },
 });
 copyFileSync('src/delphi/schema.sql', 'dist/schema.sql');
+// eos's migrations, read beside the bundled chunk that loads them (src/delphi/migrations.ts).
+cpSync('src/delphi/migrations', 'dist/migrations', { recursive: true });
 chmodSync('dist/cli.js', 0o755);

@@ -69,6 +69,14 @@ export default defineCommand({
         const effective = sandboxed?.config ?? context.config().config;
         metrics.watchCredentials({ keeper: db.keeper, pool: db.pool, role: effective.engine.role, current: () => db.pool.credentials, allowed: sources ?? effective.credentials.sources });
       }
+      // eos's views, indexes and rollups must be installed and current: one clear line (exit 2)
+      // naming `eos delphi schema apply` instead of a SQL error on the first refresh.
+      const { requireCurrentSchema, SchemaNotCurrentError, NoPipelineTablesError } = await import('../delphi/schema-migrator.js');
+      await requireCurrentSchema(db.pool).catch((err: unknown) => {
+        // A database that cannot be read at all is reported as the first refresh would be:
+        // with the credential sources skipped on the way.
+        throw err instanceof SchemaNotCurrentError || err instanceof NoPipelineTablesError ? err : fallbackFailed(db.attempts, classifyDatabaseError(err));
+      });
       model = new DashboardModel(db, { intervalMs: intervalS * 1000, listen: live });
       if (!live) {
         await model.refresh();

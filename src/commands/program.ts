@@ -10,6 +10,9 @@ import type { IO } from './io.js';
 import { wantsJson } from './output.js';
 import type { CommandSpec } from './spec.js';
 import dashboard from './delphi-dashboard.js';
+import schemaApply from './delphi-schema-apply.js';
+import schemaStatus from './delphi-schema-status.js';
+import schemaVerify from './delphi-schema-verify.js';
 import sandbox from './sandbox.js';
 import configShow from './self-config-show.js';
 import configure from './self-secrets-configure.js';
@@ -22,7 +25,7 @@ import status from './self-secrets-status.js';
 import test from './self-secrets-test.js';
 
 /** Every command, in the order --help lists them. */
-export const COMMANDS: readonly CommandSpec[] = [configShow, configure, setConfig, setEngine, test, status, exec, env, get, dashboard, sandbox] as unknown as CommandSpec[];
+export const COMMANDS: readonly CommandSpec[] = [configShow, configure, setConfig, setEngine, test, status, exec, env, get, dashboard, schemaStatus, schemaApply, schemaVerify, sandbox] as unknown as CommandSpec[];
 
 /** The groups between `eos` and the commands. */
 const GROUPS: Record<string, string> = {
@@ -31,6 +34,7 @@ const GROUPS: Record<string, string> = {
   'self secrets': 'Vault: the connection, and secrets for the Delphi database',
   'self secrets set': 'store settings for the Delphi database',
   delphi: 'the Delphi pipeline',
+  'delphi schema': "eos's own objects in the Delphi database (views, indexes, rollups)",
 };
 
 const ROOT_HELP = `

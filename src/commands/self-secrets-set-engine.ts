@@ -1,9 +1,8 @@
-import { ADMIN_PASSWORD_ENV, SSL_MODES } from '../config/constants.js';
+import { ADMIN_PASSWORD_ENV } from '../config/constants.js';
+import { adminPassword, TARGET_OPTIONS } from './admin-target.js';
 import { UsageError } from '../errors.js';
-import type { CommandContext } from './context.js';
 import { durationOption } from './duration-option.js';
 import { writeJson } from './output.js';
-import { withPrompts } from './prompts.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
 
 /** `eos self secrets set delphi-db-engine`: print the set-up, or perform it with --apply. */
@@ -23,10 +22,7 @@ export default defineCommand({
     defaultTtl: { flags: '--default-ttl <duration>', description: 'credential TTL (default: an existing role keeps its own; a new one gets 1h)' },
     maxTtl: { flags: '--max-ttl <duration>', description: 'credential max TTL (default: an existing role keeps its own; a new one gets 24h)' },
     adminUser: { flags: '--admin-user <role>', description: `PostgreSQL admin Vault connects as (default: $DELPHI_DB_ADMIN_USER, else postgres); its password comes from $${ADMIN_PASSWORD_ENV} or a hidden prompt` },
-    host: { flags: '--host <host>', description: 'database host (default: the stored configuration)' },
-    port: { flags: '--port <port>', description: 'database port' },
-    database: { flags: '--database <name>', description: 'database name' },
-    sslmode: { flags: '--sslmode <mode>', description: 'TLS mode', choices: SSL_MODES },
+    ...TARGET_OPTIONS,
     json: JSON_OPTION,
   },
   examples: [
@@ -86,7 +82,7 @@ export default defineCommand({
     }
     if (!session) throw new UsageError('--apply needs Vault', 'run eos self secrets configure first');
     const { applyWithAdmin } = await import('../setup/engine-apply.js');
-    const password = io.env[ADMIN_PASSWORD_ENV] ?? (await askPassword(context, plan.setup.adminUser));
+    const password = await adminPassword(context, plan.setup.adminUser);
     const steps = await applyWithAdmin(plan, session.client, password, Boolean(options.dryRun));
     const changed = steps.filter((s) => s.status !== 'unchanged' && s.status !== 'checked');
     (await context.logger()).info({ mount: plan.setup.mount, changed: changed.map((s) => s.step), dryRun: Boolean(options.dryRun) }, 'database engine set up');
@@ -98,12 +94,3 @@ export default defineCommand({
     return 0;
   },
 });
-
-async function askPassword(context: CommandContext, user: string): Promise<string> {
-  const { io } = context;
-  if (!io.stdinIsTTY || !io.stdoutIsTTY) {
-    throw new UsageError(`the admin password is needed: set ${ADMIN_PASSWORD_ENV}`, `e.g. read -rs ${ADMIN_PASSWORD_ENV}; export ${ADMIN_PASSWORD_ENV} (it is never taken on the command line)`);
-  }
-  const { password } = await import('@inquirer/prompts');
-  return withPrompts(io, (ctx) => password({ message: `PostgreSQL password of ${user} (hidden)`, mask: '*' }, ctx));
-}

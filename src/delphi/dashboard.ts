@@ -2,7 +2,10 @@ import { EventEmitter } from 'node:events';
 import type { Database } from '../credentials/open-database.js';
 import { PipelineListener } from '../db/listener.js';
 import { ALERT_CHANNELS } from './schema.js';
-import { credentialState, takeSnapshot, type CredentialState, type Snapshot } from './snapshot.js';
+import { credentialState, takeFailuresPage, takeSnapshot, type CredentialState, type Snapshot } from './snapshot.js';
+
+/** Failed alerts fetched around what the Failures view shows, so short scrolls need no query. */
+export const FAILURES_WINDOW = 60;
 
 /**
  * The dashboard's model: snapshots on an interval and soon after a pipeline NOTIFY (debounced),
@@ -23,6 +26,10 @@ export class DashboardModel extends EventEmitter {
   private debounce: NodeJS.Timeout | undefined;
   private listener: PipelineListener | undefined;
   private inFlight: Promise<void> | undefined;
+  /** The first failed alert of the window the model keeps (the Failures view pages over all). */
+  private failuresOffset = 0;
+  private seeking: Promise<void> | undefined;
+  private wantedFailures = { start: 0, count: 0 };
 
   constructor(
     private readonly db: Database,
@@ -68,7 +75,10 @@ export class DashboardModel extends EventEmitter {
     if (this.paused && !force) return Promise.resolve();
     this.inFlight ??= (async () => {
       try {
-        this.snapshot = await takeSnapshot((text) => this.db.pool.query(text), this.credentials());
+        this.snapshot = await takeSnapshot((text, values) => this.db.pool.query(text, values), this.credentials(), {
+          failuresOffset: this.failuresOffset,
+          failuresLimit: FAILURES_WINDOW,
+        });
         this.stale = false;
         this.error = null;
         this.lastError = null;
@@ -82,6 +92,36 @@ export class DashboardModel extends EventEmitter {
       this.emit('update');
     })().finally(() => (this.inFlight = undefined));
     return this.inFlight;
+  }
+
+  /**
+   * The Failures view shows failed alerts `start` … `start + count - 1`: when the snapshot does
+   * not hold them, fetch that page now (not the whole snapshot), a little before and after.
+   */
+  seekFailures(start: number, count: number): void {
+    this.wantedFailures = { start, count };
+    const s = this.snapshot;
+    if (!s) return;
+    const end = Math.min(start + count, s.failuresTotal);
+    if (start >= s.failuresOffset && end <= s.failuresOffset + s.failures.length) return;
+    this.failuresOffset = Math.max(0, start - Math.floor((FAILURES_WINDOW - count) / 2));
+    const offset = this.failuresOffset;
+    this.seeking ??= takeFailuresPage((text, values) => this.db.pool.query(text, values), offset, FAILURES_WINDOW)
+      .then((rows) => {
+        if (this.snapshot && offset === this.failuresOffset) {
+          this.snapshot = { ...this.snapshot, failures: rows, failuresOffset: offset };
+          this.emit('update');
+        }
+      })
+      .catch((err: unknown) => {
+        this.error = err instanceof Error ? err.message : String(err);
+        this.emit('update');
+      })
+      .finally(() => {
+        this.seeking = undefined;
+        // The view moved on while this page was on its way: follow it.
+        if (offset !== this.failuresOffset) this.seekFailures(this.wantedFailures.start, this.wantedFailures.count);
+      });
   }
 
   togglePause(): void {

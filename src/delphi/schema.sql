@@ -1,5 +1,7 @@
--- The Delphi pipeline schema (shared/reference/delphi-schema.md), written to be applied again
--- and again: every object is created only when missing or replaced in place. Faults of the
+-- The Delphi pipeline's own schema (shared/reference/delphi-schema.md): what the sandbox and
+-- the tests install as Delphi would. eos's objects (the dashboard's views, indexes and rollups)
+-- are not here: `eos delphi schema apply` installs them (src/delphi/migrations/). Written to be
+-- applied again and again: every object is created only when missing or replaced in place. Faults of the
 -- original fixed here: re-appliable types, indexes and triggers; parser_metrics.alert_id is a
 -- BIGINT like the key it references; token counts are all null or all non-negative; NOTIFY is
 -- sent for every state change (sent, failed and archived included); bottlenecks are measured
@@ -260,14 +262,3 @@ LANGUAGE sql STABLE AS $$
   GROUP BY a.state
   ORDER BY a.state
 $$;
-
--- Indexes for the dashboard's queries (measured with EXPLAIN at 1 M alerts: docs/benchmarks.md).
-CREATE INDEX IF NOT EXISTS idx_alerts_ingest_agent ON alerts (ingest_timestamp DESC) INCLUDE (agent_id);
--- Alerts still moving (a small share of all): the bottleneck view reads only this index.
-CREATE INDEX IF NOT EXISTS idx_alerts_active ON alerts (state)
-  INCLUDE (ingest_timestamp, enriched_at, response_received_at, structured_at, formatted_at)
-  WHERE state IN ('new', 'enriched', 'analyzed', 'structured', 'formatted');
-CREATE INDEX IF NOT EXISTS idx_alerts_sent_at ON alerts (alert_sent_at DESC) WHERE alert_sent_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS idx_alerts_failures ON alerts (ingest_timestamp DESC)
-  WHERE state <> 'archived' AND (state = 'failed' OR parser_success = false OR email_error IS NOT NULL);
-CREATE INDEX IF NOT EXISTS idx_parser_metrics_created ON parser_metrics (created_at DESC);

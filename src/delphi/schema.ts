@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type pg from 'pg';
 
-/** The pipeline schema, shipped beside this module (src/ in development, dist/ when built). */
+/** The pipeline's own schema (the sandbox's and the tests'), shipped beside this module (src/ in development, dist/ when built). */
 export const SCHEMA_FILE = new URL('./schema.sql', import.meta.url);
 
 /** Every channel the schema's triggers NOTIFY on, in pipeline order. */

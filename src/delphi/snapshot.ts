@@ -44,28 +44,47 @@ export interface Snapshot {
   bottlenecks: { state: string; over1h: number; over30m: number; over10m: number; total: number }[];
   parsers: { promptType: string; parser: string; attempts: number; successRate: number; avgMs: number; lastUsed: string | null }[];
   parserErrors: { promptType: string; parser: string; error: string; count: number }[];
-  failures: { id: number; state: string; agent: string; reason: string; error: string | null; ageSeconds: number }[];
+  /** One page of every failed alert, newest first: rows `failuresOffset` … of `failuresTotal`. */
+  failures: FailureRow[];
+  failuresOffset: number;
+  failuresTotal: number;
   failureSummary: { type: string; count: number; newest: string | null }[];
   agents: { top: { id: string; name: string; status: string | null; alerts24h: number; lastSeen: string | null }[]; byStatus: { status: string; count: number }[] };
   credentials: CredentialState | null;
 }
 
-type Query = (text: string) => Promise<{ rows: Record<string, unknown>[] }>;
+export interface FailureRow {
+  id: number;
+  state: string;
+  agent: string;
+  reason: string;
+  error: string | null;
+  ageSeconds: number;
+}
 
-/** The dashboard's queries; each one is read-only and served by an index or a small table. */
+type Query = (text: string, values?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
+
+/** Failed alerts a snapshot carries when the view has not asked for another page. */
+export const FAILURES_PAGE = 20;
+
+/**
+ * The dashboard's queries over eos's views (src/delphi/migrations/): totals from the rollups,
+ * the rest through indexes, so each costs what is on screen, not the history.
+ */
 export const DASHBOARD_QUERIES = {
   flow: `SELECT state::text AS state, count::int AS count, EXTRACT(epoch FROM now() - oldest)::int AS oldest_s,
-                avg_age_seconds::float AS avg_s, health_status FROM pipeline_health`,
+                avg_age_seconds::float AS avg_s, health_status FROM eos_pipeline_flow`,
   throughput: `SELECT (SELECT count(*)::int FROM alerts WHERE ingest_timestamp > now() - interval '5 minutes') AS ingested,
                       (SELECT count(*)::int FROM alerts WHERE alert_sent_at > now() - interval '5 minutes') AS sent`,
   bottlenecks: `SELECT state::text AS state, stuck_over_1hr::int AS h1, stuck_over_30min::int AS m30, stuck_over_10min::int AS m10,
-                       total_in_state::int AS total FROM pipeline_bottlenecks`,
+                       total_in_state::int AS total FROM eos_pipeline_bottlenecks`,
   parsers: `SELECT prompt_type, parser_used, total_attempts::int AS attempts, success_rate::float AS rate, avg_duration_ms::float AS avg_ms,
-                   last_used FROM parser_performance ORDER BY total_attempts DESC LIMIT 20`,
-  parserErrors: `SELECT prompt_type, parser_used, parser_error, error_count::int AS n FROM parser_error_analysis`,
+                   last_used FROM eos_parser_performance ORDER BY total_attempts DESC, prompt_type, parser_used LIMIT 20`,
+  parserErrors: `SELECT prompt_type, parser_used, parser_error, error_count::int AS n FROM eos_parser_errors`,
+  // $1 rows from $2 on: the page the Failures view shows.
   failures: `SELECT id::int AS id, state::text AS state, agent_id, failure_reason, COALESCE(email_error, parser_error) AS error,
-                    age_seconds::int AS age FROM recent_failures LIMIT 20`,
-  failureSummary: `SELECT failure_type, count::int AS count, newest_failure FROM failure_summary ORDER BY count DESC`,
+                    age_seconds::int AS age FROM eos_failures LIMIT $1 OFFSET $2`,
+  failureSummary: `SELECT failure_type, count::int AS count, newest_failure FROM eos_failure_summary ORDER BY count DESC, failure_type`,
   agentsTop: `SELECT a.id, a.name, a.status_text, a.last_seen, t.n::int AS n
                 FROM (SELECT agent_id, count(*) AS n FROM alerts WHERE ingest_timestamp > now() - interval '24 hours'
                        GROUP BY agent_id ORDER BY count(*) DESC LIMIT 10) t
@@ -109,12 +128,19 @@ function parseRows<N extends QueryName>(name: N, rows: Record<string, unknown>[]
   throw new SnapshotShapeError(name, `row ${String(issue?.path[0] ?? '?')}, column ${String(issue?.path[1] ?? '?')}: ${issue?.message ?? 'unexpected value'}`);
 }
 
-export async function takeSnapshot(query: Query, credentials: CredentialState | null): Promise<Snapshot> {
+export interface SnapshotOptions {
+  /** The first failed alert the Failures view needs (it pages through all of them). */
+  failuresOffset?: number;
+  failuresLimit?: number;
+}
+
+export async function takeSnapshot(query: Query, credentials: CredentialState | null, options: SnapshotOptions = {}): Promise<Snapshot> {
   const start = performance.now();
   let slowest = { name: '', ms: 0 };
+  const failuresOffset = Math.max(0, Math.floor(options.failuresOffset ?? 0));
   const timed = async <N extends QueryName>(name: N): Promise<Row<N>[]> => {
     const t = performance.now();
-    const result = await query(DASHBOARD_QUERIES[name]);
+    const result = await query(DASHBOARD_QUERIES[name], name === 'failures' ? [options.failuresLimit ?? FAILURES_PAGE, failuresOffset] : undefined);
     const ms = performance.now() - t;
     if (ms > slowest.ms) slowest = { name, ms: Math.round(ms * 10) / 10 };
     return parseRows(name, result.rows);
@@ -154,7 +180,9 @@ export async function takeSnapshot(query: Query, credentials: CredentialState | 
     bottlenecks: bottlenecks.map((r) => ({ state: r.state, over1h: r.h1, over30m: r.m30, over10m: r.m10, total: r.total })),
     parsers: parsers.map((r) => ({ promptType: r.prompt_type, parser: r.parser_used, attempts: r.attempts, successRate: r.rate, avgMs: r.avg_ms, lastUsed: iso(r.last_used) })),
     parserErrors: parserErrors.map((r) => ({ promptType: r.prompt_type, parser: r.parser_used, error: r.parser_error, count: r.n })),
-    failures: failures.map((r) => ({ id: r.id, state: r.state, agent: r.agent_id, reason: r.failure_reason, error: r.error, ageSeconds: r.age })),
+    failures: failures.map(failureRow),
+    failuresOffset,
+    failuresTotal: failureSummary.reduce((n, r) => n + r.count, 0),
     failureSummary: failureSummary.map((r) => ({ type: r.failure_type, count: r.count, newest: iso(r.newest_failure) })),
     agents: {
       top: agentsTop.map((r) => ({ id: r.id, name: r.name, status: r.status_text, alerts24h: r.n, lastSeen: iso(r.last_seen) })),
@@ -162,6 +190,16 @@ export async function takeSnapshot(query: Query, credentials: CredentialState | 
     },
     credentials,
   };
+}
+
+function failureRow(r: Row<'failures'>): FailureRow {
+  return { id: r.id, state: r.state, agent: r.agent_id, reason: r.failure_reason, error: r.error, ageSeconds: r.age };
+}
+
+/** One page of the failure list alone: what the Failures view asks for while it scrolls. */
+export async function takeFailuresPage(query: Query, offset: number, limit: number): Promise<FailureRow[]> {
+  const result = await query(DASHBOARD_QUERIES.failures, [limit, Math.max(0, Math.floor(offset))]);
+  return parseRows('failures', result.rows).map(failureRow);
 }
 
 /** The credential side of the snapshot, from the pool and the keeper. */

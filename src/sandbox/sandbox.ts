@@ -6,6 +6,7 @@ import pg from 'pg';
 import { writeConfigFile } from '../config/write.js';
 import type { ConfigInput } from '../config/schema.js';
 import { applySchema } from '../delphi/schema.js';
+import { applyMigrations } from '../delphi/schema-migrator.js';
 import { loadSampleData } from './sample-data.js';
 import { createVaultClient } from '../vault/client.js';
 import { applyWithAdmin } from '../setup/engine-apply.js';
@@ -89,6 +90,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       progress(`loading ${options.sampleAlerts ?? 5000} sample alerts…`);
       step();
       await loadSampleData(client, { alerts: options.sampleAlerts ?? 5000 });
+      // eos's own objects, the way an operator installs them on a real Delphi database.
+      progress('installing eos objects (eos delphi schema apply)…');
+      await applyMigrations(client, { progress: (l) => progress(`  ${l}`) });
     });
     step();
 

@@ -1,7 +1,5 @@
 import pg from 'pg';
-import { ADMIN_PASSWORD_ENV } from '../config/constants.js';
-import { classifyDatabaseError } from '../db/errors.js';
-import { toPgConfig } from '../db/credentials.js';
+import { connectAdmin } from '../db/admin-session.js';
 import { OperationFailedError, PermissionDeniedError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
 import type { EnginePlan, VaultRoleDefinition } from './engine-plan.js';
@@ -215,20 +213,7 @@ async function groupState(admin: pg.ClientBase, group: string, access: 'read' | 
 
 /** Opens the admin session the plan names (password given, never printed) and applies the plan. */
 export async function applyWithAdmin(plan: EnginePlan, client: VaultClient, adminPassword: string, dryRun: boolean): Promise<AppliedStep[]> {
-  const t = plan.setup.target;
-  const admin = new pg.Client({
-    ...toPgConfig({ host: t.host, port: t.port, database: t.database, sslmode: t.sslmode, user: plan.setup.adminUser, password: adminPassword, source: 'env' }),
-    application_name: 'eos-setup',
-  });
-  try {
-    await admin.connect();
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === '28P01' || code === '28000') {
-      throw new PermissionDeniedError(`PostgreSQL refused the admin user ${plan.setup.adminUser}: ${(err as Error).message}`, `check ${ADMIN_PASSWORD_ENV} and --admin-user`);
-    }
-    throw classifyDatabaseError(err, { where: `${t.host}:${t.port}` });
-  }
+  const admin = await connectAdmin(plan.setup.target, plan.setup.adminUser, adminPassword, 'eos-setup');
   try {
     return await applyEnginePlan(plan, { client, admin, adminPassword, dryRun });
   } finally {

@@ -106,7 +106,7 @@ describe('eos delphi dashboard against the sandbox', () => {
 
     const empty = await once(dsn('postgres', decodeURIComponent(url.password), 'dashboard_empty'));
     expect(empty.code).toBe(1);
-    expect(empty.stderr).toMatch(/^error: the Delphi schema is not in this database: relation ".*" does not exist$/m);
+    expect(empty.stderr).toMatch(/^error: this database has no Delphi pipeline tables \(agents, alerts, parser_metrics missing\): eos's objects go beside them$/m);
     const denied = await once(dsn('dashboard_nopriv', 'Nopriv-Pw-1'));
     expect(denied.code).toBe(4);
     expect(denied.stderr).toMatch(/^error: PostgreSQL refused: permission denied for /m);

@@ -28,6 +28,9 @@ const SCHEMAS: [string[], string][] = [
   [['self', 'secrets', 'get'], 'get'],
   [['self', 'secrets', 'env'], 'env'],
   [['delphi', 'dashboard'], 'dashboard'],
+  [['delphi', 'schema', 'status'], 'schema-status'],
+  [['delphi', 'schema', 'apply'], 'schema-apply'],
+  [['delphi', 'schema', 'verify'], 'schema-verify'],
   [['sandbox'], 'sandbox'],
 ];
 

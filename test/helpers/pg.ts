@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { applySchema } from '../../src/delphi/schema.js';
+import { applyMigrations } from '../../src/delphi/schema-migrator.js';
 
 /** Connection facts of the run's cluster (started by global-setup.ts). */
 export function clusterInfo() {
@@ -13,8 +14,11 @@ export function adminUrl(database = 'postgres'): string {
   return `postgresql://${adminUser}:${encodeURIComponent(adminPassword)}@${host}:${port}/${database}`;
 }
 
-/** A new, empty database for one test file (optionally with the Delphi schema); returns its admin URL. */
-export async function freshDatabase(options: { schema?: boolean } = {}): Promise<{ name: string; url: string }> {
+/**
+ * A new, empty database for one test file, optionally with the pipeline's schema and eos's
+ * objects on it (`eos delphi schema apply`); returns its admin URL.
+ */
+export async function freshDatabase(options: { schema?: boolean; eos?: boolean } = {}): Promise<{ name: string; url: string }> {
   const name = `t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl() });
   await admin.connect();
@@ -29,6 +33,7 @@ export async function freshDatabase(options: { schema?: boolean } = {}): Promise
     await client.connect();
     try {
       await applySchema(client);
+      if (options.eos) await applyMigrations(client);
     } finally {
       await client.end();
     }

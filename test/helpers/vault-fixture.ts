@@ -20,7 +20,7 @@ export interface VaultFixture {
 
 export async function startVaultFixture(options: { ttl?: number; maxTtl?: number } = {}): Promise<VaultFixture> {
   const server = await startVaultDevServer();
-  const { url: dbUrl, name: dbName } = await freshDatabase({ schema: true });
+  const { url: dbUrl, name: dbName } = await freshDatabase({ schema: true, eos: true });
   const admin = new pg.Client({ connectionString: dbUrl });
   await admin.connect();
   const group = `ro_${dbName}`;

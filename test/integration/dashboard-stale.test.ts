@@ -11,7 +11,7 @@ describe('the dashboard while the database cannot be read', () => {
   let db: { name: string; url: string };
   const user = `dash_${randomBytes(3).toString('hex')}`;
   beforeAll(async () => {
-    db = await freshDatabase({ schema: true });
+    db = await freshDatabase({ schema: true, eos: true });
     admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
     await admin.query(`CREATE ROLE ${user} LOGIN PASSWORD 'Dash-pw-1'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${user}`);

@@ -38,6 +38,8 @@ const snapshot: Snapshot = {
   parsers: [{ promptType: 'security_analysis', parser: 'json', attempts: 120, successRate: 94.2, avgMs: 31, lastUsed: null }],
   parserErrors: [{ promptType: 'security_analysis', parser: 'json', error: 'no sections found', count: 7 }],
   failures: [{ id: 1017, state: 'failed', agent: '003', reason: 'email delivery', error: 'SMTP 451: temporary failure', ageSeconds: 120 }],
+  failuresOffset: 0,
+  failuresTotal: 1,
   failureSummary: [{ type: 'email delivery', count: 13, newest: null }, { type: 'parser', count: 12, newest: null }],
   agents: { top: [{ id: '003', name: 'agent-003', status: 'active', alerts24h: 410, lastSeen: '2026-11-28T11:59:00.000Z' }], byStatus: [{ status: 'active', count: 12 }, { status: 'disconnected', count: 3 }] },
   credentials,
@@ -77,7 +79,7 @@ describe('the dashboard views, rendered from a fixed snapshot', () => {
   });
 
   it('scrolls a long list under a fixed header, counting rows only', () => {
-    const many = { ...snapshot, failures: Array.from({ length: 30 }, (_, i) => ({ ...snapshot.failures[0]!, id: 2000 + i })) };
+    const many = { ...snapshot, failuresTotal: 30, failures: Array.from({ length: 30 }, (_, i) => ({ ...snapshot.failures[0]!, id: 2000 + i })) };
     const frame = render(<VIEW_COMPONENTS.Failures {...props} snapshot={many} height={10} scroll={5} />).lastFrame() ?? '';
     // 3 header lines stay; 6 rows and the position fill the other 7.
     expect(frame).toMatch(/6–11 of 30/);
@@ -120,7 +122,7 @@ describe('the dashboard views, rendered from a fixed snapshot', () => {
 });
 
 describe('the dashboard app', () => {
-  function model(overrides: Partial<DashboardSource> = {}): DashboardSource & { refreshed: number } {
+  function model(overrides: Partial<DashboardSource> = {}): DashboardSource & { refreshed: number; emit: (event: 'update') => void } {
     const emitter = new EventEmitter();
     const m = {
       snapshot,
@@ -137,9 +139,10 @@ describe('the dashboard app', () => {
       },
       on: emitter.on.bind(emitter),
       off: emitter.off.bind(emitter),
+      emit: (event: 'update') => emitter.emit(event),
       ...overrides,
     };
-    return m as unknown as DashboardSource & { refreshed: number };
+    return m as unknown as DashboardSource & { refreshed: number; emit: (event: 'update') => void };
   }
   const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
 
@@ -169,7 +172,7 @@ describe('the dashboard app', () => {
   });
 
   it('stops scrolling at the end of the list: back up from there at once', async () => {
-    const many = { ...snapshot, failures: Array.from({ length: 40 }, (_, i) => ({ ...snapshot.failures[0]!, id: 3000 + i })) };
+    const many = { ...snapshot, failuresTotal: 40, failures: Array.from({ length: 40 }, (_, i) => ({ ...snapshot.failures[0]!, id: 3000 + i })) };
     const app = render(<App model={model({ snapshot: many })} size={{ columns: 80, rows: 24 }} />);
     app.stdin.write('4');
     await tick();
@@ -181,6 +184,40 @@ describe('the dashboard app', () => {
     await tick();
     const up = /(\d+)–(\d+) of 40/.exec(app.lastFrame() ?? '');
     expect(Number(up?.[1])).toBe(Number(bottom?.[1]) - 11);
+    app.unmount();
+  });
+
+  it('pages through every failed alert, not only those the snapshot brought: 1–N of 256 to the last one', async () => {
+    // Failed alert i (newest first) has id 10000 + i; the model holds a window of 60 and
+    // fetches another when the view asks for rows outside it, as DashboardModel does.
+    const failure = (i: number) => ({ ...snapshot.failures[0]!, id: 10_000 + i });
+    const window = (offset: number) => ({ ...snapshot, failuresTotal: 256, failuresOffset: offset, failures: Array.from({ length: Math.min(60, 256 - offset) }, (_, k) => failure(offset + k)) });
+    const seeks: number[] = [];
+    const m = model({ snapshot: window(0) });
+    m.seekFailures = (start, count) => {
+      const held = m.snapshot as Snapshot;
+      if (start >= held.failuresOffset && start + count <= held.failuresOffset + held.failures.length) return;
+      seeks.push(start);
+      setTimeout(() => {
+        (m as { snapshot: Snapshot }).snapshot = window(Math.max(0, start - 20));
+        m.emit('update');
+      }, 1);
+    };
+    const app = render(<App model={m} size={{ columns: 80, rows: 24 }} />);
+    app.stdin.write('4');
+    await tick();
+    const first = /(\d+)–(\d+) of 256/.exec(app.lastFrame() ?? '');
+    expect(first?.[1]).toBe('1');
+    expect(app.lastFrame()).toMatch(/^10000\s+failed/m);
+    for (let i = 0; i < 300; i++) app.stdin.write('j');
+    await tick();
+    await tick();
+    const last = /(\d+)–(\d+) of 256/.exec(app.lastFrame() ?? '');
+    expect(last?.[2]).toBe('256');
+    // The model was asked for the rows at the end, and the view shows them once they came.
+    expect(seeks.at(-1)).toBe(Number(last?.[1]) - 1);
+    expect(app.lastFrame()).toMatch(/^10255\s+failed/m);
+    expect(app.lastFrame()).not.toMatch(/^…$/m);
     app.unmount();
   });
 

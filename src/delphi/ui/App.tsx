@@ -1,10 +1,11 @@
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { DashboardModel } from '../dashboard.js';
 import { VIEW_COMPONENTS, VIEWS } from './views.js';
 
 /** What the App needs of the model (the real DashboardModel, or a fixed one in tests). */
-export type DashboardSource = Pick<DashboardModel, 'snapshot' | 'stale' | 'error' | 'paused' | 'listening' | 'credentials' | 'refresh' | 'togglePause' | 'on' | 'off'>;
+export type DashboardSource = Pick<DashboardModel, 'snapshot' | 'stale' | 'error' | 'paused' | 'listening' | 'credentials' | 'refresh' | 'togglePause' | 'on' | 'off'> &
+  Partial<Pick<DashboardModel, 'seekFailures'>>;
 
 const HELP = [
   '1–6 / Tab   switch view (Overview, Health, Parsers, Failures, Agents, Credentials)',
@@ -25,6 +26,7 @@ export function App({ model, onQuit, size }: { model: DashboardSource; onQuit?: 
   const [help, setHelp] = useState(false);
   // How far the current view's list can scroll, as it last drew it: j stops there.
   const scrollLimit = useRef(0);
+  const seekFailures = useMemo(() => model.seekFailures?.bind(model), [model]);
 
   useEffect(() => {
     const update = () => setTick((t) => t + 1);
@@ -82,7 +84,7 @@ export function App({ model, onQuit, size }: { model: DashboardSource; onQuit?: 
         {help ? (
           HELP.map((line) => <Text key={line}>{line}</Text>)
         ) : snapshot ? (
-          <Current snapshot={snapshot} credentials={credentials} width={width} height={bodyHeight - 1} scroll={scroll} scrollLimit={scrollLimit} />
+          <Current snapshot={snapshot} credentials={credentials} width={width} height={bodyHeight - 1} scroll={scroll} scrollLimit={scrollLimit} seekFailures={seekFailures} />
         ) : (
           <Text>{model.error ? `cannot read the pipeline: ${model.error}` : 'loading…'}</Text>
         )}

@@ -1,4 +1,5 @@
 import { Box, Text } from 'ink';
+import { useEffect } from 'react';
 import { age, pad } from '../format.js';
 import { PIPELINE_STATES, type CredentialState, type FlowStage, type Snapshot } from '../snapshot.js';
 
@@ -17,20 +18,38 @@ interface ViewProps {
   scroll: number;
   /** Set by the view to how far its list can scroll, so the App stops scrolling there. */
   scrollLimit?: { current: number };
+  /** The Failures view asks for the failed alerts it is about to show (the model fetches them). */
+  seekFailures?: ((start: number, count: number) => void) | undefined;
+}
+
+interface RowsProps {
+  header?: string[];
+  /** The rows held: all of them, or rows `offset` … of `total` (a page of a longer list). */
+  rows: string[];
+  total?: number;
+  offset?: number;
+  height: number;
+  scroll: number;
+  scrollLimit?: { current: number } | undefined;
+}
+
+/** Which rows of a list fit under its header, from the scroll position: clamped to the last page. */
+export function visibleWindow(total: number, height: number, headerLines: number, scroll: number): { start: number; room: number; fits: boolean } {
+  const fits = total <= height - headerLines;
+  // One line goes to the position when the rows do not fit.
+  const room = Math.max(1, height - headerLines - (fits ? 0 : 1));
+  return { start: Math.min(scroll, Math.max(0, total - room)), room, fits };
 }
 
 /**
  * A list under a fixed header: the header lines stay, the rows scroll, and the position counts
  * rows only (`1–20 of 256`). Scrolling stops at the last page: the view tells the App how far.
+ * A row not fetched yet (a page on its way) shows as `…`.
  */
-function Rows({ header = [], rows, height, scroll, scrollLimit }: { header?: string[]; rows: string[]; height: number; scroll: number; scrollLimit?: { current: number } | undefined }) {
-  const fits = rows.length <= height - header.length;
-  // One line goes to the position when the rows do not fit.
-  const room = Math.max(1, height - header.length - (fits ? 0 : 1));
-  const limit = Math.max(0, rows.length - room);
-  if (scrollLimit) scrollLimit.current = limit;
-  const start = Math.min(scroll, limit);
-  const shown = rows.slice(start, start + room);
+function Rows({ header = [], rows, total = rows.length, offset = 0, height, scroll, scrollLimit }: RowsProps) {
+  const { start, room, fits } = visibleWindow(total, height, header.length, scroll);
+  if (scrollLimit) scrollLimit.current = Math.max(0, total - room);
+  const shown = Array.from({ length: Math.max(0, Math.min(room, total - start)) }, (_, i) => rows[start + i - offset] ?? '…');
   return (
     <Box flexDirection="column">
       {header.map((line, i) => (
@@ -41,7 +60,7 @@ function Rows({ header = [], rows, height, scroll, scrollLimit }: { header?: str
       {shown.map((row, i) => (
         <Text key={i}>{row}</Text>
       ))}
-      {fits ? null : <Text dimColor>{`${start + 1}–${start + shown.length} of ${rows.length} (↑↓ to scroll)`}</Text>}
+      {fits ? null : <Text dimColor>{`${start + 1}–${start + shown.length} of ${total} (↑↓ to scroll)`}</Text>}
     </Box>
   );
 }
@@ -103,14 +122,18 @@ export function Parsers({ snapshot, height, scroll, scrollLimit }: ViewProps) {
   return <Rows header={header} rows={rows} height={height} scroll={scroll} scrollLimit={scrollLimit} />;
 }
 
-export function Failures({ snapshot, height, scroll, scrollLimit }: ViewProps) {
+/** Every failed alert, paged: the snapshot holds a window of them and the view asks for others. */
+export function Failures({ snapshot, height, scroll, scrollLimit, seekFailures }: ViewProps) {
   const header = [
     snapshot.failureSummary.map((f) => `${f.type}: ${f.count}`).join('   ') || 'no failures',
     '',
     `${pad('ID', 9)}${pad('STATE', 11)}${pad('AGENT', 7)}${pad('AGE', 8)}${pad('REASON', 16)}ERROR`,
   ];
+  const total = snapshot.failuresTotal;
+  const { start, room } = visibleWindow(total, height, header.length, scroll);
+  useEffect(() => seekFailures?.(start, room), [seekFailures, start, room]);
   const rows = snapshot.failures.map((f) => `${pad(f.id, 9)}${pad(f.state, 11)}${pad(f.agent, 7)}${pad(age(f.ageSeconds), 8)}${pad(f.reason, 16)}${f.error ?? ''}`);
-  return <Rows header={header} rows={rows} height={height} scroll={scroll} scrollLimit={scrollLimit} />;
+  return <Rows header={header} rows={rows} total={total} offset={snapshot.failuresOffset} height={height} scroll={scroll} scrollLimit={scrollLimit} />;
 }
 
 export function Agents({ snapshot, height, scroll, scrollLimit }: ViewProps) {

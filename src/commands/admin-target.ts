@@ -1,0 +1,46 @@
+import { ADMIN_PASSWORD_ENV, SSL_MODES } from '../config/constants.js';
+import type { DbTarget } from '../db/target.js';
+import { UsageError } from '../errors.js';
+import type { CommandContext } from './context.js';
+import { withPrompts } from './prompts.js';
+
+/** Where the Delphi database is, for commands that work on it as its admin. */
+export const TARGET_OPTIONS = {
+  host: { flags: '--host <host>', description: 'database host (default: the stored configuration)' },
+  port: { flags: '--port <port>', description: 'database port' },
+  database: { flags: '--database <name>', description: 'database name' },
+  sslmode: { flags: '--sslmode <mode>', description: 'TLS mode', choices: SSL_MODES },
+} as const;
+
+export interface TargetOptionValues {
+  host?: string | undefined;
+  port?: string | undefined;
+  database?: string | undefined;
+  sslmode?: (typeof SSL_MODES)[number] | undefined;
+}
+
+/** The target from flags, DELPHI_DB_*, Vault KV (when Vault answers) and the config (DESIGN §3). */
+export async function resolveTarget(options: TargetOptionValues, context: CommandContext): Promise<DbTarget> {
+  const [{ resolveDatabaseTarget }, { readEosFields }] = await Promise.all([import('../db/target.js'), import('../vault/kv.js')]);
+  const { config } = context.config();
+  const session = await context.vault().catch(() => undefined);
+  const kv = session ? await readEosFields(session.client, `${config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode']).catch(() => ({})) : {};
+  return resolveDatabaseTarget(
+    { host: options.host, port: options.port === undefined ? undefined : Number(options.port), database: options.database, sslmode: options.sslmode },
+    context.io.env,
+    kv,
+    config,
+  );
+}
+
+/** The admin's password: $DELPHI_DB_ADMIN_PASSWORD, else a hidden prompt on a terminal (never a flag). */
+export async function adminPassword(context: CommandContext, user: string): Promise<string> {
+  const { io } = context;
+  const fromEnv = io.env[ADMIN_PASSWORD_ENV];
+  if (fromEnv) return fromEnv;
+  if (!io.stdinIsTTY || !io.stdoutIsTTY) {
+    throw new UsageError(`the admin password is needed: set ${ADMIN_PASSWORD_ENV}`, `e.g. read -rs ${ADMIN_PASSWORD_ENV}; export ${ADMIN_PASSWORD_ENV} (it is never taken on the command line)`);
+  }
+  const { password } = await import('@inquirer/prompts');
+  return withPrompts(io, (ctx) => password({ message: `PostgreSQL password of ${user} (hidden)`, mask: '*' }, ctx));
+}

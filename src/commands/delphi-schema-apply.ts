@@ -1,0 +1,68 @@
+import { adminPassword, resolveTarget, TARGET_OPTIONS } from './admin-target.js';
+import { durationOption } from './duration-option.js';
+import { writeJson } from './output.js';
+import { defineCommand, JSON_OPTION } from './spec.js';
+
+/** `eos delphi schema apply`: installs or updates eos's objects in the Delphi database, as its admin. */
+export default defineCommand({
+  path: ['delphi', 'schema', 'apply'],
+  description: "install or update eos's objects (the dashboard's views, indexes and rollups) in the Delphi database, as its admin; never changes the pipeline's data",
+  options: {
+    dryRun: { flags: '--dry-run', description: 'print the SQL that would run, and change nothing' },
+    rebuildRollups: { flags: '--rebuild-rollups', description: 'count the rollups again from the pipeline tables (after verify found drift)' },
+    lockTimeout: { flags: '--lock-timeout <duration>', description: 'how long to wait for the pipeline tables before giving up', default: '10s' },
+    adminUser: { flags: '--admin-user <role>', description: 'PostgreSQL admin (default: $DELPHI_DB_ADMIN_USER, else postgres); its password comes from $DELPHI_DB_ADMIN_PASSWORD or a hidden prompt' },
+    ...TARGET_OPTIONS,
+    json: JSON_OPTION,
+  },
+  examples: [
+    'eos delphi schema apply --dry-run > eos-schema.sql',
+    'read -rs DELPHI_DB_ADMIN_PASSWORD; export DELPHI_DB_ADMIN_PASSWORD; eos delphi schema apply',
+    'eos delphi schema apply --rebuild-rollups',
+  ],
+  async run(options, context) {
+    const lockTimeoutS = durationOption('--lock-timeout', options.lockTimeout);
+    const [{ applyMigrations }, { connectAdmin }, { classifyDatabaseError }] = await Promise.all([
+      import('../delphi/schema-migrator.js'),
+      import('../db/admin-session.js'),
+      import('../db/errors.js'),
+    ]);
+    const { io } = context;
+    const target = await resolveTarget(options, context);
+    const user = options.adminUser ?? io.env.DELPHI_DB_ADMIN_USER ?? 'postgres';
+    const password = await adminPassword(context, user);
+    const where = `${target.host}:${target.port}/${target.database}`;
+    const admin = await connectAdmin(target, user, password, 'eos-schema');
+    // A second session only watches: an index build's progress is visible from outside it.
+    const watch = options.dryRun ? undefined : await connectAdmin(target, user, password, 'eos-schema-progress').catch(() => undefined);
+    try {
+      const result = await applyMigrations(admin, {
+        dryRun: Boolean(options.dryRun),
+        rebuildRollups: Boolean(options.rebuildRollups),
+        lockTimeoutS,
+        watch,
+        progress: (l) => io.stderr.write(`${l}\n`),
+      });
+      const changed = result.applied.length > 0 || result.rebuiltRollups;
+      (await context.logger()).info({ database: where, from: result.from, to: result.to, rebuiltRollups: result.rebuiltRollups, dryRun: result.dryRun }, 'eos schema applied');
+      if (options.json) {
+        const { sql, ...rest } = result;
+        writeJson(io, { ...rest, database: where, changed, ...(result.dryRun ? { sql } : {}) });
+      } else if (result.dryRun) {
+        io.stdout.write(`-- eos delphi schema apply --dry-run on ${where}: version ${result.from} → ${result.to}\n${result.sql}\n`);
+      } else if (!changed) {
+        io.stdout.write(`no changes: ${where} has eos schema version ${result.to}, the current one\n`);
+      } else {
+        const ms = result.applied.reduce((n, a) => n + a.ms, 0);
+        if (result.applied.length > 0) io.stdout.write(`applied ${result.applied.length} migration${result.applied.length === 1 ? '' : 's'} to ${where} in ${(ms / 1000).toFixed(1)} s: schema version ${result.from} → ${result.to}\n`);
+        if (result.rebuiltRollups) io.stdout.write('rebuilt the rollups from the pipeline tables\n');
+      }
+      return 0;
+    } catch (err) {
+      throw classifyDatabaseError(err);
+    } finally {
+      await admin.end().catch(() => undefined);
+      await watch?.end().catch(() => undefined);
+    }
+  },
+});

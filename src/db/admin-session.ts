@@ -1,0 +1,28 @@
+import pg from 'pg';
+import { ADMIN_PASSWORD_ENV } from '../config/constants.js';
+import { PermissionDeniedError } from '../errors.js';
+import { toPgConfig } from './credentials.js';
+import { classifyDatabaseError } from './errors.js';
+import type { DbTarget } from './target.js';
+
+/**
+ * A session as the PostgreSQL admin, for the one-time work a reader's credentials may not do:
+ * the engine's group roles, eos's schema objects. The password is used, never printed.
+ */
+export async function connectAdmin(target: Pick<DbTarget, 'host' | 'port' | 'database' | 'sslmode'>, user: string, password: string, application: string): Promise<pg.Client> {
+  const admin = new pg.Client({
+    ...toPgConfig({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, user, password, source: 'env' }),
+    application_name: application,
+  });
+  try {
+    await admin.connect();
+  } catch (err) {
+    await admin.end().catch(() => undefined);
+    const code = (err as { code?: string }).code;
+    if (code === '28P01' || code === '28000') {
+      throw new PermissionDeniedError(`PostgreSQL refused the admin user ${user}: ${(err as Error).message}`, `check ${ADMIN_PASSWORD_ENV} and --admin-user`);
+    }
+    throw classifyDatabaseError(err, { where: `${target.host}:${target.port}` });
+  }
+  return admin;
+}

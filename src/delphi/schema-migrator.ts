@@ -1,0 +1,305 @@
+import type pg from 'pg';
+import { OperationFailedError, UsageError } from '../errors.js';
+import { LATEST_SCHEMA_VERSION, loadMigrations, type Migration, type SchemaObject } from './migrations.js';
+
+/**
+ * Installs and inspects eos's objects in a Delphi database (`eos delphi schema`): which
+ * migrations a database has, which objects are missing, and applying the pending ones in one
+ * transaction — all of them or none — while the pipeline's tables are held against writes, so
+ * a rollup's backfill and its triggers see the same rows.
+ */
+
+/** A client, a pool or the rotating pool: anything that runs one statement. */
+export type Queryable = { query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }> };
+
+export const MIGRATIONS_TABLE = 'eos_schema_migrations';
+/** The pipeline's tables eos's objects sit on; without them there is nothing to install on. */
+export const PIPELINE_TABLES = ['agents', 'alerts', 'parser_metrics'] as const;
+
+const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (
+  version     int PRIMARY KEY,
+  name        text NOT NULL,
+  checksum    text NOT NULL,
+  applied_at  timestamptz NOT NULL DEFAULT now(),
+  applied_by  text NOT NULL DEFAULT current_user,
+  duration_ms int NOT NULL
+);`;
+/** Two applies at once: the second waits, then finds nothing pending. */
+const APPLY_LOCK = 'SELECT pg_advisory_xact_lock(7306080, 0);';
+const HOLD_PIPELINE = `LOCK TABLE ${PIPELINE_TABLES.filter((t) => t !== 'agents').join(', ')} IN SHARE ROW EXCLUSIVE MODE;`;
+/**
+ * Whoever may read the alerts may read eos's summaries of them: the reader and worker group
+ * roles of `set delphi-db-engine`, or a site's own. Dynamic users created later get them from
+ * their own GRANT … ON ALL TABLES IN SCHEMA public.
+ */
+const GRANT_READERS = `DO $grant$
+DECLARE
+  reader text;
+  target text;
+BEGIN
+  FOR reader IN
+    SELECT DISTINCT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END
+      FROM pg_class c, aclexplode(c.relacl) g
+     WHERE c.oid = 'public.alerts'::regclass AND g.privilege_type = 'SELECT' AND g.grantee <> c.relowner
+  LOOP
+    FOR target IN
+      SELECT quote_ident(c.relname) FROM pg_class c
+       WHERE c.relnamespace = 'public'::regnamespace AND c.relname LIKE 'eos\\_%' AND c.relkind IN ('r', 'v')
+    LOOP
+      EXECUTE format('GRANT SELECT ON %s TO %s', target, reader);
+    END LOOP;
+  END LOOP;
+END
+$grant$;`;
+
+export interface AppliedMigration {
+  version: number;
+  name: string;
+  checksum: string;
+  appliedAt: string;
+  appliedBy: string;
+  durationMs: number;
+}
+
+export interface SchemaState {
+  /** The highest migration applied; 0 when eos was never installed here. */
+  version: number;
+  latest: number;
+  /** Every migration applied and every object of them there. */
+  current: boolean;
+  missingPipelineTables: string[];
+  applied: AppliedMigration[];
+  pending: { version: number; name: string }[];
+  /** Applied from a file that differs from this eos's (a hand-edited or foreign migration). */
+  changed: { version: number; name: string }[];
+  /** Objects of applied migrations that are not in the database (dropped by hand?). */
+  missing: (SchemaObject & { version: number })[];
+}
+
+export async function readSchemaState(db: Queryable, migrations?: Migration[]): Promise<SchemaState> {
+  const all = migrations ?? (await loadMigrations());
+  const { rows: tables } = await db.query(
+    `SELECT t AS name FROM unnest($1::text[]) t WHERE to_regclass(format('public.%I', t)) IS NULL`,
+    [[...PIPELINE_TABLES]],
+  );
+  const missingPipelineTables = tables.map((r) => String(r.name));
+  const applied = await readApplied(db);
+  const byVersion = new Map(applied.map((a) => [a.version, a]));
+  const version = applied.reduce((v, a) => Math.max(v, a.version), 0);
+  const pending = all.filter((m) => m.version > version).map(({ version: v, name }) => ({ version: v, name }));
+  const changed = all.filter((m) => byVersion.has(m.version) && byVersion.get(m.version)?.checksum !== m.checksum).map(({ version: v, name }) => ({ version: v, name }));
+  const expected = all.filter((m) => byVersion.has(m.version)).flatMap((m) => m.objects.map((o) => ({ ...o, version: m.version })));
+  const missing = await missingObjects(db, expected);
+  return {
+    version,
+    latest: LATEST_SCHEMA_VERSION,
+    current: version >= LATEST_SCHEMA_VERSION && missing.length === 0,
+    missingPipelineTables,
+    applied,
+    pending,
+    changed,
+    missing,
+  };
+}
+
+async function readApplied(db: Queryable): Promise<AppliedMigration[]> {
+  const { rows: exists } = await db.query(`SELECT to_regclass('public.${MIGRATIONS_TABLE}') IS NOT NULL AS present`);
+  if (!exists[0]?.present) return [];
+  const { rows } = await db.query(`SELECT version, name, checksum, applied_at, applied_by, duration_ms FROM ${MIGRATIONS_TABLE} ORDER BY version`);
+  return rows.map((r) => ({
+    version: Number(r.version),
+    name: String(r.name),
+    checksum: String(r.checksum),
+    appliedAt: (r.applied_at as Date).toISOString(),
+    appliedBy: String(r.applied_by),
+    durationMs: Number(r.duration_ms),
+  }));
+}
+
+async function missingObjects<O extends SchemaObject>(db: Queryable, objects: O[]): Promise<O[]> {
+  if (objects.length === 0) return [];
+  const { rows } = await db.query(
+    `SELECT o.i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS o(kind, name, i)
+      WHERE NOT CASE o.kind
+        WHEN 'function' THEN EXISTS (SELECT 1 FROM pg_proc p WHERE p.proname = o.name AND p.pronamespace = 'public'::regnamespace)
+        WHEN 'trigger' THEN EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgname = o.name AND NOT t.tgisinternal)
+        ELSE to_regclass(format('public.%I', o.name)) IS NOT NULL END
+      ORDER BY o.i`,
+    [objects.map((o) => o.kind), objects.map((o) => o.name)],
+  );
+  return rows.map((r) => objects[Number(r.i) - 1] as O);
+}
+
+/** This Delphi database lacks eos's objects, or has older ones: the dashboard cannot read it. */
+export class SchemaNotCurrentError extends UsageError {
+  constructor(state: Pick<SchemaState, 'version' | 'latest' | 'missing'>) {
+    const what =
+      state.version === 0
+        ? "this Delphi database has none of eos's objects (the dashboard's views, indexes and rollups)"
+        : state.version < state.latest
+          ? `this Delphi database has eos schema version ${state.version}; this eos needs ${state.latest}`
+          : `eos objects are missing from this Delphi database: ${state.missing.map((o) => `${o.kind} ${o.name}`).join(', ')}`;
+    super(what, 'run eos delphi schema apply (as the database admin; --dry-run prints the SQL first)');
+  }
+}
+
+/** The database eos was pointed at is not a Delphi database (or not yet): exit 1. */
+export class NoPipelineTablesError extends OperationFailedError {
+  constructor(missing: string[]) {
+    super(
+      `this database has no Delphi pipeline tables (${missing.join(', ')} missing): eos's objects go beside them`,
+      'point eos at the Delphi database (--database, DELPHI_DB_NAME or eos self secrets set delphi-db-config)',
+    );
+  }
+}
+
+/** What the dashboard checks before its first query: version and objects, read with its own credentials. */
+export async function requireCurrentSchema(db: Queryable): Promise<void> {
+  const state = await readSchemaState(db);
+  if (state.missingPipelineTables.length > 0) throw new NoPipelineTablesError(state.missingPipelineTables);
+  if (!state.current) throw new SchemaNotCurrentError(state);
+}
+
+export interface ApplyOptions {
+  dryRun?: boolean;
+  /** How long to wait for the pipeline's tables before giving up (seconds). */
+  lockTimeoutS?: number;
+  /** Rebuild the rollups from the pipeline's tables even if nothing is pending (after verify found drift). */
+  rebuildRollups?: boolean;
+  progress?: (line: string) => void;
+  /** A second session on the same database, to report an index build's progress. */
+  watch?: Queryable;
+}
+
+export interface ApplyResult {
+  from: number;
+  /** The version after the apply (for a dry run: the one it would reach). */
+  to: number;
+  dryRun: boolean;
+  applied: { version: number; name: string; ms: number; steps: { title: string; ms: number }[] }[];
+  rebuiltRollups: boolean;
+  /** The SQL that runs (dry run) or ran, in order. */
+  sql: string;
+}
+
+/** The steps of an apply, as SQL: what --dry-run prints is what runs. */
+function recordSql(m: Migration, ms: number | null): string {
+  return `INSERT INTO ${MIGRATIONS_TABLE} (version, name, checksum, duration_ms) VALUES (${m.version}, '${m.name}', '${m.checksum}', ${ms ?? 0});`;
+}
+
+export async function applyMigrations(db: pg.ClientBase, options: ApplyOptions = {}): Promise<ApplyResult> {
+  const progress = options.progress ?? (() => undefined);
+  const migrations = await loadMigrations();
+  const lockTimeout = `SET LOCAL lock_timeout = '${Math.max(1, Math.round(options.lockTimeoutS ?? 10))}s';`;
+  const before = await readSchemaState(db, migrations);
+  if (before.missingPipelineTables.length > 0) throw new NoPipelineTablesError(before.missingPipelineTables);
+  const pending = migrations.filter((m) => m.version > before.version);
+  // Migration 1 backfills the rollups itself; a rebuild is for a database that already has them.
+  const rebuild = Boolean(options.rebuildRollups) && before.version >= 1;
+  const script = [
+    'BEGIN;',
+    lockTimeout,
+    CREATE_MIGRATIONS_TABLE,
+    APPLY_LOCK,
+    ...(pending.length > 0 || rebuild ? [HOLD_PIPELINE] : []),
+    ...pending.flatMap((m) => [`-- migration ${m.version}: ${m.name}`, m.sql.trim(), recordSql(m, null)]),
+    ...(rebuild ? [rebuildSql(migrations)] : []),
+    ...(pending.length > 0 ? [GRANT_READERS] : []),
+    'COMMIT;',
+  ].join('\n');
+  const result: ApplyResult = { from: before.version, to: before.version, dryRun: Boolean(options.dryRun), applied: [], rebuiltRollups: false, sql: script };
+  if (options.dryRun) return { ...result, to: pending.at(-1)?.version ?? before.version };
+  if (pending.length === 0 && !rebuild) return result;
+
+  const { rows } = await db.query('SELECT pg_backend_pid() AS pid');
+  const pid = Number(rows[0]?.pid);
+  await db.query('BEGIN');
+  try {
+    await db.query(lockTimeout);
+    await db.query(CREATE_MIGRATIONS_TABLE);
+    await db.query(APPLY_LOCK);
+    // Another apply may have finished while this one waited.
+    const again = await readSchemaState(db, migrations);
+    const todo = migrations.filter((m) => m.version > again.version);
+    progress(`holding alerts and parser_metrics against writes (reads go on)…`);
+    await timed(db.query(HOLD_PIPELINE));
+    for (const m of todo) {
+      const steps: { title: string; ms: number }[] = [];
+      const started = performance.now();
+      for (const [i, step] of m.steps.entries()) {
+        progress(`migration ${m.version} (${m.name}) ${i + 1}/${m.steps.length}: ${step.title}`);
+        const ms = await withProgress(timed(db.query(step.sql)), pid, options.watch, progress);
+        steps.push({ title: step.title, ms });
+      }
+      const ms = Math.round(performance.now() - started);
+      await db.query(recordSql(m, ms));
+      result.applied.push({ version: m.version, name: m.name, ms, steps });
+      result.to = m.version;
+    }
+    if (rebuild) {
+      progress('rebuilding the rollups from the pipeline tables…');
+      await withProgress(timed(db.query(rebuildSql(migrations))), pid, options.watch, progress);
+      result.rebuiltRollups = true;
+    }
+    if (todo.length > 0) await db.query(GRANT_READERS);
+    await db.query('COMMIT');
+  } catch (err) {
+    await db.query('ROLLBACK').catch(() => undefined);
+    const e = err as { code?: string; message?: string };
+    if (e.code === '55P03') {
+      throw new OperationFailedError(
+        `could not lock alerts and parser_metrics within ${options.lockTimeoutS ?? 10}s: another session holds them (nothing was changed)`,
+        'try again when the pipeline is quieter, or wait longer with --lock-timeout 60s',
+      );
+    }
+    throw err;
+  }
+  return result;
+}
+
+/** The rollups emptied and counted again, under the writers' fold lock (used after drift). */
+function rebuildSql(migrations: Migration[]): string {
+  const backfill = migrations[0]?.steps.find((s) => s.title.startsWith('backfill'));
+  if (!backfill) throw new Error('migration 1 has no backfill step');
+  return ['SELECT pg_advisory_xact_lock(7306080, 1);', 'DELETE FROM eos_alert_state_rollup;', 'DELETE FROM eos_failure_rollup;', 'DELETE FROM eos_parser_rollup;', backfill.sql].join('\n');
+}
+
+async function timed(work: Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await work;
+  return Math.round(performance.now() - start);
+}
+
+/** While a step runs longer than 2 s: a line every 2 s, with an index build's progress when there is one. */
+async function withProgress(work: Promise<number>, pid: number, watch: Queryable | undefined, progress: (line: string) => void): Promise<number> {
+  const start = performance.now();
+  let polling = false;
+  const timer = setInterval(() => {
+    if (polling) return;
+    polling = true;
+    const seconds = Math.round((performance.now() - start) / 1000);
+    void (async () => {
+      let detail = '';
+      if (watch) {
+        const { rows } = await watch
+          .query(
+            `SELECT i.relname AS index, p.phase, p.blocks_done, p.blocks_total, p.tuples_done, p.tuples_total
+               FROM pg_stat_progress_create_index p LEFT JOIN pg_class i ON i.oid = p.index_relid WHERE p.pid = $1`,
+            [pid],
+          )
+          .catch(() => ({ rows: [] as Record<string, unknown>[] }));
+        const r = rows[0];
+        if (r) {
+          const [done, total] = Number(r.blocks_total) > 0 ? [Number(r.blocks_done), Number(r.blocks_total)] : [Number(r.tuples_done), Number(r.tuples_total)];
+          detail = `: ${String(r.phase)}${total > 0 ? ` ${Math.floor((100 * done) / total)} %` : ''}`;
+        }
+      }
+      progress(`  … ${seconds} s${detail}`);
+    })().finally(() => (polling = false));
+  }, 2000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -1,0 +1,151 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAILURES_WINDOW } from '../../src/delphi/dashboard.js';
+import { LATEST_SCHEMA_VERSION } from '../../src/delphi/migrations.js';
+import { loadSampleData } from '../../src/sandbox/sample-data.js';
+import { runCli } from '../helpers/cli.js';
+import { adminUrl, clusterInfo, freshDatabase } from '../helpers/pg.js';
+
+/**
+ * `eos delphi schema` on a Delphi database that has only the pipeline's own tables, as a real
+ * site's would: the dashboard refuses it with the command to run, apply installs eos's
+ * objects (granting them to whoever reads the alerts), the dashboard then works, and a second
+ * apply changes nothing.
+ */
+describe('eos delphi schema on a pipeline-only database', () => {
+  let admin: pg.Client;
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  let adminEnv: NodeJS.ProcessEnv;
+  const reader = 'schema_reader';
+
+  /** eos's relations with their storage ids, the migrations table and the rollups' rows: what an apply could change. */
+  const fingerprint = async () =>
+    (
+      await admin.query(
+        `SELECT (SELECT json_agg(json_build_array(relname, relfilenode, relkind) ORDER BY relname) FROM pg_class WHERE relname LIKE 'eos\\_%') AS relations,
+                (SELECT json_agg(json_build_array(tgname, tgenabled) ORDER BY tgname) FROM pg_trigger WHERE tgname LIKE 'eos\\_%') AS triggers,
+                (SELECT json_agg(m ORDER BY version) FROM eos_schema_migrations m) AS migrations,
+                (SELECT json_agg(r ORDER BY state) FROM eos_alert_state_rollup r) AS rollup`,
+      )
+    ).rows[0];
+
+  beforeAll(async () => {
+    const { url, name } = await freshDatabase({ schema: true });
+    admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await loadSampleData(admin, { alerts: 2000 });
+    // A reader that may read the pipeline's tables, made before eos was installed: apply must
+    // grant it eos's views too.
+    await admin.query(`DROP ROLE IF EXISTS ${reader}`).catch(() => undefined);
+    await admin.query(`CREATE ROLE ${reader} LOGIN PASSWORD 'Reader-pw-1'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${reader}`);
+    home = mkdtempSync(path.join(tmpdir(), 'eos-schema-'));
+    const { host, port, adminUser, adminPassword } = clusterInfo();
+    const target = { HOME: home, DELPHI_DB_HOST: host, DELPHI_DB_PORT: String(port), DELPHI_DB_NAME: name, DELPHI_DB_SSLMODE: 'disable' };
+    env = { ...target, DELPHI_DB_USER: reader, DELPHI_DB_PASSWORD: 'Reader-pw-1' };
+    adminEnv = { ...target, DELPHI_DB_ADMIN_USER: adminUser, DELPHI_DB_ADMIN_PASSWORD: adminPassword };
+  });
+  afterAll(async () => {
+    await admin?.query(`DROP OWNED BY ${reader}; DROP ROLE IF EXISTS ${reader}`).catch(() => undefined);
+    await admin?.end();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('the dashboard refuses the database in one line naming the command, exit 2', async () => {
+    const once = await runCli(['delphi', 'dashboard', '--once', '--source', 'env'], { env });
+    expect(once.code, once.stderr).toBe(2);
+    expect(once.stderr).toMatch(/^error: this Delphi database has none of eos's objects/m);
+    expect(once.stderr).toMatch(/eos delphi schema apply/);
+    expect(once.stderr).not.toMatch(/relation .* does not exist/);
+    const json = await runCli(['delphi', 'dashboard', '--json', '--source', 'env'], { env });
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout).error.hint).toMatch(/eos delphi schema apply/);
+    const status = await runCli(['delphi', 'schema', 'status', '--json', '--source', 'env'], { env });
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ version: 0, latest: LATEST_SCHEMA_VERSION, current: false, applied: [], missingPipelineTables: [] });
+  });
+
+  it('apply needs the admin password and takes it from nowhere but the environment or a prompt', async () => {
+    const { DELPHI_DB_ADMIN_PASSWORD: _, ...noPassword } = adminEnv;
+    const r = await runCli(['delphi', 'schema', 'apply'], { env: noPassword });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: the admin password is needed: set DELPHI_DB_ADMIN_PASSWORD$/m);
+    const wrong = await runCli(['delphi', 'schema', 'apply'], { env: { ...adminEnv, DELPHI_DB_ADMIN_PASSWORD: 'Not-the-password-9' } });
+    expect(wrong.code).toBe(4);
+    expect(wrong.stderr).toMatch(/PostgreSQL refused the admin user/);
+    expect(wrong.stderr + wrong.stdout).not.toContain('Not-the-password-9');
+    expect((await admin.query(`SELECT to_regclass('eos_schema_migrations') AS t`)).rows[0].t).toBeNull();
+  });
+
+  it('--dry-run prints the SQL and changes nothing', async () => {
+    const r = await runCli(['delphi', 'schema', 'apply', '--dry-run'], { env: adminEnv });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^-- eos delphi schema apply --dry-run on .*: version 0 → ${LATEST_SCHEMA_VERSION}$`, 'm'));
+    expect(r.stdout).toContain('CREATE TABLE eos_alert_state_rollup');
+    expect(r.stdout).toContain('CREATE TRIGGER eos_alerts_rollup_update');
+    expect(r.stdout.trim().endsWith('COMMIT;')).toBe(true);
+    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'eos\\_%'`);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('apply installs every object; the dashboard then works for the reader; a second apply changes nothing', async () => {
+    const first = await runCli(['delphi', 'schema', 'apply', '--json'], { env: adminEnv });
+    expect(first.code, first.stderr).toBe(0);
+    const result = JSON.parse(first.stdout);
+    expect(result).toMatchObject({ from: 0, to: LATEST_SCHEMA_VERSION, changed: true, dryRun: false });
+    expect(result.applied.map((a: { version: number }) => a.version)).toEqual([1, 2]);
+    expect(first.stderr).toMatch(/^migration 1 \(rollups\) \d+\/\d+: backfill the rollups/m);
+
+    const once = await runCli(['delphi', 'dashboard', '--once', '--source', 'env'], { env });
+    expect(once.code, once.stderr).toBe(0);
+    expect(once.stdout).toMatch(/^new\s+\d+/m);
+    const json = await runCli(['delphi', 'dashboard', '--json', '--source', 'env'], { env });
+    expect(json.code, json.stderr).toBe(0);
+    const snap = JSON.parse(json.stdout);
+    const counts = Object.fromEntries((await admin.query(`SELECT state::text, count(*)::int AS n FROM alerts WHERE state <> 'archived' GROUP BY state`)).rows.map((r) => [r.state, r.n]));
+    for (const stage of snap.flow) expect(stage.count).toBe(counts[stage.state] ?? 0);
+    const failed = (await admin.query(`SELECT count(*)::int AS n FROM alerts WHERE state <> 'archived' AND (state = 'failed' OR parser_success = false OR email_error IS NOT NULL)`)).rows[0].n;
+    expect(snap.failuresTotal).toBe(failed);
+    expect(snap.failures).toHaveLength(Math.min(FAILURES_WINDOW, failed));
+    const newest = await admin.query(`SELECT id::int FROM alerts WHERE state <> 'archived' AND (state = 'failed' OR parser_success = false OR email_error IS NOT NULL) ORDER BY ingest_timestamp DESC, id DESC LIMIT 1`);
+    expect(snap.failures[0].id).toBe(newest.rows[0].id);
+
+    const before = await fingerprint();
+    const second = await runCli(['delphi', 'schema', 'apply'], { env: adminEnv });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(new RegExp(`^no changes: .* has eos schema version ${LATEST_SCHEMA_VERSION}, the current one$`, 'm'));
+    expect(await fingerprint()).toEqual(before);
+
+    const status = await runCli(['delphi', 'schema', 'status', '--source', 'env'], { env });
+    expect(status.stdout).toMatch(new RegExp(`^schema\\s+version ${LATEST_SCHEMA_VERSION} of ${LATEST_SCHEMA_VERSION}: current$`, 'm'));
+    const verify = await runCli(['delphi', 'schema', 'verify', '--source', 'env'], { env });
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.stdout).toMatch(/^✓ alerts by state: \d+ groups in the tables, \d+ rollup rows?, all equal$/m);
+  });
+
+  it('status and the dashboard notice an object dropped by hand', async () => {
+    await admin.query('DROP VIEW eos_failure_summary');
+    const status = await runCli(['delphi', 'schema', 'status', '--json', '--source', 'env'], { env });
+    expect(JSON.parse(status.stdout)).toMatchObject({ current: false, missing: [{ kind: 'view', name: 'eos_failure_summary', version: 2 }] });
+    const once = await runCli(['delphi', 'dashboard', '--once', '--source', 'env'], { env });
+    expect(once.code).toBe(2);
+    expect(once.stderr).toMatch(/^error: eos objects are missing from this Delphi database: view eos_failure_summary$/m);
+  });
+
+  it('apply refuses a database without the pipeline tables and leaves it untouched', async () => {
+    const { name } = await freshDatabase();
+    const r = await runCli(['delphi', 'schema', 'apply'], { env: { ...adminEnv, DELPHI_DB_NAME: name } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: this database has no Delphi pipeline tables \(agents, alerts, parser_metrics missing\)/m);
+    const other = new pg.Client({ connectionString: adminUrl(name) });
+    await other.connect();
+    try {
+      expect((await other.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'eos\\_%'`)).rows[0].n).toBe(0);
+    } finally {
+      await other.end();
+    }
+  });
+});
