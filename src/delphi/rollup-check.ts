@@ -28,7 +28,10 @@ export interface RollupReport {
 
 interface RollupSpec {
   rollup: string;
+  /** The table whose rows are counted. */
   table: string;
+  /** What is summed per group: the table, or a view that resolves it (moves). */
+  source?: string;
   /** The group key, as SQL over the rollup table and over the base rows. */
   key: string;
   figures: string[];
@@ -40,6 +43,7 @@ const ROLLUPS: RollupSpec[] = [
   {
     rollup: 'alerts by state',
     table: 'eos_alert_state_rollup',
+    source: 'eos_alert_state_totals',
     key: 'state::text',
     figures: ['alerts', 'timed', 'ingest_epoch_sum'],
     recompute: `SELECT state::text AS key, count(*) AS alerts, count(ingest_timestamp) AS timed,
@@ -70,7 +74,7 @@ const ROLLUPS: RollupSpec[] = [
 function checkSql(): string {
   const ctes = ROLLUPS.flatMap((spec, i) => [
     // Keys as text with NULL spelled out: FULL JOIN needs a plain equality.
-    `r${i} AS (SELECT coalesce(${spec.key}, '(null)') AS key, ${spec.figures.map((f) => `sum(${f}) AS ${f}`).join(', ')} FROM ${spec.table} GROUP BY 1)`,
+    `r${i} AS (SELECT coalesce(${spec.key}, '(null)') AS key, ${spec.figures.map((f) => `sum(${f}) AS ${f}`).join(', ')} FROM ${spec.source ?? spec.table} GROUP BY 1)`,
     `b${i} AS (SELECT coalesce(key, '(null)') AS key, ${spec.figures.join(', ')} FROM (${spec.recompute}) g)`,
   ]);
   const selects = ROLLUPS.flatMap((spec, i) => [

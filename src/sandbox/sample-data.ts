@@ -1,9 +1,17 @@
 import type pg from 'pg';
 
 /**
+ * One alert every 10 s (8 640 a day): more sample alerts mean a longer history, not a busier
+ * pipeline — a real site grows that way, and so the dashboard's benchmark at 10 000 and at
+ * 1 000 000 alerts compares the same recent traffic over 28 hours and over 116 days.
+ */
+export const SECONDS_BETWEEN_ALERTS = 10;
+
+/**
  * Deterministic sample data for the Delphi schema, generated inside PostgreSQL (so a million
- * alerts load in seconds): agents, alerts in every state with plausible ages, parser results,
- * failures and parser metrics. The same size gives the same rows, up to `now()`.
+ * alerts load in seconds): agents, alerts in every state with plausible ages (moving ones in
+ * the last two hours, archived ones after 30 days), parser results, failures and parser
+ * metrics. The same size gives the same rows, up to `now()`.
  */
 export async function loadSampleData(client: pg.ClientBase, options: { alerts: number; agents?: number }): Promise<void> {
   const agents = options.agents ?? Math.max(5, Math.min(200, Math.round(options.alerts / 1000)));
@@ -27,14 +35,19 @@ export async function loadSampleData(client: pg.ClientBase, options: { alerts: n
       const to = Math.min(options.alerts, from + batch - 1);
       await client.query(
         `WITH g AS (
-           SELECT i,
+           SELECT i, age,
                   CASE
-                    WHEN i % 100 < 3 THEN 'new' WHEN i % 100 < 5 THEN 'enriched' WHEN i % 100 < 7 THEN 'analyzed'
-                    WHEN i % 100 < 9 THEN 'structured' WHEN i % 100 < 10 THEN 'formatted' WHEN i % 100 < 15 THEN 'failed'
-                    WHEN i % 100 < 30 THEN 'archived' ELSE 'sent' END::alert_state AS st,
-                  CASE WHEN i % 100 < 10 THEN make_interval(secs => (i * 13) % 7200)
-                       ELSE make_interval(secs => (i * 37) % (14 * 86400)) END AS age
-             FROM generate_series($1::int, $2::int) AS i)
+                    -- The last two hours: some alerts still moving (or stuck) through the stages.
+                    WHEN age < interval '2 hours' THEN
+                      CASE WHEN i % 100 < 3 THEN 'new' WHEN i % 100 < 5 THEN 'enriched' WHEN i % 100 < 7 THEN 'analyzed'
+                           WHEN i % 100 < 9 THEN 'structured' WHEN i % 100 < 10 THEN 'formatted' WHEN i % 100 < 15 THEN 'failed'
+                           ELSE 'sent' END
+                    -- Older ones are done; after 30 days archive_old_alerts() has archived them.
+                    WHEN i % 100 < 5 THEN CASE WHEN age > interval '30 days' THEN 'archived' ELSE 'failed' END
+                    ELSE CASE WHEN age > interval '30 days' THEN 'archived' ELSE 'sent' END
+                  END::alert_state AS st
+             FROM (SELECT i, make_interval(secs => ($4::bigint - i) * ${SECONDS_BETWEEN_ALERTS} + i % ${SECONDS_BETWEEN_ALERTS}) AS age
+                     FROM generate_series($1::int, $2::int) AS i) t)
          INSERT INTO alerts (alert_hash, agent_id, rule_id, rule_level, rule_desc, raw, state, ingest_timestamp,
                              enriched_at, prompt_type, prompt_sent_at, response_received_at, prompt_tokens, completion_tokens, total_tokens,
                              parser_used, parser_success, parser_error, parser_duration_ms, structured_at, formatted_at,
@@ -59,10 +72,10 @@ export async function loadSampleData(client: pg.ClientBase, options: { alerts: n
                 CASE WHEN st IN ('formatted', 'sent', 'archived') THEN now() - age + interval '50 seconds' END,
                 CASE WHEN st = 'failed' AND i % 2 = 0 THEN 'SMTP 451: temporary failure' END,
                 CASE WHEN st IN ('sent', 'archived') THEN now() - age + interval '55 seconds' END,
-                CASE WHEN st = 'archived' THEN now() - age + interval '1 day' END
+                CASE WHEN st = 'archived' THEN now() - age + interval '30 days' END
            FROM g
          ON CONFLICT (alert_hash) DO NOTHING`,
-        [from, to, agents],
+        [from, to, agents, options.alerts],
       );
     }
     await client.query(

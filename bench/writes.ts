@@ -1,0 +1,148 @@
+/**
+ * npm run bench:writes — what eos's triggers cost the pipeline. 8 concurrent writers do what
+ * Delphi's workers do to each alert: the webhook's INSERT, then five state changes
+ * (enriched, analyzed, structured with its parser_metrics row, formatted, sent; every 20th
+ * fails at the parser instead), each statement its own transaction. Two databases on one
+ * cluster with the same 200 000 sample alerts: one with the pipeline's schema only, one with
+ * eos's objects applied too. Rounds run in pairs (one each, order alternating); the result
+ * is the median of the pairs' ratios.
+ * Run on a durable cluster (fsync on, as a real site) and on a fast one (fsync off: commits
+ * cost least there, so the triggers' share is largest).
+ */
+import pg from 'pg';
+import { applySchema } from '../src/delphi/schema.js';
+import { applyMigrations } from '../src/delphi/schema-migrator.js';
+import { startPostgresCluster } from '../src/sandbox/postgres.js';
+import { loadSampleData } from '../src/sandbox/sample-data.js';
+import { percentile } from './load.js';
+
+const WRITERS = Number(process.env.BENCH_WRITERS ?? 8);
+const ROUND_S = Number(process.env.BENCH_ROUND_S ?? 6);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const PRELOAD = Number(process.env.BENCH_PRELOAD ?? 200_000);
+const GOAL = 0.85;
+
+async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await work(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** One writer's loop: whole alerts through the pipeline until the deadline; returns alerts finished. */
+async function writer(url: string, id: number, deadline: number, agents: string[]): Promise<number> {
+  return withClient(url, async (c) => {
+    let done = 0;
+    for (let n = 0; performance.now() < deadline; n++) {
+      const agent = agents[(id * 7919 + n) % agents.length];
+      const { rows } = await c.query(
+        `INSERT INTO alerts (alert_hash, agent_id, rule_id, rule_level, rule_desc, raw)
+         VALUES ($1, $2, 5710, 5, 'sshd: attempt to login using a non-existent user', '{"bench":true}') RETURNING id`,
+        [`bench-${process.pid}-${id}-${n}-${Date.now()}`, agent],
+      );
+      const alert = rows[0].id as string;
+      await c.query(`UPDATE alerts SET state = 'enriched', enriched_at = now(), agent_data = '{"os":"linux"}' WHERE id = $1`, [alert]);
+      await c.query(
+        `UPDATE alerts SET state = 'analyzed', prompt_type = 'security_analysis', prompt_text = 'analyse', prompt_sent_at = now(),
+                response_text = 'analysis', response_received_at = now(), prompt_tokens = 500, completion_tokens = 300, total_tokens = 800
+          WHERE id = $1`,
+        [alert],
+      );
+      const fails = n % 20 === 19;
+      await c.query(
+        `UPDATE alerts SET state = $2, parser_used = 'json', parser_success = $3, parser_error = $4, parser_duration_ms = 25,
+                structured_data = '{"sections":4}', structured_at = now() WHERE id = $1`,
+        [alert, fails ? 'failed' : 'structured', !fails, fails ? 'no sections found' : null],
+      );
+      await c.query(
+        `INSERT INTO parser_metrics (alert_id, prompt_type, parser_used, success, parse_time_ms, sections_extracted, error_message)
+         VALUES ($1, 'security_analysis', 'json', $2, 25, $3, $4)`,
+        [alert, !fails, fails ? 0 : 4, fails ? 'no sections found' : null],
+      );
+      if (!fails) {
+        await c.query(`UPDATE alerts SET state = 'formatted', formatted_data = '{"subject":"alert"}', formatted_at = now() WHERE id = $1`, [alert]);
+        await c.query(`UPDATE alerts SET state = 'sent', alert_sent_at = now(), email_recipients = '["soc@example.com"]' WHERE id = $1`, [alert]);
+      }
+      done += 1;
+    }
+    return done;
+  });
+}
+
+async function round(url: string, agents: string[]): Promise<number> {
+  const start = performance.now();
+  const deadline = start + ROUND_S * 1000;
+  const counts = await Promise.all(Array.from({ length: WRITERS }, (_, i) => writer(url, i, deadline, agents)));
+  const seconds = (performance.now() - start) / 1000;
+  return Math.round((counts.reduce((a, b) => a + b, 0) / seconds) * 10) / 10;
+}
+
+async function measure(durable: boolean) {
+  const cluster = await startPostgresCluster({ fast: !durable });
+  try {
+    const urls = { without: await cluster.createDatabase('plain'), with: await cluster.createDatabase('eos') };
+    for (const [kind, url] of Object.entries(urls)) {
+      await withClient(url, async (c) => {
+        await applySchema(c);
+        await loadSampleData(c, { alerts: PRELOAD });
+        if (kind === 'with') {
+          await applyMigrations(c);
+          // BENCH_EOS_TRIGGERS=off: eos's indexes alone, to tell their cost from the triggers'.
+          if (process.env.BENCH_EOS_TRIGGERS === 'off') {
+            for (const t of (await c.query(`SELECT tgname, tgrelid::regclass::text AS rel FROM pg_trigger WHERE tgname LIKE 'eos\\_%'`)).rows) {
+              await c.query(`ALTER TABLE ${String(t.rel)} DISABLE TRIGGER ${String(t.tgname)}`);
+            }
+          }
+        }
+        await c.query('VACUUM ANALYZE');
+      });
+    }
+    const agents = await withClient(urls.without, async (c) => (await c.query(`SELECT id FROM agents WHERE status_text <> 'never_connected' ORDER BY id`)).rows.map((r) => String(r.id)));
+    const rates: Record<'with' | 'without', number[]> = { with: [], without: [] };
+    const ratios: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      // A pair of back-to-back rounds, alternating which goes first: the pair's ratio cancels
+      // what the shared machine does over minutes, and the median of the pairs is the result.
+      const order: ('with' | 'without')[] = r % 2 === 0 ? ['without', 'with'] : ['with', 'without'];
+      for (const kind of order) {
+        const perS = await round(urls[kind], agents);
+        rates[kind].push(perS);
+        process.stderr.write(`${durable ? 'durable' : 'fast'} pair ${r + 1} ${kind} eos: ${perS} alerts/s\n`);
+      }
+      ratios.push((rates.with.at(-1) as number) / (rates.without.at(-1) as number));
+    }
+    // How big the rollups grew under the load (appends, folds, autovacuum).
+    const rollupKb = await withClient(urls.with, async (c) =>
+      Number((await c.query(`SELECT (pg_total_relation_size('eos_alert_state_rollup') + pg_total_relation_size('eos_failure_rollup') + pg_total_relation_size('eos_parser_rollup')) / 1024 AS kb`)).rows[0].kb),
+    );
+    const without = percentile(rates.without, 50);
+    const withTriggers = percentile(rates.with, 50);
+    const ratio = Math.round(percentile(ratios, 50) * 1000) / 1000;
+    return {
+      name: 'pipeline-writes',
+      cluster: durable ? 'durable (fsync on)' : 'fast (fsync off)',
+      eosTriggers: process.env.BENCH_EOS_TRIGGERS !== 'off',
+      writers: WRITERS,
+      roundSeconds: ROUND_S,
+      rounds: ROUNDS,
+      preloadedAlerts: PRELOAD,
+      withoutAlertsPerS: without,
+      withAlertsPerS: withTriggers,
+      ratio,
+      goal: GOAL,
+      met: ratio >= GOAL,
+      rollupKb,
+      pairRatios: ratios.map((x) => Math.round(x * 1000) / 1000),
+      rates,
+    };
+  } finally {
+    await cluster.stop();
+  }
+}
+
+for (const durable of (process.env.BENCH_CLUSTERS ?? 'durable,fast').split(',').map((c) => c === 'durable')) {
+  process.stdout.write(`${JSON.stringify(await measure(durable))}\n`);
+}
