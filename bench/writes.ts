@@ -1,6 +1,7 @@
 /**
  * npm run bench:writes — what eos's triggers cost the pipeline. 8 concurrent writers do what
- * Delphi's workers do to each alert: the webhook's INSERT, then five state changes
+ * Delphi's workers do to each alert, with payloads of a real alert's size (payload() below):
+ * the webhook's INSERT, then five state changes
  * (enriched, analyzed, structured with its parser_metrics row, formatted, sent; every 20th
  * fails at the parser instead), each statement its own transaction. Two databases on one
  * cluster with the same 200 000 sample alerts: one with the pipeline's schema only, one with
@@ -32,30 +33,72 @@ async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): P
   }
 }
 
+const WORDS = (
+  'the alert agent rule sshd authentication failed for invalid user root from source address port attempt ' +
+  'multiple login failures host server web database firewall blocked connection severity high medium low ' +
+  'recommend investigate review logs account password brute force attack indicator compromise mitigation ' +
+  'network traffic suspicious process file integrity changed registry key service started stopped policy'
+).split(' ');
+
+/**
+ * Text of about `bytes` bytes, words picked by a small LCG: prose that compresses about as an
+ * LLM's prompt and answer do (TOAST compresses values over 2 kB), not a repeated string.
+ */
+function prose(seed: number, bytes: number): string {
+  let x = seed >>> 0;
+  const out: string[] = [];
+  for (let length = 0; length < bytes; ) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    const word = WORDS[x % WORDS.length] as string;
+    out.push(word);
+    length += word.length + 1;
+  }
+  return out.join(' ');
+}
+
+/**
+ * What the workers write for one alert. Realistic by default (BENCH_PAYLOAD=small for the
+ * worst case): Wazuh's alert JSON about 1.5 kB, the LLM's prompt about 2 kB and answer about
+ * 2.5 kB, the structured result and the e-mail about 1 and 1.5 kB.
+ */
+function payload(n: number) {
+  const small = process.env.BENCH_PAYLOAD === 'small';
+  const size = (bytes: number) => (small ? 8 : bytes);
+  return {
+    raw: JSON.stringify({ rule: { id: 5710, level: 5, description: 'sshd: attempt to login using a non-existent user' }, full_log: prose(n, size(1400)) }),
+    agentData: JSON.stringify({ os: 'linux', groups: ['default', 'web'], notes: prose(n + 1, size(250)) }),
+    prompt: prose(n + 2, size(2000)),
+    response: prose(n + 3, size(2500)),
+    structured: JSON.stringify({ sections: 4, summary: prose(n + 4, size(900)) }),
+    formatted: JSON.stringify({ subject: 'Delphi alert', html: prose(n + 5, size(1400)) }),
+  };
+}
+
 /** One writer's loop: whole alerts through the pipeline until the deadline; returns alerts finished. */
 async function writer(url: string, id: number, deadline: number, agents: string[]): Promise<number> {
   return withClient(url, async (c) => {
     let done = 0;
     for (let n = 0; performance.now() < deadline; n++) {
       const agent = agents[(id * 7919 + n) % agents.length];
+      const p = payload(id * 1_000_003 + n);
       const { rows } = await c.query(
         `INSERT INTO alerts (alert_hash, agent_id, rule_id, rule_level, rule_desc, raw)
-         VALUES ($1, $2, 5710, 5, 'sshd: attempt to login using a non-existent user', '{"bench":true}') RETURNING id`,
-        [`bench-${process.pid}-${id}-${n}-${Date.now()}`, agent],
+         VALUES ($1, $2, 5710, 5, 'sshd: attempt to login using a non-existent user', $3) RETURNING id`,
+        [`bench-${process.pid}-${id}-${n}-${Date.now()}`, agent, p.raw],
       );
       const alert = rows[0].id as string;
-      await c.query(`UPDATE alerts SET state = 'enriched', enriched_at = now(), agent_data = '{"os":"linux"}' WHERE id = $1`, [alert]);
+      await c.query(`UPDATE alerts SET state = 'enriched', enriched_at = now(), agent_data = $2 WHERE id = $1`, [alert, p.agentData]);
       await c.query(
-        `UPDATE alerts SET state = 'analyzed', prompt_type = 'security_analysis', prompt_text = 'analyse', prompt_sent_at = now(),
-                response_text = 'analysis', response_received_at = now(), prompt_tokens = 500, completion_tokens = 300, total_tokens = 800
+        `UPDATE alerts SET state = 'analyzed', prompt_type = 'security_analysis', prompt_text = $2, prompt_sent_at = now(),
+                response_text = $3, response_received_at = now(), prompt_tokens = 500, completion_tokens = 300, total_tokens = 800
           WHERE id = $1`,
-        [alert],
+        [alert, p.prompt, p.response],
       );
       const fails = n % 20 === 19;
       await c.query(
         `UPDATE alerts SET state = $2, parser_used = 'json', parser_success = $3, parser_error = $4, parser_duration_ms = 25,
-                structured_data = '{"sections":4}', structured_at = now() WHERE id = $1`,
-        [alert, fails ? 'failed' : 'structured', !fails, fails ? 'no sections found' : null],
+                structured_data = $5, structured_at = now() WHERE id = $1`,
+        [alert, fails ? 'failed' : 'structured', !fails, fails ? 'no sections found' : null, fails ? null : p.structured],
       );
       await c.query(
         `INSERT INTO parser_metrics (alert_id, prompt_type, parser_used, success, parse_time_ms, sections_extracted, error_message)
@@ -63,7 +106,7 @@ async function writer(url: string, id: number, deadline: number, agents: string[
         [alert, !fails, fails ? 0 : 4, fails ? 'no sections found' : null],
       );
       if (!fails) {
-        await c.query(`UPDATE alerts SET state = 'formatted', formatted_data = '{"subject":"alert"}', formatted_at = now() WHERE id = $1`, [alert]);
+        await c.query(`UPDATE alerts SET state = 'formatted', formatted_data = $2, formatted_at = now() WHERE id = $1`, [alert, p.formatted]);
         await c.query(`UPDATE alerts SET state = 'sent', alert_sent_at = now(), email_recipients = '["soc@example.com"]' WHERE id = $1`, [alert]);
       }
       done += 1;
@@ -125,6 +168,7 @@ async function measure(durable: boolean) {
       name: 'pipeline-writes',
       cluster: durable ? 'durable (fsync on)' : 'fast (fsync off)',
       eosTriggers: process.env.BENCH_EOS_TRIGGERS !== 'off',
+      payload: process.env.BENCH_PAYLOAD === 'small' ? 'small (8-byte texts)' : 'realistic (about 9 kB of text and JSON per alert)',
       writers: WRITERS,
       roundSeconds: ROUND_S,
       rounds: ROUNDS,
