@@ -154,6 +154,28 @@ describe('eos delphi dashboard against the sandbox', () => {
     }, 60_000);
   }
 
+  it('eos delphi schema verify finds no drift while and after the simulator moves alerts with worker credentials', async () => {
+    const simulation = await startSimulation(sandbox, { intervalMs: 200 });
+    let ticksBefore = 0;
+    try {
+      await expect.poll(() => simulation.simulator.ticks, { timeout: 20_000 }).toBeGreaterThanOrEqual(10);
+      ticksBefore = simulation.simulator.ticks;
+      // One statement, one snapshot: exact even while the pipeline writes.
+      const during = await runCli(['delphi', 'schema', 'verify', '--json'], { env });
+      expect(during.code, during.stderr).toBe(0);
+      expect(JSON.parse(during.stdout)).toMatchObject({ ok: true, drift: [] });
+      await expect.poll(() => simulation.simulator.ticks, { timeout: 20_000 }).toBeGreaterThanOrEqual(ticksBefore + 10);
+    } finally {
+      await simulation.stop();
+    }
+    expect(simulation.simulator.errors).toBe(0);
+    const after = await runCli(['delphi', 'schema', 'verify'], { env });
+    expect(after.code, after.stdout + after.stderr).toBe(0);
+    expect(after.stdout).toMatch(/^✓ alerts by state: \d+ groups in the tables, \d+ rollup rows?, all equal$/m);
+    expect(after.stdout).toMatch(/^✓ failures by type: /m);
+    expect(after.stdout).toMatch(/^✓ parser metrics: /m);
+  }, 90_000);
+
   it('runs in a terminal: views switch with keys, counts move with the simulator, rotations show, q leaves no lease', async () => {
     const simulation = await startSimulation(sandbox, { intervalMs: 500 });
     try {
