@@ -198,9 +198,9 @@ export async function applyMigrations(db: pg.ClientBase, options: ApplyOptions =
   const rebuild = Boolean(options.rebuildRollups) && before.version >= 1;
   const script = [
     'BEGIN;',
+    APPLY_LOCK,
     lockTimeout,
     CREATE_MIGRATIONS_TABLE,
-    APPLY_LOCK,
     ...(pending.length > 0 || rebuild ? [HOLD_PIPELINE] : []),
     ...pending.flatMap((m) => [`-- migration ${m.version}: ${m.name}`, m.sql.trim(), recordSql(m, null)]),
     ...(rebuild ? [rebuildSql(migrations)] : []),
@@ -215,9 +215,11 @@ export async function applyMigrations(db: pg.ClientBase, options: ApplyOptions =
   const pid = Number(rows[0]?.pid);
   await db.query('BEGIN');
   try {
+    // First the lock between applies (waited for without a timeout: another apply ends), then
+    // the table that records them, which two applies at once would otherwise both create.
+    await db.query(APPLY_LOCK);
     await db.query(lockTimeout);
     await db.query(CREATE_MIGRATIONS_TABLE);
-    await db.query(APPLY_LOCK);
     // Another apply may have finished while this one waited.
     const again = await readSchemaState(db, migrations);
     const todo = migrations.filter((m) => m.version > again.version);
