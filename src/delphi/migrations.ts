@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 
 /**
  * eos's own objects in a Delphi database, as numbered migrations: SQL files shipped beside this
@@ -35,6 +36,11 @@ export interface SchemaObject {
 }
 
 const DIR = new URL('./migrations/', import.meta.url);
+
+/** Where a migration's file is on this machine (a hint for recreating an object dropped by hand). */
+export function migrationPath(version: number): string {
+  return fileURLToPath(new URL(MIGRATION_FILES[version - 1] ?? '', DIR));
+}
 
 export async function loadMigrations(): Promise<Migration[]> {
   return Promise.all(

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { OperationFailedError, UsageError } from '../errors.js';
-import { LATEST_SCHEMA_VERSION, loadMigrations, type Migration, type SchemaObject } from './migrations.js';
+import { LATEST_SCHEMA_VERSION, loadMigrations, migrationPath, type Migration, type SchemaObject } from './migrations.js';
 
 /**
  * Installs and inspects eos's objects in a Delphi database (`eos delphi schema`): which
@@ -139,7 +139,14 @@ export class SchemaNotCurrentError extends UsageError {
         : state.version < state.latest
           ? `this Delphi database has eos schema version ${state.version}; this eos needs ${state.latest}`
           : `eos objects are missing from this Delphi database: ${state.missing.map((o) => `${o.kind} ${o.name}`).join(', ')}`;
-    super(what, 'run eos delphi schema apply (as the database admin; --dry-run prints the SQL first)');
+    // apply does not re-run an applied migration: a dropped object is recreated from its file.
+    const dropped = [...new Set(state.missing.map((o) => o.version))].map(migrationPath);
+    super(
+      what,
+      state.version < state.latest || dropped.length === 0
+        ? 'run eos delphi schema apply (as the database admin; --dry-run prints the SQL first)'
+        : `as the database admin, run the statements that create it from ${dropped.join(', ')}; eos delphi schema status lists what is missing`,
+    );
   }
 }
 

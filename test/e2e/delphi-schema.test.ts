@@ -133,6 +133,8 @@ describe('eos delphi schema on a pipeline-only database', () => {
     const once = await runCli(['delphi', 'dashboard', '--once', '--source', 'env'], { env });
     expect(once.code).toBe(2);
     expect(once.stderr).toMatch(/^error: eos objects are missing from this Delphi database: view eos_failure_summary$/m);
+    // Not "run apply", which would change nothing: the file that creates it.
+    expect(once.stderr).toMatch(/^hint: as the database admin, run the statements that create it from \/\S+\/migrations\/0002-dashboard-views\.sql; /m);
   });
 
   it('apply refuses a database without the pipeline tables and leaves it untouched', async () => {
