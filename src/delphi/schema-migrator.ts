@@ -280,7 +280,7 @@ async function timed(work: Promise<unknown>): Promise<number> {
 }
 
 /** While a step runs longer than 2 s: a line every 2 s, with an index build's progress when there is one. */
-async function withProgress(work: Promise<number>, pid: number, watch: Queryable | undefined, progress: (line: string) => void): Promise<number> {
+export async function withProgress(work: Promise<number>, pid: number, watch: Queryable | undefined, progress: (line: string) => void): Promise<number> {
   const start = performance.now();
   let polling = false;
   const timer = setInterval(() => {

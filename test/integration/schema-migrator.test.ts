@@ -3,7 +3,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadMigrations, MIGRATION_FILES, objectsOf, splitSteps } from '../../src/delphi/migrations.js';
-import { applyMigrations, readSchemaState } from '../../src/delphi/schema-migrator.js';
+import { applyMigrations, readSchemaState, withProgress } from '../../src/delphi/schema-migrator.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { freshDatabase } from '../helpers/pg.js';
 
@@ -74,5 +74,22 @@ describe('applying them', () => {
     expect([ra.applied.length, rb.applied.length].sort()).toEqual([0, 2]);
     const { rows } = await a.query('SELECT version FROM eos_schema_migrations ORDER BY version');
     expect(rows.map((r) => r.version)).toEqual([1, 2]);
+  });
+});
+
+describe('progress of a long step', () => {
+  it('says every 2 s how long it has run and, from a second session, how far an index build is', async () => {
+    const lines: string[] = [];
+    const watch = {
+      query: async () => ({ rows: [{ index: 'eos_alerts_failures', phase: 'building index: scanning table', blocks_done: 37, blocks_total: 100, tuples_done: 0, tuples_total: 0 }] }),
+    };
+    const slow = new Promise<number>((resolve) => setTimeout(() => resolve(2300), 2300));
+    expect(await withProgress(slow, 4242, watch, (l) => lines.push(l))).toBe(2300);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^ {2}… [23] s: building index: scanning table 37 %$/);
+    // A step shorter than 2 s says nothing more than its own line.
+    const quiet: string[] = [];
+    await withProgress(Promise.resolve(5), 4242, watch, (l) => quiet.push(l));
+    expect(quiet).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@
 -- per state, failure type and parser instead of the whole history.
 --
 -- No hot row: a write never updates a rollup row; its trigger appends the change (one row per
--- group it touched) and now and then one writer folds every committed change into a single
+-- group it touched, a state change one "move" row) and now and then one writer folds every committed change into a single
 -- row per group (eos_fold_rollups), under an advisory lock that no writer ever waits for.
 -- Readers sum whatever rows a group has.
 -- Every figure is a count or an exact sum, so a fold never changes a total and `eos delphi
@@ -89,11 +89,11 @@ BEGIN
 END
 $$;
 
--- Called by one write in 64, at random (a counter shared by all sessions would be the hot row
--- this design avoids; the dice are thrown in the trigger, which is cheaper than a call). Only under READ
--- COMMITTED, the pipeline's default: a REPEATABLE READ writer could meet a row another fold
--- has already removed and fail with a serialization error, and a dashboard must never cause
--- a pipeline write to fail.
+-- Called by one write in 256, at random: the dice are thrown in the trigger, which is cheaper
+-- than a call, and a counter shared by all sessions would be the hot row this design avoids.
+-- Folds only under READ COMMITTED, the pipeline's default: a REPEATABLE READ writer could meet
+-- a row another fold has already removed and fail with a serialization error, and a dashboard
+-- must never cause a pipeline write to fail.
 CREATE FUNCTION eos_maybe_fold_rollups() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
