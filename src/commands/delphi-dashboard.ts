@@ -1,5 +1,4 @@
 import type { Config } from '../config/schema.js';
-import { fallbackFailed } from '../credentials/chain.js';
 import { classifyDatabaseError } from '../db/errors.js';
 import { UsageError } from '../errors.js';
 import { durationOption, sandboxTtls } from './duration-option.js';
@@ -71,22 +70,20 @@ export default defineCommand({
       }
       // eos's views, indexes and rollups must be installed and current: one clear line (exit 2)
       // naming `eos delphi schema apply` instead of a SQL error on the first refresh.
-      const { requireCurrentSchema, SchemaNotCurrentError, NoPipelineTablesError } = await import('../delphi/schema-migrator.js');
+      const { requireCurrentSchema } = await import('../delphi/schema-migrator.js');
       await requireCurrentSchema(db.pool).catch((err: unknown) => {
-        // A database that cannot be read at all is reported as the first refresh would be:
-        // with the credential sources skipped on the way.
-        throw err instanceof SchemaNotCurrentError || err instanceof NoPipelineTablesError ? err : fallbackFailed(db.attempts, classifyDatabaseError(err));
+        throw db.explain(err);
       });
       model = new DashboardModel(db, { intervalMs: intervalS * 1000, listen: live });
       if (!live) {
         await model.refresh();
-        if (!model.snapshot) throw fallbackFailed(db.attempts, classifyDatabaseError(model.lastError ?? new Error('no data')));
+        if (!model.snapshot) throw db.explain(model.lastError ?? new Error('no data'));
         if (options.json) writeJson(io, model.snapshot);
         else io.stdout.write(overviewText(model.snapshot));
         return 0;
       }
       await model.start();
-      if (!model.snapshot && model.lastError) throw fallbackFailed(db.attempts, classifyDatabaseError(model.lastError));
+      if (!model.snapshot && model.lastError) throw db.explain(model.lastError);
       const [{ render }, { createElement }, { App }] = await Promise.all([import('ink'), import('react'), import('../delphi/ui/App.js')]);
       const app = render(createElement(App, { model }), { stdout: io.stdout as NodeJS.WriteStream, stdin: io.stdin as NodeJS.ReadStream, exitOnCtrlC: false });
       // q, Ctrl-C (as a key, or SIGINT) and SIGTERM all end the same way: pool closed, lease revoked.

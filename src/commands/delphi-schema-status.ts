@@ -9,11 +9,11 @@ export default defineCommand({
   options: { json: JSON_OPTION, source: SOURCE_OPTION },
   examples: ['eos delphi schema status', 'eos delphi schema status --json | jq .current'],
   async run(options, context) {
-    const [{ readSchemaState }, { classifyDatabaseError }] = await Promise.all([import('../delphi/schema-migrator.js'), import('../db/errors.js')]);
+    const { readSchemaState } = await import('../delphi/schema-migrator.js');
     const { io } = context;
     const db = await context.database({ sources: parseSources(options.source), command: 'delphi schema status' });
     const state = await readSchemaState(db.pool).catch((err: unknown) => {
-      throw classifyDatabaseError(err);
+      throw db.explain(err);
     });
     if (options.json) {
       writeJson(io, state);

@@ -10,11 +10,7 @@ export default defineCommand({
   options: { json: JSON_OPTION, source: SOURCE_OPTION },
   examples: ['eos delphi schema verify', 'eos delphi schema verify --json | jq .drift'],
   async run(options, context) {
-    const [{ readSchemaState, SchemaNotCurrentError }, { checkRollups }, { classifyDatabaseError }] = await Promise.all([
-      import('../delphi/schema-migrator.js'),
-      import('../delphi/rollup-check.js'),
-      import('../db/errors.js'),
-    ]);
+    const [{ readSchemaState, SchemaNotCurrentError }, { checkRollups }] = await Promise.all([import('../delphi/schema-migrator.js'), import('../delphi/rollup-check.js')]);
     const { io } = context;
     const db = await context.database({ sources: parseSources(options.source), command: 'delphi schema verify' });
     try {
@@ -42,7 +38,7 @@ export default defineCommand({
       }
       return 0;
     } catch (err) {
-      throw classifyDatabaseError(err);
+      throw db.explain(err);
     }
   },
 });

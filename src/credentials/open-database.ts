@@ -1,6 +1,9 @@
+import { classifyDatabaseError } from '../db/errors.js';
 import { RotatingPool, type RotatingPoolOptions } from '../db/rotating-pool.js';
+import { EosError } from '../errors.js';
 import { parseDurationSeconds } from '../util/duration.js';
 import type { ChainOptions } from './build-chain.js';
+import { fallbackFailed } from './chain.js';
 import { holdCredentials, type HeldCredentials } from './hold.js';
 
 /**
@@ -10,6 +13,12 @@ import { holdCredentials, type HeldCredentials } from './hold.js';
  */
 export interface Database extends Omit<HeldCredentials, 'credentials'> {
   pool: RotatingPool;
+  /**
+   * A failure of the database itself (a pg error, not one of eos's) as the user's error: with
+   * the exit code of its kind, and led by the source the chain had to skip, if it skipped one —
+   * a refused token that ended on the defaults' ECONNREFUSED is the token's failure.
+   */
+  explain(err: unknown): unknown;
   /** Ends the pool, then revokes the lease. */
   close(): Promise<void>;
 }
@@ -39,6 +48,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     attempts: held.attempts,
     target: held.target,
     vault: held.vault,
+    explain: (err) => (err instanceof EosError ? err : fallbackFailed(held.attempts, classifyDatabaseError(err))),
     async close() {
       await pool.end();
       await held.close();

@@ -72,6 +72,12 @@ describe('eos delphi dashboard against the sandbox', () => {
     // The defaults lead nowhere here; the error is the token, with its exit code, not the fallback's ECONNREFUSED.
     expect(once.code).toBe(4);
     expect(once.stderr).toMatch(/^error: dynamic: Vault token expired or not valid: .*; the fallback to defaults credentials failed too: /m);
+    // The schema commands read the database the same way, and say the same.
+    for (const sub of ['status', 'verify']) {
+      const r = await runCli(['delphi', 'schema', sub], { env: bad });
+      expect(r.code, `${sub}: ${r.stderr}`).toBe(4);
+      expect(r.stderr).toMatch(/^error: dynamic: Vault token expired or not valid: .*; the fallback to defaults credentials failed too: /m);
+    }
 
     const envOut = await runCli(['self', 'secrets', 'env', '--format', 'json'], { env: bad });
     expect(envOut.code).toBe(0);
