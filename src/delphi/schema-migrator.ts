@@ -230,6 +230,11 @@ export async function applyMigrations(db: pg.ClientBase, options: ApplyOptions =
     // Another apply may have finished while this one waited.
     const again = await readSchemaState(db, migrations);
     const todo = migrations.filter((m) => m.version > again.version);
+    if (todo.length === 0 && !rebuild) {
+      // It did: nothing to hold the pipeline's tables for.
+      await db.query('COMMIT');
+      return { ...result, to: again.version };
+    }
     progress(`holding alerts and parser_metrics against writes (reads go on)…`);
     await timed(db.query(HOLD_PIPELINE));
     for (const m of todo) {

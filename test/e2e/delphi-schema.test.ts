@@ -87,8 +87,22 @@ describe('eos delphi schema on a pipeline-only database', () => {
     expect(r.stdout).toContain('CREATE TABLE eos_alert_state_rollup');
     expect(r.stdout).toContain('CREATE TRIGGER eos_alerts_rollup_update');
     expect(r.stdout.trim().endsWith('COMMIT;')).toBe(true);
+    // The same as JSON (checked against docs/schemas/schema-apply.schema.json by runCli).
+    const json = await runCli(['delphi', 'schema', 'apply', '--dry-run', '--json'], { env: adminEnv });
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ from: 0, to: LATEST_SCHEMA_VERSION, dryRun: true, changed: false, applied: [], sql: r.stdout.slice(r.stdout.indexOf('\n') + 1).trim() });
     const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'eos\\_%'`);
     expect(rows[0].n).toBe(0);
+  });
+
+  it('bad input and a PostgreSQL that is not there: one line, the documented exit code', async () => {
+    const badTimeout = await runCli(['delphi', 'schema', 'apply', '--lock-timeout', 'soon'], { env: adminEnv });
+    expect(badTimeout.code).toBe(2);
+    expect(badTimeout.stderr).toMatch(/^error: --lock-timeout/m);
+    const gone = await runCli(['delphi', 'schema', 'apply'], { env: { ...adminEnv, DELPHI_DB_PORT: '1' } });
+    expect(gone.code).toBe(5);
+    expect(gone.stderr).toMatch(/^error: cannot reach PostgreSQL at 127\.0\.0\.1:1: /m);
+    expect(gone.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
   });
 
   it('apply installs every object; the dashboard then works for the reader; a second apply changes nothing', async () => {

@@ -72,6 +72,7 @@ describe('applying them', () => {
     const [a, b] = [await connect(url), await connect(url)];
     const [ra, rb] = await Promise.all([applyMigrations(a), applyMigrations(b)]);
     expect([ra.applied.length, rb.applied.length].sort()).toEqual([0, 2]);
+    expect([ra.to, rb.to]).toEqual([2, 2]);
     const { rows } = await a.query('SELECT version FROM eos_schema_migrations ORDER BY version');
     expect(rows.map((r) => r.version)).toEqual([1, 2]);
   });
