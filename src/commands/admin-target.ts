@@ -19,18 +19,23 @@ export interface TargetOptionValues {
   sslmode?: (typeof SSL_MODES)[number] | undefined;
 }
 
-/** The target from flags, DELPHI_DB_*, Vault KV (when Vault answers) and the config (DESIGN §3). */
+/**
+ * The target from flags, DELPHI_DB_*, Vault KV (when Vault answers) and the config (DESIGN §3);
+ * a warning when the admin's password would cross the network in clear.
+ */
 export async function resolveTarget(options: TargetOptionValues, context: CommandContext): Promise<DbTarget> {
   const [{ resolveDatabaseTarget }, { readEosFields }] = await Promise.all([import('../db/target.js'), import('../vault/kv.js')]);
   const { config } = context.config();
   const session = await context.vault().catch(() => undefined);
   const kv = session ? await readEosFields(session.client, `${config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode']).catch(() => ({})) : {};
-  return resolveDatabaseTarget(
+  const target = resolveDatabaseTarget(
     { host: options.host, port: options.port === undefined ? undefined : Number(options.port), database: options.database, sslmode: options.sslmode },
     context.io.env,
     kv,
     config,
   );
+  if (target.sslmode === 'disable') context.warn('sslmode=disable: credentials and data cross the network unencrypted');
+  return target;
 }
 
 /** The admin's password: $DELPHI_DB_ADMIN_PASSWORD, else a hidden prompt on a terminal (never a flag). */

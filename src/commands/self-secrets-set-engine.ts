@@ -1,5 +1,5 @@
 import { ADMIN_PASSWORD_ENV } from '../config/constants.js';
-import { adminPassword, TARGET_OPTIONS } from './admin-target.js';
+import { adminPassword, resolveTarget, TARGET_OPTIONS } from './admin-target.js';
 import { UsageError } from '../errors.js';
 import { durationOption } from './duration-option.js';
 import { writeJson } from './output.js';
@@ -31,11 +31,7 @@ export default defineCommand({
     'eos self secrets set delphi-db-engine --apply --default-ttl 1h --max-ttl 24h',
   ],
   async run(options, context) {
-    const [{ resolveDatabaseTarget }, { describeMount, readEosFields }, { buildEnginePlan, renderCommands }] = await Promise.all([
-      import('../db/target.js'),
-      import('../vault/kv.js'),
-      import('../setup/engine-plan.js'),
-    ]);
+    const [{ describeMount }, { buildEnginePlan, renderCommands }] = await Promise.all([import('../vault/kv.js'), import('../setup/engine-plan.js')]);
     const { io } = context;
     const { config } = context.config();
 
@@ -44,22 +40,11 @@ export default defineCommand({
       if (options.apply) throw err;
       return undefined;
     });
-    let kv: Record<string, string> = {};
-    // The KV version decides the paths in the policies; without Vault, v2 (the common default).
-    let kvVersion: 1 | 2 = 2;
-    if (session) {
-      [kv, kvVersion] = await Promise.all([
-        readEosFields(session.client, `${config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode']).catch(() => ({})),
-        describeMount(session.client, `${config.kv.mount}/`).then((m) => m.version, () => 2 as const),
-      ]);
-    }
-    const target = resolveDatabaseTarget(
-      { host: options.host, port: options.port === undefined ? undefined : Number(options.port), database: options.database, sslmode: options.sslmode },
-      io.env,
-      kv,
-      config,
-    );
-    if (target.sslmode === 'disable') context.warn('sslmode=disable: credentials and data cross the network unencrypted');
+    const [target, kvVersion] = await Promise.all([
+      resolveTarget(options, context),
+      // The KV version decides the paths in the policies; without Vault, v2 (the common default).
+      session ? describeMount(session.client, `${config.kv.mount}/`).then((m) => m.version, () => 2 as const) : (2 as const),
+    ]);
     const plan = buildEnginePlan({
       target,
       mount: options.mount ?? config.engine.mount,
