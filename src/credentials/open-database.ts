@@ -9,7 +9,7 @@ import { holdCredentials, type HeldCredentials } from './hold.js';
 /**
  * Everything a command needs to use the Delphi database: the chain resolves credentials, a
  * keeper holds the lease (when they are dynamic), and a rotating pool serves queries. `close`
- * ends the pool first and revokes the lease after, as DESIGN §5 asks.
+ * ends the pool first and revokes the lease after, as docs/design.md §5 asks.
  */
 export interface Database extends Omit<HeldCredentials, 'credentials'> {
   pool: RotatingPool;
@@ -40,7 +40,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   });
   const window = options.config.database.retryWindow;
   const retryWindowMs = window === undefined ? undefined : (parseDurationSeconds(window) ?? 0) * 1000;
-  const pool = new RotatingPool({ credentials: held.credentials, guard: held.keeper, log: options.log, pool: options.pool, retryWindowMs });
+  const pool = new RotatingPool({ credentials: held.credentials, guard: held.keeper, log: options.log, pool: options.pool, retryWindowMs, clock: options.clock });
   return {
     pool,
     keeper: held.keeper,

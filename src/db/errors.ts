@@ -1,7 +1,7 @@
 import { DatabaseUnreachableError, EosError, OperationFailedError, PermissionDeniedError } from '../errors.js';
 
 /**
- * A PostgreSQL failure as the user's error, with the exit code of DESIGN §1, the same for every
+ * A PostgreSQL failure as the user's error, with the exit code of docs/design.md §1, the same for every
  * command: a refused login or privilege is 4, a server that cannot be reached is 5, a missing
  * table or view (the Delphi schema not there) is 1. Anything else passes through untouched.
  */

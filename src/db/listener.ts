@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { quoteIdent } from './identifiers.js';
+import { backoffDelay, LISTEN_BACKOFF } from '../util/backoff.js';
 import { systemClock, type Clock, type Timer } from '../util/clock.js';
 import { toPgConfig } from './credentials.js';
 import type { RotatingPool } from './rotating-pool.js';
@@ -23,7 +24,7 @@ export class PipelineListener extends EventEmitter {
   constructor(
     private readonly pool: RotatingPool,
     private readonly channels: readonly string[],
-    private readonly options: { clock?: Clock; log?: Logger } = {},
+    private readonly options: { clock?: Clock; random?: () => number; log?: Logger } = {},
   ) {
     super();
     pool.on('switched', () => void this.resubscribe('credentials rotated'));
@@ -79,7 +80,7 @@ export class PipelineListener extends EventEmitter {
   private retry(err: unknown): void {
     if (this.stopped) return;
     this.failures += 1;
-    const delay = Math.min(10_000, 500 * 2 ** (this.failures - 1));
+    const delay = backoffDelay(LISTEN_BACKOFF, this.failures, this.options.random ?? Math.random);
     this.emit('disconnected', { error: err instanceof Error ? err.message : String(err), retryInMs: delay });
     this.timer?.cancel();
     this.timer = (this.options.clock ?? systemClock).setTimeout(() => void this.resubscribe('reconnect'), delay);

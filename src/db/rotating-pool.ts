@@ -3,10 +3,12 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { EosError, ExitCode } from '../errors.js';
 import { redactString } from '../redact.js';
+import { backoffDelay, QUERY_BACKOFF } from '../util/backoff.js';
+import { sleep, systemClock, type Clock, type Timer } from '../util/clock.js';
 import { describeCredentials, toPgConfig, type DbCredentials } from './credentials.js';
 
 /**
- * A pg.Pool façade whose credentials change under it without a failed query (DESIGN §6). On a
+ * A pg.Pool façade whose credentials change under it without a failed query (docs/design.md §6). On a
  * rotation: build a pool with the new credentials, prove it (SELECT 1), send new queries to it,
  * let the old pool finish its checked-out clients, and only then let the keeper revoke the old
  * lease. When PostgreSQL refuses the credentials anyway (an outside revocation, an expiry), ask
@@ -79,6 +81,10 @@ export interface RotatingPoolOptions {
   /** Size and timeouts of each generation's pg.Pool. */
   pool?: Pick<pg.PoolConfig, 'max' | 'idleTimeoutMillis' | 'connectionTimeoutMillis' | 'application_name'>;
   log?: Logger;
+  /** Times the retry window, its waits and the drain; the system clock unless a test gives one. */
+  clock?: Clock;
+  /** Spreads the retries' waits. */
+  random?: () => number;
 }
 
 export class CredentialsExpiredError extends EosError {
@@ -122,9 +128,13 @@ export class RotatingPool extends EventEmitter {
   /** A server never reached is a wrong target, not a restart: fail at once instead of waiting. */
   private everServed = false;
   private readonly draining = new Set<Promise<void>>();
+  private readonly clock: Clock;
+  private readonly random: () => number;
 
   constructor(private readonly options: RotatingPoolOptions) {
     super();
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
     this.active = { pool: this.buildPool(options.credentials), credentials: options.credentials, number: 1, pending: new Set() };
   }
 
@@ -144,7 +154,7 @@ export class RotatingPool extends EventEmitter {
    */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[], options: { retryable?: boolean } = {}): Promise<pg.QueryResult<R>> {
     const readOnly = options.retryable ?? isReadOnlyStatement(text);
-    const deadline = Date.now() + (this.options.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS);
+    const deadline = this.clock.now() + (this.options.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS);
     let failures = 0;
     for (;;) {
       const generation = this.active;
@@ -164,11 +174,11 @@ export class RotatingPool extends EventEmitter {
         // The server, not the credentials: a restart, a failover, the network.
         if (!this.everServed) throw this.noted(err);
         if (kind !== 'unreachable' && !readOnly) throw this.noted(err); // it may have run: never twice
-        const wait = Math.min(1000, 100 * 2 ** failures) * (0.8 + 0.4 * Math.random());
-        if (Date.now() + wait >= deadline) throw this.noted(err);
         failures += 1;
+        const wait = backoffDelay(QUERY_BACKOFF, failures, this.random);
+        if (this.clock.now() + wait >= deadline) throw this.noted(err);
         this.retried += 1;
-        await new Promise((resolve) => setTimeout(resolve, wait));
+        await sleep(this.clock, wait);
       }
     }
   }
@@ -314,13 +324,13 @@ export class RotatingPool extends EventEmitter {
    */
   private drain(generation: Generation): Promise<void> {
     const done = (async () => {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: Timer | undefined;
+      // Not awaited by anyone but the drain: it must not keep the process alive.
       const limit = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, DRAIN_LIMIT_MS);
-        timer.unref();
+        timer = this.clock.setTimeout(resolve, DRAIN_LIMIT_MS);
       });
       await Promise.race([Promise.allSettled([...generation.pending]), limit]);
-      clearTimeout(timer);
+      timer?.cancel();
       await generation.pool.end().catch(() => undefined);
     })();
     this.draining.add(done);

@@ -21,7 +21,7 @@ export interface TargetFlags {
 export const DEFAULT_TARGET = { host: 'localhost', port: 5432, database: 'delphi', sslmode: 'prefer' as SslMode };
 
 /**
- * DESIGN §3: flags > DELPHI_DB_* > Vault KV <kv>/delphi/config/* (so every host sees the same)
+ * docs/design.md §3: flags > DELPHI_DB_* > Vault KV <kv>/delphi/config/* (so every host sees the same)
  * > the local config's copy > defaults.
  */
 export function resolveDatabaseTarget(flags: TargetFlags, env: NodeJS.ProcessEnv, kv: Record<string, string>, config: Config): DbTarget {

@@ -1,6 +1,7 @@
 /**
- * Time and timers, injected everywhere a lease is timed (the keeper, the pool, the dev server),
- * so tests can run a whole lease timeline on a fake clock.
+ * Time and timers, injected everywhere something is timed (the keeper, the pool, the listener,
+ * the Vault transport, the dev server), so tests can run a whole lease timeline on a fake clock.
+ * Random draws (jitter, backoff spread) are injected beside it as `random: () => number`.
  */
 export interface Timer {
   cancel(): void;
@@ -8,7 +9,19 @@ export interface Timer {
 
 export interface Clock {
   now(): number;
+  /** A timer that does not keep the process alive: planned work, dropped if the process ends. */
   setTimeout(fn: () => void, ms: number): Timer;
+  /**
+   * A pause someone awaits, which does keep the process alive (a retry's wait: with nothing else
+   * pending, an unreferenced timer would let Node exit under the awaiting command).
+   * Clocks without it sleep on `setTimeout`.
+   */
+  sleep?(ms: number): Promise<void>;
+}
+
+/** Waits `ms` on the clock. */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return clock.sleep ? clock.sleep(ms) : new Promise((resolve) => clock.setTimeout(resolve, ms));
 }
 
 export const systemClock: Clock = {
@@ -24,4 +37,5 @@ export const systemClock: Clock = {
     arm(ms);
     return { cancel: () => clearTimeout(handle) };
   },
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };

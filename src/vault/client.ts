@@ -61,7 +61,7 @@ export type ClientSettings = Pick<VaultSettings, 'address'> & Partial<Pick<Vault
 export interface ClientOptions {
   settings: ClientSettings;
   token?: string | undefined;
-  sleep?: TransportOptions['sleep'];
+  clock?: TransportOptions['clock'];
   random?: TransportOptions['random'];
 }
 
@@ -76,7 +76,7 @@ export function createVaultClient(options: ClientOptions): VaultClient {
     timeoutSeconds: s.timeoutSeconds ?? 60,
     maxRetries: s.maxRetries ?? 2,
     disableRedirects: s.disableRedirects ?? false,
-    sleep: options.sleep,
+    clock: options.clock,
     random: options.random,
   });
   const make = (namespace: string | undefined) => {

@@ -1,7 +1,7 @@
 import { EosError, ExitCode } from '../errors.js';
 
 /**
- * Vault failures as typed errors, each with its exit code (DESIGN §1) and a hint drawn from the
+ * Vault failures as typed errors, each with its exit code (docs/design.md §1) and a hint drawn from the
  * seed's troubleshooting section. `status` and `errors` keep what Vault said.
  */
 export class VaultError extends EosError {

@@ -5,10 +5,11 @@ import type { Clock } from '../util/clock.js';
 import type { LeaseInfo, LeaseRenewal, TokenInfo } from './client.js';
 import { VaultBadRequestError, VaultError, VaultPermissionDeniedError, VaultServerError, VaultTokenExpiredError } from './errors.js';
 import { explainDenied } from './auth.js';
-import { backoffMs, Lifetime } from './lifetime.js';
+import { backoffDelay, LIFETIME_BACKOFF, type BackoffPolicy } from '../util/backoff.js';
+import { Lifetime } from './lifetime.js';
 
 /**
- * Keeps one lease — and the token behind it — alive (DESIGN §5), as a small loop you can read
+ * Keeps one lease — and the token behind it — alive (docs/design.md §5), as a small loop you can read
  * top to bottom: renew at `renewAt` of the lease (minus up to 5 % jitter); when a renewal comes
  * back capped (max_ttl) or the lease is not renewable, issue a new secret at `renewAt` of what
  * is left, so it is live long before the old one dies; on a transient error back off (1 s
@@ -90,7 +91,7 @@ export interface LeaseKeeperOptions<T extends Leased> {
  * Past expiry, Vault is asked again at least this often (jittered): as soon as it answers, new
  * credentials replace the dead ones, while the pool's open sessions bridge the gap.
  */
-const MAX_RECOVERY_BACKOFF_MS = 2_000;
+const RECOVERY_BACKOFF: BackoffPolicy = { ...LIFETIME_BACKOFF, capMs: 2_000 };
 const MAX_EVENTS = 50;
 
 /** Errors after which the lease cannot be renewed any more: re-issue at once. */
@@ -308,7 +309,7 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
   /** After expiry, keep trying to get a lease back (every 1 s, then 2 s). */
   private retryRecovery(): void {
     this.recoveries += 1;
-    this.schedule(backoffMs(this.recoveries, this.random, MAX_RECOVERY_BACKOFF_MS), () => this.rotate('recovering after expiry'), 'try dynamic credentials again');
+    this.schedule(backoffDelay(RECOVERY_BACKOFF, this.recoveries, this.random), () => this.rotate('recovering after expiry'), 'try dynamic credentials again');
   }
 
   // --- the token ------------------------------------------------------------------------------
@@ -332,12 +333,12 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
     this.token.grant(info.ttl, sentAt);
     this.tokenIncrement = info.creation_ttl || info.ttl;
     // The most it can live: its TTL if it cannot be renewed, else what explicit_max_ttl leaves.
-    const maxLeft = info.explicit_max_ttl > 0 && info.issue_time ? info.explicit_max_ttl - (Date.now() - Date.parse(info.issue_time)) / 1000 : Number.POSITIVE_INFINITY;
+    const maxLeft = info.explicit_max_ttl > 0 && info.issue_time ? info.explicit_max_ttl - (this.options.clock.now() - Date.parse(info.issue_time)) / 1000 : Number.POSITIVE_INFINITY;
     const lifeLeft = Math.min(info.renewable ? Number.POSITIVE_INFINITY : info.ttl, maxLeft);
     this.tokenEnd = sentAt + lifeLeft * 1000;
     const leaseTtl = this.current?.lease?.duration ?? 0;
     if (!this.options.relogin && this.tokenEnd < this.lease.expiresAt) {
-      const detail = `the token expires in ${Math.round(lifeLeft)} s, before the lease (${leaseTtl} s), and cannot be renewed: Vault will revoke the lease with it (at ${new Date(Date.now() + lifeLeft * 1000).toISOString()})`;
+      const detail = `the token expires in ${Math.round(lifeLeft)} s, before the lease (${leaseTtl} s), and cannot be renewed: Vault will revoke the lease with it (at ${new Date(this.options.clock.now() + lifeLeft * 1000).toISOString()})`;
       this.record('warning', { detail });
       this.options.warn?.(detail);
     }
@@ -374,7 +375,7 @@ export class LeaseKeeper<T extends Leased = Leased> extends EventEmitter {
   /** A login can be tried again after the old token died: plain backoff, no deadline. */
   private scheduleLogin(): void {
     this.token.failures += 1;
-    this.token.schedule(backoffMs(this.token.failures, this.random), () => void this.serial(() => this.keepToken(false, this.tokenIncrement)));
+    this.token.schedule(backoffDelay(LIFETIME_BACKOFF, this.token.failures, this.random), () => void this.serial(() => this.keepToken(false, this.tokenIncrement)));
   }
 
   private planToken(ttl: number, renewable: boolean, increment: number): void {

@@ -1,8 +1,9 @@
+import { backoffDelay, LIFETIME_BACKOFF } from '../util/backoff.js';
 import type { Clock, Timer } from '../util/clock.js';
 
 /**
  * The timing of one thing Vault lets live for a while — a lease or a token — shared by both so
- * they follow one rule (DESIGN §5): act at `renewAt` of what was granted, made earlier by up to
+ * they follow one rule (docs/design.md §5): act at `renewAt` of what was granted, made earlier by up to
  * `jitter` of it so that many clients do not act together; after a transient failure back off
  * from 1 s doubling to 30 s, but never past the deadline (expiry less a safety margin); inside
  * the margin try at half the time left until the last 200 ms; then it is gone.
@@ -22,7 +23,6 @@ export type RetryPlan =
   | { action: 'retry'; delayMs: number; /** true once inside the safety margin */ expiring: boolean }
   | { action: 'expire'; delayMs: number };
 
-const MAX_BACKOFF_MS = 30_000;
 /**
  * A lifetime is counted dead this much before Vault counts it: Vault's clock started when it
  * granted it, ours when the answer arrived, and Vault revokes right at expiry.
@@ -66,7 +66,7 @@ export class Lifetime {
     this.failures += 1;
     const now = this.options.clock.now();
     if (now >= this.expiresAt) return { action: 'expire', delayMs: 0 };
-    const backoff = backoffMs(this.failures, this.random);
+    const backoff = backoffDelay(LIFETIME_BACKOFF, this.failures, this.random);
     const deadline = this.expiresAt - this.safetyMarginMs();
     if (now + backoff <= deadline) return { action: 'retry', delayMs: backoff, expiring: false };
     if (now < deadline) return { action: 'retry', delayMs: deadline - now, expiring: false };
@@ -96,9 +96,4 @@ export class Lifetime {
   private safetyMarginMs(): number {
     return Math.max(500, Math.min(30_000, this.grantedSeconds * 100));
   }
-}
-
-/** 1 s doubling to 30 s, each ±20 %. */
-export function backoffMs(failures: number, random: () => number, capMs = MAX_BACKOFF_MS): number {
-  return Math.min(capMs, 1000 * 2 ** Math.min(failures - 1, 15)) * (0.8 + 0.4 * random());
 }

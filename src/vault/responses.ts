@@ -3,7 +3,7 @@ import { ExitCode } from '../errors.js';
 import { VaultError } from './errors.js';
 
 /**
- * What Vault answers (reference/vault-api.md), checked where it enters eos: the client parses
+ * What Vault answers (docs/design.md §9), checked where it enters eos: the client parses
  * every response into these types, so a server that answers otherwise (a proxy's HTML page, an
  * older API, a field of the wrong type) is one clear error naming the path and the field, not a
  * crash somewhere later. Objects are loose: Vault adds fields over versions, and eos reads only

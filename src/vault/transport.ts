@@ -3,6 +3,8 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
+import { backoffDelay, VAULT_REQUEST_BACKOFF } from '../util/backoff.js';
+import { sleep, systemClock, type Clock } from '../util/clock.js';
 import { VaultTlsError, VaultUnreachableError } from './errors.js';
 
 /**
@@ -27,8 +29,9 @@ export interface TransportOptions {
   timeoutSeconds: number;
   maxRetries: number;
   disableRedirects: boolean;
-  /** Waits between retries; injected so tests need not wait for real. */
-  sleep?: (ms: number) => Promise<void>;
+  /** Waits between retries on it; injected so tests need not wait for real. */
+  clock?: Clock;
+  /** The draw that spreads the waits. */
   random?: () => number;
 }
 
@@ -111,12 +114,12 @@ export const vaultRequestObservers = new Set<(observation: VaultRequestObservati
 export class VaultTransport {
   private readonly httpsAgent: https.Agent;
   private readonly httpAgent = new http.Agent({ keepAlive: true });
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly clock: Clock;
   private readonly random: () => number;
 
   constructor(private readonly options: TransportOptions) {
     this.httpsAgent = buildHttpsAgent(options.tls);
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
   }
 
@@ -140,7 +143,7 @@ export class VaultTransport {
         response = await this.once(request, uri);
       } catch (err) {
         if (err instanceof VaultTlsError || attempt >= this.options.maxRetries) throw err;
-        await this.sleep(this.backoff(attempt));
+        await sleep(this.clock, this.backoff(attempt));
         continue;
       }
       const status = response.statusCode;
@@ -168,7 +171,7 @@ export class VaultTransport {
       if (isRetryableStatus(status) && attempt < this.options.maxRetries) {
         const retryAfter = Number(response.headers['retry-after']);
         const wait = (status === 429 || status === 503) && Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : this.backoff(attempt);
-        await this.sleep(wait);
+        await sleep(this.clock, wait);
         continue;
       }
       return response;
@@ -177,7 +180,7 @@ export class VaultTransport {
 
   /** Vault's client: (attempt + 1) × a random 1000–1500 ms. */
   private backoff(attempt: number): number {
-    return Math.round((attempt + 1) * (1000 + 500 * this.random()));
+    return backoffDelay(VAULT_REQUEST_BACKOFF, attempt + 1, this.random);
   }
 
   private async once(request: TransportRequest, uri: string): Promise<TransportResponse> {

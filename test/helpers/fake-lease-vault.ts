@@ -84,7 +84,9 @@ export class FakeLeaseVault implements LeaseVault {
   async lookupSelf() {
     this.check();
     const ttl = this.token.ttl === 0 ? 0 : Math.max(0, Math.floor((this.token.renewedAt + this.token.ttl * 1000 - this.clock.now()) / 1000));
-    return { accessor: 'a', display_name: 'approle', policies: ['default'], ttl, creation_ttl: this.token.creation_ttl, expire_time: null, explicit_max_ttl: 0, renewable: this.token.renewable, path: 'auth/approle/login', meta: null };
+    // Vault reports a token's explicit max TTL with the time it was issued (the Go time format).
+    const issue_time = new Date(this.token.createdAt).toISOString();
+    return { accessor: 'a', display_name: 'approle', policies: ['default'], ttl, creation_ttl: this.token.creation_ttl, expire_time: null, explicit_max_ttl: this.token.maxTtl, issue_time, renewable: this.token.renewable, path: 'auth/approle/login', meta: null };
   }
 
   async renewSelf(increment?: number) {

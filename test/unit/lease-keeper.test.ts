@@ -157,6 +157,23 @@ describe('the lease keeper, on a fake clock', () => {
     expect(keeper.events.find((e) => e.type === 'warning')?.detail).toMatch(/the token expires in 600 s, before the lease \(3600 s\)/);
   });
 
+  it('a renewable token with an explicit max TTL: its end is counted on the keeper\'s clock from the issue time, and warned', async () => {
+    const clock = new FakeClock();
+    const vault = new FakeLeaseVault(clock, { ttl: 3600, maxTtl: 86400 });
+    // Issued 30 s ago with a 120 s explicit max: renewable, yet it dies in 90 s, long before the lease.
+    vault.token = { ttl: 100, renewable: true, creation_ttl: 100, createdAt: clock.now() - 30 * S, renewedAt: clock.now(), maxTtl: 120 };
+    const warnings: string[] = [];
+    const keeper = new LeaseKeeper({ vault, clock, issue: vault.issue, random: () => 0, warn: (m) => warnings.push(m) });
+    await keeper.start(await vault.issue());
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('the token expires in 90 s, before the lease (3600 s), and cannot be renewed');
+    expect(warnings[0]).toContain(`(at ${new Date(clock.now() + 90 * S).toISOString()})`);
+    // Renewals go on while they can: at 75 % of 100 s, Vault caps the TTL to the 15 s the max leaves.
+    await clock.advance(76 * S);
+    expect(vault.calls.renewSelf).toHaveLength(1);
+    expect(vault.token.ttl).toBe(15);
+  });
+
   it('a token that dies before the lease: warned at start with the time, then one token-expired event and a fallback, no loop', async () => {
     const clock = new FakeClock();
     const t0 = clock.now();
