@@ -39,7 +39,7 @@ describe('the published package', () => {
     const dir = tempDir();
     // dist/ was built by `pretest`; --ignore-scripts keeps prepack from rebuilding it under running tests.
     const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: REPO_ROOT });
-    const [{ filename }] = JSON.parse(packed.stdout) as Array<{ filename: string }>;
+    const [{ filename }] = JSON.parse(packed.stdout) as [{ filename: string }];
     const prefix = path.join(dir, 'prefix');
     await run('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--offline', path.join(dir, filename)], { cwd: dir });
 
