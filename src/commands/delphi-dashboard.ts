@@ -84,7 +84,9 @@ export default defineCommand({
       }
       await model.start();
       if (!model.snapshot && model.lastError) throw db.explain(model.lastError);
-      const [{ render }, { createElement }, { App }] = await Promise.all([import('ink'), import('react'), import('../delphi/ui/App.js')]);
+      // react is CommonJS: bundled, a dynamic import of it has only its default export.
+      const [{ render }, { default: react }, { App }] = await Promise.all([import('ink'), import('react'), import('../delphi/ui/App.js')]);
+      const { createElement } = react;
       const app = render(createElement(App, { model }), { stdout: io.stdout as NodeJS.WriteStream, stdin: io.stdin as NodeJS.ReadStream, exitOnCtrlC: false });
       // q, Ctrl-C (as a key, or SIGINT) and SIGTERM all end the same way: pool closed, lease revoked.
       void interrupt.next.then(() => app.unmount());
