@@ -6,8 +6,10 @@ export default defineConfig({
     globalSetup: ['test/helpers/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Two cores: more workers only make the PostgreSQL-heavy files slower.
-    maxWorkers: 2,
+    // Four workers on two cores: most of the long files wait (on lease TTLs, token rotations, a
+    // worker's minute of queries) rather than compute, so two more overlap their waits with the
+    // PostgreSQL-heavy files instead of queueing behind them (docs/design.md §11).
+    maxWorkers: 4,
     reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });
