@@ -1,6 +1,6 @@
 /**
  * The error model: every failure the user can meet is an EosError carrying the exit code of
- * DESIGN §1 and a hint. The CLI prints `error: <message>` and `hint: <hint>` and exits with the
+ * docs/design.md §1 and a hint. The CLI prints `error: <message>` and `hint: <hint>` and exits with the
  * code; anything that is not an EosError is a bug and exits 1 with a request for --debug.
  */
 

@@ -20,7 +20,7 @@ export interface TargetOptionValues {
 }
 
 /**
- * The target from flags, DELPHI_DB_*, Vault KV (when Vault answers) and the config (DESIGN §3);
+ * The target from flags, DELPHI_DB_*, Vault KV (when Vault answers) and the config (docs/design.md §3);
  * a warning when the admin's password would cross the network in clear.
  */
 export async function resolveTarget(options: TargetOptionValues, context: CommandContext): Promise<DbTarget> {

@@ -4,7 +4,7 @@ import path from 'node:path';
 /** Where a configuration file was found, or would be written. */
 export interface ConfigLocation {
   path: string;
-  /** How the path was chosen: the search order of DESIGN §3. */
+  /** How the path was chosen: the search order of docs/design.md §3. */
   origin: '--config' | 'EOS_CONFIG' | 'xdg' | 'etc';
   /** The user named this file (flag or variable): it must exist to be read. */
   explicit: boolean;

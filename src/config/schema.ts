@@ -3,7 +3,7 @@ import { parseDurationSeconds } from '../util/duration.js';
 import { CREDENTIAL_SOURCES, LOG_LEVELS, SSL_MODES } from './constants.js';
 
 /**
- * The one configuration file (DESIGN §3). Objects are strict: a misspelt key is an error
+ * The one configuration file (docs/design.md §3). Objects are strict: a misspelt key is an error
  * rather than a silently ignored setting. There is deliberately no field for a token or a
  * password: those live where the Vault CLI keeps them, or in a file the config names.
  */

@@ -10,7 +10,7 @@ export interface SourceAttempt {
   ok: boolean;
   /** Why it could not serve, its kind first (`Vault refused the token or its policy (403)`); never a secret. */
   reason?: string;
-  /** The exit code that failure means on its own (DESIGN §1). */
+  /** The exit code that failure means on its own (docs/design.md §1). */
   exitCode?: ExitCode;
   ms: number;
 }

@@ -10,7 +10,7 @@ import type { DbTarget } from '../db/target.js';
 import { explainDenied } from '../vault/auth.js';
 import { databaseCredsSchema } from '../vault/responses.js';
 
-/** A place credentials can come from (DESIGN §4). `obtain` throws with the reason it could not. */
+/** A place credentials can come from (docs/design.md §4). `obtain` throws with the reason it could not. */
 export interface CredentialSource {
   readonly name: CredentialSourceName;
   obtain(): Promise<DbCredentials>;

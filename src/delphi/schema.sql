@@ -1,4 +1,4 @@
--- The Delphi pipeline's own schema (shared/reference/delphi-schema.md): what the sandbox and
+-- The Delphi pipeline's own schema (docs/design.md §12): what the sandbox and
 -- the tests install as Delphi would. eos's objects (the dashboard's views, indexes and rollups)
 -- are not here: `eos delphi schema apply` installs them (src/delphi/migrations/). Written to be
 -- applied again and again: every object is created only when missing or replaced in place. Faults of the

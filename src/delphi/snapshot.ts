@@ -6,7 +6,7 @@ import * as z from 'zod/mini';
 import { OperationFailedError } from '../errors.js';
 import { shortLeaseId } from '../redact.js';
 
-/** Everything the dashboard shows, read in one go (DESIGN §8); `--json` prints exactly this. */
+/** Everything the dashboard shows, read in one go (docs/design.md §8); `--json` prints exactly this. */
 
 export const PIPELINE_STATES = ['new', 'enriched', 'analyzed', 'structured', 'formatted', 'sent'] as const;
 

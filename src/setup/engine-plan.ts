@@ -7,7 +7,7 @@ import { quoteIdent } from '../db/identifiers.js';
 import { groupMemberStatements, groupRoleSql, type GroupAccess } from './engine-sql.js';
 
 /**
- * The database-engine set-up of the seed's step 3, done right (DESIGN §7), as a list of steps
+ * The database-engine set-up of the seed's step 3, done right (docs/design.md §7), as a list of steps
  * that can be printed as commands to paste or applied through the Vault API. The admin
  * password is in no step: printed commands read it from $DELPHI_DB_ADMIN_PASSWORD.
  */
@@ -28,7 +28,7 @@ export interface EngineSetup {
   kv?: { mount: string; version: 1 | 2 };
 }
 
-/** The seed's TTLs (DESIGN §7), for a role created without --default-ttl / --max-ttl. */
+/** The seed's TTLs (docs/design.md §7), for a role created without --default-ttl / --max-ttl. */
 export const DEFAULT_TTLS = { defaultTtl: 3600, maxTtl: 86_400 };
 
 export interface VaultRoleDefinition {

@@ -1,5 +1,5 @@
 /**
- * The database-engine design of DESIGN §7: per-lease PostgreSQL roles are members of a NOLOGIN
+ * The database-engine design of docs/design.md §7: per-lease PostgreSQL roles are members of a NOLOGIN
  * group role that holds every privilege, so nothing ever depends on the per-lease role and
  * revocation (end its sessions, drop it) always succeeds. The seed's statements granted
  * privileges — and default privileges — to the per-lease role itself, which makes DROP ROLE

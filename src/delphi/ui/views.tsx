@@ -3,7 +3,7 @@ import { useEffect } from 'react';
 import { age, pad } from '../format.js';
 import { PIPELINE_STATES, type CredentialState, type FlowStage, type Snapshot } from '../snapshot.js';
 
-/** The six views of DESIGN §8: pure functions of a snapshot, so tests render them directly. */
+/** The six views of docs/design.md §8: pure functions of a snapshot, so tests render them directly. */
 
 export const VIEWS = ['Overview', 'Health', 'Parsers', 'Failures', 'Agents', 'Credentials'] as const;
 export type ViewName = (typeof VIEWS)[number];
