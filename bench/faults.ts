@@ -15,7 +15,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../src/config/schema.js';
-import { openDatabase, type Database } from '../src/credentials/open-database.js';
+import { openKeptDatabase, type Database } from '../src/credentials/open-database.js';
+import type { DbCredentials } from '../src/db/credentials.js';
+import type { LeaseKeeper } from '../src/vault/lease-keeper.js';
 import { sandboxConfig, startSandbox, type Sandbox } from '../src/sandbox/sandbox.js';
 import { percentile, runLoad } from './load.js';
 
@@ -38,7 +40,7 @@ async function vaultWrite(sandbox: Sandbox, p: string, body: unknown): Promise<R
 async function scenario(
   name: string,
   options: { ttl: number; maxTtl: number; durationMs: number; configure?: (config: Config, env: NodeJS.ProcessEnv, sandbox: Sandbox) => Promise<{ config: Config; env: NodeJS.ProcessEnv }> },
-  fault: (sandbox: Sandbox, db: Database) => Promise<Record<string, unknown>>,
+  fault: (sandbox: Sandbox, db: Database, keeper: LeaseKeeper<DbCredentials> | undefined) => Promise<Record<string, unknown>>,
 ): Promise<Record<string, unknown>> {
   const sandbox = await startSandbox({ ttl: options.ttl, maxTtl: options.maxTtl, sampleAlerts: 100 });
   try {
@@ -47,10 +49,10 @@ async function scenario(
     let env: NodeJS.ProcessEnv = base.env;
     if (options.configure) ({ config, env } = await options.configure(config, env, sandbox));
     const before = await vaultRequests(sandbox);
-    const db = await openDatabase({ config, env, command: `bench ${name}` });
+    const { database: db, keeper } = await openKeptDatabase({ config, env, command: `bench ${name}` });
     try {
       const load = runLoad({ qps: QPS, durationMs: options.durationMs, query: () => db.pool.query(QUERY) });
-      const extra = await fault(sandbox, db);
+      const extra = await fault(sandbox, db, keeper);
       const result = await load;
       return {
         name,
@@ -115,11 +117,11 @@ emit(
         return { config: { ...config, credentials: { ...config.credentials, sources: ['dynamic', 'env'] } }, env: { ...env, VAULT_TOKEN: token, PG_DSN: dsn } };
       },
     },
-    async (_sandbox, db) => {
+    async (_sandbox, db, keeper) => {
       const source = () => db.pool.credentials.source;
       const started = Date.now();
       while (source() === 'dynamic' && Date.now() - started < 21_000) await sleep(50);
-      return { fellBackTo: source() === 'dynamic' ? null : source(), fallbackAfterMs: Date.now() - started, tokenExpiredEvents: db.keeper?.events.filter((e) => e.type === 'token-expired').length ?? 0 };
+      return { fellBackTo: source() === 'dynamic' ? null : source(), fallbackAfterMs: Date.now() - started, tokenExpiredEvents: keeper?.events.filter((e) => e.type === 'token-expired').length ?? 0 };
     },
   ),
 );

@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { configSchema } from '../src/config/schema.js';
 import { toPgConfig, type DbCredentials } from '../src/db/credentials.js';
-import { openDatabase } from '../src/credentials/open-database.js';
+import { openKeptDatabase } from '../src/credentials/open-database.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/sandbox.js';
 import type { KeeperEvent } from '../src/vault/lease-keeper.js';
 import { percentile, runLoad, type LoadResult } from './load.js';
@@ -65,17 +65,17 @@ async function rotating(sandbox: Sandbox) {
     credentials: { sources: ['dynamic'] },
   });
   const before = await vaultRequests(sandbox);
-  const db = await openDatabase({ config, env: { VAULT_ADDR: sandbox.vaultAddr, VAULT_TOKEN: sandbox.rootToken }, command: 'bench' });
+  const { database: db, keeper } = await openKeptDatabase({ config, env: { VAULT_ADDR: sandbox.vaultAddr, VAULT_TOKEN: sandbox.rootToken }, command: 'bench' });
   const planned: number[] = [];
   const revocations: number[] = [];
   let revoking = false;
   // A rotation the revocation forced is part of the revocation, not a planned one.
-  db.keeper?.on('rotated', (e: KeeperEvent) => (revoking ? undefined : planned.push(e.at)));
+  keeper?.on('rotated', (e: KeeperEvent) => (revoking ? undefined : planned.push(e.at)));
   const startedAt = Date.now();
   const revoke = setTimeout(() => {
     revoking = true;
     revocations.push(Date.now());
-    void revokeLease(sandbox, db.keeper?.credentials?.lease?.id ?? '');
+    void revokeLease(sandbox, keeper?.credentials?.lease?.id ?? '');
     setTimeout(() => (revoking = false), 1000);
   }, revokeAtMs);
   const result = await runLoad({ qps: targetQps, durationMs: durationS * 1000, query: () => db.pool.query(QUERY) });

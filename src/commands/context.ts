@@ -2,6 +2,7 @@ import { loadConfig, type LoadedConfig } from '../config/load.js';
 import type { Config, LogLevel } from '../config/schema.js';
 import type { CredentialSourceName } from '../config/constants.js';
 import type { Database } from '../credentials/open-database.js';
+import { EosError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { VaultSession } from '../vault/session.js';
 import type { IO } from './io.js';
@@ -49,8 +50,13 @@ export interface CommandContext {
   vault(): Promise<VaultSession>;
   /** The Delphi database over rotating credentials (chain, keeper, pool). */
   database(request: DatabaseRequest): Promise<Database>;
-  /** The real cause of a failure where one can be found: a 403 from a token that is gone. */
-  explain(err: unknown): Promise<unknown>;
+  /**
+   * A failure as the user should read it — the one place that does this, for every command (the
+   * CLI calls it on whatever a run throws): a PostgreSQL failure as the user's error with its exit
+   * code, led by the credential source the chain skipped (docs/design.md §4); a 403 from a token
+   * that is gone as an expired token. eos's own errors and anything else pass unchanged.
+   */
+  userError(err: unknown): Promise<unknown>;
   /** Ends the pool, then revokes its lease; closes the Vault session. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -60,6 +66,8 @@ export function createContext(io: IO, globals: GlobalOptions): CommandContext {
   let log: Promise<Logger> | undefined;
   let session: Promise<VaultSession> | undefined;
   let database: Promise<Database> | undefined;
+  // Kept past close(): a failure is explained after the command's own cleanup has run.
+  let opened: { database?: Promise<Database>; session?: Promise<VaultSession> } = {};
   const context: CommandContext = {
     io,
     globals,
@@ -85,6 +93,7 @@ export function createContext(io: IO, globals: GlobalOptions): CommandContext {
     vault() {
       // Imported here: commands that never talk to Vault (config show) never load its client.
       session ??= import('../vault/session.js').then(({ openVaultSession }) => openVaultSession({ config: context.config().config, env: io.env, warn: context.warn }));
+      opened.session = session;
       return session;
     },
     database(request) {
@@ -99,13 +108,18 @@ export function createContext(io: IO, globals: GlobalOptions): CommandContext {
           warn: context.warn,
         }),
       );
+      opened.database = database;
       return database;
     },
-    async explain(err) {
-      const open = await session?.catch(() => undefined);
-      if (!open) return err;
+    async userError(err) {
+      const [db, vault] = await Promise.all([opened.database?.catch(() => undefined), opened.session?.catch(() => undefined)]);
+      opened = {};
+      let explained = err;
+      if (db) explained = db.userError(err);
+      else if (!(err instanceof EosError)) explained = (await import('../db/errors.js')).classifyDatabaseError(err);
+      if (!vault) return explained;
       const { explainDenied } = await import('../vault/auth.js');
-      return explainDenied(open.client, err, (err as { path?: string }).path);
+      return explainDenied(vault.client, explained, (explained as { path?: string }).path);
     },
     async close() {
       const opened = [database, session];

@@ -1,5 +1,4 @@
 import type { Config } from '../config/schema.js';
-import { classifyDatabaseError } from '../db/errors.js';
 import { UsageError } from '../errors.js';
 import { durationOption, sandboxTtls } from './duration-option.js';
 import { onInterrupt } from './interrupt.js';
@@ -66,24 +65,22 @@ export default defineCommand({
       if (options.metricsListen) {
         metrics = await startMetrics(options.metricsListen, context, { holdsCredentials: true });
         const effective = sandboxed?.config ?? context.config().config;
-        metrics.watchCredentials({ keeper: db.keeper, pool: db.pool, role: effective.engine.role, current: () => db.pool.credentials, allowed: sources ?? effective.credentials.sources });
+        metrics.watchCredentials({ lease: db.watch, pool: db.pool, role: effective.engine.role, current: () => db.pool.credentials, allowed: sources ?? effective.credentials.sources });
       }
       // eos's views, indexes and rollups must be installed and current: one clear line (exit 2)
       // naming `eos delphi schema apply` instead of a SQL error on the first refresh.
       const { requireCurrentSchema } = await import('../delphi/schema-migrator.js');
-      await requireCurrentSchema(db.pool).catch((err: unknown) => {
-        throw db.explain(err);
-      });
+      await requireCurrentSchema(db.pool);
       model = new DashboardModel(db, { intervalMs: intervalS * 1000, listen: live });
       if (!live) {
         await model.refresh();
-        if (!model.snapshot) throw db.explain(model.lastError ?? new Error('no data'));
+        if (!model.snapshot) throw model.lastError ?? new Error('no data');
         if (options.json) writeJson(io, model.snapshot);
         else io.stdout.write(overviewText(model.snapshot));
         return 0;
       }
       await model.start();
-      if (!model.snapshot && model.lastError) throw db.explain(model.lastError);
+      if (!model.snapshot && model.lastError) throw model.lastError;
       // react is CommonJS: bundled, a dynamic import of it has only its default export.
       const [{ render }, { default: react }, { App }] = await Promise.all([import('ink'), import('react'), import('../delphi/ui/App.js')]);
       const { createElement } = react;
@@ -93,8 +90,6 @@ export default defineCommand({
       if (interrupt.received) app.unmount();
       await app.waitUntilExit();
       return 0;
-    } catch (err) {
-      throw classifyDatabaseError(err);
     } finally {
       // Whatever ended the run (q, a signal, an error inside the terminal UI), the refresh timers
       // and the listener stop, the pool closes and its lease is revoked, then the sandbox goes.

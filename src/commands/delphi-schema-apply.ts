@@ -22,11 +22,7 @@ export default defineCommand({
   ],
   async run(options, context) {
     const lockTimeoutS = durationOption('--lock-timeout', options.lockTimeout);
-    const [{ applyMigrations }, { connectAdmin }, { classifyDatabaseError }] = await Promise.all([
-      import('../delphi/schema-migrator.js'),
-      import('../db/admin-session.js'),
-      import('../db/errors.js'),
-    ]);
+    const [{ applyMigrations }, { connectAdmin }] = await Promise.all([import('../delphi/schema-migrator.js'), import('../db/admin-session.js')]);
     const { io } = context;
     const target = await resolveTarget(options, context);
     const user = options.adminUser ?? io.env.DELPHI_DB_ADMIN_USER ?? 'postgres';
@@ -58,8 +54,6 @@ export default defineCommand({
         if (result.rebuiltRollups) io.stdout.write('rebuilt the rollups from the pipeline tables\n');
       }
       return 0;
-    } catch (err) {
-      throw classifyDatabaseError(err);
     } finally {
       await admin.end().catch(() => undefined);
       await watch?.end().catch(() => undefined);

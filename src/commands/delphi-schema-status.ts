@@ -12,9 +12,7 @@ export default defineCommand({
     const { readSchemaState } = await import('../delphi/schema-migrator.js');
     const { io } = context;
     const db = await context.database({ sources: parseSources(options.source), command: 'delphi schema status' });
-    const state = await readSchemaState(db.pool).catch((err: unknown) => {
-      throw db.explain(err);
-    });
+    const state = await readSchemaState(db.pool);
     if (options.json) {
       writeJson(io, state);
       return 0;

@@ -13,32 +13,28 @@ export default defineCommand({
     const [{ readSchemaState, SchemaNotCurrentError }, { checkRollups }] = await Promise.all([import('../delphi/schema-migrator.js'), import('../delphi/rollup-check.js')]);
     const { io } = context;
     const db = await context.database({ sources: parseSources(options.source), command: 'delphi schema verify' });
-    try {
-      const state = await readSchemaState(db.pool);
-      if (!state.current) throw new SchemaNotCurrentError(state);
-      const report = await checkRollups(db.pool);
-      const ok = report.drift.length === 0;
-      if (options.json) writeJson(io, { ok, version: state.version, checks: report.checks, drift: report.drift });
-      else {
-        io.stdout.write(`✓ schema version ${state.version}, every object present\n`);
-        for (const c of report.checks) {
-          const drifted = report.drift.filter((d) => d.rollup === c.rollup);
-          io.stdout.write(`${drifted.length === 0 ? '✓' : '✗'} ${c.rollup}: ${c.groups} group${c.groups === 1 ? '' : 's'} in the tables, ${c.rows} rollup row${c.rows === 1 ? '' : 's'}${drifted.length === 0 ? ', all equal' : ''}\n`);
-          for (const d of drifted) {
-            const figures = Object.entries(d.figures).map(([f, [rollup, tables]]) => `${f} ${rollup} in the rollup, ${tables} in the tables`);
-            io.stdout.write(`    ${d.group}: ${figures.join('; ')}\n`);
-          }
+    const state = await readSchemaState(db.pool);
+    if (!state.current) throw new SchemaNotCurrentError(state);
+    const report = await checkRollups(db.pool);
+    const ok = report.drift.length === 0;
+    if (options.json) writeJson(io, { ok, version: state.version, checks: report.checks, drift: report.drift });
+    else {
+      io.stdout.write(`✓ schema version ${state.version}, every object present\n`);
+      for (const c of report.checks) {
+        const drifted = report.drift.filter((d) => d.rollup === c.rollup);
+        io.stdout.write(`${drifted.length === 0 ? '✓' : '✗'} ${c.rollup}: ${c.groups} group${c.groups === 1 ? '' : 's'} in the tables, ${c.rows} rollup row${c.rows === 1 ? '' : 's'}${drifted.length === 0 ? ', all equal' : ''}\n`);
+        for (const d of drifted) {
+          const figures = Object.entries(d.figures).map(([f, [rollup, tables]]) => `${f} ${rollup} in the rollup, ${tables} in the tables`);
+          io.stdout.write(`    ${d.group}: ${figures.join('; ')}\n`);
         }
       }
-      if (!ok) {
-        throw new OperationFailedError(
-          `${report.drift.length} rollup group${report.drift.length === 1 ? '' : 's'} differ from the pipeline's tables`,
-          'count them again from the tables: eos delphi schema apply --rebuild-rollups (and please report how it happened)',
-        );
-      }
-      return 0;
-    } catch (err) {
-      throw db.explain(err);
     }
+    if (!ok) {
+      throw new OperationFailedError(
+        `${report.drift.length} rollup group${report.drift.length === 1 ? '' : 's'} differ from the pipeline's tables`,
+        'count them again from the tables: eos delphi schema apply --rebuild-rollups (and please report how it happened)',
+      );
+    }
+    return 0;
   },
 });

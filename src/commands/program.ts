@@ -100,7 +100,7 @@ function mount(program: Command, spec: CommandSpec, io: IO, outcome: Outcome): v
       const code = await spec.run(command.opts() as never, context, positional);
       outcome.exitCode = code ?? 0;
     } catch (err) {
-      throw await context.explain(err);
+      throw await context.userError(err);
     } finally {
       await context.close();
     }

@@ -73,7 +73,7 @@ export default defineCommand({
       };
       for (const signal of signals) process.on(signal, forward);
       supervisor.start(held.credentials);
-      metrics?.watchCredentials({ keeper: held.keeper, role, current: () => supervisor.credentials, allowed: sources ?? config.credentials.sources });
+      metrics?.watchCredentials({ lease: held.watch, role, current: () => supervisor.credentials, allowed: sources ?? config.credentials.sources });
       const code = await supervisor.done;
       childGone = true;
       return code;

@@ -4,6 +4,7 @@ import type { DbTarget } from '../db/target.js';
 import { authenticate } from '../vault/auth.js';
 import { createVaultClient } from '../vault/client.js';
 import { LeaseKeeper } from '../vault/lease-keeper.js';
+import { watchLease, type LeaseWatch } from '../vault/lease-watch.js';
 import type { VaultSession } from '../vault/session.js';
 import { buildChain, type ChainOptions } from './build-chain.js';
 import { NoCredentialsError, type CredentialChain, type SourceAttempt } from './chain.js';
@@ -33,6 +34,8 @@ export interface HeldCredentials {
   attempts: SourceAttempt[];
   target: DbTarget | undefined;
   vault: VaultSession | undefined;
+  /** The lease's expiry and the keeper's events, for whoever watches them (metrics). */
+  watch: LeaseWatch;
   /**
    * Stops the keeper and revokes the lease (or, with `keepLease`, leaves it to expire at its TTL
    * for someone else to use); removes the lease state file either way. Close whatever uses the
@@ -114,6 +117,7 @@ export async function holdCredentials(options: ChainOptions, hooks: CredentialHo
     attempts,
     target,
     vault: session,
+    watch: watchLease(keeper),
     async close(options = {}) {
       if (closed) return;
       closed = true;

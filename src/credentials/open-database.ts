@@ -1,24 +1,35 @@
 import { classifyDatabaseError } from '../db/errors.js';
 import { RotatingPool, type RotatingPoolOptions } from '../db/rotating-pool.js';
 import { EosError } from '../errors.js';
+import { systemClock } from '../util/clock.js';
 import { parseDurationSeconds } from '../util/duration.js';
 import type { ChainOptions } from './build-chain.js';
 import { fallbackFailed } from './chain.js';
-import { holdCredentials, type HeldCredentials } from './hold.js';
+import type { DbCredentials } from '../db/credentials.js';
+import type { LeaseKeeper } from '../vault/lease-keeper.js';
+import type { LeaseWatch } from '../vault/lease-watch.js';
+import { credentialState, type CredentialState } from './credential-state.js';
+import { holdCredentials } from './hold.js';
 
 /**
- * Everything a command needs to use the Delphi database: the chain resolves credentials, a
- * keeper holds the lease (when they are dynamic), and a rotating pool serves queries. `close`
- * ends the pool first and revokes the lease after, as docs/design.md §5 asks.
+ * The Delphi database as a command uses it: queries over credentials that rotate under them, what
+ * those credentials are, and a failure turned into what the user should read. The chain, the
+ * keeper and the Vault session behind it stay inside. `close` ends the pool first and revokes
+ * the lease after (docs/design.md §5).
  */
-export interface Database extends Omit<HeldCredentials, 'credentials'> {
-  pool: RotatingPool;
+export interface Database {
+  /** Queries, over credentials that rotate under it without a failed query. */
+  readonly pool: RotatingPool;
+  /** The credentials in use and how they are kept (the dashboard's Credentials view). */
+  describeCredentials(now?: number): CredentialState;
+  /** The lease's and token's expiry and the keeper's events, for metrics. */
+  readonly watch: LeaseWatch;
   /**
-   * A failure of the database itself (a pg error, not one of eos's) as the user's error: with
-   * the exit code of its kind, and led by the source the chain had to skip, if it skipped one —
-   * a refused token that ended on the defaults' ECONNREFUSED is the token's failure.
+   * A failure as the user should read it: a pg error as the user's error, with the exit code of
+   * its kind, led by the source the chain had to skip, if it skipped one — a refused token that
+   * ended on the defaults' ECONNREFUSED is the token's failure. eos's own errors pass unchanged.
    */
-  explain(err: unknown): unknown;
+  userError(err: unknown): unknown;
   /** Ends the pool, then revokes the lease. */
   close(): Promise<void>;
 }
@@ -28,6 +39,14 @@ export interface OpenDatabaseOptions extends ChainOptions {
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  return (await openKeptDatabase(options)).database;
+}
+
+/**
+ * The database with its keeper beside it, for the tests and benchmarks that act on the keeper
+ * itself (rotate now, read its lease or its full event list); commands use `openDatabase`.
+ */
+export async function openKeptDatabase(options: OpenDatabaseOptions): Promise<{ database: Database; keeper: LeaseKeeper<DbCredentials> | undefined }> {
   // The hooks use the pool, which is built right after the credentials (and before any hook runs:
   // the keeper acts on timers).
   const held = await holdCredentials(options, {
@@ -41,17 +60,15 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const window = options.config.database.retryWindow;
   const retryWindowMs = window === undefined ? undefined : (parseDurationSeconds(window) ?? 0) * 1000;
   const pool = new RotatingPool({ credentials: held.credentials, guard: held.keeper, log: options.log, pool: options.pool, retryWindowMs, clock: options.clock });
-  return {
+  const database: Database = {
     pool,
-    keeper: held.keeper,
-    chain: held.chain,
-    attempts: held.attempts,
-    target: held.target,
-    vault: held.vault,
-    explain: (err) => (err instanceof EosError ? err : fallbackFailed(held.attempts, classifyDatabaseError(err))),
+    watch: held.watch,
+    describeCredentials: (now = (options.clock ?? systemClock).now()) => credentialState(pool, held.keeper, held.attempts, now),
+    userError: (err) => (err instanceof EosError ? err : fallbackFailed(held.attempts, classifyDatabaseError(err))),
     async close() {
       await pool.end();
       await held.close();
     },
   };
+  return { database, keeper: held.keeper };
 }

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Database } from '../credentials/open-database.js';
 import { PipelineListener } from '../db/listener.js';
 import { ALERT_CHANNELS } from './schema.js';
-import { credentialState, takeFailuresPage, takeSnapshot, type CredentialState, type Snapshot } from './snapshot.js';
+import { takeFailuresPage, takeSnapshot, type CredentialState, type Snapshot } from './snapshot.js';
 
 /** Failed alerts fetched around what the Failures view shows, so short scrolls need no query. */
 export const FAILURES_WINDOW = 60;
@@ -39,7 +39,7 @@ export class DashboardModel extends EventEmitter {
   }
 
   credentials(): CredentialState {
-    return credentialState(this.db.pool, this.db.keeper, this.db.attempts);
+    return this.db.describeCredentials();
   }
 
   async start(): Promise<void> {

@@ -1,10 +1,8 @@
-import type { RotatingPool, PoolStats } from '../db/rotating-pool.js';
-import type { DbCredentials } from '../db/credentials.js';
-import type { LeaseKeeper, KeeperEvent } from '../vault/lease-keeper.js';
-import type { SourceAttempt } from '../credentials/chain.js';
+import type { CredentialState } from '../credentials/credential-state.js';
 import * as z from 'zod/mini';
 import { OperationFailedError } from '../errors.js';
-import { shortLeaseId } from '../redact.js';
+
+export type { CredentialState } from '../credentials/credential-state.js';
 
 /** Everything the dashboard shows, read in one go (docs/design.md §8); `--json` prints exactly this. */
 
@@ -19,20 +17,6 @@ export interface FlowStage {
   health: 'Healthy' | 'Monitor' | 'ATTENTION NEEDED' | 'empty' | 'done';
 }
 
-export interface CredentialState {
-  source: string;
-  user: string;
-  lease: string | null;
-  ttlSeconds: number | null;
-  nextActionAt: string | null;
-  rotations: number;
-  fallback: boolean;
-  /** What the user must see at once, e.g. `Vault token expired`; null when all is well. */
-  alert: string | null;
-  pool: PoolStats;
-  events: KeeperEvent[];
-  attempts: SourceAttempt[];
-}
 
 export interface Snapshot {
   takenAt: string;
@@ -211,24 +195,4 @@ function failureRow(r: Row<'failures'>): FailureRow {
 export async function takeFailuresPage(query: Query, offset: number, limit: number): Promise<FailureRow[]> {
   const result = await query(DASHBOARD_QUERIES.failures, [limit, Math.max(0, Math.floor(offset))]);
   return parseRows('failures', result.rows).map(failureRow);
-}
-
-/** The credential side of the snapshot, from the pool and the keeper. */
-export function credentialState(pool: RotatingPool, keeper: LeaseKeeper<DbCredentials> | undefined, attempts: SourceAttempt[], now = Date.now()): CredentialState {
-  const c = pool.credentials;
-  const stats = pool.stats();
-  const lease = c.lease ? shortLeaseId(c.lease.id) : null;
-  return {
-    source: c.source,
-    user: c.user,
-    lease,
-    ttlSeconds: keeper && c.source === 'dynamic' ? Math.max(0, Math.round((keeper.expiry - now) / 1000)) : null,
-    nextActionAt: keeper?.nextActionAt ? new Date(keeper.nextActionAt).toISOString() : null,
-    rotations: stats.rotations,
-    fallback: c.source !== 'dynamic',
-    alert: keeper?.isExpired ? (keeper.events.findLast((e) => e.type === 'token-expired') ? 'Vault token expired' : 'lease expired') : null,
-    pool: stats,
-    events: keeper ? keeper.events.slice(-10) : [],
-    attempts,
-  };
 }

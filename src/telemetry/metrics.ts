@@ -3,7 +3,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { DbCredentials } from '../db/credentials.js';
 import type { RotatingPool } from '../db/rotating-pool.js';
 import { UsageError, quoted } from '../errors.js';
-import type { KeeperEvent, LeaseKeeper } from '../vault/lease-keeper.js';
+import type { KeeperEvent } from '../vault/lease-keeper.js';
+import type { LeaseWatch } from '../vault/lease-watch.js';
 import { vaultRequestObservers, type VaultRequestObservation } from '../vault/transport.js';
 
 /**
@@ -15,8 +16,8 @@ import { vaultRequestObservers, type VaultRequestObservation } from '../vault/tr
 
 export interface MetricsServer {
   readonly address: string;
-  /** Watches a keeper and the pool its credentials serve. */
-  watchCredentials(options: { keeper: LeaseKeeper<DbCredentials> | undefined; pool?: RotatingPool | undefined; role: string; current: () => DbCredentials | undefined; allowed: readonly string[] }): void;
+  /** Watches a lease (its expiry and keeper events) and the pool its credentials serve. */
+  watchCredentials(options: { lease: LeaseWatch; pool?: RotatingPool | undefined; role: string; current: () => DbCredentials | undefined; allowed: readonly string[] }): void;
   /** For `exec`: counts the worker's starts, restarts, exits and the signals it was sent. */
   readonly worker: { observe(event: { type: string; code?: number | null; signal?: string | null }): void };
   close(): Promise<void>;
@@ -94,8 +95,8 @@ export async function startMetricsServer(listen: string, options: { holdsCredent
 
   return {
     address,
-    watchCredentials({ keeper, pool, role, current, allowed }) {
-      keeper?.on('event', (e: KeeperEvent) => {
+    watchCredentials({ lease, pool, role, current, allowed }) {
+      lease.onEvent((e: KeeperEvent) => {
         if (e.type === 'renewed') renewals.inc({ result: 'ok' });
         else if (e.type === 'renew-failed') renewals.inc({ result: 'failed' });
         else if (e.type === 'rotated') rotations.inc({ reason: rotationReason(e.detail) });
@@ -105,13 +106,14 @@ export async function startMetricsServer(listen: string, options: { holdsCredent
       });
       const secondsUntil = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? Number.NaN : Math.max(0, (ms - Date.now()) / 1000));
       new Gauge({ name: 'eos_lease_ttl_seconds', help: 'Seconds until the lease expires', labelNames: ['role'], registers: [registry], collect() {
-        this.set({ role }, current()?.lease && keeper ? secondsUntil(keeper.expiry) : Number.NaN);
+        this.set({ role }, current()?.lease ? secondsUntil(lease.leaseExpiry()) : Number.NaN);
       } });
       new Gauge({ name: 'eos_lease_expiry_timestamp_seconds', help: 'When the lease expires (Unix time)', labelNames: ['role'], registers: [registry], collect() {
-        this.set({ role }, current()?.lease && keeper && Number.isFinite(keeper.expiry) ? keeper.expiry / 1000 : Number.NaN);
+        const expiry = lease.leaseExpiry();
+        this.set({ role }, current()?.lease && expiry !== undefined && Number.isFinite(expiry) ? expiry / 1000 : Number.NaN);
       } });
       new Gauge({ name: 'eos_token_ttl_seconds', help: 'Seconds until the Vault token expires (NaN: no expiry known)', registers: [registry], collect() {
-        this.set(secondsUntil(keeper?.tokenExpiry));
+        this.set(secondsUntil(lease.tokenExpiry()));
       } });
       new Gauge({ name: 'eos_credential_source', help: '1 for the credential source in use, 0 for the others allowed', labelNames: ['source'], registers: [registry], collect() {
         const source = current()?.source;
@@ -137,10 +139,11 @@ export async function startMetricsServer(listen: string, options: { holdsCredent
       health = () => {
         const c = current();
         if (!c) return { ok: false, reason: 'no credentials held' };
-        if (c.lease && keeper && Date.now() >= keeper.expiry) {
-          return { ok: false, reason: `the ${c.source} lease expired at ${new Date(keeper.expiry).toISOString()} and no allowed source replaced it`, source: c.source };
+        const expiry = c.lease ? lease.leaseExpiry() : undefined;
+        if (expiry !== undefined && Date.now() >= expiry) {
+          return { ok: false, reason: `the ${c.source} lease expired at ${new Date(expiry).toISOString()} and no allowed source replaced it`, source: c.source };
         }
-        return { ok: true, reason: `credentials from ${c.source}${c.lease && keeper ? `, lease ${Math.round(secondsUntil(keeper.expiry))} s left` : ''}`, source: c.source };
+        return { ok: true, reason: `credentials from ${c.source}${expiry !== undefined ? `, lease ${Math.round(secondsUntil(expiry))} s left` : ''}`, source: c.source };
       };
     },
     worker: {

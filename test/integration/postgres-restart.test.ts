@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/credentials/open-database.js';
+import { openKeptDatabase } from '../../src/credentials/open-database.js';
 import { sandboxConfig, startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 
 /**
@@ -16,7 +16,7 @@ describe('PostgreSQL restarting under load', () => {
 
   it('100 reads/s through a restart: 0 failed reads, 0 rotations', async () => {
     const { config, env } = await sandboxConfig(sandbox);
-    const db = await openDatabase({ config, env, command: 'test restart' });
+    const { database: db, keeper } = await openKeptDatabase({ config, env, command: 'test restart' });
     try {
       const outcomes: Promise<boolean>[] = [];
       const read = () =>
@@ -44,7 +44,7 @@ describe('PostgreSQL restarting under load', () => {
       expect(results.every(Boolean)).toBe(true);
       expect(db.pool.stats().rotations).toBe(0);
       expect(db.pool.stats().retried).toBeGreaterThan(0); // the restart was met, and ridden through
-      expect(db.keeper?.rotations).toBe(0);
+      expect(keeper?.rotations).toBe(0);
     } finally {
       await db.close();
     }

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
-import { openDatabase } from '../../src/credentials/open-database.js';
+import { openKeptDatabase } from '../../src/credentials/open-database.js';
 import { startDatabaseFixture } from '../helpers/database-fixture.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -48,13 +48,13 @@ describe('logging in again before the token dies', () => {
     const secretId = (await vaultWrite('auth/approle/role/short/secret-id', {})).data.secret_id as string;
     const secretIdFile = path.join(tempDir(), 'secret-id');
     writeFileSync(secretIdFile, secretId, { mode: 0o600 });
-    const db = await openDatabase({ config: config({ method: 'approle', roleId: roleId.data.role_id, secretIdFile }), env: { VAULT_ADDR: fx.vault.addr }, command: 'test approle' });
+    const { database: db, keeper } = await openKeptDatabase({ config: config({ method: 'approle', roleId: roleId.data.role_id, secretIdFile }), env: { VAULT_ADDR: fx.vault.addr }, command: 'test approle' });
     try {
       const { sent, failures } = await load(() => db.pool.query('SELECT 1'), 9_500);
       expect(sent).toBeGreaterThan(400);
       expect(failures).toEqual([]);
-      expect(db.keeper?.events.filter((e) => e.type === 'token-relogin').length).toBeGreaterThanOrEqual(3);
-      expect(db.keeper?.events.some((e) => e.type === 'token-expired')).toBe(false);
+      expect(keeper?.events.filter((e) => e.type === 'token-relogin').length).toBeGreaterThanOrEqual(3);
+      expect(keeper?.events.some((e) => e.type === 'token-expired')).toBe(false);
     } finally {
       await db.close();
     }
@@ -68,12 +68,12 @@ describe('logging in again before the token dies', () => {
     await fresh();
     // What Vault Agent's sink or a CI job would do: a new token in the file every 2 s.
     const writer = setInterval(() => void fresh(), 2_000);
-    const db = await openDatabase({ config: config({ method: 'token-file', path: file }), env: { VAULT_ADDR: fx.vault.addr }, command: 'test token file' });
+    const { database: db, keeper } = await openKeptDatabase({ config: config({ method: 'token-file', path: file }), env: { VAULT_ADDR: fx.vault.addr }, command: 'test token file' });
     try {
       const { failures } = await load(() => db.pool.query('SELECT 1'), 16_000);
       expect(failures).toEqual([]);
-      expect(db.keeper?.events.filter((e) => e.type === 'token-relogin').length).toBeGreaterThanOrEqual(3);
-      expect(db.keeper?.events.some((e) => e.type === 'token-expired')).toBe(false);
+      expect(keeper?.events.filter((e) => e.type === 'token-relogin').length).toBeGreaterThanOrEqual(3);
+      expect(keeper?.events.some((e) => e.type === 'token-expired')).toBe(false);
     } finally {
       clearInterval(writer);
       await db.close();

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/credentials/open-database.js';
+import { openDatabase, openKeptDatabase } from '../../src/credentials/open-database.js';
 import { PipelineListener } from '../../src/db/listener.js';
 import { isReadOnlyStatement } from '../../src/db/rotating-pool.js';
 import { shortLeaseId } from '../../src/redact.js';
@@ -28,14 +28,14 @@ describe('what the rotating pool retries, and what it never does', () => {
   });
 
   it('never sends a write twice after the credentials died, but retries a read', async () => {
-    const db = await openDatabase({ config: fx.config, env: fx.env, command: 'test', pool: { max: 1 } });
+    const { database: db, keeper } = await openKeptDatabase({ config: fx.config, env: fx.env, command: 'test', pool: { max: 1 } });
     await db.pool.query('SELECT 1'); // one idle session, about to be ended by the revocation
-    await revokeCurrent(db.keeper?.credentials?.lease?.id as string);
+    await revokeCurrent(keeper?.credentials?.lease?.id as string);
     // pg_notify writes: its session died, and it is not retried.
     await expect(db.pool.query(`SELECT pg_notify('eos_test', 'x')`)).rejects.toThrow();
     expect(db.pool.stats().retried).toBe(0);
     // A read on a dead session is retried once on new credentials.
-    await revokeCurrent(db.keeper?.credentials?.lease?.id as string);
+    await revokeCurrent(keeper?.credentials?.lease?.id as string);
     const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM alerts');
     expect(rows[0]?.n).toBe(0);
     expect(db.pool.stats().rotations).toBeGreaterThanOrEqual(1);
@@ -43,10 +43,10 @@ describe('what the rotating pool retries, and what it never does', () => {
   });
 
   it('lets queries queued on the old pool finish after a rotation, then closes that pool', async () => {
-    const db = await openDatabase({ config: fx.config, env: fx.env, command: 'test', pool: { max: 1 } });
+    const { database: db, keeper } = await openKeptDatabase({ config: fx.config, env: fx.env, command: 'test', pool: { max: 1 } });
     const held = await db.pool.connect(); // the old pool's only client is busy…
     const queued = db.pool.query('SELECT 42 AS n'); // …so this one waits in its queue
-    const rotated = db.keeper?.rotateNow('test');
+    const rotated = keeper?.rotateNow('test');
     await expect.poll(() => db.pool.generation).toBe(2);
     held.release();
     // The queued read got the old pool's client back and answered; the old pool then ended.
@@ -72,7 +72,7 @@ describe('what the rotating pool retries, and what it never does', () => {
   });
 
   it('keeps LISTEN subscribed across a rotation', async () => {
-    const db = await openDatabase({ config: fx.config, env: fx.env, command: 'test' });
+    const { database: db, keeper } = await openKeptDatabase({ config: fx.config, env: fx.env, command: 'test' });
     const listener = new PipelineListener(db.pool, ['new_alert']);
     const payloads: string[] = [];
     let subscriptions = 0;
@@ -82,7 +82,7 @@ describe('what the rotating pool retries, and what it never does', () => {
     await fx.admin.query(`SELECT pg_notify('new_alert', 'before')`);
     await expect.poll(() => payloads).toEqual(['before']);
     // Force a rotation (as max_ttl would) and notify again through the new session.
-    await db.keeper?.rotateNow('test');
+    await keeper?.rotateNow('test');
     await expect.poll(() => subscriptions).toBe(2);
     await fx.admin.query(`SELECT pg_notify('new_alert', 'after')`);
     await expect.poll(() => payloads).toEqual(['before', 'after']);
@@ -93,12 +93,12 @@ describe('what the rotating pool retries, and what it never does', () => {
 
   it('keeps a state file without secrets while it holds a lease, and removes it at close', async () => {
     const state = tempDir();
-    const db = await openDatabase({ config: fx.config, env: { ...fx.env, XDG_STATE_HOME: state }, command: 'delphi dashboard' });
-    const leaseId = db.keeper?.credentials?.lease?.id as string;
+    const { database: db, keeper } = await openKeptDatabase({ config: fx.config, env: { ...fx.env, XDG_STATE_HOME: state }, command: 'delphi dashboard' });
+    const leaseId = keeper?.credentials?.lease?.id as string;
     const file = path.join(state, 'eos', 'leases', `${process.pid}.json`);
     const text = readFileSync(file, 'utf8');
     expect(text).not.toContain(leaseId);
-    expect(text).not.toContain(db.keeper?.credentials?.password as string);
+    expect(text).not.toContain(keeper?.credentials?.password as string);
     expect(readLeaseStates(path.join(state, 'eos', 'leases'))).toEqual([
       expect.objectContaining({ pid: process.pid, command: 'delphi dashboard', source: 'dynamic', role: 'delphi-readonly', lease: shortLeaseId(leaseId), leaseSha256: sha256(leaseId) }),
     ]);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoad } from '../../bench/load.js';
-import { openDatabase } from '../../src/credentials/open-database.js';
+import { openKeptDatabase } from '../../src/credentials/open-database.js';
 import type { KeeperEvent } from '../../src/vault/lease-keeper.js';
 import { startDatabaseFixture } from '../helpers/database-fixture.js';
 
@@ -12,13 +12,13 @@ describe('the rotating pool under load, on real PostgreSQL and the dev server (T
   afterAll(() => fx?.stop());
 
   it('serves 200 queries/s for 30 s without one failure across rotations and an outside revocation', async () => {
-    const db = await openDatabase({ config: fx.config, env: fx.env, command: 'test' });
+    const { database: db, keeper } = await openKeptDatabase({ config: fx.config, env: fx.env, command: 'test' });
     const events: KeeperEvent[] = [];
-    db.keeper?.on('event', (e: KeeperEvent) => events.push(e));
+    keeper?.on('event', (e: KeeperEvent) => events.push(e));
     let revokedFromOutside = '';
     const revoke = setTimeout(async () => {
       // An operator revokes the live lease mid-run: its role is dropped, its sessions ended.
-      revokedFromOutside = db.keeper?.credentials?.lease?.id ?? '';
+      revokedFromOutside = keeper?.credentials?.lease?.id ?? '';
       await fetch(`${fx.vault.addr}/v1/sys/leases/revoke`, { method: 'PUT', headers: { 'X-Vault-Token': fx.vault.rootToken }, body: JSON.stringify({ lease_id: revokedFromOutside }) });
     }, 12_000);
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoad } from '../../bench/load.js';
-import { openDatabase } from '../../src/credentials/open-database.js';
+import { openKeptDatabase } from '../../src/credentials/open-database.js';
 import type { KeeperEvent } from '../../src/vault/lease-keeper.js';
 import { createLogger } from '../../src/log.js';
 import { startDatabaseFixture } from '../helpers/database-fixture.js';
@@ -18,9 +18,9 @@ describe('the rotating pool when Vault goes away', () => {
   afterAll(() => fx?.stop());
 
   it('rides out an outage shorter than the remaining TTL: no failed query, renewals resume', async () => {
-    const db = await openDatabase({ config: fx.config, env: fx.env, command: 'test' });
+    const { database: db, keeper } = await openKeptDatabase({ config: fx.config, env: fx.env, command: 'test' });
     const events: KeeperEvent[] = [];
-    db.keeper?.on('event', (e: KeeperEvent) => events.push(e));
+    keeper?.on('event', (e: KeeperEvent) => events.push(e));
     const load = runLoad({ qps: 100, durationMs: 12_000, query: () => db.pool.query('SELECT 1 FROM alerts LIMIT 1') });
     // The first renewal is due at ~5.6–6 s of an 8 s lease: Vault drops every connection from
     // 5 s to 7 s, which is before the lease ends at 8 s.
@@ -44,10 +44,10 @@ describe('the rotating pool when Vault goes away', () => {
     const config = { ...fx.config, credentials: { ...fx.config.credentials, sources: ['dynamic', 'env'] as ('dynamic' | 'env')[] } };
     const env = { ...fx.env, DELPHI_DB_USER: staticUser, DELPHI_DB_PASSWORD: 'static-Pw-1' };
     const logFile = path.join(tempDir(), 'eos.log');
-    const db = await openDatabase({ config, env, command: 'test', log: createLogger({ file: logFile, env: {} }) });
+    const { database: db, keeper } = await openKeptDatabase({ config, env, command: 'test', log: createLogger({ file: logFile, env: {} }) });
     expect(db.pool.credentials.source).toBe('dynamic');
     const events: string[] = [];
-    db.keeper?.on('event', (e: KeeperEvent) => events.push(e.type));
+    keeper?.on('event', (e: KeeperEvent) => events.push(e.type));
     const fallbacks: string[] = [];
     db.pool.on('fallback', (e: { source: string }) => fallbacks.push(e.source));
 

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/credentials/open-database.js';
+import { openKeptDatabase } from '../../src/credentials/open-database.js';
 import { READONLY_GROUP, sandboxConfig, startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 
 /**
@@ -24,7 +24,7 @@ describe('Vault paused past the lease\'s expiry', () => {
 
   it('0 failed reads on open sessions; new credentials within seconds of Vault answering', async () => {
     const { config, env } = await sandboxConfig(sandbox);
-    const db = await openDatabase({ config: { ...config, credentials: { ...config.credentials, sources: ['dynamic'] } }, env, command: 'test pause', pool: { max: 4 } });
+    const { database: db, keeper } = await openKeptDatabase({ config: { ...config, credentials: { ...config.credentials, sources: ['dynamic'] } }, env, command: 'test pause', pool: { max: 4 } });
     const members = async () => (await admin.query(`SELECT count(*)::int AS n FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE g.rolname = $1`, [READONLY_GROUP])).rows[0].n as number;
     try {
       const failures: string[] = [];
@@ -42,7 +42,7 @@ describe('Vault paused past the lease\'s expiry', () => {
       const thawAt = Date.now() + pausedFor * 1000;
       // Well past the 5 s lease's expiry, Vault still frozen: the role is there, reads answer.
       await new Promise((resolve) => setTimeout(resolve, 7000));
-      expect(db.keeper?.credentials?.lease && Date.now() > (db.keeper?.expiry ?? 0)).toBe(true);
+      expect(keeper?.credentials?.lease && Date.now() > (keeper?.expiry ?? 0)).toBe(true);
       expect(await members()).toBeGreaterThan(0);
       await expect.poll(() => db.pool.generation, { timeout: 12_000, interval: 50 }).toBeGreaterThan(1);
       const recoveredAfterMs = Date.now() - thawAt;
