@@ -1,5 +1,5 @@
+import { homeOf } from './util/home.js';
 import { accessSync, constants, mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { LOG_LEVELS, type LogLevel } from './config/schema.js';
@@ -36,7 +36,7 @@ export function resolveLogFile(target: LogTarget): string {
     return path.join(SYSTEM_LOG_DIR, 'eos.log');
   } catch {
     const state = target.env.XDG_STATE_HOME;
-    const base = state && path.isAbsolute(state) ? state : path.join(target.home ?? homedir(), '.local', 'state');
+    const base = state && path.isAbsolute(state) ? state : path.join(target.home ?? homeOf(target.env), '.local', 'state');
     return path.join(base, 'eos', 'eos.log');
   }
 }

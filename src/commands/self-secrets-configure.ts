@@ -1,3 +1,4 @@
+import { homeOf } from '../util/home.js';
 import type { VaultAuthConfig } from '../config/schema.js';
 import { isEosError, quoted, UsageError } from '../errors.js';
 import type { VaultAnswers } from '../setup/configure.js';
@@ -62,7 +63,7 @@ export default defineCommand({
       if (!options.force || !isEosError(err)) throw err;
       io.stderr.write(`warning: saving anyway (--force), although: ${err.message}\n`);
     }
-    const saved = await saveConfiguration(location.path, current, answers);
+    const saved = await saveConfiguration(location.path, current, answers, homeOf(io.env));
     (await context.logger()).info({ file: location.path, address: answers.address, auth: answers.auth.method, verified: Boolean(verified) }, 'vault configuration saved');
 
     const report = {

@@ -1,4 +1,4 @@
-import { homedir } from 'node:os';
+import { homeOf } from '../util/home.js';
 import path from 'node:path';
 
 /** Where a configuration file was found, or would be written. */
@@ -22,7 +22,7 @@ export interface ConfigSearch {
 export const ETC_CONFIG_PATH = '/etc/eos/config.json';
 
 /** The per-user file: $XDG_CONFIG_HOME/eos/config.json, else ~/.config/eos/config.json. */
-export function userConfigPath(env: NodeJS.ProcessEnv, home = homedir()): string {
+export function userConfigPath(env: NodeJS.ProcessEnv, home = homeOf(env)): string {
   const xdg = env.XDG_CONFIG_HOME;
   // The XDG spec says a relative value is invalid and must be ignored.
   const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(home, '.config');

@@ -1,6 +1,6 @@
+import { homeOf } from '../util/home.js';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { shortLeaseId } from '../redact.js';
 import type { DbCredentials } from '../db/credentials.js';
@@ -28,7 +28,7 @@ export interface LeaseStateRecord {
   updatedAt: string;
 }
 
-export function leaseStateDir(env: NodeJS.ProcessEnv, home = homedir()): string {
+export function leaseStateDir(env: NodeJS.ProcessEnv, home = homeOf(env)): string {
   const state = env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : path.join(home, '.local', 'state');
   return path.join(state, 'eos', 'leases');
 }

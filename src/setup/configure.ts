@@ -48,7 +48,7 @@ export async function verifyVault(answers: VaultAnswers, config: Config, env: No
 }
 
 /** Merges the answers into the config file (other sections kept) and saves the token file. */
-export async function saveConfiguration(file: string, current: ConfigInput, answers: VaultAnswers, home?: string): Promise<{ tokenFile?: string }> {
+export async function saveConfiguration(file: string, current: ConfigInput, answers: VaultAnswers, home: string): Promise<{ tokenFile?: string }> {
   const vault: NonNullable<ConfigInput['vault']> = { ...(current.vault ?? {}), address: answers.address, auth: answers.auth };
   if (answers.caCert) vault.caCert = answers.caCert;
   else delete vault.caCert;

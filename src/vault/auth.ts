@@ -1,5 +1,5 @@
+import { homeOf } from '../util/home.js';
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { PermissionDeniedError, UsageError } from '../errors.js';
 import type { VaultSettings } from '../config/vault-settings.js';
@@ -21,11 +21,11 @@ export interface Authenticated {
   leaseDuration?: number;
 }
 
-export function defaultTokenFile(home = homedir()): string {
+export function defaultTokenFile(home: string): string {
   return path.join(home, '.vault-token');
 }
 
-export async function authenticate(client: VaultClient, settings: VaultSettings, home = homedir(), env: NodeJS.ProcessEnv = process.env): Promise<Authenticated> {
+export async function authenticate(client: VaultClient, settings: VaultSettings, home: string | undefined, env: NodeJS.ProcessEnv): Promise<Authenticated> {
   if (settings.token) {
     client.token = settings.token;
     return { source: settings.origins.token === 'flag' ? 'flag' : 'env' };
@@ -79,7 +79,7 @@ export async function authenticate(client: VaultClient, settings: VaultSettings,
     client.token = login.client_token;
     return { source: 'approle', leaseDuration: login.lease_duration };
   }
-  const file = auth.method === 'token-file' ? auth.path : defaultTokenFile(home);
+  const file = auth.method === 'token-file' ? auth.path : defaultTokenFile(home ?? homeOf(env));
   let token = '';
   try {
     token = (await readFile(file, 'utf8')).trim();

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAILURES_WINDOW } from '../../src/delphi/dashboard.js';
 import { LATEST_SCHEMA_VERSION } from '../../src/delphi/migrations.js';
 import { loadSampleData } from '../../src/sandbox/sample-data.js';
-import { runCli } from '../helpers/cli.js';
+import { runEos as runCli } from '../helpers/cli.js';
 import { adminUrl, clusterInfo, freshDatabase } from '../helpers/pg.js';
 
 /**

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVaultDevServer, type VaultDevServer } from '../../src/sandbox/vault-dev-server/server.js';
-import { CLI, runCli } from '../helpers/cli.js';
+import { CLI, runEos as runCli } from '../helpers/cli.js';
 import { clusterInfo, freshDatabase } from '../helpers/pg.js';
 
 /**

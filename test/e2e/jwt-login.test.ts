@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
-import { CLI, REPO_ROOT, runCli } from '../helpers/cli.js';
+import { CLI, REPO_ROOT, runEos as runCli } from '../helpers/cli.js';
 
 /**
  * A worker that queries every 100 ms and counts what fails instead of stopping; on SIGHUP it

@@ -4,7 +4,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { CLI, REPO_ROOT, runCli } from '../helpers/cli.js';
+import { CLI, REPO_ROOT, runEos as runCli } from '../helpers/cli.js';
 import { makeTestPki } from '../helpers/pki.js';
 import { tempDir } from '../helpers/tmp.js';
 import { startVaultFixture, type VaultFixture } from '../helpers/vault-fixture.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { runCli as runProcess, runEos as runCli, type CliResult } from '../helpers/cli.js';
 import { roleExists } from '../contract/target.js';
 import { startVaultFixture, type VaultFixture } from '../helpers/vault-fixture.js';
 
@@ -126,6 +126,15 @@ describe('eos self secrets get', () => {
     expect(token.data.policies).toEqual(['root']);
     expect(token.data.id).toBe('********'); // a token's id is the token itself
     expect(token.data.accessor).toMatch(/\w/);
+  });
+
+  it('DEBUG=* prints nothing of the Vault client library\'s own debug output (its request bodies would hold secrets)', async () => {
+    // A real process: the library's logger reads DEBUG from the process environment.
+    const r = await runProcess(['self', 'secrets', 'get', 'secret/delphi/database/password', '--field', 'value', '--reveal'], { env: { ...env, DEBUG: '*' } });
+    r.revealed = true;
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(KV_PASSWORD);
+    expect(r.stderr).toBe('warning: printing secret values in clear (--reveal)\n');
   });
 
   it('refuses a bad token with exit 4', async () => {

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { wantsJson } from '../../src/commands/output.js';
 import { assertFitsSchema, schemaNameFor } from './json-schemas.js';
 import { REPO_ROOT } from './paths.js';
@@ -77,4 +79,35 @@ export function runNodeSnippet(code: string, env: NodeJS.ProcessEnv = {}): Promi
     collect(child, resolve, reject);
     child.stdin.end();
   });
+}
+
+/**
+ * Runs an eos command in this process, as gh's tests drive a command: `main` with the streams,
+ * environment (plus PATH and CI=true, nothing of this process's) and input of the test, no
+ * terminal — the same checks as `runCli`, without a Node start per call. For what needs a real
+ * process (signals, exit codes a shell sees, terminals, leaks after death) use `runCli`.
+ */
+export async function runEos(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+  const [{ main }, { version }] = await Promise.all([import('../../src/commands/program.js'), packageVersion()]);
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const stdin = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  stdin.end(options.input ?? '');
+  const env = { PATH: process.env.PATH, CI: 'true', ...options.env };
+  const code = await main(args, { stdout, stderr, stdin, env, stdoutIsTTY: false, stdinIsTTY: false }, version);
+  // Let what the streams still hold arrive.
+  await new Promise((resolve) => setImmediate(resolve));
+  const result: CliResult = { code, signal: null, stdout: out, stderr: err };
+  checkForScripts(args, result);
+  return result;
+}
+
+let version: Promise<{ version: string }> | undefined;
+function packageVersion(): Promise<{ version: string }> {
+  version ??= readFile(path.join(REPO_ROOT, 'package.json'), 'utf8').then((text) => JSON.parse(text) as { version: string });
+  return version;
 }
