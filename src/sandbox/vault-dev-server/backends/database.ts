@@ -1,12 +1,11 @@
 import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { quoteIdent } from '../../db/identifiers.js';
-import type { Clock } from '../../util/clock.js';
-import type { LeaseBackend, LeaseEntry, LeaseManager } from './leases.js';
-import { mountTtls, type Mount, type SecretEngine } from './mounts.js';
-import { databasePassword, databaseUsername, expirationText } from './random.js';
-import { calculateTtl } from './ttl.js';
+import { quoteIdent } from '../../../db/identifiers.js';
+import type { Clock } from '../../../util/clock.js';
+import type { LeaseBackend, LeaseEntry, LeaseManager } from '../state/leases.js';
+import { databasePassword, databaseUsername, expirationText } from '../random.js';
+import { calculateTtl, mountTtls } from '../ttl.js';
 import {
   durationField,
   badRequest,
@@ -20,15 +19,15 @@ import {
   unsupportedOperation,
   unsupportedPath,
   VaultHttpError,
-  type VaultRequest,
   type VaultResponse,
-} from './wire.js';
+} from '../wire.js';
+import type { Backend, BackendRequest, MountInfo } from './backend.js';
 
 /**
- * The database secrets engine with the PostgreSQL plugin (reference §4), running every
- * statement for real against PostgreSQL: creation in one transaction, renewal, custom
- * revocation in one transaction, or Vault's default revocation sequence — which fails, as
- * Vault's does, when the role still holds default privileges.
+ * The database secrets engine with the PostgreSQL plugin (§4), running every statement for
+ * real against PostgreSQL: creation in one transaction, renewal, custom revocation in one
+ * transaction, or Vault's default revocation sequence — which fails, as Vault's does, when the
+ * role still holds default privileges.
  */
 
 const PLUGIN = 'postgresql-database-plugin';
@@ -67,17 +66,20 @@ interface Role {
   maxTtl: number;
 }
 
-export class DatabaseEngine implements SecretEngine {
+export class DatabaseBackend implements Backend {
   private readonly connections = new Map<string, Connection>();
   private readonly roles = new Map<string, Role>();
 
   constructor(
+    private readonly mount: MountInfo,
     private readonly clock: Clock,
     private readonly leases: LeaseManager,
   ) {}
 
-  async handle(request: VaultRequest, subpath: string, mount: Mount): Promise<VaultResponse> {
-    const [area = '', ...restParts] = subpath.split('/');
+  async handle(request: BackendRequest): Promise<VaultResponse> {
+    // PATCH is served by KV v2 only.
+    if (request.operation === 'patch') throw unsupportedOperation();
+    const [area = '', ...restParts] = request.subpath.split('/');
     const name = restParts.join('/').replace(/\/+$/, '');
     switch (area) {
       case 'config':
@@ -87,7 +89,7 @@ export class DatabaseEngine implements SecretEngine {
       case 'creds':
         if (request.operation !== 'read') throw unsupportedOperation();
         if (name === '') throw unsupportedPath();
-        return this.issue(request, name, mount);
+        return this.issue(request, name);
       case 'rotate-root':
         if (request.operation !== 'update') throw unsupportedOperation();
         return this.rotateRoot(this.requireConnection(name));
@@ -107,7 +109,7 @@ export class DatabaseEngine implements SecretEngine {
 
   // --- config/<name> -------------------------------------------------------------------------
 
-  private async config(request: VaultRequest, name: string): Promise<VaultResponse> {
+  private async config(request: BackendRequest, name: string): Promise<VaultResponse> {
     if (request.operation === 'list' || (request.operation === 'read' && name === '')) {
       return keysOrNotFound([...this.connections.keys()]);
     }
@@ -217,7 +219,7 @@ export class DatabaseEngine implements SecretEngine {
 
   // --- roles/<name> --------------------------------------------------------------------------
 
-  private async role(request: VaultRequest, name: string): Promise<VaultResponse> {
+  private async role(request: BackendRequest, name: string): Promise<VaultResponse> {
     if (request.operation === 'list' || (request.operation === 'read' && name === '')) return keysOrNotFound([...this.roles.keys()]);
     if (name === '') throw unsupportedPath();
     switch (request.operation) {
@@ -266,7 +268,8 @@ export class DatabaseEngine implements SecretEngine {
 
   // --- creds/<role> --------------------------------------------------------------------------
 
-  private async issue(request: VaultRequest, roleName: string, mount: Mount): Promise<VaultResponse> {
+  private async issue(request: BackendRequest, roleName: string): Promise<VaultResponse> {
+    const { mount } = this;
     const role = this.roles.get(roleName);
     if (!role) throw badRequest(`unknown role: ${roleName}`);
     const c = this.connections.get(role.dbName);
@@ -274,7 +277,7 @@ export class DatabaseEngine implements SecretEngine {
     if (!c.allowedRoles.includes('*') && !c.allowedRoles.some((pattern) => globMatch(pattern, roleName))) {
       throw internalError(`"${roleName}" is not an allowed role`);
     }
-    const { defaultTtl, maxTtl } = mountTtls(mount);
+    const { defaultTtl, maxTtl } = mountTtls(mount.config);
     const { ttl } = calculateTtl({ nowMs: this.clock.now(), increment: 0, backendTtl: role.defaultTtl, backendMaxTtl: role.maxTtl, mountDefaultTtl: defaultTtl, mountMaxTtl: maxTtl });
     if (role.creation.length === 0) throw internalError('empty creation statements');
 
@@ -289,28 +292,27 @@ export class DatabaseEngine implements SecretEngine {
 
     const lease = this.leases.register({
       path: `${mount.path}creds/${roleName}`,
-      mount: mount.path,
       ttl,
       renewable: true,
       tokenId: request.token.id,
       internal: { username, role: roleName, db_name: role.dbName },
-      backend: this.leaseBackend(mount),
+      backend: this.leaseBackend(),
     });
     return ok({ lease_id: lease.id, renewable: true, lease_duration: ttl, data: { username, password } });
   }
 
-  private leaseBackend(mount: Mount): LeaseBackend {
+  private leaseBackend(): LeaseBackend {
     return {
-      renew: (lease, increment) => this.renewLease(lease, increment, mount),
+      renew: (lease, increment) => this.renewLease(lease, increment),
       revoke: (lease) => this.revokeLease(lease),
     };
   }
 
-  private async renewLease(lease: LeaseEntry, increment: number, mount: Mount): Promise<{ ttl: number; warnings: string[] }> {
+  private async renewLease(lease: LeaseEntry, increment: number): Promise<{ ttl: number; warnings: string[] }> {
     const role = this.roles.get(lease.internal.role as string);
     if (!role) throw internalError(`error during renew: could not find role with name "${lease.internal.role}"`);
     const c = this.requireConnection(role.dbName);
-    const { defaultTtl, maxTtl } = mountTtls(mount);
+    const { defaultTtl, maxTtl } = mountTtls(this.mount.config);
     const result = calculateTtl({
       nowMs: this.clock.now(),
       increment,

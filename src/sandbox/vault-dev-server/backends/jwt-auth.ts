@@ -1,8 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { compactVerify, createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet } from 'jose';
-import type { Clock } from '../../util/clock.js';
-import type { Mount, SecretEngine } from './mounts.js';
-import { authBlock, tokenParamsData, type TokenStore } from './tokens.js';
+import type { Clock } from '../../../util/clock.js';
+import type { TokenStore } from '../state/tokens.js';
 import {
   badRequest,
   boolField,
@@ -14,9 +13,10 @@ import {
   stringField,
   unsupportedOperation,
   unsupportedPath,
-  type VaultRequest,
   type VaultResponse,
-} from './wire.js';
+} from '../wire.js';
+import type { Backend, BackendRequest, MountInfo, SpecialPaths } from './backend.js';
+import { authBlock, tokenParamsData } from './token-fields.js';
 
 /**
  * The `jwt` auth method (OpenBao's builtin/credential/jwt, reduced to JWT login): a CI job or a
@@ -62,20 +62,23 @@ const leeway = (value: number, fallback: number) => (value < 0 ? 0 : value === 0
 /** The algorithms OpenBao accepts when jwt_supported_algs is not set. */
 const DEFAULT_ALGS = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'EdDSA'];
 
-export class JwtAuthEngine implements SecretEngine {
+export class JwtAuthBackend implements Backend {
+  readonly special: SpecialPaths = { unauthenticated: ['login'] };
   private config: JwtConfig | null = null;
   private readonly roles = new Map<string, JwtRole>();
 
   constructor(
+    private readonly mount: MountInfo,
     private readonly clock: Clock,
     private readonly tokens: TokenStore,
   ) {}
 
-  async handle(request: VaultRequest, subpath: string, mount: Mount): Promise<VaultResponse> {
+  async handle(request: BackendRequest): Promise<VaultResponse> {
+    const { subpath } = request;
     const path = subpath.replace(/\/+$/, '');
     if (path === 'login') {
       if (request.operation !== 'update') throw unsupportedOperation();
-      return this.login(request.body, mount);
+      return this.login(request.body);
     }
     if (path === 'config') return this.configRoute(request);
     if (path === 'role') {
@@ -87,7 +90,7 @@ export class JwtAuthEngine implements SecretEngine {
     throw unsupportedPath();
   }
 
-  private async configRoute(request: VaultRequest): Promise<VaultResponse> {
+  private async configRoute(request: BackendRequest): Promise<VaultResponse> {
     if (request.operation === 'read') {
       if (!this.config) throw notFound();
       const c = this.config;
@@ -137,7 +140,7 @@ export class JwtAuthEngine implements SecretEngine {
     return noContent();
   }
 
-  private roleRoute(request: VaultRequest, name: string): VaultResponse {
+  private roleRoute(request: BackendRequest, name: string): VaultResponse {
     const existing = this.roles.get(name);
     switch (request.operation) {
       case 'read':
@@ -206,7 +209,7 @@ export class JwtAuthEngine implements SecretEngine {
     }
   }
 
-  private async login(body: Record<string, unknown>, mount: Mount): Promise<VaultResponse> {
+  private async login(body: Record<string, unknown>): Promise<VaultResponse> {
     const config = this.config;
     if (!config) throw badRequest('could not load configuration');
     const roleName = stringField(body, 'role') || config.defaultRole;
@@ -234,8 +237,8 @@ export class JwtAuthEngine implements SecretEngine {
     }
     const token = this.tokens.create({
       policies: role.noDefaultPolicy ? role.tokenPolicies : ['default', ...role.tokenPolicies],
-      displayName: `${mount.path.replace(/\/$/, '')}-${String(user)}`,
-      path: `auth/${mount.path}login`,
+      displayName: `${this.mount.path.replace(/\/$/, '')}-${String(user)}`,
+      path: `auth/${this.mount.path}login`,
       ttl: role.tokenTtl,
       maxTtl: role.tokenMaxTtl,
       meta,
