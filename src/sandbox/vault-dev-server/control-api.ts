@@ -8,7 +8,7 @@ import type { VaultState } from './state/vault-state.js';
  * leases held and the request counts (docs/vault-dev-server.md).
  */
 
-export interface Fault {
+interface Fault {
   pathPrefix: string;
   method?: string;
   status: number;
