@@ -9,6 +9,12 @@ import { noRoute, permissionDenied, policyDenied, VaultHttpError, type Operation
 const SEAL_EXEMPT = new Set(['sys/health', 'sys/seal-status']);
 
 /**
+ * A login at an auth path no method is mounted at is still a login: it wants no token and gets
+ * the 404 `no handler for route`, which is how a client (eos configure) tells a missing mount.
+ */
+const LOGIN_PATH = /^auth\/[^/]+\/login$/;
+
+/**
  * Vault's request path, free of HTTP: resolve the mount once, check the seal, the token and the
  * ACL once, then hand the request to the mount's backend with the path below the mount.
  * server.ts turns HTTP into calls of `route`.
@@ -22,7 +28,8 @@ export class Router {
     const subpath = resolved?.subpath ?? '';
     if (this.state.node.sealed && !SEAL_EXEMPT.has(path)) throw new VaultHttpError(503, ['Vault is sealed']);
     let token: TokenEntry | undefined;
-    if (!backend || !matchesAny(backend.special?.unauthenticated, subpath)) {
+    const unauthenticated = backend ? matchesAny(backend.special?.unauthenticated, subpath) : LOGIN_PATH.test(path);
+    if (!unauthenticated) {
       token = this.state.tokens.lookup(tokenId);
       if (!token) throw permissionDenied();
     }
