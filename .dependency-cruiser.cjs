@@ -1,7 +1,8 @@
 /**
  * The floors of src/ (docs/architecture.md): an import goes down a floor or stays inside its
  * own folder, never up, never sideways into another folder of the same floor, never in a
- * circle. `npm run lint` runs this; test/unit/floors.test.ts proves it fails on a bad import.
+ * circle, not even through a type-only import. `npm run lint` runs this;
+ * test/unit/floors.test.ts proves it fails on a bad import.
  */
 const FLOORS = [
   ['src/cli\\.ts'],
@@ -46,10 +47,10 @@ module.exports = {
   forbidden: [
     {
       name: 'no-circular',
-      comment: 'modules that import each other at run time, directly or through others (a type-only import, erased at build, may point back)',
+      comment: 'modules that import each other, directly or through others; a type-only import counts too (erased at build, it still ties the two designs together)',
       severity: 'error',
       from: { path: '^src/' },
-      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
+      to: { circular: true },
     },
     ...rules,
   ],

@@ -67,4 +67,14 @@ describe('the floors lint rule', () => {
     expect(code).not.toBe(0);
     expect(out).toMatch(/no-circular: src\/util\/a\.ts →/);
   });
+
+  it('fails on a circle of type-only imports inside the dev server', async () => {
+    const { code, out } = await cruise({
+      ...clean,
+      'src/sandbox/vault-dev-server/router.ts': "import type { Backend } from './backend.js';\nexport interface Router { backends: Backend[] }\n",
+      'src/sandbox/vault-dev-server/backend.ts': "import type { Router } from './router.js';\nexport interface Backend { router: Router }\n",
+    });
+    expect(code).not.toBe(0);
+    expect(out).toMatch(/no-circular: src\/sandbox\/vault-dev-server\/(router|backend)\.ts →/);
+  });
 });

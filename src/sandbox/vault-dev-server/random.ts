@@ -10,7 +10,7 @@ export function base62(length: number): string {
 
 /**
  * The database engine's default password: 20 characters of [a-zA-Z0-9-] with at least one
- * lower-case letter, one upper-case letter, one digit and one dash (reference §4).
+ * lower-case letter, one upper-case letter, one digit and one dash (§4).
  */
 export function databasePassword(): string {
   const lower = 'abcdefghijklmnopqrstuvwxyz';
@@ -26,7 +26,7 @@ export function databasePassword(): string {
   return chars.join('');
 }
 
-/** `v-<display≤8>-<role≤8>-<20 random>-<unix seconds>`, at most 63 characters (reference §4). */
+/** `v-<display≤8>-<role≤8>-<20 random>-<unix seconds>`, at most 63 characters (§4). */
 export function databaseUsername(displayName: string, roleName: string, nowMs: number): string {
   const name = `v-${displayName.slice(0, 8)}-${roleName.slice(0, 8)}-${base62(20)}-${Math.floor(nowMs / 1000)}`;
   return name.slice(0, 63);

@@ -1,17 +1,22 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { LOOPBACK } from '../postgres.js';
 import { systemClock, type Clock } from '../../util/clock.js';
-import { VaultCore } from './core.js';
+import { LOOPBACK } from '../postgres.js';
+import { control, noFaults, type Faults } from './control-api.js';
+import { createDevVault } from './dev-vault.js';
+import { isTrue, readBody, send, tokenOf } from './http-io.js';
 import { listAwareNetServer } from './list-method.js';
-import { VaultHttpError, type Operation, type VaultResponse } from './wire.js';
+import type { Router } from './router.js';
+import type { VaultState } from './state/vault-state.js';
+import { VaultHttpError, type Operation } from './wire.js';
 
 /**
  * The eos Vault-API dev server: a test and demo double that speaks the part of the Vault HTTP
- * API eos uses, as reference/vault-api.md describes it. It is not Vault. Everything lives in
- * memory; the database engine runs its statements against real PostgreSQL.
+ * API eos uses, as docs/design.md#9-the-vault-api-eos-relies-on describes it. It is not Vault.
+ * Everything lives in memory; the database engine runs its statements against real PostgreSQL.
+ * This file is the HTTP side: it turns requests into calls of the router (router.ts).
  *
- * Besides /v1/, a control API under /__dev/ lets tests inject faults (see docs/vault-dev-server.md).
+ * Besides /v1/, a control API under /__dev/ lets tests inject faults (control-api.ts).
  */
 
 export interface VaultDevServerOptions {
@@ -29,33 +34,14 @@ export interface VaultDevServer {
   port: number;
   rootToken: string;
   /** The state behind the API, for in-process tests. */
-  core: VaultCore;
+  state: VaultState;
   /** Stops listening; by default first revokes every lease so no database role is left behind. */
   stop(options?: { revokeLeases?: boolean }): Promise<void>;
 }
 
-interface Fault {
-  pathPrefix: string;
-  method?: string;
-  status: number;
-  errors: string[];
-  retryAfter?: number;
-  remaining: number;
-}
-
-interface Faults {
-  failures: Fault[];
-  latency: { ms: number; pathPrefix: string } | null;
-  drops: { pathPrefix: string; remaining: number }[];
-  requests: number;
-  byPath: Map<string, number>;
-  /** While set, the server is frozen: requests and expiry timers wait for it to resolve. */
-  paused: Promise<void> | null;
-}
-
 export async function startVaultDevServer(options: VaultDevServerOptions = {}): Promise<VaultDevServer> {
   const host = options.host ?? LOOPBACK;
-  const faults: Faults = { failures: [], latency: null, drops: [], requests: 0, byPath: new Map(), paused: null };
+  const faults = noFaults();
   const base = options.clock ?? systemClock;
   // Times carry nanoseconds in Vault's answers: the real clock gives sub-millisecond ones here.
   const now = options.clock ? () => base.now() : () => performance.timeOrigin + performance.now();
@@ -64,11 +50,11 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
     now,
     setTimeout: (fn, ms) => base.setTimeout(() => (faults.paused ? void faults.paused.then(fn) : fn()), ms),
   };
-  const core = new VaultCore({ clock, rootToken: options.rootToken, version: options.version });
+  const { state, router } = createDevVault({ clock, rootToken: options.rootToken, version: options.version });
   const sockets = new Set<Socket>();
 
   const server = createServer((req, res) => {
-    void handleHttp(core, faults, req, res).catch((err: unknown) => {
+    void handleHttp(state, router, faults, req, res).catch((err: unknown) => {
       if (!res.headersSent) send(res, { status: 500, body: { errors: [String((err as Error)?.message ?? err)] } }, req);
       else res.destroy();
     });
@@ -85,12 +71,12 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
   return {
     addr: `http://${host}:${port}`,
     port,
-    rootToken: core.rootToken,
-    core,
+    rootToken: state.rootToken,
+    state,
     async stop(stopOptions = {}) {
       if (stopped) return;
       stopped = true;
-      await core.shutdown(stopOptions.revokeLeases ?? true);
+      await state.shutdown(stopOptions.revokeLeases ?? true);
       const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       await closed;
@@ -108,9 +94,9 @@ const METHOD_OPERATIONS: Record<string, Operation> = {
   DELETE: 'delete',
 };
 
-async function handleHttp(core: VaultCore, faults: Faults, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handleHttp(state: VaultState, router: Router, faults: Faults, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://dev-server');
-  if (url.pathname.startsWith('/__dev/')) return control(core, faults, req, res, url);
+  if (url.pathname.startsWith('/__dev/')) return control(state, faults, req, res, url);
   if (!url.pathname.startsWith('/v1/')) return send(res, { status: 404, body: { errors: [] } }, req);
 
   const path = url.pathname.slice('/v1/'.length);
@@ -138,8 +124,8 @@ async function handleHttp(core: VaultCore, faults: Faults, req: IncomingMessage,
   }
 
   // A standby without request forwarding: everything but sys/health redirects to the leader.
-  if (core.standbyRedirect && path !== 'sys/health') {
-    res.setHeader('Location', `${core.standbyRedirect}${url.pathname}${url.search}`);
+  if (state.node.standbyRedirect && path !== 'sys/health') {
+    res.setHeader('Location', `${state.node.standbyRedirect}${url.pathname}${url.search}`);
     return send(res, { status: 307 }, req);
   }
 
@@ -165,119 +151,10 @@ async function handleHttp(core: VaultCore, faults: Faults, req: IncomingMessage,
   }
   const token = tokenOf(req);
   try {
-    const response = await core.dispatch(operation, path, url.searchParams, body, token);
+    const response = await router.route(operation, path, url.searchParams, body, token);
     send(res, response, req);
   } catch (err) {
     if (err instanceof VaultHttpError) return send(res, { status: err.status, body: { errors: err.errors } }, req);
     throw err;
-  }
-}
-
-function tokenOf(req: IncomingMessage): string | undefined {
-  const header = req.headers['x-vault-token'];
-  if (typeof header === 'string' && header !== '') return header;
-  const auth = req.headers.authorization;
-  if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice('Bearer '.length).trim();
-  return undefined;
-}
-
-async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (text === '') return {};
-  const type = req.headers['content-type'] ?? '';
-  if (type.includes('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(text));
-  const parsed: unknown = JSON.parse(text);
-  // `bao write -f` and the Go client's Write(path, nil) send `null`: Vault takes it as {}.
-  if (parsed === null) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-  return parsed as Record<string, unknown>;
-}
-
-function send(res: ServerResponse, response: VaultResponse, req: IncomingMessage): void {
-  res.setHeader('Cache-Control', 'no-store');
-  const namespace = req.headers['x-vault-namespace'];
-  if (typeof namespace === 'string') res.setHeader('X-Vault-Namespace', namespace);
-  if (response.body === undefined || response.status === 204) {
-    res.writeHead(response.status);
-    res.end();
-    return;
-  }
-  res.setHeader('Content-Type', 'application/json');
-  res.writeHead(response.status);
-  res.end(req.method === 'HEAD' ? undefined : `${JSON.stringify(response.body)}\n`);
-}
-
-function isTrue(value: string | null): boolean {
-  return value !== null && ['1', 't', 'true', 'True', 'TRUE'].includes(value);
-}
-
-/** The control API for tests and demos; not part of Vault's API. */
-async function control(core: VaultCore, faults: Faults, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-  const route = url.pathname.slice('/__dev/'.length);
-  const body = await readBody(req).catch(() => ({}) as Record<string, unknown>);
-  const reply = (status: number, value?: unknown) => send(res, { status, body: value }, req);
-  switch (`${req.method} ${route}`) {
-    case 'POST faults':
-      faults.failures.push({
-        pathPrefix: String(body.path ?? ''),
-        method: typeof body.method === 'string' ? body.method.toUpperCase() : undefined,
-        status: Number(body.status ?? 500),
-        errors: Array.isArray(body.errors) ? body.errors.map(String) : [],
-        retryAfter: body.retryAfter === undefined ? undefined : Number(body.retryAfter),
-        remaining: Number(body.count ?? 1),
-      });
-      return reply(204);
-    case 'DELETE faults':
-      faults.failures = [];
-      faults.drops = [];
-      faults.latency = null;
-      return reply(204);
-    case 'POST latency':
-      faults.latency = Number(body.ms ?? 0) > 0 ? { ms: Number(body.ms), pathPrefix: String(body.path ?? '') } : null;
-      return reply(204);
-    case 'POST drop':
-      faults.drops.push({ pathPrefix: String(body.path ?? ''), remaining: Number(body.count ?? 1) });
-      return reply(204);
-    case 'POST pause': {
-      // As a SIGSTOPped Vault: nothing answered, no lease expired, for `seconds`.
-      const ms = Number(body.seconds ?? 0) * 1000;
-      if (!(ms > 0)) return reply(400, { errors: ['seconds must be a positive number'] });
-      let resume!: () => void;
-      faults.paused = new Promise<void>((resolve) => (resume = resolve));
-      const thaw = setTimeout(() => {
-        faults.paused = null;
-        resume();
-      }, ms);
-      thaw.unref();
-      return reply(204);
-    }
-    case 'POST seal':
-      core.sealed = true;
-      return reply(204);
-    case 'POST unseal':
-      core.sealed = false;
-      return reply(204);
-    case 'POST standby':
-      core.standbyRedirect = typeof body.redirect === 'string' && body.redirect !== '' ? body.redirect.replace(/\/+$/, '') : null;
-      return reply(204);
-    case 'GET leases':
-      return reply(200, {
-        leases: core.leases.list().map((l) => ({
-          id: l.id,
-          path: l.path,
-          username: l.internal.username ?? null,
-          issueTime: new Date(l.issueMs).toISOString(),
-          expireTime: new Date(l.expireMs).toISOString(),
-          renewable: l.renewable,
-          revokeError: l.revokeError,
-          revokeAttempts: l.revokeAttempts,
-        })),
-      });
-    case 'GET stats':
-      return reply(200, { requests: faults.requests, byPath: Object.fromEntries(faults.byPath) });
-    default:
-      return reply(404, { errors: [`no control route ${req.method} /__dev/${route}`] });
   }
 }

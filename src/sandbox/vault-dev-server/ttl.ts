@@ -37,3 +37,11 @@ export function calculateTtl(options: {
   }
   return { ttl, warnings };
 }
+
+/** A mount's effective TTLs: its tuned values, else the system's 768h. */
+export function mountTtls(config: { default_lease_ttl: number; max_lease_ttl: number }): { defaultTtl: number; maxTtl: number } {
+  return {
+    defaultTtl: config.default_lease_ttl > 0 ? config.default_lease_ttl : SYSTEM_DEFAULT_TTL,
+    maxTtl: config.max_lease_ttl > 0 ? config.max_lease_ttl : SYSTEM_MAX_TTL,
+  };
+}

@@ -2,42 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { parseDurationSeconds } from '../../util/duration.js';
 
 /**
- * Vault's wire format (reference/vault-api.md §0): the success envelope, 204 for empty
- * successes, and `{"errors":[…]}` with the status Vault uses for each kind of failure.
+ * Vault's wire format (§0 of the API eos relies on, docs/design.md#9-the-vault-api-eos-relies-on):
+ * the success envelope, 204 for empty successes, and `{"errors":[…]}` with the status Vault uses
+ * for each kind of failure; fields read from request bodies; times as Go writes them.
+ *
+ * A § in this folder's comments names a part of that API as docs/vault-dev-server.md's table
+ * does: wire §0, sys §1, tokens and AppRole §2, KV §3, database §4, leases §5.
  */
 
+/** What a request asks, as Vault's logical.Operation (an HTTP method maps onto one). */
 export type Operation = 'read' | 'list' | 'update' | 'patch' | 'delete';
-
-export interface VaultRequest {
-  operation: Operation;
-  /** The logical path after /v1/, without a leading slash. */
-  path: string;
-  query: URLSearchParams;
-  body: Record<string, unknown>;
-  /** Set by the server once the token has been checked. */
-  token: TokenEntry;
-}
-
-/** A token as the server keeps it; the request's token once checked. */
-export interface TokenEntry {
-  id: string;
-  accessor: string;
-  policies: string[];
-  displayName: string;
-  path: string;
-  meta: Record<string, string> | null;
-  issueMs: number;
-  /** null: never expires (root). */
-  expireMs: number | null;
-  creationTtl: number;
-  explicitMaxTtl: number;
-  /** The most this token may live from issue, from its role or the system. */
-  maxTtl: number;
-  renewable: boolean;
-  orphan: boolean;
-  parent: string | null;
-  isRoot: boolean;
-}
 
 export interface VaultResponse {
   status: number;

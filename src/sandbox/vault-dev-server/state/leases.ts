@@ -1,6 +1,6 @@
-import type { Clock } from '../../util/clock.js';
-import { base62 } from './random.js';
-import { badRequest } from './wire.js';
+import type { Clock } from '../../../util/clock.js';
+import { base62 } from '../random.js';
+import { badRequest } from '../wire.js';
 
 /** What the secrets engine that issued a lease does on renewal and revocation. */
 export interface LeaseBackend {
@@ -11,10 +11,8 @@ export interface LeaseBackend {
 
 export interface LeaseEntry {
   id: string;
-  /** The request path that created it, e.g. database/creds/readonly. */
+  /** The request path that created it, e.g. database/creds/readonly: it starts with its mount's. */
   path: string;
-  /** The mount it belongs to, e.g. database/. */
-  mount: string;
   issueMs: number;
   expireMs: number;
   lastRenewalMs: number | null;
@@ -45,7 +43,6 @@ export class LeaseManager {
 
   register(options: {
     path: string;
-    mount: string;
     ttl: number;
     renewable: boolean;
     tokenId: string;
@@ -56,7 +53,6 @@ export class LeaseManager {
     const lease: LeaseEntry = {
       id: `${options.path}/${base62(24)}`,
       path: options.path,
-      mount: options.mount,
       issueMs: now,
       expireMs: now + options.ttl * 1000,
       lastRenewalMs: null,

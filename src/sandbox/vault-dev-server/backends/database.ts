@@ -1,12 +1,8 @@
-import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
-import pg from 'pg';
-import { quoteIdent } from '../../db/identifiers.js';
-import type { Clock } from '../../util/clock.js';
-import type { LeaseBackend, LeaseEntry, LeaseManager } from './leases.js';
-import { mountTtls, type Mount, type SecretEngine } from './mounts.js';
-import { databasePassword, databaseUsername, expirationText } from './random.js';
-import { calculateTtl } from './ttl.js';
+import type pg from 'pg';
+import type { Clock } from '../../../util/clock.js';
+import type { LeaseBackend, LeaseEntry, LeaseManager } from '../state/leases.js';
+import { databasePassword, databaseUsername, expirationText } from '../random.js';
+import { calculateTtl, mountTtls } from '../ttl.js';
 import {
   durationField,
   badRequest,
@@ -19,16 +15,16 @@ import {
   stringField,
   unsupportedOperation,
   unsupportedPath,
-  VaultHttpError,
-  type VaultRequest,
   type VaultResponse,
-} from './wire.js';
+} from '../wire.js';
+import type { Backend, BackendRequest, MountInfo } from './backend.js';
+import { defaultRevocation, newPool, pgErrorText, runInTransaction, scramVerifier } from './postgresql-plugin.js';
 
 /**
- * The database secrets engine with the PostgreSQL plugin (reference §4), running every
- * statement for real against PostgreSQL: creation in one transaction, renewal, custom
- * revocation in one transaction, or Vault's default revocation sequence — which fails, as
- * Vault's does, when the role still holds default privileges.
+ * The database secrets engine with the PostgreSQL plugin (§4), running every statement for
+ * real against PostgreSQL: creation in one transaction, renewal, custom revocation in one
+ * transaction, or Vault's default revocation sequence — which fails, as Vault's does, when the
+ * role still holds default privileges.
  */
 
 const PLUGIN = 'postgresql-database-plugin';
@@ -67,17 +63,20 @@ interface Role {
   maxTtl: number;
 }
 
-export class DatabaseEngine implements SecretEngine {
+export class DatabaseBackend implements Backend {
   private readonly connections = new Map<string, Connection>();
   private readonly roles = new Map<string, Role>();
 
   constructor(
+    private readonly mount: MountInfo,
     private readonly clock: Clock,
     private readonly leases: LeaseManager,
   ) {}
 
-  async handle(request: VaultRequest, subpath: string, mount: Mount): Promise<VaultResponse> {
-    const [area = '', ...restParts] = subpath.split('/');
+  async handle(request: BackendRequest): Promise<VaultResponse> {
+    // PATCH is served by KV v2 only.
+    if (request.operation === 'patch') throw unsupportedOperation();
+    const [area = '', ...restParts] = request.subpath.split('/');
     const name = restParts.join('/').replace(/\/+$/, '');
     switch (area) {
       case 'config':
@@ -87,7 +86,7 @@ export class DatabaseEngine implements SecretEngine {
       case 'creds':
         if (request.operation !== 'read') throw unsupportedOperation();
         if (name === '') throw unsupportedPath();
-        return this.issue(request, name, mount);
+        return this.issue(request, name);
       case 'rotate-root':
         if (request.operation !== 'update') throw unsupportedOperation();
         return this.rotateRoot(this.requireConnection(name));
@@ -107,7 +106,7 @@ export class DatabaseEngine implements SecretEngine {
 
   // --- config/<name> -------------------------------------------------------------------------
 
-  private async config(request: VaultRequest, name: string): Promise<VaultResponse> {
+  private async config(request: BackendRequest, name: string): Promise<VaultResponse> {
     if (request.operation === 'list' || (request.operation === 'read' && name === '')) {
       return keysOrNotFound([...this.connections.keys()]);
     }
@@ -217,7 +216,7 @@ export class DatabaseEngine implements SecretEngine {
 
   // --- roles/<name> --------------------------------------------------------------------------
 
-  private async role(request: VaultRequest, name: string): Promise<VaultResponse> {
+  private async role(request: BackendRequest, name: string): Promise<VaultResponse> {
     if (request.operation === 'list' || (request.operation === 'read' && name === '')) return keysOrNotFound([...this.roles.keys()]);
     if (name === '') throw unsupportedPath();
     switch (request.operation) {
@@ -266,7 +265,8 @@ export class DatabaseEngine implements SecretEngine {
 
   // --- creds/<role> --------------------------------------------------------------------------
 
-  private async issue(request: VaultRequest, roleName: string, mount: Mount): Promise<VaultResponse> {
+  private async issue(request: BackendRequest, roleName: string): Promise<VaultResponse> {
+    const { mount } = this;
     const role = this.roles.get(roleName);
     if (!role) throw badRequest(`unknown role: ${roleName}`);
     const c = this.connections.get(role.dbName);
@@ -274,7 +274,7 @@ export class DatabaseEngine implements SecretEngine {
     if (!c.allowedRoles.includes('*') && !c.allowedRoles.some((pattern) => globMatch(pattern, roleName))) {
       throw internalError(`"${roleName}" is not an allowed role`);
     }
-    const { defaultTtl, maxTtl } = mountTtls(mount);
+    const { defaultTtl, maxTtl } = mountTtls(mount.config);
     const { ttl } = calculateTtl({ nowMs: this.clock.now(), increment: 0, backendTtl: role.defaultTtl, backendMaxTtl: role.maxTtl, mountDefaultTtl: defaultTtl, mountMaxTtl: maxTtl });
     if (role.creation.length === 0) throw internalError('empty creation statements');
 
@@ -289,28 +289,27 @@ export class DatabaseEngine implements SecretEngine {
 
     const lease = this.leases.register({
       path: `${mount.path}creds/${roleName}`,
-      mount: mount.path,
       ttl,
       renewable: true,
       tokenId: request.token.id,
       internal: { username, role: roleName, db_name: role.dbName },
-      backend: this.leaseBackend(mount),
+      backend: this.leaseBackend(),
     });
     return ok({ lease_id: lease.id, renewable: true, lease_duration: ttl, data: { username, password } });
   }
 
-  private leaseBackend(mount: Mount): LeaseBackend {
+  private leaseBackend(): LeaseBackend {
     return {
-      renew: (lease, increment) => this.renewLease(lease, increment, mount),
+      renew: (lease, increment) => this.renewLease(lease, increment),
       revoke: (lease) => this.revokeLease(lease),
     };
   }
 
-  private async renewLease(lease: LeaseEntry, increment: number, mount: Mount): Promise<{ ttl: number; warnings: string[] }> {
+  private async renewLease(lease: LeaseEntry, increment: number): Promise<{ ttl: number; warnings: string[] }> {
     const role = this.roles.get(lease.internal.role as string);
     if (!role) throw internalError(`error during renew: could not find role with name "${lease.internal.role}"`);
     const c = this.requireConnection(role.dbName);
-    const { defaultTtl, maxTtl } = mountTtls(mount);
+    const { defaultTtl, maxTtl } = mountTtls(this.mount.config);
     const result = calculateTtl({
       nowMs: this.clock.now(),
       increment,
@@ -351,62 +350,6 @@ export class DatabaseEngine implements SecretEngine {
   }
 }
 
-/** Vault's default revocation: REVOKEs outside a transaction that go on past errors, then DROP ROLE. */
-async function defaultRevocation(pool: pg.Pool, username: string): Promise<void> {
-  const exists = await pool.query('SELECT exists (SELECT rolname FROM pg_roles WHERE rolname = $1)', [username]);
-  if (!exists.rows[0]?.exists) return;
-  const user = quoteIdent(username);
-  const schemas = await pool.query('SELECT DISTINCT table_schema FROM information_schema.role_column_grants WHERE grantee = $1', [username]);
-  const statements: string[] = [];
-  for (const row of schemas.rows as { table_schema: string }[]) {
-    statements.push(`REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA ${quoteIdent(row.table_schema)} FROM ${user};`);
-    statements.push(`REVOKE USAGE ON SCHEMA ${quoteIdent(row.table_schema)} FROM ${user};`);
-  }
-  statements.push(`REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA public FROM ${user};`);
-  statements.push(`REVOKE ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA public FROM ${user};`);
-  statements.push(`REVOKE USAGE ON SCHEMA public FROM ${user};`);
-  const db = await pool.query('SELECT current_database() AS name');
-  statements.push(`REVOKE CONNECT ON DATABASE ${quoteIdent(db.rows[0].name as string)} FROM ${user};`);
-  let last: unknown;
-  for (const statement of statements) {
-    await pool.query(statement).catch((err: unknown) => (last = err));
-  }
-  if (last !== undefined) throw new Error(`could not perform all revocation statements: ${pgErrorText(last)}`);
-  await pool.query(`DROP ROLE IF EXISTS ${user};`).catch((err: unknown) => {
-    throw new Error(pgErrorText(err));
-  });
-}
-
-/** Runs statements in one transaction with `{{key}}` replaced, split as Vault's plugin splits them. */
-async function runInTransaction(pool: pg.Pool, statements: string[], values: Record<string, string>): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    for (const statement of statements) {
-      const queries = isMultilineStatement(statement) ? [statement] : statement.split(';').map((s) => s.trim()).filter((s) => s !== '');
-      for (const query of queries) await client.query(fill(query, values));
-    }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
-}
-
-/** The plugin keeps a statement whole when it holds the word END outside quotes (a DO block). */
-function isMultilineStatement(statement: string): boolean {
-  const withoutLiterals = statement.replace(/"[^"]*"/g, '').replace(/'[^']*'/g, '');
-  return /\bEND\b/.test(withoutLiterals);
-}
-
-function fill(template: string, values: Record<string, string>): string {
-  let out = template;
-  for (const [key, value] of Object.entries(values)) out = out.split(`{{${key}}}`).join(value);
-  return out;
-}
-
 /** Creation, revocation, renew and rollback statements: a list, or one string as one item. */
 function statementList(value: unknown): string[] | undefined {
   if (value === undefined || value === null) return undefined;
@@ -424,49 +367,4 @@ function keysOrNotFound(keys: string[]): VaultResponse {
 function globMatch(pattern: string, value: string): boolean {
   const regex = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
   return regex.test(value);
-}
-
-function newPool(c: Omit<Connection, 'pool'>): pg.Pool {
-  const url = templateUrl(c.connectionUrl, c.username, c.password);
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: c.maxOpenConnections > 0 ? c.maxOpenConnections : 4,
-    maxLifetimeSeconds: c.maxConnectionLifetime > 0 ? c.maxConnectionLifetime : 0,
-    idleTimeoutMillis: 30_000,
-    connectionTimeoutMillis: 10_000,
-  });
-  pool.on('error', () => undefined); // an idle client dying (e.g. server restart) is not fatal
-  return pool;
-}
-
-/** Replaces {{username}} and {{password}}: escaped inside a URL, as they are in Vault's. */
-function templateUrl(url: string, username: string, password: string): string {
-  const isUrl = /^[a-z]+:\/\//i.test(url);
-  const enc = (v: string) => (isUrl ? encodeURIComponent(v) : v);
-  return url.split('{{username}}').join(enc(username)).split('{{password}}').join(enc(password));
-}
-
-/** pgx's error text: `ERROR: message (SQLSTATE code)`. */
-export function pgErrorText(err: unknown): string {
-  if (err instanceof VaultHttpError) return err.errors.join('; ');
-  const e = err as { message?: string; code?: string; severity?: string };
-  if (e && typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return `${e.severity ?? 'ERROR'}: ${e.message} (SQLSTATE ${e.code})`;
-  return e?.message ?? String(err);
-}
-
-/** A SCRAM-SHA-256 verifier, so the plain password never reaches PostgreSQL. */
-const pbkdf2Async = promisify(pbkdf2);
-
-/**
- * The SCRAM-SHA-256 verifier PostgreSQL stores. Derived on the thread pool, not the event loop:
- * Vault does this in its own process, so the double must not stall whoever shares its process.
- */
-async function scramVerifier(password: string): Promise<string> {
-  const salt = randomBytes(16);
-  const iterations = 4096;
-  const salted = await pbkdf2Async(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
-  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
-  const storedKey = createHash('sha256').update(clientKey).digest();
-  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
-  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }

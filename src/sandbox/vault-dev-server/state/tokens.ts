@@ -1,14 +1,36 @@
-import type { Clock } from '../../util/clock.js';
-import { SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL } from './ttl.js';
-import { base62, serviceToken } from './random.js';
-import { calculateTtl } from './ttl.js';
-import { badRequest, goTime, type TokenEntry } from './wire.js';
+import type { Clock } from '../../../util/clock.js';
+import { base62, serviceToken } from '../random.js';
+import { calculateTtl, SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL } from '../ttl.js';
+import { badRequest } from '../wire.js';
 
 /**
- * Service tokens: the root token, child tokens from auth/token/create, and AppRole logins.
+ * Service tokens: the root token, child tokens from auth/token/create, and auth method logins.
  * When a token expires or is revoked, its children and every lease it created are revoked:
- * that is the Vault behaviour a lease keeper must survive (reference §2).
+ * that is the Vault behaviour a lease keeper must survive (§2).
  */
+
+/** A token as the server keeps it; the request's token once checked. */
+export interface TokenEntry {
+  id: string;
+  accessor: string;
+  policies: string[];
+  displayName: string;
+  /** The path that created it: `auth/token/create`, `auth/<mount>/login`. */
+  path: string;
+  meta: Record<string, string> | null;
+  issueMs: number;
+  /** null: never expires (root). */
+  expireMs: number | null;
+  creationTtl: number;
+  explicitMaxTtl: number;
+  /** The most this token may live from issue, from its role or the system. */
+  maxTtl: number;
+  renewable: boolean;
+  orphan: boolean;
+  parent: string | null;
+  isRoot: boolean;
+}
+
 export interface CreateTokenOptions {
   policies: string[];
   displayName: string;
@@ -140,6 +162,17 @@ export class TokenStore {
     this.timers.delete(entry.id);
   }
 
+  /**
+   * Revokes every live token whose creating path starts with a prefix (Vault's revoke-prefix
+   * on `auth/<mount>/`): what logged in through an auth mount goes with the mount.
+   */
+  async revokeUnder(prefix: string): Promise<void> {
+    for (const entry of [...this.tokens.values()]) {
+      // A child revoked with its parent earlier in this loop is gone already.
+      if (entry.path.startsWith(prefix) && this.tokens.get(entry.id) === entry) await this.revoke(entry);
+    }
+  }
+
   async revokeAll(): Promise<void> {
     for (const entry of [...this.tokens.values()]) if (!entry.isRoot) await this.revoke(entry);
     for (const timer of this.timers.values()) timer.cancel();
@@ -155,61 +188,4 @@ export class TokenStore {
     }, entry.expireMs - this.clock.now());
     this.timers.set(entry.id, timer);
   }
-}
-
-/** The token_* fields every auth method's role read shows (Vault's tokenutil PopulateTokenData). */
-export function tokenParamsData(params: { ttl: number; maxTtl: number; policies: string[]; noDefaultPolicy?: boolean }) {
-  return {
-    token_bound_cidrs: [],
-    token_explicit_max_ttl: 0,
-    token_max_ttl: params.maxTtl,
-    token_no_default_policy: params.noDefaultPolicy ?? false,
-    token_num_uses: 0,
-    token_period: 0,
-    token_policies: params.policies,
-    token_strictly_bind_ip: false,
-    token_ttl: params.ttl,
-    token_type: 'default',
-  };
-}
-
-/** The `auth` block of a login or token-create response. */
-export function authBlock(entry: TokenEntry, leaseDuration: number) {
-  return {
-    client_token: entry.id,
-    accessor: entry.accessor,
-    policies: entry.policies,
-    token_policies: entry.policies,
-    metadata: entry.meta,
-    lease_duration: leaseDuration,
-    renewable: entry.renewable,
-    entity_id: '',
-    token_type: 'service',
-    orphan: entry.orphan,
-    mfa_requirement: null,
-    num_uses: 0,
-  };
-}
-
-/** The `data` of auth/token/lookup-self. */
-export function lookupData(entry: TokenEntry, ttl: number) {
-  return {
-    accessor: entry.accessor,
-    creation_time: Math.floor(entry.issueMs / 1000),
-    creation_ttl: entry.creationTtl,
-    display_name: entry.displayName,
-    entity_id: '',
-    expire_time: entry.expireMs === null ? null : goTime(entry.expireMs),
-    explicit_max_ttl: entry.explicitMaxTtl,
-    id: entry.id,
-    issue_time: goTime(entry.issueMs),
-    meta: entry.meta,
-    num_uses: 0,
-    orphan: entry.orphan,
-    path: entry.path,
-    policies: entry.policies,
-    renewable: entry.isRoot ? false : entry.renewable,
-    ttl,
-    type: 'service',
-  };
 }

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../../util/clock.js';
-import type { Mount, SecretEngine } from './mounts.js';
-import { authBlock, tokenParamsData, type TokenStore } from './tokens.js';
+import type { Clock } from '../../../util/clock.js';
+import type { TokenStore } from '../state/tokens.js';
 import {
   durationField,
   badRequest,
@@ -15,9 +14,10 @@ import {
   unsupportedOperation,
   unsupportedPath,
   VaultHttpError,
-  type VaultRequest,
   type VaultResponse,
-} from './wire.js';
+} from '../wire.js';
+import type { Backend, BackendRequest, MountInfo, SpecialPaths } from './backend.js';
+import { authBlock, tokenParamsData } from './token-fields.js';
 
 interface AppRole {
   name: string;
@@ -40,20 +40,23 @@ interface SecretId {
   usesLeft: number | null;
 }
 
-/** The AppRole auth method (reference §2): roles, role-id, secret-id, login. */
-export class AppRoleEngine implements SecretEngine {
+/** The AppRole auth method (§2): roles, role-id, secret-id, login. */
+export class AppRoleBackend implements Backend {
+  readonly special: SpecialPaths = { unauthenticated: ['login'] };
   private readonly roles = new Map<string, AppRole>();
   private readonly secretIds = new Map<string, SecretId>();
 
   constructor(
+    private readonly mount: MountInfo,
     private readonly clock: Clock,
     private readonly tokens: TokenStore,
   ) {}
 
-  async handle(request: VaultRequest, subpath: string, mount: Mount): Promise<VaultResponse> {
+  async handle(request: BackendRequest): Promise<VaultResponse> {
+    const { subpath } = request;
     if (subpath === 'login') {
       if (request.operation !== 'update') throw unsupportedOperation();
-      return this.login(request.body, mount);
+      return this.login(request.body);
     }
     const parts = subpath.replace(/\/+$/, '').split('/');
     if (parts[0] !== 'role') throw unsupportedPath();
@@ -117,7 +120,7 @@ export class AppRoleEngine implements SecretEngine {
     throw unsupportedPath();
   }
 
-  private role(request: VaultRequest, name: string): VaultResponse {
+  private role(request: BackendRequest, name: string): VaultResponse {
     const existing = this.roles.get(name);
     switch (request.operation) {
       case 'read':
@@ -161,7 +164,7 @@ export class AppRoleEngine implements SecretEngine {
     return entry.expireMs !== null && entry.expireMs <= this.clock.now();
   }
 
-  private login(body: Record<string, unknown>, mount: Mount): VaultResponse {
+  private login(body: Record<string, unknown>): VaultResponse {
     const roleId = typeof body.role_id === 'string' ? body.role_id.trim() : '';
     // OpenBao's alias look-ahead fails first, as a bare internal error: a 500.
     if (roleId === '') throw new VaultHttpError(500, ['missing role_id']);
@@ -179,8 +182,8 @@ export class AppRoleEngine implements SecretEngine {
     }
     const token = this.tokens.create({
       policies: ['default', ...role.tokenPolicies],
-      displayName: mount.path.replace(/\/$/, ''),
-      path: `auth/${mount.path}login`,
+      displayName: this.mount.path.replace(/\/$/, ''),
+      path: `auth/${this.mount.path}login`,
       ttl: role.tokenTtl,
       maxTtl: role.tokenMaxTtl,
       meta: { role_name: role.name },

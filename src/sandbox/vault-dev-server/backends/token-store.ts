@@ -1,5 +1,4 @@
-import type { VaultCore } from './core.js';
-import { authBlock, lookupData } from './tokens.js';
+import type { TokenEntry, TokenStore } from '../state/tokens.js';
 import {
   badRequest,
   boolField,
@@ -12,14 +11,24 @@ import {
   unsupportedOperation,
   unsupportedPath,
   VaultHttpError,
-  type TokenEntry,
-  type VaultRequest,
   type VaultResponse,
-} from './wire.js';
+} from '../wire.js';
+import type { Backend, BackendRequest, SpecialPaths } from './backend.js';
+import { authBlock, lookupData } from './token-fields.js';
 
-/** auth/token/…: the token store's own routes (reference §2). */
-export async function handleTokenRoutes(core: VaultCore, request: VaultRequest, route: string): Promise<VaultResponse> {
-  const { token, body, operation } = request;
+/** The token store, mounted at auth/token/: its routes over the shared tokens (§2). */
+export class TokenStoreBackend implements Backend {
+  readonly special: SpecialPaths = { root: ['revoke-orphan/*', 'accessors*'] };
+
+  constructor(private readonly tokens: TokenStore) {}
+
+  handle(request: BackendRequest): Promise<VaultResponse> {
+    return handleTokenRoutes(this.tokens, request);
+  }
+}
+
+async function handleTokenRoutes(tokens: TokenStore, request: BackendRequest): Promise<VaultResponse> {
+  const { token, body, operation, subpath: route } = request;
   const update = () => {
     if (operation !== 'update') throw unsupportedOperation();
   };
@@ -32,66 +41,66 @@ export async function handleTokenRoutes(core: VaultCore, request: VaultRequest, 
   const accessorEntry = (): TokenEntry | undefined => {
     const accessor = stringField(body, 'accessor') || route.replace(/^[a-z-]+\/?/, '');
     if (!accessor) throw badRequest(multierror('missing accessor'));
-    return core.tokens.byAccessor(accessor);
+    return tokens.byAccessor(accessor);
   };
   const base = route.split('/')[0];
   switch (base) {
     case 'lookup-self':
       if (operation !== 'read') throw unsupportedOperation();
-      return ok({ data: lookupData(token, core.tokens.remainingSeconds(token)) });
+      return ok({ data: lookupData(token, tokens.remainingSeconds(token)) });
     case 'renew-self': {
       update();
-      const { ttl, warnings } = core.tokens.renew(token, durationField(body, 'increment') ?? 0);
+      const { ttl, warnings } = tokens.renew(token, durationField(body, 'increment') ?? 0);
       return ok({ auth: authBlock(token, ttl), warnings });
     }
     case 'revoke-self':
       update();
-      await core.tokens.revoke(token);
+      await tokens.revoke(token);
       return noContent();
     case 'lookup': {
       if (operation !== 'update' && operation !== 'read') throw unsupportedOperation();
       // Without a token named, lookup looks up the caller, as lookup-self.
       const id = stringField(body, 'token') || route.slice('lookup/'.length) || token.id;
-      const found = core.tokens.lookup(id);
+      const found = tokens.lookup(id);
       if (!found) throw new VaultHttpError(403, ['bad token']);
-      return ok({ data: lookupData(found, core.tokens.remainingSeconds(found)) });
+      return ok({ data: lookupData(found, tokens.remainingSeconds(found)) });
     }
     case 'lookup-accessor': {
       update();
       const found = accessorEntry();
       if (!found) throw badRequest(multierror('invalid accessor'));
-      return ok({ data: { ...lookupData(found, core.tokens.remainingSeconds(found)), id: '' } });
+      return ok({ data: { ...lookupData(found, tokens.remainingSeconds(found)), id: '' } });
     }
     case 'renew': {
       update();
-      const found = core.tokens.lookup(named('renew'));
+      const found = tokens.lookup(named('renew'));
       if (!found) throw badRequest('token not found');
-      const { ttl, warnings } = core.tokens.renew(found, durationField(body, 'increment') ?? 0);
+      const { ttl, warnings } = tokens.renew(found, durationField(body, 'increment') ?? 0);
       return ok({ auth: authBlock(found, ttl), warnings });
     }
     case 'revoke': {
       update();
-      const found = core.tokens.lookup(named('revoke'));
-      if (found) await core.tokens.revoke(found);
+      const found = tokens.lookup(named('revoke'));
+      if (found) await tokens.revoke(found);
       return noContent();
     }
     case 'revoke-accessor': {
       update();
       const found = accessorEntry();
       if (!found) return ok({ warnings: ['No token found with this accessor'] });
-      await core.tokens.revoke(found);
+      await tokens.revoke(found);
       return noContent();
     }
     case 'create':
     case 'create-orphan':
       update();
-      return create(core, token, body, route);
+      return create(tokens, token, body, route);
     default:
       throw unsupportedPath();
   }
 }
 
-function create(core: VaultCore, parent: TokenEntry, body: Record<string, unknown>, route: string): VaultResponse {
+function create(tokens: TokenStore, parent: TokenEntry, body: Record<string, unknown>, route: string): VaultResponse {
   const privileged = parent.isRoot || parent.policies.includes('root');
   const requested = listField(body, 'policies') ?? parent.policies;
   if (!privileged && requested.some((p) => !parent.policies.includes(p) && p !== 'default')) {
@@ -100,7 +109,7 @@ function create(core: VaultCore, parent: TokenEntry, body: Record<string, unknow
   const noDefault = boolField(body, 'no_default_policy', false);
   const policies = requested.includes('root') ? ['root'] : [...(noDefault ? [] : ['default']), ...requested];
   const displayName = typeof body.display_name === 'string' && body.display_name !== '' ? `token-${body.display_name}` : 'token';
-  const created = core.tokens.create({
+  const created = tokens.create({
     policies,
     displayName,
     path: `auth/token/${route}`,

@@ -1,53 +1,6 @@
-import type { Clock } from '../../util/clock.js';
-import { SYSTEM_DEFAULT_TTL } from './ttl.js';
-import { goTime } from './wire.js';
-import type { Mount, SecretEngine } from './mounts.js';
-import {
-  badRequest,
-  listChildren,
-  boolField,
-  envelope,
-  noContent,
-  notFound,
-  ok,
-  unsupportedOperation,
-  unsupportedPath,
-  type VaultRequest,
-  type VaultResponse,
-} from './wire.js';
-
-/** KV version 1: one object per path, no versions (reference §3). */
-export class KvV1Engine implements SecretEngine {
-  private readonly secrets = new Map<string, Record<string, unknown>>();
-
-  exists(subpath: string): boolean {
-    return this.secrets.has(subpath.replace(/\/+$/, ''));
-  }
-
-  async handle(request: VaultRequest, subpath: string): Promise<VaultResponse> {
-    const key = subpath.replace(/\/+$/, '');
-    switch (request.operation) {
-      case 'read': {
-        const value = this.secrets.get(key);
-        if (!value) throw notFound();
-        // KV v1 answers with its refresh interval as the lease duration (768h by default).
-        return ok({ data: value, lease_duration: SYSTEM_DEFAULT_TTL });
-      }
-      case 'list':
-        return listChildren([...this.secrets.keys()], subpath);
-      case 'update':
-        if (key === '') throw unsupportedPath();
-        if (Object.keys(request.body).length === 0) throw badRequest('missing data fields');
-        this.secrets.set(key, { ...request.body });
-        return noContent();
-      case 'delete':
-        this.secrets.delete(key);
-        return noContent();
-      default:
-        throw unsupportedOperation();
-    }
-  }
-}
+import type { Clock } from '../../../util/clock.js';
+import { badRequest, boolField, envelope, goTime, listChildren, noContent, notFound, ok, unsupportedOperation, unsupportedPath, type VaultResponse } from '../wire.js';
+import type { Backend, BackendRequest } from './backend.js';
 
 interface Version {
   data: Record<string, unknown>;
@@ -77,8 +30,8 @@ function emptySecret(now: number): Secret {
 const V1_PATH_ON_V2 =
   "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the Vault CLI, use 'vault kv get' for this operation.";
 
-/** KV version 2: versioned secrets under data/, metadata/, delete/, undelete/, destroy/. */
-export class KvV2Engine implements SecretEngine {
+/** KV version 2: versioned secrets under data/, metadata/, delete/, undelete/, destroy/ (§3); the one backend that takes PATCH. */
+export class KvV2Backend implements Backend {
   private readonly secrets = new Map<string, Secret>();
 
   constructor(private readonly clock: Clock) {}
@@ -88,7 +41,8 @@ export class KvV2Engine implements SecretEngine {
     return match ? this.secrets.has(match[2] as string) : undefined;
   }
 
-  async handle(request: VaultRequest, subpath: string): Promise<VaultResponse> {
+  async handle(request: BackendRequest): Promise<VaultResponse> {
+    const { subpath } = request;
     const slash = subpath.indexOf('/');
     const area = slash === -1 ? subpath : subpath.slice(0, slash);
     const rest = slash === -1 ? '' : subpath.slice(slash + 1);
@@ -112,7 +66,7 @@ export class KvV2Engine implements SecretEngine {
     }
   }
 
-  private data(request: VaultRequest, key: string): VaultResponse {
+  private data(request: BackendRequest, key: string): VaultResponse {
     if (key === '') throw unsupportedPath();
     switch (request.operation) {
       case 'read': {
@@ -168,7 +122,7 @@ export class KvV2Engine implements SecretEngine {
     }
   }
 
-  private metadata(request: VaultRequest, key: string, rest: string): VaultResponse {
+  private metadata(request: BackendRequest, key: string, rest: string): VaultResponse {
     switch (request.operation) {
       case 'list':
         return listChildren([...this.secrets.keys()], rest);
@@ -257,10 +211,4 @@ export class KvV2Engine implements SecretEngine {
       version: n,
     };
   }
-}
-
-
-
-export function kvEngineFor(mount: Mount, clock: Clock): SecretEngine {
-  return mount.options?.version === '2' ? new KvV2Engine(clock) : new KvV1Engine();
 }

@@ -1,5 +1,7 @@
-import type { VaultCore } from './core.js';
-import { parsePolicy } from './policy.js';
+import type { Clock } from '../../../../util/clock.js';
+import type { PolicyStore } from '../../state/policies.js';
+import { parsePolicy } from '../../state/policy.js';
+import type { TokenStore } from '../../state/tokens.js';
 import {
   badRequest,
   goTime,
@@ -12,27 +14,27 @@ import {
   withTopLevel,
   unsupportedOperation,
   VaultHttpError,
-  type VaultRequest,
   type VaultResponse,
-} from './wire.js';
+} from '../../wire.js';
+import type { BackendRequest } from '../backend.js';
 
 /**
  * sys/policy/<name> (the old form: `rules`, and `policies` beside `keys` in lists),
  * sys/policies/acl/<name>, and sys/capabilities, -self and -accessor.
  */
-export function handlePolicies(core: VaultCore, request: VaultRequest, route: string): VaultResponse {
+export function handlePolicies(policies: PolicyStore, clock: Clock, request: BackendRequest, route: string): VaultResponse {
   const old = route === 'policy' || route.startsWith('policy/');
   const name = (old ? route.slice('policy'.length) : route.slice('policies/acl'.length)).replace(/^\/+|\/+$/g, '');
   if (name === '') {
     if (request.operation !== 'list' && request.operation !== 'read') throw unsupportedOperation();
-    const keys = [...core.policies.keys()].sort();
+    const keys = policies.names();
     keys.push('root');
     return old ? withTopLevel({ keys, policies: keys }) : ok({ data: { keys } });
   }
   const lower = name.toLowerCase();
   switch (request.operation) {
     case 'read': {
-      const policy = lower === 'root' ? undefined : core.policies.get(lower);
+      const policy = lower === 'root' ? undefined : policies.get(lower);
       if (lower !== 'root' && !policy) throw notFound();
       const data = {
         name: lower,
@@ -58,21 +60,20 @@ export function handlePolicies(core: VaultCore, request: VaultRequest, route: st
       raw = maybeBase64(raw);
       if (lower === 'root') throw badRequest('cannot update "root" policy');
       const policy = parsePolicy(lower, raw);
-      policy.version = (core.policies.get(lower)?.version ?? 0) + 1;
-      policy.modifiedMs = core.clock.now();
-      core.policies.set(lower, policy);
+      policy.version = (policies.get(lower)?.version ?? 0) + 1;
+      policy.modifiedMs = clock.now();
+      policies.set(policy);
       return warnings.length > 0 ? ok({ warnings }) : noContent();
     }
     case 'delete':
       if (lower === 'root') throw badRequest('cannot delete "root" policy');
       if (lower === 'default') throw badRequest('cannot delete default policy');
-      core.policies.delete(lower);
+      policies.delete(lower);
       return noContent();
     default:
       throw unsupportedOperation();
   }
 }
-
 
 /** Vault takes a base64-encoded policy as well as the text. */
 function maybeBase64(raw: string): string {
@@ -80,23 +81,23 @@ function maybeBase64(raw: string): string {
   return Buffer.from(raw, 'base64').toString('utf8');
 }
 
-export function handleCapabilities(core: VaultCore, request: VaultRequest, route: string): VaultResponse {
+export function handleCapabilities(policies: PolicyStore, tokens: TokenStore, request: BackendRequest, route: string): VaultResponse {
   if (request.operation !== 'update') throw unsupportedOperation();
   let tokenId: string | undefined;
   if (route === 'capabilities-self') tokenId = request.token.id;
   else if (route === 'capabilities-accessor') {
     const accessor = stringField(request.body, 'accessor');
     if (!accessor) throw badRequest(multierror('missing accessor'));
-    tokenId = core.tokens.byAccessor(accessor)?.id;
+    tokenId = tokens.byAccessor(accessor)?.id;
     if (!tokenId) throw badRequest(multierror('invalid accessor'));
   } else tokenId = stringField(request.body, 'token');
   if (!tokenId) throw new VaultHttpError(500, ['1 error occurred:\n\t* no token found\n\n']);
   const paths = listField(request.body, 'paths') ?? listField(request.body, 'path') ?? [];
   if (paths.length === 0) throw badRequest('paths must be supplied');
-  const token = core.tokens.lookup(tokenId);
+  const token = tokens.lookup(tokenId);
   if (!token) throw badRequest(multierror('invalid token'));
   const data: Record<string, string[]> = {};
-  for (const path of paths) data[path] = core.capabilitiesOf(token, path);
+  for (const path of paths) data[path] = policies.capabilitiesOf(token, path);
   if (paths.length === 1) data.capabilities = data[paths[0] as string] as string[];
   return withTopLevel(data);
 }

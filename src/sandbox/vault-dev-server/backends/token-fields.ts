@@ -1,0 +1,61 @@
+import type { TokenEntry } from '../state/tokens.js';
+import { goTime } from '../wire.js';
+
+/** How a token shows on the wire: in a login's `auth` block, a lookup's `data`, a role's read. */
+
+/** The token_* fields every auth method's role read shows (Vault's tokenutil PopulateTokenData). */
+export function tokenParamsData(params: { ttl: number; maxTtl: number; policies: string[]; noDefaultPolicy?: boolean }) {
+  return {
+    token_bound_cidrs: [],
+    token_explicit_max_ttl: 0,
+    token_max_ttl: params.maxTtl,
+    token_no_default_policy: params.noDefaultPolicy ?? false,
+    token_num_uses: 0,
+    token_period: 0,
+    token_policies: params.policies,
+    token_strictly_bind_ip: false,
+    token_ttl: params.ttl,
+    token_type: 'default',
+  };
+}
+
+/** The `auth` block of a login or token-create response. */
+export function authBlock(entry: TokenEntry, leaseDuration: number) {
+  return {
+    client_token: entry.id,
+    accessor: entry.accessor,
+    policies: entry.policies,
+    token_policies: entry.policies,
+    metadata: entry.meta,
+    lease_duration: leaseDuration,
+    renewable: entry.renewable,
+    entity_id: '',
+    token_type: 'service',
+    orphan: entry.orphan,
+    mfa_requirement: null,
+    num_uses: 0,
+  };
+}
+
+/** The `data` of auth/token/lookup-self. */
+export function lookupData(entry: TokenEntry, ttl: number) {
+  return {
+    accessor: entry.accessor,
+    creation_time: Math.floor(entry.issueMs / 1000),
+    creation_ttl: entry.creationTtl,
+    display_name: entry.displayName,
+    entity_id: '',
+    expire_time: entry.expireMs === null ? null : goTime(entry.expireMs),
+    explicit_max_ttl: entry.explicitMaxTtl,
+    id: entry.id,
+    issue_time: goTime(entry.issueMs),
+    meta: entry.meta,
+    num_uses: 0,
+    orphan: entry.orphan,
+    path: entry.path,
+    policies: entry.policies,
+    renewable: entry.isRoot ? false : entry.renewable,
+    ttl,
+    type: 'service',
+  };
+}

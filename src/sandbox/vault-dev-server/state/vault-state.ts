@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../../util/clock.js';
+import { serviceToken } from '../random.js';
+import { LeaseManager } from './leases.js';
+import { MountTable } from './mount-table.js';
+import { PolicyStore } from './policies.js';
+import { TokenStore } from './tokens.js';
+
+/** What sys/health, seal-status, leader and ha-status report; the control API changes it. */
+export interface NodeStatus {
+  readonly version: string;
+  readonly clusterName: string;
+  readonly clusterId: string;
+  sealed: boolean;
+  /** Standby mode: the active node requests are redirected to (set through the control API). */
+  standbyRedirect: string | null;
+}
+
+/**
+ * The state every backend may share, each part owning its maps: the mount tables, tokens,
+ * leases and policies, on the injected clock. A token's revocation revokes its leases; a mount's
+ * revokes what was issued through it.
+ */
+export class VaultState {
+  readonly node: NodeStatus;
+  readonly rootToken: string;
+  readonly leases: LeaseManager;
+  readonly tokens: TokenStore;
+  readonly policies = new PolicyStore();
+  readonly mounts: MountTable;
+
+  constructor(
+    readonly clock: Clock,
+    options: { rootToken?: string; version?: string } = {},
+  ) {
+    this.node = { version: options.version ?? '2.3.1', clusterName: 'eos-vault-dev-server', clusterId: randomUUID(), sealed: false, standbyRedirect: null };
+    this.leases = new LeaseManager(clock);
+    this.tokens = new TokenStore(clock, (token) => this.leases.revokeWhere((lease) => lease.tokenId === token.id).catch(() => undefined));
+    this.rootToken = options.rootToken ?? serviceToken();
+    this.tokens.createRoot(this.rootToken);
+    this.mounts = new MountTable(this.leases, this.tokens);
+  }
+
+  /** Stops timers; with revoke, first revokes every lease so no database role is left behind. */
+  async shutdown(revoke: boolean): Promise<void> {
+    if (revoke) await this.leases.revokeWhere(() => true).catch(() => undefined);
+    this.leases.clearTimers();
+    await this.tokens.revokeAll().catch(() => undefined);
+    await this.mounts.closeAll();
+  }
+}
