@@ -21,11 +21,25 @@ function isEntryPoint(): boolean {
   }
 }
 
+/**
+ * What the most used commands' runs import, started while commander and the specs load: each
+ * `import()` a run awaits is otherwise one more trip through the module loader, one after the
+ * other (docs/benchmarks.md, start-up). Any other command loads what it needs as it runs.
+ */
+const PRELOAD: Record<string, () => Promise<unknown>[]> = {
+  'self secrets get': () => [import('./commands/context.js'), import('./config/load.js'), import('./vault/session.js'), import('./vault/read-secret.js')],
+  'self secrets status': () => [import('./commands/context.js'), import('./config/load.js'), import('./vault/session.js'), import('./setup/status.js')],
+  'self secrets env': () => [import('./commands/context.js'), import('./config/load.js'), import('./credentials/hold.js')],
+};
+
 if (isEntryPoint()) {
   const argv = process.argv.slice(2);
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
     process.stdout.write(`${version}\n`);
   } else {
+    if (!argv.includes('--help') && !argv.includes('-h')) {
+      for (const started of PRELOAD[argv.slice(0, 3).join(' ')]?.() ?? []) started.catch(() => undefined);
+    }
     const [{ main }, { processIO }] = await Promise.all([import('./commands/program.js'), import('./commands/io.js')]);
     process.exitCode = await main(argv, processIO(), version);
   }

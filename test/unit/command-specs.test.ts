@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { buildProgram, COMMANDS } from '../../src/commands/program.js';
+import { buildProgram, COMMANDS, commandsFor } from '../../src/commands/program.js';
 import type { IO } from '../../src/commands/io.js';
 
 function io(): IO {
@@ -42,5 +42,17 @@ describe('command specs', () => {
     expect(seen).toEqual([expect.objectContaining({ apply: true, maxTtl: '2h', statements: 'group', sslmode: 'require', group: 'delphi_readonly' })]);
     // No default: a role that exists keeps its own TTL unless one is given.
     expect((seen[0] as { defaultTtl?: string }).defaultTtl).toBeUndefined();
+  });
+});
+
+describe('which commands a run mounts', () => {
+  it('only the command argv names exactly; every command for help of the root or a group, or a typo', () => {
+    const paths = (argv: string[]) => commandsFor(argv).map((s) => s.path.join(' '));
+    expect(paths(['self', 'secrets', 'get', 'secret/x', '--json'])).toEqual(['self secrets get']);
+    expect(paths(['self', 'secrets', 'set', 'delphi-db-engine', '--help'])).toEqual(['self secrets set delphi-db-engine']);
+    expect(paths(['--debug', 'self', 'secrets', 'status'])).toHaveLength(COMMANDS.length);
+    expect(paths(['self', 'secrets'])).toHaveLength(COMMANDS.length);
+    expect(paths(['self', 'secrets', 'gte'])).toHaveLength(COMMANDS.length);
+    expect(paths([])).toHaveLength(COMMANDS.length);
   });
 });
