@@ -1,4 +1,5 @@
 import { ADMIN_PASSWORD_ENV, SSL_MODES } from '../config/constants.js';
+import { importEsm } from '../util/import-esm.js';
 import type { DbTarget } from '../db/target.js';
 import { UsageError } from '../errors.js';
 import type { CommandContext } from './context.js';
@@ -46,6 +47,6 @@ export async function adminPassword(context: CommandContext, user: string): Prom
   if (!io.stdinIsTTY || !io.stdoutIsTTY) {
     throw new UsageError(`the admin password is needed: set ${ADMIN_PASSWORD_ENV}`, `e.g. read -rs ${ADMIN_PASSWORD_ENV}; export ${ADMIN_PASSWORD_ENV} (it is never taken on the command line)`);
   }
-  const { password } = await import('@inquirer/prompts');
+  const { password } = await importEsm('./prompts.js', () => import('@inquirer/prompts'));
   return withPrompts(io, (ctx) => password({ message: `PostgreSQL password of ${user} (hidden)`, mask: '*' }, ctx));
 }

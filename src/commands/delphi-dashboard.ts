@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { importEsm } from '../util/import-esm.js';
 import { UsageError } from '../errors.js';
 import { durationOption, sandboxTtls } from './duration-option.js';
 import { onInterrupt } from './interrupt.js';
@@ -82,7 +83,11 @@ export default defineCommand({
       await model.start();
       if (!model.snapshot && model.lastError) throw model.lastError;
       // react is CommonJS: bundled, a dynamic import of it has only its default export.
-      const [{ render }, { default: react }, { App }] = await Promise.all([import('ink'), import('react'), import('../delphi/ui/App.js')]);
+      const [{ render }, { default: react }, { App }] = await Promise.all([
+        importEsm('./ink.js', () => import('ink')),
+        importEsm('./react.js', () => import('react')),
+        importEsm('./dashboard-app.js', () => import('../delphi/ui/App.js')),
+      ]);
       const { createElement } = react;
       const app = render(createElement(App, { model }), { stdout: io.stdout as NodeJS.WriteStream, stdin: io.stdin as NodeJS.ReadStream, exitOnCtrlC: false });
       // q, Ctrl-C (as a key, or SIGINT) and SIGTERM all end the same way: pool closed, lease revoked.

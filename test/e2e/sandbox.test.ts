@@ -22,7 +22,8 @@ describe('eos sandbox, as a newcomer runs it', () => {
     chmodSync(tmp, 0o755);
     const child = spawn(process.execPath, [CLI, 'sandbox', '--ttl', '30s', '--max-ttl', '2m'], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, HOME: tmp, TMPDIR: tmp },
+      // eos's code cache is a user's cache, not a temp file: kept apart so TMPDIR must end empty.
+      env: { PATH: process.env.PATH, HOME: tmp, TMPDIR: tmp, XDG_CACHE_HOME: tempDir('eos-cache-') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -74,7 +75,7 @@ describe('eos sandbox, as a newcomer runs it', () => {
   it('refuses bad TTLs with exit 2 and changes nothing', async () => {
     const tmp = tempDir('eos-sandbox-e2e-');
     const { runCli } = await import('../helpers/cli.js');
-    const r = await runCli(['sandbox', '--ttl', '10m', '--max-ttl', '1m'], { env: { HOME: tmp, TMPDIR: tmp } });
+    const r = await runCli(['sandbox', '--ttl', '10m', '--max-ttl', '1m'], { env: { HOME: tmp, TMPDIR: tmp, XDG_CACHE_HOME: tempDir('eos-cache-') } });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^error: --max-ttl "1m" is shorter than --ttl "10m"$/m);
     expect(readdirSync(tmp)).toEqual([]);
