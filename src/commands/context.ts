@@ -1,10 +1,11 @@
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import type { Config, LogLevel } from '../config/schema.js';
 import type { CredentialSourceName } from '../config/constants.js';
-import type { Database } from '../credentials/open-database.js';
+import type { Database, OpenDatabaseOptions } from '../credentials/open-database.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { EosError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { VaultSession } from '../vault/session.js';
+import type { SessionOptions, VaultSession } from '../vault/session.js';
 import type { IO } from './io.js';
 
 export type { IO } from './io.js';
@@ -30,6 +31,16 @@ export interface DatabaseRequest {
 }
 
 /**
+ * What a context builds by default, each replaceable: a test drives a command in-process with a
+ * fake clock, a Vault session or a database of its own (gh's factory, in small).
+ */
+export interface ContextDeps {
+  clock?: Clock;
+  openVaultSession?: (options: SessionOptions) => Promise<VaultSession>;
+  openDatabase?: (options: OpenDatabaseOptions) => Promise<Database>;
+}
+
+/**
  * What a run function receives besides its own options: the streams, the global options, and
  * what commands would otherwise each build by hand — all opened on first use, and whatever was
  * opened is closed by `close()` when the command ends (the CLI calls it), in the right order.
@@ -37,6 +48,8 @@ export interface DatabaseRequest {
 export interface CommandContext {
   io: IO;
   globals: GlobalOptions;
+  /** Time and timers for whatever the run times (the system clock unless a test gives one). */
+  clock: Clock;
   /**
    * The configuration, read and validated on first use. A command that writes the file passes
    * `creating`, so a file named by --config or EOS_CONFIG may not exist yet.
@@ -61,7 +74,7 @@ export interface CommandContext {
   close(): Promise<void>;
 }
 
-export function createContext(io: IO, globals: GlobalOptions): CommandContext {
+export function createContext(io: IO, globals: GlobalOptions, deps: ContextDeps = {}): CommandContext {
   let loaded: LoadedConfig | undefined;
   let log: Promise<Logger> | undefined;
   let session: Promise<VaultSession> | undefined;
@@ -71,6 +84,7 @@ export function createContext(io: IO, globals: GlobalOptions): CommandContext {
   const context: CommandContext = {
     io,
     globals,
+    clock: deps.clock ?? systemClock,
     config(options = {}) {
       loaded ??= loadConfig({ flag: globals.config, env: io.env, creating: options.creating });
       return loaded;
@@ -92,13 +106,15 @@ export function createContext(io: IO, globals: GlobalOptions): CommandContext {
     },
     vault() {
       // Imported here: commands that never talk to Vault (config show) never load its client.
-      session ??= import('../vault/session.js').then(({ openVaultSession }) => openVaultSession({ config: context.config().config, env: io.env, warn: context.warn }));
+      const open = deps.openVaultSession ?? ((options: SessionOptions) => import('../vault/session.js').then(({ openVaultSession }) => openVaultSession(options)));
+      session ??= Promise.resolve().then(() => open({ config: context.config().config, env: io.env, warn: context.warn }));
       opened.session = session;
       return session;
     },
     database(request) {
-      database ??= Promise.all([import('../credentials/open-database.js'), context.logger()]).then(([{ openDatabase }, logger]) =>
-        openDatabase({
+      const open = deps.openDatabase ?? ((options: OpenDatabaseOptions) => import('../credentials/open-database.js').then(({ openDatabase }) => openDatabase(options)));
+      database ??= context.logger().then((logger) =>
+        open({
           config: request.config ?? context.config().config,
           env: request.env ?? io.env,
           sources: request.sources,
@@ -106,6 +122,7 @@ export function createContext(io: IO, globals: GlobalOptions): CommandContext {
           command: request.command,
           log: logger,
           warn: context.warn,
+          clock: context.clock,
         }),
       );
       opened.database = database;
@@ -116,7 +133,12 @@ export function createContext(io: IO, globals: GlobalOptions): CommandContext {
       opened = {};
       let explained = err;
       if (db) explained = db.userError(err);
-      else if (!(err instanceof EosError)) explained = (await import('../db/errors.js')).classifyDatabaseError(err);
+      else if (!(err instanceof EosError)) {
+        // Without a database of the context's, only an error PostgreSQL sent (an admin session's)
+        // is the database's: a refused connection elsewhere is not PostgreSQL's to explain.
+        const { classifyDatabaseError, isPostgresError } = await import('../db/errors.js');
+        if (isPostgresError(err)) explained = classifyDatabaseError(err);
+      }
       if (!vault) return explained;
       const { explainDenied } = await import('../vault/auth.js');
       return explainDenied(vault.client, explained, (explained as { path?: string }).path);

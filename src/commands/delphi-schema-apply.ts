@@ -22,7 +22,11 @@ export default defineCommand({
   ],
   async run(options, context) {
     const lockTimeoutS = durationOption('--lock-timeout', options.lockTimeout);
-    const [{ applyMigrations }, { connectAdmin }] = await Promise.all([import('../delphi/schema-migrator.js'), import('../db/admin-session.js')]);
+    const [{ applyMigrations }, { connectAdmin }, { classifyDatabaseError }] = await Promise.all([
+      import('../delphi/schema-migrator.js'),
+      import('../db/admin-session.js'),
+      import('../db/errors.js'),
+    ]);
     const { io } = context;
     const target = await resolveTarget(options, context);
     const user = options.adminUser ?? io.env.DELPHI_DB_ADMIN_USER ?? 'postgres';
@@ -54,6 +58,10 @@ export default defineCommand({
         if (result.rebuiltRollups) io.stdout.write('rebuilt the rollups from the pipeline tables\n');
       }
       return 0;
+    } catch (err) {
+      // The admin's own sessions, not the context's database: a lost connection mid-apply is
+      // the database's failure, named with where it was.
+      throw classifyDatabaseError(err, { where });
     } finally {
       await admin.end().catch(() => undefined);
       await watch?.end().catch(() => undefined);

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { LOG_LEVELS } from '../config/constants.js';
-import type { GlobalOptions } from './context.js';
+import type { ContextDeps, GlobalOptions } from './context.js';
 import type { IO } from './io.js';
 import { wantsJson } from './output.js';
 import type { CommandSpec } from './spec.js';
@@ -56,7 +56,7 @@ export function commandsFor(argv: readonly string[]): readonly CommandSpec[] {
   return named ? [named] : COMMANDS;
 }
 
-export function buildProgram(io: IO, outcome: Outcome, version: string, commands: readonly CommandSpec[] = COMMANDS): Command {
+export function buildProgram(io: IO, outcome: Outcome, version: string, commands: readonly CommandSpec[] = COMMANDS, deps: ContextDeps = {}): Command {
   const program = new Command('eos')
     .description('Short-lived PostgreSQL credentials from Vault/OpenBao for the Delphi pipeline')
     .version(version, '-V, --version', 'print the version')
@@ -67,7 +67,7 @@ export function buildProgram(io: IO, outcome: Outcome, version: string, commands
     .addHelpText('after', ROOT_HELP)
     .showSuggestionAfterError(true);
 
-  for (const spec of commands) mount(program, spec, io, outcome);
+  for (const spec of commands) mount(program, spec, io, outcome, deps);
 
   applyToAll(program, (command) => {
     command.helpCommand(false);
@@ -85,7 +85,7 @@ export function buildProgram(io: IO, outcome: Outcome, version: string, commands
 }
 
 /** Adds one spec under its groups: arguments, options, examples, and the action that runs it. */
-function mount(program: Command, spec: CommandSpec, io: IO, outcome: Outcome): void {
+function mount(program: Command, spec: CommandSpec, io: IO, outcome: Outcome, deps: ContextDeps): void {
   let parent = program;
   for (let i = 0; i < spec.path.length - 1; i++) {
     const name = spec.path[i] as string;
@@ -105,7 +105,7 @@ function mount(program: Command, spec: CommandSpec, io: IO, outcome: Outcome): v
   command.action(async (...actionArgs: unknown[]) => {
     const positional = actionArgs.slice(0, -2).flat().filter((a): a is string => typeof a === 'string');
     const { createContext } = await import('./context.js');
-    const context = createContext(io, command.optsWithGlobals<GlobalOptions>());
+    const context = createContext(io, command.optsWithGlobals<GlobalOptions>(), deps);
     try {
       const code = await spec.run(command.opts() as never, context, positional);
       outcome.exitCode = code ?? 0;
@@ -129,9 +129,13 @@ function commandPath(command: Command): string {
 }
 
 /** Runs the program; returns the exit code. Errors are printed as one line plus a hint. */
-export async function main(argv: string[], io: IO, version: string): Promise<number> {
+/**
+ * Runs one eos command line. `deps` replaces what a run's context builds by default (the clock,
+ * the Vault session, the database): tests drive a command in-process with their own.
+ */
+export async function main(argv: string[], io: IO, version: string, deps: ContextDeps = {}): Promise<number> {
   const outcome: Outcome = { exitCode: 0 };
-  const program = buildProgram(io, outcome, version, commandsFor(argv));
+  const program = buildProgram(io, outcome, version, commandsFor(argv), deps);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return outcome.exitCode;

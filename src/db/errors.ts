@@ -9,6 +9,12 @@ import { DatabaseUnreachableError, EosError, OperationFailedError, PermissionDen
 /** The connection could not be made or was lost: the server is not (or no longer) there. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', '57P01', '57P02', '57P03', '3D000']);
 
+/** An error PostgreSQL itself sent (pg's DatabaseError: a severity and a five-character SQLSTATE). */
+export function isPostgresError(err: unknown): boolean {
+  const e = err as { code?: unknown; severity?: unknown } | null;
+  return typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && typeof e.severity === 'string';
+}
+
 export function classifyDatabaseError(err: unknown, context: { user?: string | undefined; where?: string | undefined } = {}): unknown {
   if (err instanceof EosError) return err;
   const e = err as { code?: string; message?: string };

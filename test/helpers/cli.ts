@@ -2,6 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
+import type { ContextDeps } from '../../src/commands/context.js';
 import { wantsJson } from '../../src/commands/output.js';
 import { assertFitsSchema, schemaNameFor } from './json-schemas.js';
 import { REPO_ROOT } from './paths.js';
@@ -87,7 +88,7 @@ export function runNodeSnippet(code: string, env: NodeJS.ProcessEnv = {}): Promi
  * terminal — the same checks as `runCli`, without a Node start per call. For what needs a real
  * process (signals, exit codes a shell sees, terminals, leaks after death) use `runCli`.
  */
-export async function runEos(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+export async function runEos(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; deps?: ContextDeps } = {}): Promise<CliResult> {
   const [{ main }, { version }] = await Promise.all([import('../../src/commands/program.js'), packageVersion()]);
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -98,7 +99,7 @@ export async function runEos(args: string[], options: { env?: NodeJS.ProcessEnv;
   stderr.on('data', (d: Buffer) => (err += d.toString()));
   stdin.end(options.input ?? '');
   const env = { PATH: process.env.PATH, CI: 'true', ...options.env };
-  const code = await main(args, { stdout, stderr, stdin, env, stdoutIsTTY: false, stdinIsTTY: false }, version);
+  const code = await main(args, { stdout, stderr, stdin, env, stdoutIsTTY: false, stdinIsTTY: false }, version, options.deps);
   // Let what the streams still hold arrive.
   await new Promise((resolve) => setImmediate(resolve));
   const result: CliResult = { code, signal: null, stdout: out, stderr: err };

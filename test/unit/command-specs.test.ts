@@ -31,14 +31,10 @@ describe('command specs', () => {
     const seen: unknown[] = [];
     const spec = COMMANDS.find((s) => s.path.join(' ') === 'self secrets set delphi-db-engine');
     if (!spec) return expect.fail('set delphi-db-engine is missing');
-    const original = spec.run;
-    spec.run = async (options) => void seen.push(options);
-    try {
-      const program = buildProgram(io(), { exitCode: 0 }, '0.0.0-test');
-      await program.parseAsync(['self', 'secrets', 'set', 'delphi-db-engine', '--apply', '--max-ttl', '2h', '--sslmode', 'require'], { from: 'user' });
-    } finally {
-      spec.run = original;
-    }
+    // A copy of the spec with a run of the test's own: the shared specs stay as they are.
+    const recording = { ...spec, run: async (options: unknown) => void seen.push(options) };
+    const program = buildProgram(io(), { exitCode: 0 }, '0.0.0-test', [recording]);
+    await program.parseAsync(['self', 'secrets', 'set', 'delphi-db-engine', '--apply', '--max-ttl', '2h', '--sslmode', 'require'], { from: 'user' });
     expect(seen).toEqual([expect.objectContaining({ apply: true, maxTtl: '2h', statements: 'group', sslmode: 'require', group: 'delphi_readonly' })]);
     // No default: a role that exists keeps its own TTL unless one is given.
     expect((seen[0] as { defaultTtl?: string }).defaultTtl).toBeUndefined();

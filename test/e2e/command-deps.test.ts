@@ -1,0 +1,64 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ContextDeps } from '../../src/commands/context.js';
+import { openVaultSession } from '../../src/vault/session.js';
+import { runEos } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+import { startVaultFixture, type VaultFixture } from '../helpers/vault-fixture.js';
+
+/**
+ * A command takes what it opens from its context, and a test may hand it its own (gh's factory):
+ * here, recording ones, to pin what each command opens — and what it must never open.
+ */
+describe('what a command opens, through its context', () => {
+  let vault: VaultFixture;
+  beforeAll(async () => {
+    vault = await startVaultFixture();
+    await vault.write('secret/data/delphi/config/host', { data: { value: 'db.internal' } });
+  });
+  afterAll(() => vault?.stop());
+
+  function recording() {
+    const opened: string[] = [];
+    const deps: ContextDeps = {
+      openVaultSession: async (options) => {
+        opened.push('vault');
+        return openVaultSession(options);
+      },
+      openDatabase: async () => {
+        opened.push('database');
+        throw new Error('this command must not open the database');
+      },
+    };
+    return { opened, deps };
+  }
+
+  const user = () => {
+    const home = tempDir();
+    return { HOME: home, XDG_STATE_HOME: path.join(home, 'state'), EOS_LOG_FILE: path.join(home, 'eos.log'), VAULT_ADDR: vault.addr, VAULT_TOKEN: vault.rootToken };
+  };
+
+  it('config show opens neither Vault nor the database', async () => {
+    const { opened, deps } = recording();
+    const r = await runEos(['self', 'config', 'show', '--json'], { env: user(), deps });
+    expect(r.code).toBe(0);
+    expect(opened).toEqual([]);
+  });
+
+  it('get opens the Vault session it was given, once, and never the database', async () => {
+    const { opened, deps } = recording();
+    const r = await runEos(['self', 'secrets', 'get', 'secret/delphi/config/host', '--field', 'value', '--reveal'], { env: user(), deps });
+    expect(r).toMatchObject({ code: 0, stdout: 'db.internal\n' });
+    expect(opened).toEqual(['vault']);
+  });
+
+  it('a failure that is neither eos\'s nor PostgreSQL\'s is not taken for the database\'s (a refused connection to Vault is not exit 5)', async () => {
+    const r = await runEos(['self', 'secrets', 'get', 'secret/delphi/config/host'], {
+      env: user(),
+      deps: { openVaultSession: () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })) },
+    });
+    // Not a PostgreSQL error and no database opened: reported as it is, naming its cause.
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ECONNREFUSED 127\.0\.0\.1:1/);
+  });
+});
