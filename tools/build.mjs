@@ -6,6 +6,7 @@
 //   ES modules (ink and yoga use top-level await), loaded only when a terminal is used;
 // - dist/cli.js: the executable, which answers --version by itself.
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, cpSync, readFileSync, rmSync } from 'node:fs';
 
 const version = JSON.parse(readFileSync('package.json', 'utf8')).version;
@@ -59,7 +60,9 @@ await build({
   // Bundled CommonJS packages require Node's built-ins; ES modules have no `require` of their own.
   banner: { js: "import { createRequire as __eosCreateRequire } from 'node:module'; const require = __eosCreateRequire(import.meta.url);" },
 });
-await build({ ...common, entryPoints: ['src/cli.ts'], format: 'esm' });
+// The executable, with a digest of the core it runs: a code cache is keyed by it (src/code-cache.ts).
+const buildId = createHash('sha256').update(readFileSync('dist/eos.cjs')).digest('hex').slice(0, 32);
+await build({ ...common, entryPoints: ['src/cli.ts'], format: 'esm', define: { ...common.define, EOS_BUILD_ID: JSON.stringify(buildId) } });
 copyFileSync('src/delphi/schema.sql', 'dist/schema.sql');
 // eos's migrations, read beside the bundle that loads them (src/delphi/migrations.ts).
 cpSync('src/delphi/migrations', 'dist/migrations', { recursive: true });
