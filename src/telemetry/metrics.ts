@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DbCredentials } from '../db/credentials.js';
 import type { RotatingPool } from '../db/rotating-pool.js';
@@ -42,6 +43,20 @@ export function rotationReason(detail: string | undefined): string {
   return 'other';
 }
 
+/** What one client may take of the metrics port: small headers, quick requests, few connections. */
+const SERVER_LIMITS = { maxHeaderSize: 8 * 1024, headersTimeout: 5_000, requestTimeout: 10_000, keepAliveTimeout: 5_000 };
+const MAX_CONNECTIONS = 64;
+
+/** The path of an origin-form request target (`/metrics?x`), or undefined for anything else. */
+export function requestPath(target: string | undefined): string | undefined {
+  if (!target || !target.startsWith('/') || target.startsWith('//')) return undefined;
+  try {
+    return new URL(target, 'http://metrics').pathname;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `holdsCredentials`: healthy only once credentials are held (exec, dashboard); else while running. */
 export async function startMetricsServer(listen: string, options: { holdsCredentials?: boolean } = {}): Promise<MetricsServer> {
   const { host, port } = parseListen(listen);
@@ -69,14 +84,28 @@ export async function startMetricsServer(listen: string, options: { holdsCredent
     ? () => ({ ok: false, reason: 'no credentials held yet' })
     : () => ({ ok: true, reason: 'running' });
 
-  const server: Server = createServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://metrics');
-    if (req.method === 'GET' && url.pathname === '/metrics') {
-      res.writeHead(200, { 'Content-Type': registry.contentType });
-      res.end(await registry.metrics());
+  // Anyone who can reach the port can send anything: only GET and HEAD of two paths are
+  // answered, a request that cannot be read is a 400, slow and oversized requests are cut, and
+  // no request can throw out of the handler (docs/security.md).
+  const answer = async (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' });
+      res.end('method not allowed: GET /metrics or /healthz\n');
       return;
     }
-    if (req.method === 'GET' && url.pathname === '/healthz') {
+    const pathname = requestPath(req.url);
+    if (pathname === undefined) {
+      res.writeHead(400, { 'Content-Type': 'text/plain' });
+      res.end('bad request target\n');
+      return;
+    }
+    if (pathname === '/metrics') {
+      const body = await registry.metrics();
+      res.writeHead(200, { 'Content-Type': registry.contentType });
+      res.end(body);
+      return;
+    }
+    if (pathname === '/healthz') {
       const verdict = health();
       res.writeHead(verdict.ok ? 200 : 503, { 'Content-Type': 'application/json' });
       res.end(`${JSON.stringify(verdict)}\n`);
@@ -84,6 +113,18 @@ export async function startMetricsServer(listen: string, options: { holdsCredent
     }
     res.writeHead(404, { 'Content-Type': 'text/plain' });
     res.end('not found: GET /metrics or /healthz\n');
+  };
+  const server: Server = createServer(SERVER_LIMITS, (req, res) => {
+    answer(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' }).end('internal error\n');
+      else res.destroy();
+    });
+  });
+  server.maxConnections = MAX_CONNECTIONS;
+  // A request line or header Node cannot parse (or too large, or too slow): 400 and close.
+  server.on('clientError', (_err, socket: Socket) => {
+    if (socket.writable && !socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`--metrics-listen ${host}:${port}: ${err.code ?? err.message}`, 'choose a free port, or another address')));

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -94,4 +95,76 @@ describe('metrics and health of eos self secrets exec', () => {
     await expect.poll(async () => (await health()).status, { timeout: 10_000, interval: 200 }).toBe(200);
     run.child.kill('SIGTERM');
   }, 40_000);
+
+  it('survives 2 000 malformed, hostile and random requests on the metrics port: still serving, healthy, holding its lease', async () => {
+    const run = await execWithMetrics([]);
+    const port = Number(new URL(run.base).port);
+    // A seeded generator: the same 2 000 requests every run.
+    let seed = 0x2545f491;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const pick = <T,>(items: readonly T[]): T => items[Math.floor(rand() * items.length)] as T;
+    const HOSTILE = [
+      'GET http://[ HTTP/1.1\r\nHost: x\r\n\r\n', // the request that ended eos before (Node wants a Host first)
+      'GET //metrics HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET * HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET http://metrics/healthz HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET ?x HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET /%zz%ff HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET /metrics?%%% HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET /healthz HTTP/9.9\r\n\r\n',
+      'POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello',
+      'DELETE /healthz HTTP/1.1\r\nHost: x\r\n\r\n',
+      'OPTIONS * HTTP/1.1\r\n\r\n',
+      'CONNECT 127.0.0.1:1 HTTP/1.1\r\n\r\n',
+      'GET /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nzz',
+      `GET /metrics HTTP/1.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET http://[ HTTP/1.1\r\nHost: x\r\n\r\n', // pipelined
+      'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', // a good one now and then
+      'HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n',
+    ];
+    const payload = (i: number): Buffer => {
+      if (i % 3 === 0) return Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 4096) }, () => Math.floor(rand() * 256)));
+      return Buffer.from(pick(HOSTILE), 'latin1');
+    };
+    const send = (data: Buffer, slow: boolean) =>
+      new Promise<void>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        const done = () => {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve();
+        };
+        const timer = setTimeout(done, slow ? 1_500 : 3_000);
+        socket.on('error', done);
+        socket.on('close', done);
+        socket.on('data', () => undefined);
+        socket.on('connect', () => {
+          // A slow client sends half a request and waits; the others send all and close their side.
+          if (slow) socket.write(data.subarray(0, Math.max(1, data.length >> 1)));
+          else socket.end(data);
+        });
+      });
+    let sent = 0;
+    const worker = async () => {
+      while (sent < 2_000) {
+        const i = sent++;
+        await send(payload(i), i % 100 === 7);
+      }
+    };
+    await Promise.all(Array.from({ length: 24 }, worker));
+
+    // Still there, still healthy, still answering, and its lease still held.
+    expect(run.child.exitCode).toBeNull();
+    const health = await fetch(`${run.base}/healthz`);
+    expect(health.status).toBe(200);
+    expect(((await health.json()) as { source: string }).source).toBe('dynamic');
+    expect((await fetch(`${run.base}/metrics`)).status).toBe(200);
+    expect((await fetch(`${run.base}/metrics`, { method: 'POST' })).status).toBe(405);
+    const leases = ((await (await fetch(`${sandbox.vaultAddr}/__dev/leases`)).json()) as { leases: { id: string }[] }).leases;
+    expect(leases.some((l) => l.id.includes('/creds/delphi-worker/'))).toBe(true);
+    expect(run.stderr).not.toMatch(/unexpected failure|TypeError|Invalid URL/);
+    run.child.kill('SIGTERM');
+    // exec exits as its worker did: killed by the SIGTERM it forwarded, 128 + 15.
+    expect(await new Promise((resolve) => run.child.on('exit', resolve))).toBe(143);
+  }, 90_000);
 });
