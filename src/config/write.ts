@@ -6,20 +6,27 @@ import { validateConfig } from './load.js';
 import type { ConfigInput } from './schema.js';
 
 /**
- * Writes the configuration atomically: a private temp file in the same directory, flushed to
- * disk, then renamed over the old one. A crash at any point leaves either the old file or the
- * new one, never a half-written file. The file is 0600; a directory we create is 0700.
+ * Writes the configuration atomically (writeFileAtomically). Validated first: an invalid config
+ * is never written.
  */
 export async function writeConfigFile(file: string, config: ConfigInput): Promise<void> {
-  // Validate before touching the disk: an invalid config is never written.
   validateConfig(file, config);
-  const text = `${JSON.stringify(config, null, 2)}\n`;
+  await writeFileAtomically(file, `${JSON.stringify(config, null, 2)}\n`);
+}
 
+/**
+ * Writes a file atomically and privately — the config, a token file: a new temp file of an
+ * unguessable name in the same directory, created exclusively (never an existing file or a link
+ * someone planted, whose owner and mode it would keep), 0600, flushed to disk, then renamed over
+ * the old one. A crash at any point leaves either the old file or the new one, never a half-written
+ * one; a directory we create is 0700.
+ */
+export async function writeFileAtomically(file: string, text: string): Promise<void> {
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true, mode: 0o700 });
 
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(temp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(8).toString('hex')}.tmp`);
+  const handle = await open(temp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600);
   try {
     await handle.writeFile(text, 'utf8');
     await handle.sync();

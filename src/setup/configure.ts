@@ -1,9 +1,6 @@
-import { mkdir, open, rename } from 'node:fs/promises';
-import path from 'node:path';
-import { constants } from 'node:fs';
 import type { Config, ConfigInput, VaultAuthConfig } from '../config/schema.js';
 import { resolveVaultSettings, type VaultSettings } from '../config/vault-settings.js';
-import { writeConfigFile } from '../config/write.js';
+import { writeConfigFile, writeFileAtomically } from '../config/write.js';
 import { authenticate, defaultTokenFile } from '../vault/auth.js';
 import { createVaultClient, type HealthInfo, type TokenInfo } from '../vault/client.js';
 
@@ -59,22 +56,10 @@ export async function saveConfiguration(file: string, current: ConfigInput, answ
   await writeConfigFile(file, { ...current, vault });
   if (answers.token) {
     const tokenFile = answers.auth.method === 'token-file' ? answers.auth.path : defaultTokenFile(home);
-    await writeSecretFile(tokenFile, answers.token);
+    await writeFileAtomically(tokenFile, answers.token);
     return { tokenFile };
   }
   return {};
 }
 
 /** A 0600 file written whole (temp + rename), as the Vault CLI keeps ~/.vault-token. */
-async function writeSecretFile(file: string, content: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temp = `${file}.${process.pid}.tmp`;
-  const handle = await open(temp, constants.O_CREAT | constants.O_TRUNC | constants.O_WRONLY, 0o600);
-  try {
-    await handle.writeFile(content, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, file);
-}

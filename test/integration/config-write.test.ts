@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -6,6 +6,7 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigFile } from '../../src/config/load.js';
 import { writeConfigFile } from '../../src/config/write.js';
+import { saveConfiguration } from '../../src/setup/configure.js';
 import { REPO_ROOT, runNodeSnippet } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -96,4 +97,25 @@ describe('writing the configuration', () => {
       expect(parseConfigFile(file).vault.address).toBe('https://old:8200');
     });
   }
+});
+
+describe('writing the token file (configure)', () => {
+  it('never writes the token into a file another local user planted where the temp file goes', async () => {
+    const home = tempDir();
+    const tokenFile = path.join(home, '.vault-token');
+    // Before, the temp name was <file>.<pid>.tmp, opened without O_EXCL: a world-writable file
+    // (or link) planted there kept its owner and mode, and became the token file.
+    const planted = `${tokenFile}.${process.pid}.tmp`;
+    writeFileSync(planted, '');
+    chmodSync(planted, 0o666);
+    if (process.getuid?.() === 0) chownSync(planted, 65534, 65534);
+    await saveConfiguration(path.join(home, 'config.json'), {}, { address: 'https://vault.example:8200', auth: { method: 'token' }, token: 'hvs.planted-test-token' }, home);
+    const stat = statSync(tokenFile);
+    expect(mode(tokenFile)).toBe(0o600);
+    expect(stat.uid).toBe(process.getuid?.());
+    expect(readFileSync(tokenFile, 'utf8')).toBe('hvs.planted-test-token');
+    expect(readFileSync(planted, 'utf8')).toBe('');
+    // And no temp file of ours is left beside it.
+    expect(readdirSync(home).filter((f) => f.endsWith('.tmp'))).toEqual([path.basename(planted)]);
+  });
 });
