@@ -21,6 +21,7 @@ export default defineCommand({
     source: SOURCE_OPTION,
     onRotate: { flags: '--on-rotate <action>', description: 'restart, signal:<NAME> (e.g. signal:HUP) or none', default: 'restart' },
     grace: { flags: '--grace <duration>', description: 'how long a worker may take to stop before SIGKILL', default: '30s' },
+    passEnv: { flags: '--pass-env <names>', description: "comma-separated variables to hand the worker although eos withholds them (VAULT_TOKEN, the admin password, CI identity tokens, …)" },
     metricsListen: METRICS_OPTION,
   },
   examples: [
@@ -30,7 +31,7 @@ export default defineCommand({
   async run(options, context, args) {
     const [command, ...commandArgs] = args;
     if (!command) throw new UsageError('no command to run', 'e.g. eos self secrets exec -- python3 /opt/delphi/delphi-listener.py');
-    const [{ holdCredentials }, { parseRotateAction, resolveCommand, WorkerSupervisor }] = await Promise.all([
+    const [{ holdCredentials }, { parseRotateAction, resolveCommand, workerBaseEnvironment, WorkerSupervisor }] = await Promise.all([
       import('../credentials/hold.js'),
       import('../exec/worker-supervisor.js'),
     ]);
@@ -55,7 +56,13 @@ export default defineCommand({
     let forward: ((signal: NodeJS.Signals) => void) | undefined;
     try {
       metrics = options.metricsListen ? await startMetrics(options.metricsListen, context, { holdsCredentials: true }) : undefined;
-      const supervisor = new WorkerSupervisor({ command, args: commandArgs, env: io.env, onRotate, graceMs: grace * 1000, credentialsFile: dir ? path.join(dir, 'credentials.env') : undefined, log, observe: metrics?.worker.observe });
+      // The worker gets the caller's environment without eos's own secrets (its Vault tokens, the
+      // admin password, a CI job's identity): only its database credentials are for it.
+      const auth = config.vault.auth;
+      const identity = auth?.method === 'jwt' && auth.identityToken.from === 'env' ? [auth.identityToken.name] : [];
+      const pass = options.passEnv ? options.passEnv.split(',').map((n) => n.trim()).filter(Boolean) : [];
+      const workerEnv = workerBaseEnvironment(io.env, { also: identity, pass });
+      const supervisor = new WorkerSupervisor({ command, args: commandArgs, env: workerEnv, onRotate, graceMs: grace * 1000, credentialsFile: dir ? path.join(dir, 'credentials.env') : undefined, log, observe: metrics?.worker.observe });
       held = await holdCredentials(
         { config, env: io.env, sources, role, log, command: `exec ${command}`, warn: context.warn },
         {

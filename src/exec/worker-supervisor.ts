@@ -53,7 +53,34 @@ export function resolveCommand(command: string, env: NodeJS.ProcessEnv): string 
   throw new CommandNotRunnableError(command, 'not found', command.includes('/') ? 'check the path' : `no "${command}" in PATH (${env.PATH ?? 'not set'}): give the full path`);
 }
 
-/** The environment a worker gets: the caller's, plus PG_DSN and the libpq variables. */
+/**
+ * What eos holds that a worker must not: the Vault tokens eos logs in with, the sandbox's tokens,
+ * the admin password, a static database password, and what a CI job proves its identity with. A
+ * worker needs its database credentials and nothing of eos's own (docs/security.md).
+ */
+export const WITHHELD_FROM_WORKER = [
+  'VAULT_TOKEN',
+  'BAO_TOKEN',
+  'DELPHI_DB_ADMIN_PASSWORD',
+  'DELPHI_DB_PASSWORD',
+  'ACTIONS_ID_TOKEN_REQUEST_TOKEN',
+  'ACTIONS_ID_TOKEN_REQUEST_URL',
+  'EOS_SANDBOX_ROOT_TOKEN',
+  'EOS_SANDBOX_WORKER_TOKEN',
+] as const;
+
+/**
+ * The caller's environment without what eos withholds from a worker: WITHHELD_FROM_WORKER, and
+ * `also` (the variable the config names for a JWT login's identity token) — except the names
+ * `pass` keeps on purpose (`--pass-env`).
+ */
+export function workerBaseEnvironment(env: NodeJS.ProcessEnv, options: { also?: readonly string[]; pass?: readonly string[] } = {}): NodeJS.ProcessEnv {
+  const withheld = new Set<string>([...WITHHELD_FROM_WORKER, ...(options.also ?? [])]);
+  for (const name of options.pass ?? []) withheld.delete(name);
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !withheld.has(name)));
+}
+
+/** The environment a worker gets: the base given (see workerBaseEnvironment), plus PG_DSN and the libpq variables. */
 export function workerEnvironment(base: NodeJS.ProcessEnv, c: DbCredentials): NodeJS.ProcessEnv {
   return {
     ...base,

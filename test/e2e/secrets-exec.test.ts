@@ -186,6 +186,37 @@ describe('eos self secrets exec, with a worker child process', () => {
     await expect.poll(() => workerMembers(), { timeout: 15_000, interval: 250 }).toBe(0);
   }, 40_000);
 
+  it('hands the worker its database credentials and none of eos\'s own secrets (Vault tokens, the admin password, a CI identity), but what --pass-env names', async () => {
+    const withheld = {
+      BAO_TOKEN: 'bao-token-x1',
+      DELPHI_DB_ADMIN_PASSWORD: 'admin-password-x2',
+      DELPHI_DB_PASSWORD: 'static-password-x3',
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'gh-request-token-x4',
+      EOS_SANDBOX_ROOT_TOKEN: 'root-token-x5',
+    };
+    const child = spawn(process.execPath, [CLI, 'self', 'secrets', 'exec', '--pass-env', 'ACTIONS_ID_TOKEN_REQUEST_URL', '--', 'env'], {
+      cwd: REPO_ROOT,
+      env: { ...env, ...withheld, ACTIONS_ID_TOKEN_REQUEST_URL: 'http://oidc.example/x6', UNRELATED_SETTING: 'kept-x7' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code, stderr).toBe(0);
+    const seen = new Map(stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    for (const name of ['PG_DSN', 'PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSSLMODE']) expect(seen.has(name), name).toBe(true);
+    expect(seen.get('PGUSER')).toMatch(/^v-/);
+    // eos's own token (VAULT_TOKEN, which it logged in with) and every other withheld one: gone.
+    for (const name of ['VAULT_TOKEN', ...Object.keys(withheld)]) expect(seen.has(name), name).toBe(false);
+    for (const value of [sandbox.workerToken, ...Object.values(withheld)]) expect(stdout).not.toContain(value);
+    // The rest of the environment is the worker's, and --pass-env keeps what it names.
+    expect(seen.get('UNRELATED_SETTING')).toBe('kept-x7');
+    expect(seen.get('ACTIONS_ID_TOKEN_REQUEST_URL')).toBe('http://oidc.example/x6');
+    expect(await leases()).toBe(0);
+  }, 30_000);
+
   it('a command that cannot run: 127 when missing, 126 when not executable, 2 when none is given; no lease either way', async () => {
     const run = (args: string[]) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
