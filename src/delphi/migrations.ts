@@ -6,9 +6,11 @@ import { fileURLToPath } from 'node:url';
  * eos's own objects in a Delphi database, as numbered migrations: SQL files shipped beside this
  * module (src/delphi/migrations/ in development, dist/migrations/ when built). A file is cut
  * into steps at `-- step: <title>` lines, so a long first install can say where it is.
- * Forward only: a released file never changes; a change is a new file.
+ * Forward only: a released file never changes; a change is a new file. A SECURITY DEFINER
+ * function sets `search_path = pg_catalog, pg_temp` and names eos's objects `public.…`; a new
+ * table revokes writing from everyone but its owner (0003 says why).
  */
-export const MIGRATION_FILES = ['0001-rollups.sql', '0002-dashboard-views.sql'] as const;
+export const MIGRATION_FILES = ['0001-rollups.sql', '0002-dashboard-views.sql', '0003-definer-hardening.sql'] as const;
 
 /** The schema version this eos needs: the dashboard refuses an older one. */
 export const LATEST_SCHEMA_VERSION = MIGRATION_FILES.length;

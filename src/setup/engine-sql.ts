@@ -7,6 +7,11 @@
  */
 import { quoteIdent } from '../db/identifiers.js';
 
+/** A string literal for SQL (names here are already checked to be plain). */
+function quoteLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
 export type GroupAccess = 'read' | 'write';
 
 /** One-time SQL that creates a group role and gives it its privileges (idempotent). */
@@ -24,6 +29,13 @@ export function groupRoleSql(group: string, database: string, access: GroupAcces
   if (access === 'write') {
     statements.push(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${s} TO ${g};`);
     statements.push(`ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} GRANT USAGE ON SEQUENCES TO ${g};`);
+    // Writers write the pipeline's tables, never eos's own (the rollups and the migration
+    // record, which only eos's triggers and the admin write): the grant above took them too.
+    statements.push(
+      `DO $$ DECLARE r regclass; BEGIN FOR r IN SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace ` +
+        `WHERE n.nspname = ${quoteLiteral(schema)} AND c.relname LIKE 'eos\\_%' AND c.relkind IN ('r', 'p') ` +
+        `LOOP EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %s FROM %I', r, ${quoteLiteral(group)}); END LOOP; END $$;`,
+    );
   }
   return statements;
 }

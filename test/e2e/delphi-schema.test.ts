@@ -110,7 +110,7 @@ describe('eos delphi schema on a pipeline-only database', () => {
     expect(first.code, first.stderr).toBe(0);
     const result = JSON.parse(first.stdout);
     expect(result).toMatchObject({ from: 0, to: LATEST_SCHEMA_VERSION, changed: true, dryRun: false });
-    expect(result.applied.map((a: { version: number }) => a.version)).toEqual([1, 2]);
+    expect(result.applied.map((a: { version: number }) => a.version)).toEqual(Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
     expect(first.stderr).toMatch(/^migration 1 \(rollups\) \d+\/\d+: backfill the rollups/m);
     // The admin's password crosses the network: said, as set delphi-db-engine says it.
     expect(first.stderr).toMatch(/^warning: sslmode=disable: credentials and data cross the network unencrypted$/m);
