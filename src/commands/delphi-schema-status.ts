@@ -9,7 +9,7 @@ export default defineCommand({
   options: { json: JSON_OPTION, source: SOURCE_OPTION },
   examples: ['eos delphi schema status', 'eos delphi schema status --json | jq .current'],
   async run(options, context) {
-    const { readSchemaState } = await import('../delphi/schema-migrator.js');
+    const { readSchemaState, CLOSE_PUBLIC_SCHEMA } = await import('../delphi/schema-migrator.js');
     const { io } = context;
     const db = await context.database({ sources: parseSources(options.source), command: 'delphi schema status' });
     const state = await readSchemaState(db.pool);
@@ -24,6 +24,7 @@ export default defineCommand({
     for (const p of state.pending) line(`migration ${p.version}`, `${p.name}: pending`);
     for (const c of state.changed) line('warning', `migration ${c.version} (${c.name}) was applied from a different file than this eos ships`);
     for (const m of state.missing) line('missing', `${m.kind} ${m.name} (migration ${m.version})`);
+    if (state.publicSchemaCreators.length > 0) line('warning', `the schema public lets ${state.publicSchemaCreators.join(', ')} create objects: run ${CLOSE_PUBLIC_SCHEMA} as the admin (eos's functions do not trust it)`);
     if (!state.current) io.stdout.write('run eos delphi schema apply (as the database admin; --dry-run prints the SQL first)\n');
     return 0;
   },

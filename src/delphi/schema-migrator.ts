@@ -74,7 +74,27 @@ export interface SchemaState {
   changed: { version: number; name: string }[];
   /** Objects of applied migrations that are not in the database (dropped by hand?). */
   missing: (SchemaObject & { version: number })[];
+  /**
+   * Who besides its owner may create objects in `public` (`PUBLIC`: everyone — PostgreSQL 14's
+   * default, kept by pg_upgrade). eos's functions no longer trust the schema, but anything else
+   * that runs there as another role might: it is reported with its fix.
+   */
+  publicSchemaCreators: string[];
 }
+
+/** The roles besides its owner that hold CREATE on the schema `public` (`PUBLIC` for grantee 0). */
+export async function publicSchemaCreators(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query(
+    `SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS role
+       FROM pg_namespace n CROSS JOIN LATERAL aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+      WHERE n.nspname = 'public' AND a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner
+      ORDER BY 1`,
+  );
+  return rows.map((r) => String(r.role));
+}
+
+/** The one line that says how to close `public` to everyone but its owner. */
+export const CLOSE_PUBLIC_SCHEMA = 'REVOKE CREATE ON SCHEMA public FROM PUBLIC';
 
 export async function readSchemaState(db: Queryable, migrations?: Migration[]): Promise<SchemaState> {
   const all = migrations ?? (await loadMigrations());
@@ -90,6 +110,7 @@ export async function readSchemaState(db: Queryable, migrations?: Migration[]): 
   const changed = all.filter((m) => byVersion.has(m.version) && byVersion.get(m.version)?.checksum !== m.checksum).map(({ version: v, name }) => ({ version: v, name }));
   const expected = all.filter((m) => byVersion.has(m.version)).flatMap((m) => m.objects.map((o) => ({ ...o, version: m.version })));
   const missing = await missingObjects(db, expected);
+  const creators = await publicSchemaCreators(db);
   return {
     version,
     latest: LATEST_SCHEMA_VERSION,
@@ -99,6 +120,7 @@ export async function readSchemaState(db: Queryable, migrations?: Migration[]): 
     pending,
     changed,
     missing,
+    publicSchemaCreators: creators,
   };
 }
 

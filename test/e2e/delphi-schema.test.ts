@@ -153,6 +153,23 @@ describe('eos delphi schema on a pipeline-only database', () => {
     expect(once.stderr).toMatch(/^hint: as the database admin, run the statements that create it from \/\S+\/migrations\/0002-dashboard-views\.sql; /m);
   });
 
+  it('apply and status warn, with the fix, when anyone may create objects in public', async () => {
+    await admin.query('GRANT CREATE ON SCHEMA public TO PUBLIC');
+    try {
+      const apply = await runCli(['delphi', 'schema', 'apply'], { env: adminEnv });
+      expect(apply.code, apply.stderr).toBe(0);
+      expect(apply.stderr).toMatch(/^warning: the schema public lets PUBLIC create objects: run REVOKE CREATE ON SCHEMA public FROM PUBLIC as the admin/m);
+      const status = await runCli(['delphi', 'schema', 'status', '--source', 'env'], { env });
+      expect(status.stdout).toMatch(/^warning +the schema public lets PUBLIC create objects: run REVOKE CREATE ON SCHEMA public FROM PUBLIC/m);
+      const json = await runCli(['delphi', 'schema', 'status', '--json', '--source', 'env'], { env });
+      expect(JSON.parse(json.stdout).publicSchemaCreators).toEqual(['PUBLIC']);
+    } finally {
+      await admin.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
+    }
+    const quiet = await runCli(['delphi', 'schema', 'apply'], { env: adminEnv });
+    expect(quiet.stderr).not.toMatch(/schema public/);
+  });
+
   it('apply refuses a database without the pipeline tables and leaves it untouched', async () => {
     const { name } = await freshDatabase();
     const r = await runCli(['delphi', 'schema', 'apply'], { env: { ...adminEnv, DELPHI_DB_NAME: name } });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSchemaState } from '../../src/delphi/schema-migrator.js';
 import { groupRoleSql } from '../../src/setup/engine-sql.js';
 import { freshDatabase } from '../helpers/pg.js';
 
@@ -106,6 +107,16 @@ describe('eos\'s objects against the roles that use the database', () => {
       expect((ledger as { code?: string }).code).toBe('42501');
     } finally {
       await worker.end();
+    }
+  });
+
+  it('schema status names who besides its owner may create in public, and stops once the fix is run', async () => {
+    expect((await readSchemaState(admin)).publicSchemaCreators).toEqual(['PUBLIC']);
+    await admin.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
+    try {
+      expect((await readSchemaState(admin)).publicSchemaCreators).toEqual([]);
+    } finally {
+      await admin.query('GRANT CREATE ON SCHEMA public TO PUBLIC');
     }
   });
 });
