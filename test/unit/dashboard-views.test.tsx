@@ -254,4 +254,23 @@ describe('the dashboard app', () => {
     expect(app.lastFrame()).toMatch(/creds kv \(FALLBACK\)\s+VAULT TOKEN EXPIRED/);
     app.unmount();
   });
+
+  it('shows database text without its control characters: no escape sequence reaches the terminal', () => {
+    const hostile = '\u001b[2J\u001b]0;pwned\u0007\u009b31m';
+    const forged: Snapshot = {
+      ...snapshot,
+      parserErrors: [{ ...snapshot.parserErrors[0]!, error: `bad ${hostile} error` }],
+      failures: [{ ...snapshot.failures[0]!, reason: `r${hostile}`, error: `SMTP ${hostile}` }],
+      agents: { ...snapshot.agents, top: [{ ...snapshot.agents.top[0]!, name: `a${hostile}` }] },
+    };
+    for (const view of ['Parsers', 'Failures', 'Agents'] as const) {
+      const Component = VIEW_COMPONENTS[view];
+      const frame = render(<Component {...props} snapshot={forged} />).lastFrame() ?? '';
+      expect(frame, view).not.toContain('\u001b[2J');
+      expect(frame, view).not.toContain('\u001b]0;');
+      expect(frame, view).not.toContain('\u0007');
+      expect(frame, view).not.toContain('\u009b');
+      expect(frame, view).toContain('\ufffd');
+    }
+  });
 });

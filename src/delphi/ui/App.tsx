@@ -1,5 +1,6 @@
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import { useEffect, useMemo, useRef, useState } from 'react';
+import { printable } from '../format.js';
 import type { DashboardModel } from '../dashboard.js';
 import { VIEW_COMPONENTS, VIEWS } from './views.js';
 
@@ -62,7 +63,7 @@ export function App({ model, onQuit, size }: { model: DashboardSource; onQuit?: 
   const snapshot = model.snapshot;
   const credentials = model.credentials();
   const Current = VIEW_COMPONENTS[VIEWS[view] ?? 'Overview'];
-  const status = model.error ? (model.stale ? 'STALE (database unreachable, reconnecting…)' : `error: ${model.error}`) : model.paused ? 'paused' : 'live';
+  const status = model.error ? (model.stale ? 'STALE (database unreachable, reconnecting…)' : `error: ${printable(model.error)}`) : model.paused ? 'paused' : 'live';
 
   return (
     <Box flexDirection="column" width={width}>
@@ -86,7 +87,7 @@ export function App({ model, onQuit, size }: { model: DashboardSource; onQuit?: 
         ) : snapshot ? (
           <Current snapshot={snapshot} credentials={credentials} width={width} height={bodyHeight - 1} scroll={scroll} scrollLimit={scrollLimit} seekFailures={seekFailures} />
         ) : (
-          <Text>{model.error ? `cannot read the pipeline: ${model.error}` : 'loading…'}</Text>
+          <Text>{model.error ? `cannot read the pipeline: ${printable(model.error)}` : 'loading…'}</Text>
         )}
       </Box>
       {/* Short enough for 80 columns with the time: r and space are in the help. */}

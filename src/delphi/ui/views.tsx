@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import { useEffect } from 'react';
-import { age, pad } from '../format.js';
+import { age, pad, printable } from '../format.js';
 import { PIPELINE_STATES, type CredentialState, type FlowStage, type Snapshot } from '../snapshot.js';
 
 /** The six views of docs/design.md §8: pure functions of a snapshot, so tests render them directly. */
@@ -117,7 +117,7 @@ export function Parsers({ snapshot, height, scroll, scrollLimit }: ViewProps) {
     ...snapshot.parsers.map((p) => `${pad(p.promptType, 20)}${pad(p.parser, 16)}${pad(p.attempts, 8, true)}${pad(p.successRate.toFixed(1), 8, true)}${pad(p.avgMs.toFixed(0), 8, true)}`),
     '',
     'errors (24 h):',
-    ...snapshot.parserErrors.map((e) => `  ${pad(e.count, 6, true)}  ${pad(e.promptType, 20)}${pad(e.parser, 14)} ${e.error}`),
+    ...snapshot.parserErrors.map((e) => `  ${pad(e.count, 6, true)}  ${pad(e.promptType, 20)}${pad(e.parser, 14)} ${printable(e.error)}`),
   ];
   return <Rows header={header} rows={rows} height={height} scroll={scroll} scrollLimit={scrollLimit} />;
 }
@@ -132,7 +132,7 @@ export function Failures({ snapshot, height, scroll, scrollLimit, seekFailures }
   const total = snapshot.failuresTotal;
   const { start, room } = visibleWindow(total, height, header.length, scroll);
   useEffect(() => seekFailures?.(start, room), [seekFailures, start, room]);
-  const rows = snapshot.failures.map((f) => `${pad(f.id, 9)}${pad(f.state, 11)}${pad(f.agent, 7)}${pad(age(f.ageSeconds), 8)}${pad(f.reason, 16)}${f.error ?? ''}`);
+  const rows = snapshot.failures.map((f) => `${pad(f.id, 9)}${pad(f.state, 11)}${pad(f.agent, 7)}${pad(age(f.ageSeconds), 8)}${pad(f.reason, 16)}${printable(f.error ?? '')}`);
   return <Rows header={header} rows={rows} total={total} offset={snapshot.failuresOffset} height={height} scroll={scroll} scrollLimit={scrollLimit} />;
 }
 
