@@ -47,7 +47,9 @@ export default defineCommand({
         PGSSLMODE: c.sslmode,
       };
       if (options.format === 'json') writeJson(io, { ...vars, source: c.source, lease: c.lease && options.keep ? { id: c.lease.id, ttl: c.lease.duration } : null });
-      else for (const [k, v] of Object.entries(vars)) io.stdout.write(options.format === 'shell' ? `export ${k}=${shellQuote(v)}\n` : `${k}=${JSON.stringify(v)}\n`);
+      // One quoting for both: a value (a host or password from KV, say) holding `$(…)` or a
+      // backtick stays text whether the file is sourced by a shell or read as an EnvironmentFile.
+      else for (const [k, v] of Object.entries(vars)) io.stdout.write(`${options.format === 'shell' ? 'export ' : ''}${k}=${shellQuote(v)}\n`);
       if (c.lease) {
         if (options.keep) io.stderr.write(`lease kept: ${c.lease.id} (TTL ${c.lease.duration} s); nothing renews it now\n`);
         else io.stderr.write('lease revoked at exit (use --keep to keep it)\n');
