@@ -8,10 +8,19 @@ export const REDACTED = '[REDACTED]';
 /** Keys whose values are secrets wherever they appear. */
 const SECRET_KEY = /^(password|passwd|pass|pgpassword|secret|secret_?id|client_?token|token|x-vault-token|authorization|private_?key|admin_?password|jwt|id_?token|identity_?token)$/i;
 
-/** `scheme://user:password@host` → password replaced. */
-const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^@\s]*)@/gi;
-/** libpq key/value strings: `password=secret` or `password='s e c'`. */
-const KV_PASSWORD = /\b(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]+)/gi;
+/**
+ * `scheme://user:password@host` → password replaced, up to the last `@` of the authority (an
+ * unencoded `@` inside the password must not leave its tail behind).
+ */
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^/?#\s]*)@(?=[^@/?#\s]*(?:[/?#\s]|$))/gi;
+/**
+ * Assignments of a secret: libpq's `password=secret` and `password='s e c'`, and variables as a
+ * shell or an env file writes them — `PGPASSWORD=…`, `DELPHI_DB_ADMIN_PASSWORD=…`,
+ * `secret_id=…`, `VAULT_TOKEN=…` (a query string's `&` ends the value).
+ */
+const KV_PASSWORD = /\b([A-Za-z0-9_]*?(?:password|passwd|secret_?id|secret-id|token)\s*=\s*)('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s&]+)/gi;
+/** The same in JSON text: `"password":"…"`, `"secret_id": "…"`, `"client_token":"…"`. */
+const JSON_SECRET = /("[A-Za-z0-9_]*?(?:password|passwd|secret_?id|token)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
 /** Vault tokens in free text (hvs./hvb./hvr. and the legacy s./b. forms are long). */
 const VAULT_TOKEN = /\b(hv[sbr]\.[A-Za-z0-9_-]{20,}|[sb]\.[A-Za-z0-9]{24,})\b/g;
 /** Signed JWTs (identity tokens): a base64url JSON header (`eyJ`), a payload and a signature. */
@@ -22,6 +31,7 @@ export function redactString(text: string): string {
     // A Vault template ({{password}}) stands for a password; it is not one.
     .replace(URL_PASSWORD, (match: string, user: string, password: string) => (/^\{\{\w+\}\}$/.test(password) ? match : `${user}${REDACTED}@`))
     .replace(KV_PASSWORD, `$1${REDACTED}`)
+    .replace(JSON_SECRET, `$1"${REDACTED}"`)
     .replace(VAULT_TOKEN, REDACTED)
     .replace(JWT, REDACTED);
 }

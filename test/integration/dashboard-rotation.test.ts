@@ -3,10 +3,10 @@ import { openDatabase } from '../../src/credentials/open-database.js';
 import { DashboardModel } from '../../src/delphi/dashboard.js';
 import { sandboxConfig, startSandbox, startSimulation, type Sandbox } from '../../src/sandbox/sandbox.js';
 
-describe('the dashboard over half a minute of rotations (TTL 4 s, max 10 s) with the simulator running', () => {
+describe('the dashboard over half a minute of rotations (TTL 3 s, max 7 s: one about every 6.4 s) with the simulator running', () => {
   let sandbox: Sandbox;
   beforeAll(async () => {
-    sandbox = await startSandbox({ ttl: 4, maxTtl: 10, sampleAlerts: 2000 });
+    sandbox = await startSandbox({ ttl: 3, maxTtl: 7, sampleAlerts: 2000 });
   });
   afterAll(() => sandbox?.stop());
 
