@@ -61,4 +61,16 @@ describe('what a command opens, through its context', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/ECONNREFUSED 127\.0\.0\.1:1/);
   });
+
+  it('warns once when the Vault address is plain HTTP to another host, and not for loopback', async () => {
+    const env = user();
+    const local = await runEos(['self', 'secrets', 'get', 'secret/delphi/config/host'], { env });
+    expect(local.code).toBe(0);
+    expect(local.stderr).not.toMatch(/plain HTTP/);
+    // 0.0.0.0 is not a loopback name, yet on Linux a connection to it reaches this machine.
+    const remote = await runEos(['self', 'secrets', 'get', 'secret/delphi/config/host'], { env: { ...env, VAULT_ADDR: vault.addr.replace('127.0.0.1', '0.0.0.0') } });
+    expect(remote.code, remote.stderr).toBe(0);
+    expect(remote.stderr.match(/plain HTTP to another host/g)).toHaveLength(1);
+    expect(remote.stderr).toMatch(/^warning: http:\/\/0\.0\.0\.0:\d+ is plain HTTP to another host: the Vault token and every secret cross the network in clear \(use https:\/\/\)$/m);
+  });
 });
