@@ -71,7 +71,10 @@ if (isEntryPoint()) {
     process.stdout.write(`${version}\n`);
   } else {
     lendImport();
-    const { main, processIO } = loadCore(argv);
-    process.exitCode = await main(argv, processIO(), version);
+    const { main, processIO, installLastResort, reportError } = loadCore(argv);
+    const io = processIO();
+    // Whatever nothing caught still revokes the lease and removes what the run made, then exits 1.
+    installLastResort((err) => reportError(err, io, { debug: argv.includes('--debug'), json: false }));
+    process.exitCode = await main(argv, io, version);
   }
 }

@@ -1,4 +1,5 @@
 import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { onLastResort } from './last-resort.js';
 import type { Config, LogLevel } from '../config/schema.js';
 import type { CredentialSourceName } from '../config/constants.js';
 import type { Database, OpenDatabaseOptions } from '../credentials/open-database.js';
@@ -81,6 +82,8 @@ export function createContext(io: IO, globals: GlobalOptions, deps: ContextDeps 
   let database: Promise<Database> | undefined;
   // Kept past close(): a failure is explained after the command's own cleanup has run.
   let opened: { database?: Promise<Database>; session?: Promise<VaultSession> } = {};
+  // If the process dies of an uncaught error, what this run opened is still closed (the lease revoked).
+  const undoLastResort = onLastResort(() => context.close());
   const context: CommandContext = {
     io,
     globals,
@@ -144,6 +147,7 @@ export function createContext(io: IO, globals: GlobalOptions, deps: ContextDeps 
       return explainDenied(vault.client, explained, (explained as { path?: string }).path);
     },
     async close() {
+      undoLastResort();
       const opened = [database, session];
       database = undefined;
       session = undefined;

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import { onLastResort } from './last-resort.js';
 import { importEsm } from '../util/import-esm.js';
 import { UsageError } from '../errors.js';
 import { durationOption, sandboxTtls } from './duration-option.js';
@@ -42,6 +43,13 @@ export default defineCommand({
     // From here on SIGINT/SIGTERM mean: stop what is starting, close the pool, revoke the lease,
     // remove the sandbox.
     const interrupt = onInterrupt((l) => io.stderr.write(`${l}\n`));
+    // An uncaught error still stops the refreshes, revokes the lease and removes the sandbox.
+    const undoLastResort = onLastResort(async () => {
+      await model?.stop();
+      await metrics?.close();
+      await context.close();
+      await teardown?.();
+    });
     try {
       if (ttls) {
         const { startSandbox, startSimulation, sandboxConfig } = await import('../sandbox/sandbox.js');
@@ -98,6 +106,7 @@ export default defineCommand({
     } finally {
       // Whatever ended the run (q, a signal, an error inside the terminal UI), the refresh timers
       // and the listener stop, the pool closes and its lease is revoked, then the sandbox goes.
+      undoLastResort();
       await model?.stop();
       await metrics?.close();
       await context.close();

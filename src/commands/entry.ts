@@ -4,3 +4,5 @@
  */
 export { main } from './program.js';
 export { processIO } from './io.js';
+export { installLastResort } from './last-resort.js';
+export { reportError } from './report-error.js';

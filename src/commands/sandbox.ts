@@ -1,4 +1,5 @@
 import { quoted, UsageError } from '../errors.js';
+import { onLastResort } from './last-resort.js';
 import { shellQuote } from '../util/shell.js';
 import { sandboxTtls } from './duration-option.js';
 import { onInterrupt } from './interrupt.js';
@@ -44,7 +45,14 @@ export default defineCommand({
         progress(`${interrupt.received}: stopped before the sandbox was ready; everything it started is removed`);
         return interrupt.exitCode();
       }
+      // An uncaught error still revokes the leases, stops PostgreSQL and removes the files.
+      const running: { simulation?: Awaited<ReturnType<typeof startSimulation>> } = {};
+      const undoLastResort = onLastResort(async () => {
+        await running.simulation?.stop();
+        await sandbox.stop();
+      });
       const simulation = options.simulate ? await startSimulation(sandbox) : undefined;
+      running.simulation = simulation;
       if (simulation) progress('pipeline simulator running (worker role, dynamic credentials)');
 
       // VAULT_TOKEN holds only the reader policy, as a production token should; the worker's
@@ -70,6 +78,7 @@ export default defineCommand({
 
       const signal = await interrupt.next;
       progress(`${signal}: revoking leases, stopping PostgreSQL, removing files…`);
+      undoLastResort();
       await simulation?.stop();
       await sandbox.stop();
       progress('sandbox removed');

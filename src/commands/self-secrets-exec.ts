@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { onLastResort } from './last-resort.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { quoted, UsageError } from '../errors.js';
@@ -54,6 +55,13 @@ export default defineCommand({
     let childGone = false;
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
     let forward: ((signal: NodeJS.Signals) => void) | undefined;
+    let supervisorRef: { stopChild(): Promise<void> } | undefined;
+    // An uncaught error anywhere still stops the worker, revokes the lease and removes the files.
+    const undoLastResort = onLastResort(async () => {
+      await supervisorRef?.stopChild();
+      await held?.close();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
     try {
       metrics = options.metricsListen ? await startMetrics(options.metricsListen, context, { holdsCredentials: true }) : undefined;
       // The worker gets the caller's environment without eos's own secrets (its Vault tokens, the
@@ -63,6 +71,7 @@ export default defineCommand({
       const pass = options.passEnv ? options.passEnv.split(',').map((n) => n.trim()).filter(Boolean) : [];
       const workerEnv = workerBaseEnvironment(io.env, { also: identity, pass });
       const supervisor = new WorkerSupervisor({ command, args: commandArgs, env: workerEnv, onRotate, graceMs: grace * 1000, credentialsFile: dir ? path.join(dir, 'credentials.env') : undefined, log, observe: metrics?.worker.observe });
+      supervisorRef = supervisor;
       held = await holdCredentials(
         { config, env: io.env, sources, role, log, command: `exec ${command}`, warn: context.warn },
         {
@@ -87,6 +96,7 @@ export default defineCommand({
     } finally {
       // Whatever happened — even credentials never obtained — nothing of this run is left behind.
       childGone = true;
+      undoLastResort();
       await held?.close();
       await metrics?.close();
       if (dir) await rm(dir, { recursive: true, force: true });

@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { CLI, REPO_ROOT } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /**
  * A stand-in for a Delphi worker: connects with PG_DSN, says who it is, writes an alert every
@@ -215,6 +217,40 @@ describe('eos self secrets exec, with a worker child process', () => {
     expect(seen.get('UNRELATED_SETTING')).toBe('kept-x7');
     expect(seen.get('ACTIONS_ID_TOKEN_REQUEST_URL')).toBe('http://oidc.example/x6');
     expect(await leases()).toBe(0);
+  }, 30_000);
+
+  it('an uncaught error inside eos still stops the worker, revokes the lease and removes its files: one error line, exit 1', async () => {
+    // A timer in eos's own process throws, as a bug would: nothing in eos catches it.
+    const dir = tempDir();
+    const inject = path.join(dir, 'crash.mjs');
+    writeFileSync(inject, "setTimeout(() => { throw new Error('forced internal failure'); }, 2500);\n");
+    const tmp = path.join(dir, 'tmp');
+    mkdirSync(tmp);
+    const before = await leases();
+    const child = spawn(process.execPath, ['--import', pathToFileURL(inject).href, CLI, 'self', 'secrets', 'exec', '--on-rotate', 'signal:HUP', '--', 'sh', '-c', 'echo "worker $$"; exec sleep 600'], {
+      cwd: REPO_ROOT,
+      env: { ...env, TMPDIR: tmp },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    onTestFinished(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    await expect.poll(() => stdout, { timeout: 10_000 }).toMatch(/^worker \d+$/m);
+    expect(await leases()).toBe(before + 1);
+    expect(readdirSync(tmp).filter((f) => f.startsWith('eos-exec-'))).toHaveLength(1);
+    const worker = Number(/^worker (\d+)$/m.exec(stdout)?.[1]);
+
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^error: unexpected failure: forced internal failure$/m);
+    expect(stderr).not.toMatch(/^\s+at /m); // no stack trace without --debug
+    expect(await leases()).toBe(before);
+    expect(readdirSync(tmp)).toEqual([]);
+    expect(() => process.kill(worker, 0)).toThrow();
   }, 30_000);
 
   it('a command that cannot run: 127 when missing, 126 when not executable, 2 when none is given; no lease either way', async () => {

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { onLastResort, runLastResort } from '../../src/commands/last-resort.js';
+
+/** The clean-ups an uncaught error runs (the handler itself is tried in e2e/secrets-exec). */
+describe('the last resort', () => {
+  it('runs what is registered, newest first, past a failing one, once; what was taken back does not run', async () => {
+    const ran: string[] = [];
+    onLastResort(() => void ran.push('lease'));
+    const undo = onLastResort(() => void ran.push('undone'));
+    onLastResort(async () => {
+      ran.push('failing');
+      throw new Error('a clean-up that fails');
+    });
+    onLastResort(async () => void ran.push('worker'));
+    undo();
+    await runLastResort();
+    expect(ran).toEqual(['worker', 'failing', 'lease']);
+    await runLastResort();
+    expect(ran).toHaveLength(3);
+  });
+});
