@@ -165,13 +165,15 @@ export function renderCommands(plan: EnginePlan): string {
   }
   step(`${plan.sql.length > 0 ? 3 : 2}. The connection Vault uses`);
   const c = plan.connection;
+  // The password goes to the Vault CLI on its standard input (`password=-`), from printf, a
+  // shell builtin: on no command line, where `ps` would show it to every user of the machine.
   lines.push(
-    `vault write ${shellQuote(`${setup.mount}/config/${setup.connection}`)} \\`,
+    `printf '%s' "$${ADMIN_PASSWORD_ENV}" | vault write ${shellQuote(`${setup.mount}/config/${setup.connection}`)} \\`,
     `    plugin_name=${c.plugin_name} \\`,
     `    connection_url=${shellQuote(c.connection_url)} \\`,
     `    allowed_roles=${shellQuote(c.allowed_roles.join(','))} \\`,
     `    username=${shellQuote(c.username)} \\`,
-    `    password="$${ADMIN_PASSWORD_ENV}"`,
+    `    password=-`,
   );
   step(`${plan.sql.length > 0 ? 4 : 3}. The roles`);
   for (const [name, role] of Object.entries(plan.roles)) {

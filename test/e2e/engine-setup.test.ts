@@ -88,7 +88,8 @@ describe('setting up the engine from nothing, then test and status', () => {
   it('prints commands that read the admin password from the environment, never contain it', async () => {
     const printed = await eos(['self', 'secrets', 'set', 'delphi-db-engine'], { DELPHI_DB_ADMIN_PASSWORD: adminPassword });
     expect(printed.code).toBe(0);
-    expect(printed.stdout).toContain('password="$DELPHI_DB_ADMIN_PASSWORD"');
+    expect(printed.stdout).toContain(`printf '%s' "$DELPHI_DB_ADMIN_PASSWORD" | vault write`);
+    expect(printed.stdout).not.toContain('password="$DELPHI_DB_ADMIN_PASSWORD"');
     expect(printed.stdout).toContain('vault secrets enable -path=database database');
     expect(printed.stdout).not.toContain(adminPassword);
     // The printed policies are the ones --apply writes, letter for letter.

@@ -41,7 +41,10 @@ describe('the engine plan', () => {
   it('prints commands whose quoting survives the shell, with the password only as a variable', () => {
     const text = renderCommands(buildEnginePlan(setup()));
     expect(text).toContain(`creation_statements='CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '\\''{{password}}'\\'' VALID UNTIL '\\''{{expiration}}'\\'' IN ROLE "delphi_readonly";'`);
-    expect(text).toContain('password="$DELPHI_DB_ADMIN_PASSWORD"');
+    // The admin password reaches the Vault CLI on stdin, never in an argument `ps` could show.
+    expect(text).toMatch(/^printf '%s' "\$DELPHI_DB_ADMIN_PASSWORD" \| vault write database\/config\/\S+ \\$/m);
+    expect(text).toMatch(/^ {4}password=-$/m);
+    expect(text).not.toMatch(/^(?!PGPASSWORD=|printf ).*\$DELPHI_DB_ADMIN_PASSWORD/m);
     expect(text).toMatch(/PGPASSWORD="\$DELPHI_DB_ADMIN_PASSWORD" psql -v ON_ERROR_STOP=1 'host=db.example port=5432 dbname=delphi user=vault_admin sslmode=require' <<'SQL'/);
   });
 
