@@ -27,7 +27,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function vaultRequests(sandbox: Sandbox): Promise<number> {
-  return ((await (await fetch(`${sandbox.vaultAddr}/__dev/stats`)).json()) as { requests: number }).requests;
+  return ((await (await fetch(`${sandbox.vaultAddr}/__dev/stats`, { headers: { 'X-Vault-Token': sandbox.rootToken } })).json()) as { requests: number }).requests;
 }
 
 async function vaultWrite(sandbox: Sandbox, p: string, body: unknown): Promise<Record<string, unknown>> {
@@ -93,7 +93,7 @@ for (const [name, ttl, pauseS] of [['vault-paused-within-ttl', 30, 5], ['vault-p
     await scenario(name, { ttl, maxTtl: 60, durationMs: 14_000, configure: dynamicOnly }, async (sandbox, db) => {
       await sleep(1000);
       const generation = db.pool.generation;
-      await fetch(`${sandbox.vaultAddr}/__dev/pause`, { method: 'POST', body: JSON.stringify({ seconds: pauseS }) });
+      await fetch(`${sandbox.vaultAddr}/__dev/pause`, { method: 'POST', headers: { 'X-Vault-Token': sandbox.rootToken }, body: JSON.stringify({ seconds: pauseS }) });
       const thawAt = Date.now() + pauseS * 1000;
       // How long after Vault answered again the pool had new credentials (past expiry only).
       while (db.pool.generation === generation && Date.now() < thawAt + 10_000) await sleep(20);

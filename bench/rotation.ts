@@ -18,7 +18,7 @@ const revokeAtMs = Math.floor((durationS * 1000) / 2.5);
 const QUERY = 'SELECT count(*) FROM alerts';
 
 async function vaultRequests(sandbox: Sandbox): Promise<number> {
-  return ((await (await fetch(`${sandbox.vaultAddr}/__dev/stats`)).json()) as { requests: number }).requests;
+  return ((await (await fetch(`${sandbox.vaultAddr}/__dev/stats`, { headers: { 'X-Vault-Token': sandbox.rootToken } })).json()) as { requests: number }).requests;
 }
 
 async function revokeLease(sandbox: Sandbox, leaseId: string): Promise<void> {

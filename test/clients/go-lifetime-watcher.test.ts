@@ -61,7 +61,7 @@ describe('the Go client\'s LifetimeWatcher', () => {
     await admin.connect();
     try {
       await expect
-        .poll(async () => ((await (await fetch(`${sandbox.vaultAddr}/__dev/leases`)).json()) as { leases: unknown[] }).leases.length, { timeout: 15_000, interval: 250 })
+        .poll(async () => ((await (await fetch(`${sandbox.vaultAddr}/__dev/leases`, { headers: { 'X-Vault-Token': sandbox.rootToken } })).json()) as { leases: unknown[] }).leases.length, { timeout: 15_000, interval: 250 })
         .toBe(0);
       expect((await admin.query(`SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%'`)).rows).toEqual([]);
     } finally {

@@ -62,7 +62,7 @@ describe('a Python worker on hvac and psycopg', () => {
     expect(steps['worker-role']).toEqual({ step: 'worker-role', refused: true });
 
     // Nothing left behind: no lease in Vault, no lease role in PostgreSQL.
-    const leases = (await (await fetch(`${sandbox.vaultAddr}/__dev/leases`)).json()) as { leases: unknown[] };
+    const leases = (await (await fetch(`${sandbox.vaultAddr}/__dev/leases`, { headers: { 'X-Vault-Token': sandbox.rootToken } })).json()) as { leases: unknown[] };
     expect(leases.leases).toEqual([]);
     const admin = new pg.Client({ connectionString: sandbox.adminUrl });
     await admin.connect();

@@ -11,6 +11,21 @@ describe.skipIf(REAL_VAULT)('the dev server\'s control API (faults for tests)', 
   });
   afterAll(() => target?.stop());
 
+  it('answers only a root token: nobody else on the machine may seal, pause or list leases', async () => {
+    const child = await vault('POST', 'auth/token/create', { policies: ['default'] });
+    const other = child.json.auth.client_token as string;
+    for (const headers of [{}, { 'X-Vault-Token': 'hvs.not-a-token-000000000000' }, { 'X-Vault-Token': other }] as Record<string, string>[]) {
+      for (const [method, route] of [['GET', 'leases'], ['POST', 'seal'], ['POST', 'pause']]) {
+        const r = await fetch(`${target.addr}/__dev/${route}`, { method, headers, body: method === 'POST' ? '{"seconds":1}' : undefined });
+        expect(r.status, `${method} ${route}`).toBe(403);
+        expect(((await r.json()) as { errors: string[] }).errors[0]).toMatch(/control API needs a root token/);
+      }
+    }
+    // Nothing happened: not sealed, not paused.
+    expect((await vault('GET', 'auth/token/lookup-self')).status).toBe(200);
+    expect(await devControl(target, 'GET', 'leases')).toMatchObject({ leases: expect.any(Array) });
+  });
+
   it('fails the next N requests on a path with the status, errors and Retry-After asked for', async () => {
     await devControl(target, 'POST', 'faults', { path: 'auth/token/lookup-self', status: 429, count: 2, retryAfter: 3, errors: ['request path "auth/token/lookup-self": rate limit quota exceeded'] });
     for (let i = 0; i < 2; i++) {

@@ -68,7 +68,7 @@ export function http(target: ContractTarget, token: string | null = target.rootT
 
 /** Calls the dev server's control API (only meaningful against the dev server). */
 export async function devControl(target: ContractTarget, method: string, route: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(`${target.addr}/__dev/${route}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${target.addr}/__dev/${route}`, { method, headers: { 'X-Vault-Token': target.rootToken }, body: body === undefined ? undefined : JSON.stringify(body) });
   if (!res.ok) throw new Error(`control ${route}: ${res.status}`);
   return res.status === 204 ? null : res.json();
 }

@@ -17,7 +17,7 @@ describe('setting up the engine from nothing, then test and status', () => {
   let home: string;
   let env: NodeJS.ProcessEnv;
   const { adminPassword, port } = clusterInfo();
-  const leases = async () => ((await (await fetch(`${vault.addr}/__dev/leases`)).json()) as { leases: { id: string }[] }).leases;
+  const leases = async () => ((await (await fetch(`${vault.addr}/__dev/leases`, { headers: { 'X-Vault-Token': vault.rootToken } })).json()) as { leases: { id: string }[] }).leases;
   const http = (method: string, p: string, body?: unknown) =>
     fetch(`${vault.addr}/v1/${p}`, { method, headers: { 'X-Vault-Token': vault.rootToken }, body: body === undefined ? undefined : JSON.stringify(body) });
   const eos = (args: string[], extra: NodeJS.ProcessEnv = {}) => runCli(args, { env: { ...env, ...extra } });

@@ -121,7 +121,7 @@ describe('JWT login, end to end', () => {
       for (const text of [log, stdout, stderr]) expect(text).not.toContain(token);
     }
     expect(log).not.toContain('eyJ');
-    const leases = ((await (await fetch(`${sandbox.vaultAddr}/__dev/leases`)).json()) as { leases: unknown[] }).leases;
+    const leases = ((await (await fetch(`${sandbox.vaultAddr}/__dev/leases`, { headers: { 'X-Vault-Token': sandbox.rootToken } })).json()) as { leases: unknown[] }).leases;
     expect(leases).toEqual([]);
   }, 120_000);
 });

@@ -89,7 +89,7 @@ describe('metrics and health of eos self secrets exec', () => {
     // Not healthy before credentials are held; healthy once they are.
     await expect.poll(async () => (await health()).status, { timeout: 10_000, interval: 100 }).toBe(200);
     expect((await health()).body.reason).toMatch(/^credentials from dynamic, lease \d+ s left$/);
-    await fetch(`${sandbox.vaultAddr}/__dev/pause`, { method: 'POST', body: JSON.stringify({ seconds: 8 }) });
+    await fetch(`${sandbox.vaultAddr}/__dev/pause`, { method: 'POST', headers: { 'X-Vault-Token': sandbox.rootToken }, body: JSON.stringify({ seconds: 8 }) });
     await expect.poll(async () => (await health()).status, { timeout: 8_000, interval: 200 }).toBe(503);
     expect((await health()).body.reason).toMatch(/lease expired at .* and no allowed source replaced it/);
     await expect.poll(async () => (await health()).status, { timeout: 10_000, interval: 200 }).toBe(200);
@@ -160,7 +160,7 @@ describe('metrics and health of eos self secrets exec', () => {
     expect(((await health.json()) as { source: string }).source).toBe('dynamic');
     expect((await fetch(`${run.base}/metrics`)).status).toBe(200);
     expect((await fetch(`${run.base}/metrics`, { method: 'POST' })).status).toBe(405);
-    const leases = ((await (await fetch(`${sandbox.vaultAddr}/__dev/leases`)).json()) as { leases: { id: string }[] }).leases;
+    const leases = ((await (await fetch(`${sandbox.vaultAddr}/__dev/leases`, { headers: { 'X-Vault-Token': sandbox.rootToken } })).json()) as { leases: { id: string }[] }).leases;
     expect(leases.some((l) => l.id.includes('/creds/delphi-worker/'))).toBe(true);
     expect(run.stderr).not.toMatch(/unexpected failure|TypeError|Invalid URL/);
     run.child.kill('SIGTERM');

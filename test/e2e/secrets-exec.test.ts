@@ -78,7 +78,7 @@ describe('eos self secrets exec, with a worker child process', () => {
   const users = (out: string) => [...out.matchAll(/^connected as (\S+)/gm)].map((m) => m[1] as string);
   const workerMembers = async () =>
     (await admin.query(`SELECT count(*)::int AS n FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE g.rolname = 'delphi_worker'`)).rows[0].n as number;
-  const leases = async () => ((await (await fetch(`${sandbox.vaultAddr}/__dev/leases`)).json()) as { leases: unknown[] }).leases.length;
+  const leases = async () => ((await (await fetch(`${sandbox.vaultAddr}/__dev/leases`, { headers: { 'X-Vault-Token': sandbox.rootToken } })).json()) as { leases: unknown[] }).leases.length;
 
   beforeAll(async () => {
     sandbox = await startSandbox({ ttl: 3, maxTtl: 8, sampleAlerts: 0 });

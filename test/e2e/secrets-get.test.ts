@@ -87,7 +87,7 @@ describe('eos self secrets get', () => {
     expect(json.data.username).toMatch(/^v-root-delphi-r-/);
     // The role was created in PostgreSQL for the command and is gone after it.
     expect(await roleExists(vault.dbUrl, json.data.username)).toBe(false);
-    const stats = (await (await fetch(`${vault.addr}/__dev/stats`)).json()) as { byPath: Record<string, number> };
+    const stats = (await (await fetch(`${vault.addr}/__dev/stats`, { headers: { 'X-Vault-Token': vault.rootToken } })).json()) as { byPath: Record<string, number> };
     expect(stats.byPath['database/creds/delphi-readonly']).toBeGreaterThanOrEqual(1);
     expect(stats.byPath['sys/leases/revoke']).toBeGreaterThanOrEqual(1);
   });
@@ -101,7 +101,7 @@ describe('eos self secrets get', () => {
     expect(r.stdout).toMatch(/^lease_duration\s+3600s$/m);
     expect(r.stderr).toContain(`lease kept: ${leaseId} (TTL 3600 s)`);
     expect(await roleExists(vault.dbUrl, username)).toBe(true);
-    const { leases } = (await (await fetch(`${vault.addr}/__dev/leases`)).json()) as { leases: { id: string }[] };
+    const { leases } = (await (await fetch(`${vault.addr}/__dev/leases`, { headers: { 'X-Vault-Token': vault.rootToken } })).json()) as { leases: { id: string }[] };
     expect(leases.map((l) => l.id)).toContain(leaseId);
     const password = /^password\s+(\S+)$/m.exec(r.stdout)?.[1] as string;
     expect(password).toMatch(/^[A-Za-z0-9-]{20}$/);

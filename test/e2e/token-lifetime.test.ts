@@ -16,7 +16,7 @@ describe('a Vault token that dies before its lease', () => {
   let home: string;
   let env: NodeJS.ProcessEnv;
   let shortToken: string;
-  const requests = async () => ((await (await fetch(`${sandbox.vaultAddr}/__dev/stats`)).json()) as { requests: number }).requests;
+  const requests = async () => ((await (await fetch(`${sandbox.vaultAddr}/__dev/stats`, { headers: { 'X-Vault-Token': sandbox.rootToken } })).json()) as { requests: number }).requests;
 
   beforeAll(async () => {
     sandbox = await startSandbox({ ttl: 20, maxTtl: 60, sampleAlerts: 0 });

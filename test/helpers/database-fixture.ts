@@ -30,10 +30,10 @@ export async function startDatabaseFixture(options: { ttl: number; maxTtl: numbe
       return rows[0].n as number;
     },
     async leasesLeft(): Promise<number> {
-      const body = (await (await fetch(`${vault.addr}/__dev/leases`)).json()) as { leases: unknown[] };
+      const body = (await (await fetch(`${vault.addr}/__dev/leases`, { headers: { 'X-Vault-Token': vault.rootToken } })).json()) as { leases: unknown[] };
       return body.leases.length;
     },
-    control: (route: string, body?: unknown) => fetch(`${vault.addr}/__dev/${route}`, { method: body === undefined ? 'DELETE' : 'POST', body: JSON.stringify(body ?? {}) }),
+    control: (route: string, body?: unknown) => fetch(`${vault.addr}/__dev/${route}`, { method: body === undefined ? 'DELETE' : 'POST', headers: { 'X-Vault-Token': vault.rootToken }, body: JSON.stringify(body ?? {}) }),
     async stop() {
       await admin.end();
       await vault.stop();

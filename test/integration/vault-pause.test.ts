@@ -38,7 +38,7 @@ describe('Vault paused past the lease\'s expiry', () => {
       })();
       await new Promise((resolve) => setTimeout(resolve, 1000));
       const pausedFor = 9;
-      await fetch(`${sandbox.vaultAddr}/__dev/pause`, { method: 'POST', body: JSON.stringify({ seconds: pausedFor }) });
+      await fetch(`${sandbox.vaultAddr}/__dev/pause`, { method: 'POST', headers: { 'X-Vault-Token': sandbox.rootToken }, body: JSON.stringify({ seconds: pausedFor }) });
       const thawAt = Date.now() + pausedFor * 1000;
       // Well past the 5 s lease's expiry, Vault still frozen: the role is there, reads answer.
       await new Promise((resolve) => setTimeout(resolve, 7000));

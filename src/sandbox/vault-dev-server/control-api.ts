@@ -33,9 +33,14 @@ export function noFaults(): Faults {
 
 /** The control API for tests and demos; not part of Vault's API. */
 export async function control(state: VaultState, faults: Faults, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  const reply = (status: number, value?: unknown) => send(res, { status, body: value }, req);
+  // The control API seals, pauses and redirects the server and lists every lease: on a shared
+  // machine or a CI runner, only whoever holds a root token may use it (docs/security.md).
+  const header = req.headers['x-vault-token'];
+  const token = state.tokens.lookup(typeof header === 'string' ? header : undefined);
+  if (!token?.isRoot) return reply(403, { errors: ['permission denied: the control API needs a root token (X-Vault-Token)'] });
   const route = url.pathname.slice('/__dev/'.length);
   const body = await readBody(req).catch(() => ({}) as Record<string, unknown>);
-  const reply = (status: number, value?: unknown) => send(res, { status, body: value }, req);
   switch (`${req.method} ${route}`) {
     case 'POST faults':
       faults.failures.push({
