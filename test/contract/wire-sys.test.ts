@@ -22,6 +22,16 @@ describe('Vault API contract: wire format and sys/', () => {
       expect(r.headers.get('cache-control')).toBe('no-store');
     });
 
+    it('refuses a body over 32 MiB with 413, token or not, and goes on serving', async () => {
+      const huge = `{"data":{"v":"${'a'.repeat(32 * 1024 * 1024)}"}}`;
+      for (const token of [target.rootToken, null]) {
+        const r = await http(target, token)('POST', `secret/data/${unique('huge')}`, huge);
+        expect(r.status).toBe(413);
+        expect(r.json).toEqual({ errors: ['http: request body too large'] });
+      }
+      expect((await vault('GET', 'auth/token/lookup-self')).status).toBe(200);
+    });
+
     it('answers an empty success with 204 and no body', async () => {
       const mount = unique('kv1');
       const r = await vault('POST', `sys/mounts/${mount}`, { type: 'kv' });

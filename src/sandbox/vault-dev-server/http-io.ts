@@ -11,9 +11,28 @@ export function tokenOf(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
+/** OpenBao's default `max_request_size`: a larger body is refused before anything reads it. */
+export const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
+
+/** A body over MAX_REQUEST_BYTES: OpenBao answers 413 `http: request body too large`. */
+export class BodyTooLargeError extends Error {
+  constructor() {
+    super('http: request body too large');
+  }
+}
+
 export async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    // Stop holding it in memory at once: a client that sends gigabytes gets nothing more read.
+    if (size > MAX_REQUEST_BYTES) {
+      req.resume();
+      throw new BodyTooLargeError();
+    }
+    chunks.push(chunk as Buffer);
+  }
   const text = Buffer.concat(chunks).toString('utf8').trim();
   if (text === '') return {};
   const type = req.headers['content-type'] ?? '';

@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../../util/clock.js';
 import { LOOPBACK } from '../postgres.js';
 import { control, noFaults, type Faults } from './control-api.js';
 import { createDevVault } from './dev-vault.js';
-import { isTrue, readBody, send, tokenOf } from './http-io.js';
+import { BodyTooLargeError, isTrue, readBody, send, tokenOf } from './http-io.js';
 import { listAwareNetServer } from './list-method.js';
 import type { Router } from './router.js';
 import type { VaultState } from './state/vault-state.js';
@@ -146,7 +146,8 @@ async function handleHttp(state: VaultState, router: Router, faults: Faults, req
   let body: Record<string, unknown>;
   try {
     body = await readBody(req);
-  } catch {
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) return send(res, { status: 413, body: { errors: [err.message] } }, req);
     return send(res, { status: 400, body: { errors: ['failed to parse JSON input: invalid character in request body'] } }, req);
   }
   const token = tokenOf(req);
