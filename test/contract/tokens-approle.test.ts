@@ -18,6 +18,19 @@ describe('Vault API contract: tokens and AppRole (§2)', () => {
       expect(['root', 'token']).toContain(r.json.data.display_name);
     });
 
+    it('reads a JSON body sent under the form content type (curl -d) as JSON, and a real form as a form', async () => {
+      const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
+      const json = await vault('POST', 'auth/token/create', ' {"policies":["app"],"ttl":"10m"}', form);
+      expect(json.status).toBe(200);
+      // Ignored, the body would give a token with the parent's policies: root.
+      expect(json.json.auth.policies).toEqual(['app', 'default']);
+      expect(json.json.auth.lease_duration).toBe(600);
+      const real = await vault('POST', 'auth/token/create', 'policies=app&ttl=5m', form);
+      expect(real.status).toBe(200);
+      expect(real.json.auth.policies).toEqual(['app', 'default']);
+      expect(real.json.auth.lease_duration).toBe(300);
+    });
+
     it('creates a child token with its TTL and policies, and looks it up', async () => {
       const created = await vault('POST', 'auth/token/create', { ttl: '1h', policies: ['app'] });
       expect(created.status).toBe(200);

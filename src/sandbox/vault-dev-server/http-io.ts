@@ -35,13 +35,24 @@ export async function readBody(req: IncomingMessage): Promise<Record<string, unk
   }
   const text = Buffer.concat(chunks).toString('utf8').trim();
   if (text === '') return {};
-  const type = req.headers['content-type'] ?? '';
-  if (type.includes('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(text));
+  if (isForm(text, req.headers['content-type'] ?? '')) return Object.fromEntries(new URLSearchParams(text));
   const parsed: unknown = JSON.parse(text);
   // `bao write -f` and the Go client's Write(path, nil) send `null`: Vault takes it as {}.
   if (parsed === null) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
   return parsed as Record<string, unknown>;
+}
+
+/**
+ * OpenBao's rule, which errs on the side of JSON: a body is a form only when its media type is
+ * exactly application/x-www-form-urlencoded and it does not start (after JSON's whitespace) with
+ * `{` or `[` — curl's `-d '{…}'` sends JSON under the form type, and is read as JSON.
+ */
+export function isForm(text: string, contentType: string): boolean {
+  const media = (contentType.split(';')[0] ?? '').trim().toLowerCase();
+  if (media !== 'application/x-www-form-urlencoded') return false;
+  const first = text.replace(/^[ \t\n\r]+/, '')[0];
+  return first !== '{' && first !== '[';
 }
 
 export function send(res: ServerResponse, response: VaultResponse, req: IncomingMessage): void {
