@@ -206,6 +206,30 @@ describe('Vault API contract: ACL policies', () => {
     });
   });
 
+  describe('a trailing slash', () => {
+    it('does not slip past an exact-path deny to the secret (KV v1 and v2)', async () => {
+      const v1 = unique('kv1');
+      expect((await vault('POST', `sys/mounts/${v1}`, { type: 'kv' })).status).toBe(204);
+      await vault('POST', `${v1}/x`, { v: 'v1-denied-secret' });
+      await vault('POST', `${kv}/data/denied`, { data: { v: 'v2-denied-secret' } });
+      const reader = await tokenWith(
+        `path "${v1}/x" { capabilities = ["deny"] }\npath "${v1}/*" { capabilities = ["read", "list"] }\n` +
+          'path "KV/data/denied" { capabilities = ["deny"] }\npath "KV/data/*" { capabilities = ["read"] }',
+      );
+      try {
+        for (const path of [`${v1}/x`, `KV/data/denied`]) expect((await reader('GET', path.replace('KV', kv))).status, path).toBe(403);
+        // OpenBao: kv v1 `x/` is another key (404), kv v2 `denied/` has no version (500). Never the secret.
+        for (const path of [`${v1}/x/`, `${kv}/data/denied/`]) {
+          const r = await reader('GET', path);
+          expect(r.status, path).not.toBe(200);
+          expect(r.text, path).not.toMatch(/denied-secret/);
+        }
+      } finally {
+        await vault('DELETE', `sys/mounts/${v1}`);
+      }
+    });
+  });
+
   describe('sys/capabilities', () => {
     it('answers capabilities-self sorted, with `capabilities` for one path, deny where nothing is granted, root for root', async () => {
       const t = await tokenWith('path "KV/data/a" { capabilities = ["update", "read", "list"] }');

@@ -22,7 +22,11 @@ const LOGIN_PATH = /^auth\/[^/]+\/login$/;
 export class Router {
   constructor(private readonly state: VaultState) {}
 
-  async route(operation: Operation, path: string, query: URLSearchParams, body: Record<string, unknown>, tokenId: string | undefined): Promise<VaultResponse> {
+  async route(operation: Operation, requested: string, query: URLSearchParams, body: Record<string, unknown>, tokenId: string | undefined): Promise<VaultResponse> {
+    // Backends serve `x/` as `x` for everything but a LIST: the path is normalised once, here,
+    // so that the ACL checks the very path the backend serves (`…/x/` slipped past an exact
+    // `deny` on `…/x` before; OpenBao never serves the secret there either).
+    const path = operation === 'list' ? requested : requested.replace(/\/+$/, '');
     const resolved = this.state.mounts.resolve(path);
     const backend = resolved?.mount.backend ?? null;
     const subpath = resolved?.subpath ?? '';
