@@ -25,6 +25,7 @@ export default defineCommand({
     const known = (value: boolean | null, yes: string, no: string) => (value === null ? 'not visible to this token' : value ? yes : no);
     line('engine', !engine.checked ? notChecked : engine.error ? `✗ ${engine.error}` : `${known(engine.mounted, 'mounted', 'not mounted')}; role ${known(engine.role, 'present', 'missing')}; connection ${known(engine.connection, 'present', 'missing')}`);
     for (const missing of engine.missing ?? []) line('capability', `✗ ${missing}`);
+    if (report.databaseError) line('database', `✗ ${report.databaseError}`);
     if (report.database) line('database', `${report.database.host}:${report.database.port}/${report.database.database} sslmode=${report.database.sslmode} (host from ${report.database.origins.host})`);
     for (const s of report.sources) line(`source ${s.source}`, `${s.available ? '✓' : '✗'} ${s.reason}`);
     line('would use', report.wouldUse ?? 'nothing: no allowed source can serve');

@@ -36,6 +36,8 @@ export interface HeldLease extends LeaseStateRecord {
 export interface StatusReport {
   config: { file: string; present: boolean; vaultAddress: string; auth: string };
   database: DbTarget | null;
+  /** Why the target could not be resolved (a bad host or name from KV, say); `database` is then null. */
+  databaseError?: string;
   vault: { ok: boolean; version?: string; sealed?: boolean; standby?: boolean; error?: string };
   token: { ok: boolean; source?: string; ttl?: number; renewable?: boolean; policies?: string[]; expireTime?: string | null; error?: string };
   /**
@@ -143,7 +145,10 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
     };
     const [, database, verdicts] = await Promise.all([
       checkEngine(),
-      context.target().catch(() => null),
+      context.target().catch((err: unknown) => {
+        report.databaseError = message(err);
+        return null;
+      }),
       Promise.all(config.credentials.sources.map((source) => (source === 'dynamic' ? undefined : judge(source, judging)))),
     ]);
     report.database = database;

@@ -73,4 +73,24 @@ describe('what a command opens, through its context', () => {
     expect(remote.stderr.match(/plain HTTP to another host/g)).toHaveLength(1);
     expect(remote.stderr).toMatch(/^warning: http:\/\/0\.0\.0\.0:\d+ is plain HTTP to another host: the Vault token and every secret cross the network in clear \(use https:\/\/\)$/m);
   });
+
+  it('a database host from KV that is not a host name is refused where it is read, naming where it came from', async () => {
+    const hostile = "db.internal'; DROP ROLE x; --";
+    await vault.write('secret/data/delphi/config/host', { data: { value: hostile } });
+    try {
+      const env = user();
+      const status = await runEos(['self', 'secrets', 'status', '--json'], { env });
+      const report = JSON.parse(status.stdout) as { database: unknown; databaseError?: string };
+      expect(report.database).toBeNull();
+      expect(report.databaseError).toBe(`database host "${hostile}" (from vault-kv) is not a host name or an IP address`);
+      const text = await runEos(['self', 'secrets', 'status'], { env });
+      expect(text.stdout).toMatch(/^database +✗ database host .* \(from vault-kv\) is not a host name or an IP address$/m);
+      // A command that would connect stops there, exit 2, naming the value and where it came from.
+      const env2 = await runEos(['self', 'secrets', 'env', '--source', 'env'], { env: { ...env, DELPHI_DB_USER: 'u', DELPHI_DB_PASSWORD: 'p' } });
+      expect(env2.code).toBe(2);
+      expect(env2.stderr).toMatch(/^error: .*database host .* \(from vault-kv\) is not a host name or an IP address/m);
+    } finally {
+      await vault.write('secret/data/delphi/config/host', { data: { value: 'db.internal' } });
+    }
+  });
 });
