@@ -80,8 +80,8 @@ export function createContext(io: IO, globals: GlobalOptions, deps: ContextDeps 
   let log: Promise<Logger> | undefined;
   let session: Promise<VaultSession> | undefined;
   let database: Promise<Database> | undefined;
-  // Kept past close(): a failure is explained after the command's own cleanup has run.
-  let opened: { database?: Promise<Database>; session?: Promise<VaultSession> } = {};
+  // Kept after close() (a failure is explained after the command's own clean-up has run).
+  let closed = false;
   // If the process dies of an uncaught error, what this run opened is still closed (the lease revoked).
   const undoLastResort = onLastResort(() => context.close());
   const context: CommandContext = {
@@ -111,7 +111,6 @@ export function createContext(io: IO, globals: GlobalOptions, deps: ContextDeps 
       // Imported here: commands that never talk to Vault (config show) never load its client.
       const open = deps.openVaultSession ?? ((options: SessionOptions) => import('../vault/session.js').then(({ openVaultSession }) => openVaultSession(options)));
       session ??= Promise.resolve().then(() => open({ config: context.config().config, env: io.env, warn: context.warn }));
-      opened.session = session;
       return session;
     },
     database(request) {
@@ -128,12 +127,10 @@ export function createContext(io: IO, globals: GlobalOptions, deps: ContextDeps 
           clock: context.clock,
         }),
       );
-      opened.database = database;
       return database;
     },
     async userError(err) {
-      const [db, vault] = await Promise.all([opened.database?.catch(() => undefined), opened.session?.catch(() => undefined)]);
-      opened = {};
+      const [db, vault] = await Promise.all([database?.catch(() => undefined), session?.catch(() => undefined)]);
       let explained = err;
       if (db) explained = db.userError(err);
       else if (!(err instanceof EosError)) {
@@ -147,13 +144,12 @@ export function createContext(io: IO, globals: GlobalOptions, deps: ContextDeps 
       return explainDenied(vault.client, explained, (explained as { path?: string }).path);
     },
     async close() {
+      if (closed) return;
+      closed = true;
       undoLastResort();
-      const opened = [database, session];
-      database = undefined;
-      session = undefined;
-      const [db, vault] = await Promise.all(opened.map((p) => p?.catch(() => undefined)));
-      await (db as Database | undefined)?.close();
-      (vault as VaultSession | undefined)?.client.close();
+      const [db, vault] = await Promise.all([database?.catch(() => undefined), session?.catch(() => undefined)]);
+      await db?.close();
+      vault?.client.close();
     },
   };
   return context;
