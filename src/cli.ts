@@ -8,7 +8,8 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { codeCacheFor, commandOf, readCodeCache, writeCodeCache } from './code-cache.js';
+import { codeCacheFor, readCodeCache, writeCodeCache } from './code-cache.js';
+import { commandOf } from './commands/command-line.js';
 import { IMPORT_ESM } from './util/import-esm.js';
 
 // Loaded only when a command runs: `--version` needs nothing more than the above.
@@ -16,7 +17,7 @@ const lazyRequire = createRequire(import.meta.url);
 
 /** Set by the build (tools/build.mjs) so that `--version` reads no file; from package.json otherwise. */
 declare const EOS_VERSION: string | undefined;
-const version = typeof EOS_VERSION === 'string' ? EOS_VERSION : (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+const version = typeof EOS_VERSION === 'string' ? EOS_VERSION : (lazyRequire('../package.json') as { version: string }).version;
 
 type Core = typeof import('./commands/entry.js');
 
@@ -41,7 +42,8 @@ declare const EOS_BUILD_ID: string | undefined;
 function loadCore(argv: string[]): Core {
   const vm = lazyRequire('node:vm') as typeof import('node:vm');
   const bundle = fileURLToPath(new URL('./eos.cjs', import.meta.url));
-  const command = commandOf(argv);
+  // A help run compiles little: its cache would be a thin one that no later run replaces.
+  const command = argv.includes('--help') || argv.includes('-h') ? undefined : commandOf(argv);
   const cache = command && typeof EOS_BUILD_ID === 'string' ? codeCacheFor(EOS_BUILD_ID, command, process.env) : undefined;
   const cachedData = cache ? readCodeCache(cache) : undefined;
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, 'utf8')}\n})`, { filename: bundle, cachedData });

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { LOG_LEVELS } from '../config/constants.js';
+import { commandOf } from './command-line.js';
 import type { ContextDeps, GlobalOptions } from './context.js';
 import type { IO } from './io.js';
 import { wantsJson } from './output.js';
@@ -47,13 +48,15 @@ export interface Outcome {
 }
 
 /**
- * The one command `argv` names, when it names one exactly: a run needs commander to know only
- * that command (mounting all fourteen costs a few ms of every start). Help of the root or a group,
- * and anything that names no command (a typo that deserves a suggestion), get every command.
+ * The one command `argv` names (command-line.ts, as the code cache reads it): a run needs
+ * commander to know only that command (mounting all fourteen costs a few ms of every start). Help
+ * of the root or a group, and anything that names no command (a typo that deserves a
+ * suggestion), get every command.
  */
 export function commandsFor(argv: readonly string[]): readonly CommandSpec[] {
-  const named = COMMANDS.find((spec) => spec.path.every((word, i) => argv[i] === word));
-  return named ? [named] : COMMANDS;
+  const named = commandOf(argv);
+  const spec = named === undefined ? undefined : COMMANDS.find((s) => s.path.join(' ') === named);
+  return spec ? [spec] : COMMANDS;
 }
 
 export function buildProgram(io: IO, outcome: Outcome, version: string, commands: readonly CommandSpec[] = COMMANDS, deps: ContextDeps = {}): Command {

@@ -1,7 +1,8 @@
 import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { codeCacheFor, commandOf, COMMAND_PATHS, readCodeCache, writeCodeCache } from '../../src/code-cache.js';
+import { codeCacheFor, readCodeCache, writeCodeCache } from '../../src/code-cache.js';
+import { commandOf, COMMAND_PATHS } from '../../src/commands/command-line.js';
 import { COMMANDS } from '../../src/commands/program.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
