@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import { onLastResort } from './last-resort.js';
+import { cleanUpOnce } from './last-resort.js';
 import { importEsm } from '../util/import-esm.js';
 import { UsageError } from '../errors.js';
 import { durationOption, sandboxTtls } from './duration-option.js';
@@ -43,8 +43,10 @@ export default defineCommand({
     // From here on SIGINT/SIGTERM mean: stop what is starting, close the pool, revoke the lease,
     // remove the sandbox.
     const interrupt = onInterrupt((l) => io.stderr.write(`${l}\n`));
-    // An uncaught error still stops the refreshes, revokes the lease and removes the sandbox.
-    const undoLastResort = onLastResort(async () => {
+    // Whatever ends the run (q, a signal, an error inside the terminal UI, an uncaught error
+    // anywhere in the process), the refresh timers and the listener stop, the pool closes and its
+    // lease is revoked, then the sandbox goes.
+    const cleanUp = cleanUpOnce(async () => {
       await model?.stop();
       await metrics?.close();
       await context.close();
@@ -104,13 +106,7 @@ export default defineCommand({
       await app.waitUntilExit();
       return 0;
     } finally {
-      // Whatever ended the run (q, a signal, an error inside the terminal UI), the refresh timers
-      // and the listener stop, the pool closes and its lease is revoked, then the sandbox goes.
-      undoLastResort();
-      await model?.stop();
-      await metrics?.close();
-      await context.close();
-      await teardown?.();
+      await cleanUp();
       interrupt.dispose();
     }
   },

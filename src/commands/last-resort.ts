@@ -20,6 +20,21 @@ export function onLastResort(cleanup: Cleanup): () => void {
   return () => void cleanups.delete(cleanup);
 }
 
+/**
+ * A run's clean-up, done once: by the run itself (call the returned function in its `finally`)
+ * or, if the process dies of an uncaught error first, by the last resort. One list of what to
+ * undo serves both.
+ */
+export function cleanUpOnce(cleanup: Cleanup): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  const run = () => (done ??= Promise.resolve().then(cleanup).then(() => undefined));
+  const undo = onLastResort(run);
+  return () => {
+    undo();
+    return run();
+  };
+}
+
 /** Runs every registered clean-up once, newest first, within the time limit. */
 export async function runLastResort(): Promise<void> {
   const pending = [...cleanups].reverse();

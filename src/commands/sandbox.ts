@@ -1,5 +1,5 @@
 import { quoted, UsageError } from '../errors.js';
-import { onLastResort } from './last-resort.js';
+import { cleanUpOnce } from './last-resort.js';
 import { shellQuote } from '../util/shell.js';
 import { sandboxTtls } from './duration-option.js';
 import { onInterrupt } from './interrupt.js';
@@ -45,44 +45,47 @@ export default defineCommand({
         progress(`${interrupt.received}: stopped before the sandbox was ready; everything it started is removed`);
         return interrupt.exitCode();
       }
-      // An uncaught error still revokes the leases, stops PostgreSQL and removes the files.
+      // Whatever ends the run — Ctrl-C, a failure while it starts the simulator, an uncaught error
+      // anywhere in the process — the leases are revoked, PostgreSQL stops and the files go.
       const running: { simulation?: Awaited<ReturnType<typeof startSimulation>> } = {};
-      const undoLastResort = onLastResort(async () => {
+      const cleanUp = cleanUpOnce(async () => {
         await running.simulation?.stop();
         await sandbox.stop();
       });
-      const simulation = options.simulate ? await startSimulation(sandbox) : undefined;
-      running.simulation = simulation;
-      if (simulation) progress('pipeline simulator running (worker role, dynamic credentials)');
+      try {
+        const simulation = options.simulate ? await startSimulation(sandbox) : undefined;
+        running.simulation = simulation;
+        if (simulation) progress('pipeline simulator running (worker role, dynamic credentials)');
 
-      // VAULT_TOKEN holds only the reader policy, as a production token should; the worker's
-      // token is for `exec` of a pipeline worker, the root token for administration.
-      const exports = {
-        VAULT_ADDR: sandbox.vaultAddr,
-        VAULT_TOKEN: sandbox.readerToken,
-        EOS_CONFIG: sandbox.configFile,
-        EOS_SANDBOX_WORKER_TOKEN: sandbox.workerToken,
-        EOS_SANDBOX_ROOT_TOKEN: sandbox.rootToken,
-        // A JWT login as a CI job or pod does it: eos self secrets configure --auth jwt --yes
-        EOS_JWT_FILE: sandbox.jwt.file,
-        EOS_JWT_ROLE: sandbox.jwt.readerRole,
-        EOS_SANDBOX_PG_URL: sandbox.adminUrl,
-      };
-      if (options.json) writeJson(io, exports);
-      else for (const [name, value] of Object.entries(exports)) io.stdout.write(`export ${name}=${shellQuote(value)}\n`);
-      progress(
-        `sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Vault-API dev server (a test double, not Vault) at ${sandbox.vaultAddr}, ` +
-          `PostgreSQL on port ${sandbox.postgres.port}; role TTL ${ttl} s, max ${maxTtl} s. ` +
-          'The token and URL above are throwaway sandbox secrets. Press Ctrl-C to stop and remove everything.',
-      );
+        // VAULT_TOKEN holds only the reader policy, as a production token should; the worker's
+        // token is for `exec` of a pipeline worker, the root token for administration.
+        const exports = {
+          VAULT_ADDR: sandbox.vaultAddr,
+          VAULT_TOKEN: sandbox.readerToken,
+          EOS_CONFIG: sandbox.configFile,
+          EOS_SANDBOX_WORKER_TOKEN: sandbox.workerToken,
+          EOS_SANDBOX_ROOT_TOKEN: sandbox.rootToken,
+          // A JWT login as a CI job or pod does it: eos self secrets configure --auth jwt --yes
+          EOS_JWT_FILE: sandbox.jwt.file,
+          EOS_JWT_ROLE: sandbox.jwt.readerRole,
+          EOS_SANDBOX_PG_URL: sandbox.adminUrl,
+        };
+        if (options.json) writeJson(io, exports);
+        else for (const [name, value] of Object.entries(exports)) io.stdout.write(`export ${name}=${shellQuote(value)}\n`);
+        progress(
+          `sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Vault-API dev server (a test double, not Vault) at ${sandbox.vaultAddr}, ` +
+            `PostgreSQL on port ${sandbox.postgres.port}; role TTL ${ttl} s, max ${maxTtl} s. ` +
+            'The token and URL above are throwaway sandbox secrets. Press Ctrl-C to stop and remove everything.',
+        );
 
-      const signal = await interrupt.next;
-      progress(`${signal}: revoking leases, stopping PostgreSQL, removing files…`);
-      undoLastResort();
-      await simulation?.stop();
-      await sandbox.stop();
-      progress('sandbox removed');
-      return 0;
+        const signal = await interrupt.next;
+        progress(`${signal}: revoking leases, stopping PostgreSQL, removing files…`);
+        await cleanUp();
+        progress('sandbox removed');
+        return 0;
+      } finally {
+        await cleanUp();
+      }
     } finally {
       await metrics?.close();
       interrupt.dispose();

@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { onLastResort } from './last-resort.js';
+import { cleanUpOnce } from './last-resort.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { quoted, UsageError } from '../errors.js';
@@ -56,10 +56,12 @@ export default defineCommand({
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
     let forward: ((signal: NodeJS.Signals) => void) | undefined;
     let supervisorRef: { stopChild(): Promise<void> } | undefined;
-    // An uncaught error anywhere still stops the worker, revokes the lease and removes the files.
-    const undoLastResort = onLastResort(async () => {
+    // Whatever ends the run — the worker's exit, an error, even credentials never obtained, or an
+    // uncaught error anywhere in the process — nothing of it is left behind.
+    const cleanUp = cleanUpOnce(async () => {
       await supervisorRef?.stopChild();
       await held?.close();
+      await metrics?.close();
       if (dir) await rm(dir, { recursive: true, force: true });
     });
     try {
@@ -94,12 +96,8 @@ export default defineCommand({
       childGone = true;
       return code;
     } finally {
-      // Whatever happened — even credentials never obtained — nothing of this run is left behind.
       childGone = true;
-      undoLastResort();
-      await held?.close();
-      await metrics?.close();
-      if (dir) await rm(dir, { recursive: true, force: true });
+      await cleanUp();
       if (forward) for (const signal of signals) process.off(signal, forward);
     }
   },

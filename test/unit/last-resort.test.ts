@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { onLastResort, runLastResort } from '../../src/commands/last-resort.js';
+import { cleanUpOnce, onLastResort, runLastResort } from '../../src/commands/last-resort.js';
 
 /** The clean-ups an uncaught error runs (the handler itself is tried in e2e/secrets-exec). */
 describe('the last resort', () => {
@@ -17,5 +17,20 @@ describe('the last resort', () => {
     expect(ran).toEqual(['worker', 'failing', 'lease']);
     await runLastResort();
     expect(ran).toHaveLength(3);
+  });
+
+  it('cleanUpOnce: one clean-up for the run and the last resort, done once whichever comes first', async () => {
+    let runs = 0;
+    const finished = cleanUpOnce(() => void runs++);
+    await finished();
+    await finished();
+    await runLastResort(); // the run undid it itself: nothing left for the last resort
+    expect(runs).toBe(1);
+
+    let crashed = 0;
+    const interrupted = cleanUpOnce(() => void crashed++);
+    await runLastResort(); // the process dies first
+    await interrupted(); // a finally that still gets to run does nothing twice
+    expect(crashed).toBe(1);
   });
 });
