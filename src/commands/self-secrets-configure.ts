@@ -44,7 +44,7 @@ export default defineCommand({
     'eos self secrets configure --yes --addr https://vault:8200 --auth jwt --role delphi-ci --github-oidc --audience https://github.com/delphi',
   ],
   async run(options, context) {
-    const { saveConfiguration, verifyVault } = await import('../setup/configure.js');
+    const [{ saveConfiguration, verifyVault }, { plainHttpWarning }] = await Promise.all([import('../setup/configure.js'), import('../config/vault-settings.js')]);
     const { io } = context;
     const { config, location, input: current } = context.config({ creating: true });
     const interactive = io.stdinIsTTY && io.stdoutIsTTY && !options.yes && !options.tokenStdin;
@@ -56,6 +56,8 @@ export default defineCommand({
       answers.token = token;
     }
     if (answers.tlsSkipVerify) io.stderr.write('warning: TLS verification will be skipped for Vault: use this only for a test server\n');
+    const plain = plainHttpWarning(answers.address);
+    if (plain) context.warn(plain);
 
     let verified: Awaited<ReturnType<typeof verifyVault>> | undefined;
     try {

@@ -131,3 +131,24 @@ export function resolveVaultSettings(flags: VaultFlags, env: NodeJS.ProcessEnv, 
   }
   return settings;
 }
+
+/**
+ * Whether an address sends Vault traffic in clear beyond this machine: `http://` to anything but
+ * a loopback address or `localhost` (a dev server or an agent on the same host is fine).
+ */
+export function plaintextOffHost(address: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'http:') return false;
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return !(host === 'localhost' || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1');
+}
+
+/** The warning every command that talks to Vault gives for such an address, or undefined. */
+export function plainHttpWarning(address: string): string | undefined {
+  return plaintextOffHost(address) ? `${address} is plain HTTP to another host: the Vault token and every secret cross the network in clear (use https://)` : undefined;
+}

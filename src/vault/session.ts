@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import { resolveVaultSettings, type VaultFlags, type VaultSettings } from '../config/vault-settings.js';
+import { plainHttpWarning, resolveVaultSettings, type VaultFlags, type VaultSettings } from '../config/vault-settings.js';
 import { authenticate, type Authenticated } from './auth.js';
 import { createVaultClient, type VaultClient } from './client.js';
 
@@ -22,7 +22,8 @@ export interface SessionOptions {
 export async function openVaultSession(options: SessionOptions): Promise<VaultSession> {
   const settings = resolveVaultSettings(options.flags ?? {}, options.env, options.config);
   if (settings.tlsSkipVerify) options.warn?.(`TLS verification of ${settings.address} is OFF (VAULT_SKIP_VERIFY): use it only for a test server`);
-  if (plaintextOffHost(settings.address)) options.warn?.(`${settings.address} is plain HTTP to another host: the Vault token and every secret cross the network in clear (use https://)`);
+  const plain = plainHttpWarning(settings.address);
+  if (plain) options.warn?.(plain);
   const client = createVaultClient({ settings });
   try {
     const auth = await authenticate(client, settings, options.home, options.env);
@@ -33,18 +34,3 @@ export async function openVaultSession(options: SessionOptions): Promise<VaultSe
   }
 }
 
-/**
- * Whether an address sends Vault traffic in clear beyond this machine: `http://` to anything but
- * a loopback address or `localhost` (a dev server or an agent on the same host is fine).
- */
-export function plaintextOffHost(address: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(address);
-  } catch {
-    return false;
-  }
-  if (url.protocol !== 'http:') return false;
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  return !(host === 'localhost' || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1');
-}

@@ -72,6 +72,11 @@ describe('what a command opens, through its context', () => {
     expect(remote.code, remote.stderr).toBe(0);
     expect(remote.stderr.match(/plain HTTP to another host/g)).toHaveLength(1);
     expect(remote.stderr).toMatch(/^warning: http:\/\/0\.0\.0\.0:\d+ is plain HTTP to another host: the Vault token and every secret cross the network in clear \(use https:\/\/\)$/m);
+
+    // configure, which proves the address before it saves it, says so too.
+    const configured = await runEos(['self', 'secrets', 'configure', '--addr', vault.addr.replace('127.0.0.1', '0.0.0.0'), '--yes'], { env });
+    expect(configured.code, configured.stderr).toBe(0);
+    expect(configured.stderr.match(/plain HTTP to another host/g)).toHaveLength(1);
   });
 
   it('a database host from KV that is not a host name is refused where it is read, naming where it came from', async () => {
