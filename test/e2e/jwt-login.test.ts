@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
-import { CLI, REPO_ROOT, runEos as runCli } from '../helpers/cli.js';
+import { runEos as runCli, startEos } from '../helpers/cli.js';
 
 /**
  * A worker that queries every 100 ms and counts what fails instead of stopping; on SIGHUP it
@@ -87,24 +86,13 @@ describe('JWT login, end to end', () => {
     }, 1000);
     onTestFinished(() => clearInterval(watch));
 
-    const child = spawn(process.execPath, [CLI, 'self', 'secrets', 'exec', '--source', 'dynamic', '--on-rotate', 'signal:HUP', '--', process.execPath, '--input-type=module', '-e', WORKER], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    onTestFinished(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const run = startEos(['self', 'secrets', 'exec', '--source', 'dynamic', '--on-rotate', 'signal:HUP', '--', process.execPath, '--input-type=module', '-e', WORKER], { env });
 
     await new Promise((resolve) => setTimeout(resolve, 60_000));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
     clearInterval(watch);
+    const { stdout, stderr } = run.output;
 
     const summary = /summary ok=(\d+) failed=(\d+)/.exec(stdout);
     expect(summary, `${stdout}\n${stderr}`).not.toBeNull();

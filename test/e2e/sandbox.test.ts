@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { checkForScripts, CLI, REPO_ROOT } from '../helpers/cli.js';
+import { checkForScripts, CLI, REPO_ROOT, startEos } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function portOpen(port: number): Promise<boolean> {
@@ -112,21 +112,13 @@ describe('eos sandbox --json, as a script starts it', () => {
     const tmp = tempDir('eos-sandbox-json-');
     chmodSync(tmp, 0o755);
     const args = ['sandbox', '--alerts', '0', '--json'];
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, HOME: tmp, TMPDIR: tmp, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    onTestFinished(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    await expect.poll(() => stderr, { timeout: 30_000, interval: 100 }).toMatch(/sandbox ready|error:/);
-    checkForScripts(args, { stdout, stderr });
-    const exports = JSON.parse(stdout) as Record<string, string>;
+    const run = startEos(args, { env: { PATH: process.env.PATH, HOME: tmp, TMPDIR: tmp, CI: 'true' } });
+    await expect.poll(() => run.output.stderr, { timeout: 30_000, interval: 100 }).toMatch(/sandbox ready|error:/);
+    checkForScripts(args, run.output);
+    const exports = JSON.parse(run.output.stdout) as Record<string, string>;
     expect(exports.VAULT_TOKEN).not.toBe(exports.EOS_SANDBOX_ROOT_TOKEN);
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
   }, 60_000);
 });
 

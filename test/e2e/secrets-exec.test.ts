@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
-import { CLI, REPO_ROOT } from '../helpers/cli.js';
+import { CLI, REPO_ROOT, startEos } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -196,17 +196,12 @@ describe('eos self secrets exec, with a worker child process', () => {
       ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'gh-request-token-x4',
       EOS_SANDBOX_ROOT_TOKEN: 'root-token-x5',
     };
-    const child = spawn(process.execPath, [CLI, 'self', 'secrets', 'exec', '--pass-env', 'ACTIONS_ID_TOKEN_REQUEST_URL', '--', 'env'], {
-      cwd: REPO_ROOT,
+    const run = startEos(['self', 'secrets', 'exec', '--pass-env', 'ACTIONS_ID_TOKEN_REQUEST_URL', '--', 'env'], {
       env: { ...env, ...withheld, ACTIONS_ID_TOKEN_REQUEST_URL: 'http://oidc.example/x6', UNRELATED_SETTING: 'kept-x7' },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const code = await new Promise((resolve) => child.on('exit', resolve));
-    expect(code, stderr).toBe(0);
+    const code = await run.exited;
+    const { stdout } = run.output;
+    expect(code, run.output.stderr).toBe(0);
     const seen = new Map(stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
     for (const name of ['PG_DSN', 'PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSSLMODE']) expect(seen.has(name), name).toBe(true);
     expect(seen.get('PGUSER')).toMatch(/^v-/);
@@ -227,25 +222,17 @@ describe('eos self secrets exec, with a worker child process', () => {
     const tmp = path.join(dir, 'tmp');
     mkdirSync(tmp);
     const before = await leases();
-    const child = spawn(process.execPath, ['--import', pathToFileURL(inject).href, CLI, 'self', 'secrets', 'exec', '--on-rotate', 'signal:HUP', '--', 'sh', '-c', 'echo "worker $$"; exec sleep 600'], {
-      cwd: REPO_ROOT,
+    const run = startEos(['self', 'secrets', 'exec', '--on-rotate', 'signal:HUP', '--', 'sh', '-c', 'echo "worker $$"; exec sleep 600'], {
       env: { ...env, TMPDIR: tmp },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      nodeArgs: ['--import', pathToFileURL(inject).href],
     });
-    onTestFinished(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    await expect.poll(() => stdout, { timeout: 10_000 }).toMatch(/^worker \d+$/m);
+    await expect.poll(() => run.output.stdout, { timeout: 10_000 }).toMatch(/^worker \d+$/m);
     expect(await leases()).toBe(before + 1);
     expect(readdirSync(tmp).filter((f) => f.startsWith('eos-exec-'))).toHaveLength(1);
-    const worker = Number(/^worker (\d+)$/m.exec(stdout)?.[1]);
+    const worker = Number(/^worker (\d+)$/m.exec(run.output.stdout)?.[1]);
 
-    const code = await new Promise((resolve) => child.on('exit', resolve));
-    expect(code).toBe(1);
+    expect(await run.exited).toBe(1);
+    const { stderr } = run.output;
     expect(stderr).toMatch(/^error: unexpected failure: forced internal failure$/m);
     expect(stderr).not.toMatch(/^\s+at /m); // no stack trace without --debug
     expect(await leases()).toBe(before);

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { ContextDeps } from '../../src/commands/context.js';
 import { wantsJson } from '../../src/commands/output.js';
+import { onTestFinished } from 'vitest';
 import { assertFitsSchema, schemaNameFor } from './json-schemas.js';
 import { REPO_ROOT } from './paths.js';
 
@@ -111,4 +112,29 @@ let version: Promise<{ version: string }> | undefined;
 function packageVersion(): Promise<{ version: string }> {
   version ??= readFile(path.join(REPO_ROOT, 'package.json'), 'utf8').then((text) => JSON.parse(text) as { version: string });
   return version;
+}
+
+export interface StartedEos {
+  child: ChildProcess;
+  /** What it has printed so far. */
+  output: { stdout: string; stderr: string };
+  /** Its exit code (null when a signal ended it). */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts the built CLI as a long-running process (a sandbox, an `exec`, a dashboard) that the
+ * test talks to while it runs, with only the environment given; killed when the test ends if it
+ * is still there. `nodeArgs` go to Node before the CLI (e.g. `--import` of a fault).
+ */
+export function startEos(args: string[], options: { env: NodeJS.ProcessEnv; nodeArgs?: string[] }): StartedEos {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], { cwd: REPO_ROOT, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const output = { stdout: '', stderr: '' };
+  child.stdout?.on('data', (d) => (output.stdout += d));
+  child.stderr?.on('data', (d) => (output.stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { child, output, exited };
 }
