@@ -132,6 +132,15 @@ describe('where a code cache may live', () => {
     chownSync(cache.file, 65534, 65534);
     expect(readCodeCache(cache)).toBeUndefined();
 
+    // A write that fails (here the name is taken by a directory; a full disk fails likewise)
+    // leaves no temp file behind, and the cache is simply absent.
+    const other = codeCacheFor(id, 'self secrets get', { HOME: home });
+    if (!other) return expect.fail('no cache where there should be one');
+    mkdirSync(path.join(other.file, 'occupied'), { recursive: true });
+    writeCodeCache(other, data);
+    expect(readdirSync(path.dirname(other.file)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(readCodeCache(other)).toBeUndefined();
+
     // The directory swapped for another between lookup and write: nothing is written there.
     const dir = path.dirname(cache.file);
     renameSync(dir, `${dir}.old`);
