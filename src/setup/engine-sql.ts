@@ -5,12 +5,7 @@
  * privileges — and default privileges — to the per-lease role itself, which makes DROP ROLE
  * fail with 2BP01 and leaves a role behind for every lease.
  */
-import { quoteIdent } from '../db/identifiers.js';
-
-/** A string literal for SQL (names here are already checked to be plain). */
-function quoteLiteral(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
-}
+import { quoteIdent, quoteLiteral } from '../db/identifiers.js';
 
 export type GroupAccess = 'read' | 'write';
 
