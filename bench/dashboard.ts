@@ -54,7 +54,7 @@ async function measure(alerts: number) {
     const slowest = queries[0] ?? { name: '', medianMs: 0 };
     const stats = await admin.query(
       `SELECT (SELECT count(*)::int FROM alerts WHERE state <> 'archived') AS live,
-              (SELECT count(*)::int FROM eos_alert_state_rollup) + (SELECT count(*)::int FROM eos_failure_rollup) + (SELECT count(*)::int FROM eos_parser_rollup) AS rollup_rows`,
+              (SELECT count(*)::int FROM eos.alert_state_rollup) + (SELECT count(*)::int FROM eos.failure_rollup) + (SELECT count(*)::int FROM eos.parser_rollup) AS rollup_rows`,
     );
     const result = {
       name: 'dashboard-snapshot',

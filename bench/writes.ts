@@ -167,7 +167,7 @@ async function measure(durable: boolean) {
     }
     // How big the rollups grew under the load (appends, folds, autovacuum).
     const rollupKb = await withClient(urls.eos, async (c) =>
-      Number((await c.query(`SELECT (pg_total_relation_size('eos_alert_state_rollup') + pg_total_relation_size('eos_failure_rollup') + pg_total_relation_size('eos_parser_rollup')) / 1024 AS kb`)).rows[0].kb),
+      Number((await c.query(`SELECT (pg_total_relation_size('eos.alert_state_rollup') + pg_total_relation_size('eos.failure_rollup') + pg_total_relation_size('eos.parser_rollup')) / 1024 AS kb`)).rows[0].kb),
     );
     const med = (xs: number[]) => Math.round(percentile(xs, 50) * 1000) / 1000;
     const ratio = med(triggerRatios);

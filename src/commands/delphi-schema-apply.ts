@@ -22,7 +22,7 @@ export default defineCommand({
   ],
   async run(options, context) {
     const lockTimeoutS = durationOption('--lock-timeout', options.lockTimeout);
-    const [{ applyMigrations, CLOSE_PUBLIC_SCHEMA, publicSchemaCreators }, { connectAdmin }, { classifyDatabaseError }] = await Promise.all([
+    const [{ applyMigrations, openPublicWarning, publicSchemaCreators }, { connectAdmin }, { classifyDatabaseError }] = await Promise.all([
       import('../delphi/schema-migrator.js'),
       import('../db/admin-session.js'),
       import('../db/errors.js'),
@@ -44,10 +44,8 @@ export default defineCommand({
         progress: (l) => io.stderr.write(`${l}\n`),
       });
       const changed = result.applied.length > 0 || result.rebuiltRollups;
-      const creators = await publicSchemaCreators(admin);
-      if (creators.length > 0) {
-        context.warn(`the schema public lets ${creators.join(', ')} create objects: run ${CLOSE_PUBLIC_SCHEMA} as the admin (eos's functions do not trust it)`);
-      }
+      const open = openPublicWarning(await publicSchemaCreators(admin));
+      if (open) context.warn(open);
       (await context.logger()).info({ database: where, from: result.from, to: result.to, rebuiltRollups: result.rebuiltRollups, dryRun: result.dryRun }, 'eos schema applied');
       if (options.json) {
         const { sql, ...rest } = result;

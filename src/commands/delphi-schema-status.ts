@@ -9,7 +9,7 @@ export default defineCommand({
   options: { json: JSON_OPTION, source: SOURCE_OPTION },
   examples: ['eos delphi schema status', 'eos delphi schema status --json | jq .current'],
   async run(options, context) {
-    const { readSchemaState, CLOSE_PUBLIC_SCHEMA } = await import('../delphi/schema-migrator.js');
+    const [{ readSchemaState, openPublicWarning }, { describeObject }] = await Promise.all([import('../delphi/schema-migrator.js'), import('../delphi/migrations.js')]);
     const { io } = context;
     const db = await context.database({ sources: parseSources(options.source), command: 'delphi schema status' });
     const state = await readSchemaState(db.pool);
@@ -23,8 +23,9 @@ export default defineCommand({
     for (const a of state.applied) line(`migration ${a.version}`, `${a.name}: applied ${a.appliedAt.replace(/\.\d+Z$/, 'Z')} by ${a.appliedBy} (${(a.durationMs / 1000).toFixed(1)} s)`);
     for (const p of state.pending) line(`migration ${p.version}`, `${p.name}: pending`);
     for (const c of state.changed) line('warning', `migration ${c.version} (${c.name}) was applied from a different file than this eos ships`);
-    for (const m of state.missing) line('missing', `${m.kind} ${m.name} (migration ${m.version})`);
-    if (state.publicSchemaCreators.length > 0) line('warning', `the schema public lets ${state.publicSchemaCreators.join(', ')} create objects: run ${CLOSE_PUBLIC_SCHEMA} as the admin (eos's functions do not trust it)`);
+    for (const m of state.missing) line('missing', `${describeObject(m)} (migration ${m.version})`);
+    const open = openPublicWarning(state.publicSchemaCreators);
+    if (open) line('warning', open);
     if (!state.current) io.stdout.write('run eos delphi schema apply (as the database admin; --dry-run prints the SQL first)\n');
     return 0;
   },

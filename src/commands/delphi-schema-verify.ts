@@ -10,10 +10,12 @@ export default defineCommand({
   options: { json: JSON_OPTION, source: SOURCE_OPTION },
   examples: ['eos delphi schema verify', 'eos delphi schema verify --json | jq .drift'],
   async run(options, context) {
-    const [{ readSchemaState, SchemaNotCurrentError }, { checkRollups }] = await Promise.all([import('../delphi/schema-migrator.js'), import('../delphi/rollup-check.js')]);
+    const [{ readSchemaState, SchemaNotCurrentError, openPublicWarning }, { checkRollups }] = await Promise.all([import('../delphi/schema-migrator.js'), import('../delphi/rollup-check.js')]);
     const { io } = context;
     const db = await context.database({ sources: parseSources(options.source), command: 'delphi schema verify' });
     const state = await readSchemaState(db.pool);
+    const open = openPublicWarning(state.publicSchemaCreators);
+    if (open) context.warn(open);
     if (!state.current) throw new SchemaNotCurrentError(state);
     const report = await checkRollups(db.pool);
     const ok = report.drift.length === 0;

@@ -42,8 +42,8 @@ interface RollupSpec {
 const ROLLUPS: RollupSpec[] = [
   {
     rollup: 'alerts by state',
-    table: 'eos_alert_state_rollup',
-    source: 'eos_alert_state_totals',
+    table: 'eos.alert_state_rollup',
+    source: 'eos.alert_state_totals',
     key: 'state::text',
     figures: ['alerts', 'timed', 'ingest_epoch_sum'],
     recompute: `SELECT state::text AS key, count(*) AS alerts, count(ingest_timestamp) AS timed,
@@ -52,16 +52,16 @@ const ROLLUPS: RollupSpec[] = [
   },
   {
     rollup: 'failures by type',
-    table: 'eos_failure_rollup',
+    table: 'eos.failure_rollup',
     key: 'failure_type',
     figures: ['failures'],
     recompute: `SELECT t AS key, count(*) AS failures
-                  FROM (SELECT eos_failure_type(state, parser_success, email_error) AS t FROM alerts) f
+                  FROM (SELECT eos.failure_type(state, parser_success, email_error) AS t FROM alerts) f
                  WHERE t IS NOT NULL GROUP BY t`,
   },
   {
     rollup: 'parser metrics',
-    table: 'eos_parser_rollup',
+    table: 'eos.parser_rollup',
     key: `prompt_type || ' / ' || parser_used`,
     figures: ['attempts', 'successes', 'parse_ms_sum'],
     recompute: `SELECT prompt_type || ' / ' || parser_used AS key, count(*) AS attempts, count(*) FILTER (WHERE success) AS successes,

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { OperationFailedError, UsageError } from '../errors.js';
-import { LATEST_SCHEMA_VERSION, loadMigrations, migrationPath, type Migration, type SchemaObject } from './migrations.js';
+import { describeObject, EOS_SCHEMA_VERSION, LATEST_SCHEMA_VERSION, loadMigrations, migrationPath, placeAt, type Migration, type SchemaObject } from './migrations.js';
 
 /**
  * Installs and inspects eos's objects in a Delphi database (`eos delphi schema`): which
@@ -12,11 +12,28 @@ import { LATEST_SCHEMA_VERSION, loadMigrations, migrationPath, type Migration, t
 /** A client, a pool or the rotating pool: anything that runs one statement. */
 export type Queryable = { query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }> };
 
-export const MIGRATIONS_TABLE = 'eos_schema_migrations';
+/** The record of applied migrations; before migration 4 it was `public.eos_schema_migrations`. */
+export const MIGRATIONS_TABLE = 'eos.schema_migrations';
+const LEGACY_MIGRATIONS_TABLE = 'public.eos_schema_migrations';
 /** The pipeline's tables eos's objects sit on; without them there is nothing to install on. */
 export const PIPELINE_TABLES = ['agents', 'alerts', 'parser_metrics'] as const;
 
-const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (
+/**
+ * The schema eos's objects live in, and the record of migrations in it. The schema is created
+ * owned by the applying admin, with no privileges for anyone else (readers get USAGE below);
+ * an older install's record moves in with it, so the same transaction can add to it.
+ */
+const PREPARE_SCHEMA = `CREATE SCHEMA IF NOT EXISTS eos;
+COMMENT ON SCHEMA eos IS 'eos: the Delphi dashboard''s rollups, views and their functions; written only by eos delphi schema apply';
+DO $ledger$
+BEGIN
+  IF to_regclass('${LEGACY_MIGRATIONS_TABLE}') IS NOT NULL AND to_regclass('${MIGRATIONS_TABLE}') IS NULL THEN
+    ALTER TABLE ${LEGACY_MIGRATIONS_TABLE} SET SCHEMA eos;
+    ALTER TABLE eos.eos_schema_migrations RENAME TO schema_migrations;
+  END IF;
+END
+$ledger$;
+CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (
   version     int PRIMARY KEY,
   name        text NOT NULL,
   checksum    text NOT NULL,
@@ -29,25 +46,20 @@ const APPLY_LOCK = 'SELECT pg_advisory_xact_lock(7306080, 0);';
 const HOLD_PIPELINE = `LOCK TABLE ${PIPELINE_TABLES.filter((t) => t !== 'agents').join(', ')} IN SHARE ROW EXCLUSIVE MODE;`;
 /**
  * Whoever may read the alerts may read eos's summaries of them: the reader and worker group
- * roles of `set delphi-db-engine`, or a site's own. Dynamic users created later get them from
- * their own GRANT … ON ALL TABLES IN SCHEMA public.
+ * roles of `set delphi-db-engine`, or a site's own — USAGE on the schema eos and SELECT on its
+ * tables and views, never more. Groups made later get the same from the engine's set-up.
  */
 const GRANT_READERS = `DO $grant$
 DECLARE
   reader text;
-  target text;
 BEGIN
   FOR reader IN
     SELECT DISTINCT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END
       FROM pg_class c, aclexplode(c.relacl) g
      WHERE c.oid = 'public.alerts'::regclass AND g.privilege_type = 'SELECT' AND g.grantee <> c.relowner
   LOOP
-    FOR target IN
-      SELECT quote_ident(c.relname) FROM pg_class c
-       WHERE c.relnamespace = 'public'::regnamespace AND c.relname LIKE 'eos\\_%' AND c.relkind IN ('r', 'v')
-    LOOP
-      EXECUTE format('GRANT SELECT ON %s TO %s', target, reader);
-    END LOOP;
+    EXECUTE format('GRANT USAGE ON SCHEMA eos TO %s', reader);
+    EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA eos TO %s', reader);
   END LOOP;
 END
 $grant$;`;
@@ -93,8 +105,56 @@ export async function publicSchemaCreators(db: Queryable): Promise<string[]> {
   return rows.map((r) => String(r.role));
 }
 
+/**
+ * Why eos will not install its code here, or null. An apply runs as the admin: it creates
+ * SECURITY DEFINER functions and views that run as the admin, and resolves the names in its
+ * SQL through `public`. Where someone else may create objects in `public`, or owns or may
+ * write the schema `eos` (made before eos was installed, to be ready for it), what it installs
+ * could be made to run their code as the admin.
+ */
+export async function installRefusal(db: Queryable): Promise<{ problem: string; fix: string } | null> {
+  const me = String((await db.query('SELECT current_user AS me')).rows[0]?.me);
+  const others = (await publicSchemaCreators(db)).filter((r) => r !== me);
+  if (others.length > 0) {
+    return {
+      problem: `the schema public lets ${others.join(', ')} create objects, and eos's install runs there as you: what they plant could run with your rights`,
+      fix: `as the admin, run ${others.map((r) => `REVOKE CREATE ON SCHEMA public FROM ${r}`).join('; ')}; then apply again (nothing was changed)`,
+    };
+  }
+  const { rows } = await db.query(
+    `SELECT pg_get_userbyid(n.nspowner) AS owner,
+            pg_get_userbyid(n.nspowner) = current_user OR (SELECT rolsuper FROM pg_roles WHERE oid = n.nspowner) AS trusted_owner,
+            array(SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END
+                    FROM aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+                   WHERE a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner ORDER BY 1)::text[] AS creators
+       FROM pg_namespace n WHERE n.nspname = 'eos'`,
+  );
+  const eos = rows[0];
+  if (!eos) return null;
+  if (!eos.trusted_owner) {
+    return {
+      problem: `the schema eos already exists, owned by ${String(eos.owner)}: eos installs its functions only into a schema that you or a superuser own`,
+      fix: `check what it holds (\\dn+ eos, \\df eos.*), then ALTER SCHEMA eos OWNER TO ${me} or DROP SCHEMA eos, and apply again (nothing was changed)`,
+    };
+  }
+  const eosCreators = (eos.creators as string[]).filter((r) => r !== me);
+  if (eosCreators.length > 0) {
+    return {
+      problem: `the schema eos lets ${eosCreators.join(', ')} create objects: eos installs its functions only into a schema no one else may write`,
+      fix: `as the admin, run ${eosCreators.map((r) => `REVOKE CREATE ON SCHEMA eos FROM ${r}`).join('; ')}; then apply again (nothing was changed)`,
+    };
+  }
+  return null;
+}
+
 /** The one line that says how to close `public` to everyone but its owner. */
 export const CLOSE_PUBLIC_SCHEMA = 'REVOKE CREATE ON SCHEMA public FROM PUBLIC';
+
+/** What status, verify and an apply with nothing to do say when `public` is open (null when it is not). */
+export function openPublicWarning(creators: string[]): string | null {
+  if (creators.length === 0) return null;
+  return `the schema public lets ${creators.join(', ')} create objects: run ${CLOSE_PUBLIC_SCHEMA} as the admin (eos's functions do not trust it, and the next schema apply refuses to install while it is open)`;
+}
 
 export async function readSchemaState(db: Queryable, migrations?: Migration[]): Promise<SchemaState> {
   const all = migrations ?? (await loadMigrations());
@@ -108,8 +168,12 @@ export async function readSchemaState(db: Queryable, migrations?: Migration[]): 
   const version = applied.reduce((v, a) => Math.max(v, a.version), 0);
   const pending = all.filter((m) => m.version > version).map(({ version: v, name }) => ({ version: v, name }));
   const changed = all.filter((m) => byVersion.has(m.version) && byVersion.get(m.version)?.checksum !== m.checksum).map(({ version: v, name }) => ({ version: v, name }));
-  const expected = all.filter((m) => byVersion.has(m.version)).flatMap((m) => m.objects.map((o) => ({ ...o, version: m.version })));
-  const missing = await missingObjects(db, expected);
+  // Each object where it is now (0004 moved the older ones), once, with the last migration that made it.
+  const expected = new Map<string, SchemaObject & { version: number }>();
+  for (const m of all.filter((x) => byVersion.has(x.version))) {
+    for (const o of m.objects.map((x) => placeAt(x, version))) expected.set(describeObject(o), { ...o, version: m.version });
+  }
+  const missing = await missingObjects(db, [...expected.values()]);
   const creators = await publicSchemaCreators(db);
   return {
     version,
@@ -125,9 +189,15 @@ export async function readSchemaState(db: Queryable, migrations?: Migration[]): 
 }
 
 async function readApplied(db: Queryable): Promise<AppliedMigration[]> {
-  const { rows: exists } = await db.query(`SELECT to_regclass('public.${MIGRATIONS_TABLE}') IS NOT NULL AS present`);
-  if (!exists[0]?.present) return [];
-  const { rows } = await db.query(`SELECT version, name, checksum, applied_at, applied_by, duration_ms FROM ${MIGRATIONS_TABLE} ORDER BY version`);
+  // From the catalog, which anyone may read: naming a schema one has no USAGE on is an error.
+  const { rows: found } = await db.query(
+    `SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE (n.nspname, c.relname) IN (('eos', 'schema_migrations'), ('public', 'eos_schema_migrations'))
+      ORDER BY n.nspname = 'eos' DESC LIMIT 1`,
+  );
+  if (found.length === 0) return [];
+  const ledger = found[0]?.nspname === 'eos' ? MIGRATIONS_TABLE : LEGACY_MIGRATIONS_TABLE;
+  const { rows } = await db.query(`SELECT version, name, checksum, applied_at, applied_by, duration_ms FROM ${ledger} ORDER BY version`);
   return rows.map((r) => ({
     version: Number(r.version),
     name: String(r.name),
@@ -141,13 +211,13 @@ async function readApplied(db: Queryable): Promise<AppliedMigration[]> {
 async function missingObjects<O extends SchemaObject>(db: Queryable, objects: O[]): Promise<O[]> {
   if (objects.length === 0) return [];
   const { rows } = await db.query(
-    `SELECT o.i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS o(kind, name, i)
+    `SELECT o.i FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS o(kind, schema, name, i)
       WHERE NOT CASE o.kind
-        WHEN 'function' THEN EXISTS (SELECT 1 FROM pg_proc p WHERE p.proname = o.name AND p.pronamespace = 'public'::regnamespace)
+        WHEN 'function' THEN EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = o.name AND n.nspname = o.schema)
         WHEN 'trigger' THEN EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgname = o.name AND NOT t.tgisinternal)
-        ELSE to_regclass(format('public.%I', o.name)) IS NOT NULL END
+        ELSE EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = o.name AND n.nspname = o.schema) END
       ORDER BY o.i`,
-    [objects.map((o) => o.kind), objects.map((o) => o.name)],
+    [objects.map((o) => o.kind), objects.map((o) => o.schema), objects.map((o) => o.name)],
   );
   return rows.map((r) => objects[Number(r.i) - 1] as O);
 }
@@ -160,9 +230,11 @@ export class SchemaNotCurrentError extends UsageError {
         ? "this Delphi database has none of eos's objects (the dashboard's views, indexes and rollups)"
         : state.version < state.latest
           ? `this Delphi database has eos schema version ${state.version}; this eos needs ${state.latest}`
-          : `eos objects are missing from this Delphi database: ${state.missing.map((o) => `${o.kind} ${o.name}`).join(', ')}`;
+          : `eos objects are missing from this Delphi database: ${state.missing.map(describeObject).join(', ')}`;
     // apply does not re-run an applied migration: a dropped object is recreated from its file.
-    const dropped = [...new Set(state.missing.map((o) => o.version))].map(migrationPath);
+    // One made in public and moved into eos by 0004 needs both files' statements.
+    const moved = state.missing.some((o) => o.schema === 'eos' && o.version < EOS_SCHEMA_VERSION) ? [EOS_SCHEMA_VERSION] : [];
+    const dropped = [...new Set([...state.missing.map((o) => o.version), ...moved])].sort((a, b) => a - b).map(migrationPath);
     super(
       what,
       state.version < state.latest || dropped.length === 0
@@ -229,16 +301,18 @@ export async function applyMigrations(db: pg.ClientBase, options: ApplyOptions =
     'BEGIN;',
     APPLY_LOCK,
     lockTimeout,
-    CREATE_MIGRATIONS_TABLE,
+    PREPARE_SCHEMA,
     ...(pending.length > 0 || rebuild ? [HOLD_PIPELINE] : []),
     ...pending.flatMap((m) => [`-- migration ${m.version}: ${m.name}`, m.sql.trim(), recordSql(m, null)]),
-    ...(rebuild ? [rebuildSql(migrations)] : []),
+    ...(rebuild ? [REBUILD_ROLLUPS] : []),
     ...(pending.length > 0 ? [GRANT_READERS] : []),
     'COMMIT;',
   ].join('\n');
   const result: ApplyResult = { from: before.version, to: before.version, dryRun: Boolean(options.dryRun), applied: [], rebuiltRollups: false, sql: script };
   if (options.dryRun) return { ...result, to: pending.at(-1)?.version ?? before.version };
   if (pending.length === 0 && !rebuild) return result;
+  const refusal = await installRefusal(db);
+  if (refusal) throw new OperationFailedError(`refusing to install: ${refusal.problem}`, refusal.fix);
 
   const { rows } = await db.query('SELECT pg_backend_pid() AS pid');
   const pid = Number(rows[0]?.pid);
@@ -248,7 +322,7 @@ export async function applyMigrations(db: pg.ClientBase, options: ApplyOptions =
     // the table that records them, which two applies at once would otherwise both create.
     await db.query(APPLY_LOCK);
     await db.query(lockTimeout);
-    await db.query(CREATE_MIGRATIONS_TABLE);
+    await db.query(PREPARE_SCHEMA);
     // Another apply may have finished while this one waited.
     const again = await readSchemaState(db, migrations);
     const todo = migrations.filter((m) => m.version > again.version);
@@ -274,7 +348,7 @@ export async function applyMigrations(db: pg.ClientBase, options: ApplyOptions =
     }
     if (rebuild) {
       progress('rebuilding the rollups from the pipeline tables…');
-      await withProgress(timed(db.query(rebuildSql(migrations))), pid, options.watch, progress);
+      await withProgress(timed(db.query(REBUILD_ROLLUPS)), pid, options.watch, progress);
       result.rebuiltRollups = true;
     }
     if (todo.length > 0) await db.query(GRANT_READERS);
@@ -293,12 +367,25 @@ export async function applyMigrations(db: pg.ClientBase, options: ApplyOptions =
   return result;
 }
 
-/** The rollups emptied and counted again, under the writers' fold lock (used after drift). */
-function rebuildSql(migrations: Migration[]): string {
-  const backfill = migrations[0]?.steps.find((s) => s.title.startsWith('backfill'));
-  if (!backfill) throw new Error('migration 1 has no backfill step');
-  return ['SELECT pg_advisory_xact_lock(7306080, 1);', 'DELETE FROM eos_alert_state_rollup;', 'DELETE FROM eos_failure_rollup;', 'DELETE FROM eos_parser_rollup;', backfill.sql].join('\n');
-}
+/**
+ * The rollups emptied and counted again, under the writers' fold lock (used after drift): what
+ * migration 1's backfill did, by eos's names since 0004, and only PostgreSQL's own names else.
+ */
+const REBUILD_ROLLUPS = `SELECT pg_advisory_xact_lock(7306080, 1);
+SET LOCAL search_path = pg_catalog, pg_temp;
+DELETE FROM eos.alert_state_rollup;
+DELETE FROM eos.failure_rollup;
+DELETE FROM eos.parser_rollup;
+INSERT INTO eos.alert_state_rollup (state, alerts, timed, ingest_epoch_sum)
+SELECT state, count(*), count(ingest_timestamp), coalesce(sum(extract(epoch FROM ingest_timestamp)), 0)
+  FROM public.alerts GROUP BY state;
+INSERT INTO eos.failure_rollup
+SELECT t, count(*) FROM (SELECT eos.failure_type(state, parser_success, email_error) AS t FROM public.alerts) f
+ WHERE t IS NOT NULL GROUP BY t;
+INSERT INTO eos.parser_rollup
+SELECT prompt_type, parser_used, count(*), count(*) FILTER (WHERE success), coalesce(sum(parse_time_ms), 0)
+  FROM public.parser_metrics GROUP BY prompt_type, parser_used;
+RESET search_path;`;
 
 async function timed(work: Promise<unknown>): Promise<number> {
   const start = performance.now();

@@ -64,21 +64,21 @@ export const FAILURES_PAGE = 20;
  */
 export const DASHBOARD_QUERIES = {
   flow: `SELECT state::text AS state, count::int AS count, EXTRACT(epoch FROM now() - oldest)::int AS oldest_s,
-                avg_age_seconds::float AS avg_s, health_status FROM eos_pipeline_flow`,
+                avg_age_seconds::float AS avg_s, health_status FROM eos.pipeline_flow`,
   // Time windows are ranges of the pipeline's (state, ingest_timestamp) index, one per state:
   // eos adds no index that every write of the pipeline would have to update.
   throughput: `SELECT (SELECT count(*)::int FROM alerts WHERE state = ANY (${EVERY_STATE})
                          AND ingest_timestamp > now() - interval '5 minutes') AS ingested,
                       (SELECT count(*)::int FROM alerts WHERE alert_sent_at > now() - interval '5 minutes') AS sent`,
   bottlenecks: `SELECT state::text AS state, stuck_over_1hr::int AS h1, stuck_over_30min::int AS m30, stuck_over_10min::int AS m10,
-                       total_in_state::int AS total FROM eos_pipeline_bottlenecks`,
+                       total_in_state::int AS total FROM eos.pipeline_bottlenecks`,
   parsers: `SELECT prompt_type, parser_used, total_attempts::int AS attempts, success_rate::float AS rate, avg_duration_ms::float AS avg_ms,
-                   last_used FROM eos_parser_performance ORDER BY total_attempts DESC, prompt_type, parser_used LIMIT 20`,
-  parserErrors: `SELECT prompt_type, parser_used, parser_error, error_count::int AS n FROM eos_parser_errors`,
+                   last_used FROM eos.parser_performance ORDER BY total_attempts DESC, prompt_type, parser_used LIMIT 20`,
+  parserErrors: `SELECT prompt_type, parser_used, parser_error, error_count::int AS n FROM eos.parser_errors`,
   // $1 rows from $2 on: the page the Failures view shows.
   failures: `SELECT id::int AS id, state::text AS state, agent_id, failure_reason, COALESCE(email_error, parser_error) AS error,
-                    age_seconds::int AS age FROM eos_failures LIMIT $1 OFFSET $2`,
-  failureSummary: `SELECT failure_type, count::int AS count, newest_failure FROM eos_failure_summary ORDER BY count DESC, failure_type`,
+                    age_seconds::int AS age FROM eos.failures LIMIT $1 OFFSET $2`,
+  failureSummary: `SELECT failure_type, count::int AS count, newest_failure FROM eos.failure_summary ORDER BY count DESC, failure_type`,
   agentsTop: `SELECT a.id, a.name, a.status_text, a.last_seen, t.n::int AS n
                 FROM (SELECT agent_id, count(*) AS n FROM alerts WHERE state = ANY (${EVERY_STATE})
                          AND ingest_timestamp > now() - interval '24 hours'

@@ -90,6 +90,8 @@ function seedCreation(database: string, access: GroupAccess): string[] {
     `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ${tables} ON TABLES TO "{{name}}";`,
   ];
   if (access === 'write') statements.push(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{{name}}";`);
+  // Not the seed's: eos's own views are in the schema eos (when installed), read-only to all.
+  statements.push(`DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'eos') THEN GRANT USAGE ON SCHEMA eos TO "{{name}}"; GRANT SELECT ON ALL TABLES IN SCHEMA eos TO "{{name}}"; END IF; END $$;`);
   return [statements.join(' ')];
 }
 
@@ -104,6 +106,7 @@ function seedRevocation(database: string, access: GroupAccess): string[] {
     `REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA public FROM "{{name}}";`,
     `REVOKE ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA public FROM "{{name}}";`,
     `REVOKE USAGE ON SCHEMA public FROM "{{name}}";`,
+    `DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'eos') THEN REVOKE ALL PRIVILEGES ON ALL TABLES IN SCHEMA eos FROM "{{name}}"; REVOKE USAGE ON SCHEMA eos FROM "{{name}}"; END IF; END $$;`,
     `REVOKE CONNECT ON DATABASE ${quoteIdent(database)} FROM "{{name}}";`,
     `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}';`,
     `DROP ROLE IF EXISTS "{{name}}";`,

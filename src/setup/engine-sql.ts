@@ -20,12 +20,17 @@ export function groupRoleSql(group: string, database: string, access: GroupAcces
     `GRANT USAGE ON SCHEMA ${s} TO ${g};`,
     `GRANT ${tables} ON ALL TABLES IN SCHEMA ${s} TO ${g};`,
     `ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} GRANT ${tables} ON TABLES TO ${g};`,
+    // eos's own schema (made by `eos delphi schema apply`, before or after this): reading only,
+    // for both groups — the dashboard reads its views; nobody but the admin writes there.
+    `DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'eos') THEN ` +
+      `EXECUTE 'GRANT USAGE ON SCHEMA eos TO ' || ${quoteLiteral(g)}; EXECUTE 'GRANT SELECT ON ALL TABLES IN SCHEMA eos TO ' || ${quoteLiteral(g)}; END IF; END $$;`,
   ];
   if (access === 'write') {
     statements.push(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${s} TO ${g};`);
     statements.push(`ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} GRANT USAGE ON SEQUENCES TO ${g};`);
-    // Writers write the pipeline's tables, never eos's own (the rollups and the migration
-    // record, which only eos's triggers and the admin write): the grant above took them too.
+    // Writers write the pipeline's tables, never eos's own. A database whose eos objects are
+    // still in this schema (eos schema version 3 or older, until the next schema apply moves
+    // them into `eos`) had them taken too by the grant above: take them back.
     statements.push(
       `DO $$ DECLARE r regclass; BEGIN FOR r IN SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace ` +
         `WHERE n.nspname = ${quoteLiteral(schema)} AND c.relname LIKE 'eos\\_%' AND c.relkind IN ('r', 'p') ` +

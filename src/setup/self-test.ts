@@ -162,18 +162,48 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
       const hasAlerts = (await c.query(`SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = 'alerts'`)).rows.length > 0;
       // Privileges are checked even when no row moves: these write nothing, and it is all rolled back.
       const write = hasAlerts ? 'INSERT INTO alerts SELECT * FROM alerts WHERE false' : `INSERT INTO agents (id, name, registered) VALUES ('eos-self-test', 'eos-self-test', now())`;
+      const what = hasAlerts ? 'INSERT into alerts' : 'INSERT into agents';
+      // Only the admin and eos's triggers write eos's tables: a role that may would forge the
+      // dashboard's numbers. Asked of the catalog, so nothing is written (older installs kept
+      // them in public as eos_*).
+      const { rows: eosWritable } = await c.query<{ name: string }>(
+        `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE (n.nspname = 'eos' OR (n.nspname = 'public' AND c.relname LIKE 'eos\\_%')) AND c.relkind IN ('r', 'p', 'v', 'm')
+            AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE') OR has_table_privilege(c.oid, 'DELETE') OR has_table_privilege(c.oid, 'TRUNCATE'))
+          ORDER BY 1`,
+      );
+      if (eosWritable.length > 0) {
+        throw new StepFailed(
+          `${creds?.user} may write eos's own tables (${eosWritable.map((r) => r.name).join(', ')}): it could forge what the dashboard shows`,
+          "as the database admin, run eos delphi schema apply (eos's tables go to the schema eos, written by nobody else), then set delphi-db-engine --apply again",
+        );
+      }
+      const { rows: creators } = await c.query<{ role: string }>(
+        `SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS role
+           FROM pg_namespace n CROSS JOIN LATERAL aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+          WHERE n.nspname = 'public' AND a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner ORDER BY 1`,
+      );
+      const openPublic = (detail: string) =>
+        creators.length === 0
+          ? detail
+          : {
+              status: 'warn' as const,
+              detail: `${detail}; but the schema public lets ${creators.map((r) => r.role).join(', ')} create objects, where a login can plant code for others to run`,
+              hint: `as the database admin: REVOKE CREATE ON SCHEMA public FROM ${creators.map((r) => r.role).join(', ')}`,
+            };
+      // Probed after the catalog checks, so the probe's own table is not taken for eos's.
       const writeRefused = await refused(write);
       const ddlRefused = await refused('CREATE TABLE public.eos_self_test_probe (x int)');
-      const what = hasAlerts ? 'INSERT into alerts' : 'INSERT into agents';
+      const ddlHint = (fallback: string) => (creators.length > 0 ? `as the database admin: REVOKE CREATE ON SCHEMA public FROM ${creators.map((r) => r.role).join(', ')}` : fallback);
       if (writer) {
         if (writeRefused) throw new StepFailed(`${creds?.user} may not write (${what} refused with 42501)`, `the worker role ${role} must write alerts: re-apply the worker group role (eos self secrets set delphi-db-engine --apply)`);
-        if (!ddlRefused) throw new StepFailed(`${creds?.user} may change the schema (CREATE TABLE succeeded, rolled back)`, `the worker role ${role} should not own or create objects: check its creation statements`);
-        return `${what} allowed, CREATE TABLE refused with 42501, inside a rolled-back transaction`;
+        if (!ddlRefused) throw new StepFailed(`${creds?.user} may change the schema (CREATE TABLE succeeded, rolled back)`, ddlHint(`the worker role ${role} should not own or create objects: check its creation statements`));
+        return openPublic(`${what} allowed, CREATE TABLE refused with 42501, inside a rolled-back transaction; eos's tables read-only`);
       }
       if (!writeRefused || !ddlRefused) {
-        throw new StepFailed(`${creds?.user} could write (${!writeRefused ? what : 'CREATE TABLE'} succeeded, rolled back)`, `the role ${role} is not read-only: check its creation statements and the group role's grants`);
+        throw new StepFailed(`${creds?.user} could write (${!writeRefused ? what : 'CREATE TABLE'} succeeded, rolled back)`, writeRefused ? ddlHint(`the role ${role} is not read-only: check its creation statements and the group role's grants`) : `the role ${role} is not read-only: check its creation statements and the group role's grants`);
       }
-      return `${what} and CREATE TABLE refused with 42501, inside a rolled-back transaction`;
+      return openPublic(`${what} and CREATE TABLE refused with 42501, inside a rolled-back transaction; eos's tables read-only`);
     } finally {
       await c.query('ROLLBACK').catch(() => undefined);
     }

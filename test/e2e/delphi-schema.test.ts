@@ -26,10 +26,10 @@ describe('eos delphi schema on a pipeline-only database', () => {
   const fingerprint = async () =>
     (
       await admin.query(
-        `SELECT (SELECT json_agg(json_build_array(relname, relfilenode, relkind) ORDER BY relname) FROM pg_class WHERE relname LIKE 'eos\\_%') AS relations,
+        `SELECT (SELECT json_agg(json_build_array(relname, relfilenode, relkind) ORDER BY relname) FROM pg_class WHERE relname LIKE 'eos\\_%' OR relnamespace = to_regnamespace('eos')) AS relations,
                 (SELECT json_agg(json_build_array(tgname, tgenabled) ORDER BY tgname) FROM pg_trigger WHERE tgname LIKE 'eos\\_%') AS triggers,
-                (SELECT json_agg(m ORDER BY version) FROM eos_schema_migrations m) AS migrations,
-                (SELECT json_agg(r ORDER BY state) FROM eos_alert_state_rollup r) AS rollup`,
+                (SELECT json_agg(m ORDER BY version) FROM eos.schema_migrations m) AS migrations,
+                (SELECT json_agg(r ORDER BY state) FROM eos.alert_state_rollup r) AS rollup`,
       )
     ).rows[0];
 
@@ -77,7 +77,7 @@ describe('eos delphi schema on a pipeline-only database', () => {
     expect(wrong.code).toBe(4);
     expect(wrong.stderr).toMatch(/PostgreSQL refused the admin user/);
     expect(wrong.stderr + wrong.stdout).not.toContain('Not-the-password-9');
-    expect((await admin.query(`SELECT to_regclass('eos_schema_migrations') AS t`)).rows[0].t).toBeNull();
+    expect((await admin.query(`SELECT to_regclass('eos.schema_migrations') AS t`)).rows[0].t).toBeNull();
   });
 
   it('--dry-run prints the SQL and changes nothing', async () => {
@@ -85,6 +85,7 @@ describe('eos delphi schema on a pipeline-only database', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^-- eos delphi schema apply --dry-run on .*: version 0 → ${LATEST_SCHEMA_VERSION}$`, 'm'));
     expect(r.stdout).toContain('CREATE TABLE eos_alert_state_rollup');
+    expect(r.stdout).toContain('ALTER TABLE public.eos_alert_state_rollup SET SCHEMA eos;');
     expect(r.stdout).toContain('CREATE TRIGGER eos_alerts_rollup_update');
     expect(r.stdout.trim().endsWith('COMMIT;')).toBe(true);
     // The same as JSON (checked against docs/schemas/schema-apply.schema.json by runCli).
@@ -93,6 +94,7 @@ describe('eos delphi schema on a pipeline-only database', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ from: 0, to: LATEST_SCHEMA_VERSION, dryRun: true, changed: false, applied: [], sql: r.stdout.slice(r.stdout.indexOf('\n') + 1).trim() });
     const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'eos\\_%'`);
     expect(rows[0].n).toBe(0);
+    expect((await admin.query(`SELECT to_regnamespace('eos') AS s`)).rows[0].s).toBeNull();
   });
 
   it('bad input and a PostgreSQL that is not there: one line, the documented exit code', async () => {
@@ -143,17 +145,18 @@ describe('eos delphi schema on a pipeline-only database', () => {
   });
 
   it('status and the dashboard notice an object dropped by hand', async () => {
-    await admin.query('DROP VIEW eos_failure_summary');
+    await admin.query('DROP VIEW eos.failure_summary');
     const status = await runCli(['delphi', 'schema', 'status', '--json', '--source', 'env'], { env });
-    expect(JSON.parse(status.stdout)).toMatchObject({ current: false, missing: [{ kind: 'view', name: 'eos_failure_summary', version: 2 }] });
+    expect(JSON.parse(status.stdout)).toMatchObject({ current: false, missing: [{ kind: 'view', schema: 'eos', name: 'failure_summary', version: 2 }] });
     const once = await runCli(['delphi', 'dashboard', '--once', '--source', 'env'], { env });
     expect(once.code).toBe(2);
-    expect(once.stderr).toMatch(/^error: eos objects are missing from this Delphi database: view eos_failure_summary$/m);
+    expect(once.stderr).toMatch(/^error: eos objects are missing from this Delphi database: view eos.failure_summary$/m);
     // Not "run apply", which would change nothing: the file that creates it.
-    expect(once.stderr).toMatch(/^hint: as the database admin, run the statements that create it from \/\S+\/migrations\/0002-dashboard-views\.sql; /m);
+    // It was made in public, then moved into eos: both files.
+    expect(once.stderr).toMatch(/^hint: as the database admin, run the statements that create it from \/\S+\/migrations\/0002-dashboard-views\.sql, \/\S+\/migrations\/0004-eos-schema\.sql; /m);
   });
 
-  it('apply and status warn, with the fix, when anyone may create objects in public', async () => {
+  it('once installed, apply and status warn, with the fix, when anyone may create objects in public', async () => {
     await admin.query('GRANT CREATE ON SCHEMA public TO PUBLIC');
     try {
       const apply = await runCli(['delphi', 'schema', 'apply'], { env: adminEnv });
@@ -161,6 +164,8 @@ describe('eos delphi schema on a pipeline-only database', () => {
       expect(apply.stderr).toMatch(/^warning: the schema public lets PUBLIC create objects: run REVOKE CREATE ON SCHEMA public FROM PUBLIC as the admin/m);
       const status = await runCli(['delphi', 'schema', 'status', '--source', 'env'], { env });
       expect(status.stdout).toMatch(/^warning +the schema public lets PUBLIC create objects: run REVOKE CREATE ON SCHEMA public FROM PUBLIC/m);
+      const verify = await runCli(['delphi', 'schema', 'verify', '--source', 'env'], { env });
+      expect(verify.stderr).toMatch(/^warning: the schema public lets PUBLIC create objects: run REVOKE CREATE ON SCHEMA public FROM PUBLIC as the admin/m);
       const json = await runCli(['delphi', 'schema', 'status', '--json', '--source', 'env'], { env });
       expect(JSON.parse(json.stdout).publicSchemaCreators).toEqual(['PUBLIC']);
     } finally {
@@ -168,6 +173,56 @@ describe('eos delphi schema on a pipeline-only database', () => {
     }
     const quiet = await runCli(['delphi', 'schema', 'apply'], { env: adminEnv });
     expect(quiet.stderr).not.toMatch(/schema public/);
+  });
+
+  it('apply refuses to install while others may create in public, or own or write the schema eos, and changes nothing', async () => {
+    const { name } = await freshDatabase({ schema: true });
+    const other = new pg.Client({ connectionString: adminUrl(name) });
+    await other.connect();
+    const squatter = `squatter_${name}`;
+    const apply = () => runCli(['delphi', 'schema', 'apply'], { env: { ...adminEnv, DELPHI_DB_NAME: name } });
+    const untouched = async () => {
+      expect((await other.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'eos\\_%'`)).rows[0].n).toBe(0);
+      expect((await other.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgname LIKE 'eos\\_%'`)).rows[0].n).toBe(0);
+    };
+    try {
+      // PostgreSQL 14's default, kept by pg_upgrade.
+      await other.query('GRANT CREATE ON SCHEMA public TO PUBLIC');
+      const open = await apply();
+      expect(open.code).toBe(1);
+      expect(open.stderr).toMatch(/^error: refusing to install: the schema public lets PUBLIC create objects, and eos's install runs there as you/m);
+      expect(open.stderr).toMatch(/^hint: as the admin, run REVOKE CREATE ON SCHEMA public FROM PUBLIC; then apply again \(nothing was changed\)$/m);
+      await untouched();
+      expect((await other.query(`SELECT to_regnamespace('eos') AS s`)).rows[0].s).toBeNull();
+      await other.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
+
+      // A schema eos made beforehand by someone else, to have eos install its code into it.
+      await other.query(`CREATE ROLE ${squatter} NOLOGIN`);
+      await other.query(`CREATE SCHEMA eos AUTHORIZATION ${squatter}`);
+      const owned = await apply();
+      expect(owned.code).toBe(1);
+      expect(owned.stderr).toMatch(new RegExp(`^error: refusing to install: the schema eos already exists, owned by ${squatter}`, 'm'));
+      await untouched();
+      // Owned by the admin but writable by others: the same.
+      await other.query(`ALTER SCHEMA eos OWNER TO CURRENT_USER`);
+      await other.query(`GRANT CREATE ON SCHEMA eos TO ${squatter}`);
+      const writable = await apply();
+      expect(writable.code).toBe(1);
+      expect(writable.stderr).toMatch(new RegExp(`^error: refusing to install: the schema eos lets ${squatter} create objects`, 'm'));
+      await untouched();
+      await other.query(`REVOKE CREATE ON SCHEMA eos FROM ${squatter}`);
+      const fine = await apply();
+      expect(fine.code, fine.stderr).toBe(0);
+      expect((await other.query(`SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'eos'::regnamespace AND relkind = 'v'`)).rows[0].n).toBeGreaterThan(5);
+    } finally {
+      await other.query(`DROP SCHEMA IF EXISTS eos CASCADE`).catch(() => undefined);
+      await other.end();
+      const root = new pg.Client({ connectionString: adminUrl() });
+      await root.connect();
+      await root.query(`DROP DATABASE IF EXISTS ${name}`).catch(() => undefined);
+      await root.query(`DROP ROLE IF EXISTS ${squatter}`).catch(() => undefined);
+      await root.end();
+    }
   });
 
   it('apply refuses a database without the pipeline tables and leaves it untouched', async () => {
@@ -179,6 +234,7 @@ describe('eos delphi schema on a pipeline-only database', () => {
     await other.connect();
     try {
       expect((await other.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'eos\\_%'`)).rows[0].n).toBe(0);
+      expect((await other.query(`SELECT to_regnamespace('eos') AS s`)).rows[0].s).toBeNull();
     } finally {
       await other.end();
     }

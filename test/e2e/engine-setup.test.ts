@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVaultDevServer, type VaultDevServer } from '../../src/sandbox/vault-dev-server/server.js';
 import { CLI, runEos as runCli } from '../helpers/cli.js';
@@ -83,6 +84,48 @@ describe('setting up the engine from nothing, then test and status', () => {
       expect(text).not.toContain(adminPassword);
       expect(text).not.toContain(vault.rootToken);
     }
+  });
+
+  it("test --role delphi-worker proves a worker cannot write eos's tables, and fails the step when it can", async () => {
+    // eos installed after the engine: the apply grants its schema to the groups that read alerts.
+    const applied = await eos(['delphi', 'schema', 'apply'], { DELPHI_DB_ADMIN_PASSWORD: adminPassword, DELPHI_DB_ADMIN_USER: 'postgres' });
+    expect(applied.code, applied.stderr).toBe(0);
+    const worker = async () => {
+      const r = await eos(['self', 'secrets', 'test', '--role', 'delphi-worker', '--json']);
+      return { code: r.code, access: (JSON.parse(r.stdout) as { steps: { id: string; status: string; detail?: string }[] }).steps.find((s) => s.id === 'access') };
+    };
+    const fine = await worker();
+    expect(fine.code, JSON.stringify(fine.access)).toBe(0);
+    expect(fine.access).toMatchObject({ status: 'pass', detail: expect.stringMatching(/; eos's tables read-only$/) });
+
+    // A grant that lets workers forge the dashboard's counts.
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      // public opened to everyone, as PostgreSQL 14 has it: the worker itself may create there.
+      await admin.query('GRANT CREATE ON SCHEMA public TO PUBLIC');
+      const open = await worker();
+      await admin.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
+      expect(open.code).toBe(1);
+      expect(open.access).toMatchObject({ status: 'fail', detail: expect.stringMatching(/may change the schema \(CREATE TABLE succeeded, rolled back\)$/), hint: 'as the database admin: REVOKE CREATE ON SCHEMA public FROM PUBLIC' });
+      // Opened to another role only: this one is fine, the database is not; a warning with the fix.
+      await admin.query('CREATE ROLE eos_test_creator NOLOGIN');
+      await admin.query('GRANT CREATE ON SCHEMA public TO eos_test_creator');
+      const other = await worker();
+      await admin.query('REVOKE CREATE ON SCHEMA public FROM eos_test_creator');
+      await admin.query('DROP ROLE eos_test_creator');
+      expect(other.code).toBe(0);
+      expect(other.access).toMatchObject({ status: 'warn', detail: expect.stringMatching(/but the schema public lets eos_test_creator create objects/), hint: 'as the database admin: REVOKE CREATE ON SCHEMA public FROM eos_test_creator' });
+
+      await admin.query('GRANT INSERT ON eos.alert_state_rollup TO delphi_worker');
+      const forged = await worker();
+      expect(forged.code).toBe(1);
+      expect(forged.access).toMatchObject({ status: 'fail', detail: expect.stringMatching(/may write eos's own tables \(eos\.alert_state_rollup\): it could forge what the dashboard shows$/) });
+    } finally {
+      await admin.query('REVOKE INSERT ON eos.alert_state_rollup FROM delphi_worker');
+      await admin.end();
+    }
+    expect(await leases()).toEqual([]);
   });
 
   it('prints commands that read the admin password from the environment, never contain it', async () => {

@@ -26,7 +26,7 @@ describe('the dashboard model pages through every failed alert', () => {
               now() - make_interval(mins => i), CASE WHEN i % 2 = 0 THEN 'SMTP 451' END
          FROM generate_series(1, ${FAILED * 2}) i`,
     );
-    await admin.query(`CREATE ROLE ${user} LOGIN PASSWORD 'Fail-pw-1'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${user}`);
+    await admin.query(`CREATE ROLE ${user} LOGIN PASSWORD 'Fail-pw-1'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${user}; GRANT USAGE ON SCHEMA eos TO ${user}; GRANT SELECT ON ALL TABLES IN SCHEMA eos TO ${user}`);
     const { port } = clusterInfo();
     const config = configSchema.parse({ database: { host: '127.0.0.1', port, name: db.name, sslmode: 'disable' }, credentials: { sources: ['env'] } });
     database = await openDatabase({ config, env: { DELPHI_DB_USER: user, DELPHI_DB_PASSWORD: 'Fail-pw-1' } });

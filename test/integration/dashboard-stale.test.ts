@@ -14,7 +14,7 @@ describe('the dashboard while the database cannot be read', () => {
     db = await freshDatabase({ schema: true, eos: true });
     admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
-    await admin.query(`CREATE ROLE ${user} LOGIN PASSWORD 'Dash-pw-1'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${user}`);
+    await admin.query(`CREATE ROLE ${user} LOGIN PASSWORD 'Dash-pw-1'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${user}; GRANT USAGE ON SCHEMA eos TO ${user}; GRANT SELECT ON ALL TABLES IN SCHEMA eos TO ${user}`);
   });
   afterAll(() => admin?.end());
 

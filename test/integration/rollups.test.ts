@@ -39,19 +39,19 @@ const TRUTH = {
              FROM alerts GROUP BY state ORDER BY 1 NULLS FIRST`,
   // A move row takes its figures from from_state: resolved here by hand, not by eos's view.
   rollupStates: `SELECT key, sum(alerts)::text AS alerts, sum(timed)::text AS timed, sum(s)::text AS s
-                   FROM (SELECT state::text AS key, alerts, timed, ingest_epoch_sum AS s FROM eos_alert_state_rollup
+                   FROM (SELECT state::text AS key, alerts, timed, ingest_epoch_sum AS s FROM eos.alert_state_rollup
                          UNION ALL
-                         SELECT from_state::text, -alerts, -timed, -ingest_epoch_sum FROM eos_alert_state_rollup WHERE moved) r
+                         SELECT from_state::text, -alerts, -timed, -ingest_epoch_sum FROM eos.alert_state_rollup WHERE moved) r
                   GROUP BY key HAVING sum(alerts) <> 0 OR sum(s) <> 0 ORDER BY 1 NULLS FIRST`,
   failures: `SELECT CASE WHEN email_error IS NOT NULL THEN 'email delivery' WHEN parser_success = false THEN 'parser' ELSE 'pipeline' END AS key,
                     count(*)::text AS n
                FROM alerts WHERE state <> 'archived' AND (state = 'failed' OR parser_success = false OR email_error IS NOT NULL)
               GROUP BY 1 ORDER BY 1`,
-  rollupFailures: `SELECT failure_type AS key, sum(failures)::text AS n FROM eos_failure_rollup GROUP BY 1 HAVING sum(failures) <> 0 ORDER BY 1`,
+  rollupFailures: `SELECT failure_type AS key, sum(failures)::text AS n FROM eos.failure_rollup GROUP BY 1 HAVING sum(failures) <> 0 ORDER BY 1`,
   parsers: `SELECT prompt_type, parser_used, count(*)::text AS n, count(*) FILTER (WHERE success)::text AS ok, sum(parse_time_ms)::text AS ms
               FROM parser_metrics GROUP BY 1, 2 ORDER BY 1, 2`,
   rollupParsers: `SELECT prompt_type, parser_used, sum(attempts)::text AS n, sum(successes)::text AS ok, sum(parse_ms_sum)::text AS ms
-                    FROM eos_parser_rollup GROUP BY 1, 2 HAVING sum(attempts) <> 0 ORDER BY 1, 2`,
+                    FROM eos.parser_rollup GROUP BY 1, 2 HAVING sum(attempts) <> 0 ORDER BY 1, 2`,
 };
 
 async function expectRollupsExact(client: pg.Client, seed: number) {
@@ -89,7 +89,7 @@ describe('eos rollups', () => {
 
   it('backfills the history that was there before the apply', async () => {
     await expectRollupsExact(admin, 0);
-    const { rows } = await admin.query(`SELECT sum(alerts)::int AS n FROM eos_alert_state_totals`);
+    const { rows } = await admin.query(`SELECT sum(alerts)::int AS n FROM eos.alert_state_totals`);
     expect(rows[0].n).toBe(500);
   });
 
@@ -184,7 +184,7 @@ describe('eos rollups', () => {
     // up after 5 000 writes, which at 1/256 would miss every fold once in 3·10⁸ runs. (Looking
     // only after every hundred writes failed about one run in 60: the last fold could be
     // hundreds of writes back.) Then check the rollups stayed exact.
-    const rowsNow = async () => (await admin.query(`SELECT count(*)::int AS n FROM eos_alert_state_rollup`)).rows[0].n as number;
+    const rowsNow = async () => (await admin.query(`SELECT count(*)::int AS n FROM eos.alert_state_rollup`)).rows[0].n as number;
     await admin.query(`INSERT INTO alerts (alert_hash, agent_id, rule_id, rule_level, rule_desc, raw) VALUES ('fold', 'a1', 1, 1, 'x', '{}')`);
     const appended = (await rowsNow()) + 300;
     let writes = 0;
@@ -204,13 +204,13 @@ describe('eos rollups', () => {
   it('follow TRUNCATE', async () => {
     await admin.query('TRUNCATE alerts CASCADE');
     await expectRollupsExact(admin, 1);
-    const { rows } = await admin.query(`SELECT (SELECT count(*) FROM eos_alert_state_rollup)::int + (SELECT count(*) FROM eos_parser_rollup)::int AS n`);
+    const { rows } = await admin.query(`SELECT (SELECT count(*) FROM eos.alert_state_rollup)::int + (SELECT count(*) FROM eos.parser_rollup)::int AS n`);
     expect(rows[0].n).toBe(0);
   });
 
   it('verify reports a rollup that disagrees with the tables, group and figure', async () => {
     await admin.query(`INSERT INTO alerts (alert_hash, agent_id, rule_id, rule_level, rule_desc, raw, state) VALUES ('drift', 'a1', 1, 1, 'x', '{}', 'sent')`);
-    await admin.query(`INSERT INTO eos_alert_state_rollup (state, alerts, timed, ingest_epoch_sum) VALUES ('sent', 1, 0, 0)`);
+    await admin.query(`INSERT INTO eos.alert_state_rollup (state, alerts, timed, ingest_epoch_sum) VALUES ('sent', 1, 0, 0)`);
     const report = await checkRollups(admin);
     expect(report.drift).toEqual([{ rollup: 'alerts by state', group: 'sent', figures: { alerts: ['2', '1'] } }]);
     // apply --rebuild-rollups counts them again from the tables.

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -30,9 +31,9 @@ describe('the shipped migrations', () => {
       { title: 'two', sql: 'CREATE OR REPLACE VIEW eos_b AS SELECT 1;\nCREATE INDEX IF NOT EXISTS eos_c ON eos_a (x);' },
     ]);
     expect(objectsOf(sql)).toEqual([
-      { kind: 'table', name: 'eos_a' },
-      { kind: 'view', name: 'eos_b' },
-      { kind: 'index', name: 'eos_c' },
+      { kind: 'table', schema: 'public', name: 'eos_a' },
+      { kind: 'view', schema: 'public', name: 'eos_b' },
+      { kind: 'index', schema: 'public', name: 'eos_c' },
     ]);
   });
 });
@@ -64,9 +65,10 @@ describe('applying them', () => {
     const state = await readSchemaState(admin);
     expect(state.version).toBe(0);
     expect((await admin.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'eos\\_%'`)).rows[0].n).toBe(0);
+    expect((await admin.query(`SELECT to_regnamespace('eos') AS s`)).rows[0].s).toBeNull();
     // Once the writer is done, the same apply goes through and counts its alert.
     await applyMigrations(admin, { lockTimeoutS: 1 });
-    expect((await admin.query(`SELECT alerts::int FROM eos_alert_state_totals WHERE state = 'new'`)).rows).toEqual([{ alerts: 1 }]);
+    expect((await admin.query(`SELECT alerts::int FROM eos.alert_state_totals WHERE state = 'new'`)).rows).toEqual([{ alerts: 1 }]);
   });
 
   it('two applies at once: one installs, the other waits and finds nothing to do', async () => {
@@ -75,8 +77,68 @@ describe('applying them', () => {
     const [ra, rb] = await Promise.all([applyMigrations(a), applyMigrations(b)]);
     expect([ra.applied.length, rb.applied.length].sort()).toEqual([0, LATEST_SCHEMA_VERSION]);
     expect([ra.to, rb.to]).toEqual([LATEST_SCHEMA_VERSION, LATEST_SCHEMA_VERSION]);
-    const { rows } = await a.query('SELECT version FROM eos_schema_migrations ORDER BY version');
+    const { rows } = await a.query('SELECT version FROM eos.schema_migrations ORDER BY version');
     expect(rows.map((r) => r.version)).toEqual(ALL_VERSIONS);
+  });
+});
+
+describe('an install made before eos had a schema of its own (version 3)', () => {
+  it('moves into the schema eos with its counts, its record and its readers, and keeps counting', async () => {
+    const { url } = await freshDatabase({ schema: true });
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    const reader = `old_reader_${randomBytes(3).toString('hex')}`;
+    try {
+      // What eos 3 left: its record and objects in public, and a reader granted its tables.
+      const migrations = await loadMigrations();
+      await admin.query(`CREATE TABLE public.eos_schema_migrations (version int PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now(), applied_by text NOT NULL DEFAULT current_user, duration_ms int NOT NULL)`);
+      await admin.query(`INSERT INTO agents (id, name, registered) VALUES ('001', 'a', now())`);
+      await admin.query(`INSERT INTO alerts (alert_hash, agent_id, rule_id, rule_level, rule_desc, raw, state, parser_success) VALUES
+        ('h1', '001', 1, 1, 'x', '{}', 'new', NULL), ('h2', '001', 1, 1, 'x', '{}', 'failed', false)`);
+      for (const m of migrations.slice(0, 3)) {
+        await admin.query(m.sql);
+        await admin.query('INSERT INTO public.eos_schema_migrations (version, name, checksum, duration_ms) VALUES ($1, $2, $3, 0)', [m.version, m.name, m.checksum]);
+      }
+      await admin.query(`CREATE ROLE ${reader} NOLOGIN`);
+      await admin.query(`GRANT SELECT ON alerts TO ${reader}`);
+      await admin.query(`GRANT SELECT ON public.eos_pipeline_flow, public.eos_failure_summary TO ${reader}`);
+      expect((await readSchemaState(admin)).version).toBe(3);
+
+      const result = await applyMigrations(admin);
+      expect([result.from, result.to]).toEqual([3, LATEST_SCHEMA_VERSION]);
+      const state = await readSchemaState(admin);
+      expect(state).toMatchObject({ version: LATEST_SCHEMA_VERSION, current: true, missing: [], changed: [] });
+      expect(state.applied.map((a) => a.version)).toEqual(ALL_VERSIONS);
+      // Nothing of eos's is left in public but the indexes on the pipeline's tables.
+      const leftovers = await admin.query(
+        `SELECT relname, relkind FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname LIKE 'eos\\_%' AND relkind <> 'i'
+         UNION ALL SELECT proname, 'f' FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proname LIKE 'eos\\_%'`,
+      );
+      expect(leftovers.rows).toEqual([]);
+      expect((await admin.query(`SELECT state::text, alerts::int FROM eos.alert_state_totals ORDER BY 1`)).rows).toEqual([
+        { state: 'failed', alerts: 1 },
+        { state: 'new', alerts: 1 },
+      ]);
+      // The triggers' functions were made again with the new names: writes still count.
+      await admin.query(`UPDATE alerts SET state = 'enriched' WHERE alert_hash = 'h1'`);
+      await admin.query(`DELETE FROM alerts WHERE alert_hash = 'h2'`);
+      expect((await admin.query(`SELECT state::text, alerts::int FROM eos.alert_state_totals WHERE alerts <> 0 ORDER BY 1`)).rows).toEqual([{ state: 'enriched', alerts: 1 }]);
+      expect((await admin.query(`SELECT count(*)::int AS n FROM eos.failure_summary`)).rows[0].n).toBe(0);
+      // The reader of the alerts may use the schema and read every view, and write none.
+      const rights = await admin.query(
+        `SELECT has_schema_privilege($1, 'eos', 'USAGE') AS usage, has_schema_privilege($1, 'eos', 'CREATE') AS creates,
+                bool_and(has_table_privilege($1, c.oid, 'SELECT')) AS reads_all,
+                bool_or(has_table_privilege($1, c.oid, 'INSERT') OR has_table_privilege($1, c.oid, 'UPDATE') OR has_table_privilege($1, c.oid, 'DELETE')) AS writes_any
+           FROM pg_class c WHERE c.relnamespace = 'eos'::regnamespace AND c.relkind IN ('r', 'v')`,
+        [reader],
+      );
+      expect(rights.rows[0]).toEqual({ usage: true, creates: false, reads_all: true, writes_any: false });
+    } finally {
+      await admin.query(`DROP OWNED BY ${reader}`).catch(() => undefined);
+      await admin.query(`DROP ROLE IF EXISTS ${reader}`).catch(() => undefined);
+      await admin.end();
+    }
   });
 });
 
