@@ -74,6 +74,50 @@ export function isSecretKey(key: string): boolean {
 }
 
 /**
+ * The fields `get` shows in clear: what Vault answers about a secret rather than the secret —
+ * leases and TTLs, names and policies, versions and times, a database role's or connection's
+ * definition, a server's health. Everything else is masked unless the user asks with
+ * `--reveal`: a field eos does not know (an AWS `secret_key`, an OIDC `client_secret`, a
+ * transit key, a cubbyhole value) is a secret until shown otherwise. An allow-list, because a
+ * list of secret-looking names always misses the next engine's.
+ */
+const SHOWN_METADATA: ReadonlySet<string> = new Set([
+  // leases and TTLs
+  'lease_id', 'lease_duration', 'renewable', 'ttl', 'default_ttl', 'max_ttl', 'explicit_max_ttl', 'creation_ttl', 'period', 'num_uses',
+  // who and what may
+  'username', 'policies', 'token_policies', 'identity_policies', 'external_namespace_policies', 'display_name', 'entity_id', 'accessor', 'orphan', 'type', 'path', 'role_name', 'meta',
+  // versions and times
+  'version', 'current_version', 'oldest_version', 'max_versions', 'cas_required', 'delete_version_after', 'created_time', 'creation_time', 'updated_time',
+  'deletion_time', 'destroyed', 'expire_time', 'issue_time', 'last_renewal', 'last_renewal_time', 'expiration',
+  // a database role and connection (their passwords are templates or not returned)
+  'db_name', 'plugin_name', 'plugin_version', 'allowed_roles', 'verify_connection', 'connection_details', 'connection_url', 'max_open_connections',
+  'max_idle_connections', 'max_connection_lifetime', 'username_template', 'password_authentication', 'credential_type', 'creation_statements',
+  'revocation_statements', 'rollback_statements', 'renew_statements', 'root_credentials_rotate_statements',
+  // sys/health and sys/seal-status
+  'initialized', 'sealed', 'standby', 'performance_standby', 'replication_performance_mode', 'replication_dr_mode', 'server_time_utc', 'cluster_name',
+  'cluster_id', 'enterprise', 'echo_duration_ms', 'clock_skew_ms', 'replication_primary_canary_age_ms', 'removed_from_cluster', 'ha_connection_healthy',
+  'last_request_forwarding_heartbeat_ms', 'build_date', 'migration', 'recovery_seal', 'storage_type', 'seal_type',
+]);
+
+/** Whether `get` shows this field in clear without `--reveal` (SHOWN_METADATA says why so few). */
+export function isShownMetadata(key: string): boolean {
+  return SHOWN_METADATA.has(key) && !isSecretKey(key);
+}
+
+/**
+ * A copy for `get`'s display: known metadata in clear (with any password in a connection string
+ * or token in text still scrubbed), every other value masked. true/false and empty values stay:
+ * they say a field is set or not, and hold nothing.
+ */
+export function maskExceptMetadata(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(maskExceptMetadata);
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, isShownMetadata(k) ? maskSecrets(v) : v === null || v === '' || typeof v === 'boolean' ? v : MASK]),
+  );
+}
+
+/**
  * A copy for display: the values of secret fields masked, passwords inside connection strings
  * and tokens inside text scrubbed, everything else (names, TTLs, hosts, policies) as it is.
  */

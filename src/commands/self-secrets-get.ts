@@ -1,5 +1,5 @@
 import { quoted, UsageError } from '../errors.js';
-import { isSecretKey, MASK, maskSecrets, shortLeaseId } from '../redact.js';
+import { MASK, maskExceptMetadata, shortLeaseId } from '../redact.js';
 import { writeJson } from './output.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
 
@@ -29,14 +29,13 @@ export default defineCommand({
     if (secret.lease) (await context.logger()).info({ path: target, lease: shortLeaseId(secret.lease.id), ttl: secret.lease.duration }, 'lease issued');
     if (options.reveal) context.warn('printing secret values in clear (--reveal)');
 
-    // A KV value is a secret by nature: masked. Elsewhere only secret fields are (a password, a
-    // token, a secret-id, a private key, the password inside a connection URL).
-    // A token's lookup names the token itself as its `id`.
-    const tokenPath = /^\/*auth\/token\//.test(target);
+    // A KV value is a secret by nature: masked. Elsewhere only what eos knows to be metadata is
+    // shown (TTLs, lease, names, policies, versions, times: SHOWN_METADATA in redact.ts);
+    // everything else is masked, a token's own `id` included.
     const shown = (key: string, value: unknown): unknown => {
       if (options.reveal) return value;
       if (secret.kind === 'kv') return MASK;
-      return (isSecretKey(key) || (tokenPath && key === 'id')) && value !== null && value !== '' ? MASK : maskSecrets(value);
+      return (maskExceptMetadata({ [key]: value }) as Record<string, unknown>)[key];
     };
 
     if (options.field !== undefined) {

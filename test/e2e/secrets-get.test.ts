@@ -128,6 +128,18 @@ describe('eos self secrets get', () => {
     expect(token.data.accessor).toMatch(/\w/);
   });
 
+  it('masks every field it does not know to be metadata: an AppRole role-id, a KV-like answer of another engine', async () => {
+    await vault.write('auth/approle/role/get-test', { token_policies: ['default'], token_ttl: '10m' });
+    const roleId = JSON.parse((await get('auth/approle/role/get-test/role-id', '--json')).stdout);
+    expect(roleId.data.role_id).toBe('********');
+    const role = JSON.parse((await get('auth/approle/role/get-test', '--json')).stdout);
+    // Known metadata stays readable; what eos does not know (token_ttl is not in its list) is masked.
+    expect(role.data.token_policies).toEqual(['default']);
+    expect(role.data.token_ttl).toBe('********');
+    const revealed = await runCli(['self', 'secrets', 'get', 'auth/approle/role/get-test/role-id', '--json', '--reveal'], { env });
+    expect(JSON.parse(revealed.stdout).data.role_id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('DEBUG=* prints nothing of the Vault client library\'s own debug output (its request bodies would hold secrets)', async () => {
     // A real process: the library's logger reads DEBUG from the process environment.
     const r = await runProcess(['self', 'secrets', 'get', 'secret/delphi/database/password', '--field', 'value', '--reveal'], { env: { ...env, DEBUG: '*' } });
