@@ -5,6 +5,7 @@ import path from 'node:path';
 import { CommandNotRunnableError } from '../errors.js';
 import type { Logger } from 'pino';
 import { toDsn, type DbCredentials } from '../db/credentials.js';
+import { shellQuote } from '../util/shell.js';
 
 /**
  * Runs a pipeline worker with credentials in its environment, as Vault Agent's process
@@ -114,10 +115,14 @@ export interface SupervisorOptions {
 
 export type WorkerEvent = { type: 'start' } | { type: 'restart' } | { type: 'exit'; code: number | null; signal: string | null } | { type: 'signal'; signal: NodeJS.Signals };
 
-/** The credentials as dotenv lines (for the credentials file). */
+/**
+ * The credentials as `NAME=value` lines, each value quoted for a POSIX shell as `env --format
+ * dotenv` quotes it (one function, util/shell.ts): `. "$EOS_DB_CREDENTIALS_FILE"` sets them,
+ * and a `$(…)` or backtick in a value stays text. dotenv readers take the same lines.
+ */
 export function credentialsFileText(c: DbCredentials): string {
   const env = workerEnvironment({}, c);
-  return `${Object.entries(env).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n')}\n`;
+  return `${Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`).join('\n')}\n`;
 }
 
 /**

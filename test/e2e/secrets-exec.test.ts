@@ -28,7 +28,9 @@ const timer = setInterval(() => {
 }, 200);
 // Signalled: re-read the credentials eos keeps in EOS_DB_CREDENTIALS_FILE and reconnect.
 process.on('SIGHUP', async () => {
-  const dsn = JSON.parse(/^PG_DSN=(.*)$/m.exec(readFileSync(process.env.EOS_DB_CREDENTIALS_FILE, 'utf8'))[1]);
+  // The file's values are quoted for sh: bare, or in single quotes with ' written '\\''.
+  const raw = /^PG_DSN=(.*)$/m.exec(readFileSync(process.env.EOS_DB_CREDENTIALS_FILE, 'utf8'))[1];
+  const dsn = raw.startsWith("'") ? raw.slice(1, -1).split("'\\\\''").join("'") : raw;
   const next = new pg.Client({ connectionString: dsn });
   next.on('error', () => {});
   await next.connect();

@@ -1,5 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { WITHHELD_FROM_WORKER, workerBaseEnvironment } from '../../src/exec/worker-supervisor.js';
+import { credentialsFileText, WITHHELD_FROM_WORKER, workerBaseEnvironment } from '../../src/exec/worker-supervisor.js';
 
 /** What `exec` keeps from its worker: eos's own secrets, and the config's identity-token variable. */
 describe('the environment a worker starts from', () => {
@@ -15,5 +19,26 @@ describe('the environment a worker starts from', () => {
     expect(base.BAO_TOKEN).toBe('secret-BAO_TOKEN');
     expect(base.VAULT_TOKEN).toBeUndefined();
     expect('NOT_SET' in base).toBe(false);
+  });
+});
+
+/**
+ * The credentials file a signalled worker re-reads: sourced by sh, a value is text, never a
+ * command. Its values were JSON strings, where `$(…)` and backticks run when sourced.
+ */
+describe('the credentials file', () => {
+  it('sets every variable to its exact value when sourced by sh, and runs nothing inside a value', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'eos-credfile-'));
+    try {
+      const marker = path.join(dir, 'ran');
+      const password = `p$(touch ${marker})\`touch ${marker}\`'"\\ end`;
+      const file = path.join(dir, 'credentials.env');
+      writeFileSync(file, credentialsFileText({ host: 'db.internal', port: 5432, database: 'delphi', user: 'v-token-x', password, sslmode: 'require', source: 'dynamic' }));
+      const out = execFileSync('sh', ['-c', '. "$1"; printf "%s\\n%s\\n%s" "$PGPASSWORD" "$PGUSER" "$PGHOST"', 'sh', file], { encoding: 'utf8' });
+      expect(out).toBe(`${password}\nv-token-x\ndb.internal`);
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
