@@ -7,6 +7,7 @@ import type { VaultClient } from '../vault/client.js';
 import { readEosFields } from '../vault/kv.js';
 import { dbCredentials, type DbCredentials } from '../db/credentials.js';
 import type { DbTarget } from '../db/target.js';
+import { settleTls } from '../db/tls-offer.js';
 import { explainDenied } from '../vault/auth.js';
 import { databaseCredsSchema } from '../vault/responses.js';
 
@@ -144,9 +145,17 @@ export function defaultsSource(ctx: SourceContext): CredentialSource {
   };
 }
 
+/** A source whose credentials come with `sslmode=prefer` settled against the server (db/tls-offer.ts). */
+function settlingTls(factory: (ctx: SourceContext) => CredentialSource): (ctx: SourceContext) => CredentialSource {
+  return (ctx) => {
+    const source = factory(ctx);
+    return { name: source.name, obtain: async () => settleTls(await source.obtain()) };
+  };
+}
+
 export const SOURCE_FACTORIES: Record<CredentialSourceName, (ctx: SourceContext) => CredentialSource> = {
-  dynamic: dynamicSource,
-  kv: kvSource,
-  env: envSource,
-  defaults: defaultsSource,
+  dynamic: settlingTls(dynamicSource),
+  kv: settlingTls(kvSource),
+  env: settlingTls(envSource),
+  defaults: settlingTls(defaultsSource),
 };

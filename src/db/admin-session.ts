@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { ADMIN_PASSWORD_ENV } from '../config/constants.js';
 import { PermissionDeniedError } from '../errors.js';
-import { toPgConfig } from './credentials.js';
+import { dbCredentials, toPgConfig } from './credentials.js';
+import { settleTls } from './tls-offer.js';
 import { classifyDatabaseError } from './errors.js';
 import type { DbTarget } from './target.js';
 
@@ -10,8 +11,9 @@ import type { DbTarget } from './target.js';
  * the engine's group roles, eos's schema objects. The password is used, never printed.
  */
 export async function connectAdmin(target: Pick<DbTarget, 'host' | 'port' | 'database' | 'sslmode'>, user: string, password: string, application: string): Promise<pg.Client> {
+  const credentials = await settleTls(dbCredentials({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, user, password, source: 'env' }));
   const admin = new pg.Client({
-    ...toPgConfig({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, user, password, source: 'env' }),
+    ...toPgConfig(credentials),
     application_name: application,
   });
   try {

@@ -21,6 +21,8 @@ export interface DbCredentials {
   sslmode: SslMode;
   source: CredentialSourceName;
   lease?: LeaseRef;
+  /** For `prefer`: whether the server said it accepts TLS (db/tls-offer.ts asks it). */
+  tlsOffered?: boolean;
 }
 
 /**
@@ -34,12 +36,18 @@ export function dbCredentials(fields: DbCredentials): DbCredentials {
 }
 
 /**
- * node-postgres options for a set of credentials. node-postgres cannot fall back from TLS to
- * plain, so `prefer` and `allow` connect without TLS (as libpq does when the server has none);
- * `require` encrypts without checking the certificate; `verify-*` check it.
+ * node-postgres options for a set of credentials, with libpq's meanings: `prefer` encrypts when
+ * the server offers TLS (settled beforehand by db/tls-offer.ts, as node-postgres cannot fall
+ * back) and does not check the certificate, as libpq does not; `allow` and `disable` do not
+ * encrypt; `require` encrypts without checking the certificate; `verify-*` check it.
  */
 export function toPgConfig(c: DbCredentials): pg.ClientConfig {
-  const ssl = c.sslmode === 'require' ? { rejectUnauthorized: false } : c.sslmode === 'verify-ca' || c.sslmode === 'verify-full' ? { rejectUnauthorized: true } : false;
+  const ssl =
+    c.sslmode === 'require' || (c.sslmode === 'prefer' && c.tlsOffered === true)
+      ? { rejectUnauthorized: false }
+      : c.sslmode === 'verify-ca' || c.sslmode === 'verify-full'
+        ? { rejectUnauthorized: true }
+        : false;
   return { host: c.host, port: c.port, database: c.database, user: c.user, password: c.password, ssl };
 }
 

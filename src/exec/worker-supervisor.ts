@@ -122,7 +122,7 @@ export type WorkerEvent = { type: 'start' } | { type: 'restart' } | { type: 'exi
  */
 export function credentialsFileText(c: DbCredentials): string {
   const env = workerEnvironment({}, c);
-  return `${Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`).join('\n')}\n`;
+  return `${Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v ?? '')}`).join('\n')}\n`;
 }
 
 /**

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
+import { plaintextOffHost } from '../config/vault-settings.js';
 import { UsageError } from '../errors.js';
 import { backoffDelay, VAULT_REQUEST_BACKOFF } from '../util/backoff.js';
 import { sleep, systemClock, type Clock } from '../util/clock.js';
@@ -11,8 +12,8 @@ import { VaultTlsError, VaultUnreachableError } from './errors.js';
  * The HTTP transport under node-vault: node-vault builds paths, adds the token and namespace
  * headers and turns error bodies into errors; this does what Vault's own Go client does on the
  * wire and node-vault does not — TLS from the VAULT_* settings, timeouts, retries with backoff
- * and Retry-After, one redirect from a standby with the method and body re-sent and no
- * https→http downgrade — and keeps the response headers.
+ * and Retry-After, one redirect from a standby with the method and body re-sent, no https→http
+ * downgrade and no token in clear to another host — and keeps the response headers.
  */
 
 export interface TlsSettings {
@@ -161,6 +162,16 @@ export class VaultTransport {
           throw new VaultUnreachableError(
             `refusing the redirect from ${new URL(uri).origin} to ${next.origin}: it would downgrade https to http`,
             'point VAULT_ADDR at the active node, or fix the standby\'s api_addr',
+          );
+        }
+        // The request goes again with the token. To another origin only where the token stays
+        // protected: over https, whose certificate is checked against the same trust as
+        // VAULT_ADDR, or to this machine. Plain HTTP to another host would hand it, in clear, to
+        // whatever a standby's api_addr (or whoever answers in its place) names.
+        if (next.origin !== new URL(uri).origin && plaintextOffHost(next.toString())) {
+          throw new VaultUnreachableError(
+            `refusing the redirect from ${new URL(uri).origin} to ${next.origin}: it would send the Vault token in clear to a host eos was not pointed at`,
+            'point VAULT_ADDR at the active node, or serve Vault over https (a certificate then proves the node)',
           );
         }
         redirected = true;

@@ -106,6 +106,19 @@ describe('the Vault client: retries like Vault\'s own client', () => {
     expect(leader.seen[0]?.headers['x-vault-token']).toBe('hvs.test');
   });
 
+  it('refuses a redirect that would carry the token in clear to another host', async () => {
+    const standby = await scripted([(_req, _body, res) => {
+      res.writeHead(307, { Location: 'http://vault-b.invalid:8200/v1/auth/token/lookup-self' });
+      res.end();
+    }]);
+    const sleeps: number[] = [];
+    const err = await client(standby.url, {}, sleeps).lookupSelf().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VaultUnreachableError);
+    expect((err as Error).message).toBe(`refusing the redirect from ${standby.url} to http://vault-b.invalid:8200: it would send the Vault token in clear to a host eos was not pointed at`);
+    expect(standby.seen).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+  });
+
   it('follows no redirect with VAULT_DISABLE_REDIRECTS', async () => {
     const standby = await scripted([(_req, _body, res) => {
       res.writeHead(307, { Location: 'http://127.0.0.1:1/v1/x' });

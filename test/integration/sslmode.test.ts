@@ -1,0 +1,121 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectAdmin } from '../../src/db/admin-session.js';
+import { dbCredentials, toPgConfig, type DbCredentials } from '../../src/db/credentials.js';
+import { forgetTlsOffers, serverOffersTls, settleTls } from '../../src/db/tls-offer.js';
+import { startPostgresCluster, type PostgresCluster } from '../../src/sandbox/postgres.js';
+import { clusterInfo } from '../helpers/pg.js';
+import { makeTestPki } from '../helpers/pki.js';
+
+/**
+ * `sslmode` with libpq's meanings (issue 24, item 5). node-postgres cannot fall back from TLS to
+ * plain, so eos's `prefer` — libpq's default — meant no TLS at all, even to a server that
+ * offers it: the admin's and every lease's password crossed in clear while the config said
+ * "prefer". Checked on a real PostgreSQL with TLS from a CA made here, and on the run's
+ * cluster, which has none.
+ */
+describe('sslmode on a PostgreSQL that offers TLS, and on one that does not', () => {
+  let cluster: PostgresCluster;
+  let pki: ReturnType<typeof makeTestPki>;
+  let certDir: string;
+
+  beforeAll(async () => {
+    cluster = await startPostgresCluster();
+    pki = makeTestPki();
+    certDir = mkdtempSync(path.join(tmpdir(), 'eos-pg-tls-'));
+    chmodSync(certDir, 0o755);
+    const key = path.join(certDir, 'server.key');
+    const cert = path.join(certDir, 'server.pem');
+    writeFileSync(key, pki.key, { mode: 0o600 });
+    writeFileSync(cert, pki.cert, { mode: 0o644 });
+    // Run as root, the cluster's server runs as postgres, which must own its key.
+    if (process.getuid?.() === 0) {
+      const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+      chownSync(key, uid, -1);
+    }
+    const admin = new pg.Client({ connectionString: cluster.adminUrl() });
+    await admin.connect();
+    try {
+      await admin.query(`ALTER SYSTEM SET ssl_cert_file = '${cert}'`);
+      await admin.query(`ALTER SYSTEM SET ssl_key_file = '${key}'`);
+      await admin.query('ALTER SYSTEM SET ssl = on');
+      await admin.query('SELECT pg_reload_conf()');
+      // The reload is asynchronous: new sessions see it once the postmaster has read the file.
+      for (let i = 0; i < 100; i++) {
+        const probe = new pg.Client({ connectionString: cluster.adminUrl(), ssl: { rejectUnauthorized: false } });
+        if (await probe.connect().then(() => true, () => false)) {
+          await probe.end();
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await admin.end();
+    }
+    forgetTlsOffers();
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+    pki?.remove();
+    if (certDir) rmSync(certDir, { recursive: true, force: true });
+  });
+
+  const credentials = (c: { host: string; port: number }, sslmode: DbCredentials['sslmode'], user: string, password: string) =>
+    dbCredentials({ host: c.host, port: c.port, database: 'postgres', user, password, sslmode, source: 'env' });
+  const encrypted = async (config: pg.ClientConfig) => {
+    const client = new pg.Client(config);
+    await client.connect();
+    try {
+      return (await client.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0]?.ssl;
+    } finally {
+      await client.end();
+    }
+  };
+
+  it('prefer encrypts where the server offers TLS (it went in clear before), and goes without where it has none', async () => {
+    const tls = credentials(cluster, 'prefer', cluster.adminUser, cluster.adminPassword);
+    expect(await serverOffersTls(cluster.host, cluster.port)).toBe(true);
+    expect(await encrypted(toPgConfig(await settleTls(tls)))).toBe(true);
+
+    const run = clusterInfo();
+    const plain = credentials(run, 'prefer', run.adminUser, run.adminPassword);
+    expect(await serverOffersTls(run.host, run.port)).toBe(false);
+    expect(await encrypted(toPgConfig(await settleTls(plain)))).toBe(false);
+  });
+
+  it('the admin session of schema apply and the engine set-up prefers TLS the same way', async () => {
+    const admin = await connectAdmin({ host: cluster.host, port: cluster.port, database: 'postgres', sslmode: 'prefer' }, cluster.adminUser, cluster.adminPassword, 'eos-test');
+    try {
+      expect((await admin.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0]?.ssl).toBe(true);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('require encrypts; allow and disable do not', async () => {
+    const user = cluster.adminUser;
+    const password = cluster.adminPassword;
+    expect(await encrypted(toPgConfig(await settleTls(credentials(cluster, 'require', user, password))))).toBe(true);
+    expect(await encrypted(toPgConfig(await settleTls(credentials(cluster, 'allow', user, password))))).toBe(false);
+    expect(await encrypted(toPgConfig(await settleTls(credentials(cluster, 'disable', user, password))))).toBe(false);
+  });
+
+  it('asks nothing it cannot reach: a closed port or a server that answers no are "no TLS", and the connection says why', async () => {
+    let server: Server | undefined;
+    try {
+      // A server that answers the TLS question with N, as PostgreSQL without ssl does.
+      server = createServer((socket) => socket.once('data', () => socket.end('N')));
+      await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as { port: number }).port;
+      expect(await serverOffersTls('127.0.0.1', port)).toBe(false);
+    } finally {
+      server?.close();
+    }
+    expect(await serverOffersTls('127.0.0.1', 1)).toBe(false);
+  });
+});
