@@ -1,7 +1,8 @@
 /**
  * The least-privilege Vault policies eos ships: one for readers (the dashboard, `exec` of a
  * read-only job) and one for workers. Each grants exactly what eos asks of Vault at run time:
- * credentials of one role, renewing, revoking and looking up its leases, the Delphi KV paths
+ * credentials of one role, renewing and revoking that role's leases only, looking up a lease by
+ * its id, the Delphi KV paths
  * (connection settings and the static fallback), and the token's own lookup and renewal.
  */
 
@@ -42,9 +43,9 @@ function policyText(scope: PolicyScope, role: string, purpose: string): string {
   return [
     `# Written by eos: what eos needs to get short-lived credentials that ${purpose}.`,
     ...rule(`${scope.engineMount}/creds/${role}`, 'read', `Credentials of the ${role} role, and nothing else of the engine`),
-    ...rule('sys/leases/renew', 'update', 'Renew, revoke and look up the leases it holds (renew and lookup also come with default)'),
-    ...rule('sys/leases/revoke', 'update'),
-    ...rule('sys/leases/lookup', 'update'),
+    ...rule(`sys/leases/renew/${scope.engineMount}/creds/${role}/*`, 'update', `Renew and revoke the leases of the ${role} role, and no other (eos names the lease in the path)`),
+    ...rule(`sys/leases/revoke/${scope.engineMount}/creds/${role}/*`, 'update'),
+    ...rule('sys/leases/lookup', 'update', 'Look up a lease it knows the id of (Vault\'s default policy grants the same; the answer holds no secret)'),
     ...rule(kv('delphi/config'), 'read', `Connection settings and the static fallback in KV v${scope.kvVersion}; the mount lookup (sys/internal/ui/mounts) needs no rule`),
     ...rule(kv('delphi/config/*'), 'read'),
     ...rule(kv('delphi/database'), 'read'),

@@ -7,7 +7,7 @@ import { describeMount } from '../vault/kv.js';
 import type { VaultSession } from '../vault/session.js';
 import { databaseRoleSchema } from '../vault/responses.js';
 import { VaultPermissionDeniedError } from '../vault/errors.js';
-import { checkGrants, describeMissing } from './token-grants.js';
+import { checkGrants, describeMissing, grantPath } from './token-grants.js';
 
 /**
  * `eos self secrets test`: the whole path, end to end — Vault, token, engine, role, issue,
@@ -101,7 +101,7 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
     if (missing.length > 0) {
       return { status: 'warn', detail: `${missing.map(describeMissing).join('; ')} (leases would be left to expire)`, hint: `attach policy ${missing[0]?.policy}` };
     }
-    return grants.map((g) => `${g.needs} ${g.path}`).join(', ');
+    return grants.map((g) => `${g.needs} ${grantPath(g)}`).join(', ');
   });
   await step('engine', 'database engine mounted', async () => {
     const m = await describeMount((session as VaultSession).client, `${mount}/`);

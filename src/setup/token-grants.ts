@@ -20,12 +20,16 @@ export interface Grant {
   essential: boolean;
 }
 
+/** The lease id asked about: any id of the role's leases has the same capabilities. */
+const LEASE_PROBE = 'a-lease';
+
 export async function checkGrants(client: VaultClient, engine: { mount: string; role: string; workerRole: string }): Promise<Grant[] | { unknown: string }> {
   const policy = policyForRole(engine.role, engine.workerRole);
   const wanted: Omit<Grant, 'held' | 'ok'>[] = [
     { path: `${engine.mount}/creds/${engine.role}`, needs: 'read', policy, essential: true },
-    { path: 'sys/leases/renew', needs: 'update', policy, essential: false },
-    { path: 'sys/leases/revoke', needs: 'update', policy, essential: false },
+    // A lease of the role, as eos names it when it renews and revokes (any id under the role).
+    { path: `sys/leases/renew/${engine.mount}/creds/${engine.role}/${LEASE_PROBE}`, needs: 'update', policy, essential: false },
+    { path: `sys/leases/revoke/${engine.mount}/creds/${engine.role}/${LEASE_PROBE}`, needs: 'update', policy, essential: false },
   ];
   let answer: Record<string, string[]>;
   try {
@@ -42,5 +46,10 @@ export async function checkGrants(client: VaultClient, engine: { mount: string; 
 
 /** `the token cannot read database/creds/delphi-readonly: attach policy eos-delphi-reader` */
 export function describeMissing(grant: Grant): string {
-  return `the token cannot ${grant.needs} ${grant.path}: attach policy ${grant.policy}`;
+  return `the token cannot ${grant.needs} ${grantPath(grant)}: attach policy ${grant.policy}`;
+}
+
+/** The path as a policy writes it: `sys/leases/renew/database/creds/r/*` for the lease probe. */
+export function grantPath(grant: Pick<Grant, 'path'>): string {
+  return grant.path.endsWith(`/${LEASE_PROBE}`) ? `${grant.path.slice(0, -LEASE_PROBE.length)}*` : grant.path;
 }

@@ -74,7 +74,7 @@ export async function startMetricsServer(listen: string, options: { holdsCredent
 
   // Requests are labelled by path with lease ids and names cut to their mount and kind.
   const onRequest = (o: VaultRequestObservation) => {
-    const path = o.path.replace(/^(sys\/leases\/lookup\/[^/]+\/[^/]+\/).*$/, '$1…');
+    const path = o.path.replace(/^(sys\/leases\/(?:lookup|renew|revoke)\/[^/]+\/[^/]+\/).*$/, '$1…');
     vaultRequests.inc({ path, status: o.status });
     vaultLatency.observe({ path }, o.seconds);
   };

@@ -1,6 +1,6 @@
 import nodeVault from 'node-vault';
 import type { VaultSettings } from '../config/vault-settings.js';
-import { errorForStatus, VaultError, VaultSealedError, VaultUnreachableError } from './errors.js';
+import { errorForStatus, VaultError, VaultPermissionDeniedError, VaultSealedError, VaultUnreachableError } from './errors.js';
 import {
   healthSchema,
   capabilitiesSchema,
@@ -103,6 +103,28 @@ export function createVaultClient(options: ClientOptions): VaultClient {
     }
   }
 
+  /**
+   * A renewal or revocation names the lease in the path (`sys/leases/renew/<lease id>`), so a
+   * policy can grant it for one role's leases only (`sys/leases/renew/database/creds/<role>/*`,
+   * docs/security.md). A token whose policies predate that — an older eos policy, or only
+   * Vault's default policy, which grants the bare path — is refused there; it is asked again
+   * with the lease in the body, and this client remembers not to try the path form of that
+   * action again (a policy may grant one action by path and the other by body).
+   */
+  const leasePathDenied = new Set<'renew' | 'revoke'>();
+  async function leaseCall(action: 'renew' | 'revoke', leaseId: string, body: Record<string, unknown>): Promise<unknown> {
+    const bare = `sys/leases/${action}`;
+    if (!leasePathDenied.has(action)) {
+      try {
+        return await call(bare, () => main.write(`${bare}/${leaseId}`, body));
+      } catch (err) {
+        if (!(err instanceof VaultPermissionDeniedError)) throw err;
+        leasePathDenied.add(action);
+      }
+    }
+    return call(bare, () => main.write(bare, { ...body, lease_id: leaseId }));
+  }
+
   const api: VaultClient = {
     addr: s.address,
     get token() {
@@ -164,10 +186,10 @@ export function createVaultClient(options: ClientOptions): VaultClient {
     },
     async renewLease(leaseId, increment) {
       const path = 'sys/leases/renew';
-      return parseResponse(leaseRenewalSchema, path, await call(path, () => main.write(path, { lease_id: leaseId, increment })));
+      return parseResponse(leaseRenewalSchema, path, await leaseCall('renew', leaseId, { increment }));
     },
     async revokeLease(leaseId) {
-      await call('sys/leases/revoke', () => main.write('sys/leases/revoke', { lease_id: leaseId }));
+      await leaseCall('revoke', leaseId, {});
     },
     async lookupLease(leaseId) {
       const path = 'sys/leases/lookup';

@@ -385,5 +385,37 @@ describe('Vault API contract: the database secrets engine and leases (§4, §5)'
         await vault('DELETE', `sys/policies/acl/${policy}`);
       }
     });
+
+    it("renews and revokes by the lease in the path, so a policy can scope them to one role's leases", async () => {
+      await role('ro-scoped');
+      await role('ro-other');
+      const policy = unique('scoped');
+      await vault('PUT', `sys/policies/acl/${policy}`, {
+        policy: [
+          `path "${mount}/creds/ro-scoped" { capabilities = ["read"] }`,
+          `path "sys/leases/renew/${mount}/creds/ro-scoped/*" { capabilities = ["update"] }`,
+          `path "sys/leases/revoke/${mount}/creds/ro-scoped/*" { capabilities = ["update"] }`,
+        ].join('\n'),
+      });
+      const other = await issue('ro-other');
+      try {
+        const scoped = http(target, (await vault('POST', 'auth/token/create', { policies: [policy], no_default_policy: true, ttl: '10m' })).json.auth.client_token);
+        const creds = await scoped('GET', `${mount}/creds/ro-scoped`);
+        expect(creds.status).toBe(200);
+        const renewed = await scoped('PUT', `sys/leases/renew/${creds.json.lease_id}`, { increment: 60 });
+        expect(renewed.status, JSON.stringify(renewed.json)).toBe(200);
+        expect(renewed.json).toMatchObject({ lease_id: creds.json.lease_id, renewable: true });
+        // Another role's lease: not by path, not by body (no default policy here).
+        expect((await scoped('PUT', `sys/leases/renew/${other.lease_id}`, { increment: 60 })).status).toBe(403);
+        expect((await scoped('PUT', `sys/leases/revoke/${other.lease_id}`, {})).status).toBe(403);
+        expect((await scoped('PUT', 'sys/leases/revoke', { lease_id: other.lease_id })).status).toBe(403);
+        expect((await scoped('PUT', `sys/leases/revoke/${creds.json.lease_id}`, {})).status).toBe(204);
+        expect(await roleExists(target.pgUrl, creds.json.data.username)).toBe(false);
+        expect(await roleExists(target.pgUrl, other.data.username)).toBe(true);
+      } finally {
+        await vault('PUT', 'sys/leases/revoke', { lease_id: other.lease_id });
+        await vault('DELETE', `sys/policies/acl/${policy}`);
+      }
+    });
   });
 });

@@ -149,12 +149,22 @@ describe('setting up the engine from nothing, then test and status', () => {
     const test = await eos(['self', 'secrets', 'test', '--json'], { VAULT_TOKEN: reader });
     const report = JSON.parse(test.stdout) as { steps: { id: string; status: string; detail?: string }[] };
     expect(test.code, test.stdout).toBe(0);
-    expect(report.steps.find((s) => s.id === 'grants')).toMatchObject({ status: 'pass', detail: 'read database/creds/delphi-readonly, update sys/leases/renew, update sys/leases/revoke' });
+    expect(report.steps.find((s) => s.id === 'grants')).toMatchObject({ status: 'pass', detail: 'read database/creds/delphi-readonly, update sys/leases/renew/database/creds/delphi-readonly/*, update sys/leases/revoke/database/creds/delphi-readonly/*' });
     // Reading the role is an admin's business: shown, not failed.
     expect(report.steps.find((s) => s.id === 'role')).toMatchObject({ status: 'info', detail: expect.stringMatching(/^not readable by this token/) });
     const status = await eos(['self', 'secrets', 'status', '--json'], { VAULT_TOKEN: reader });
     expect(status.code, status.stdout).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ engine: { mounted: true, role: null, connection: null, canIssue: true, missing: [] }, wouldUse: 'dynamic' });
+
+    // The reader's policy reaches its own role's leases only: a worker's lease is out of reach,
+    // by its id in the path or in the body (the policy granted every lease before).
+    const workerLease = ((await (await http('GET', 'database/creds/delphi-worker')).json()) as { lease_id: string }).lease_id;
+    for (const [path, body] of [[`sys/leases/revoke/${workerLease}`, {}], ['sys/leases/revoke', { lease_id: workerLease }], [`sys/leases/renew/${workerLease}`, {}]] as const) {
+      const tried = await fetch(`${vault.addr}/v1/${path}`, { method: 'PUT', headers: { 'X-Vault-Token': reader }, body: JSON.stringify(body) });
+      expect(tried.status, path).toBe(403);
+    }
+    expect((await leases()).map((l) => l.id)).toContain(workerLease);
+    await http('PUT', `sys/leases/revoke/${workerLease}`);
 
     const onlyDefault = await token({ policies: ['default'] });
     // Vault itself refuses it, with the policy 403 body.

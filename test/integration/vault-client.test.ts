@@ -96,14 +96,32 @@ describe('the Vault client: retries like Vault\'s own client', () => {
   it('follows one 307 from a standby, re-sending the method and the body', async () => {
     const leader = await scripted([json(200, { lease_id: 'l', renewable: true, lease_duration: 5, warnings: null, data: null })]);
     const standby = await scripted([(_req, _body, res) => {
-      res.writeHead(307, { Location: `${leader.url}/v1/sys/leases/renew` });
+      res.writeHead(307, { Location: `${leader.url}/v1/sys/leases/renew/database/creds/r/abc` });
       res.end();
     }]);
     const renewal = await client(standby.url).renewLease('database/creds/r/abc', 30);
     expect(renewal.lease_duration).toBe(5);
-    expect(leader.seen).toEqual([expect.objectContaining({ method: standby.seen[0]?.method, url: '/v1/sys/leases/renew' })]);
-    expect(JSON.parse(leader.seen[0]?.body ?? '{}')).toEqual({ lease_id: 'database/creds/r/abc', increment: 30 });
+    expect(leader.seen).toEqual([expect.objectContaining({ method: standby.seen[0]?.method, url: '/v1/sys/leases/renew/database/creds/r/abc' })]);
+    expect(JSON.parse(leader.seen[0]?.body ?? '{}')).toEqual({ increment: 30 });
     expect(leader.seen[0]?.headers['x-vault-token']).toBe('hvs.test');
+  });
+
+  it('renews and revokes by the lease in the path; a token refused there (an older policy) is asked again with it in the body, once', async () => {
+    const renewed = json(200, { lease_id: 'database/creds/r/abc', renewable: true, lease_duration: 5, warnings: null, data: null });
+    const server = await scripted([json(403, { errors: ['1 error occurred:\n\t* permission denied\n\n'] }), renewed, renewed, json(204, null), json(204, null)]);
+    const c = client(server.url);
+    expect((await c.renewLease('database/creds/r/abc', 30)).lease_duration).toBe(5);
+    expect((await c.renewLease('database/creds/r/abc', 30)).lease_duration).toBe(5);
+    await c.revokeLease('database/creds/r/abc');
+    await c.revokeLease('database/creds/r/def');
+    // Refused the renewal path, the token may still hold the revocation path: each is asked on its own.
+    expect(server.seen.map((r) => `${r.url} ${r.body}`)).toEqual([
+      '/v1/sys/leases/renew/database/creds/r/abc {"increment":30}',
+      '/v1/sys/leases/renew {"increment":30,"lease_id":"database/creds/r/abc"}',
+      '/v1/sys/leases/renew {"increment":30,"lease_id":"database/creds/r/abc"}',
+      '/v1/sys/leases/revoke/database/creds/r/abc {}',
+      '/v1/sys/leases/revoke/database/creds/r/def {}',
+    ]);
   });
 
   it('refuses a redirect that would carry the token in clear to another host', async () => {
