@@ -45,6 +45,7 @@ function policyText(scope: PolicyScope, role: string, purpose: string): string {
     ...rule(`${scope.engineMount}/creds/${role}`, 'read', `Credentials of the ${role} role, and nothing else of the engine`),
     ...rule(`sys/leases/renew/${scope.engineMount}/creds/${role}/*`, 'update', `Renew and revoke the leases of the ${role} role, and no other (eos names the lease in the path)`),
     ...rule(`sys/leases/revoke/${scope.engineMount}/creds/${role}/*`, 'update'),
+    ...rule('sys/leases/renew', 'update', "Renewal with the lease in the body, as Vault's own clients send it (Go's LifetimeWatcher, hvac); Vault's default policy grants the same"),
     ...rule('sys/leases/lookup', 'update', 'Look up a lease it knows the id of (Vault\'s default policy grants the same; the answer holds no secret)'),
     ...rule(kv('delphi/config'), 'read', `Connection settings and the static fallback in KV v${scope.kvVersion}; the mount lookup (sys/internal/ui/mounts) needs no rule`),
     ...rule(kv('delphi/config/*'), 'read'),
