@@ -73,10 +73,15 @@ if (isEntryPoint()) {
     process.stdout.write(`${version}\n`);
   } else {
     lendImport();
-    const { main, processIO, installLastResort, reportError } = loadCore(argv);
+    const { main, processIO, installLastResort, reportError, onInterrupt } = loadCore(argv);
     const io = processIO();
     // Whatever nothing caught still revokes the lease and removes what the run made, then exits 1.
     installLastResort((err) => reportError(err, io, { debug: argv.includes('--debug'), json: false }));
-    process.exitCode = await main(argv, io, version);
+    // SIGINT and SIGTERM end any command within a second, its clean-up done (src/commands/interrupt.ts).
+    const interrupt = onInterrupt((line) => io.stderr.write(`${line}\n`));
+    const code = await main(argv, io, version, { interrupt });
+    // A request to a server that never answered must not hold the process open after a signal.
+    if (interrupt.received) process.exit(code);
+    process.exitCode = code;
   }
 }

@@ -11,8 +11,10 @@ export const ExitCode = {
   vaultUnavailable: 3,
   denied: 4,
   databaseUnreachable: 5,
-  /** A prompt cancelled (Ctrl-C, Ctrl-D): the shell's code for an interrupt. */
+  /** A prompt cancelled (Ctrl-C, Ctrl-D), or SIGINT: the shell's code for an interrupt. */
   cancelled: 130,
+  /** SIGTERM: the shell's code for it (128 + 15). */
+  terminated: 143,
   /** `exec` only, the shell's convention: the command exists but cannot be run. */
   notExecutable: 126,
   /** `exec` only, the shell's convention: no such command. */

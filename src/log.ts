@@ -1,4 +1,5 @@
 import { homeOf } from './util/home.js';
+import { checkLogFile } from './util/log-file.js';
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -55,6 +56,7 @@ export type { Logger };
 
 export function createLogger(target: LogTarget): Logger {
   const file = resolveLogFile(target);
+  checkLogFile(file, target.file ? '--log-file' : target.env.EOS_LOG_FILE ? 'EOS_LOG_FILE' : target.configFile ? "the config's log.file" : 'the default');
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const destination = pino.destination({ dest: file, sync: true, mkdir: true, mode: 0o600 } as Parameters<typeof pino.destination>[0]);
   return pino(

@@ -8,6 +8,7 @@ import { EosError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SessionOptions, VaultSession } from '../vault/session.js';
 import type { IO } from './io.js';
+import { interruptController, type Interrupt } from './interrupt.js';
 
 export type { IO } from './io.js';
 
@@ -37,6 +38,8 @@ export interface DatabaseRequest {
  */
 export interface ContextDeps {
   clock?: Clock;
+  /** SIGINT/SIGTERM (the CLI's process handler; a test's own, which it fires). */
+  interrupt?: Interrupt;
   openVaultSession?: (options: SessionOptions) => Promise<VaultSession>;
   openDatabase?: (options: OpenDatabaseOptions) => Promise<Database>;
 }
@@ -51,6 +54,8 @@ export interface CommandContext {
   globals: GlobalOptions;
   /** Time and timers for whatever the run times (the system clock unless a test gives one). */
   clock: Clock;
+  /** The run's SIGINT/SIGTERM (never fires in a run given none). */
+  interrupt: Interrupt;
   /**
    * The configuration, read and validated on first use. A command that writes the file passes
    * `creating`, so a file named by --config or EOS_CONFIG may not exist yet.
@@ -88,6 +93,7 @@ export function createContext(io: IO, globals: GlobalOptions, deps: ContextDeps 
     io,
     globals,
     clock: deps.clock ?? systemClock,
+    interrupt: deps.interrupt ?? interruptController(),
     config(options = {}) {
       loaded ??= loadConfig({ flag: globals.config, env: io.env, creating: options.creating });
       return loaded;
@@ -147,9 +153,16 @@ export function createContext(io: IO, globals: GlobalOptions, deps: ContextDeps 
       if (closed) return;
       closed = true;
       undoLastResort();
-      const [db, vault] = await Promise.all([database?.catch(() => undefined), session?.catch(() => undefined)]);
-      await db?.close();
-      vault?.client.close();
+      const work = (async () => {
+        const [db, vault] = await Promise.all([database?.catch(() => undefined), session?.catch(() => undefined)]);
+        await db?.close();
+        vault?.client.close();
+      })();
+      // Interrupted, the clean-up gets half a second: a Vault or PostgreSQL that has not answered
+      // cannot answer a revocation either (Vault ends the lease at its TTL), and a signal must
+      // end the command.
+      if (!context.interrupt.received) return work;
+      await Promise.race([work, new Promise((resolve) => setTimeout(resolve, 500).unref())]);
     },
   };
   return context;

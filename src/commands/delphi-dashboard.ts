@@ -2,8 +2,8 @@ import type { Config } from '../config/schema.js';
 import { cleanUpOnce } from './last-resort.js';
 import { importEsm } from '../util/import-esm.js';
 import { UsageError } from '../errors.js';
-import { durationOption, sandboxTtls } from './duration-option.js';
-import { onInterrupt } from './interrupt.js';
+import { durationOption, MAX_WAIT_SECONDS, sandboxTtls } from './duration-option.js';
+import { unlessInterrupted } from './interrupt.js';
 import { writeJson } from './output.js';
 import { parseSources } from './source-option.js';
 import { startMetrics } from './metrics-option.js';
@@ -24,9 +24,10 @@ export default defineCommand({
     metricsListen: METRICS_OPTION,
   },
   examples: ['eos delphi dashboard', 'eos delphi dashboard --once', 'eos delphi dashboard --sandbox --ttl 30s --max-ttl 2m'],
+  ownsSignals: true,
   async run(options, context) {
     const { io } = context;
-    const intervalS = durationOption('--interval', options.interval);
+    const intervalS = durationOption('--interval', options.interval, 1, MAX_WAIT_SECONDS);
     const sources = parseSources(options.source);
     const ttls = options.sandbox ? sandboxTtls(options.ttl, options.maxTtl) : undefined;
     const live = !(options.once || options.json);
@@ -40,9 +41,10 @@ export default defineCommand({
     let teardown: (() => Promise<void>) | undefined;
     let model: InstanceType<typeof DashboardModel> | undefined;
     let metrics: Awaited<ReturnType<typeof startMetrics>> | undefined;
-    // From here on SIGINT/SIGTERM mean: stop what is starting, close the pool, revoke the lease,
-    // remove the sandbox.
-    const interrupt = onInterrupt((l) => io.stderr.write(`${l}\n`));
+    // SIGINT/SIGTERM mean: stop what is starting (a Vault or PostgreSQL that does not answer is
+    // not waited for), close the pool, revoke the lease, remove the sandbox.
+    const { interrupt } = context;
+    const unlessStopped = <T>(work: Promise<T>) => unlessInterrupted(interrupt, work);
     // Whatever ends the run (q, a signal, an error inside the terminal UI, an uncaught error
     // anywhere in the process), the refresh timers and the listener stop, the pool closes and its
     // lease is revoked, then the sandbox goes.
@@ -71,8 +73,7 @@ export default defineCommand({
         sandboxed = await sandboxConfig(sandbox);
       }
 
-      const db = await context.database({ sources, command: 'delphi dashboard', ...sandboxed });
-      if (interrupt.received) return interrupt.exitCode();
+      const db = await unlessStopped(context.database({ sources, command: 'delphi dashboard', ...sandboxed }));
       if (options.metricsListen) {
         metrics = await startMetrics(options.metricsListen, context, { holdsCredentials: true });
         const effective = sandboxed?.config ?? context.config().config;
@@ -81,16 +82,16 @@ export default defineCommand({
       // eos's views, indexes and rollups must be installed and current: one clear line (exit 2)
       // naming `eos delphi schema apply` instead of a SQL error on the first refresh.
       const { requireCurrentSchema } = await import('../delphi/schema-migrator.js');
-      await requireCurrentSchema(db.pool);
+      await unlessStopped(requireCurrentSchema(db.pool));
       model = new DashboardModel(db, { intervalMs: intervalS * 1000, listen: live });
       if (!live) {
-        await model.refresh();
+        await unlessStopped(model.refresh());
         if (!model.snapshot) throw model.lastError ?? new Error('no data');
         if (options.json) writeJson(io, model.snapshot);
         else io.stdout.write(overviewText(model.snapshot));
         return 0;
       }
-      await model.start();
+      await unlessStopped(model.start());
       if (!model.snapshot && model.lastError) throw model.lastError;
       // react is CommonJS: bundled, a dynamic import of it has only its default export.
       const [{ render }, { default: react }, { App }] = await Promise.all([
@@ -107,7 +108,6 @@ export default defineCommand({
       return 0;
     } finally {
       await cleanUp();
-      interrupt.dispose();
     }
   },
 });

@@ -1,5 +1,5 @@
 import { adminPassword, resolveTarget, TARGET_OPTIONS } from './admin-target.js';
-import { durationOption } from './duration-option.js';
+import { durationOption, MAX_WAIT_SECONDS } from './duration-option.js';
 import { writeJson } from './output.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
 
@@ -21,7 +21,7 @@ export default defineCommand({
     'eos delphi schema apply --rebuild-rollups',
   ],
   async run(options, context) {
-    const lockTimeoutS = durationOption('--lock-timeout', options.lockTimeout);
+    const lockTimeoutS = durationOption('--lock-timeout', options.lockTimeout, 1, MAX_WAIT_SECONDS);
     const [{ applyMigrations, openPublicWarning, publicSchemaCreators }, { connectAdmin }, { classifyDatabaseError }] = await Promise.all([
       import('../delphi/schema-migrator.js'),
       import('../db/admin-session.js'),

@@ -4,5 +4,6 @@
  */
 export { main } from './program.js';
 export { processIO } from './io.js';
+export { onInterrupt } from './interrupt.js';
 export { installLastResort } from './last-resort.js';
 export { reportError } from './report-error.js';

@@ -4,11 +4,13 @@
  * `eos --help` loads nothing else.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { checkLogFile } from '../util/log-file.js';
 import { LOG_LEVELS } from '../config/constants.js';
 import { commandOf } from './command-line.js';
 import type { ContextDeps, GlobalOptions } from './context.js';
 import type { IO } from './io.js';
 import { wantsJson } from './output.js';
+import { InterruptedError, unlessInterrupted } from './interrupt.js';
 import type { CommandSpec } from './spec.js';
 import dashboard from './delphi-dashboard.js';
 import schemaApply from './delphi-schema-apply.js';
@@ -108,12 +110,18 @@ function mount(program: Command, spec: CommandSpec, io: IO, outcome: Outcome, de
   command.action(async (...actionArgs: unknown[]) => {
     const positional = actionArgs.slice(0, -2).flat().filter((a): a is string => typeof a === 'string');
     const { createContext } = await import('./context.js');
-    const context = createContext(io, command.optsWithGlobals<GlobalOptions>(), deps);
+    const globals = command.optsWithGlobals<GlobalOptions>();
+    // Checked before any work, even by commands that may never log.
+    if (globals.logFile) checkLogFile(globals.logFile, '--log-file');
+    else if (io.env.EOS_LOG_FILE) checkLogFile(io.env.EOS_LOG_FILE, 'EOS_LOG_FILE');
+    const context = createContext(io, globals, deps);
+    const { interrupt } = context;
     try {
-      const code = await spec.run(command.opts() as never, context, positional);
+      const running = spec.run(command.opts() as never, context, positional);
+      const code = await (spec.ownsSignals ? running : unlessInterrupted(interrupt, running));
       outcome.exitCode = code ?? 0;
     } catch (err) {
-      throw await context.userError(err);
+      throw err instanceof InterruptedError ? err : await context.userError(err);
     } finally {
       await context.close();
     }

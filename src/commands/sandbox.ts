@@ -2,10 +2,24 @@ import { quoted, UsageError } from '../errors.js';
 import { cleanUpOnce } from './last-resort.js';
 import { shellQuote } from '../util/shell.js';
 import { sandboxTtls } from './duration-option.js';
-import { onInterrupt } from './interrupt.js';
 import { writeJson } from './output.js';
 import { startMetrics } from './metrics-option.js';
 import { defineCommand, JSON_OPTION, METRICS_OPTION } from './spec.js';
+
+/** What a sandbox loads at most: a million alerts take about a minute. */
+const MAX_SAMPLE_ALERTS = 1_000_000;
+
+/** Refuses a port something already listens on (exit 2), before anything is started. */
+async function assertPortFree(port: number): Promise<void> {
+  const { createServer } = await import('node:net');
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new UsageError(`--port ${port} cannot be used: ${err.code === 'EADDRINUSE' ? 'something already listens there' : (err.code ?? err.message)}`, 'choose another port, or leave --port out for a free one')),
+    );
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+  });
+}
 
 /** `eos sandbox`: start everything, print the exports, wait for Ctrl-C, remove everything. */
 export default defineCommand({
@@ -21,19 +35,24 @@ export default defineCommand({
     metricsListen: METRICS_OPTION,
   },
   examples: ['eos sandbox --simulate', 'eos sandbox --ttl 10s --max-ttl 30s --alerts 0 --json'],
+  ownsSignals: true,
   async run(options, context) {
     const { io } = context;
     const { ttl, maxTtl } = sandboxTtls(options.ttl, options.maxTtl);
     const port = options.port === undefined ? undefined : Number(options.port);
     if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new UsageError(`--port ${quoted(String(options.port))} is not a port number`, 'use a number from 1 to 65535');
-    const alerts = Number(options.alerts);
-    if (!Number.isInteger(alerts) || alerts < 0) throw new UsageError(`--alerts ${quoted(options.alerts)} is not a whole number`, 'e.g. --alerts 5000');
+    const alerts = /^\d+$/.test(options.alerts) ? Number(options.alerts) : NaN;
+    if (!Number.isInteger(alerts) || alerts > MAX_SAMPLE_ALERTS) {
+      throw new UsageError(`--alerts ${quoted(options.alerts)} is not a whole number from 0 to ${MAX_SAMPLE_ALERTS}`, 'e.g. --alerts 5000 (bench:dashboard loads more, in batches)');
+    }
+    // Before PostgreSQL starts and loads alerts: a busy port is found in a moment, not after a minute.
+    if (port !== undefined) await assertPortFree(port);
 
     const { startSandbox, startSimulation } = await import('../sandbox/sandbox.js');
     const started = Date.now();
     const progress = (line: string) => io.stderr.write(`${line}\n`);
-    // From here on a signal means: stop, and remove whatever was started.
-    const interrupt = onInterrupt(progress);
+    // A signal means: stop, and remove whatever was started.
+    const { interrupt } = context;
     // Process metrics and the dev server's Vault traffic; healthy while the sandbox runs.
     const metrics = options.metricsListen ? await startMetrics(options.metricsListen, context) : undefined;
     try {
@@ -88,7 +107,6 @@ export default defineCommand({
       }
     } finally {
       await metrics?.close();
-      interrupt.dispose();
     }
   },
 });

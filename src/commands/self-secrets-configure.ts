@@ -1,4 +1,5 @@
 import { homeOf } from '../util/home.js';
+import { checkToken } from '../vault/token-value.js';
 import { importEsm } from '../util/import-esm.js';
 import type { VaultAuthConfig } from '../config/schema.js';
 import { isEosError, quoted, UsageError } from '../errors.js';
@@ -53,7 +54,7 @@ export default defineCommand({
     if (options.tokenStdin) {
       const token = (await readStdin(io.stdin)).trim();
       if (token === '') throw new UsageError('--token-stdin was given but standard input was empty', 'pipe the token in: vault print token | eos self secrets configure --token-stdin …');
-      answers.token = token;
+      answers.token = checkToken(token, 'standard input');
     }
     if (answers.tlsSkipVerify) io.stderr.write('warning: TLS verification will be skipped for Vault: use this only for a test server\n');
     const plain = plainHttpWarning(answers.address);
@@ -163,7 +164,7 @@ async function ask(options: ConfigureOptions, vault: { address?: string; auth?: 
   } else {
     auth = method === 'token-file' ? { method, path: options.tokenFile ?? (await input({ message: 'Token file', validate: (v) => v.trim() !== '' || 'required' }, context)).trim() } : { method: 'token' };
     const entered = await password({ message: 'Vault token (hidden; leave empty to use VAULT_TOKEN or the token file)', mask: '*' }, context);
-    token = entered.trim() === '' ? undefined : entered.trim();
+    token = entered.trim() === '' ? undefined : checkToken(entered.trim(), 'the prompt');
   }
   const caCert = options.caCert ?? ((await input({ message: 'CA bundle for Vault\'s TLS certificate (empty: system CAs)', default: vault.caCert ?? '' }, context)).trim() || undefined);
   const namespace = options.namespace ?? ((await input({ message: 'Namespace (empty: none)', default: vault.namespace ?? '' }, context)).trim() || undefined);

@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { checkRoleName } from '../vault/names.js';
 import { MASK } from '../redact.js';
 import { shellQuote } from '../util/shell.js';
 import { parseSources } from './source-option.js';
@@ -20,6 +21,7 @@ export default defineCommand({
   async run(options, context) {
     const [{ holdCredentials }, { toDsn }] = await Promise.all([import('../credentials/hold.js'), import('../db/credentials.js')]);
     const { io } = context;
+    if (options.role !== undefined) checkRoleName(options.role, '--role');
     const { config } = context.config();
     const sources = parseSources(options.source) ?? config.credentials.sources;
     // Revealed dynamic credentials would be revoked as soon as env exits: useless to a script.

@@ -1,9 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { checkRoleName } from '../vault/names.js';
+import { unlessInterrupted } from './interrupt.js';
 import { cleanUpOnce } from './last-resort.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { quoted, UsageError } from '../errors.js';
-import { durationOption } from './duration-option.js';
+import { durationOption, MAX_WAIT_SECONDS } from './duration-option.js';
 import { parseSources } from './source-option.js';
 import { startMetrics } from './metrics-option.js';
 import { defineCommand, METRICS_OPTION, SOURCE_OPTION } from './spec.js';
@@ -29,6 +31,7 @@ export default defineCommand({
     'eos self secrets exec -- python3 /opt/delphi/delphi-listener.py',
     'eos self secrets exec --on-rotate signal:HUP --source dynamic -- /opt/delphi/worker',
   ],
+  ownsSignals: true,
   async run(options, context, args) {
     const [command, ...commandArgs] = args;
     if (!command) throw new UsageError('no command to run', 'e.g. eos self secrets exec -- python3 /opt/delphi/delphi-listener.py');
@@ -40,12 +43,12 @@ export default defineCommand({
     resolveCommand(command, io.env);
     const onRotate = parseRotateAction(options.onRotate);
     if (!onRotate) throw new UsageError(`--on-rotate ${quoted(options.onRotate)} is not known`, 'use restart, none, or signal:<NAME> such as signal:HUP');
-    const grace = durationOption('--grace', options.grace, 0);
+    const grace = durationOption('--grace', options.grace, 0, MAX_WAIT_SECONDS);
     const sources = parseSources(options.source);
     const { config } = context.config();
     const log = await context.logger();
 
-    const role = options.role ?? config.engine.workerRole;
+    const role = options.role === undefined ? config.engine.workerRole : checkRoleName(options.role, '--role');
     // A signalled worker keeps its environment: it re-reads the credentials from a private file.
     const dir = onRotate.kind === 'restart' ? undefined : await mkdtemp(path.join(tmpdir(), 'eos-exec-'));
     let metrics: Awaited<ReturnType<typeof startMetrics>> | undefined;
@@ -74,7 +77,9 @@ export default defineCommand({
       const workerEnv = workerBaseEnvironment(io.env, { also: identity, pass });
       const supervisor = new WorkerSupervisor({ command, args: commandArgs, env: workerEnv, onRotate, graceMs: grace * 1000, credentialsFile: dir ? path.join(dir, 'credentials.env') : undefined, log, observe: metrics?.worker.observe });
       supervisorRef = supervisor;
-      held = await holdCredentials(
+      // Until the worker runs, a signal ends eos (nothing to pass it to): no wait on a Vault or
+      // PostgreSQL that does not answer.
+      held = await unlessInterrupted(context.interrupt, holdCredentials(
         { config, env: io.env, sources, role, log, command: `exec ${command}`, warn: context.warn },
         {
           onRotate: (next, reason) => supervisor.rotate(next, reason),
@@ -84,7 +89,7 @@ export default defineCommand({
           },
           onNoFallback: (detail) => io.stderr.write(`error: ${detail}\n`),
         },
-      );
+      ));
       if (held.credentials.source !== 'dynamic') context.warn(`the worker runs with ${held.credentials.source} credentials, not dynamic ones`);
       forward = (signal: NodeJS.Signals) => {
         if (!childGone) supervisor.forward(signal);

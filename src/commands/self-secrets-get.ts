@@ -1,5 +1,6 @@
 import { quoted, UsageError } from '../errors.js';
 import { MASK, maskExceptMetadata, shortLeaseId } from '../redact.js';
+import { checkSecretPath } from '../vault/names.js';
 import { writeJson } from './output.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
 
@@ -24,6 +25,7 @@ export default defineCommand({
     const { io } = context;
     const target = args[0];
     if (!target) throw new UsageError('a path is required', 'e.g. eos self secrets get secret/delphi/database/password');
+    checkSecretPath(target);
     const session = await context.vault();
     const secret = await readSecret(session.client, target);
     if (secret.lease) (await context.logger()).info({ path: target, lease: shortLeaseId(secret.lease.id), ttl: secret.lease.duration }, 'lease issued');

@@ -1,4 +1,5 @@
 import { writeJson } from './output.js';
+import { checkRoleName } from '../vault/names.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
 
 const MARK = { pass: '✓', fail: '✗', warn: '!', skip: '-', info: 'i' } as const;
@@ -13,10 +14,13 @@ export default defineCommand({
   },
   examples: ['eos self secrets test', 'eos self secrets test --role delphi-worker --json'],
   async run(options, context) {
-    const { runSelfTest } = await import('../setup/self-test.js');
+    const [{ runSelfTest }, { resolveVaultSettings }] = await Promise.all([import('../setup/self-test.js'), import('../config/vault-settings.js')]);
     const { io } = context;
     const { config } = context.config();
-    const steps = await runSelfTest({ config, env: io.env, role: options.role });
+    // A malformed setting (a token with a line break, an address that is no URL) is the user's
+    // input, refused with exit 2 before any step — not a failed step.
+    resolveVaultSettings({}, io.env, config);
+    const steps = await runSelfTest({ config, env: io.env, role: options.role === undefined ? undefined : checkRoleName(options.role, '--role') });
     const ok = steps.every((s) => !s.essential || s.status === 'pass' || s.status === 'warn' || s.status === 'info');
     (await context.logger()).info({ ok, failed: steps.filter((s) => s.status === 'fail').map((s) => s.id) }, 'self test finished');
     if (options.json) {

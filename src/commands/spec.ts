@@ -38,6 +38,12 @@ export interface CommandSpec<M extends Record<string, OptionSpec> = Record<strin
   options: M;
   /** 1–3 command lines shown under "Examples:" in --help. */
   examples: readonly string[];
+  /**
+   * The command answers SIGINT and SIGTERM itself through `context.interrupt` (stops what it
+   * started, passes the signal to a worker). Any other command is cut off where it waits when a
+   * signal comes, and its context closes what it opened (docs/design.md §1).
+   */
+  ownsSignals?: boolean;
   run(options: OptionValues<M>, context: CommandContext, args: string[]): Promise<number | void>;
 }
 

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { isVaultName, isVaultPathOfNames } from '../vault/names.js';
 
 // eos is a short-lived process that parses each schema a handful of times: zod's JIT, which
 // compiles a function per object schema at its first parse, costs more than it saves here
@@ -16,6 +17,9 @@ import { CREDENTIAL_SOURCES, LOG_LEVELS, SSL_MODES } from './constants.js';
 export { CREDENTIAL_SOURCES, LOG_LEVELS, SSL_MODES, type CredentialSourceName, type LogLevel, type SslMode } from './constants.js';
 
 const nonEmpty = z.string().check(z.trim(), z.minLength(1, 'must not be empty'));
+/** A Vault role or connection name, and a mount path of such names (src/vault/names.ts). */
+const vaultName = nonEmpty.check(z.refine(isVaultName, { message: 'must be a Vault name: letters, digits and _, with . and - inside' }));
+const mountPath = nonEmpty.check(z.refine((v) => isVaultPathOfNames(v) && !v.endsWith('/'), { message: 'must be a Vault mount path: names joined by /' }));
 const withDefault = <T extends z.ZodMiniType>(schema: T, value: z.output<T>) => z._default(schema, value as never);
 
 const duration = z.union([z.number(), z.string()]).check(
@@ -66,7 +70,7 @@ const vault = z.strictObject({
   clientKey: z.optional(nonEmpty),
   tlsSkipVerify: z.optional(z.boolean()),
   tlsServerName: z.optional(nonEmpty),
-  namespace: z.optional(nonEmpty),
+  namespace: z.optional(nonEmpty.check(z.refine(isVaultPathOfNames, { message: 'must be a Vault namespace path: names joined by /' }))),
   timeout: z.optional(duration),
   maxRetries: z.optional(z.int().check(z.minimum(0), z.maximum(20))),
 });
@@ -81,10 +85,10 @@ const database = z.strictObject({
 });
 
 const engine = z.strictObject({
-  mount: withDefault(nonEmpty, 'database'),
-  connection: withDefault(nonEmpty, 'delphi-postgresql'),
-  role: withDefault(nonEmpty, 'delphi-readonly'),
-  workerRole: withDefault(nonEmpty, 'delphi-worker'),
+  mount: withDefault(mountPath, 'database'),
+  connection: withDefault(vaultName, 'delphi-postgresql'),
+  role: withDefault(vaultName, 'delphi-readonly'),
+  workerRole: withDefault(vaultName, 'delphi-worker'),
 });
 
 const credentials = z.strictObject({
@@ -105,7 +109,7 @@ const log = z.strictObject({
 
 export const configSchema = z.strictObject({
   vault: z.prefault(vault, {}),
-  kv: z.prefault(z.strictObject({ mount: withDefault(nonEmpty, 'secret') }), {}),
+  kv: z.prefault(z.strictObject({ mount: withDefault(mountPath, 'secret') }), {}),
   database: z.prefault(database, {}),
   engine: z.prefault(engine, {}),
   credentials: z.prefault(credentials, {}),

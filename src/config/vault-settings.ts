@@ -1,4 +1,6 @@
 import { quoted, UsageError } from '../errors.js';
+import { checkToken } from '../vault/token-value.js';
+import { checkNamespace } from '../vault/names.js';
 import { parseDurationSeconds } from '../util/duration.js';
 import type { Config, VaultAuthConfig } from './schema.js';
 
@@ -80,14 +82,17 @@ export function resolveVaultSettings(flags: VaultFlags, env: NodeJS.ProcessEnv, 
 
   const timeoutText = envValue(env, 'CLIENT_TIMEOUT');
   const timeoutFromEnv = timeoutText === undefined ? undefined : parseDurationSeconds(timeoutText.value);
-  if (timeoutText && timeoutFromEnv === undefined) {
-    throw new UsageError(`${timeoutText.name}=${quoted(timeoutText.value)} is not a duration`, 'use seconds or a duration such as 30s or 2m');
+  if (timeoutText && (timeoutFromEnv === undefined || timeoutFromEnv <= 0 || timeoutFromEnv > MAX_CLIENT_TIMEOUT_SECONDS)) {
+    throw new UsageError(
+      `${timeoutText.name}=${quoted(timeoutText.value)} is not a duration from 1s to ${MAX_CLIENT_TIMEOUT_SECONDS / 60}m`,
+      'use seconds or a duration such as 30s or 2m',
+    );
   }
 
   const retriesText = envValue(env, 'MAX_RETRIES');
   const retriesFromEnv = retriesText === undefined ? undefined : Number(retriesText.value);
-  if (retriesText && !(Number.isInteger(retriesFromEnv) && (retriesFromEnv as number) >= 0)) {
-    throw new UsageError(`${retriesText.name}=${quoted(retriesText.value)} is not a whole number`, 'use 0 to disable retries, or a small number such as 2');
+  if (retriesText && !(/^\d+$/.test(retriesText.value.trim()) && (retriesFromEnv as number) <= MAX_RETRIES)) {
+    throw new UsageError(`${retriesText.name}=${quoted(retriesText.value)} is not a whole number from 0 to ${MAX_RETRIES}`, 'use 0 to disable retries, or a small number such as 2');
   }
 
   const redirects = envValue(env, 'DISABLE_REDIRECTS');
@@ -126,10 +131,33 @@ export function resolveVaultSettings(flags: VaultFlags, env: NodeJS.ProcessEnv, 
       'set both VAULT_CLIENT_CERT and VAULT_CLIENT_KEY (or clientCert and clientKey in the config), or neither',
     );
   }
-  if (!/^https?:\/\/[^/]+/.test(settings.address)) {
+  if (!isHttpUrl(settings.address)) {
     throw new UsageError(`Vault address ${quoted(settings.address)} is not an http:// or https:// URL`, 'set VAULT_ADDR, e.g. https://vault.example.com:8200');
   }
+  if (settings.token !== undefined) settings.token = checkToken(settings.token, settings.origins.token === 'flag' ? '--token' : (envValue(env, 'TOKEN')?.name ?? 'VAULT_TOKEN'));
+  if (settings.namespace !== undefined) checkNamespace(settings.namespace, ORIGIN_NAMES.namespace[settings.origins.namespace]);
   return settings;
+}
+
+/** Bounds of the client's settings: a request waits at most an hour; at most 20 retries. */
+const MAX_CLIENT_TIMEOUT_SECONDS = 3600;
+const MAX_RETRIES = 20;
+
+/** Where a namespace came from, as the user wrote it. */
+const ORIGIN_NAMES = { namespace: { flag: '--namespace', env: 'VAULT_NAMESPACE', file: "the config's vault.namespace", default: 'the default' } } as const;
+
+/**
+ * An http:// or https:// URL with a host a client can reach: parsed as Node's HTTP client will
+ * parse it, no whitespace, a host name of at most 253 characters.
+ */
+export function isHttpUrl(address: string): boolean {
+  if (!/^https?:\/\/[^/\s]+/.test(address) || /\s/.test(address)) return false;
+  try {
+    const url = new URL(address);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.hostname.length <= 253;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -150,5 +178,6 @@ export function plaintextOffHost(address: string): boolean {
 
 /** The warning every command that talks to Vault gives for such an address, or undefined. */
 export function plainHttpWarning(address: string): string | undefined {
-  return plaintextOffHost(address) ? `${address} is plain HTTP to another host: the Vault token and every secret cross the network in clear (use https://)` : undefined;
+  // An address that is no URL at all is refused where it is resolved, with its own message.
+  return isHttpUrl(address) && plaintextOffHost(address) ? `${address} is plain HTTP to another host: the Vault token and every secret cross the network in clear (use https://)` : undefined;
 }

@@ -36,17 +36,23 @@ export function resolveDatabaseTarget(flags: TargetFlags, env: NodeJS.ProcessEnv
     origins[key] = 'default';
     return fallback;
   };
+  // Where a value came from, as the user would look for it: the flag, the variable, the KV path, the config field.
+  const FIELD = { host: ['--host', 'DELPHI_DB_HOST', 'host', 'host'], port: ['--port', 'DELPHI_DB_PORT', 'port', 'port'], database: ['--database', 'DELPHI_DB_NAME', 'database', 'name'], sslmode: ['--sslmode', 'DELPHI_DB_SSLMODE', 'sslmode', 'sslmode'] } as const;
+  const from = (key: keyof typeof FIELD) => {
+    const [flag, variable, kvField, configField] = FIELD[key];
+    return { flag, env: variable, 'vault-kv': `Vault KV ${config.kv.mount}/delphi/config/${kvField}`, file: `the config's database.${configField}`, default: 'the default' }[origins[key]];
+  };
   const host = String(pick('host', [['flag', flags.host], ['env', env.DELPHI_DB_HOST], ['vault-kv', kv.host], ['file', config.database.host]], DEFAULT_TARGET.host));
   // Wherever it came from — a KV value anyone with write on the path may have set included — a
   // host and a database name go into URLs, conninfo strings and printed commands: plain ones only.
-  if (!isValidHost(host)) throw new UsageError(`database host ${quoted(host)} (from ${origins.host}) is not a host name or an IP address`, 'fix it where it came from: eos self secrets set delphi-db-config --host <name>');
+  if (!isValidHost(host)) throw new UsageError(`database host ${quoted(host)} (from ${from('host')}) is not a host name or an IP address`, 'fix it where it came from: eos self secrets set delphi-db-config --host <name>');
   const portRaw = pick('port', [['flag', flags.port], ['env', env.DELPHI_DB_PORT], ['vault-kv', kv.port], ['file', config.database.port]], DEFAULT_TARGET.port);
   const port = Number(portRaw);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`database port ${quoted(String(portRaw))} (from ${origins.port}) is not a port number`, 'use 1–65535');
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`database port ${quoted(String(portRaw))} (from ${from('port')}) is not a port number`, 'use 1–65535');
   const database = String(pick('database', [['flag', flags.database], ['env', env.DELPHI_DB_NAME], ['vault-kv', kv.database], ['file', config.database.name]], DEFAULT_TARGET.database));
-  if (!isValidDatabaseName(database)) throw new UsageError(`database name ${quoted(database)} (from ${origins.database}) is not allowed`, 'use letters, digits, _, $ and -, starting with a letter or _');
+  if (!isValidDatabaseName(database)) throw new UsageError(`database name ${quoted(database)} (from ${from('database')}) is not allowed`, 'use letters, digits, _, $ and -, starting with a letter or _');
   const sslmode = String(pick('sslmode', [['flag', flags.sslmode], ['env', env.DELPHI_DB_SSLMODE], ['vault-kv', kv.sslmode], ['file', config.database.sslmode]], DEFAULT_TARGET.sslmode));
-  if (!(SSL_MODES as readonly string[]).includes(sslmode)) throw new UsageError(`sslmode ${quoted(sslmode)} (from ${origins.sslmode}) is not valid`, `use one of ${SSL_MODES.join(', ')}`);
+  if (!(SSL_MODES as readonly string[]).includes(sslmode)) throw new UsageError(`sslmode ${quoted(sslmode)} (from ${from('sslmode')}) is not valid`, `use one of ${SSL_MODES.join(', ')}`);
   return { host, port, database, sslmode: sslmode as SslMode, origins };
 }
 

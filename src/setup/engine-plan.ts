@@ -1,4 +1,5 @@
 import { ADMIN_PASSWORD_ENV } from '../config/constants.js';
+import { checkMountPath, checkRoleName } from '../vault/names.js';
 import { quoted, UsageError } from '../errors.js';
 import { isValidDatabaseName, isValidHost, type DbTarget } from '../db/target.js';
 import { shellQuote } from '../util/shell.js';
@@ -59,10 +60,10 @@ export function validateSetup(setup: EngineSetup): void {
     if (!(typeof valid === 'function' ? valid(value) : valid.test(value))) throw new UsageError(`${what} ${quoted(value)} is not allowed`, hint);
   };
   const vaultHint = 'Vault names are letters, digits, ".", "_" and "-", starting with a letter or digit';
-  check(setup.mount, VAULT_NAME, 'mount', vaultHint);
+  checkMountPath(setup.mount, '--mount');
   check(setup.connection, VAULT_NAME, 'connection name', vaultHint);
   for (const role of setup.roles) {
-    check(role.name, VAULT_NAME, 'role name', vaultHint);
+    checkRoleName(role.name, 'the engine set-up');
     check(role.group, PG_ROLE, 'group role', 'PostgreSQL group roles here are lower-case letters, digits and "_", starting with a letter or "_"');
   }
   check(setup.adminUser, PG_ROLE, 'admin user', 'a PostgreSQL role name: lower-case letters, digits and "_"');

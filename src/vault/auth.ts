@@ -1,4 +1,5 @@
 import { homeOf } from '../util/home.js';
+import { checkToken } from './token-value.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PermissionDeniedError, UsageError } from '../errors.js';
@@ -102,7 +103,7 @@ export async function authenticate(client: VaultClient, settings: VaultSettings,
       'set VAULT_TOKEN, run `vault login` (it writes ~/.vault-token), or configure AppRole with eos self secrets configure',
     );
   }
-  client.token = token;
+  client.token = checkToken(token, file);
   return { source: 'token-file' };
 }
 

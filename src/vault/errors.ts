@@ -23,6 +23,19 @@ export class VaultUnreachableError extends VaultError {
   }
 }
 
+/**
+ * Vault accepted the connection and did not answer within the client timeout. Not retried: the
+ * request may have been served. Exit 3, naming the setting that bounds the wait.
+ */
+export class VaultTimeoutError extends VaultUnreachableError {
+  constructor(origin: string, seconds: number) {
+    super(
+      `Vault at ${origin} did not answer within ${seconds} s (VAULT_CLIENT_TIMEOUT)`,
+      `check Vault's health and load (curl ${origin}/v1/sys/health); if it is only slow, raise VAULT_CLIENT_TIMEOUT (e.g. 120s) or the config's vault.timeout`,
+    );
+  }
+}
+
 export class VaultTlsError extends VaultError {
   constructor(message: string, hint: string, cause?: unknown) {
     super(message, ExitCode.vaultUnavailable, hint, null, [], cause);

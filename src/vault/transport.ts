@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
@@ -6,7 +7,7 @@ import { plaintextOffHost } from '../config/vault-settings.js';
 import { UsageError } from '../errors.js';
 import { backoffDelay, VAULT_REQUEST_BACKOFF } from '../util/backoff.js';
 import { sleep, systemClock, type Clock } from '../util/clock.js';
-import { VaultTlsError, VaultUnreachableError } from './errors.js';
+import { VaultTimeoutError, VaultTlsError, VaultUnreachableError } from './errors.js';
 
 /**
  * The HTTP transport under node-vault: node-vault builds paths, adds the token and namespace
@@ -80,11 +81,32 @@ export function buildHttpsAgent(tls: TlsSettings): https.Agent {
       throw new UsageError(`cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'check VAULT_CACERT / VAULT_CAPATH / VAULT_CLIENT_CERT / VAULT_CLIENT_KEY');
     }
   };
+  // A CA file must hold certificates: /etc/passwd given by mistake is named, not trusted as nothing.
+  const certificates = (file: string) => {
+    const text = read(file, 'CA certificate');
+    const blocks = text.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    const parsed = blocks.filter((block) => {
+      try {
+        new X509Certificate(block);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (parsed.length === 0) throw new UsageError(`the CA certificate ${file} holds no PEM certificate`, 'name the PEM file of the CA that signed Vault\'s certificate (-----BEGIN CERTIFICATE-----)');
+    return text;
+  };
   const ca: Buffer[] = [];
-  if (tls.caCert) ca.push(read(tls.caCert, 'CA certificate'));
+  if (tls.caCert) ca.push(certificates(tls.caCert));
   if (tls.caPath) {
-    for (const name of readdirSync(tls.caPath)) {
-      if (/\.(pem|crt)$/i.test(name)) ca.push(read(path.join(tls.caPath, name), 'CA certificate'));
+    let names: string[];
+    try {
+      names = readdirSync(tls.caPath);
+    } catch (err) {
+      throw new UsageError(`cannot read the CA directory ${tls.caPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'check VAULT_CAPATH');
+    }
+    for (const name of names) {
+      if (/\.(pem|crt)$/i.test(name)) ca.push(certificates(path.join(tls.caPath, name)));
     }
   }
   return new https.Agent({
@@ -143,7 +165,9 @@ export class VaultTransport {
       try {
         response = await this.once(request, uri);
       } catch (err) {
-        if (err instanceof VaultTlsError || attempt >= this.options.maxRetries) throw err;
+        // A request that timed out may have been served (credentials issued, a lease revoked):
+        // it is reported, never sent again. A refused or reset connection is retried.
+        if (err instanceof VaultTlsError || err instanceof VaultTimeoutError || attempt >= this.options.maxRetries) throw err;
         await sleep(this.clock, this.backoff(attempt));
         continue;
       }
@@ -243,8 +267,12 @@ export class VaultTransport {
           });
         },
       );
-      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${this.options.timeoutSeconds} s`), { code: 'ETIMEDOUT' })));
-      req.on('error', (err) => reject(connectionError(url, err)));
+      let timedOut = false;
+      req.on('timeout', () => {
+        timedOut = true;
+        req.destroy();
+      });
+      req.on('error', (err) => reject(timedOut ? new VaultTimeoutError(url.origin, this.options.timeoutSeconds) : connectionError(url, err)));
       req.end(body);
     });
   }

@@ -87,13 +87,13 @@ describe('what a command opens, through its context', () => {
       const status = await runEos(['self', 'secrets', 'status', '--json'], { env });
       const report = JSON.parse(status.stdout) as { database: unknown; databaseError?: string };
       expect(report.database).toBeNull();
-      expect(report.databaseError).toBe(`database host "${hostile}" (from vault-kv) is not a host name or an IP address`);
+      expect(report.databaseError).toBe(`database host "${hostile}" (from Vault KV secret/delphi/config/host) is not a host name or an IP address`);
       const text = await runEos(['self', 'secrets', 'status'], { env });
-      expect(text.stdout).toMatch(/^database +✗ database host .* \(from vault-kv\) is not a host name or an IP address$/m);
+      expect(text.stdout).toMatch(/^database +✗ database host .* \(from Vault KV secret\/delphi\/config\/host\) is not a host name or an IP address$/m);
       // A command that would connect stops there, exit 2, naming the value and where it came from.
       const env2 = await runEos(['self', 'secrets', 'env', '--source', 'env'], { env: { ...env, DELPHI_DB_USER: 'u', DELPHI_DB_PASSWORD: 'p' } });
       expect(env2.code).toBe(2);
-      expect(env2.stderr).toMatch(/^error: .*database host .* \(from vault-kv\) is not a host name or an IP address/m);
+      expect(env2.stderr).toMatch(/^error: .*database host .* \(from Vault KV secret\/delphi\/config\/host\) is not a host name or an IP address/m);
     } finally {
       await vault.write('secret/data/delphi/config/host', { data: { value: 'db.internal' } });
     }
