@@ -1,5 +1,5 @@
 import { homeOf } from '../util/home.js';
-import { checkToken } from '../vault/token-value.js';
+import { checkToken } from '../config/token-value.js';
 import { importEsm } from '../util/import-esm.js';
 import type { VaultAuthConfig } from '../config/schema.js';
 import { isEosError, quoted, UsageError } from '../errors.js';

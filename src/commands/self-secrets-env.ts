@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { checkRoleName } from '../vault/names.js';
+import { checkRoleName } from '../config/vault-names.js';
 import { MASK } from '../redact.js';
 import { shellQuote } from '../util/shell.js';
 import { parseSources } from './source-option.js';

@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { checkRoleName } from '../vault/names.js';
+import { checkRoleName } from '../config/vault-names.js';
 import { unlessInterrupted } from './interrupt.js';
 import { cleanUpOnce } from './last-resort.js';
 import { tmpdir } from 'node:os';

@@ -1,6 +1,6 @@
 import { quoted, UsageError } from '../errors.js';
 import { MASK, maskExceptMetadata, shortLeaseId } from '../redact.js';
-import { checkSecretPath } from '../vault/names.js';
+import { checkSecretPath } from '../config/vault-names.js';
 import { writeJson } from './output.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
 

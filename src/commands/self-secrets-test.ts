@@ -1,5 +1,5 @@
 import { writeJson } from './output.js';
-import { checkRoleName } from '../vault/names.js';
+import { checkRoleName } from '../config/vault-names.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
 
 const MARK = { pass: '✓', fail: '✗', warn: '!', skip: '-', info: 'i' } as const;

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { isVaultName, isVaultPathOfNames } from '../vault/names.js';
+import { isVaultName, isVaultPathOfNames } from './vault-names.js';
 
 // eos is a short-lived process that parses each schema a handful of times: zod's JIT, which
 // compiles a function per object schema at its first parse, costs more than it saves here

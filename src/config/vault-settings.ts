@@ -1,6 +1,6 @@
 import { quoted, UsageError } from '../errors.js';
-import { checkToken } from '../vault/token-value.js';
-import { checkNamespace } from '../vault/names.js';
+import { checkToken } from './token-value.js';
+import { checkNamespace } from './vault-names.js';
 import { parseDurationSeconds } from '../util/duration.js';
 import type { Config, VaultAuthConfig } from './schema.js';
 

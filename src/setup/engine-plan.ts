@@ -1,5 +1,5 @@
 import { ADMIN_PASSWORD_ENV } from '../config/constants.js';
-import { checkMountPath, checkRoleName } from '../vault/names.js';
+import { checkMountPath, checkRoleName } from '../config/vault-names.js';
 import { quoted, UsageError } from '../errors.js';
 import { isValidDatabaseName, isValidHost, type DbTarget } from '../db/target.js';
 import { shellQuote } from '../util/shell.js';

@@ -1,5 +1,5 @@
 import { homeOf } from '../util/home.js';
-import { checkToken } from './token-value.js';
+import { checkToken } from '../config/token-value.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PermissionDeniedError, UsageError } from '../errors.js';
