@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -37,13 +37,46 @@ describe('writing the configuration', () => {
     expect(parseConfigFile(file).vault.address).toBe('https://vault.example:8200');
   });
 
-  it('replaces a file that was 0644 with a 0600 one and leaves no temp file', async () => {
+  it('keeps the mode of a file it replaces, less write for group and others, and leaves no temp file', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'config.json');
-    writeFileSync(file, '{}', { mode: 0o644 });
+    writeFileSync(file, '{}');
+    chmodSync(file, 0o666);
     await writeConfigFile(file, { kv: { mount: 'kv' } });
-    expect(mode(file)).toBe(0o600);
+    expect(mode(file)).toBe(0o644);
     expect(readdirSync(dir)).toEqual(['config.json']);
+  });
+
+  it('writes a config reached through a symbolic link at its target, and the link stays', async () => {
+    const dir = tempDir();
+    const real = path.join(dir, 'repo', 'eos.json');
+    mkdirSync(path.dirname(real));
+    writeFileSync(real, '{}', { mode: 0o640 });
+    const link = path.join(dir, 'config.json');
+    symlinkSync(path.join('repo', 'eos.json'), link);
+    await writeConfigFile(link, { kv: { mount: 'kv' } });
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(parseConfigFile(real).kv.mount).toBe('kv');
+    expect(mode(real)).toBe(0o640);
+    expect(readdirSync(dir).sort()).toEqual(['config.json', 'repo']);
+  });
+
+  it.runIf(process.getuid?.() === 0)('run as root (a sudo eos), keeps the owner of the file it replaces, and refuses a link another user owns', async () => {
+    const dir = tempDir();
+    chmodSync(dir, 0o755);
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, '{}', { mode: 0o600 });
+    chownSync(file, 65534, 65534);
+    await writeConfigFile(file, { kv: { mount: 'kv' } });
+    expect([statSync(file).uid, statSync(file).gid]).toEqual([65534, 65534]);
+
+    const elsewhere = path.join(dir, 'elsewhere.json');
+    writeFileSync(elsewhere, '{"kv":{"mount":"keep"}}');
+    const planted = path.join(dir, 'planted.json');
+    symlinkSync(elsewhere, planted);
+    lchownSync(planted, 65534, 65534);
+    await expect(writeConfigFile(planted, { kv: { mount: 'kv' } })).rejects.toThrow(/is a symbolic link owned by another user \(uid 65534\): eos does not write through it/);
+    expect(readFileSync(elsewhere, 'utf8')).toBe('{"kv":{"mount":"keep"}}');
   });
 
   it('refuses to write an invalid configuration and leaves the old file alone', async () => {
