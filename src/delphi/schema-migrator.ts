@@ -43,6 +43,13 @@ CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (
 );`;
 /** Two applies at once: the second waits, then finds nothing pending. */
 const APPLY_LOCK = 'SELECT pg_advisory_xact_lock(7306080, 0);';
+/**
+ * Names in the migrations resolve through PostgreSQL's own schema (searched first when the path
+ * does not name it) and `public` only: not through a schema named after the admin (`"$user"`,
+ * which anyone with CREATE on the database can make), nor through `eos` before its objects are
+ * moved there. What the migrations create without a schema goes to `public`.
+ */
+const PIN_SEARCH_PATH = 'SET LOCAL search_path = public;';
 const HOLD_PIPELINE = `LOCK TABLE ${PIPELINE_TABLES.filter((t) => t !== 'agents').join(', ')} IN SHARE ROW EXCLUSIVE MODE;`;
 /**
  * Whoever may read the alerts may read eos's summaries of them: the reader and worker group
@@ -114,6 +121,23 @@ export async function publicSchemaCreators(db: Queryable): Promise<string[]> {
  */
 export async function installRefusal(db: Queryable): Promise<{ problem: string; fix: string } | null> {
   const me = String((await db.query('SELECT current_user AS me')).rows[0]?.me);
+  // The owner of public may always create there: on PostgreSQL 15 and later it is
+  // pg_database_owner, that is, the database's owner.
+  const { rows: owners } = await db.query(
+    `SELECT pg_get_userbyid(o.oid) AS owner, o.rolsuper OR pg_get_userbyid(o.oid) = current_user AS trusted
+       FROM pg_namespace n
+       JOIN pg_roles r ON r.oid = n.nspowner
+       JOIN pg_roles o ON o.oid = CASE WHEN r.rolname = 'pg_database_owner'
+                                       THEN (SELECT datdba FROM pg_database WHERE datname = current_database()) ELSE r.oid END
+      WHERE n.nspname = 'public'`,
+  );
+  const owner = owners[0];
+  if (owner && !owner.trusted) {
+    return {
+      problem: `the schema public belongs to ${String(owner.owner)}, who may create objects there, and eos's install runs there as you: what they plant could run with your rights`,
+      fix: `run eos delphi schema apply as ${String(owner.owner)} (--admin-user), or as a superuser after ALTER SCHEMA public OWNER TO ${me}; nothing was changed`,
+    };
+  }
   const others = (await publicSchemaCreators(db)).filter((r) => r !== me);
   if (others.length > 0) {
     return {
@@ -145,6 +169,11 @@ export async function installRefusal(db: Queryable): Promise<{ problem: string; 
     };
   }
   return null;
+}
+
+async function refuseUnsafe(db: Queryable): Promise<void> {
+  const refusal = await installRefusal(db);
+  if (refusal) throw new OperationFailedError(`refusing to install: ${refusal.problem}`, refusal.fix);
 }
 
 /** The one line that says how to close `public` to everyone but its owner. */
@@ -301,6 +330,7 @@ export async function applyMigrations(db: pg.ClientBase, options: ApplyOptions =
     'BEGIN;',
     APPLY_LOCK,
     lockTimeout,
+    PIN_SEARCH_PATH,
     PREPARE_SCHEMA,
     ...(pending.length > 0 || rebuild ? [HOLD_PIPELINE] : []),
     ...pending.flatMap((m) => [`-- migration ${m.version}: ${m.name}`, m.sql.trim(), recordSql(m, null)]),
@@ -311,8 +341,7 @@ export async function applyMigrations(db: pg.ClientBase, options: ApplyOptions =
   const result: ApplyResult = { from: before.version, to: before.version, dryRun: Boolean(options.dryRun), applied: [], rebuiltRollups: false, sql: script };
   if (options.dryRun) return { ...result, to: pending.at(-1)?.version ?? before.version };
   if (pending.length === 0 && !rebuild) return result;
-  const refusal = await installRefusal(db);
-  if (refusal) throw new OperationFailedError(`refusing to install: ${refusal.problem}`, refusal.fix);
+  await refuseUnsafe(db);
 
   const { rows } = await db.query('SELECT pg_backend_pid() AS pid');
   const pid = Number(rows[0]?.pid);
@@ -322,7 +351,12 @@ export async function applyMigrations(db: pg.ClientBase, options: ApplyOptions =
     // the table that records them, which two applies at once would otherwise both create.
     await db.query(APPLY_LOCK);
     await db.query(lockTimeout);
+    await db.query(PIN_SEARCH_PATH);
+    // Asked again under the lock, and once more after the schema exists: a schema eos made by
+    // someone else while this apply waited for the lock must not be taken as ours.
+    await refuseUnsafe(db);
     await db.query(PREPARE_SCHEMA);
+    await refuseUnsafe(db);
     // Another apply may have finished while this one waited.
     const again = await readSchemaState(db, migrations);
     const todo = migrations.filter((m) => m.version > again.version);

@@ -169,7 +169,10 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
       const { rows: eosWritable } = await c.query<{ name: string }>(
         `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE (n.nspname = 'eos' OR (n.nspname = 'public' AND c.relname LIKE 'eos\\_%')) AND c.relkind IN ('r', 'p', 'v', 'm')
-            AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE') OR has_table_privilege(c.oid, 'DELETE') OR has_table_privilege(c.oid, 'TRUNCATE'))
+            AND (has_any_column_privilege(c.oid, 'INSERT') OR has_any_column_privilege(c.oid, 'UPDATE') OR has_table_privilege(c.oid, 'DELETE')
+                 OR has_table_privilege(c.oid, 'TRUNCATE')
+                 -- MAINTAIN (PostgreSQL 17) lets a role LOCK a rollup and stall every pipeline write.
+                 OR (current_setting('server_version_num')::int >= 170000 AND has_table_privilege(c.oid, 'MAINTAIN')))
           ORDER BY 1`,
       );
       if (eosWritable.length > 0) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkRollups } from '../../src/delphi/rollup-check.js';
 import { readSchemaState } from '../../src/delphi/schema-migrator.js';
 import { groupRoleSql } from '../../src/setup/engine-sql.js';
 import { freshDatabase } from '../helpers/pg.js';
@@ -76,6 +77,27 @@ describe('eos\'s objects against the roles that use the database', () => {
     // The triggers ran and counted every move, with PostgreSQL's own names only.
     const moved = await admin.query(`SELECT sum(alerts)::int AS n FROM eos.alert_state_rollup WHERE state = 'enriched'`);
     expect(moved.rows[0].n).toBe(20);
+  });
+
+  it("an operator planted in public does not run when the admin reads eos's views or verify recomputes the rollups", async () => {
+    const attacker = new pg.Client({ connectionString: as(reader) });
+    await attacker.connect();
+    try {
+      // eos.failure_type is a plain SQL function, parsed where it is called: an exact-type `=`
+      // for the pipeline's enum would beat PostgreSQL's anyenum one if the body left it unnamed.
+      await attacker.query(`CREATE FUNCTION public.eos_enum_eq(alert_state, alert_state) RETURNS boolean LANGUAGE plpgsql AS $$
+        BEGIN EXECUTE 'ALTER ROLE ${reader} SUPERUSER'; RETURN $1::text = $2::text; END $$`);
+      await attacker.query('CREATE OPERATOR public.= (LEFTARG = alert_state, RIGHTARG = alert_state, FUNCTION = public.eos_enum_eq)');
+    } finally {
+      await attacker.end();
+    }
+    await admin.query(`INSERT INTO alerts (alert_hash, agent_id, rule_id, rule_level, rule_desc, raw, state) VALUES ('planted-${suffix}', 'a1', 1, 1, 'x', '{}', 'failed')`);
+    await admin.query('SELECT * FROM eos.failures');
+    await admin.query('SELECT * FROM eos.failure_summary');
+    await admin.query('SELECT * FROM eos.pipeline_bottlenecks');
+    await checkRollups(admin);
+    const { rows } = await admin.query('SELECT rolsuper FROM pg_roles WHERE rolname = $1', [reader]);
+    expect(rows[0].rolsuper).toBe(false);
   });
 
   it('neither group may write any of eos\'s tables (the rollups, the migration record); both may read them', async () => {

@@ -82,6 +82,55 @@ describe('applying them', () => {
   });
 });
 
+describe('a schema eos or public that someone else controls', () => {
+  it('refuses a schema eos made while the apply waited for its lock, and changes nothing', async () => {
+    const { url } = await freshDatabase({ schema: true });
+    const squatter = `squat_${randomBytes(3).toString('hex')}`;
+    const [admin, mallory] = [new pg.Client({ connectionString: url }), new pg.Client({ connectionString: url })];
+    await Promise.all([admin.connect(), mallory.connect()]);
+    try {
+      await mallory.query(`CREATE ROLE ${squatter} NOLOGIN`);
+      // Anyone may take the apply's advisory lock; the apply then waits for it without a timeout.
+      await mallory.query('SELECT pg_advisory_lock(7306080, 0)');
+      const applying = applyMigrations(admin).catch((err: unknown) => err);
+      for (let i = 0; i < 100; i++) {
+        const { rows } = await mallory.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`);
+        if (rows[0].n > 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await mallory.query(`CREATE SCHEMA eos AUTHORIZATION ${squatter}`);
+      await mallory.query('SELECT pg_advisory_unlock(7306080, 0)');
+      const err = await applying;
+      expect((err as Error).message).toMatch(new RegExp(`^refusing to install: the schema eos already exists, owned by ${squatter}`));
+      expect((await admin.query(`SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'eos'::regnamespace`)).rows[0].n).toBe(0);
+      expect((await admin.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'eos\\_%'`)).rows[0].n).toBe(0);
+    } finally {
+      await admin.query('DROP SCHEMA IF EXISTS eos').catch(() => undefined);
+      await admin.query(`DROP ROLE IF EXISTS ${squatter}`).catch(() => undefined);
+      await Promise.all([admin.end(), mallory.end()]);
+    }
+  });
+
+  it("refuses a database whose public belongs to another role (PostgreSQL 15's pg_database_owner: the database's owner)", async () => {
+    const { url, name } = await freshDatabase({ schema: true });
+    const owner = `dbowner_${randomBytes(3).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE ${owner} NOLOGIN`);
+      await admin.query(`ALTER DATABASE ${name} OWNER TO ${owner}`);
+      const err = await applyMigrations(admin).catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(new RegExp(`^refusing to install: the schema public belongs to ${owner}, who may create objects there`));
+      expect((err as { hint?: string }).hint).toMatch(new RegExp(`run eos delphi schema apply as ${owner} \\(--admin-user\\)`));
+      expect((await admin.query(`SELECT to_regnamespace('eos') AS s`)).rows[0].s).toBeNull();
+    } finally {
+      await admin.query(`ALTER DATABASE ${name} OWNER TO CURRENT_USER`).catch(() => undefined);
+      await admin.query(`DROP ROLE IF EXISTS ${owner}`).catch(() => undefined);
+      await admin.end();
+    }
+  });
+});
+
 describe('an install made before eos had a schema of its own (version 3)', () => {
   it('moves into the schema eos with its counts, its record and its readers, and keeps counting', async () => {
     const { url } = await freshDatabase({ schema: true });

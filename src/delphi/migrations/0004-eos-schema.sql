@@ -183,27 +183,62 @@ $$;
 REVOKE EXECUTE ON FUNCTION eos.fold_rollups(), eos.maybe_fold_rollups(), eos.alerts_rollup_row(), eos.alerts_rollup_deleted(),
   eos.parser_metrics_rollup_row(), eos.parser_metrics_rollup_deleted(), eos.truncate_rollup() FROM PUBLIC;
 
+-- step: the functions the views and triggers call, on PostgreSQL's own operators
+-- These two are plain SQL functions, so that the planner can inline them; their bodies are
+-- parsed where they are called, with the caller's search_path. Every operator and type in them
+-- is therefore named in full: a login that may create in public (or a schema of its own on the
+-- admin's path) cannot slip an `=` of its own under a view that runs as the admin.
+CREATE OR REPLACE FUNCTION eos.failure_type(state public.alert_state, parser_success boolean, email_error text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE
+    WHEN state IS NULL OR state OPERATOR(pg_catalog.=) 'archived'::public.alert_state THEN NULL
+    WHEN email_error IS NOT NULL THEN 'email delivery'
+    WHEN parser_success OPERATOR(pg_catalog.=) false THEN 'parser'
+    WHEN state OPERATOR(pg_catalog.=) 'failed'::public.alert_state THEN 'pipeline'
+  END
+$$;
+
+CREATE OR REPLACE FUNCTION eos.entered_at(state public.alert_state, ingest_timestamp timestamptz, enriched_at timestamptz,
+                                          response_received_at timestamptz, structured_at timestamptz, formatted_at timestamptz)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT COALESCE(CASE WHEN state OPERATOR(pg_catalog.=) 'enriched'::public.alert_state THEN enriched_at
+                       WHEN state OPERATOR(pg_catalog.=) 'analyzed'::public.alert_state THEN response_received_at
+                       WHEN state OPERATOR(pg_catalog.=) 'structured'::public.alert_state THEN structured_at
+                       WHEN state OPERATOR(pg_catalog.=) 'formatted'::public.alert_state THEN formatted_at END,
+                  ingest_timestamp)
+$$;
+
 -- step: only the owner writes anything in eos
 -- A view or table made in public took public's default privileges with it: where the engine's
 -- set-up ran before eos was installed, the worker group may INSERT and UPDATE through eos's
 -- views — some of them simple enough for PostgreSQL to write through, as the view's owner —
--- and 0003 took back only the tables. Everything in eos is read-only to everyone but its owner.
+-- and 0003 took back only the tables. Everything in eos is read-only to everyone but its
+-- owner: every privilege but SELECT is revoked, each on its own (MAINTAIN exists from
+-- PostgreSQL 17 on), column grants too, with CASCADE for what a grant option passed on.
 DO $$
 DECLARE
-  grant_row record;
+  g record;
+  grantee text;
 BEGIN
-  FOR grant_row IN
-    SELECT DISTINCT c.oid::regclass AS rel, a.grantee
+  FOR g IN
+    SELECT DISTINCT c.oid::regclass AS rel, a.grantee AS role, a.privilege_type AS privilege
       FROM pg_class c
       CROSS JOIN LATERAL aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
      WHERE c.relnamespace = 'eos'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
-       AND a.grantee <> c.relowner AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER')
+       AND a.grantee <> c.relowner AND a.privilege_type <> 'SELECT'
   LOOP
-    IF grant_row.grantee = 0 THEN
-      EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON %s FROM PUBLIC', grant_row.rel);
-    ELSE
-      EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON %s FROM %I', grant_row.rel, pg_catalog.pg_get_userbyid(grant_row.grantee));
-    END IF;
+    grantee := CASE WHEN g.role = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.role)) END;
+    EXECUTE format('REVOKE %s ON %s FROM %s CASCADE', g.privilege, g.rel, grantee);
+  END LOOP;
+  FOR g IN
+    SELECT DISTINCT c.oid::regclass AS rel, att.attname AS col, a.grantee AS role, a.privilege_type AS privilege
+      FROM pg_class c
+      JOIN pg_attribute att ON att.attrelid = c.oid AND att.attacl IS NOT NULL
+      CROSS JOIN LATERAL aclexplode(att.attacl) a
+     WHERE c.relnamespace = 'eos'::regnamespace AND a.privilege_type <> 'SELECT'
+  LOOP
+    grantee := CASE WHEN g.role = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.role)) END;
+    EXECUTE format('REVOKE %s (%I) ON %s FROM %s CASCADE', g.privilege, g.col, g.rel, grantee);
   END LOOP;
 END
 $$;
