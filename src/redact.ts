@@ -85,7 +85,8 @@ const SHOWN_METADATA: ReadonlySet<string> = new Set([
   // leases and TTLs
   'lease_id', 'lease_duration', 'renewable', 'ttl', 'default_ttl', 'max_ttl', 'explicit_max_ttl', 'creation_ttl', 'period', 'num_uses',
   // who and what may
-  'username', 'policies', 'token_policies', 'identity_policies', 'external_namespace_policies', 'display_name', 'entity_id', 'accessor', 'orphan', 'type', 'path', 'role_name', 'meta',
+  // (not a token's accessor, which Vault's audit log hashes, nor its `meta`, which holds anything)
+  'username', 'policies', 'token_policies', 'identity_policies', 'external_namespace_policies', 'display_name', 'entity_id', 'orphan', 'type', 'path', 'role_name',
   // versions and times
   'version', 'current_version', 'oldest_version', 'max_versions', 'cas_required', 'delete_version_after', 'created_time', 'creation_time', 'updated_time',
   'deletion_time', 'destroyed', 'expire_time', 'issue_time', 'last_renewal', 'last_renewal_time', 'expiration',
@@ -106,15 +107,23 @@ export function isShownMetadata(key: string): boolean {
 
 /**
  * A copy for `get`'s display: known metadata in clear (with any password in a connection string
- * or token in text still scrubbed), every other value masked. true/false and empty values stay:
- * they say a field is set or not, and hold nothing.
+ * or token in text still scrubbed), every other value masked — inside a known field too: the
+ * `connection_details` of another database plugin may hold a `tls_certificate_key`. true/false
+ * and empty values stay: they say a field is set or not, and hold nothing.
  */
 export function maskExceptMetadata(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map(maskExceptMetadata);
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [k, isShownMetadata(k) ? maskSecrets(v) : v === null || v === '' || typeof v === 'boolean' ? v : MASK]),
-  );
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shownValue(k, v)]));
+}
+
+function shownValue(key: string, value: unknown): unknown {
+  if (value === null || value === '' || typeof value === 'boolean') return value;
+  if (!isShownMetadata(key)) return MASK;
+  if (typeof value !== 'object') return maskSecrets(value);
+  // An array of text (policies, statements) as it is, scrubbed; anything with fields, field by field.
+  if (Array.isArray(value)) return value.map((item) => (item !== null && typeof item === 'object' ? maskExceptMetadata(item) : maskSecrets(item)));
+  return maskExceptMetadata(value);
 }
 
 /**

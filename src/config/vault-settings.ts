@@ -173,7 +173,8 @@ export function plaintextOffHost(address: string): boolean {
   }
   if (url.protocol !== 'http:') return false;
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  return !(host === 'localhost' || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1');
+  // Not `*.localhost`: a resolver may send such a name anywhere.
+  return !(host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1');
 }
 
 /** The warning every command that talks to Vault gives for such an address, or undefined. */

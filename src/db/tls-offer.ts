@@ -54,7 +54,8 @@ export function serverOffersTls(host: string, port: number, timeoutMs = 5000): P
 
 /** Credentials with `prefer` settled by asking the server; any other mode as it is. */
 export async function settleTls(c: DbCredentials): Promise<DbCredentials> {
-  if (c.sslmode !== 'prefer') return c;
+  // A Unix socket is never encrypted, by libpq either.
+  if (c.sslmode !== 'prefer' || c.host.startsWith('/')) return c;
   const offered = await serverOffersTls(c.host, c.port);
   return dbCredentials({ ...c, password: c.password, tlsOffered: offered });
 }

@@ -111,16 +111,21 @@ export function createVaultClient(options: ClientOptions): VaultClient {
    * with the lease in the body, and this client remembers not to try the path form of that
    * action again (a policy may grant one action by path and the other by body).
    */
+  // Remembered only once the body form has worked, and forgotten with the token: a 403 from a
+  // token that had just expired must not keep a fresh one off the path form.
   const leasePathDenied = new Set<'renew' | 'revoke'>();
   async function leaseCall(action: 'renew' | 'revoke', leaseId: string, body: Record<string, unknown>): Promise<unknown> {
     const bare = `sys/leases/${action}`;
     if (!leasePathDenied.has(action)) {
       try {
-        return await call(bare, () => main.write(`${bare}/${leaseId}`, body));
+        // Each segment encoded: an id is Vault's, but a `?`, `#` or `..` in one must not change the path.
+        return await call(bare, () => main.write(`${bare}/${leaseId.split('/').map(encodeURIComponent).join('/')}`, body));
       } catch (err) {
         if (!(err instanceof VaultPermissionDeniedError)) throw err;
-        leasePathDenied.add(action);
       }
+      const answer = await call(bare, () => main.write(bare, { ...body, lease_id: leaseId }));
+      leasePathDenied.add(action);
+      return answer;
     }
     return call(bare, () => main.write(bare, { ...body, lease_id: leaseId }));
   }
@@ -132,6 +137,7 @@ export function createVaultClient(options: ClientOptions): VaultClient {
     },
     set token(value: string | undefined) {
       main.token = value ?? '';
+      leasePathDenied.clear();
     },
     async health() {
       // node-vault hands back the body of any sys/health answer (200, 429 standby, 503 sealed…).

@@ -192,10 +192,13 @@ export class VaultTransport {
         // protected: over https, whose certificate is checked against the same trust as
         // VAULT_ADDR, or to this machine. Plain HTTP to another host would hand it, in clear, to
         // whatever a standby's api_addr (or whoever answers in its place) names.
-        if (next.origin !== new URL(uri).origin && plaintextOffHost(next.toString())) {
+        // With VAULT_SKIP_VERIFY no certificate proves the other node either.
+        const inClear = plaintextOffHost(next.toString());
+        const unproven = this.options.tls.tlsSkipVerify && plaintextOffHost(next.toString().replace(/^https:/, 'http:'));
+        if (next.origin !== new URL(uri).origin && (inClear || unproven)) {
           throw new VaultUnreachableError(
-            `refusing the redirect from ${new URL(uri).origin} to ${next.origin}: it would send the Vault token in clear to a host eos was not pointed at`,
-            'point VAULT_ADDR at the active node, or serve Vault over https (a certificate then proves the node)',
+            `refusing the redirect from ${new URL(uri).origin} to ${next.origin}: it would send the Vault token ${inClear ? 'in clear' : 'unchecked (VAULT_SKIP_VERIFY)'} to a host eos was not pointed at`,
+            'point VAULT_ADDR at the active node, or serve Vault over https with a certificate eos checks (it then proves the node)',
           );
         }
         redirected = true;

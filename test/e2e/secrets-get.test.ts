@@ -126,7 +126,8 @@ describe('eos self secrets get', () => {
     const token = JSON.parse((await get('auth/token/lookup-self', '--json')).stdout);
     expect(token.data.policies).toEqual(['root']);
     expect(token.data.id).toBe('********'); // a token's id is the token itself
-    expect(token.data.accessor).toMatch(/\w/);
+    // Not shown either: Vault's audit log hashes an accessor, as it does a token.
+    expect(token.data.accessor).toBe('********');
   });
 
   it('masks every field it does not know to be metadata: an AppRole role-id, a KV-like answer of another engine', async () => {

@@ -176,6 +176,15 @@ describe('the Vault client over TLS', () => {
     expect((await client(viaName, { VAULT_CACERT: caFile, VAULT_TLS_SERVER_NAME: 'vault.test' }).lookupSelf()).policies).toEqual(['default']);
   });
 
+  it('refuses a redirect to another host when no certificate is checked (VAULT_SKIP_VERIFY)', async () => {
+    const standby = await scripted([(_req, _body, res) => {
+      res.writeHead(307, { Location: 'https://vault-b.invalid:8200/v1/auth/token/lookup-self' });
+      res.end();
+    }], tls);
+    await expect(client(standby.url, { VAULT_SKIP_VERIFY: 'true' }).lookupSelf()).rejects.toThrow(/it would send the Vault token unchecked \(VAULT_SKIP_VERIFY\) to a host eos was not pointed at/);
+    expect(standby.seen).toHaveLength(1);
+  });
+
   it('refuses a redirect that downgrades https to http', async () => {
     const plain = await scripted([TOKEN_OK]);
     const standby = await scripted([(_req, _body, res) => {

@@ -40,6 +40,9 @@ describe('maskExceptMetadata', () => {
     ['a cubbyhole value', { note: 'cubby-plaintext' }, 'cubby-plaintext'],
     ['a number that might be a PIN', { pin: 482913 }, '482913'],
     ['a secret inside an array', { tokens: ['arr-secret-1'] }, 'arr-secret-1'],
+    ['a key inside a known field', { connection_details: { connection_url: 'mysql://x', tls_certificate_key: 'pem-private-key' } }, 'pem-private-key'],
+    ["a token's metadata", { meta: { note: 'meta-secret-7' } }, 'meta-secret-7'],
+    ["a token's accessor", { accessor: 'acc-hmacd-by-audit' }, 'acc-hmacd-by-audit'],
   ])('masks %s', (_what, data, secret) => {
     const out = JSON.stringify(maskExceptMetadata(data));
     expect(out).not.toContain(secret);
