@@ -74,7 +74,7 @@ describe('the credential chain', () => {
     expect(t.origins).toEqual({ host: 'flag', port: 'env', database: 'vault-kv', sslmode: 'vault-kv' });
     const d = resolveDatabaseTarget({}, {}, {}, configSchema.parse({}));
     expect(d).toMatchObject({ host: 'localhost', port: 5432, database: 'delphi', sslmode: 'prefer' });
-    expect(() => resolveDatabaseTarget({}, { DELPHI_DB_PORT: 'x' }, {}, file)).toThrow(/port "x" \(from env\)/);
+    expect(() => resolveDatabaseTarget({}, { DELPHI_DB_PORT: 'x' }, {}, file)).toThrow(/port "x" \(from DELPHI_DB_PORT\)/);
   });
 });
 

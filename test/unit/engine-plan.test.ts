@@ -50,7 +50,7 @@ describe('the engine plan', () => {
 
   it('refuses names that could escape a path, a statement or a command line', () => {
     for (const bad of [{ mount: '../sys' }, { connection: 'x;y' }, { adminUser: 'Admin' }, { target: { ...setup().target, host: 'db;rm' } }, { roles: [{ name: 'r', group: 'g"x', access: 'read' as const }] }, { defaultTtl: 10, maxTtl: 5 }]) {
-      expect(() => buildEnginePlan(setup(bad))).toThrow(/not allowed|not valid/);
+      expect(() => buildEnginePlan(setup(bad))).toThrow(/not allowed|not valid|is not a Vault (role name|mount path)/);
     }
   });
 });
