@@ -1,5 +1,5 @@
 import type { CredentialSourceName } from '../config/schema.js';
-import { EosError, ExitCode } from '../errors.js';
+import { EosError, ExitCode, UsageError } from '../errors.js';
 import { VaultPermissionDeniedError, VaultSealedError, VaultTokenExpiredError, VaultUnreachableError } from '../vault/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { DbCredentials } from '../db/credentials.js';
@@ -52,12 +52,14 @@ export interface ChainResult {
  * cause, usually — and its exit code is that failure's (a refused token 4, Vault unreachable 3).
  */
 export class NoCredentialsError extends EosError {
-  constructor(readonly attempts: SourceAttempt[]) {
+  /** `firstHint`: the first failure's own hint (its cause's fix), which leads the chain's. */
+  constructor(readonly attempts: SourceAttempt[], firstHint?: string) {
     const [first, ...rest] = attempts;
     const others = rest.map((a) => `${a.source}: ${a.reason}`).join('; ');
+    const sources = `allowed sources, in order: ${attempts.map((a) => a.source).join(', ') || 'none'} (credentials.sources in the config, or --source)`;
     super(first ? `${first.source}: ${first.reason}${others ? `; no other allowed source could serve (${others})` : ''}` : 'no database credentials: no source allowed', {
       exitCode: first?.exitCode ?? ExitCode.failed,
-      hint: `allowed sources, in order: ${attempts.map((a) => a.source).join(', ') || 'none'} (credentials.sources in the config, or --source)`,
+      hint: firstHint ? `${firstHint}; ${sources}` : sources,
     });
   }
 }
@@ -80,6 +82,7 @@ export class CredentialChain {
   async resolve(options: { after?: CredentialSourceName } = {}): Promise<ChainResult> {
     const start = options.after ? this.sources.findIndex((s) => s.name === options.after) + 1 : 0;
     const attempts: SourceAttempt[] = [];
+    let firstHint: string | undefined;
     for (const source of this.sources.slice(start)) {
       const began = this.clock.now();
       try {
@@ -87,9 +90,14 @@ export class CredentialChain {
         attempts.push({ source: source.name, ok: true, ms: this.clock.now() - began });
         return { credentials, attempts };
       } catch (err) {
+        // A malformed setting (a token with a line break, a namespace that is a path) is the
+        // user's to fix, not a reason to try the next source: falling back on it would run a
+        // worker on other credentials than the ones asked for.
+        if (err instanceof UsageError) throw err;
+        if (attempts.length === 0 && err instanceof EosError) firstHint = err.hint;
         attempts.push({ source: source.name, ok: false, ...describeFailure(err), ms: this.clock.now() - began });
       }
     }
-    throw new NoCredentialsError(attempts);
+    throw new NoCredentialsError(attempts, firstHint);
   }
 }

@@ -36,6 +36,16 @@ export class VaultTimeoutError extends VaultUnreachableError {
   }
 }
 
+/** Something answered at VAULT_ADDR that does not speak Vault's API (a web page, a proxy's own answer). Exit 3. */
+export class VaultNotVaultError extends VaultUnreachableError {
+  constructor(origin: string, status: number, contentType: string) {
+    super(
+      `${origin} is not a Vault server: it answered HTTP ${status} with ${contentType.split(';')[0]}, not Vault's JSON`,
+      `set VAULT_ADDR (or --addr) to Vault's API address: curl ${origin}/v1/sys/health answers JSON there`,
+    );
+  }
+}
+
 export class VaultTlsError extends VaultError {
   constructor(message: string, hint: string, cause?: unknown) {
     super(message, ExitCode.vaultUnavailable, hint, null, [], cause);

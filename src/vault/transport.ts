@@ -7,7 +7,7 @@ import { plaintextOffHost } from '../config/vault-settings.js';
 import { UsageError } from '../errors.js';
 import { backoffDelay, VAULT_REQUEST_BACKOFF } from '../util/backoff.js';
 import { sleep, systemClock, type Clock } from '../util/clock.js';
-import { VaultTimeoutError, VaultTlsError, VaultUnreachableError } from './errors.js';
+import { VaultNotVaultError, VaultTimeoutError, VaultTlsError, VaultUnreachableError } from './errors.js';
 
 /**
  * The HTTP transport under node-vault: node-vault builds paths, adds the token and namespace
@@ -263,6 +263,10 @@ export class VaultTransport {
               try {
                 parsed = JSON.parse(text);
               } catch {
+                // Vault answers JSON, errors included. A page from a web server, a login portal
+                // or a proxy's own 404 means VAULT_ADDR is not Vault: said once, the same for every
+                // command. A proxy's 5xx page stays an error to retry.
+                if ((res.statusCode ?? 0) < 500) return reject(new VaultNotVaultError(url.origin, res.statusCode ?? 0, String(res.headers['content-type'] ?? 'no content type')));
                 parsed = { errors: [`unexpected non-JSON response (HTTP ${res.statusCode})`] };
               }
             }

@@ -175,6 +175,23 @@ function cases(): [string, Case][] {
   // Sent in PostgreSQL's start-up message, never into SQL: refused by the server as any unknown user.
   add('schema apply --admin-user with a quote', { argv: [...schemaApply, '--dry-run', '--admin-user', "adm'in"], env: { DELPHI_DB_ADMIN_PASSWORD: 'x' }, code: 4, error: /^PostgreSQL refused the admin user adm'in/, hint: /DELPHI_DB_ADMIN_PASSWORD/ });
 
+  // Something that is not Vault at VAULT_ADDR (a web server's page): one cause, one message, whatever the command.
+  for (const [what, argv, code] of [
+    ['get', [...get, 'secret/delphi/database/username'], 3],
+    ['env', [...env, '--source', 'dynamic'], 3],
+    ['set delphi-db-config', [...setConfig, '--host', 'db', '--port', '5432', '--database', 'delphi'], 3],
+    ['configure', [...configure, '--addr', '@notVault', '--yes'], 3],
+  ] as const) {
+    add(`not Vault at the address: ${what}`, { argv: [...argv], env: { VAULT_ADDR: '@notVault' }, code, error: /is not a Vault server|not Vault/, hint: /VAULT_ADDR/ });
+  }
+
+  // The same failures asked for as JSON: the error document on stdout, the line on stderr.
+  add('--json: status with a token holding a line break', { argv: [...status, '--json'], env: { VAULT_TOKEN: 'hvs.a\nb' }, code: 2, error: /^the Vault token from VAULT_TOKEN holds a line break/ });
+  add('--json: get of a path with ..', { argv: [...get, 'secret/../sys/health', '--json'], code: 2, error: /^the path .* is not a Vault path/ });
+  add('--json: env --format json with a role that is a path', { argv: [...env, '--format', 'json', '--role', '../x'], code: 2, error: /^the role .* is not a Vault role name/ });
+  add('--json: test with a bad namespace', { argv: [...test, '--json'], env: { VAULT_NAMESPACE: '../x' }, code: 2, error: /^the namespace .* is not a Vault namespace path/ });
+  add('--json: schema status with an absurd timeout', { argv: [...schemaStatus, '--json'], env: { VAULT_CLIENT_TIMEOUT: '1e9s' }, code: 2, error: /^VAULT_CLIENT_TIMEOUT=/ });
+
   // Flags and arguments commander rejects: usage, exit 2.
   for (const argv of [[...status, '--bogus'], [...get], ['self', 'secrets', 'nope'], ['--log-level', 'loud', ...status], [...env, '--format', 'xml'], [...configure, '--auth', 'kerberos', '--yes']]) {
     add(`usage: ${argv.join(' ')}`, { argv, code: 2, error: /./ });
@@ -310,6 +327,11 @@ describe('bad input: one line, the documented exit code, nothing changed', () =>
     expect(errors.length, result.stderr.slice(0, 600)).toBe(1);
     expect(errors[0]?.slice('error: '.length)).toMatch(c.error);
     if (c.hint) expect(lines.find((l) => l.startsWith('hint: ')) ?? '').toMatch(c.hint);
+    if (argv.includes('--json') || argv.join(' ').includes('--format json')) {
+      const document = JSON.parse(result.stdout) as { error: { message: string }; exitCode: number };
+      expect(document.exitCode).toBe(c.code);
+      expect(document.error.message).toBe(errors[0]?.slice('error: '.length));
+    }
     // Never the huge input echoed back; never a secret.
     expect(result.stderr.length + result.stdout.length).toBeLessThan(4000);
     expect(result.stderr + result.stdout).not.toContain(fixture.rootToken);
