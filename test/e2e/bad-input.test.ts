@@ -214,7 +214,10 @@ async function snapshot(home: string, fixture: VaultFixture): Promise<string> {
   const leases = (await (await fetch(`${fixture.addr}/__dev/leases`, { headers: { 'X-Vault-Token': fixture.rootToken } })).json()) as { leases: { id: string }[] };
   const db = new pg.Client({ connectionString: fixture.dbUrl });
   await db.connect();
-  const roles = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_roles WHERE rolname LIKE 'v-%'`).finally(() => db.end());
+  // Roles are the cluster's, shared with the other test files: only the members of this fixture's group count.
+  const roles = await db
+    .query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE g.rolname = $1`, [`ro_${fixture.dbName}`])
+    .finally(() => db.end());
   return JSON.stringify({ files: files.sort(), leases: leases.leases.map((l) => l.id).sort(), roles: roles.rows[0]?.n });
 }
 
