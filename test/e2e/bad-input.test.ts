@@ -155,6 +155,7 @@ function cases(): [string, Case][] {
   for (const [flag, value] of [['--ttl', '99999999999999999999s'], ['--max-ttl', '0s'], ['--alerts', '-1'], ['--alerts', '1e12'], ['--port', '70000'], ['--port', 'http']] as const) {
     add(`sandbox ${flag} ${value}`, { argv: ['sandbox', flag, value], code: 2, error: new RegExp(`^--${flag.slice(2)}`) });
   }
+  add('sandbox --port that something listens on: refused before PostgreSQL starts', { argv: ['sandbox', '--port', '@busyPort'], code: 2, error: /^--port \d+ cannot be used: something already listens there$/ });
   for (const [name, value] of [['VAULT_CLIENT_TIMEOUT', 'abc'], ['VAULT_CLIENT_TIMEOUT', '-1s'], ['VAULT_CLIENT_TIMEOUT', '99999999999999s'], ['VAULT_MAX_RETRIES', 'x'], ['VAULT_MAX_RETRIES', '-1'], ['VAULT_MAX_RETRIES', '1e9'], ['VAULT_SKIP_VERIFY', 'maybe']] as const) {
     add(`${name}=${value}: status`, { argv: [...status], env: { [name]: value }, code: 2, error: new RegExp(`^${name}=`) });
   }
@@ -271,7 +272,11 @@ describe('bad input: one line, the documented exit code, nothing changed', () =>
   });
 
   const resolve = (value: string) =>
-    value.startsWith('@') ? value.replace(/^@(vault|blackhole|notVault|closed|home)/, (_m, k: string) => (k === 'home' ? home : at[k as keyof typeof at])) : value;
+    value === '@busyPort'
+      ? at.blackhole.replace(/^.*:/, '')
+      : value.startsWith('@')
+        ? value.replace(/^@(vault|blackhole|notVault|closed|home)/, (_m, k: string) => (k === 'home' ? home : at[k as keyof typeof at]))
+        : value;
 
   // The signal for real: the CLI process, its handler, and its exit while a request still hangs.
   it.each([
