@@ -82,8 +82,8 @@ export class VaultTokenExpiredError extends VaultPermissionDeniedError {
 }
 
 export class VaultNotFoundError extends VaultError {
-  constructor(path: string, detail = 'nothing found') {
-    super(`${path}: ${detail}`, ExitCode.failed, 'check the path (vault secrets list shows the mounts); KV paths are given without data/', 404, []);
+  constructor(path: string, detail = 'nothing found', hint = 'check the path (vault secrets list shows the mounts); KV paths are given without data/') {
+    super(`${path}: ${detail}`, ExitCode.failed, hint, 404, []);
   }
 }
 

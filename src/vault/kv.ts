@@ -1,3 +1,4 @@
+import { explainDenied } from './auth.js';
 import type { VaultClient } from './client.js';
 import { VaultNotFoundError, VaultPermissionDeniedError } from './errors.js';
 import { kvV2Schema, uiMountSchema } from './responses.js';
@@ -22,7 +23,21 @@ export interface KvSecret {
 
 export async function describeMount(client: VaultClient, logicalPath: string): Promise<KvMount> {
   const clean = logicalPath.replace(/^\/+/, '');
-  const { status, body } = await client.readAllowingNotFound(`sys/internal/ui/mounts/${clean}`, uiMountSchema);
+  const { status, body } = await client.readAllowingNotFound(`sys/internal/ui/mounts/${clean}`, uiMountSchema).catch(async (err: unknown) => {
+    // Vault answers a path under no mount, and a mount the token may not use, alike with 403 (so
+    // the endpoint cannot list mounts): even a root token meets it where nothing is mounted. A
+    // token that is itself refused is said to be so.
+    const explained = await explainDenied(client, err, `sys/internal/ui/mounts/${clean}`);
+    if (explained !== err) throw explained;
+    if (err instanceof VaultPermissionDeniedError) {
+      throw new VaultNotFoundError(
+        logicalPath,
+        `no secrets engine is mounted there that this token may use (Vault answers 403 to ${`sys/internal/ui/mounts/${clean}`} for both)`,
+        `vault secrets list shows the mounts; eos keeps its settings in KV v2: vault secrets enable -path=${clean.split('/')[0]} kv-v2`,
+      );
+    }
+    throw err;
+  });
   if (status === 404 || !body?.data) {
     // Older servers and tokens without access to the endpoint: assume v1 at the first segment.
     return { path: `${clean.split('/')[0]}/`, type: 'kv', version: 1 };

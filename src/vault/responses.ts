@@ -41,8 +41,10 @@ export const tokenInfoSchema = z.looseObject({
   creation_ttl: z.number(),
   expire_time: z.nullable(z.string()),
   explicit_max_ttl: z.number(),
+  // OpenBao leaves both out for a token its expiration manager does not track: the root token
+  // of `operator init` (or generate-root). Such a token has no TTL to renew.
   issue_time: z.optional(z.string()),
-  renewable: z.boolean(),
+  renewable: z._default(z.boolean(), false),
   path: z.string(),
   meta: z.nullable(z.optional(stringMap)),
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contractTarget, http, sleep, unique, type ContractTarget } from './target.js';
+import { tokenInfoSchema } from '../../src/vault/responses.js';
+import { contractTarget, http, REAL_VAULT, sleep, unique, type ContractTarget } from './target.js';
 
 describe('Vault API contract: tokens and AppRole (§2)', () => {
   let target: ContractTarget;
@@ -16,6 +17,17 @@ describe('Vault API contract: tokens and AppRole (§2)', () => {
       expect(r.json.data).toMatchObject({ ttl: 0, expire_time: null, policies: ['root'], id: target.rootToken });
       // `root` from operator init and the dev server; `token` when `bao server -dev` mints it.
       expect(['root', 'token']).toContain(r.json.data.display_name);
+      // What eos reads of it fits: `renewable` and `issue_time` are there only for a token the
+      // expiration manager tracks, which the root token of `operator init` (and the dev
+      // server's, which stands for it) is not.
+      expect(tokenInfoSchema.safeParse(r.json.data).success).toBe(true);
+      if (!REAL_VAULT) expect(Object.keys(r.json.data)).not.toEqual(expect.arrayContaining(['renewable']));
+    });
+
+    it('a child token the expiration manager tracks says whether it is renewable, and since when', async () => {
+      const created = await vault('POST', 'auth/token/create', { ttl: '1h', policies: ['app'] });
+      const looked = await http(target, created.json.auth.client_token)('GET', 'auth/token/lookup-self');
+      expect(looked.json.data).toMatchObject({ renewable: true, issue_time: expect.any(String) });
     });
 
     it('reads a JSON body sent under the form content type (curl -d) as JSON, and a real form as a form', async () => {

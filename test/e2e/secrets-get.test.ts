@@ -151,6 +151,13 @@ describe('eos self secrets get', () => {
     expect(r.stderr).toBe('warning: printing secret values in clear (--reveal)\n');
   });
 
+  it('a path under no mount is "nothing mounted there", exit 1, even for the root token (Vault answers 403 to the mount lookup)', async () => {
+    const r = await get('nosuchmount/delphi/config');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: nosuchmount\/delphi\/config: no secrets engine is mounted there that this token may use/m);
+    expect(r.stderr).toMatch(/^hint: .*vault secrets enable -path=nosuchmount kv-v2$/m);
+  });
+
   it('refuses a bad token with exit 4', async () => {
     const r = await runCli(['self', 'secrets', 'get', 'secret/delphi/database/password'], { env: { ...env, VAULT_TOKEN: 'hvs.bad-token-0000000000000000' } });
     expect(r.code).toBe(4);

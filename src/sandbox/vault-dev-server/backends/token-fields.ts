@@ -37,8 +37,13 @@ export function authBlock(entry: TokenEntry, leaseDuration: number) {
   };
 }
 
-/** The `data` of auth/token/lookup-self. */
+/**
+ * The `data` of auth/token/lookup-self. OpenBao adds `renewable` and `issue_time` only for a
+ * token its expiration manager tracks: the root token `operator init` hands out (the one this
+ * server starts with, at auth/token/root) has neither.
+ */
 export function lookupData(entry: TokenEntry, ttl: number) {
+  const tracked = entry.path !== 'auth/token/root';
   return {
     accessor: entry.accessor,
     creation_time: Math.floor(entry.issueMs / 1000),
@@ -48,13 +53,13 @@ export function lookupData(entry: TokenEntry, ttl: number) {
     expire_time: entry.expireMs === null ? null : goTime(entry.expireMs),
     explicit_max_ttl: entry.explicitMaxTtl,
     id: entry.id,
-    issue_time: goTime(entry.issueMs),
+    ...(tracked ? { issue_time: goTime(entry.issueMs) } : {}),
     meta: entry.meta,
     num_uses: 0,
     orphan: entry.orphan,
     path: entry.path,
     policies: entry.policies,
-    renewable: entry.isRoot ? false : entry.renewable,
+    ...(tracked ? { renewable: entry.isRoot ? false : entry.renewable } : {}),
     ttl,
     type: 'service',
   };
