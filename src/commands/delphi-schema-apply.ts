@@ -1,4 +1,7 @@
+import { ADMIN_PASSWORD_ENV } from '../config/constants.js';
+import type { ApplyResult } from '../delphi/schema-migrator.js';
 import { adminPassword, resolveTarget, TARGET_OPTIONS } from './admin-target.js';
+import type { CommandContext } from './context.js';
 import { durationOption, MAX_WAIT_SECONDS } from './duration-option.js';
 import { writeJson } from './output.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
@@ -22,16 +25,30 @@ export default defineCommand({
   ],
   async run(options, context) {
     const lockTimeoutS = durationOption('--lock-timeout', options.lockTimeout, 1, MAX_WAIT_SECONDS);
-    const [{ applyMigrations, openPublicWarning, publicSchemaCreators }, { connectAdmin }, { classifyDatabaseError }] = await Promise.all([
+    const [{ applyMigrations, planMigrations, openPublicWarning, publicSchemaCreators }, { connectAdmin }, { classifyDatabaseError }] = await Promise.all([
       import('../delphi/schema-migrator.js'),
       import('../db/admin-session.js'),
       import('../db/errors.js'),
     ]);
     const { io } = context;
     const target = await resolveTarget(options, context);
+    const where = `${target.host}:${target.port}/${target.database}`;
+    // A dry run only reads what is installed: without the admin password it reads with the
+    // usual credentials (a reader's lease is enough), so the SQL can be printed for a DBA first.
+    if (options.dryRun && !io.env[ADMIN_PASSWORD_ENV]) {
+      const db = await context.database({
+        command: 'delphi schema apply --dry-run',
+        // The target resolved above (flags included), whatever credentials come with it.
+        env: { ...io.env, DELPHI_DB_HOST: target.host, DELPHI_DB_PORT: String(target.port), DELPHI_DB_NAME: target.database, DELPHI_DB_SSLMODE: target.sslmode },
+      });
+      const result = await planMigrations(db.pool, { rebuildRollups: Boolean(options.rebuildRollups), lockTimeoutS });
+      const open = openPublicWarning(await publicSchemaCreators(db.pool));
+      if (open) context.warn(open);
+      printResult(result, where, options.json === true, context);
+      return 0;
+    }
     const user = options.adminUser ?? io.env.DELPHI_DB_ADMIN_USER ?? 'postgres';
     const password = await adminPassword(context, user);
-    const where = `${target.host}:${target.port}/${target.database}`;
     const admin = await connectAdmin(target, user, password, 'eos-schema');
     // A second session only watches: an index build's progress is visible from outside it.
     const watch = options.dryRun ? undefined : await connectAdmin(target, user, password, 'eos-schema-progress').catch(() => undefined);
@@ -46,19 +63,8 @@ export default defineCommand({
       const changed = result.applied.length > 0 || result.rebuiltRollups;
       const open = openPublicWarning(await publicSchemaCreators(admin));
       if (open) context.warn(open);
-      (await context.logger()).info({ database: where, from: result.from, to: result.to, rebuiltRollups: result.rebuiltRollups, dryRun: result.dryRun }, 'eos schema applied');
-      if (options.json) {
-        const { sql, ...rest } = result;
-        writeJson(io, { ...rest, database: where, changed, ...(result.dryRun ? { sql } : {}) });
-      } else if (result.dryRun) {
-        io.stdout.write(`-- eos delphi schema apply --dry-run on ${where}: version ${result.from} → ${result.to}\n${result.sql}\n`);
-      } else if (!changed) {
-        io.stdout.write(`no changes: ${where} has eos schema version ${result.to}, the current one\n`);
-      } else {
-        const ms = result.applied.reduce((n, a) => n + a.ms, 0);
-        if (result.applied.length > 0) io.stdout.write(`applied ${result.applied.length} migration${result.applied.length === 1 ? '' : 's'} to ${where} in ${(ms / 1000).toFixed(1)} s: schema version ${result.from} → ${result.to}\n`);
-        if (result.rebuiltRollups) io.stdout.write('rebuilt the rollups from the pipeline tables\n');
-      }
+      (await context.logger()).info({ database: where, from: result.from, to: result.to, rebuiltRollups: result.rebuiltRollups, dryRun: result.dryRun, changed }, 'eos schema applied');
+      printResult(result, where, options.json === true, context);
       return 0;
     } catch (err) {
       // The admin's own sessions, not the context's database: a lost connection mid-apply is
@@ -70,3 +76,21 @@ export default defineCommand({
     }
   },
 });
+
+/** What an apply did, or would do (the SQL of a dry run), as text or JSON. */
+function printResult(result: ApplyResult, where: string, json: boolean, context: CommandContext): void {
+  const { io } = context;
+  const changed = result.applied.length > 0 || result.rebuiltRollups;
+  if (json) {
+    const { sql, ...rest } = result;
+    writeJson(io, { ...rest, database: where, changed, ...(result.dryRun ? { sql } : {}) });
+  } else if (result.dryRun) {
+    io.stdout.write(`-- eos delphi schema apply --dry-run on ${where}: version ${result.from} → ${result.to}\n${result.sql}\n`);
+  } else if (!changed) {
+    io.stdout.write(`no changes: ${where} has eos schema version ${result.to}, the current one\n`);
+  } else {
+    const ms = result.applied.reduce((n, a) => n + a.ms, 0);
+    if (result.applied.length > 0) io.stdout.write(`applied ${result.applied.length} migration${result.applied.length === 1 ? '' : 's'} to ${where} in ${(ms / 1000).toFixed(1)} s: schema version ${result.from} → ${result.to}\n`);
+    if (result.rebuiltRollups) io.stdout.write('rebuilt the rollups from the pipeline tables\n');
+  }
+}

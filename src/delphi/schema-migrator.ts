@@ -317,8 +317,17 @@ function recordSql(m: Migration, ms: number | null): string {
   return `INSERT INTO ${MIGRATIONS_TABLE} (version, name, checksum, duration_ms) VALUES (${m.version}, '${m.name}', '${m.checksum}', ${ms ?? 0});`;
 }
 
-export async function applyMigrations(db: pg.ClientBase, options: ApplyOptions = {}): Promise<ApplyResult> {
-  const progress = options.progress ?? (() => undefined);
+/**
+ * What an apply would run, and the version it would reach, changing nothing: reads the state
+ * only, so any login that may read the catalog and eos's record will do (a dry run needs no
+ * admin password).
+ */
+export async function planMigrations(db: Queryable, options: Pick<ApplyOptions, 'rebuildRollups' | 'lockTimeoutS'> = {}): Promise<ApplyResult> {
+  const { result, pending, before } = await plan(db, options);
+  return { ...result, dryRun: true, to: pending.at(-1)?.version ?? before.version };
+}
+
+async function plan(db: Queryable, options: Pick<ApplyOptions, 'rebuildRollups' | 'lockTimeoutS'>) {
   const migrations = await loadMigrations();
   const lockTimeout = `SET LOCAL lock_timeout = '${Math.max(1, Math.round(options.lockTimeoutS ?? 10))}s';`;
   const before = await readSchemaState(db, migrations);
@@ -338,8 +347,14 @@ export async function applyMigrations(db: pg.ClientBase, options: ApplyOptions =
     ...(pending.length > 0 ? [GRANT_READERS] : []),
     'COMMIT;',
   ].join('\n');
-  const result: ApplyResult = { from: before.version, to: before.version, dryRun: Boolean(options.dryRun), applied: [], rebuiltRollups: false, sql: script };
-  if (options.dryRun) return { ...result, to: pending.at(-1)?.version ?? before.version };
+  const result: ApplyResult = { from: before.version, to: before.version, dryRun: false, applied: [], rebuiltRollups: false, sql: script };
+  return { result, pending, before, rebuild, migrations, lockTimeout };
+}
+
+export async function applyMigrations(db: pg.ClientBase, options: ApplyOptions = {}): Promise<ApplyResult> {
+  if (options.dryRun) return planMigrations(db, options);
+  const progress = options.progress ?? (() => undefined);
+  const { result, pending, rebuild, migrations, lockTimeout } = await plan(db, options);
   if (pending.length === 0 && !rebuild) return result;
   await refuseUnsafe(db);
 

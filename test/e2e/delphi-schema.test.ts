@@ -80,6 +80,15 @@ describe('eos delphi schema on a pipeline-only database', () => {
     expect((await admin.query(`SELECT to_regclass('eos.schema_migrations') AS t`)).rows[0].t).toBeNull();
   });
 
+  it('--dry-run needs no admin password: it reads what is installed with the usual credentials', async () => {
+    const r = await runCli(['delphi', 'schema', 'apply', '--dry-run'], { env: { ...env, VAULT_MAX_RETRIES: '0' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^-- eos delphi schema apply --dry-run on .*: version 0 → ${LATEST_SCHEMA_VERSION}$`, 'm'));
+    expect(r.stdout).toContain('ALTER TABLE public.eos_alert_state_rollup SET SCHEMA eos;');
+    expect(r.stderr).not.toMatch(/admin password/);
+    expect((await admin.query(`SELECT to_regnamespace('eos') AS s`)).rows[0].s).toBeNull();
+  });
+
   it('--dry-run prints the SQL and changes nothing', async () => {
     const r = await runCli(['delphi', 'schema', 'apply', '--dry-run'], { env: adminEnv });
     expect(r.code, r.stderr).toBe(0);
