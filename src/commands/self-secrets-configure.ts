@@ -1,4 +1,6 @@
 import { homeOf } from '../util/home.js';
+import type { CredentialSourceName } from '../config/constants.js';
+import { parseSources } from './source-option.js';
 import { checkToken } from '../config/token-value.js';
 import { importEsm } from '../util/import-esm.js';
 import type { VaultAuthConfig } from '../config/schema.js';
@@ -26,6 +28,7 @@ const options = {
   audience: { flags: '--audience <aud>', description: 'with --github-oidc: the audience to ask for' },
   mount: { flags: '--mount <path>', description: 'with --auth jwt: where the JWT auth method is mounted (default: $EOS_JWT_MOUNT, else jwt)' },
   caCert: { flags: '--ca-cert <file>', description: "CA bundle that signed Vault's certificate" },
+  sources: { flags: '--sources <list>', description: 'credential sources this host allows, in order, e.g. dynamic or dynamic,kv (default with --yes: dynamic alone, failing closed)' },
   namespace: { flags: '--namespace <ns>', description: 'Vault namespace' },
   tlsSkipVerify: { flags: '--tls-skip-verify', description: "do not verify Vault's TLS certificate (test servers only)" },
   yes: { flags: '-y, --yes', description: 'never prompt; take flags, environment and defaults' },
@@ -51,6 +54,9 @@ export default defineCommand({
     const interactive = io.stdinIsTTY && io.stdoutIsTTY && !options.yes && !options.tokenStdin;
 
     const answers = interactive ? await withPrompts(io, (prompt) => ask(options, config.vault, io.env, prompt)) : fromFlags(options, config.vault.address, config.vault.auth, io.env);
+    // Which fallbacks this host allows is a decision, made here: a host set up for Vault fails
+    // closed (dynamic alone) unless told otherwise, and a file that already says keeps it.
+    answers.sources = parseSources(options.sources, '--sources') ?? current.credentials?.sources ?? (interactive ? await withPrompts(io, (prompt) => askSources(prompt)) : ['dynamic']);
     if (options.tokenStdin) {
       const token = (await readStdin(io.stdin)).trim();
       if (token === '') throw new UsageError('--token-stdin was given but standard input was empty', 'pipe the token in: vault print token | eos self secrets configure --token-stdin …');
@@ -169,6 +175,27 @@ async function ask(options: ConfigureOptions, vault: { address?: string; auth?: 
   const caCert = options.caCert ?? ((await input({ message: 'CA bundle for Vault\'s TLS certificate (empty: system CAs)', default: vault.caCert ?? '' }, context)).trim() || undefined);
   const namespace = options.namespace ?? ((await input({ message: 'Namespace (empty: none)', default: vault.namespace ?? '' }, context)).trim() || undefined);
   return { address, auth, token, caCert, namespace, tlsSkipVerify: options.tlsSkipVerify };
+}
+
+/** The fallbacks this host allows, asked once on a terminal. */
+async function askSources(context: PromptContext): Promise<CredentialSourceName[]> {
+  const { input } = await importEsm('./prompts.js', () => import('@inquirer/prompts'));
+  const text = await input(
+    {
+      message: 'Credential sources, in order (dynamic alone fails closed; add kv, env or defaults to fall back when Vault cannot serve)',
+      default: 'dynamic',
+      validate: (v: string) => {
+        try {
+          parseSources(v, 'sources');
+          return true;
+        } catch (err) {
+          return (err as Error).message;
+        }
+      },
+    },
+    context,
+  );
+  return parseSources(text, 'sources') ?? ['dynamic'];
 }
 
 /** --auth jwt: the role, and where the identity token comes from (exactly one source). */

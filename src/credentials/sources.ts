@@ -6,7 +6,7 @@ import type { Clock } from '../util/clock.js';
 import type { VaultClient } from '../vault/client.js';
 import { readEosFields } from '../vault/kv.js';
 import { dbCredentials, type DbCredentials } from '../db/credentials.js';
-import type { DbTarget } from '../db/target.js';
+import { isLoopbackHost, type DbTarget } from '../db/target.js';
 import { settleTls } from '../db/tls-offer.js';
 import { explainDenied } from '../vault/auth.js';
 import { databaseCredsSchema } from '../vault/responses.js';
@@ -135,12 +135,22 @@ export function defaultsReachable(options: { host?: string; port?: number; timeo
   });
 }
 
+/**
+ * The built-in development login, for a PostgreSQL on this machine only: the target the host is
+ * configured for (flags, DELPHI_DB_*, Vault KV, the config) must be a loopback address, else a
+ * production host whose Vault fails would send delphi/delphi to its real database (or to
+ * localhost, ignoring where the database is). Always warned.
+ */
 export function defaultsSource(ctx: SourceContext): CredentialSource {
   return {
     name: 'defaults',
     async obtain() {
-      ctx.warn(`USING THE BUILT-IN DEVELOPMENT CREDENTIALS ${DEFAULT_USER}/${DEFAULT_USER} on ${DEFAULT_HOST}:${DEFAULT_PORT} (source defaults): no other source could serve; never use them in production, restrict credentials.sources to fail closed`);
-      return dbCredentials({ host: DEFAULT_HOST, port: DEFAULT_PORT, database: 'delphi', sslmode: 'prefer', user: DEFAULT_USER, password: DEFAULT_USER, source: 'defaults' });
+      const target = await ctx.target();
+      if (!isLoopbackHost(target.host)) {
+        throw new SourceUnavailable(`the built-in development credentials are only tried on this machine's PostgreSQL; the target is ${target.host}:${target.port}`);
+      }
+      ctx.warn(`USING THE BUILT-IN DEVELOPMENT CREDENTIALS ${DEFAULT_USER}/${DEFAULT_USER} on ${target.host}:${target.port} (source defaults): no other source could serve; never use them in production, restrict credentials.sources to fail closed`);
+      return dbCredentials({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, user: DEFAULT_USER, password: DEFAULT_USER, source: 'defaults' });
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Config, ConfigInput, VaultAuthConfig } from '../config/schema.js';
+import type { CredentialSourceName } from '../config/constants.js';
 import { resolveVaultSettings, type VaultSettings } from '../config/vault-settings.js';
 import { writeConfigFile, writeFileAtomically } from '../config/write.js';
 import { authenticate, defaultTokenFile } from '../vault/auth.js';
@@ -17,6 +18,8 @@ export interface VaultAnswers {
   caCert?: string | undefined;
   namespace?: string | undefined;
   tlsSkipVerify?: boolean | undefined;
+  /** The credential sources this host allows, in order (credentials.sources). */
+  sources?: CredentialSourceName[] | undefined;
 }
 
 export interface VerifiedVault {
@@ -53,7 +56,8 @@ export async function saveConfiguration(file: string, current: ConfigInput, answ
   else delete vault.namespace;
   if (answers.tlsSkipVerify) vault.tlsSkipVerify = true;
   else delete vault.tlsSkipVerify;
-  await writeConfigFile(file, { ...current, vault });
+  const credentials = answers.sources ? { ...(current.credentials ?? {}), sources: answers.sources } : current.credentials;
+  await writeConfigFile(file, { ...current, vault, ...(credentials ? { credentials } : {}) });
   if (answers.token) {
     const tokenFile = answers.auth.method === 'token-file' ? answers.auth.path : defaultTokenFile(home);
     await writeFileAtomically(tokenFile, answers.token);

@@ -68,7 +68,7 @@ describe('eos delphi dashboard against the sandbox', () => {
       expect.stringMatching(/^warning: credential source kv skipped: Vault token expired or not valid: /),
       expect.stringMatching(/^warning: credential source env skipped: neither PG_DSN nor/),
     ]);
-    expect(once.stderr).toMatch(/^warning: USING THE BUILT-IN DEVELOPMENT CREDENTIALS delphi\/delphi on localhost:5432/m);
+    expect(once.stderr).toMatch(/^warning: USING THE BUILT-IN DEVELOPMENT CREDENTIALS delphi\/delphi on (localhost|127\.0\.0\.1):\d+/m);
     // The defaults lead nowhere here; the error is the token, with its exit code, not the fallback's ECONNREFUSED.
     expect(once.code).toBe(4);
     expect(once.stderr).toMatch(/^error: dynamic: Vault token expired or not valid: .*; the fallback to defaults credentials failed too: /m);

@@ -35,10 +35,22 @@ describe('eos self secrets configure', () => {
     expect(r.stdout).toMatch(/✓ Vault .* answers; token ok \(policies default, delphi, TTL \d+ s\)/);
     const config = JSON.parse(readFileSync(u.configFile, 'utf8'));
     expect(config.vault).toEqual({ address: vault.addr, auth: { method: 'token' } });
+    // A host set up for Vault without a word on fallbacks fails closed: dynamic alone.
+    expect(config.credentials).toEqual({ sources: ['dynamic'] });
     expect(readFileSync(u.tokenFile, 'utf8')).toBe(childToken);
     expect(statSync(u.tokenFile).mode & 0o777).toBe(0o600);
     expect(statSync(u.configFile).mode & 0o777).toBe(0o600);
     for (const text of [r.stdout, r.stderr, readFileSync(u.configFile, 'utf8'), readFileSync(u.env.EOS_LOG_FILE, 'utf8')]) expect(text).not.toContain(childToken);
+
+    // --sources says otherwise, and a file that already says keeps it on the next configure.
+    const withKv = await runCli(['self', 'secrets', 'configure', '--addr', vault.addr, '--sources', 'dynamic,kv', '--yes'], { env: u.env });
+    expect(withKv.code, withKv.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(u.configFile, 'utf8')).credentials).toEqual({ sources: ['dynamic', 'kv'] });
+    expect((await runCli(['self', 'secrets', 'configure', '--addr', vault.addr, '--yes'], { env: u.env })).code).toBe(0);
+    expect(JSON.parse(readFileSync(u.configFile, 'utf8')).credentials).toEqual({ sources: ['dynamic', 'kv'] });
+    const bad = await runCli(['self', 'secrets', 'configure', '--addr', vault.addr, '--sources', 'dynamic,vault', '--yes'], { env: u.env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: --sources "dynamic,vault" names an unknown source$/m);
 
     // The saved configuration works for the next command, with the token from the file.
     const get = await runCli(['self', 'secrets', 'get', 'secret/nothing'], { env: u.env });
@@ -182,9 +194,13 @@ describe('eos self secrets configure', () => {
     await answer(/Vault token \(hidden/, `${childToken}\r`);
     await answer(/CA bundle/, '\r');
     await answer(/Namespace/, '\r');
+    // Which fallbacks this host allows: asked, with failing closed (dynamic alone) as the default.
+    await answer(/Credential sources, in order/, `${'\u007f'.repeat(7)}dynamic,kv\r`);
     expect(await exited).toBe(0);
     expect(screen).toMatch(/saved .*config\.json and the token to .*\.vault-token/);
-    expect(JSON.parse(readFileSync(u.configFile, 'utf8')).vault).toEqual({ address: vault.addr, auth: { method: 'token' } });
+    const saved = JSON.parse(readFileSync(u.configFile, 'utf8'));
+    expect(saved.vault).toEqual({ address: vault.addr, auth: { method: 'token' } });
+    expect(saved.credentials).toEqual({ sources: ['dynamic', 'kv'] });
     expect(readFileSync(u.tokenFile, 'utf8')).toBe(childToken);
     // The token was typed into a hidden prompt: the terminal never shows it.
     expect(everything).not.toContain(childToken);

@@ -50,11 +50,23 @@ describe('the credential chain', () => {
     const env = buildChain({ config: config(['env']), env: { DELPHI_DB_USER: 'u', DELPHI_DB_PASSWORD: 'p', DELPHI_DB_HOST: 'h', DELPHI_DB_PORT: '5999' } });
     expect((await env.chain.resolve()).credentials).toMatchObject({ source: 'env', user: 'u', host: 'h', port: 5999, database: 'delphi' });
     const warnings: string[] = [];
-    const defaults = buildChain({ config: config(['env', 'defaults']), env: {}, warn: (w) => warnings.push(w) });
+    const defaults = buildChain({ config: config(['env', 'defaults']), env: { DELPHI_DB_HOST: 'localhost' }, warn: (w) => warnings.push(w) });
     const { credentials, attempts } = await defaults.chain.resolve();
     expect(credentials).toMatchObject({ source: 'defaults', user: 'delphi', host: 'localhost' });
     expect(attempts[0]?.reason).toBe('neither PG_DSN nor DELPHI_DB_USER and DELPHI_DB_PASSWORD are set');
     expect(warnings[0]).toMatch(/USING THE BUILT-IN DEVELOPMENT CREDENTIALS delphi\/delphi on localhost:5432/);
+  });
+
+  it('never sends the built-in development login to a database on another host: the target is the configured one, and only a loopback one gets it', async () => {
+    const warnings: string[] = [];
+    const remote = buildChain({ config: config(['env', 'defaults']), env: {}, warn: (w) => warnings.push(w) });
+    const err = (await remote.chain.resolve().catch((e: unknown) => e)) as NoCredentialsError;
+    expect(err).toBeInstanceOf(NoCredentialsError);
+    expect(err.message).toMatch(/defaults: the built-in development credentials are only tried on this machine's PostgreSQL; the target is file-host:5432/);
+    expect(warnings).toEqual([]);
+    // Loopback, the configured port and database are used, not a fixed localhost:5432/delphi.
+    const local = buildChain({ config: config(['defaults']), env: { DELPHI_DB_HOST: '127.0.0.1', DELPHI_DB_PORT: '6543', DELPHI_DB_NAME: 'pipeline' }, warn: () => undefined });
+    expect((await local.chain.resolve()).credentials).toMatchObject({ source: 'defaults', host: '127.0.0.1', port: 6543, database: 'pipeline' });
   });
 
   it('fails closed when restricted to dynamic and Vault is down: exit 3, the reason, no fallback', async () => {
