@@ -11,6 +11,7 @@ export const TARGET_OPTIONS = {
   port: { flags: '--port <port>', description: 'database port' },
   database: { flags: '--database <name>', description: 'database name' },
   sslmode: { flags: '--sslmode <mode>', description: 'TLS mode', choices: SSL_MODES },
+  sslrootcert: { flags: '--sslrootcert <file>', description: "the CA file that signed PostgreSQL's certificate (else PGSSLROOTCERT, the stored one, ~/.postgresql/root.crt)" },
 } as const;
 
 export interface TargetOptionValues {
@@ -18,6 +19,7 @@ export interface TargetOptionValues {
   port?: string | undefined;
   database?: string | undefined;
   sslmode?: (typeof SSL_MODES)[number] | undefined;
+  sslrootcert?: string | undefined;
 }
 
 /**
@@ -28,9 +30,9 @@ export async function resolveTarget(options: TargetOptionValues, context: Comman
   const [{ resolveDatabaseTarget }, { readEosFields }] = await Promise.all([import('../db/target.js'), import('../vault/kv.js')]);
   const { config } = context.config();
   const session = await context.vault().catch(() => undefined);
-  const kv = session ? await readEosFields(session.client, `${config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode']).catch(() => ({})) : {};
+  const kv = session ? await readEosFields(session.client, `${config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode', 'sslrootcert']).catch(() => ({})) : {};
   const target = resolveDatabaseTarget(
-    { host: options.host, port: options.port === undefined ? undefined : Number(options.port), database: options.database, sslmode: options.sslmode },
+    { host: options.host, port: options.port === undefined ? undefined : Number(options.port), database: options.database, sslmode: options.sslmode, sslrootcert: options.sslrootcert },
     context.io.env,
     kv,
     config,

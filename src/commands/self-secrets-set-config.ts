@@ -1,3 +1,5 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { SSL_MODES, type SslMode } from '../config/constants.js';
 import { importEsm } from '../util/import-esm.js';
 import { isValidDatabaseName, isValidHost } from '../db/target.js';
@@ -18,6 +20,7 @@ export default defineCommand({
     port: { flags: '--port <port>', description: 'database port (default: $DELPHI_DB_PORT)' },
     database: { flags: '--database <name>', description: 'database name (default: $DELPHI_DB_NAME)' },
     sslmode: { flags: '--sslmode <mode>', description: 'TLS mode (default: $DELPHI_DB_SSLMODE)', choices: SSL_MODES },
+    sslrootcert: { flags: '--sslrootcert <file>', description: "the CA file that signed PostgreSQL's certificate, for verify-ca/verify-full (a path on the hosts that run eos)" },
     local: { flags: '--local', description: 'store only in the local config (when Vault is not configured)' },
     yes: { flags: '-y, --yes', description: 'never prompt' },
     json: JSON_OPTION,
@@ -54,6 +57,8 @@ export default defineCommand({
     if (missing) throw new UsageError(`no terminal to ask for the database ${missing}: pass --${missing}`, 'e.g. --host 10.0.0.5 --port 5432 --database delphi --sslmode require');
     const values = validateDbConfig(raw as { host: string; port: string; database: string; sslmode: string });
     if (values.sslmode === 'disable') io.stderr.write('warning: sslmode=disable: credentials and data cross the network unencrypted\n');
+    const sslrootcert = options.sslrootcert ?? current.sslrootcert;
+    if (options.sslrootcert !== undefined) checkRootCert(options.sslrootcert);
 
     // Vault first: if it refuses, the local copy is left as it was.
     let stored = 'local config';
@@ -64,10 +69,11 @@ export default defineCommand({
         port: String(values.port),
         database: values.database,
         sslmode: values.sslmode,
+        ...(sslrootcert ? { sslrootcert } : {}),
       });
-      stored = `Vault ${config.kv.mount}/delphi/config/{host,port,database,sslmode} and the local config`;
+      stored = `Vault ${config.kv.mount}/delphi/config/{host,port,database,sslmode${sslrootcert ? ',sslrootcert' : ''}} and the local config`;
     }
-    await writeConfigFile(location.path, { ...file, database: { host: values.host, port: values.port, name: values.database, sslmode: values.sslmode } });
+    await writeConfigFile(location.path, { ...file, database: { ...(file.database ?? {}), host: values.host, port: values.port, name: values.database, sslmode: values.sslmode, ...(sslrootcert ? { sslrootcert } : {}) } });
     (await context.logger()).info({ ...values, local: Boolean(options.local) }, 'database configuration saved');
     if (options.json) writeJson(io, { ...values, storedIn: options.local ? ['local'] : ['vault', 'local'], file: location.path });
     else io.stdout.write(`saved ${values.host}:${values.port}/${values.database} (sslmode=${values.sslmode}) to ${stored} (${location.path})\n`);
@@ -94,3 +100,23 @@ function validateDbConfig(raw: { host: string; port: string; database: string; s
   return { host: raw.host, port, database: raw.database, sslmode: raw.sslmode as SslMode };
 }
 
+
+/** A CA file must hold a certificate: /etc/passwd given by mistake is named, not stored. */
+function checkRootCert(file: string): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'latin1');
+  } catch (err) {
+    throw new UsageError(`--sslrootcert ${quoted(file)} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, "name the PEM file of the CA that signed PostgreSQL's certificate");
+  }
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const parses = (block: string) => {
+    try {
+      new X509Certificate(block);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!blocks.some(parses)) throw new UsageError(`--sslrootcert ${quoted(file)} holds no PEM certificate`, "name the PEM file of the CA that signed PostgreSQL's certificate (-----BEGIN CERTIFICATE-----)");
+}

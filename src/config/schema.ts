@@ -80,6 +80,8 @@ const database = z.strictObject({
   port: z.optional(z.int().check(z.minimum(1), z.maximum(65535))),
   name: z.optional(nonEmpty),
   sslmode: z.optional(z.enum(SSL_MODES)),
+  /** The CA file that signed PostgreSQL's certificate, as libpq's sslrootcert. */
+  sslrootcert: z.optional(nonEmpty),
   /** How long reads are retried while PostgreSQL restarts or fails over (default 15s). */
   retryWindow: z.optional(duration),
 });

@@ -48,7 +48,7 @@ export function buildChain(options: ChainOptions) {
       let kv: Record<string, string> = {};
       try {
         const { client } = await vault();
-        kv = await readEosFields(client, `${options.config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode']);
+        kv = await readEosFields(client, `${options.config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode', 'sslrootcert']);
       } catch {
         // Vault cannot say where the database is: the environment, the file or defaults do.
       }

@@ -51,6 +51,7 @@ export function dynamicSource(ctx: SourceContext): CredentialSource {
         port: target.port,
         database: target.database,
         sslmode: target.sslmode,
+        sslrootcert: target.sslrootcert,
         user: response.data.username,
         password: response.data.password,
         source: 'dynamic',
@@ -76,6 +77,7 @@ export function kvSource(ctx: SourceContext): CredentialSource {
         port: fields.port ? Number(fields.port) : target.port,
         database: fields.name ?? target.database,
         sslmode: target.sslmode,
+        sslrootcert: target.sslrootcert,
         user: fields.username,
         password: fields.password,
         source: 'kv',
@@ -99,6 +101,7 @@ export function envSource(ctx: SourceContext): CredentialSource {
           port: parsed.port ? Number(parsed.port) : 5432,
           database: parsed.database ?? 'delphi',
           sslmode: (SSL_MODES as readonly string[]).includes(sslmode) ? sslmode : 'prefer',
+          sslrootcert: new URLSearchParams(dsn.split('?')[1] ?? '').get('sslrootcert') ?? (ctx.env.PGSSLROOTCERT || undefined),
           user: parsed.user,
           password: parsed.password,
           source: 'env',
@@ -107,7 +110,7 @@ export function envSource(ctx: SourceContext): CredentialSource {
       const { DELPHI_DB_USER: user, DELPHI_DB_PASSWORD: password } = ctx.env;
       if (!user || !password) throw new SourceUnavailable('neither PG_DSN nor DELPHI_DB_USER and DELPHI_DB_PASSWORD are set');
       const target = await ctx.target();
-      return dbCredentials({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, user, password, source: 'env' });
+      return dbCredentials({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, sslrootcert: target.sslrootcert, user, password, source: 'env' });
     },
   };
 }
@@ -150,7 +153,7 @@ export function defaultsSource(ctx: SourceContext): CredentialSource {
         throw new SourceUnavailable(`the built-in development credentials are only tried on this machine's PostgreSQL; the target is ${target.host}:${target.port}`);
       }
       ctx.warn(`USING THE BUILT-IN DEVELOPMENT CREDENTIALS ${DEFAULT_USER}/${DEFAULT_USER} on ${target.host}:${target.port} (source defaults): no other source could serve; never use them in production, restrict credentials.sources to fail closed`);
-      return dbCredentials({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, user: DEFAULT_USER, password: DEFAULT_USER, source: 'defaults' });
+      return dbCredentials({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, sslrootcert: target.sslrootcert, user: DEFAULT_USER, password: DEFAULT_USER, source: 'defaults' });
     },
   };
 }

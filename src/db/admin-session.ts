@@ -10,8 +10,8 @@ import type { DbTarget } from './target.js';
  * A session as the PostgreSQL admin, for the one-time work a reader's credentials may not do:
  * the engine's group roles, eos's schema objects. The password is used, never printed.
  */
-export async function connectAdmin(target: Pick<DbTarget, 'host' | 'port' | 'database' | 'sslmode'>, user: string, password: string, application: string): Promise<pg.Client> {
-  const credentials = await settleTls(dbCredentials({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, user, password, source: 'env' }));
+export async function connectAdmin(target: Pick<DbTarget, 'host' | 'port' | 'database' | 'sslmode' | 'sslrootcert'>, user: string, password: string, application: string): Promise<pg.Client> {
+  const credentials = await settleTls(dbCredentials({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, sslrootcert: target.sslrootcert, user, password, source: 'env' }));
   const admin = new pg.Client({
     ...toPgConfig(credentials),
     application_name: application,

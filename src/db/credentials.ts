@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
 import type pg from 'pg';
 import type { CredentialSourceName, SslMode } from '../config/schema.js';
 
@@ -23,6 +25,8 @@ export interface DbCredentials {
   lease?: LeaseRef;
   /** For `prefer`: whether the server said it accepts TLS (db/tls-offer.ts asks it). */
   tlsOffered?: boolean;
+  /** The CA file to check the server's certificate against (libpq's sslrootcert). */
+  sslrootcert?: string | undefined;
 }
 
 /**
@@ -42,19 +46,34 @@ export function dbCredentials(fields: DbCredentials): DbCredentials {
  * encrypt; `require` encrypts without checking the certificate; `verify-*` check it.
  */
 export function toPgConfig(c: DbCredentials): pg.ClientConfig {
+  // libpq: with a root certificate, `require` checks the chain as verify-ca does.
+  const mode = c.sslmode === 'require' && c.sslrootcert ? 'verify-ca' : c.sslmode;
+  const ca = c.sslrootcert && (mode === 'verify-ca' || mode === 'verify-full') ? readRootCert(c.sslrootcert) : undefined;
   const ssl =
-    c.sslmode === 'require' || (c.sslmode === 'prefer' && c.tlsOffered === true)
+    mode === 'require' || (mode === 'prefer' && c.tlsOffered === true)
       ? { rejectUnauthorized: false }
-      : c.sslmode === 'verify-ca' || c.sslmode === 'verify-full'
-        ? { rejectUnauthorized: true }
-        : false;
+      : mode === 'verify-ca'
+        ? // The chain, not the name: libpq's verify-ca.
+          { rejectUnauthorized: true, ...(ca ? { ca } : {}), checkServerIdentity: () => undefined }
+        : mode === 'verify-full'
+          ? { rejectUnauthorized: true, ...(ca ? { ca } : {}) }
+          : false;
   return { host: c.host, port: c.port, database: c.database, user: c.user, password: c.password, ssl };
+}
+
+function readRootCert(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`the sslrootcert ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'name the PEM file of the CA that signed PostgreSQL\'s certificate (--sslrootcert, PGSSLROOTCERT, or ~/.postgresql/root.crt)');
+  }
 }
 
 /** A libpq connection URL (for PG_DSN); the password is URL-encoded. */
 export function toDsn(c: DbCredentials): string {
   const enc = encodeURIComponent;
-  return `postgresql://${enc(c.user)}:${enc(c.password)}@${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}/${enc(c.database)}?sslmode=${c.sslmode}`;
+  const root = c.sslrootcert ? `&sslrootcert=${enc(c.sslrootcert)}` : '';
+  return `postgresql://${enc(c.user)}:${enc(c.password)}@${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}/${enc(c.database)}?sslmode=${c.sslmode}${root}`;
 }
 
 /** For logs and status: who and where, never the password. */

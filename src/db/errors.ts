@@ -34,6 +34,8 @@ export function classifyDatabaseError(err: unknown, context: { user?: string | u
       err,
     );
   }
+  const tls = tlsProblem(code, message);
+  if (tls) return new DatabaseUnreachableError(`PostgreSQL${context.where ? ` at ${context.where}` : ''}: ${tls.problem}`, tls.hint, err);
   if (UNREACHABLE.has(code) || /timeout|Connection terminated/i.test(message)) {
     return new DatabaseUnreachableError(
       `cannot reach PostgreSQL${context.where ? ` at ${context.where}` : ''}: ${message}`,
@@ -42,4 +44,21 @@ export function classifyDatabaseError(err: unknown, context: { user?: string | u
     );
   }
   return err;
+}
+
+/** A TLS failure on the way to PostgreSQL, named with the option that fixes it (not a bug, not "unreachable"). */
+function tlsProblem(code: string, message: string): { problem: string; hint: string } | undefined {
+  if (/does not support SSL/i.test(message)) {
+    return { problem: 'the server offers no TLS, and sslmode asks for it', hint: "turn ssl on in the server's postgresql.conf, or choose sslmode prefer or disable (set delphi-db-config --sslmode)" };
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || /Hostname\/IP does not match/i.test(message)) {
+    return { problem: `its certificate does not name the host connected to (${message})`, hint: 'connect by a name the certificate holds (--host), or use sslmode=verify-ca, which checks the CA and not the name' };
+  }
+  if (/^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|CERT_UNTRUSTED)$/.test(code) || /self[- ]signed certificate|unable to verify the first certificate/i.test(message)) {
+    return { problem: `its certificate is not signed by a CA eos trusts (${message})`, hint: "give the CA that signed it: --sslrootcert on set delphi-db-config, PGSSLROOTCERT, or ~/.postgresql/root.crt" };
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return { problem: `its certificate is not valid now (${message})`, hint: "renew the server's certificate" };
+  }
+  return undefined;
 }

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { SSL_MODES, type SslMode } from '../config/constants.js';
 import type { Config } from '../config/schema.js';
 import { quoted, UsageError } from '../errors.js';
@@ -8,6 +10,8 @@ export interface DbTarget {
   port: number;
   database: string;
   sslmode: SslMode;
+  /** The CA file PostgreSQL's certificate is checked against (libpq's sslrootcert); Node's roots when absent. */
+  sslrootcert?: string | undefined;
   origins: Record<'host' | 'port' | 'database' | 'sslmode', 'flag' | 'env' | 'vault-kv' | 'file' | 'default'>;
 }
 
@@ -16,6 +20,7 @@ export interface TargetFlags {
   port?: number | undefined;
   database?: string | undefined;
   sslmode?: SslMode | undefined;
+  sslrootcert?: string | undefined;
 }
 
 export const DEFAULT_TARGET = { host: 'localhost', port: 5432, database: 'delphi', sslmode: 'prefer' as SslMode };
@@ -53,7 +58,12 @@ export function resolveDatabaseTarget(flags: TargetFlags, env: NodeJS.ProcessEnv
   if (!isValidDatabaseName(database)) throw new UsageError(`database name ${quoted(database)} (from ${from('database')}) is not allowed`, 'use letters, digits, _, $ and -, starting with a letter or _');
   const sslmode = String(pick('sslmode', [['flag', flags.sslmode], ['env', env.DELPHI_DB_SSLMODE], ['vault-kv', kv.sslmode], ['file', config.database.sslmode]], DEFAULT_TARGET.sslmode));
   if (!(SSL_MODES as readonly string[]).includes(sslmode)) throw new UsageError(`sslmode ${quoted(sslmode)} (from ${from('sslmode')}) is not valid`, `use one of ${SSL_MODES.join(', ')}`);
-  return { host, port, database, sslmode: sslmode as SslMode, origins };
+  // libpq's order: the connection's own sslrootcert, PGSSLROOTCERT, then ~/.postgresql/root.crt if it exists.
+  const home = env.HOME ?? '';
+  const defaultRoot = home ? path.join(home, '.postgresql', 'root.crt') : undefined;
+  const sslrootcert =
+    flags.sslrootcert ?? (env.DELPHI_DB_SSLROOTCERT || undefined) ?? (env.PGSSLROOTCERT || undefined) ?? (kv.sslrootcert || undefined) ?? config.database.sslrootcert ?? (defaultRoot && existsSync(defaultRoot) ? defaultRoot : undefined);
+  return { host, port, database, sslmode: sslmode as SslMode, ...(sslrootcert ? { sslrootcert } : {}), origins };
 }
 
 const HOST_NAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;

@@ -92,6 +92,8 @@ export function workerEnvironment(base: NodeJS.ProcessEnv, c: DbCredentials): No
     PGUSER: c.user,
     PGPASSWORD: c.password,
     PGSSLMODE: c.sslmode,
+    // libpq reads it for verify-ca/verify-full (and for require, as verify-ca, when it is set).
+    ...(c.sslrootcert ? { PGSSLROOTCERT: c.sslrootcert } : {}),
   };
 }
 

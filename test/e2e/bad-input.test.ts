@@ -193,6 +193,13 @@ function cases(): [string, Case][] {
   add('--json: test with a bad namespace', { argv: [...test, '--json'], env: { VAULT_NAMESPACE: '../x' }, code: 2, error: /^the namespace .* is not a Vault namespace path/ });
   add('--json: schema status with an absurd timeout', { argv: [...schemaStatus, '--json'], env: { VAULT_CLIENT_TIMEOUT: '1e9s' }, code: 2, error: /^VAULT_CLIENT_TIMEOUT=/ });
 
+  for (const [what, file, error] of [
+    ['not a certificate', '/etc/passwd', /^--sslrootcert "\/etc\/passwd" holds no PEM certificate$/],
+    ['missing', '/nonexistent/root.crt', /^--sslrootcert "\/nonexistent\/root\.crt" cannot be read: ENOENT$/],
+  ] as const) {
+    add(`set delphi-db-config --sslrootcert ${what}`, { argv: [...setConfig, '--host', 'db', '--port', '5432', '--database', 'delphi', '--sslmode', 'verify-full', '--local', '--sslrootcert', file], code: 2, error });
+  }
+
   // Flags and arguments commander rejects: usage, exit 2.
   for (const argv of [[...status, '--bogus'], [...get], ['self', 'secrets', 'nope'], ['--log-level', 'loud', ...status], [...env, '--format', 'xml'], [...configure, '--auth', 'kerberos', '--yes']]) {
     add(`usage: ${argv.join(' ')}`, { argv, code: 2, error: /./ });

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAdmin } from '../../src/db/admin-session.js';
 import { dbCredentials, toPgConfig, type DbCredentials } from '../../src/db/credentials.js';
+import { classifyDatabaseError } from '../../src/db/errors.js';
 import { forgetTlsOffers, serverOffersTls, settleTls } from '../../src/db/tls-offer.js';
 import { startPostgresCluster, type PostgresCluster } from '../../src/sandbox/postgres.js';
 import { clusterInfo } from '../helpers/pg.js';
@@ -103,6 +104,45 @@ describe('sslmode on a PostgreSQL that offers TLS, and on one that does not', ()
     expect(await encrypted(toPgConfig(await settleTls(credentials(cluster, 'require', user, password))))).toBe(true);
     expect(await encrypted(toPgConfig(await settleTls(credentials(cluster, 'allow', user, password))))).toBe(false);
     expect(await encrypted(toPgConfig(await settleTls(credentials(cluster, 'disable', user, password))))).toBe(false);
+  });
+
+  it('verify-full checks the chain against sslrootcert (a CA made here) and the name; verify-ca only the chain; each failure says which option fixes it', async () => {
+    const user = cluster.adminUser;
+    const password = cluster.adminPassword;
+    const as = (host: string, sslmode: DbCredentials['sslmode'], sslrootcert?: string) =>
+      dbCredentials({ host, port: cluster.port, database: 'postgres', user, password, sslmode, sslrootcert, source: 'env' });
+    const failure = async (c: DbCredentials) => {
+      const err = await encrypted(toPgConfig(c)).then(() => undefined, (e: unknown) => classifyDatabaseError(e, { where: `${c.host}:${c.port}` }));
+      return err as { message: string; hint?: string; exitCode?: number } | undefined;
+    };
+
+    expect(await encrypted(toPgConfig(as('127.0.0.1', 'verify-full', pki.caFile)))).toBe(true);
+    // Node's roots do not know this CA: the one line names the cause and the option.
+    const untrusted = await failure(as('127.0.0.1', 'verify-full'));
+    expect(untrusted?.message).toMatch(/^PostgreSQL at 127\.0\.0\.1:\d+: its certificate is not signed by a CA eos trusts/);
+    expect(untrusted?.hint).toMatch(/--sslrootcert on set delphi-db-config, PGSSLROOTCERT, or ~\/\.postgresql\/root\.crt/);
+    expect(untrusted?.exitCode).toBe(5);
+    // The certificate names 127.0.0.1 and vault.test, not localhost: verify-full refuses, verify-ca does not look.
+    const misnamed = await failure(as('localhost', 'verify-full', pki.caFile));
+    expect(misnamed?.message).toMatch(/its certificate does not name the host connected to/);
+    expect(misnamed?.hint).toMatch(/sslmode=verify-ca/);
+    expect(await encrypted(toPgConfig(as('localhost', 'verify-ca', pki.caFile)))).toBe(true);
+    // libpq: require with a root certificate checks the chain, as verify-ca does.
+    const other = makeTestPki();
+    try {
+      expect((await failure(as('127.0.0.1', 'require', other.caFile)))?.message).toMatch(/not signed by a CA eos trusts/);
+    } finally {
+      other.remove();
+    }
+    expect(await encrypted(toPgConfig(as('127.0.0.1', 'require')))).toBe(true);
+  });
+
+  it('a server without TLS, asked for it, says so and which setting to change', async () => {
+    const run = clusterInfo();
+    const c = dbCredentials({ host: run.host, port: run.port, database: 'postgres', user: run.adminUser, password: run.adminPassword, sslmode: 'require', source: 'env' });
+    const err = (await encrypted(toPgConfig(c)).then(() => undefined, (e: unknown) => classifyDatabaseError(e, { where: 'x' }))) as { message: string; hint: string };
+    expect(err.message).toBe('PostgreSQL at x: the server offers no TLS, and sslmode asks for it');
+    expect(err.hint).toMatch(/--sslmode/);
   });
 
   it('asks nothing it cannot reach: a closed port or a server that answers no are "no TLS", and the connection says why', async () => {

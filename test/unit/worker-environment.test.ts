@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { credentialsFileText, WITHHELD_FROM_WORKER, workerBaseEnvironment } from '../../src/exec/worker-supervisor.js';
+import { credentialsFileText, WITHHELD_FROM_WORKER, workerBaseEnvironment, workerEnvironment } from '../../src/exec/worker-supervisor.js';
 
 /** What `exec` keeps from its worker: eos's own secrets, and the config's identity-token variable. */
 describe('the environment a worker starts from', () => {
@@ -40,5 +40,16 @@ describe('the credentials file', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('what a libpq worker is given for TLS', () => {
+  it('names the CA file in PG_DSN and PGSSLROOTCERT, so verify-full works through libpq', () => {
+    const env = workerEnvironment({}, { host: 'db.internal', port: 5432, database: 'delphi', user: 'u', password: 'p', sslmode: 'verify-full', sslrootcert: '/etc/eos/pg-ca.pem', source: 'dynamic' });
+    expect(env.PGSSLROOTCERT).toBe('/etc/eos/pg-ca.pem');
+    expect(env.PGSSLMODE).toBe('verify-full');
+    expect(new URL(env.PG_DSN as string).searchParams.get('sslrootcert')).toBe('/etc/eos/pg-ca.pem');
+    const none = workerEnvironment({}, { host: 'h', port: 5432, database: 'd', user: 'u', password: 'p', sslmode: 'require', source: 'env' });
+    expect('PGSSLROOTCERT' in none).toBe(false);
   });
 });
