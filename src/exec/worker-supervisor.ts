@@ -186,7 +186,7 @@ export class WorkerSupervisor {
     const watchdog = child.pid === undefined ? undefined : startWatchdog(child.pid);
     this.starts += 1;
     this.options.observe?.({ type: 'start' });
-    this.options.log?.info({ pid: child.pid, source: credentials.source, user: credentials.user, start: this.starts }, 'worker started');
+    this.options.log?.info({ workerPid: child.pid, source: credentials.source, user: credentials.user, start: this.starts }, 'worker started');
     child.on('error', (err: NodeJS.ErrnoException) => {
       this.options.log?.error({ error: err.message }, 'worker could not be started');
       if (this.child === child) this.resolveExit(err.code === 'EACCES' ? 126 : 127);
@@ -197,7 +197,7 @@ export class WorkerSupervisor {
       this.options.observe?.({ type: 'exit', code, signal });
       if (this.child !== child || this.restarting) return;
       const status = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
-      this.options.log?.info({ pid: child.pid, code, signal }, 'worker exited');
+      this.options.log?.info({ workerPid: child.pid, code, signal }, 'worker exited');
       this.resolveExit(status);
     });
   }
@@ -211,7 +211,7 @@ export class WorkerSupervisor {
     if (action.kind === 'signal') {
       // The worker keeps its environment; a signal tells it to re-read what it can (e.g. a file).
       this.signalGroup(action.signal);
-      this.options.log?.info({ pid: this.child?.pid, signal: action.signal, reason }, 'worker signalled');
+      this.options.log?.info({ workerPid: this.child?.pid, signal: action.signal, reason }, 'worker signalled');
       // The old lease is revoked when this resolves, and its revocation ends the role's sessions:
       // the worker gets a moment to reconnect first (or until it exits).
       await this.settle(Math.min(this.options.graceMs, SIGNAL_SETTLE_MS));
@@ -225,7 +225,7 @@ export class WorkerSupervisor {
       this.restarting = false;
     }
     this.options.observe?.({ type: 'restart' });
-    this.options.log?.info({ pid: this.child?.pid, reason }, 'worker restarted with new credentials');
+    this.options.log?.info({ workerPid: this.child?.pid, reason }, 'worker restarted with new credentials');
   }
 
   private settle(ms: number): Promise<void> {

@@ -287,6 +287,17 @@ export class VaultTransport {
 
 function connectionError(url: URL, err: Error): Error {
   const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    // Trusted, but for another name: the CA is fine, the name is the thing to fix.
+    return new VaultTlsError(
+      `the TLS certificate of ${url.origin} does not name ${url.hostname} (${err.message})`,
+      'connect by a name the certificate holds (VAULT_ADDR), or set VAULT_TLS_SERVER_NAME to one',
+      err,
+    );
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return new VaultTlsError(`the TLS certificate of ${url.origin} is not valid now (${code})`, "renew Vault's certificate (or check this machine's clock)", err);
+  }
   if (TLS_CERT_ERRORS.has(code) || /certificate/i.test(err.message)) {
     return new VaultTlsError(
       `the TLS certificate of ${url.origin} is not trusted (${code || err.message})`,

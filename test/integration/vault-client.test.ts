@@ -172,7 +172,11 @@ describe('the Vault client over TLS', () => {
   it('checks the server name, which VAULT_TLS_SERVER_NAME can set', async () => {
     const server = await scripted([TOKEN_OK], tls);
     const viaName = server.url.replace('127.0.0.1', 'localhost');
-    await expect(client(viaName, { VAULT_CACERT: caFile }).lookupSelf()).rejects.toBeInstanceOf(VaultTlsError);
+    const err = await client(viaName, { VAULT_CACERT: caFile }).lookupSelf().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VaultTlsError);
+    // The CA is right; the name is what to fix, and the hint says with what.
+    expect((err as Error).message).toMatch(/^the TLS certificate of https:\/\/localhost:\d+ does not name localhost/);
+    expect((err as VaultTlsError).hint).toMatch(/VAULT_TLS_SERVER_NAME/);
     expect((await client(viaName, { VAULT_CACERT: caFile, VAULT_TLS_SERVER_NAME: 'vault.test' }).lookupSelf()).policies).toEqual(['default']);
   });
 
