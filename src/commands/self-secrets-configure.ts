@@ -69,6 +69,7 @@ export default defineCommand({
     let verified: Awaited<ReturnType<typeof verifyVault>> | undefined;
     try {
       verified = await verifyVault(answers, config, io.env);
+      for (const warning of verified.warnings) context.warn(warning);
     } catch (err) {
       if (!options.force || !isEosError(err)) throw err;
       io.stderr.write(`warning: saving anyway (--force), although: ${err.message}\n`);

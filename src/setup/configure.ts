@@ -26,6 +26,8 @@ export interface VerifiedVault {
   health: HealthInfo;
   token: TokenInfo;
   settings: VaultSettings;
+  /** What the login found worth saying (a secret file others may read). */
+  warnings: string[];
 }
 
 /** sys/health must answer (unsealed) and the credentials must authenticate (lookup-self). */
@@ -39,9 +41,9 @@ export async function verifyVault(answers: VaultAnswers, config: Config, env: No
   const client = createVaultClient({ settings: { ...settings, maxRetries: Math.min(settings.maxRetries, 1) } });
   try {
     const health = await client.health();
-    await authenticate(client, settings, home, env);
+    const auth = await authenticate(client, settings, home, env);
     const token = await client.lookupSelf();
-    return { health, token, settings };
+    return { health, token, settings, warnings: auth.warnings ?? [] };
   } finally {
     client.close();
   }

@@ -1,6 +1,6 @@
 import { homeOf } from '../util/home.js';
 import { checkToken } from '../config/token-value.js';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PermissionDeniedError, UsageError } from '../errors.js';
 import type { VaultSettings } from '../config/vault-settings.js';
@@ -20,6 +20,14 @@ export interface Authenticated {
   source: TokenSource;
   /** For AppRole: the TTL the login granted (the keeper must renew or log in again). */
   leaseDuration?: number;
+  /** Said once to the user: a secret file others may read. */
+  warnings?: string[];
+}
+
+/** A secret file (a secret-id, a token) that group or others may read: said, not refused (the Vault CLI does not refuse either). */
+async function exposure(file: string, what: string): Promise<string[]> {
+  const mode = await stat(file).then((s) => s.mode & 0o777, () => 0);
+  return mode & 0o077 ? [`the ${what} ${file} is mode ${mode.toString(8).padStart(4, '0')}: others on this machine may read it (chmod 600 ${file})`] : [];
 }
 
 export function defaultTokenFile(home: string): string {
@@ -67,6 +75,14 @@ export async function authenticate(client: VaultClient, settings: VaultSettings,
     }
     if (secretId === '') throw new UsageError(`the AppRole secret-id file ${auth.secretIdFile} is empty`, 'write the secret-id into it');
     const login = await client.approleLogin(auth.mount, auth.roleId, secretId).catch((err: unknown) => {
+      // Vault answers a wrong role-id or secret-id (or a used-up one) with 400: a refused login, exit 4.
+      if (err instanceof VaultBadRequestError) {
+        throw new PermissionDeniedError(
+          `Vault refused the AppRole login at auth/${auth.mount}/login: ${oneLine(err.errors)}`,
+          `check the role-id and the secret-id in ${auth.secretIdFile} (vault write -f auth/${auth.mount}/role/<name>/secret-id makes a new one)`,
+          err,
+        );
+      }
       // Vault answers 404 when nothing is mounted there: no AppRole to log in to.
       if (err instanceof VaultNotFoundError) {
         throw new PermissionDeniedError(
@@ -78,7 +94,7 @@ export async function authenticate(client: VaultClient, settings: VaultSettings,
       throw err;
     });
     client.token = login.client_token;
-    return { source: 'approle', leaseDuration: login.lease_duration };
+    return { source: 'approle', leaseDuration: login.lease_duration, warnings: await exposure(auth.secretIdFile, 'AppRole secret-id file') };
   }
   const file = auth.method === 'token-file' ? auth.path : defaultTokenFile(home ?? homeOf(env));
   let token = '';
@@ -104,7 +120,7 @@ export async function authenticate(client: VaultClient, settings: VaultSettings,
     );
   }
   client.token = checkToken(token, file);
-  return { source: 'token-file' };
+  return { source: 'token-file', warnings: await exposure(file, 'token file') };
 }
 
 /**

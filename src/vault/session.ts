@@ -27,6 +27,7 @@ export async function openVaultSession(options: SessionOptions): Promise<VaultSe
   const client = createVaultClient({ settings });
   try {
     const auth = await authenticate(client, settings, options.home, options.env);
+    for (const warning of auth.warnings ?? []) options.warn?.(warning);
     return { client, settings, auth };
   } catch (err) {
     client.close();

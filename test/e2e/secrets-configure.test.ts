@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -83,6 +83,25 @@ describe('eos self secrets configure', () => {
     expect(r.stderr).not.toMatch(/eos self secrets configure/);
     expect(existsSync(u.configFile)).toBe(false);
     expect(existsSync(u.tokenFile)).toBe(false);
+  });
+
+  it('an AppRole login with a wrong secret-id is refused (exit 4, not 1); a secret-id file others may read is named', async () => {
+    const u = user();
+    const secretIdFile = path.join(u.home, 'secret-id');
+    writeFileSync(secretIdFile, 'not-the-secret-id-1234\n', { mode: 0o600 });
+    const args = ['self', 'secrets', 'configure', '--yes', '--addr', vault.addr, '--auth', 'approle', '--role-id', vault.approle.roleId, '--secret-id-file', secretIdFile];
+    const wrong = await runCli(args, { env: u.env });
+    expect(wrong.code).toBe(4);
+    expect(wrong.stderr).toMatch(/^error: Vault refused the AppRole login at auth\/approle\/login: /m);
+    expect(wrong.stderr + wrong.stdout).not.toContain('not-the-secret-id-1234');
+    expect(existsSync(u.configFile)).toBe(false);
+
+    // The right one, in a file as `vault write … > file` leaves it under a 022 umask.
+    writeFileSync(secretIdFile, `${vault.approle.secretId}\n`);
+    chmodSync(secretIdFile, 0o644);
+    const open = await runCli(args, { env: u.env });
+    expect(open.code, open.stderr).toBe(0);
+    expect(open.stderr).toMatch(new RegExp(`^warning: the AppRole secret-id file ${secretIdFile} is mode 0644: others on this machine may read it \\(chmod 600 `, 'm'));
   });
 
   it('names the real fix: AppRole not enabled at the mount (exit 4), a token file that does not exist (exit 2)', async () => {
