@@ -151,6 +151,13 @@ describe('eos self secrets get', () => {
     expect(r.stderr).toBe('warning: printing secret values in clear (--reveal)\n');
   });
 
+  it('a folder is named as one, with the keys under it, not "no secret"', async () => {
+    const r = await get('secret/delphi/database');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: secret\/delphi\/database: no secret here, but a folder holding password, username$/m);
+    expect(r.stderr).toMatch(/^hint: read one of them: eos self secrets get secret\/delphi\/database\/password$/m);
+  });
+
   it('a path under no mount is "nothing mounted there", exit 1, even for the root token (Vault answers 403 to the mount lookup)', async () => {
     const r = await get('nosuchmount/delphi/config');
     expect(r.code).toBe(1);
