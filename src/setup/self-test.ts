@@ -8,6 +8,8 @@ import type { VaultSession } from '../vault/session.js';
 import { databaseRoleSchema } from '../vault/responses.js';
 import { VaultPermissionDeniedError } from '../vault/errors.js';
 import { checkGrants, describeMissing, grantPath } from './token-grants.js';
+import { postgresTls, vaultTls } from './tls-report.js';
+import { isLoopbackHost } from '../db/target.js';
 
 /**
  * `eos self secrets test`: the whole path, end to end — Vault, token, engine, role, issue,
@@ -138,6 +140,29 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
     const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
     return `PostgreSQL ${rows[0]?.v} at ${c.host}:${c.port}/${c.database}, login in ${Math.round(performance.now() - start)} ms`;
   });
+  await step(
+    'tls',
+    'Vault and PostgreSQL connections encrypted and checked',
+    async () => {
+      const c = creds as DbCredentials;
+      const settings = (session as VaultSession).settings;
+      const [vault, postgres] = [await vaultTls(settings), postgresTls(client as pg.Client, c.sslmode)];
+      // On this machine nothing crosses a network: said, not warned.
+      const local = (host: string) => isLoopbackHost(host.replace(/^\[(.*)\]$/, '$1'));
+      const concerns = [
+        vault.concern && !local(new URL(settings.address).hostname) ? `Vault: ${vault.concern}` : undefined,
+        postgres.concern && !local(c.host) ? `PostgreSQL: ${postgres.concern}` : undefined,
+      ].filter((x): x is string => x !== undefined);
+      const detail = `Vault ${vault.detail}; PostgreSQL ${postgres.detail}`;
+      if (concerns.length === 0) return detail;
+      return {
+        status: 'warn',
+        detail: `${detail}. ${concerns.join('; ')}`,
+        hint: 'https:// with VAULT_CACERT for Vault; sslmode=verify-full with --sslrootcert for PostgreSQL (eos self secrets set delphi-db-config)',
+      };
+    },
+    false,
+  );
   await step('select', 'SELECT works', async () => {
     const c = client as pg.Client;
     const { rows } = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`);

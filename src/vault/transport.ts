@@ -74,6 +74,11 @@ const TLS_CERT_ERRORS = new Set([
 
 /** CA bundle, client certificate and SNI as an https.Agent. Files are read once, here. */
 export function buildHttpsAgent(tls: TlsSettings): https.Agent {
+  return new https.Agent({ keepAlive: true, ...tlsConnectOptions(tls) });
+}
+
+/** The TLS options every connection to Vault uses (the agent's, and `test`'s look at the certificate). */
+export function tlsConnectOptions(tls: TlsSettings): Pick<https.AgentOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'> {
   const read = (file: string, what: string) => {
     try {
       return readFileSync(file);
@@ -109,14 +114,13 @@ export function buildHttpsAgent(tls: TlsSettings): https.Agent {
       if (/\.(pem|crt)$/i.test(name)) ca.push(certificates(path.join(tls.caPath, name)));
     }
   }
-  return new https.Agent({
-    keepAlive: true,
+  return {
     ca: ca.length > 0 ? ca : undefined,
     cert: tls.clientCert ? read(tls.clientCert, 'client certificate') : undefined,
     key: tls.clientKey ? read(tls.clientKey, 'client key') : undefined,
     rejectUnauthorized: !tls.tlsSkipVerify,
     servername: tls.tlsServerName,
-  });
+  };
 }
 
 /** One HTTP exchange with Vault, as metrics count it. */

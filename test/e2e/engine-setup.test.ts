@@ -64,8 +64,10 @@ describe('setting up the engine from nothing, then test and status', () => {
     const test = await eos(['self', 'secrets', 'test', '--json']);
     const report = JSON.parse(test.stdout) as { ok: boolean; steps: { id: string; status: string; detail?: string }[] };
     expect(report.steps.filter((s) => s.status !== 'pass' && s.status !== 'info')).toEqual([]);
-    expect(report.steps.map((s) => s.id)).toEqual(['vault', 'token', 'grants', 'engine', 'role', 'issue', 'connect', 'select', 'access', 'renew', 'revoke', 'role-gone', 'fallbacks']);
+    expect(report.steps.map((s) => s.id)).toEqual(['vault', 'token', 'grants', 'engine', 'role', 'issue', 'connect', 'tls', 'select', 'access', 'renew', 'revoke', 'role-gone', 'fallbacks']);
     expect(report.steps.find((s) => s.id === 'access')?.detail).toMatch(/^INSERT into alerts and CREATE TABLE refused with 42501/);
+    // On this machine, plain connections are said, not warned (nothing crosses a network).
+    expect(report.steps.find((s) => s.id === 'tls')).toMatchObject({ status: 'pass', detail: 'Vault plain HTTP; PostgreSQL unencrypted (sslmode=disable)' });
     expect(test.code).toBe(0);
 
     // The worker role is proven the other way round: it writes alerts, and still may not run DDL.

@@ -10,6 +10,7 @@ import { dbCredentials, toPgConfig, type DbCredentials } from '../../src/db/cred
 import { classifyDatabaseError } from '../../src/db/errors.js';
 import { forgetTlsOffers, serverOffersTls, settleTls } from '../../src/db/tls-offer.js';
 import { startPostgresCluster, type PostgresCluster } from '../../src/sandbox/postgres.js';
+import { postgresTls } from '../../src/setup/tls-report.js';
 import { clusterInfo } from '../helpers/pg.js';
 import { makeTestPki } from '../helpers/pki.js';
 
@@ -143,6 +144,29 @@ describe('sslmode on a PostgreSQL that offers TLS, and on one that does not', ()
     const err = (await encrypted(toPgConfig(c)).then(() => undefined, (e: unknown) => classifyDatabaseError(e, { where: 'x' }))) as { message: string; hint: string };
     expect(err.message).toBe('PostgreSQL at x: the server offers no TLS, and sslmode asks for it');
     expect(err.hint).toMatch(/--sslmode/);
+  });
+
+  it("test's TLS report: protocol, certificate, until when, checked or not — from the connections eos really makes", async () => {
+    const connected = async (c: DbCredentials) => {
+      const client = new pg.Client(toPgConfig(c));
+      await client.connect();
+      return client;
+    };
+    const verifiedClient = await connected(dbCredentials({ host: '127.0.0.1', port: cluster.port, database: 'postgres', user: cluster.adminUser, password: cluster.adminPassword, sslmode: 'verify-full', sslrootcert: pki.caFile, source: 'env' }));
+    const preferClient = await connected(await settleTls(dbCredentials({ host: '127.0.0.1', port: cluster.port, database: 'postgres', user: cluster.adminUser, password: cluster.adminPassword, sslmode: 'prefer', source: 'env' })));
+    const run = clusterInfo();
+    const plainClient = await connected(dbCredentials({ host: run.host, port: run.port, database: 'postgres', user: run.adminUser, password: run.adminPassword, sslmode: 'disable', source: 'env' }));
+    try {
+      const verified = postgresTls(verifiedClient, 'verify-full');
+      expect(verified.detail).toMatch(/^TLSv1\.[23], CN=vault\.test until \d{4}-\d{2}-\d{2}, verified$/);
+      // The CA made here lives two days: a certificate that ends within 30 days is a warning.
+      expect(verified.concern).toMatch(/within 30 days/);
+      expect(postgresTls(verifiedClient, 'verify-full', Date.now() - 60 * 86400 * 1000).concern).toBeUndefined();
+      expect(postgresTls(preferClient, 'prefer')).toMatchObject({ detail: expect.stringMatching(/NOT verified$/), concern: expect.stringMatching(/not checked/) });
+      expect(postgresTls(plainClient, 'disable')).toMatchObject({ detail: 'unencrypted (sslmode=disable)', concern: expect.stringMatching(/in clear/) });
+    } finally {
+      await Promise.all([verifiedClient.end(), preferClient.end(), plainClient.end()]);
+    }
   });
 
   it('asks nothing it cannot reach: a closed port or a server that answers no are "no TLS", and the connection says why', async () => {

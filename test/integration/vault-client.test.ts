@@ -3,6 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
+import { vaultTls } from '../../src/setup/tls-report.js';
 import { resolveVaultSettings } from '../../src/config/vault-settings.js';
 import { createVaultClient } from '../../src/vault/client.js';
 import { makeTestPki } from '../helpers/pki.js';
@@ -178,6 +179,18 @@ describe('the Vault client over TLS', () => {
     expect((err as Error).message).toMatch(/^the TLS certificate of https:\/\/localhost:\d+ does not name localhost/);
     expect((err as VaultTlsError).hint).toMatch(/VAULT_TLS_SERVER_NAME/);
     expect((await client(viaName, { VAULT_CACERT: caFile, VAULT_TLS_SERVER_NAME: 'vault.test' }).lookupSelf()).policies).toEqual(['default']);
+  });
+
+  it("test's TLS report of Vault: verified with VAULT_CACERT, not without; a certificate ending soon is a warning", async () => {
+    const server = await scripted([TOKEN_OK], tls);
+    const settings = (extra: Record<string, string>) => resolveVaultSettings({ address: server.url }, { VAULT_TOKEN: 'hvs.test', ...extra }, configSchema.parse({}));
+    const withCa = await vaultTls(settings({ VAULT_CACERT: caFile }));
+    expect(withCa.detail).toMatch(/^TLSv1\.[23], CN=vault\.test until \d{4}-\d{2}-\d{2}, verified$/);
+    expect(withCa.concern).toMatch(/within 30 days/);
+    const without = await vaultTls(settings({}));
+    expect(without).toMatchObject({ detail: expect.stringMatching(/NOT verified$/), concern: expect.stringMatching(/not checked/) });
+    const skipped = await vaultTls(settings({ VAULT_CACERT: caFile, VAULT_SKIP_VERIFY: 'true' }));
+    expect(skipped.concern).toMatch(/VAULT_SKIP_VERIFY is on/);
   });
 
   it('refuses a redirect to another host when no certificate is checked (VAULT_SKIP_VERIFY)', async () => {
