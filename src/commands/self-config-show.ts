@@ -1,3 +1,5 @@
+import type { DbTarget } from '../db/target.js';
+import type { CommandContext } from './context.js';
 import { writeJson } from './output.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
 
@@ -12,6 +14,9 @@ export default defineCommand({
     const { io, globals } = context;
     const { config, location, fromFile } = context.config();
     const vault = resolveVaultSettings({}, io.env, config);
+    // The target in force, as every command resolves it: the environment, Vault KV (when Vault
+    // answers within a few seconds: this is a look, not a wait), the file, the defaults.
+    const target = await targetInForce(context);
     const logTarget = { file: globals.logFile, level: globals.logLevel, configFile: config.log.file, configLevel: config.log.level, env: io.env };
 
     const report = {
@@ -33,6 +38,7 @@ export default defineCommand({
       },
       kv: config.kv,
       database: config.database,
+      target: { host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, sslrootcert: target.sslrootcert ?? null, origins: target.origins, kvRead: target.kvRead },
       engine: config.engine,
       credentials: config.credentials,
       log: { file: resolveLogFile(logTarget), level: resolveLogLevel(logTarget) },
@@ -50,7 +56,7 @@ export default defineCommand({
         : vault.auth.method === 'jwt'
           ? `jwt (role ${vault.auth.role} at auth/${vault.auth.mount}/, identity token from ${describeIdentityTokenSource(vault.auth.identityToken)})`
           : vault.auth.method;
-    const db = config.database;
+    const t = target.origins;
     const lines: [string, string][] = [
       ['config file', `${location.path} (${location.origin}${fromFile ? '' : '; no file, defaults in force'})`],
       ['vault address', `${vault.address} (${o.address})`],
@@ -59,7 +65,11 @@ export default defineCommand({
       ['tls', vault.tlsSkipVerify ? 'verification SKIPPED' : vault.caCert ? `verify with CA ${vault.caCert}` : 'verify with system CAs'],
       ['namespace', vault.namespace ?? '-'],
       ['kv mount', config.kv.mount],
-      ['database', `${db.host ?? 'localhost'}:${db.port ?? 5432}/${db.name ?? 'delphi'}${db.sslmode ? ` sslmode=${db.sslmode}` : ''}`],
+      [
+        'database',
+        `${target.host}:${target.port}/${target.database} sslmode=${target.sslmode}${target.sslrootcert ? ` sslrootcert=${target.sslrootcert}` : ''} ` +
+          `(host from ${t.host}, port from ${t.port}, name from ${t.database}, sslmode from ${t.sslmode}${target.kvRead ? '' : `; Vault KV not read: ${target.kvWhy}`})`,
+      ],
       ['engine', `${config.engine.mount}/creds/${config.engine.role} (worker ${config.engine.workerRole}, connection ${config.engine.connection})`],
       ['sources', `${config.credentials.sources.join(' → ')}, renew at ${Math.round(config.credentials.renewAt * 100)} %`],
       ['log', `${report.log.file} (${report.log.level})`],
@@ -69,3 +79,26 @@ export default defineCommand({
     return 0;
   },
 });
+
+/** The database target with the origin of each field; Vault KV asked for at most 3 s. */
+async function targetInForce(context: CommandContext): Promise<DbTarget & { kvRead: boolean; kvWhy?: string }> {
+  const [{ resolveDatabaseTarget }, { readEosFields }] = await Promise.all([import('../db/target.js'), import('../vault/kv.js')]);
+  const { config } = context.config();
+  let kv: Record<string, string> = {};
+  let kvWhy: string | undefined;
+  const read = (async () => {
+    const session = await context.vault();
+    return readEosFields(session.client, `${config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode', 'sslrootcert']);
+  })();
+  const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 3000).unref());
+  try {
+    const answer = await Promise.race([read, timeout]);
+    if (answer === 'timeout') kvWhy = 'no answer within 3 s';
+    else kv = answer;
+  } catch (err) {
+    kvWhy = err instanceof Error ? err.message : String(err);
+  }
+  read.catch(() => undefined);
+  const target = resolveDatabaseTarget({}, context.io.env, kv, config);
+  return { ...target, kvRead: kvWhy === undefined, ...(kvWhy ? { kvWhy } : {}) };
+}

@@ -38,11 +38,15 @@ describe('what a command opens, through its context', () => {
     return { HOME: home, XDG_STATE_HOME: path.join(home, 'state'), EOS_LOG_FILE: path.join(home, 'eos.log'), VAULT_ADDR: vault.addr, VAULT_TOKEN: vault.rootToken };
   };
 
-  it('config show opens neither Vault nor the database', async () => {
+  it('config show reads the stored target from Vault KV (and says where each field came from), never opening the database', async () => {
     const { opened, deps } = recording();
     const r = await runEos(['self', 'config', 'show', '--json'], { env: user(), deps });
     expect(r.code).toBe(0);
-    expect(opened).toEqual([]);
+    expect(opened).toEqual(['vault']);
+    // What every command would use, not the file's copy (there is none) or localhost:5432.
+    expect(JSON.parse(r.stdout).target).toMatchObject({ host: 'db.internal', origins: { host: 'vault-kv', port: 'default' }, kvRead: true });
+    const text = await runEos(['self', 'config', 'show'], { env: user(), deps: recording().deps });
+    expect(text.stdout).toMatch(/^database +db\.internal:5432\/delphi sslmode=prefer \(host from vault-kv, port from default, name from default, sslmode from default\)$/m);
   });
 
   it('get opens the Vault session it was given, once, and never the database', async () => {
