@@ -74,7 +74,9 @@ export async function applyEnginePlan(plan: EnginePlan, deps: ApplyDeps): Promis
   // 3. The connection (its password is never read back: unchanged settings are left alone).
   const connectionPath = `${setup.mount}/config/${setup.connection}`;
   const current = await readOrNull(deps.client, connectionPath, databaseConnectionSchema);
-  const wanted = plan.connection;
+  // What a site added to the URL by hand for Vault's plugin (sslrootcert, sslcert, sslkey: paths
+  // on the Vault host) is kept: a re-apply must not take the CA away from Vault's connection.
+  const wanted = { ...plan.connection, connection_url: keepSiteParameters(plan.connection.connection_url, current?.connection_details.connection_url) };
   const connectionChanges: string[] = [];
   if (current) {
     const compare = (field: string, was: string | undefined, now: string) => was !== now && connectionChanges.push(`${field}: ${was ?? '-'} → ${now}`);
@@ -219,4 +221,19 @@ export async function applyWithAdmin(plan: EnginePlan, client: VaultClient, admi
   } finally {
     await admin.end().catch(() => undefined);
   }
+}
+
+/** The URL eos wants, with the query parameters of the current one that eos does not set itself. */
+export function keepSiteParameters(wanted: string, current: string | undefined): string {
+  if (!current) return wanted;
+  const split = (url: string): [string, URLSearchParams] => {
+    const q = url.indexOf('?');
+    return q === -1 ? [url, new URLSearchParams()] : [url.slice(0, q), new URLSearchParams(url.slice(q + 1))];
+  };
+  const [base, params] = split(wanted);
+  const [, theirs] = split(current);
+  for (const [key, value] of theirs) if (!params.has(key)) params.append(key, value);
+  // {{username}} and {{password}} live before the `?`; the rest is plain text Vault passes to libpq.
+  const query = [...params].map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%2F/g, '/')}`).join('&');
+  return query ? `${base}?${query}` : base;
 }

@@ -3,7 +3,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVaultDevServer, type VaultDevServer } from '../../src/sandbox/vault-dev-server/server.js';
 import { createVaultClient, type VaultClient } from '../../src/vault/client.js';
-import { applyWithAdmin } from '../../src/setup/engine-apply.js';
+import { applyWithAdmin, keepSiteParameters } from '../../src/setup/engine-apply.js';
+import { makeTestPki } from '../helpers/pki.js';
 import { buildEnginePlan, type EngineSetup } from '../../src/setup/engine-plan.js';
 import { PermissionDeniedError } from '../../src/errors.js';
 import { clusterInfo, freshDatabase } from '../helpers/pg.js';
@@ -80,6 +81,27 @@ describe('applying the engine set-up: privilege checks and --dry-run', () => {
     const written = (await client.read<{ policy: string }>('sys/policies/acl/eos-delphi-reader')).data;
     expect(written?.policy).toBe(plan().policies[0]?.text);
     expect(written?.policy).toContain('path "database/creds/delphi-readonly"');
+  });
+
+  it("keeps what a site added to the connection's URL for Vault's plugin (a CA on the Vault host): a re-apply changes nothing", async () => {
+    await applyWithAdmin(plan(), client, adminPassword, false);
+    const pki = makeTestPki();
+    const read = async () => (await client.read<{ connection_details: { connection_url: string } }>('database/config/delphi-postgresql')).data?.connection_details.connection_url ?? '';
+    const original = await read();
+    const write = (url: string) => client.write('database/config/delphi-postgresql', { plugin_name: 'postgresql-database-plugin', connection_url: url, username: 'postgres', password: adminPassword, allowed_roles: 'delphi-readonly' });
+    try {
+      await write(`${original}&sslrootcert=${pki.caFile}`);
+      const again = await applyWithAdmin(plan(), client, adminPassword, false);
+      expect(again.find((s) => s.step === 'connection delphi-postgresql')).toEqual({ step: 'connection delphi-postgresql', status: 'unchanged' });
+      expect(await read()).toBe(`${original}&sslrootcert=${pki.caFile}`);
+    } finally {
+      await write(original);
+      pki.remove();
+    }
+    // A change eos does make (another sslmode) keeps the site's parameter beside it.
+    expect(keepSiteParameters('postgresql://{{username}}:{{password}}@db:5432/delphi?sslmode=verify-full', 'postgresql://{{username}}:{{password}}@db:5432/delphi?sslmode=require&sslrootcert=/etc/vault/pg-ca.pem'))
+      .toBe('postgresql://{{username}}:{{password}}@db:5432/delphi?sslmode=verify-full&sslrootcert=/etc/vault/pg-ca.pem');
+    expect(keepSiteParameters('postgresql://h/d?sslmode=disable', undefined)).toBe('postgresql://h/d?sslmode=disable');
   });
 
   it('keeps the TTLs a role has when none are given, and says each field it changes', async () => {
