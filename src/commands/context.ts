@@ -114,12 +114,15 @@ export function createContext(io: IO, globals: GlobalOptions, deps: ContextDeps 
       io.stderr.write(`warning: ${message}\n`);
     },
     vault() {
+      // Nothing new is opened once the run is closing (a signal cut it off mid-way).
+      if (closed) return Promise.reject(new Error('the command is ending: no new Vault session'));
       // Imported here: commands that never talk to Vault (config show) never load its client.
       const open = deps.openVaultSession ?? ((options: SessionOptions) => import('../vault/session.js').then(({ openVaultSession }) => openVaultSession(options)));
       session ??= Promise.resolve().then(() => open({ config: context.config().config, env: io.env, warn: context.warn }));
       return session;
     },
     database(request) {
+      if (closed) return Promise.reject(new Error('the command is ending: no new database'));
       const open = deps.openDatabase ?? ((options: OpenDatabaseOptions) => import('../credentials/open-database.js').then(({ openDatabase }) => openDatabase(options)));
       database ??= context.logger().then((logger) =>
         open({

@@ -1,6 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { checkRoleName } from '../config/vault-names.js';
-import { unlessInterrupted } from './interrupt.js';
+import { InterruptedError, unlessInterrupted } from './interrupt.js';
 import { cleanUpOnce } from './last-resort.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -79,7 +79,7 @@ export default defineCommand({
       supervisorRef = supervisor;
       // Until the worker runs, a signal ends eos (nothing to pass it to): no wait on a Vault or
       // PostgreSQL that does not answer.
-      held = await unlessInterrupted(context.interrupt, holdCredentials(
+      const holding = holdCredentials(
         { config, env: io.env, sources, role, log, command: `exec ${command}`, warn: context.warn },
         {
           onRotate: (next, reason) => supervisor.rotate(next, reason),
@@ -89,7 +89,17 @@ export default defineCommand({
           },
           onNoFallback: (detail) => io.stderr.write(`error: ${detail}\n`),
         },
-      ));
+      );
+      try {
+        held = await unlessInterrupted(context.interrupt, holding);
+      } catch (err) {
+        // Cut off while they were being issued: credentials that still come are revoked (for a
+        // second at most; Vault ends them at their TTL otherwise), never left to a dead process.
+        if (err instanceof InterruptedError) await Promise.race([holding.then((h) => h.close(), () => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+        throw err;
+      }
+      // A signal that came while they were issued, answered within the grace: no worker starts.
+      if (context.interrupt.received) throw new InterruptedError(context.interrupt.received);
       if (held.credentials.source !== 'dynamic') context.warn(`the worker runs with ${held.credentials.source} credentials, not dynamic ones`);
       forward = (signal: NodeJS.Signals) => {
         if (!childGone) supervisor.forward(signal);

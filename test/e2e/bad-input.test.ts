@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -300,6 +300,24 @@ describe('bad input: one line, the documented exit code, nothing changed', () =>
     expect(performance.now() - sent).toBeLessThan(1500);
     expect(eos.output.stderr).toMatch(new RegExp(`^error: interrupted by ${signal}$`, 'm'));
     expect(eos.output.stderr).not.toMatch(/bug in eos/);
+  });
+
+  it.each([[150], [350], [550]])('exec signalled while its credentials are issued (after %i ms): no worker runs, no lease is left', async (after) => {
+    const control = (path: string, body: unknown) => fetch(`${fixture.addr}/__dev/${path}`, { method: 'POST', headers: { 'X-Vault-Token': fixture.rootToken }, body: JSON.stringify(body) });
+    await control('latency', { ms: 600, path: 'database/creds' });
+    const marker = path.join(home, `worker-ran-${after}`);
+    const interrupt = interruptController();
+    const timer = setTimeout(() => interrupt.fire('SIGTERM'), after);
+    try {
+      const r = await runEos([...exec, '--source', 'dynamic', '--role', 'delphi-readonly', '--', 'sh', '-c', `touch ${marker}`], { env: baseEnv, deps: { interrupt } });
+      expect(r.code, r.stderr).toBe(143);
+    } finally {
+      clearTimeout(timer);
+      await control('latency', { ms: 0 });
+    }
+    expect(existsSync(marker)).toBe(false);
+    const leases = async () => ((await (await fetch(`${fixture.addr}/__dev/leases`, { headers: { 'X-Vault-Token': fixture.rootToken } })).json()) as { leases: unknown[] }).leases;
+    await expect.poll(leases, { timeout: 3000 }).toEqual([]);
   });
 
   it('has at least 150 cases', () => {
