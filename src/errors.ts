@@ -48,6 +48,13 @@ export class UsageError extends EosError {
   }
 }
 
+/**
+ * A value that cannot be right whatever the state of the world — a token with a line break, an
+ * address that is no URL, a namespace that is a path (exit 2). The credential chain stops on it
+ * rather than trying the next source; a file that is missing or unreadable right now is not this.
+ */
+export class MalformedValueError extends UsageError {}
+
 /** A configuration file that cannot be read or does not validate (exit 2). */
 export class ConfigError extends EosError {
   readonly file: string;

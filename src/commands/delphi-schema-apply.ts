@@ -39,12 +39,21 @@ export default defineCommand({
       const db = await context.database({
         command: 'delphi schema apply --dry-run',
         // The target resolved above (flags included), whatever credentials come with it.
-        env: { ...io.env, DELPHI_DB_HOST: target.host, DELPHI_DB_PORT: String(target.port), DELPHI_DB_NAME: target.database, DELPHI_DB_SSLMODE: target.sslmode },
+        env: {
+          ...io.env,
+          DELPHI_DB_HOST: target.host,
+          DELPHI_DB_PORT: String(target.port),
+          DELPHI_DB_NAME: target.database,
+          DELPHI_DB_SSLMODE: target.sslmode,
+          ...(target.sslrootcert ? { DELPHI_DB_SSLROOTCERT: target.sslrootcert } : {}),
+        },
       });
       const result = await planMigrations(db.pool, { rebuildRollups: Boolean(options.rebuildRollups), lockTimeoutS });
       const open = openPublicWarning(await publicSchemaCreators(db.pool));
       if (open) context.warn(open);
-      printResult(result, where, options.json === true, context);
+      // Named by where it was read: static credentials (KV, PG_DSN) carry a host of their own.
+      const read = db.pool.credentials;
+      printResult(result, `${read.host}:${read.port}/${read.database}`, options.json === true, context);
       return 0;
     }
     const user = options.adminUser ?? io.env.DELPHI_DB_ADMIN_USER ?? 'postgres';

@@ -93,9 +93,9 @@ export default defineCommand({
       try {
         held = await unlessInterrupted(context.interrupt, holding);
       } catch (err) {
-        // Cut off while they were being issued: credentials that still come are revoked (for a
-        // second at most; Vault ends them at their TTL otherwise), never left to a dead process.
-        if (err instanceof InterruptedError) await Promise.race([holding.then((h) => h.close(), () => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+        // Cut off while they were being issued: credentials that still come are revoked (for half
+        // a second at most; Vault ends them at their TTL otherwise), never left to a dead process.
+        if (err instanceof InterruptedError) await Promise.race([holding.then((h) => h.close(), () => undefined), new Promise((r) => setTimeout(r, 500).unref())]);
         throw err;
       }
       // A signal that came while they were issued, answered within the grace: no worker starts.

@@ -1,4 +1,4 @@
-import { quoted, UsageError } from '../errors.js';
+import { MalformedValueError, quoted } from '../errors.js';
 
 /**
  * Names eos puts into Vault paths, checked where they come in: a role `../../sys/seal-status`
@@ -27,20 +27,21 @@ export function isVaultPathOfNames(path: string): boolean {
 const NAME_HINT = 'letters, digits and _, with . and - inside (no /, no .., not empty)';
 
 export function checkRoleName(role: string, origin: string): string {
-  if (!isVaultName(role)) throw new UsageError(`the role ${quoted(role)} (from ${origin}) is not a Vault role name`, `a role name is ${NAME_HINT}`);
+  if (!isVaultName(role)) throw new MalformedValueError(`the role ${quoted(role)} (from ${origin}) is not a Vault role name`, `a role name is ${NAME_HINT}`);
   return role;
 }
 
 export function checkMountPath(mount: string, origin: string): string {
   if (!isVaultPathOfNames(mount) || mount.endsWith('/')) {
-    throw new UsageError(`the mount ${quoted(mount)} (from ${origin}) is not a Vault mount path`, `a mount path is names joined by /, each ${NAME_HINT}`);
+    throw new MalformedValueError(`the mount ${quoted(mount)} (from ${origin}) is not a Vault mount path`, `a mount path is names joined by /, each ${NAME_HINT}`);
   }
   return mount;
 }
 
 export function checkNamespace(namespace: string, origin: string): string {
-  if (!isVaultPathOfNames(namespace)) {
-    throw new UsageError(`the namespace ${quoted(namespace)} (from ${origin}) is not a Vault namespace path`, `a namespace is names joined by /, e.g. team-a or team-a/prod; each ${NAME_HINT}`);
+  // Vault and OpenBao strip a leading `/` (`/admin` is `admin`).
+  if (!isVaultPathOfNames(namespace.replace(/^\/+/, '') || namespace)) {
+    throw new MalformedValueError(`the namespace ${quoted(namespace)} (from ${origin}) is not a Vault namespace path`, `a namespace is names joined by /, e.g. team-a or team-a/prod; each ${NAME_HINT}`);
   }
   return namespace;
 }
@@ -50,12 +51,12 @@ export function checkNamespace(namespace: string, origin: string): string {
  * would resolve into another path), no control characters, `?` or `#`, and within Vault's length.
  */
 export function checkSecretPath(path: string): string {
-  if (path.length > MAX_PATH) throw new UsageError(`the path is too long (${path.length} characters; at most ${MAX_PATH})`, 'give the logical path of one secret, e.g. secret/delphi/database/password');
+  if (path.length > MAX_PATH) throw new MalformedValueError(`the path is too long (${path.length} characters; at most ${MAX_PATH})`, 'give the logical path of one secret, e.g. secret/delphi/database/password');
   const segments = path.replace(/^\/+/, '').replace(/\/$/, '').split('/');
   // eslint-disable-next-line no-control-regex -- refusing control characters is the point
   const bad = segments.find((s) => s === '' || s === '.' || s === '..' || /[\u0000-\u001f\u007f?#]/.test(s));
   if (bad !== undefined) {
-    throw new UsageError(`the path ${quoted(path)} is not a Vault path: ${bad === '' ? 'an empty segment' : `the segment ${quoted(bad)}`}`, 'give the logical path of one secret, e.g. secret/delphi/database/password (no ., .., //, ? or #)');
+    throw new MalformedValueError(`the path ${quoted(path)} is not a Vault path: ${bad === '' ? 'an empty segment' : `the segment ${quoted(bad)}`}`, 'give the logical path of one secret, e.g. secret/delphi/database/password (no ., .., //, ? or #)');
   }
   return path;
 }

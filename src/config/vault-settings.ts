@@ -1,4 +1,4 @@
-import { quoted, UsageError } from '../errors.js';
+import { MalformedValueError, quoted } from '../errors.js';
 import { checkToken } from './token-value.js';
 import { checkNamespace } from './vault-names.js';
 import { parseDurationSeconds } from '../util/duration.js';
@@ -77,13 +77,13 @@ export function resolveVaultSettings(flags: VaultFlags, env: NodeJS.ProcessEnv, 
   const skip = envValue(env, 'SKIP_VERIFY');
   const skipFromEnv = skip === undefined ? undefined : parseGoBool(skip.value);
   if (skip && skipFromEnv === undefined) {
-    throw new UsageError(`${skip.name}=${quoted(skip.value)} is not a boolean`, 'use true or false (1/0, t/f are accepted too)');
+    throw new MalformedValueError(`${skip.name}=${quoted(skip.value)} is not a boolean`, 'use true or false (1/0, t/f are accepted too)');
   }
 
   const timeoutText = envValue(env, 'CLIENT_TIMEOUT');
   const timeoutFromEnv = timeoutText === undefined ? undefined : parseDurationSeconds(timeoutText.value);
   if (timeoutText && (timeoutFromEnv === undefined || timeoutFromEnv <= 0 || timeoutFromEnv > MAX_CLIENT_TIMEOUT_SECONDS)) {
-    throw new UsageError(
+    throw new MalformedValueError(
       `${timeoutText.name}=${quoted(timeoutText.value)} is not a duration from 1s to ${MAX_CLIENT_TIMEOUT_SECONDS / 60}m`,
       'use seconds or a duration such as 30s or 2m',
     );
@@ -92,13 +92,13 @@ export function resolveVaultSettings(flags: VaultFlags, env: NodeJS.ProcessEnv, 
   const retriesText = envValue(env, 'MAX_RETRIES');
   const retriesFromEnv = retriesText === undefined ? undefined : Number(retriesText.value);
   if (retriesText && !(/^\d+$/.test(retriesText.value.trim()) && (retriesFromEnv as number) <= MAX_RETRIES)) {
-    throw new UsageError(`${retriesText.name}=${quoted(retriesText.value)} is not a whole number from 0 to ${MAX_RETRIES}`, 'use 0 to disable retries, or a small number such as 2');
+    throw new MalformedValueError(`${retriesText.name}=${quoted(retriesText.value)} is not a whole number from 0 to ${MAX_RETRIES}`, 'use 0 to disable retries, or a small number such as 2');
   }
 
   const redirects = envValue(env, 'DISABLE_REDIRECTS');
   const disableRedirects = redirects === undefined ? undefined : parseGoBool(redirects.value);
   if (redirects && disableRedirects === undefined) {
-    throw new UsageError(`${redirects.name}=${quoted(redirects.value)} is not a boolean`, 'use true or false');
+    throw new MalformedValueError(`${redirects.name}=${quoted(redirects.value)} is not a boolean`, 'use true or false');
   }
 
   const file = config.vault;
@@ -126,13 +126,18 @@ export function resolveVaultSettings(flags: VaultFlags, env: NodeJS.ProcessEnv, 
   };
 
   if ((settings.clientCert === undefined) !== (settings.clientKey === undefined)) {
-    throw new UsageError(
+    throw new MalformedValueError(
       'a client certificate and its key go together: only one of them is set',
       'set both VAULT_CLIENT_CERT and VAULT_CLIENT_KEY (or clientCert and clientKey in the config), or neither',
     );
   }
   if (!isHttpUrl(settings.address)) {
-    throw new UsageError(`Vault address ${quoted(settings.address)} is not an http:// or https:// URL`, 'set VAULT_ADDR, e.g. https://vault.example.com:8200');
+    throw new MalformedValueError(`Vault address ${quoted(settings.address)} is not an http:// or https:// URL`, 'set VAULT_ADDR, e.g. https://vault.example.com:8200');
+  }
+  // The file's vault.timeout too: 0 would mean no timeout at all to Node, and a renewal could
+  // then wait forever on a frozen Vault.
+  if (!(settings.timeoutSeconds > 0 && settings.timeoutSeconds <= MAX_CLIENT_TIMEOUT_SECONDS)) {
+    throw new MalformedValueError(`the config's vault.timeout (${settings.timeoutSeconds} s) is not from 1s to ${MAX_CLIENT_TIMEOUT_SECONDS / 60}m`, 'e.g. "timeout": "60s"');
   }
   if (settings.token !== undefined) settings.token = checkToken(settings.token, settings.origins.token === 'flag' ? '--token' : (envValue(env, 'TOKEN')?.name ?? 'VAULT_TOKEN'));
   if (settings.namespace !== undefined) checkNamespace(settings.namespace, ORIGIN_NAMES.namespace[settings.origins.namespace]);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readlink, rename, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import path from 'node:path';
 import { validateConfig } from './load.js';
@@ -56,19 +56,42 @@ export async function writeFileAtomically(file: string, text: string, options: {
   await syncDirectory(dir);
 }
 
-/** Where writing `file` lands: itself, or the end of its chain of symbolic links (ours or root's only). */
+/**
+ * Where writing `file` lands: itself, or the end of its chain of symbolic links — each link, and
+ * each linked directory on the way, ours or root's only (another user's would send the write
+ * where they choose). A link's target is taken relative to the link's real directory, as the
+ * kernel takes it.
+ */
 async function linkTarget(file: string): Promise<string> {
   let current = path.resolve(file);
   for (let hops = 0; hops < 16; hops++) {
+    await refuseForeignLinks(file, path.dirname(current));
     const link = await lstat(current).catch(() => undefined);
     if (!link?.isSymbolicLink()) return current;
-    const me = process.getuid?.();
-    if (me !== undefined && link.uid !== me && link.uid !== 0) {
-      throw new UsageError(`${file} is a symbolic link owned by another user (uid ${link.uid}): eos does not write through it`, 'replace the link with a file of your own, or point --config at the file itself');
-    }
-    current = path.resolve(path.dirname(current), await readlink(current));
+    refuseForeign(file, current, link.uid);
+    const realDir = await realpath(path.dirname(current)).catch(() => path.dirname(current));
+    current = path.resolve(realDir, await readlink(current));
   }
   throw new UsageError(`${file}: too many symbolic links`, 'point --config at the file itself');
+}
+
+function refuseForeign(file: string, link: string, uid: number): void {
+  const me = process.getuid?.();
+  if (me !== undefined && uid !== me && uid !== 0) {
+    throw new UsageError(`${file} goes through ${link}, a symbolic link owned by another user (uid ${uid}): eos does not write through it`, 'replace the link with one of your own, or point --config at the file itself');
+  }
+}
+
+/** Every directory from `/` to `dir` that is a symbolic link must be ours or root's. */
+async function refuseForeignLinks(file: string, dir: string): Promise<void> {
+  const parts = path.resolve(dir).split(path.sep).filter(Boolean);
+  let at: string = path.sep;
+  for (const part of parts) {
+    at = path.join(at, part);
+    const st = await lstat(at).catch(() => undefined);
+    if (!st) return;
+    if (st.isSymbolicLink()) refuseForeign(file, at, st.uid);
+  }
 }
 /** Makes the rename itself durable; not every filesystem allows it, which is harmless. */
 async function syncDirectory(dir: string): Promise<void> {

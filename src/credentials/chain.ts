@@ -1,5 +1,5 @@
 import type { CredentialSourceName } from '../config/schema.js';
-import { EosError, ExitCode, UsageError } from '../errors.js';
+import { EosError, ExitCode, MalformedValueError } from '../errors.js';
 import { VaultPermissionDeniedError, VaultSealedError, VaultTokenExpiredError, VaultUnreachableError } from '../vault/errors.js';
 import type { Clock } from '../util/clock.js';
 import type { DbCredentials } from '../db/credentials.js';
@@ -93,7 +93,7 @@ export class CredentialChain {
         // A malformed setting (a token with a line break, a namespace that is a path) is the
         // user's to fix, not a reason to try the next source: falling back on it would run a
         // worker on other credentials than the ones asked for.
-        if (err instanceof UsageError) throw err;
+        if (err instanceof MalformedValueError) throw err;
         if (attempts.length === 0 && err instanceof EosError) firstHint = err.hint;
         attempts.push({ source: source.name, ok: false, ...describeFailure(err), ms: this.clock.now() - began });
       }

@@ -47,8 +47,10 @@ export function dbCredentials(fields: DbCredentials): DbCredentials {
  */
 export function toPgConfig(c: DbCredentials): pg.ClientConfig {
   // libpq: with a root certificate, `require` checks the chain as verify-ca does.
-  const mode = c.sslmode === 'require' && c.sslrootcert ? 'verify-ca' : c.sslmode;
-  const ca = c.sslrootcert && (mode === 'verify-ca' || mode === 'verify-full') ? readRootCert(c.sslrootcert) : undefined;
+  // libpq 16: sslrootcert=system is the system's trust store, and then always verify-full.
+  const system = c.sslrootcert === 'system';
+  const mode = system ? 'verify-full' : c.sslmode === 'require' && c.sslrootcert ? 'verify-ca' : c.sslmode;
+  const ca = c.sslrootcert && !system && (mode === 'verify-ca' || mode === 'verify-full') ? readRootCert(c.sslrootcert) : undefined;
   const ssl =
     mode === 'require' || (mode === 'prefer' && c.tlsOffered === true)
       ? { rejectUnauthorized: false }

@@ -1,3 +1,4 @@
+import { homeOf } from '../util/home.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { SSL_MODES, type SslMode } from '../config/constants.js';
@@ -59,7 +60,7 @@ export function resolveDatabaseTarget(flags: TargetFlags, env: NodeJS.ProcessEnv
   const sslmode = String(pick('sslmode', [['flag', flags.sslmode], ['env', env.DELPHI_DB_SSLMODE], ['vault-kv', kv.sslmode], ['file', config.database.sslmode]], DEFAULT_TARGET.sslmode));
   if (!(SSL_MODES as readonly string[]).includes(sslmode)) throw new UsageError(`sslmode ${quoted(sslmode)} (from ${from('sslmode')}) is not valid`, `use one of ${SSL_MODES.join(', ')}`);
   // libpq's order: the connection's own sslrootcert, PGSSLROOTCERT, then ~/.postgresql/root.crt if it exists.
-  const home = env.HOME ?? '';
+  const home = homeOf(env);
   const defaultRoot = home ? path.join(home, '.postgresql', 'root.crt') : undefined;
   const sslrootcert =
     flags.sslrootcert ?? (env.DELPHI_DB_SSLROOTCERT || undefined) ?? (env.PGSSLROOTCERT || undefined) ?? (kv.sslrootcert || undefined) ?? config.database.sslrootcert ?? (defaultRoot && existsSync(defaultRoot) ? defaultRoot : undefined);

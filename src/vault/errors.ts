@@ -38,10 +38,14 @@ export class VaultTimeoutError extends VaultUnreachableError {
 
 /** Something answered at VAULT_ADDR that does not speak Vault's API (a web page, a proxy's own answer). Exit 3. */
 export class VaultNotVaultError extends VaultUnreachableError {
-  constructor(origin: string, status: number, contentType: string) {
+  constructor(origin: string, status: number, contentType: string, body = '') {
+    // Go's own answer to plain HTTP on a TLS listener: Vault is there, the scheme is wrong.
+    const httpToHttps = /Client sent an HTTP request to an HTTPS server/i.test(body);
     super(
-      `${origin} is not a Vault server: it answered HTTP ${status} with ${contentType.split(';')[0]}, not Vault's JSON`,
-      `set VAULT_ADDR (or --addr) to Vault's API address: curl ${origin}/v1/sys/health answers JSON there`,
+      httpToHttps
+        ? `${origin} is a TLS listener: it answered plain HTTP with HTTP ${status} (Client sent an HTTP request to an HTTPS server)`
+        : `${origin} is not a Vault server: it answered HTTP ${status} with ${contentType.split(';')[0]}, not Vault's JSON`,
+      httpToHttps ? `use https:// in VAULT_ADDR (or --addr), with VAULT_CACERT if its CA is private` : `set VAULT_ADDR (or --addr) to Vault's API address: curl ${origin}/v1/sys/health answers JSON there`,
     );
   }
 }

@@ -30,6 +30,16 @@ export async function describeMount(client: VaultClient, logicalPath: string): P
     const explained = await explainDenied(client, err, `sys/internal/ui/mounts/${clean}`);
     if (explained !== err) throw explained;
     if (err instanceof VaultPermissionDeniedError) {
+      // Only a root token is sure to see every mount: for any other, both causes stay open (exit 4).
+      const self = await client.lookupSelf().catch(() => undefined);
+      if (!self?.policies.includes('root')) {
+        throw new VaultPermissionDeniedError(
+          err.path,
+          err.errors,
+          `${logicalPath}: Vault refused the mount lookup (403): nothing is mounted there, or this token's policies do not cover it`,
+          `vault secrets list (as an admin) shows the mounts; eos's policies grant read on ${clean.split('/')[0]}/delphi/config and …/database (eos self secrets set delphi-db-engine --apply writes them)`,
+        );
+      }
       throw new VaultNotFoundError(
         logicalPath,
         `no secrets engine is mounted there that this token may use (Vault answers 403 to ${`sys/internal/ui/mounts/${clean}`} for both)`,

@@ -270,7 +270,9 @@ export class VaultTransport {
                 // Vault answers JSON, errors included. A page from a web server, a login portal
                 // or a proxy's own 404 means VAULT_ADDR is not Vault: said once, the same for every
                 // command. A proxy's 5xx page stays an error to retry.
-                if ((res.statusCode ?? 0) < 500) return reject(new VaultNotVaultError(url.origin, res.statusCode ?? 0, String(res.headers['content-type'] ?? 'no content type')));
+                // A redirect (a load balancer's 301 page) is followed by send(), whatever its body.
+                const status = res.statusCode ?? 0;
+                if (status < 500 && (status < 300 || status >= 400)) return reject(new VaultNotVaultError(url.origin, status, String(res.headers['content-type'] ?? 'no content type'), text));
                 parsed = { errors: [`unexpected non-JSON response (HTTP ${res.statusCode})`] };
               }
             }

@@ -47,6 +47,18 @@ describe('writing the configuration', () => {
     expect(readdirSync(dir)).toEqual(['config.json']);
   });
 
+  it('resolves a relative link against its real directory, as the kernel does', async () => {
+    const dir = tempDir();
+    mkdirSync(path.join(dir, 'repo', 'etc'), { recursive: true });
+    mkdirSync(path.join(dir, 'repo', 'shared'));
+    writeFileSync(path.join(dir, 'repo', 'shared', 'config.json'), '{}');
+    symlinkSync(path.join('..', 'shared', 'config.json'), path.join(dir, 'repo', 'etc', 'config.json'));
+    symlinkSync(path.join('repo', 'etc'), path.join(dir, 'eos'));
+    await writeConfigFile(path.join(dir, 'eos', 'config.json'), { kv: { mount: 'kv' } });
+    expect(parseConfigFile(path.join(dir, 'repo', 'shared', 'config.json')).kv.mount).toBe('kv');
+    expect(readdirSync(dir).sort()).toEqual(['eos', 'repo']);
+  });
+
   it('writes a config reached through a symbolic link at its target, and the link stays', async () => {
     const dir = tempDir();
     const real = path.join(dir, 'repo', 'eos.json');
@@ -75,8 +87,16 @@ describe('writing the configuration', () => {
     const planted = path.join(dir, 'planted.json');
     symlinkSync(elsewhere, planted);
     lchownSync(planted, 65534, 65534);
-    await expect(writeConfigFile(planted, { kv: { mount: 'kv' } })).rejects.toThrow(/is a symbolic link owned by another user \(uid 65534\): eos does not write through it/);
+    await expect(writeConfigFile(planted, { kv: { mount: 'kv' } })).rejects.toThrow(/a symbolic link owned by another user \(uid 65534\): eos does not write through it/);
     expect(readFileSync(elsewhere, 'utf8')).toBe('{"kv":{"mount":"keep"}}');
+    // A linked directory on the way counts the same.
+    const victim = path.join(dir, 'victim');
+    mkdirSync(victim);
+    const linkedDir = path.join(dir, 'eos-dir');
+    symlinkSync(victim, linkedDir);
+    lchownSync(linkedDir, 65534, 65534);
+    await expect(writeConfigFile(path.join(linkedDir, 'config.json'), { kv: { mount: 'kv' } })).rejects.toThrow(/goes through .*eos-dir, a symbolic link owned by another user/);
+    expect(readdirSync(victim)).toEqual([]);
   });
 
   it('refuses to write an invalid configuration and leaves the old file alone', async () => {

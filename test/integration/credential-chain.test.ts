@@ -78,6 +78,14 @@ describe('the credential chain', () => {
     expect(err.hint).toMatch(/allowed sources, in order: dynamic/);
   });
 
+  it('falls back past a secret-id file that is missing right now (a state, not a malformed value), and stops on a malformed token', async () => {
+    const approle = configSchema.parse({ vault: { address: 'http://127.0.0.1:1', auth: { method: 'approle', roleId: 'r', secretIdFile: '/nonexistent/secret-id' } }, credentials: { sources: ['dynamic', 'env'] } });
+    const fallback = buildChain({ config: approle, env: { PG_DSN: 'postgresql://u:p@db.internal/delphi' } });
+    expect((await fallback.chain.resolve()).credentials).toMatchObject({ source: 'env', host: 'db.internal' });
+    const malformed = buildChain({ config: config(['dynamic', 'env']), env: { ...down, VAULT_TOKEN: 'hvs.a\nb', PG_DSN: 'postgresql://u:p@db.internal/delphi' } });
+    await expect(malformed.chain.resolve()).rejects.toThrow(/^the Vault token from VAULT_TOKEN holds a line break/);
+  });
+
   it('resolves the database target: flags > DELPHI_DB_* > Vault KV > file > defaults', () => {
     const file = configSchema.parse({ database: { host: 'file', port: 1111, name: 'filedb' } });
     const kv = { host: 'kv', port: '2222', database: 'kvdb', sslmode: 'require' };

@@ -138,6 +138,27 @@ describe('the Vault client: retries like Vault\'s own client', () => {
     expect(sleeps).toEqual([]);
   });
 
+  it('something other than Vault is named once: a web page is "not a Vault server", plain HTTP to a TLS listener says to use https, a redirect page is followed', async () => {
+    const page = await scripted([(_req, _body, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end('<html>It works!</html>');
+    }]);
+    await expect(client(page.url).lookupSelf()).rejects.toThrow(new RegExp(`^${page.url} is not a Vault server: it answered HTTP 200 with text/html, not Vault's JSON$`));
+    const tlsPort = await scripted([(_req, _body, res) => {
+      res.writeHead(400);
+      res.end('Client sent an HTTP request to an HTTPS server.\n');
+    }]);
+    const err = (await client(tlsPort.url).lookupSelf().catch((e: unknown) => e)) as VaultUnreachableError;
+    expect(err.message).toMatch(/is a TLS listener/);
+    expect(err.hint).toMatch(/use https:\/\//);
+    const leader = await scripted([TOKEN_OK]);
+    const balancer = await scripted([(_req, _body, res) => {
+      res.writeHead(301, { 'Content-Type': 'text/html', Location: `${leader.url}/v1/auth/token/lookup-self` });
+      res.end('<html><body>301 Moved Permanently</body></html>');
+    }]);
+    expect((await client(balancer.url).lookupSelf()).policies).toEqual(['default']);
+  });
+
   it('follows no redirect with VAULT_DISABLE_REDIRECTS', async () => {
     const standby = await scripted([(_req, _body, res) => {
       res.writeHead(307, { Location: 'http://127.0.0.1:1/v1/x' });

@@ -58,3 +58,14 @@ describe('plain HTTP beyond this machine', () => {
     for (const fine of ['https://vault.internal:8200', 'http://127.0.0.1:8200', 'http://127.1.2.3:8200', 'http://localhost:8200', 'http://[::1]:8200', 'not a url']) expect(plaintextOffHost(fine), fine).toBe(false);
   });
 });
+
+describe('values Vault accepts, and bounds a client needs', () => {
+  it('takes a namespace with a leading / and a token with spaces around it, as Vault does; refuses a config timeout of 0', async () => {
+    const { resolveVaultSettings } = await import('../../src/config/vault-settings.js');
+    const { configSchema } = await import('../../src/config/schema.js');
+    const ok = resolveVaultSettings({}, { VAULT_NAMESPACE: '/admin', VAULT_TOKEN: '  hvs.abcdef \n' }, configSchema.parse({}));
+    expect(ok.token).toBe('hvs.abcdef');
+    expect(ok.namespace).toBe('/admin');
+    expect(() => resolveVaultSettings({}, {}, configSchema.parse({ vault: { timeout: '0s' } }))).toThrow(/the config's vault\.timeout \(0 s\) is not from 1s to 60m/);
+  });
+});
