@@ -70,6 +70,8 @@ export default defineCommand({
     try {
       verified = await verifyVault(answers, config, io.env);
       for (const warning of verified.warnings) context.warn(warning);
+      // VAULT_SKIP_VERIFY from the environment is as unsafe as the flag: said the same way.
+      if (verified.settings.tlsSkipVerify && !answers.tlsSkipVerify) context.warn(`TLS verification of ${answers.address} is OFF (VAULT_SKIP_VERIFY): use it only for a test server`);
     } catch (err) {
       if (!options.force || !isEosError(err)) throw err;
       io.stderr.write(`warning: saving anyway (--force), although: ${err.message}\n`);

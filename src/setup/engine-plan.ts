@@ -194,7 +194,9 @@ export function renderCommands(plan: EnginePlan): string {
   for (const policy of plan.policies) lines.push(`vault policy write ${policy.name} - <<'HCL'`, policy.text.trimEnd(), 'HCL');
   step(`${plan.sql.length > 0 ? 6 : 5}. Test read (and revoke what it issued)`);
   const first = Object.keys(plan.roles)[0] as string;
-  lines.push(`vault read ${shellQuote(`${setup.mount}/creds/${first}`)}`);
+  // eos's get revokes what it issued when it ends; a bare `vault read` would leave the lease (and
+  // its PostgreSQL role) for its whole TTL.
+  lines.push(`eos self secrets get ${shellQuote(`${setup.mount}/creds/${first}`)}`);
   lines.push('# then: eos self secrets test');
   return `${lines.join('\n')}\n`;
 }

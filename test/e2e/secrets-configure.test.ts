@@ -48,6 +48,9 @@ describe('eos self secrets configure', () => {
     expect(JSON.parse(readFileSync(u.configFile, 'utf8')).credentials).toEqual({ sources: ['dynamic', 'kv'] });
     expect((await runCli(['self', 'secrets', 'configure', '--addr', vault.addr, '--yes'], { env: u.env })).code).toBe(0);
     expect(JSON.parse(readFileSync(u.configFile, 'utf8')).credentials).toEqual({ sources: ['dynamic', 'kv'] });
+    // VAULT_SKIP_VERIFY from the environment is said as the flag is.
+    const skipping = await runCli(['self', 'secrets', 'configure', '--addr', vault.addr, '--yes'], { env: { ...u.env, VAULT_SKIP_VERIFY: 'true' } });
+    expect(skipping.stderr).toMatch(/^warning: TLS verification of .* is OFF \(VAULT_SKIP_VERIFY\): use it only for a test server$/m);
     const bad = await runCli(['self', 'secrets', 'configure', '--addr', vault.addr, '--sources', 'dynamic,vault', '--yes'], { env: u.env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^error: --sources "dynamic,vault" names an unknown source$/m);

@@ -46,6 +46,9 @@ describe('the engine plan', () => {
     expect(text).toMatch(/^ {4}password=-$/m);
     expect(text).not.toMatch(/^(?!PGPASSWORD=|printf ).*\$DELPHI_DB_ADMIN_PASSWORD/m);
     expect(text).toMatch(/PGPASSWORD="\$DELPHI_DB_ADMIN_PASSWORD" psql -v ON_ERROR_STOP=1 'host=db.example port=5432 dbname=delphi user=vault_admin sslmode=require' <<'SQL'/);
+    // The test read revokes what it issued (eos's get does at exit; a bare vault read left the lease).
+    expect(text).toMatch(/^eos self secrets get database\/creds\/delphi-readonly$/m);
+    expect(text).not.toMatch(/^vault read .*\/creds\//m);
   });
 
   it('refuses names that could escape a path, a statement or a command line', () => {
