@@ -24,6 +24,14 @@ describe('Vault API contract: tokens and AppRole (§2)', () => {
       if (!REAL_VAULT) expect(Object.keys(r.json.data)).not.toEqual(expect.arrayContaining(['renewable']));
     });
 
+    it('serves lookup-self as an update too (PUT or POST), as the Vault CLI may send it', async () => {
+      for (const method of ['PUT', 'POST']) {
+        const r = await vault(method, 'auth/token/lookup-self', {});
+        expect([method, r.status]).toEqual([method, 200]);
+        expect(r.json.data.policies).toEqual(['root']);
+      }
+    });
+
     it('a child token the expiration manager tracks says whether it is renewable, and since when', async () => {
       const created = await vault('POST', 'auth/token/create', { ttl: '1h', policies: ['app'] });
       const looked = await http(target, created.json.auth.client_token)('GET', 'auth/token/lookup-self');

@@ -119,6 +119,17 @@ describe('Vault API contract: wire format and sys/', () => {
       expect(head.text).toBe('');
     });
 
+    it('answers only GET and HEAD on sys/health (405 with an empty list), and 400 to a status code that is not a number', async () => {
+      for (const method of ['POST', 'PUT', 'LIST', 'DELETE']) {
+        const r = await vault(method, 'sys/health');
+        expect([method, r.status]).toEqual([method, 405]);
+        expect(r.json).toEqual({ errors: [] });
+      }
+      const bad = await vault('GET', 'sys/health?activecode=abc');
+      expect(bad.status).toBe(400);
+      expect(bad.json).toEqual({ errors: [] });
+    });
+
     it('reports the seal status unauthenticated', async () => {
       const r = await http(target, null)('GET', 'sys/seal-status');
       expect(r.status).toBe(200);
@@ -154,6 +165,17 @@ describe('Vault API contract: wire format and sys/', () => {
       expect((await vault('GET', 'sys/mounts')).json.data[`${mount}/`]).toBeUndefined();
       // Disabling what is not mounted is still a success.
       expect((await vault('DELETE', `sys/mounts/${mount}`)).status).toBe(204);
+    });
+
+    it('never unmounts its own stores: cubbyhole, sys and identity, or the token auth method', async () => {
+      for (const mount of ['cubbyhole', 'sys', 'identity']) {
+        const r = await vault('DELETE', `sys/mounts/${mount}`);
+        expect([mount, r.status, r.json]).toEqual([mount, 400, { errors: [`cannot unmount "${mount}/"`] }]);
+      }
+      const token = await vault('DELETE', 'sys/auth/token');
+      expect([token.status, token.json]).toEqual([400, { errors: ['token credential backend cannot be disabled'] }]);
+      // Still there, and still serving.
+      expect((await vault('GET', 'auth/token/lookup-self')).status).toBe(200);
     });
 
     it('tells the KV version of a mount through sys/internal/ui/mounts', async () => {

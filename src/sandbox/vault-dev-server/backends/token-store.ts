@@ -46,7 +46,8 @@ async function handleTokenRoutes(tokens: TokenStore, request: BackendRequest): P
   const base = route.split('/')[0];
   switch (base) {
     case 'lookup-self':
-      if (operation !== 'read') throw unsupportedOperation();
+      // OpenBao serves it as read and as update (the Vault CLI's `token lookup` sends either).
+      if (operation !== 'read' && operation !== 'update') throw unsupportedOperation();
       return ok({ data: lookupData(token, tokens.remainingSeconds(token)) });
     case 'renew-self': {
       update();

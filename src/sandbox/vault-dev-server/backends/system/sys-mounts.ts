@@ -45,6 +45,8 @@ export class MountRoutes {
         return noContent();
       }
       case 'delete':
+        // What OpenBao never unmounts: its own system, per-token and identity stores.
+        if (['sys', 'cubbyhole', 'identity'].includes(path.replace(/\/+$/, ''))) throw badRequest(`cannot unmount "${path.replace(/\/+$/, '')}/"`);
         await this.mounts.disable('secret', path);
         return noContent();
       case 'read': {
@@ -66,6 +68,7 @@ export class MountRoutes {
       return noContent();
     }
     if (request.operation === 'delete') {
+      if (path.replace(/\/+$/, '') === 'token') throw badRequest('token credential backend cannot be disabled');
       await this.mounts.disable('auth', path);
       return noContent();
     }

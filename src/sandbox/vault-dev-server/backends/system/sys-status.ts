@@ -47,7 +47,13 @@ function haStatus(node: NodeStatus) {
   };
 }
 
+/** The status-code parameters of sys/health; OpenBao answers 400 with no message when one is not a number. */
+const HEALTH_CODES = ['activecode', 'standbycode', 'sealedcode', 'uninitcode', 'drsecondarycode', 'performancestandbycode', 'perfstandbyokcode', 'removedcode', 'haunhealthycode'];
+
 function health(node: NodeStatus, clock: Clock, request: BackendRequest): VaultResponse {
+  // OpenBao's own handler, outside the framework: GET and HEAD only, 405 with an empty list else.
+  if (request.operation !== 'read') return { status: 405, body: { errors: [] } };
+  if (HEALTH_CODES.some((name) => { const v = request.query.get(name); return v !== null && v !== '' && !/^-?\d+$/.test(v); })) return { status: 400, body: { errors: [] } };
   const code = (name: string, fallback: number) => {
     const value = request.query.get(name);
     return value === null || value === '' ? fallback : Number(value);
