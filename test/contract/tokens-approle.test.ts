@@ -24,6 +24,43 @@ describe('Vault API contract: tokens and AppRole (§2)', () => {
       if (!REAL_VAULT) expect(Object.keys(r.json.data)).not.toEqual(expect.arrayContaining(['renewable']));
     });
 
+    it('honours the limits a token is made with: num_uses, a period, batch, a chosen id, a policy name with a comma', async () => {
+      const twice = await vault('POST', 'auth/token/create', { num_uses: 2, ttl: '10m' });
+      const spent = http(target, twice.json.auth.client_token);
+      expect((await spent('GET', 'auth/token/lookup-self')).status).toBe(200);
+      expect((await spent('GET', 'auth/token/lookup-self')).status).toBe(200);
+      expect((await spent('GET', 'auth/token/lookup-self')).status).toBe(403);
+
+      const periodic = await vault('POST', 'auth/token/create', { period: '1h', policies: ['default'] });
+      expect(periodic.json.auth).toMatchObject({ lease_duration: 3600, renewable: true });
+      const renewed = await http(target, periodic.json.auth.client_token)('POST', 'auth/token/renew-self', { increment: '10h' });
+      expect(renewed.json.auth.lease_duration).toBe(3600);
+      expect((await http(target, periodic.json.auth.client_token)('GET', 'auth/token/lookup-self')).json.data.period).toBe(3600);
+
+      const batch = await vault('POST', 'auth/token/create', { type: 'batch', ttl: '10m', policies: ['default'] });
+      expect(batch.json.auth).toMatchObject({ accessor: '', renewable: false, token_type: 'batch' });
+      expect((await http(target, batch.json.auth.client_token)('GET', 'auth/token/lookup-self')).json.data.type).toBe('batch');
+      expect((await http(target, batch.json.auth.client_token)('POST', 'auth/token/renew-self', {})).status).toBe(400);
+
+      const id = unique('chosen-token-id');
+      expect((await vault('POST', 'auth/token/create', { id, ttl: '10m' })).json.auth.client_token).toBe(id);
+      expect((await vault('POST', 'auth/token/create', { policies: 'a,b', ttl: '10m' })).json.auth.policies).toEqual(['a,b', 'default']);
+    });
+
+    it('refuses an orphan or a chosen id to a token without root or sudo', async () => {
+      const policy = unique('creator');
+      await vault('PUT', `sys/policies/acl/${policy}`, { policy: 'path "auth/token/create" { capabilities = ["update"] }' });
+      try {
+        const creator = http(target, (await vault('POST', 'auth/token/create', { policies: [policy], ttl: '10m' })).json.auth.client_token);
+        const orphan = await creator('POST', 'auth/token/create', { no_parent: true, ttl: '5m' });
+        expect(orphan.status).toBe(400);
+        expect(orphan.json.errors.join(' ')).toMatch(/root or sudo privileges required to create orphan token/);
+        expect((await creator('POST', 'auth/token/create', { id: unique('x'), ttl: '5m' })).status).toBe(400);
+      } finally {
+        await vault('DELETE', `sys/policies/acl/${policy}`);
+      }
+    });
+
     it('serves lookup-self as an update too (PUT or POST), as the Vault CLI may send it', async () => {
       for (const method of ['PUT', 'POST']) {
         const r = await vault(method, 'auth/token/lookup-self', {});

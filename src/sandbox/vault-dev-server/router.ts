@@ -43,7 +43,13 @@ export class Router {
     if (token && !(backend && matchesAny(backend.special?.selfChecked, subpath))) this.authorize(token, operation, path, resolved);
     if (!resolved || !backend) throw noRoute(path);
     const request: BackendRequest = { operation, path, subpath, query, body, token: token as TokenEntry };
-    return backend.handle(request);
+    // A token limited to a number of uses: this request is one; after its last, it is revoked.
+    const spent = token ? this.state.tokens.use(token) : false;
+    try {
+      return await backend.handle(request);
+    } finally {
+      if (spent && token && this.state.tokens.lookup(token.id)) await this.state.tokens.revoke(token);
+    }
   }
 
   /**

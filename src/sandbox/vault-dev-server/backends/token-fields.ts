@@ -30,10 +30,10 @@ export function authBlock(entry: TokenEntry, leaseDuration: number) {
     lease_duration: leaseDuration,
     renewable: entry.renewable,
     entity_id: '',
-    token_type: 'service',
+    token_type: entry.type,
     orphan: entry.orphan,
     mfa_requirement: null,
-    num_uses: 0,
+    num_uses: entry.numUses,
   };
 }
 
@@ -55,12 +55,13 @@ export function lookupData(entry: TokenEntry, ttl: number) {
     id: entry.id,
     ...(tracked ? { issue_time: goTime(entry.issueMs) } : {}),
     meta: entry.meta,
-    num_uses: 0,
+    num_uses: entry.numUses,
     orphan: entry.orphan,
     path: entry.path,
+    ...(entry.period > 0 ? { period: entry.period } : {}),
     policies: entry.policies,
     ...(tracked ? { renewable: entry.isRoot ? false : entry.renewable } : {}),
     ttl,
-    type: 'service',
+    type: entry.type,
   };
 }

@@ -103,13 +103,20 @@ async function handleTokenRoutes(tokens: TokenStore, request: BackendRequest): P
 
 function create(tokens: TokenStore, parent: TokenEntry, body: Record<string, unknown>, route: string): VaultResponse {
   const privileged = parent.isRoot || parent.policies.includes('root');
-  const requested = listField(body, 'policies') ?? parent.policies;
+  // A string is one policy name, commas and all, as OpenBao reads it.
+  const requested = typeof body.policies === 'string' ? [body.policies] : (listField(body, 'policies') ?? parent.policies);
   if (!privileged && requested.some((p) => !parent.policies.includes(p) && p !== 'default')) {
     throw badRequest('child policies must be subset of parent');
   }
   const noDefault = boolField(body, 'no_default_policy', false);
   const policies = requested.includes('root') ? ['root'] : [...(noDefault ? [] : ['default']), ...requested];
   const displayName = typeof body.display_name === 'string' && body.display_name !== '' ? `token-${body.display_name}` : 'token';
+  const orphan = route === 'create-orphan' || boolField(body, 'no_parent', false);
+  if (orphan && route !== 'create-orphan' && !privileged) throw badRequest('root or sudo privileges required to create orphan token');
+  const id = stringField(body, 'id');
+  if (id && !privileged) throw badRequest('root or sudo privileges required to directly generate a token ID');
+  const type = stringField(body, 'type') ?? 'service';
+  if (type !== 'service' && type !== 'batch') throw badRequest(`invalid 'token_type' value ${JSON.stringify(type)}`);
   const created = tokens.create({
     policies,
     displayName,
@@ -118,8 +125,12 @@ function create(tokens: TokenStore, parent: TokenEntry, body: Record<string, unk
     explicitMaxTtl: durationField(body, 'explicit_max_ttl') ?? 0,
     renewable: boolField(body, 'renewable', true),
     meta: (body.meta as Record<string, string> | undefined) ?? null,
-    orphan: route === 'create-orphan' || boolField(body, 'no_parent', false),
+    orphan,
     parent: parent.id,
+    numUses: Math.max(0, Number(body.num_uses ?? 0) || 0),
+    period: durationField(body, 'period') ?? 0,
+    type,
+    ...(id ? { id } : {}),
   });
   return ok({ auth: authBlock(created, created.creationTtl) });
 }

@@ -29,6 +29,12 @@ export interface TokenEntry {
   orphan: boolean;
   parent: string | null;
   isRoot: boolean;
+  /** Uses left; 0: unlimited. The request that uses the last one is served, then the token is revoked. */
+  numUses: number;
+  /** A periodic token's period in seconds: each renewal gives it this TTL again, with no max. 0: none. */
+  period: number;
+  /** A batch token: not renewable, no accessor. */
+  type: 'service' | 'batch';
 }
 
 export interface CreateTokenOptions {
@@ -42,6 +48,11 @@ export interface CreateTokenOptions {
   meta?: Record<string, string> | null;
   orphan?: boolean;
   parent?: string | null;
+  numUses?: number;
+  period?: number;
+  type?: 'service' | 'batch';
+  /** A token id the creator chose (root only). */
+  id?: string;
 }
 
 export class TokenStore {
@@ -71,6 +82,9 @@ export class TokenStore {
       orphan: true,
       parent: null,
       isRoot: true,
+      numUses: 0,
+      period: 0,
+      type: 'service',
     };
     this.tokens.set(id, entry);
     return entry;
@@ -89,22 +103,29 @@ export class TokenStore {
       explicitMaxTtl: options.explicitMaxTtl ?? 0,
     });
     const policies = [...new Set(options.policies)].sort();
+    const period = options.period ?? 0;
+    const type = options.type ?? 'service';
+    if (options.id !== undefined && this.tokens.has(options.id)) throw badRequest('cannot create a token with a duplicate ID');
+    const lifetime = period > 0 ? (options.explicitMaxTtl ? Math.min(period, options.explicitMaxTtl) : period) : ttl;
     const entry: TokenEntry = {
-      id: serviceToken(),
-      accessor: base62(24),
+      id: options.id ?? (type === 'batch' ? `hvb.${base62(24)}` : serviceToken()),
+      accessor: type === 'batch' ? '' : base62(24),
       policies,
       displayName: options.displayName,
       path: options.path,
       meta: options.meta ?? null,
       issueMs: now,
-      expireMs: now + ttl * 1000,
-      creationTtl: ttl,
+      expireMs: now + lifetime * 1000,
+      creationTtl: lifetime,
       explicitMaxTtl: options.explicitMaxTtl ?? 0,
       maxTtl,
-      renewable: options.renewable ?? true,
+      renewable: type === 'batch' ? false : (options.renewable ?? true),
       orphan: options.orphan ?? false,
       parent: options.parent ?? null,
       isRoot: false,
+      numUses: options.numUses ?? 0,
+      period,
+      type,
     };
     this.tokens.set(entry.id, entry);
     this.schedule(entry);
@@ -127,10 +148,19 @@ export class TokenStore {
   }
 
   renew(entry: TokenEntry, increment: number): { ttl: number; warnings: string[] } {
+    if (entry.type === 'batch') throw badRequest('batch tokens cannot be renewed');
     if (entry.isRoot || entry.expireMs === null) throw badRequest('invalid lease ID');
     if (!entry.renewable) throw badRequest('lease is not renewable');
     const now = this.clock.now();
     if (entry.expireMs <= now) throw badRequest('lease expired');
+    if (entry.period > 0) {
+      // A periodic token: its period again, whatever was asked, up to an explicit max only.
+      const limit = entry.explicitMaxTtl > 0 ? Math.max(0, Math.floor((entry.issueMs + entry.explicitMaxTtl * 1000 - now) / 1000)) : entry.period;
+      const ttl = Math.min(entry.period, limit);
+      entry.expireMs = now + ttl * 1000;
+      this.schedule(entry);
+      return { ttl, warnings: [] };
+    }
     const result = calculateTtl({
       nowMs: now,
       increment,
@@ -149,6 +179,16 @@ export class TokenStore {
   remainingSeconds(entry: TokenEntry): number {
     if (entry.expireMs === null) return 0;
     return Math.max(0, Math.floor((entry.expireMs - this.clock.now()) / 1000));
+  }
+
+  /**
+   * Counts one use of a token limited to a number of uses; true when that was its last (the
+   * request is served, then the token goes, as OpenBao does).
+   */
+  use(entry: TokenEntry): boolean {
+    if (entry.numUses <= 0) return false;
+    entry.numUses -= 1;
+    return entry.numUses === 0;
   }
 
   /** Revokes the token, its child tokens, and (through onRevoke) everything they created. */
