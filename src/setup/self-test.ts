@@ -9,6 +9,7 @@ import { databaseRoleSchema } from '../vault/responses.js';
 import { VaultPermissionDeniedError } from '../vault/errors.js';
 import { checkGrants, describeMissing, grantPath } from './token-grants.js';
 import { postgresTls, vaultTls } from './tls-report.js';
+import { NUM_USES_HINT, tokenUsesLeft } from '../vault/token-kind.js';
 import { isLoopbackHost } from '../db/target.js';
 
 /**
@@ -92,7 +93,11 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
   });
   await step('token', 'token valid', async () => {
     const info = await (session as VaultSession).client.lookupSelf();
-    return `from ${session?.auth.source}; policies ${info.policies.join(', ')}; ${info.ttl === 0 ? 'no expiry' : `TTL ${info.ttl} s${info.renewable ? ', renewable' : ''}`}`;
+    const detail = `from ${session?.auth.source}; policies ${info.policies.join(', ')}; ${info.ttl === 0 ? 'no expiry' : `TTL ${info.ttl} s${info.renewable ? ', renewable' : ''}`}`;
+    const uses = tokenUsesLeft(info);
+    if (uses !== undefined) return { status: 'warn', detail: `${detail}; ${uses} use(s) left`, hint: NUM_USES_HINT };
+    if (info.type === 'batch') return { status: 'warn', detail: `${detail}; a batch token`, hint: 'a batch token is never renewed: every lease it takes ends with it; use a service token (or AppRole, which logs in again) for a long-running eos' };
+    return detail;
   });
   await step('grants', 'token may get and keep credentials', async () => {
     const grants = await checkGrants((session as VaultSession).client, { mount, role, workerRole: config.engine.workerRole });
@@ -142,7 +147,7 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
   });
   await step(
     'tls',
-    'Vault and PostgreSQL connections encrypted and checked',
+    'TLS on the connections to Vault and PostgreSQL',
     async () => {
       const c = creds as DbCredentials;
       const settings = (session as VaultSession).settings;

@@ -79,7 +79,7 @@ export class VaultTokenExpiredError extends VaultPermissionDeniedError {
     super(
       path,
       errors,
-      `Vault token expired or not valid: Vault refused ${path} and even the token's own lookup`,
+      `Vault token expired, revoked or used up (num_uses): Vault refused ${path} and even the token's own lookup`,
       'get a new token (vault login, or a new VAULT_TOKEN); with AppRole, or a token file that something keeps fresh, eos logs in again by itself',
     );
   }

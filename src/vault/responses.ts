@@ -47,6 +47,10 @@ export const tokenInfoSchema = z.looseObject({
   renewable: z._default(z.boolean(), false),
   path: z.string(),
   meta: z.nullable(z.optional(stringMap)),
+  /** Uses left; 0 (or absent): no limit. */
+  num_uses: z.optional(z.number()),
+  /** `service` or `batch` (absent on old servers). */
+  type: z.optional(z.string()),
 });
 
 export const healthSchema = z.looseObject({

@@ -64,30 +64,30 @@ describe('eos delphi dashboard against the sandbox', () => {
     const once = await runCli(['delphi', 'dashboard', '--once'], { env: bad });
     const lines = once.stderr.trim().split('\n');
     expect(lines.filter((l) => l.startsWith('warning: credential source '))).toEqual([
-      expect.stringMatching(/^warning: credential source dynamic skipped: Vault token expired or not valid: Vault refused database\/creds\/delphi-readonly and even the token's own lookup$/),
-      expect.stringMatching(/^warning: credential source kv skipped: Vault token expired or not valid: /),
+      expect.stringMatching(/^warning: credential source dynamic skipped: Vault token expired, revoked or used up \(num_uses\): Vault refused database\/creds\/delphi-readonly and even the token's own lookup$/),
+      expect.stringMatching(/^warning: credential source kv skipped: Vault token expired, revoked or used up \(num_uses\): /),
       expect.stringMatching(/^warning: credential source env skipped: neither PG_DSN nor/),
     ]);
     expect(once.stderr).toMatch(/^warning: USING THE BUILT-IN DEVELOPMENT CREDENTIALS delphi\/delphi on (localhost|127\.0\.0\.1):\d+/m);
     // The defaults lead nowhere here; the error is the token, with its exit code, not the fallback's ECONNREFUSED.
     expect(once.code).toBe(4);
-    expect(once.stderr).toMatch(/^error: dynamic: Vault token expired or not valid: .*; the fallback to defaults credentials failed too: /m);
+    expect(once.stderr).toMatch(/^error: dynamic: Vault token expired, revoked or used up \(num_uses\): .*; the fallback to defaults credentials failed too: /m);
     // The schema commands read the database the same way, and say the same.
     for (const sub of ['status', 'verify']) {
       const r = await runCli(['delphi', 'schema', sub], { env: bad });
       expect(r.code, `${sub}: ${r.stderr}`).toBe(4);
-      expect(r.stderr).toMatch(/^error: dynamic: Vault token expired or not valid: .*; the fallback to defaults credentials failed too: /m);
+      expect(r.stderr).toMatch(/^error: dynamic: Vault token expired, revoked or used up \(num_uses\): .*; the fallback to defaults credentials failed too: /m);
     }
 
     const envOut = await runCli(['self', 'secrets', 'env', '--format', 'json'], { env: bad });
     expect(envOut.code).toBe(0);
-    expect(envOut.stderr).toMatch(/^warning: credential source dynamic skipped: Vault token expired or not valid/m);
+    expect(envOut.stderr).toMatch(/^warning: credential source dynamic skipped: Vault token expired, revoked or used up \(num_uses\)/m);
     expect(envOut.stderr).toMatch(/^warning: USING THE BUILT-IN DEVELOPMENT CREDENTIALS/m);
     expect(JSON.parse(envOut.stdout).source).toBe('defaults');
 
     const closed = await runCli(['self', 'secrets', 'env', '--source', 'dynamic'], { env: bad });
     expect(closed.code).toBe(4);
-    expect(closed.stderr).toMatch(/^error: dynamic: Vault token expired or not valid: Vault refused database\/creds\/delphi-worker and even the token's own lookup$/m);
+    expect(closed.stderr).toMatch(/^error: dynamic: Vault token expired, revoked or used up \(num_uses\): Vault refused database\/creds\/delphi-worker and even the token's own lookup$/m);
   });
 
   it('--once prints a plain frame; an unreachable database is exit 5', async () => {

@@ -169,6 +169,6 @@ describe('eos self secrets get', () => {
     const r = await runCli(['self', 'secrets', 'get', 'secret/delphi/database/password'], { env: { ...env, VAULT_TOKEN: 'hvs.bad-token-0000000000000000' } });
     expect(r.code).toBe(4);
     // Not "permission denied" on some path: the token itself is refused, and the error says so.
-    expect(r.stderr).toMatch(/^error: Vault token expired or not valid: Vault refused sys\/internal\/ui\/mounts\/secret\/delphi\/database\/password and even the token's own lookup$/m);
+    expect(r.stderr).toMatch(/^error: Vault token expired, revoked or used up \(num_uses\): Vault refused sys\/internal\/ui\/mounts\/secret\/delphi\/database\/password and even the token's own lookup$/m);
   });
 });

@@ -58,7 +58,7 @@ describe('a Vault token that dies before its lease', () => {
 
     const get = await runCli(['self', 'secrets', 'get', 'database/creds/delphi-readonly'], { env });
     expect(get.code).toBe(4);
-    expect(get.stderr).toMatch(/^error: Vault token expired or not valid: Vault refused /m);
+    expect(get.stderr).toMatch(/^error: Vault token expired, revoked or used up \(num_uses\): Vault refused /m);
     child.kill('SIGTERM');
   }, 60_000);
 });
