@@ -57,8 +57,10 @@ export default defineCommand({
     if (missing) throw new UsageError(`no terminal to ask for the database ${missing}: pass --${missing}`, 'e.g. --host 10.0.0.5 --port 5432 --database delphi --sslmode require');
     const values = validateDbConfig(raw as { host: string; port: string; database: string; sslmode: string });
     if (values.sslmode === 'disable') io.stderr.write('warning: sslmode=disable: credentials and data cross the network unencrypted\n');
-    const sslrootcert = options.sslrootcert ?? current.sslrootcert;
-    if (options.sslrootcert !== undefined) checkRootCert(options.sslrootcert);
+    // `--sslrootcert ''` forgets a stored CA path (in KV as an empty value, which reads as none).
+    const forget = options.sslrootcert === '';
+    const sslrootcert = forget ? undefined : (options.sslrootcert ?? current.sslrootcert);
+    if (options.sslrootcert !== undefined && !forget) checkRootCert(options.sslrootcert);
 
     // Vault first: if it refuses, the local copy is left as it was.
     let stored = 'local config';
@@ -69,11 +71,12 @@ export default defineCommand({
         port: String(values.port),
         database: values.database,
         sslmode: values.sslmode,
-        ...(sslrootcert ? { sslrootcert } : {}),
+        ...(sslrootcert ? { sslrootcert } : forget ? { sslrootcert: '' } : {}),
       });
       stored = `Vault ${config.kv.mount}/delphi/config/{host,port,database,sslmode${sslrootcert ? ',sslrootcert' : ''}} and the local config`;
     }
-    await writeConfigFile(location.path, { ...file, database: { ...(file.database ?? {}), host: values.host, port: values.port, name: values.database, sslmode: values.sslmode, ...(sslrootcert ? { sslrootcert } : {}) } });
+    const { sslrootcert: _previous, ...kept } = file.database ?? {};
+    await writeConfigFile(location.path, { ...file, database: { ...kept, host: values.host, port: values.port, name: values.database, sslmode: values.sslmode, ...(sslrootcert ? { sslrootcert } : {}) } });
     (await context.logger()).info({ ...values, local: Boolean(options.local) }, 'database configuration saved');
     if (options.json) writeJson(io, { ...values, storedIn: options.local ? ['local'] : ['vault', 'local'], file: location.path });
     else io.stdout.write(`saved ${values.host}:${values.port}/${values.database} (sslmode=${values.sslmode}) to ${stored} (${location.path})\n`);

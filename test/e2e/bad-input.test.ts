@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interruptController } from '../../src/commands/interrupt.js';
 import { runEos, startEos, type CliResult } from '../helpers/cli.js';
+import { makeTestPki } from '../helpers/pki.js';
 import { startVaultFixture, type VaultFixture } from '../helpers/vault-fixture.js';
 
 /**
@@ -318,6 +319,28 @@ describe('bad input: one line, the documented exit code, nothing changed', () =>
     expect(existsSync(marker)).toBe(false);
     const leases = async () => ((await (await fetch(`${fixture.addr}/__dev/leases`, { headers: { 'X-Vault-Token': fixture.rootToken } })).json()) as { leases: unknown[] }).leases;
     await expect.poll(leases, { timeout: 3000 }).toEqual([]);
+  });
+
+  it("set delphi-db-config keeps a CA path across runs, and --sslrootcert '' forgets it, in KV and the file", async () => {
+    const pki = makeTestPki();
+    const configFile = path.join(home, '.config', 'eos', 'config.json');
+    const before = readFileSync(configFile);
+    const set = (extra: string[]) => runEos([...setConfig, '--host', '127.0.0.1', '--port', '5432', '--database', 'delphi', '--sslmode', 'verify-full', ...extra], { env: baseEnv });
+    const kvRoot = async () => ((await (await fetch(`${fixture.addr}/v1/secret/data/delphi/config/sslrootcert`, { headers: { 'X-Vault-Token': fixture.rootToken } })).json()) as { data?: { data: { value: string } } }).data?.data.value;
+    try {
+      expect((await set(['--sslrootcert', pki.caFile])).code).toBe(0);
+      expect(JSON.parse(readFileSync(configFile, 'utf8')).database.sslrootcert).toBe(pki.caFile);
+      expect(await kvRoot()).toBe(pki.caFile);
+      expect((await set([])).code).toBe(0);
+      expect(JSON.parse(readFileSync(configFile, 'utf8')).database.sslrootcert).toBe(pki.caFile);
+      expect((await set(['--sslrootcert', ''])).code).toBe(0);
+      expect(JSON.parse(readFileSync(configFile, 'utf8')).database.sslrootcert).toBeUndefined();
+      expect(await kvRoot()).toBe('');
+    } finally {
+      writeFileSync(configFile, before);
+      await fetch(`${fixture.addr}/v1/secret/metadata/delphi/config`, { method: 'DELETE', headers: { 'X-Vault-Token': fixture.rootToken } });
+      pki.remove();
+    }
   });
 
   it('has at least 150 cases', () => {
