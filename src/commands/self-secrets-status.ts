@@ -8,8 +8,13 @@ export default defineCommand({
   options: { json: JSON_OPTION },
   examples: ['eos self secrets status', 'eos self secrets status --json | jq .wouldUse'],
   async run(options, context) {
-    const { collectStatus } = await import('../setup/status.js');
+    const [{ collectStatus }, { resolveVaultSettings, plainHttpWarning }] = await Promise.all([import('../setup/status.js'), import('../config/vault-settings.js')]);
     const { io } = context;
+    // What every command that opens a session says, status says too (on stderr, JSON or not).
+    const settings = resolveVaultSettings({}, io.env, context.config().config);
+    if (settings.tlsSkipVerify) context.warn(`TLS verification of ${settings.address} is OFF (VAULT_SKIP_VERIFY): use it only for a test server`);
+    const plain = plainHttpWarning(settings.address);
+    if (plain) context.warn(plain);
     const report = await collectStatus(context.config(), io.env);
     if (options.json) {
       writeJson(io, report);

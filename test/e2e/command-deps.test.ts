@@ -81,6 +81,11 @@ describe('what a command opens, through its context', () => {
     const configured = await runEos(['self', 'secrets', 'configure', '--addr', vault.addr.replace('127.0.0.1', '0.0.0.0'), '--yes'], { env });
     expect(configured.code, configured.stderr).toBe(0);
     expect(configured.stderr.match(/plain HTTP to another host/g)).toHaveLength(1);
+
+    // status, which talks to Vault on its own client, says both what a session says.
+    const status = await runEos(['self', 'secrets', 'status', '--json'], { env: { ...env, VAULT_ADDR: vault.addr.replace('127.0.0.1', '0.0.0.0'), VAULT_SKIP_VERIFY: 'true' } });
+    expect(status.stderr.match(/plain HTTP to another host/g)).toHaveLength(1);
+    expect(status.stderr).toMatch(/^warning: TLS verification of .* is OFF \(VAULT_SKIP_VERIFY\)/m);
   });
 
   it('a database host from KV that is not a host name is refused where it is read, naming where it came from', async () => {
