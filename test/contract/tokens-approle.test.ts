@@ -47,6 +47,27 @@ describe('Vault API contract: tokens and AppRole (§2)', () => {
       expect((await vault('POST', 'auth/token/create', { policies: 'a,b', ttl: '10m' })).json.auth.policies).toEqual(['a,b', 'default']);
     });
 
+    it('issues through a token role only what the role allows: its policies, orphan, period; an unknown role is 400', async () => {
+      const name = unique('web');
+      expect((await vault('POST', `auth/token/roles/${name}`, { allowed_policies: ['app'], orphan: true, token_period: '2h' })).status).toBe(204);
+      const role = await vault('GET', `auth/token/roles/${name}`);
+      expect(role.json.data).toMatchObject({ name, allowed_policies: ['app'], orphan: true, token_period: 7200, renewable: true });
+      expect((await vault('LIST', 'auth/token/roles')).json.data.keys).toContain(name);
+
+      const issued = await vault('POST', `auth/token/create/${name}`, { policies: ['app'] });
+      expect(issued.json.auth).toMatchObject({ policies: ['app', 'default'], lease_duration: 7200, orphan: true });
+      // Nothing asked: the role's own list.
+      expect((await vault('POST', `auth/token/create/${name}`, {})).json.auth.policies).toEqual(['app', 'default']);
+      const forbidden = await vault('POST', `auth/token/create/${name}`, { policies: ['admin'] });
+      expect(forbidden.status).toBe(400);
+      expect(forbidden.json.errors).toEqual([`token policies (["admin" "default"]) must be subset of the role's allowed policies (["app" "default"]) or glob policies ([])`]);
+      const unknown = await vault('POST', `auth/token/create/${unique('nope')}`, {});
+      expect(unknown.status).toBe(400);
+      expect(unknown.json.errors[0]).toMatch(/^unknown role /);
+      expect((await vault('DELETE', `auth/token/roles/${name}`)).status).toBe(204);
+      expect((await vault('GET', `auth/token/roles/${name}`)).status).toBe(404);
+    });
+
     it('refuses an orphan or a chosen id to a token without root or sudo', async () => {
       const policy = unique('creator');
       await vault('PUT', `sys/policies/acl/${policy}`, { policy: 'path "auth/token/create" { capabilities = ["update"] }' });

@@ -15,19 +15,23 @@ import {
 } from '../wire.js';
 import type { Backend, BackendRequest, SpecialPaths } from './backend.js';
 import { authBlock, lookupData } from './token-fields.js';
+import { rolePolicies, TokenRoles, type TokenRole } from './token-roles.js';
 
 /** The token store, mounted at auth/token/: its routes over the shared tokens (§2). */
 export class TokenStoreBackend implements Backend {
   readonly special: SpecialPaths = { root: ['revoke-orphan/*', 'accessors*'] };
 
+  private readonly roles = new TokenRoles();
+
   constructor(private readonly tokens: TokenStore) {}
 
-  handle(request: BackendRequest): Promise<VaultResponse> {
-    return handleTokenRoutes(this.tokens, request);
+  async handle(request: BackendRequest): Promise<VaultResponse> {
+    if (request.subpath === 'roles' || request.subpath.startsWith('roles/')) return this.roles.handle(request, request.subpath.slice('roles/'.length));
+    return handleTokenRoutes(this.tokens, request, this.roles);
   }
 }
 
-async function handleTokenRoutes(tokens: TokenStore, request: BackendRequest): Promise<VaultResponse> {
+async function handleTokenRoutes(tokens: TokenStore, request: BackendRequest, roles: TokenRoles): Promise<VaultResponse> {
   const { token, body, operation, subpath: route } = request;
   const update = () => {
     if (operation !== 'update') throw unsupportedOperation();
@@ -95,24 +99,32 @@ async function handleTokenRoutes(tokens: TokenStore, request: BackendRequest): P
     case 'create':
     case 'create-orphan':
       update();
+      if (route.startsWith('create/')) {
+        const name = route.slice('create/'.length);
+        const role = roles.get(name);
+        if (!role) throw badRequest(`unknown role ${name}`);
+        return create(tokens, token, body, 'create', role);
+      }
       return create(tokens, token, body, route);
     default:
       throw unsupportedPath();
   }
 }
 
-function create(tokens: TokenStore, parent: TokenEntry, body: Record<string, unknown>, route: string): VaultResponse {
+function create(tokens: TokenStore, parent: TokenEntry, body: Record<string, unknown>, route: string, role?: TokenRole): VaultResponse {
   const privileged = parent.isRoot || parent.policies.includes('root');
   // A string is one policy name, commas and all, as OpenBao reads it.
-  const requested = typeof body.policies === 'string' ? [body.policies] : (listField(body, 'policies') ?? parent.policies);
-  if (!privileged && requested.some((p) => !parent.policies.includes(p) && p !== 'default')) {
+  const asked = typeof body.policies === 'string' ? [body.policies] : listField(body, 'policies');
+  const requested = asked ?? parent.policies;
+  // Through a role, the role's list decides, not the parent's policies.
+  if (!role && !privileged && requested.some((p) => !parent.policies.includes(p) && p !== 'default')) {
     throw badRequest('child policies must be subset of parent');
   }
   const noDefault = boolField(body, 'no_default_policy', false);
-  const policies = requested.includes('root') ? ['root'] : [...(noDefault ? [] : ['default']), ...requested];
+  const policies = role ? rolePolicies(role, asked) : requested.includes('root') ? ['root'] : [...(noDefault ? [] : ['default']), ...requested];
   const displayName = typeof body.display_name === 'string' && body.display_name !== '' ? `token-${body.display_name}` : 'token';
-  const orphan = route === 'create-orphan' || boolField(body, 'no_parent', false);
-  if (orphan && route !== 'create-orphan' && !privileged) throw badRequest('root or sudo privileges required to create orphan token');
+  const orphan = role ? role.orphan : route === 'create-orphan' || boolField(body, 'no_parent', false);
+  if (!role && orphan && route !== 'create-orphan' && !privileged) throw badRequest('root or sudo privileges required to create orphan token');
   const id = stringField(body, 'id');
   if (id && !privileged) throw badRequest('root or sudo privileges required to directly generate a token ID');
   const type = stringField(body, 'type') ?? 'service';
@@ -122,13 +134,13 @@ function create(tokens: TokenStore, parent: TokenEntry, body: Record<string, unk
     displayName,
     path: `auth/token/${route}`,
     ttl: durationField(body, 'ttl') ?? 0,
-    explicitMaxTtl: durationField(body, 'explicit_max_ttl') ?? 0,
-    renewable: boolField(body, 'renewable', true),
+    explicitMaxTtl: role && role.explicitMaxTtl > 0 ? role.explicitMaxTtl : (durationField(body, 'explicit_max_ttl') ?? 0),
+    renewable: role ? role.renewable : boolField(body, 'renewable', true),
     meta: (body.meta as Record<string, string> | undefined) ?? null,
     orphan,
     parent: parent.id,
     numUses: Math.max(0, Number(body.num_uses ?? 0) || 0),
-    period: durationField(body, 'period') ?? 0,
+    period: role && role.period > 0 ? role.period : (durationField(body, 'period') ?? 0),
     type,
     ...(id ? { id } : {}),
   });
