@@ -106,4 +106,27 @@ describe('Vault API contract: KV v1 and v2 (§3)', () => {
       expect(r.json.warnings[0]).toMatch(/^Invalid path for a versioned K\/V secrets engine/);
     });
   });
+
+  describe('paths and cubbyhole', () => {
+    it('decodes percent-escapes in the path: a%20b is the key "a b"', async () => {
+      expect((await vault('POST', `${v2}/data/a%20b`, { data: { v: '1' } })).status).toBe(200);
+      expect((await vault('LIST', `${v2}/metadata/`)).json.data.keys).toContain('a b');
+      expect((await vault('GET', `${v2}/data/a b`.replace(' ', '%20'))).json.data.data).toEqual({ v: '1' });
+      expect((await vault('POST', `${v1}/c%2Fd`, { v: '2' })).status).toBe(204);
+      expect((await vault('GET', `${v1}/c/d`)).json.data).toEqual({ v: '2' });
+    });
+
+    it("keeps each token's cubbyhole its own, answered without a lease", async () => {
+      const own = await vault('POST', 'cubbyhole/note', { x: '1' });
+      expect(own.status).toBe(204);
+      const read = await vault('GET', 'cubbyhole/note');
+      expect(read.json).toMatchObject({ data: { x: '1' }, lease_duration: 0 });
+      expect((await vault('LIST', 'cubbyhole/')).json.data.keys).toContain('note');
+      const other = http(target, (await vault('POST', 'auth/token/create', { ttl: '10m' })).json.auth.client_token);
+      expect((await other('GET', 'cubbyhole/note')).status).toBe(404);
+      expect((await other('POST', 'cubbyhole/note', { y: '2' })).status).toBe(204);
+      expect((await vault('GET', 'cubbyhole/note')).json.data).toEqual({ x: '1' });
+      expect((await vault('DELETE', 'cubbyhole/note')).status).toBe(204);
+    });
+  });
 });

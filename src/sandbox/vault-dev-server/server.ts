@@ -99,7 +99,13 @@ async function handleHttp(state: VaultState, router: Router, faults: Faults, req
   if (url.pathname.startsWith('/__dev/')) return control(state, faults, req, res, url);
   if (!url.pathname.startsWith('/v1/')) return send(res, { status: 404, body: { errors: [] } }, req);
 
-  const path = url.pathname.slice('/v1/'.length);
+  // The path as OpenBao routes it: percent-escapes decoded (`a%20b` is the key `a b`).
+  let path: string;
+  try {
+    path = decodeURIComponent(url.pathname.slice('/v1/'.length));
+  } catch {
+    return send(res, { status: 400, body: { errors: ['invalid URL escape in the request path'] } }, req);
+  }
   // A frozen Vault holds the connection and answers only when it thaws.
   while (faults.paused) await faults.paused;
   faults.requests += 1;

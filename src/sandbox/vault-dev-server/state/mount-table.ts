@@ -13,7 +13,7 @@ export interface Mount extends MountInfo {
   options: Record<string, string> | null;
   config: { default_lease_ttl: number; max_lease_ttl: number };
   readonly accessor: string;
-  /** null for the built-in mounts this server lists but does not serve (cubbyhole/, identity/). */
+  /** null for the built-in mount this server lists but does not serve (identity/). */
   backend: Backend | null;
   /** sys/, cubbyhole/, identity/ and auth/token/: listed, never disabled. */
   readonly builtin: boolean;

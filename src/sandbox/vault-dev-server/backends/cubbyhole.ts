@@ -1,0 +1,36 @@
+import { badRequest, listChildren, noContent, notFound, ok, unsupportedOperation, unsupportedPath, type VaultResponse } from '../wire.js';
+import type { Backend, BackendRequest } from './backend.js';
+
+/**
+ * cubbyhole/: a KV store of each token's own, which no other token (root included) can see,
+ * answered without a lease duration. Vault's default policy grants it, so clients use it.
+ * What a revoked token kept is unreachable (no one holds that token any more).
+ */
+export class CubbyholeBackend implements Backend {
+  private readonly byToken = new Map<string, Map<string, Record<string, unknown>>>();
+
+  async handle(request: BackendRequest): Promise<VaultResponse> {
+    const own = this.byToken.get(request.token.id) ?? new Map<string, Record<string, unknown>>();
+    this.byToken.set(request.token.id, own);
+    const key = request.subpath.replace(/\/+$/, '');
+    switch (request.operation) {
+      case 'read': {
+        const value = own.get(key);
+        if (!value) throw notFound();
+        return ok({ data: value });
+      }
+      case 'list':
+        return listChildren([...own.keys()], request.subpath);
+      case 'update':
+        if (key === '') throw unsupportedPath();
+        if (Object.keys(request.body).length === 0) throw badRequest('missing data fields');
+        own.set(key, { ...request.body });
+        return noContent();
+      case 'delete':
+        own.delete(key);
+        return noContent();
+      default:
+        throw unsupportedOperation();
+    }
+  }
+}
