@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contractTarget, http, unique, type ContractTarget } from './target.js';
 
@@ -114,6 +115,23 @@ describe('Vault API contract: KV v1 and v2 (§3)', () => {
       expect((await vault('GET', `${v2}/data/a b`.replace(' ', '%20'))).json.data.data).toEqual({ v: '1' });
       expect((await vault('POST', `${v1}/c%2Fd`, { v: '2' })).status).toBe(204);
       expect((await vault('GET', `${v1}/c/d`)).json.data).toEqual({ v: '2' });
+    });
+
+    it('answers a path with //, . or .. with a 307 to its clean form, as Go does under OpenBao', async () => {
+      // Sent as written: fetch would resolve the dots itself.
+      const raw = (p: string) =>
+        new Promise<{ status: number; location: string | undefined }>((resolve, reject) => {
+          const url = new URL(target.addr);
+          const req = httpRequest({ host: url.hostname, port: url.port, path: p, method: 'GET', headers: { 'X-Vault-Token': target.rootToken } }, (res) => {
+            res.resume();
+            resolve({ status: res.statusCode ?? 0, location: res.headers.location });
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      for (const p of [`/v1/${v2}//data/x`, `/v1/${v2}/./data/x`, `/v1/${v2}/a/../data/x`]) {
+        expect(await raw(p), p).toEqual({ status: 307, location: `/v1/${v2}/data/x` });
+      }
     });
 
     it("keeps each token's cubbyhole its own, answered without a lease", async () => {

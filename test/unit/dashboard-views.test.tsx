@@ -210,8 +210,8 @@ describe('the dashboard app', () => {
     expect(first?.[1]).toBe('1');
     expect(app.lastFrame()).toMatch(/^10000\s+failed/m);
     for (let i = 0; i < 300; i++) app.stdin.write('j');
-    await tick();
-    await tick();
+    // Rendered once the model's answer came (a timer, then a render: slower on a loaded machine).
+    await expect.poll(() => app.lastFrame(), { timeout: 5000 }).toMatch(/^10255\s+failed/m);
     const last = /(\d+)–(\d+) of 256/.exec(app.lastFrame() ?? '');
     expect(last?.[2]).toBe('256');
     // The model was asked for the rows at the end, and the view shows them once they came.

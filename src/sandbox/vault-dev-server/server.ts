@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { posix } from 'node:path';
 import type { Socket } from 'node:net';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { LOOPBACK } from '../postgres.js';
@@ -98,6 +99,15 @@ async function handleHttp(state: VaultState, router: Router, faults: Faults, req
   const url = new URL(req.url ?? '/', 'http://dev-server');
   if (url.pathname.startsWith('/__dev/')) return control(state, faults, req, res, url);
   if (!url.pathname.startsWith('/v1/')) return send(res, { status: 404, body: { errors: [] } }, req);
+  // Go's ServeMux, under OpenBao: a path with `//`, `.` or `..` is answered with a 307 to its
+  // clean form, never resolved in place (the URL parser above would resolve the dots silently).
+  const raw = (req.url ?? '/').split('?')[0] ?? '/';
+  const clean = posix.normalize(raw);
+  if (raw.startsWith('/v1/') && clean !== raw) {
+    res.writeHead(307, { Location: `${clean}${url.search}`, 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(`<a href="${clean}">Temporary Redirect</a>.\n\n`);
+    return;
+  }
 
   // The path as OpenBao routes it: percent-escapes decoded (`a%20b` is the key `a b`).
   let path: string;
