@@ -134,6 +134,34 @@ describe('Vault API contract: KV v1 and v2 (§3)', () => {
       }
     });
 
+    it('refuses a . or .. that only decoding reveals: 400 relative paths not supported', async () => {
+      const raw = (p: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const url = new URL(target.addr);
+          const req = httpRequest({ host: url.hostname, port: url.port, path: p, method: 'GET', headers: { 'X-Vault-Token': target.rootToken } }, (res) => {
+            let body = '';
+            res.on('data', (d) => (body += d));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      for (const p of [`/v1/${v2}/%2e%2e/sys/policies/acl/default`, `/v1/${v2}/data/a%2F%2E%2E%2Fx`]) {
+        const r = await raw(p);
+        expect([p, r.status], r.body).toEqual([p, 400]);
+        expect(r.body).toMatch(/relative paths not supported/);
+      }
+    });
+
+    it('gives a token made again with the same chosen id none of what the revoked one kept in its cubbyhole', async () => {
+      const id = unique('cubby-owner');
+      const first = http(target, (await vault('POST', 'auth/token/create', { id, ttl: '10m' })).json.auth.client_token);
+      expect((await first('POST', 'cubbyhole/kept', { pw: 'hunter2' })).status).toBe(204);
+      expect((await vault('POST', 'auth/token/revoke', { token: id })).status).toBe(204);
+      const again = http(target, (await vault('POST', 'auth/token/create', { id, ttl: '10m' })).json.auth.client_token);
+      expect((await again('GET', 'cubbyhole/kept')).status).toBe(404);
+    });
+
     it("keeps each token's cubbyhole its own, answered without a lease", async () => {
       const own = await vault('POST', 'cubbyhole/note', { x: '1' });
       expect(own.status).toBe(204);

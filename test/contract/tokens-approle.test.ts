@@ -68,6 +68,35 @@ describe('Vault API contract: tokens and AppRole (§2)', () => {
       expect((await vault('GET', `auth/token/roles/${name}`)).status).toBe(404);
     });
 
+    it('gives a token no more than its maker holds: a role without a list, a limited or spent token, a periodic token', async () => {
+      const policy = unique('maker');
+      await vault('PUT', `sys/policies/acl/${policy}`, { policy: 'path "auth/token/create*" { capabilities = ["update"] }\npath "secret/*" { capabilities = ["deny"] }' });
+      const open = unique('open');
+      await vault('POST', `auth/token/roles/${open}`, {});
+      try {
+        const maker = http(target, (await vault('POST', 'auth/token/create', { policies: [policy], ttl: '10m' })).json.auth.client_token);
+        // A role without allowed policies bounds nothing: the maker's own policies do.
+        const rooted = await maker('POST', `auth/token/create/${open}`, { policies: ['root'] });
+        expect(rooted.status).toBe(400);
+        expect((await maker('POST', `auth/token/create/${open}`, { policies: ['admin'] })).status).toBe(400);
+        expect((await maker('POST', 'auth/token/create', { period: '768h' })).status).toBe(400);
+
+        const limited = http(target, (await vault('POST', 'auth/token/create', { num_uses: 3, ttl: '10m' })).json.auth.client_token);
+        const child = await limited('POST', 'auth/token/create-orphan', { ttl: '5m' });
+        expect(child.status).toBe(400);
+        expect(child.json.errors.join(' ')).toMatch(/restricted use token cannot generate child tokens/);
+        // That was one use, refused or not; a read that finds nothing is another; the lookup is the last.
+        expect((await limited('GET', `secret/data/${unique('nope')}`)).status).toBe(404);
+        const last = await limited('GET', 'auth/token/lookup-self');
+        expect(last.status).toBe(200);
+        expect(last.json.data.num_uses).toBe(-1);
+        expect((await limited('GET', 'auth/token/lookup-self')).status).toBe(403);
+      } finally {
+        await vault('DELETE', `auth/token/roles/${open}`);
+        await vault('DELETE', `sys/policies/acl/${policy}`);
+      }
+    });
+
     it('refuses an orphan or a chosen id to a token without root or sudo', async () => {
       const policy = unique('creator');
       await vault('PUT', `sys/policies/acl/${policy}`, { policy: 'path "auth/token/create" { capabilities = ["update"] }' });

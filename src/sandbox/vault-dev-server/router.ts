@@ -37,19 +37,26 @@ export class Router {
       token = this.state.tokens.lookup(tokenId);
       if (!token) throw permissionDenied();
     }
+    // A token limited to a number of uses: this request is one, refused or not (as OpenBao
+    // counts it before the ACL); after its last, it is revoked.
+    const spent = token ? this.state.tokens.use(token) : false;
+    try {
+      return await this.serve(operation, path, query, body, token, resolved);
+    } finally {
+      if (spent && token) await this.state.tokens.revoke(token);
+    }
+  }
+
+  private async serve(operation: Operation, path: string, query: URLSearchParams, body: Record<string, unknown>, token: TokenEntry | undefined, resolved: Resolved | undefined): Promise<VaultResponse> {
+    const backend = resolved?.mount.backend ?? null;
+    const subpath = resolved?.subpath ?? '';
     // ?help=1 describes a path and does nothing else, whatever the policies say.
     const help = query.get('help');
     if (help !== null && help !== '') return helpFor(path);
     if (token && !(backend && matchesAny(backend.special?.selfChecked, subpath))) this.authorize(token, operation, path, resolved);
     if (!resolved || !backend) throw noRoute(path);
     const request: BackendRequest = { operation, path, subpath, query, body, token: token as TokenEntry };
-    // A token limited to a number of uses: this request is one; after its last, it is revoked.
-    const spent = token ? this.state.tokens.use(token) : false;
-    try {
-      return await backend.handle(request);
-    } finally {
-      if (spent && token && this.state.tokens.lookup(token.id)) await this.state.tokens.revoke(token);
-    }
+    return backend.handle(request);
   }
 
   /**

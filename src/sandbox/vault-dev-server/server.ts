@@ -109,13 +109,16 @@ async function handleHttp(state: VaultState, router: Router, faults: Faults, req
     return;
   }
 
-  // The path as OpenBao routes it: percent-escapes decoded (`a%20b` is the key `a b`).
+  // The path as OpenBao routes it: percent-escapes decoded (`a%20b` is the key `a b`), from the
+  // raw request line (the URL parser would resolve `%2e%2e` silently), and a `.` or `..` that
+  // only decoding reveals refused, as OpenBao refuses it.
   let path: string;
   try {
-    path = decodeURIComponent(url.pathname.slice('/v1/'.length));
+    path = decodeURIComponent(raw.slice('/v1/'.length));
   } catch {
     return send(res, { status: 400, body: { errors: ['invalid URL escape in the request path'] } }, req);
   }
+  if (path.split('/').some((segment) => segment === '.' || segment === '..')) return send(res, { status: 400, body: { errors: ['relative paths not supported'] } }, req);
   // A frozen Vault holds the connection and answers only when it thaws.
   while (faults.paused) await faults.paused;
   faults.requests += 1;

@@ -113,15 +113,21 @@ async function handleTokenRoutes(tokens: TokenStore, request: BackendRequest, ro
 
 function create(tokens: TokenStore, parent: TokenEntry, body: Record<string, unknown>, route: string, role?: TokenRole): VaultResponse {
   const privileged = parent.isRoot || parent.policies.includes('root');
+  // OpenBao's order (token_store.go): a token limited in uses, or a batch token, makes no tokens.
+  if (parent.numUses !== 0) throw badRequest('restricted use token cannot generate child tokens');
+  if (parent.type === 'batch') throw badRequest('batch tokens cannot create more tokens');
   // A string is one policy name, commas and all, as OpenBao reads it.
   const asked = typeof body.policies === 'string' ? [body.policies] : listField(body, 'policies');
   const requested = asked ?? parent.policies;
-  // Through a role, the role's list decides, not the parent's policies.
-  if (!role && !privileged && requested.some((p) => !parent.policies.includes(p) && p !== 'default')) {
+  // A role's list decides only where the role has one; else, as without a role, the parent's
+  // policies bound the child's. Root comes only from root.
+  const roleDecides = role !== undefined && (role.allowedPolicies.length > 0 || role.disallowedPolicies.length > 0);
+  if (!roleDecides && !privileged && requested.some((p) => !parent.policies.includes(p) && p !== 'default')) {
     throw badRequest('child policies must be subset of parent');
   }
   const noDefault = boolField(body, 'no_default_policy', false);
-  const policies = role ? rolePolicies(role, asked) : requested.includes('root') ? ['root'] : [...(noDefault ? [] : ['default']), ...requested];
+  const policies = roleDecides ? rolePolicies(role as TokenRole, asked) : requested.includes('root') ? ['root'] : [...(noDefault ? [] : ['default']), ...requested];
+  if (policies.includes('root') && !parent.policies.includes('root')) throw badRequest('root tokens may not be created without parent token being root');
   const displayName = typeof body.display_name === 'string' && body.display_name !== '' ? `token-${body.display_name}` : 'token';
   const orphan = role ? role.orphan : route === 'create-orphan' || boolField(body, 'no_parent', false);
   if (!role && orphan && route !== 'create-orphan' && !privileged) throw badRequest('root or sudo privileges required to create orphan token');
@@ -129,6 +135,13 @@ function create(tokens: TokenStore, parent: TokenEntry, body: Record<string, unk
   if (id && !privileged) throw badRequest('root or sudo privileges required to directly generate a token ID');
   const type = stringField(body, 'type') ?? 'service';
   if (type !== 'service' && type !== 'batch') throw badRequest(`invalid 'token_type' value ${JSON.stringify(type)}`);
+  const numUses = Number(body.num_uses ?? 0);
+  if (!Number.isInteger(numUses) || numUses < 0) throw badRequest('number of uses cannot be negative');
+  const period = durationField(body, 'period') ?? 0;
+  if (period > 0 && !role && !privileged) throw badRequest('root or sudo privileges required to create periodic token');
+  if (type === 'batch' && numUses > 0) throw badRequest('batch tokens cannot have "num_uses" set');
+  if (type === 'batch' && period > 0) throw badRequest('batch tokens cannot be periodic');
+  if (id && id.includes('.')) throw badRequest('token IDs can not contain a period');
   const created = tokens.create({
     policies,
     displayName,
@@ -139,8 +152,8 @@ function create(tokens: TokenStore, parent: TokenEntry, body: Record<string, unk
     meta: (body.meta as Record<string, string> | undefined) ?? null,
     orphan,
     parent: parent.id,
-    numUses: Math.max(0, Number(body.num_uses ?? 0) || 0),
-    period: role && role.period > 0 ? role.period : (durationField(body, 'period') ?? 0),
+    numUses,
+    period: role && role.period > 0 ? (period > 0 ? Math.min(period, role.period) : role.period) : period,
     type,
     ...(id ? { id } : {}),
   });

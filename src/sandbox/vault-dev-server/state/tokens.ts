@@ -29,7 +29,7 @@ export interface TokenEntry {
   orphan: boolean;
   parent: string | null;
   isRoot: boolean;
-  /** Uses left; 0: unlimited. The request that uses the last one is served, then the token is revoked. */
+  /** Uses left; 0: unlimited; -1: spent (its last request is being served, then it is revoked). */
   numUses: number;
   /** A periodic token's period in seconds: each renewal gives it this TTL again, with no max. 0: none. */
   period: number;
@@ -138,6 +138,7 @@ export class TokenStore {
     const entry = this.tokens.get(id);
     if (!entry) return undefined;
     if (entry.expireMs !== null && entry.expireMs <= this.clock.now()) return undefined;
+    if (entry.numUses < 0) return undefined;
     return entry;
   }
 
@@ -188,7 +189,10 @@ export class TokenStore {
   use(entry: TokenEntry): boolean {
     if (entry.numUses <= 0) return false;
     entry.numUses -= 1;
-    return entry.numUses === 0;
+    if (entry.numUses > 0) return false;
+    // OpenBao's sentinel: -1 is "spent" (0 would read as unlimited while the last request runs).
+    entry.numUses = -1;
+    return true;
   }
 
   /** Revokes the token, its child tokens, and (through onRevoke) everything they created. */
