@@ -65,7 +65,7 @@ export async function kvRead(client: VaultClient, logicalPath: string, mount?: K
   const rel = relative(m, logicalPath);
   if (m.version === 1) {
     const { status, body } = await client.readAllowingNotFound(`${m.path}${rel}`);
-    if (status === 404 || !body?.data) throw await notFound(client, logicalPath, `${m.path}${rel}`);
+    if (status === 404 || !body?.data) throw new VaultNotFoundError(logicalPath, 'no secret at this path');
     return { data: body.data };
   }
   const { status, body } = await client.readAllowingNotFound(`${m.path}data/${rel}`, kvV2Schema);
@@ -73,7 +73,7 @@ export async function kvRead(client: VaultClient, logicalPath: string, mount?: K
     const meta = body?.data?.metadata;
     if (meta?.destroyed) throw new VaultNotFoundError(logicalPath, `version ${meta.version} was destroyed`);
     if (meta?.deletion_time) throw new VaultNotFoundError(logicalPath, `version ${meta.version} was deleted at ${meta.deletion_time} (vault kv undelete restores it)`);
-    throw await notFound(client, logicalPath, `${m.path}metadata/${rel}`);
+    throw new VaultNotFoundError(logicalPath, 'no secret at this path');
   }
   return { data: body?.data?.data ?? {}, version: body?.data?.metadata?.version };
 }
@@ -124,13 +124,12 @@ export async function writeEosFields(client: VaultClient, base: string, values: 
 }
 
 /**
- * No secret at a path that may be a folder (eos keeps its settings one secret per field, under
- * `secret/delphi/config/`): the keys under it are named, so the user reads one of them.
+ * For `get` of a path with no secret: the keys under it, when it is a folder (eos keeps its
+ * settings one secret per field, under `secret/delphi/config/`). Asked only there — a LIST on
+ * every miss would cost each command a request per absent field.
  */
-async function notFound(client: VaultClient, logicalPath: string, listPath: string): Promise<VaultNotFoundError> {
-  const keys = await client.list(listPath).catch(() => [] as string[]);
-  if (keys.length === 0) return new VaultNotFoundError(logicalPath, 'no secret at this path');
-  const base = logicalPath.replace(/\/+$/, '');
-  const shown = keys.slice(0, 8).join(', ') + (keys.length > 8 ? `, … (${keys.length} in all)` : '');
-  return new VaultNotFoundError(logicalPath, `no secret here, but a folder holding ${shown}`, `read one of them: eos self secrets get ${base}/${keys[0]?.replace(/\/$/, '')}`);
+export async function kvFolderKeys(client: VaultClient, logicalPath: string): Promise<string[]> {
+  const m = await describeMount(client, logicalPath);
+  const rel = relative(m, logicalPath);
+  return client.list(m.version === 1 ? `${m.path}${rel}` : `${m.path}metadata/${rel}`).catch(() => [] as string[]);
 }

@@ -1,5 +1,6 @@
 import type { VaultClient } from './client.js';
-import { describeMount, kvRead } from './kv.js';
+import { VaultNotFoundError } from './errors.js';
+import { describeMount, kvFolderKeys, kvRead } from './kv.js';
 import { parseSecret } from './responses.js';
 
 /**
@@ -19,7 +20,9 @@ export async function readSecret(client: VaultClient, logicalPath: string): Prom
   // sys/ and auth/ are Vault's own: never a secrets engine, never KV.
   const mount = /^(sys|auth)\//.test(path) ? { path: `${path.split('/')[0]}/`, type: 'system', version: 1 as const } : await describeMount(client, path);
   if (mount.type === 'kv') {
-    const secret = await kvRead(client, path, mount);
+    const secret = await kvRead(client, path, mount).catch(async (err: unknown) => {
+      throw err instanceof VaultNotFoundError ? await folderOrNothing(client, path, err) : err;
+    });
     return { kind: 'kv', kvVersion: mount.version, data: secret.data, lease: null, warnings: [] };
   }
   const body = await client.readRaw(path);
@@ -33,4 +36,12 @@ export async function readSecret(client: VaultClient, logicalPath: string): Prom
     lease: response.lease_id ? { id: response.lease_id, duration: response.lease_duration, renewable: response.renewable } : null,
     warnings: response.warnings ?? [],
   };
+}
+
+/** No secret at a path that is a folder: its keys are named, and how to read one. */
+async function folderOrNothing(client: VaultClient, path: string, missing: VaultNotFoundError): Promise<VaultNotFoundError> {
+  const keys = await kvFolderKeys(client, path);
+  if (keys.length === 0) return missing;
+  const shown = keys.slice(0, 8).join(', ') + (keys.length > 8 ? `, … (${keys.length} in all)` : '');
+  return new VaultNotFoundError(path, `no secret here, but a folder holding ${shown}`, `read one of them: eos self secrets get ${path}/${keys[0]?.replace(/\/$/, '')}`);
 }

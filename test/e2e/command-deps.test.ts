@@ -45,6 +45,9 @@ describe('what a command opens, through its context', () => {
     expect(opened).toEqual(['vault']);
     // What every command would use, not the file's copy (there is none) or localhost:5432.
     expect(JSON.parse(r.stdout).target).toMatchObject({ host: 'db.internal', origins: { host: 'vault-kv', port: 'default' }, kvRead: true });
+    // Fields that are absent (sslrootcert) cost a read each, never a LIST as well.
+    const stats = (await (await fetch(`${vault.addr}/__dev/stats`, { headers: { 'X-Vault-Token': vault.rootToken } })).json()) as { byPath: Record<string, number> };
+    expect(Object.keys(stats.byPath).filter((p) => p.startsWith('secret/metadata/'))).toEqual([]);
     const text = await runEos(['self', 'config', 'show'], { env: user(), deps: recording().deps });
     expect(text.stdout).toMatch(/^database +db\.internal:5432\/delphi sslmode=prefer \(host from vault-kv, port from default, name from default, sslmode from default\)$/m);
   });
