@@ -1,7 +1,6 @@
-import { explainDenied } from './auth.js';
 import type { VaultClient } from './client.js';
-import { VaultNotFoundError, VaultPermissionDeniedError } from './errors.js';
-import { kvV2Schema, uiMountSchema } from './responses.js';
+import { VaultNotFoundError, VaultPermissionDeniedError, VaultTokenExpiredError } from './errors.js';
+import { kvV2Schema, uiMountSchema, type TokenInfo } from './responses.js';
 
 /**
  * KV v1 and v2 behind one interface: the version is detected per mount through
@@ -25,14 +24,12 @@ export async function describeMount(client: VaultClient, logicalPath: string): P
   const clean = logicalPath.replace(/^\/+/, '');
   const { status, body } = await client.readAllowingNotFound(`sys/internal/ui/mounts/${clean}`, uiMountSchema).catch(async (err: unknown) => {
     // Vault answers a path under no mount, and a mount the token may not use, alike with 403 (so
-    // the endpoint cannot list mounts): even a root token meets it where nothing is mounted. A
-    // token that is itself refused is said to be so.
-    const explained = await explainDenied(client, err, `sys/internal/ui/mounts/${clean}`);
-    if (explained !== err) throw explained;
-    if (err instanceof VaultPermissionDeniedError) {
-      // Only a root token is sure to see every mount: for any other, both causes stay open (exit 4).
-      const self = await client.lookupSelf().catch(() => undefined);
-      if (!self?.policies.includes('root')) {
+    // the endpoint cannot list mounts): even a root token meets it where nothing is mounted. One
+    // look at the token tells the cases apart: refused itself, root, or another.
+    if (err instanceof VaultPermissionDeniedError && !(err instanceof VaultTokenExpiredError)) {
+      const self = await client.lookupSelf().catch((lookupErr: unknown) => lookupErr);
+      if (self instanceof VaultPermissionDeniedError) throw new VaultTokenExpiredError(err.path, err.errors);
+      if (self instanceof Error || !(self as TokenInfo).policies.includes('root')) {
         throw new VaultPermissionDeniedError(
           err.path,
           err.errors,

@@ -163,6 +163,11 @@ describe('eos self secrets get', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: nosuchmount\/delphi\/config: no secrets engine is mounted there that this token may use/m);
     expect(r.stderr).toMatch(/^hint: .*vault secrets enable -path=nosuchmount kv-v2$/m);
+    // Any other token cannot tell "nothing there" from "not yours": both causes, exit 4.
+    const plain = ((await vault.write('auth/token/create', { policies: ['default'], ttl: '5m' })) as { auth: { client_token: string } }).auth.client_token;
+    const denied = await runCli(['self', 'secrets', 'get', 'nosuchmount/delphi/config'], { env: { ...env, VAULT_TOKEN: plain } });
+    expect(denied.code).toBe(4);
+    expect(denied.stderr).toMatch(/^error: nosuchmount\/delphi\/config: Vault refused the mount lookup \(403\): nothing is mounted there, or this token's policies do not cover it$/m);
   });
 
   it('refuses a bad token with exit 4', async () => {
