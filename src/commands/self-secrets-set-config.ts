@@ -1,5 +1,5 @@
-import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { holdsPemCertificate } from '../util/pem.js';
 import { SSL_MODES, type SslMode } from '../config/constants.js';
 import { importEsm } from '../util/import-esm.js';
 import { isValidDatabaseName, isValidHost } from '../db/target.js';
@@ -112,14 +112,5 @@ function checkRootCert(file: string): void {
   } catch (err) {
     throw new UsageError(`--sslrootcert ${quoted(file)} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, "name the PEM file of the CA that signed PostgreSQL's certificate");
   }
-  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  const parses = (block: string) => {
-    try {
-      new X509Certificate(block);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!blocks.some(parses)) throw new UsageError(`--sslrootcert ${quoted(file)} holds no PEM certificate`, "name the PEM file of the CA that signed PostgreSQL's certificate (-----BEGIN CERTIFICATE-----)");
+  if (!holdsPemCertificate(text)) throw new UsageError(`--sslrootcert ${quoted(file)} holds no PEM certificate`, "name the PEM file of the CA that signed PostgreSQL's certificate (-----BEGIN CERTIFICATE-----)");
 }

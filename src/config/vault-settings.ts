@@ -1,4 +1,5 @@
 import { MalformedValueError, quoted } from '../errors.js';
+import { isLoopbackHost } from '../util/loopback.js';
 import { checkToken } from './token-value.js';
 import { checkNamespace } from './vault-names.js';
 import { parseDurationSeconds } from '../util/duration.js';
@@ -177,9 +178,8 @@ export function plaintextOffHost(address: string): boolean {
     return false;
   }
   if (url.protocol !== 'http:') return false;
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
   // Not `*.localhost`: a resolver may send such a name anywhere.
-  return !(host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1');
+  return !isLoopbackHost(url.hostname);
 }
 
 /** The warning every command that talks to Vault gives for such an address, or undefined. */

@@ -82,7 +82,3 @@ export function isValidDatabaseName(name: string): boolean {
   return /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/.test(name);
 }
 
-/** A host name that means this machine: `localhost`, 127.0.0.0/8, ::1 (or a Unix socket's directory). */
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1' || host.startsWith('/');
-}

@@ -10,7 +10,7 @@ import { VaultPermissionDeniedError } from '../vault/errors.js';
 import { checkGrants, describeMissing, grantPath } from './token-grants.js';
 import { postgresTls, vaultTls } from './tls-report.js';
 import { NUM_USES_HINT, tokenUsesLeft } from '../vault/token-kind.js';
-import { isLoopbackHost } from '../db/target.js';
+import { isLoopbackHost } from '../util/loopback.js';
 
 /**
  * `eos self secrets test`: the whole path, end to end — Vault, token, engine, role, issue,
@@ -153,10 +153,10 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
       const settings = (session as VaultSession).settings;
       const [vault, postgres] = [await vaultTls(settings), postgresTls(client as pg.Client, c.sslmode)];
       // On this machine nothing crosses a network: said, not warned.
-      const local = (host: string) => isLoopbackHost(host.replace(/^\[(.*)\]$/, '$1'));
+
       const concerns = [
-        vault.concern && !local(new URL(settings.address).hostname) ? `Vault: ${vault.concern}` : undefined,
-        postgres.concern && !local(c.host) ? `PostgreSQL: ${postgres.concern}` : undefined,
+        vault.concern && !isLoopbackHost(new URL(settings.address).hostname) ? `Vault: ${vault.concern}` : undefined,
+        postgres.concern && !isLoopbackHost(c.host) ? `PostgreSQL: ${postgres.concern}` : undefined,
       ].filter((x): x is string => x !== undefined);
       const detail = `Vault ${vault.detail}; PostgreSQL ${postgres.detail}`;
       if (concerns.length === 0) return detail;

@@ -1,5 +1,4 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import { plaintextOffHost } from '../config/vault-settings.js';
 import { UsageError } from '../errors.js';
 import { backoffDelay, VAULT_REQUEST_BACKOFF } from '../util/backoff.js';
 import { sleep, systemClock, type Clock } from '../util/clock.js';
+import { holdsPemCertificate } from '../util/pem.js';
 import { VaultNotVaultError, VaultTimeoutError, VaultTlsError, VaultUnreachableError } from './errors.js';
 
 /**
@@ -89,16 +89,7 @@ export function tlsConnectOptions(tls: TlsSettings): Pick<https.AgentOptions, 'c
   // A CA file must hold certificates: /etc/passwd given by mistake is named, not trusted as nothing.
   const certificates = (file: string) => {
     const text = read(file, 'CA certificate');
-    const blocks = text.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    const parsed = blocks.filter((block) => {
-      try {
-        new X509Certificate(block);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    if (parsed.length === 0) throw new UsageError(`the CA certificate ${file} holds no PEM certificate`, 'name the PEM file of the CA that signed Vault\'s certificate (-----BEGIN CERTIFICATE-----)');
+    if (!holdsPemCertificate(text.toString('latin1'))) throw new UsageError(`the CA certificate ${file} holds no PEM certificate`, 'name the PEM file of the CA that signed Vault\'s certificate (-----BEGIN CERTIFICATE-----)');
     return text;
   };
   const ca: Buffer[] = [];
