@@ -25,10 +25,11 @@ export default defineCommand({
   ],
   async run(options, context) {
     const lockTimeoutS = durationOption('--lock-timeout', options.lockTimeout, 1, MAX_WAIT_SECONDS);
-    const [{ applyMigrations, planMigrations, openPublicWarning, publicSchemaCreators }, { connectAdmin }, { classifyDatabaseError }] = await Promise.all([
+    const [{ applyMigrations, planMigrations, openPublicWarning }, { connectAdmin }, { classifyDatabaseError }, { publicSchemaCreators }] = await Promise.all([
       import('../delphi/schema-migrator.js'),
       import('../db/admin-session.js'),
       import('../db/errors.js'),
+      import('../db/schema-creators.js'),
     ]);
     const { io } = context;
     const target = await resolveTarget(options, context);

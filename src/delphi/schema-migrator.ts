@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { publicSchemaCreators } from '../db/schema-creators.js';
 import { OperationFailedError, UsageError } from '../errors.js';
 import { describeObject, EOS_SCHEMA_VERSION, LATEST_SCHEMA_VERSION, loadMigrations, migrationPath, placeAt, type Migration, type SchemaObject } from './migrations.js';
 
@@ -99,17 +100,6 @@ export interface SchemaState {
    * that runs there as another role might: it is reported with its fix.
    */
   publicSchemaCreators: string[];
-}
-
-/** The roles besides its owner that hold CREATE on the schema `public` (`PUBLIC` for grantee 0). */
-export async function publicSchemaCreators(db: Queryable): Promise<string[]> {
-  const { rows } = await db.query(
-    `SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS role
-       FROM pg_namespace n CROSS JOIN LATERAL aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
-      WHERE n.nspname = 'public' AND a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner
-      ORDER BY 1`,
-  );
-  return rows.map((r) => String(r.role));
 }
 
 /**

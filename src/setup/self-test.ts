@@ -9,6 +9,7 @@ import { databaseRoleSchema } from '../vault/responses.js';
 import { VaultPermissionDeniedError } from '../vault/errors.js';
 import { checkGrants, describeMissing, grantPath } from './token-grants.js';
 import { postgresTls, vaultTls } from './tls-report.js';
+import { publicSchemaCreators } from '../db/schema-creators.js';
 import { NUM_USES_HINT, tokenUsesLeft } from '../vault/token-kind.js';
 import { isLoopbackHost } from '../util/loopback.js';
 
@@ -153,7 +154,6 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
       const settings = (session as VaultSession).settings;
       const [vault, postgres] = [await vaultTls(settings), postgresTls(client as pg.Client, c.sslmode)];
       // On this machine nothing crosses a network: said, not warned.
-
       const concerns = [
         vault.concern && !isLoopbackHost(new URL(settings.address).hostname) ? `Vault: ${vault.concern}` : undefined,
         postgres.concern && !isLoopbackHost(c.host) ? `PostgreSQL: ${postgres.concern}` : undefined,
@@ -211,23 +211,19 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
           "as the database admin, run eos delphi schema apply (eos's tables go to the schema eos, written by nobody else), then set delphi-db-engine --apply again",
         );
       }
-      const { rows: creators } = await c.query<{ role: string }>(
-        `SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END AS role
-           FROM pg_namespace n CROSS JOIN LATERAL aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
-          WHERE n.nspname = 'public' AND a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner ORDER BY 1`,
-      );
+      const creators = await publicSchemaCreators(c);
       const openPublic = (detail: string) =>
         creators.length === 0
           ? detail
           : {
               status: 'warn' as const,
-              detail: `${detail}; but the schema public lets ${creators.map((r) => r.role).join(', ')} create objects, where a login can plant code for others to run`,
-              hint: `as the database admin: REVOKE CREATE ON SCHEMA public FROM ${creators.map((r) => r.role).join(', ')}`,
+              detail: `${detail}; but the schema public lets ${creators.join(', ')} create objects, where a login can plant code for others to run`,
+              hint: `as the database admin: REVOKE CREATE ON SCHEMA public FROM ${creators.join(', ')}`,
             };
       // Probed after the catalog checks, so the probe's own table is not taken for eos's.
       const writeRefused = await refused(write);
       const ddlRefused = await refused('CREATE TABLE public.eos_self_test_probe (x int)');
-      const ddlHint = (fallback: string) => (creators.length > 0 ? `as the database admin: REVOKE CREATE ON SCHEMA public FROM ${creators.map((r) => r.role).join(', ')}` : fallback);
+      const ddlHint = (fallback: string) => (creators.length > 0 ? `as the database admin: REVOKE CREATE ON SCHEMA public FROM ${creators.join(', ')}` : fallback);
       if (writer) {
         if (writeRefused) throw new StepFailed(`${creds?.user} may not write (${what} refused with 42501)`, `the worker role ${role} must write alerts: re-apply the worker group role (eos self secrets set delphi-db-engine --apply)`);
         if (!ddlRefused) throw new StepFailed(`${creds?.user} may change the schema (CREATE TABLE succeeded, rolled back)`, ddlHint(`the worker role ${role} should not own or create objects: check its creation statements`));
