@@ -48,7 +48,7 @@ export default defineCommand({
     'eos self secrets configure --yes --addr https://vault:8200 --auth jwt --role delphi-ci --github-oidc --audience https://github.com/delphi',
   ],
   async run(options, context) {
-    const [{ saveConfiguration, verifyVault }, { plainHttpWarning }] = await Promise.all([import('../setup/configure.js'), import('../config/vault-settings.js')]);
+    const [{ saveConfiguration, verifyVault }, { plainHttpWarning, skipVerifyWarning }] = await Promise.all([import('../setup/configure.js'), import('../config/vault-settings.js')]);
     const { io } = context;
     const { config, location, input: current } = context.config({ creating: true });
     const interactive = io.stdinIsTTY && io.stdoutIsTTY && !options.yes && !options.tokenStdin;
@@ -71,7 +71,7 @@ export default defineCommand({
       verified = await verifyVault(answers, config, io.env);
       for (const warning of verified.warnings) context.warn(warning);
       // VAULT_SKIP_VERIFY from the environment is as unsafe as the flag: said the same way.
-      if (verified.settings.tlsSkipVerify && !answers.tlsSkipVerify) context.warn(`TLS verification of ${answers.address} is OFF (VAULT_SKIP_VERIFY): use it only for a test server`);
+      if (verified.settings.tlsSkipVerify && !answers.tlsSkipVerify) context.warn(skipVerifyWarning(answers.address));
     } catch (err) {
       if (!options.force || !isEosError(err)) throw err;
       io.stderr.write(`warning: saving anyway (--force), although: ${err.message}\n`);

@@ -8,13 +8,10 @@ export default defineCommand({
   options: { json: JSON_OPTION },
   examples: ['eos self secrets status', 'eos self secrets status --json | jq .wouldUse'],
   async run(options, context) {
-    const [{ collectStatus }, { resolveVaultSettings, plainHttpWarning }] = await Promise.all([import('../setup/status.js'), import('../config/vault-settings.js')]);
+    const [{ collectStatus }, { resolveVaultSettings, settingsWarnings }] = await Promise.all([import('../setup/status.js'), import('../config/vault-settings.js')]);
     const { io } = context;
     // What every command that opens a session says, status says too (on stderr, JSON or not).
-    const settings = resolveVaultSettings({}, io.env, context.config().config);
-    if (settings.tlsSkipVerify) context.warn(`TLS verification of ${settings.address} is OFF (VAULT_SKIP_VERIFY): use it only for a test server`);
-    const plain = plainHttpWarning(settings.address);
-    if (plain) context.warn(plain);
+    for (const warning of settingsWarnings(resolveVaultSettings({}, io.env, context.config().config))) context.warn(warning);
     const report = await collectStatus(context.config(), io.env);
     if (options.json) {
       writeJson(io, report);

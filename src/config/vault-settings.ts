@@ -187,3 +187,14 @@ export function plainHttpWarning(address: string): string | undefined {
   // An address that is no URL at all is refused where it is resolved, with its own message.
   return isHttpUrl(address) && plaintextOffHost(address) ? `${address} is plain HTTP to another host: the Vault token and every secret cross the network in clear (use https://)` : undefined;
 }
+
+/** The warning for a client that checks no certificate. */
+export function skipVerifyWarning(address: string): string {
+  return `TLS verification of ${address} is OFF (VAULT_SKIP_VERIFY): use it only for a test server`;
+}
+
+/** What every command that talks to Vault says about its settings, once, on stderr. */
+export function settingsWarnings(settings: Pick<VaultSettings, 'address' | 'tlsSkipVerify'>): string[] {
+  const plain = plainHttpWarning(settings.address);
+  return [...(settings.tlsSkipVerify ? [skipVerifyWarning(settings.address)] : []), ...(plain ? [plain] : [])];
+}

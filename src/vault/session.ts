@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import { plainHttpWarning, resolveVaultSettings, type VaultFlags, type VaultSettings } from '../config/vault-settings.js';
+import { resolveVaultSettings, settingsWarnings, type VaultFlags, type VaultSettings } from '../config/vault-settings.js';
 import { authenticate, type Authenticated } from './auth.js';
 import { createVaultClient, type VaultClient } from './client.js';
 
@@ -21,9 +21,7 @@ export interface SessionOptions {
 
 export async function openVaultSession(options: SessionOptions): Promise<VaultSession> {
   const settings = resolveVaultSettings(options.flags ?? {}, options.env, options.config);
-  if (settings.tlsSkipVerify) options.warn?.(`TLS verification of ${settings.address} is OFF (VAULT_SKIP_VERIFY): use it only for a test server`);
-  const plain = plainHttpWarning(settings.address);
-  if (plain) options.warn?.(plain);
+  for (const warning of settingsWarnings(settings)) options.warn?.(warning);
   const client = createVaultClient({ settings });
   try {
     const auth = await authenticate(client, settings, options.home, options.env);
