@@ -58,9 +58,10 @@ export default defineCommand({
     const values = validateDbConfig(raw as { host: string; port: string; database: string; sslmode: string });
     if (values.sslmode === 'disable') io.stderr.write('warning: sslmode=disable: credentials and data cross the network unencrypted\n');
     // `--sslrootcert ''` forgets a stored CA path (in KV as an empty value, which reads as none).
+    const given = options.sslrootcert ?? env('DELPHI_DB_SSLROOTCERT');
     const forget = options.sslrootcert === '';
-    const sslrootcert = forget ? undefined : (options.sslrootcert ?? current.sslrootcert);
-    if (options.sslrootcert !== undefined && !forget) checkRootCert(options.sslrootcert);
+    const sslrootcert = forget ? undefined : (given ?? current.sslrootcert);
+    if (given !== undefined && !forget) checkRootCert(given);
 
     // Vault first: if it refuses, the local copy is left as it was.
     let stored = 'local config';
