@@ -69,7 +69,7 @@ export function shortLeaseId(leaseId: string): string {
 export const MASK = '********';
 
 /** Whether a field of that name holds a secret (password, token, secret_id, private_key …). */
-export function isSecretKey(key: string): boolean {
+function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);
 }
 
@@ -101,7 +101,7 @@ const SHOWN_METADATA: ReadonlySet<string> = new Set([
 ]);
 
 /** Whether `get` shows this field in clear without `--reveal` (SHOWN_METADATA says why so few). */
-export function isShownMetadata(key: string): boolean {
+function isShownMetadata(key: string): boolean {
   return SHOWN_METADATA.has(key) && !isSecretKey(key);
 }
 

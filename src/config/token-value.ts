@@ -1,7 +1,7 @@
 import { MalformedValueError } from '../errors.js';
 
 /** Longer than any token Vault or OpenBao issues (service tokens ~100 bytes, batch tokens a few hundred). */
-export const MAX_TOKEN_BYTES = 8192;
+const MAX_TOKEN_BYTES = 8192;
 
 /**
  * A Vault token as it came in (VAULT_TOKEN, a token file, standard input, a prompt), made fit
