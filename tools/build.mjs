@@ -26,13 +26,13 @@ const common = {
 };
 
 /** The terminal's parts, by what the core imports them as and the file each is built into. */
-const TERMINAL = { ink: 'ink', react: 'react', '@inquirer/prompts': 'prompts', '../delphi/ui/App.js': 'dashboard-app' };
+const TERMINAL = { ink: 'ink', react: 'react', '@inquirer/prompts': 'prompts', '../delphi/ui/App.js': 'dashboard-app', 'node-forge': 'forge' };
 
 /** In the core, each terminal part is left to an `import()` of its own ES module beside it. */
 const terminalParts = {
   name: 'terminal-parts',
   setup(b) {
-    b.onResolve({ filter: /^(ink|react|@inquirer\/prompts|\.\.\/delphi\/ui\/App\.js)$/ }, (args) => ({ path: `./${TERMINAL[args.path]}.js`, external: true }));
+    b.onResolve({ filter: /^(ink|react|@inquirer\/prompts|\.\.\/delphi\/ui\/App\.js|node-forge)$/ }, (args) => ({ path: `./${TERMINAL[args.path]}.js`, external: true }));
   },
 };
 
@@ -52,7 +52,7 @@ await build({
 });
 await build({
   ...common,
-  entryPoints: { ink: 'ink', react: 'react', prompts: '@inquirer/prompts', 'dashboard-app': 'src/delphi/ui/App.tsx' },
+  entryPoints: { ink: 'ink', react: 'react', prompts: '@inquirer/prompts', 'dashboard-app': 'src/delphi/ui/App.tsx', forge: 'node-forge' },
   format: 'esm',
   splitting: true,
   // ink's optional React devtools.

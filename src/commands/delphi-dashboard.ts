@@ -57,7 +57,8 @@ export default defineCommand({
     try {
       if (ttls) {
         const { startSandbox, startSimulation, sandboxConfig } = await import('../sandbox/sandbox.js');
-        const sandbox = await startSandbox({ ...ttls, progress: (l) => io.stderr.write(`${l}\n`), signal: interrupt.signal }).catch((err: unknown) => {
+        // TLS everywhere, as a production site has it (eos sandbox --plain is the way without).
+        const sandbox = await startSandbox({ ...ttls, tls: true, progress: (l) => io.stderr.write(`${l}\n`), signal: interrupt.signal }).catch((err: unknown) => {
           if (interrupt.received) return undefined;
           throw err;
         });

@@ -31,10 +31,12 @@ export default defineCommand({
     maxTtl: { flags: '--max-ttl <duration>', description: 'max TTL of the database roles', default: '5m' },
     simulate: { flags: '--simulate', description: 'run the pipeline simulator (moves alerts through the states with worker credentials)' },
     alerts: { flags: '--alerts <n>', description: 'sample alerts to load', default: '5000' },
+    tls: { flags: '--tls', description: 'TLS everywhere, as in production (the default): a throwaway CA signs the HTTPS dev server and a TLS-only PostgreSQL' },
+    plain: { flags: '--plain', description: 'plain HTTP and a PostgreSQL without TLS instead' },
     json: { ...JSON_OPTION, description: 'print the settings as JSON instead of export lines' },
     metricsListen: METRICS_OPTION,
   },
-  examples: ['eos sandbox --simulate', 'eos sandbox --ttl 10s --max-ttl 30s --alerts 0 --json'],
+  examples: ['eos sandbox --simulate', 'eos sandbox --ttl 10s --max-ttl 30s --alerts 0 --json', 'eos sandbox --plain'],
   ownsSignals: true,
   async run(options, context) {
     const { io } = context;
@@ -45,6 +47,7 @@ export default defineCommand({
     if (!Number.isInteger(alerts) || alerts > MAX_SAMPLE_ALERTS) {
       throw new UsageError(`--alerts ${quoted(options.alerts)} is not a whole number from 0 to ${MAX_SAMPLE_ALERTS}`, 'e.g. --alerts 5000 (bench:dashboard loads more, in batches)');
     }
+    if (options.tls && options.plain) throw new UsageError('--tls and --plain cannot be used together', 'leave both out for TLS (the default), or give --plain for none');
     // Before PostgreSQL starts and loads alerts: a busy port is found in a moment, not after a minute.
     if (port !== undefined) await assertPortFree(port);
 
@@ -56,7 +59,7 @@ export default defineCommand({
     // Process metrics and the dev server's Vault traffic; healthy while the sandbox runs.
     const metrics = options.metricsListen ? await startMetrics(options.metricsListen, context) : undefined;
     try {
-      const sandbox = await startSandbox({ vaultPort: port, ttl, maxTtl, sampleAlerts: alerts, progress, signal: interrupt.signal }).catch((err: unknown) => {
+      const sandbox = await startSandbox({ vaultPort: port, ttl, maxTtl, sampleAlerts: alerts, progress, signal: interrupt.signal, tls: !options.plain }).catch((err: unknown) => {
         if (interrupt.received) return undefined;
         throw err;
       });
@@ -80,6 +83,8 @@ export default defineCommand({
         // token is for `exec` of a pipeline worker, the root token for administration.
         const exports = {
           VAULT_ADDR: sandbox.vaultAddr,
+          // For the vault/bao CLI and curl; eos itself has the CA in its config.
+          ...(sandbox.caFile ? { VAULT_CACERT: sandbox.caFile } : {}),
           VAULT_TOKEN: sandbox.readerToken,
           EOS_CONFIG: sandbox.configFile,
           EOS_SANDBOX_WORKER_TOKEN: sandbox.workerToken,
@@ -93,7 +98,8 @@ export default defineCommand({
         else for (const [name, value] of Object.entries(exports)) io.stdout.write(`export ${name}=${shellQuote(value)}\n`);
         progress(
           `sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Vault-API dev server (a test double, not Vault) at ${sandbox.vaultAddr}, ` +
-            `PostgreSQL on port ${sandbox.postgres.port}; role TTL ${ttl} s, max ${maxTtl} s. ` +
+            `PostgreSQL on port ${sandbox.postgres.port}${sandbox.caFile ? ' (TLS only)' : ''}; role TTL ${ttl} s, max ${maxTtl} s. ` +
+            (sandbox.caFile ? `Both verify against the throwaway CA ${sandbox.caFile}. ` : '') +
             'The token and URL above are throwaway sandbox secrets. Press Ctrl-C to stop and remove everything.',
         );
 

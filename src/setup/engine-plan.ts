@@ -27,6 +27,11 @@ export interface EngineSetup {
   roles: { name: string; group: string; access: GroupAccess }[];
   /** Where eos's KV paths live, for the policies (default: secret, v2). */
   kv?: { mount: string; version: 1 | 2 };
+  /**
+   * The CA file Vault's PostgreSQL plugin verifies the server with, as a path on the Vault host
+   * (`sslrootcert` in the connection's URL). Left out, a value the site set by hand is kept.
+   */
+  pluginSslRootCert?: string | undefined;
 }
 
 /** The seed's TTLs (docs/design.md §7), for a role created without --default-ttl / --max-ttl. */
@@ -69,6 +74,11 @@ export function validateSetup(setup: EngineSetup): void {
   check(setup.adminUser, PG_ROLE, 'admin user', 'a PostgreSQL role name: lower-case letters, digits and "_"');
   check(setup.target.host, isValidHost, 'host', 'a host name or an IP address');
   check(setup.target.database, isValidDatabaseName, 'database', 'letters, digits, "_", "$" and "-", starting with a letter or "_"');
+  if (setup.pluginSslRootCert !== undefined) {
+    // A path on another machine: eos cannot look at it, only refuse what is no absolute path.
+    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+    check(setup.pluginSslRootCert, (v) => v.startsWith('/') && v.length <= 4096 && !/[\u0000-\u001f\u007f]/.test(v), '--vault-sslrootcert', 'an absolute path of the CA file on the Vault host, e.g. /etc/vault/postgres-ca.pem');
+  }
   const { defaultTtl, maxTtl } = { ...DEFAULT_TTLS, ...definedTtls(setup) };
   if (defaultTtl <= 0 || maxTtl < defaultTtl) {
     throw new UsageError(`TTLs ${defaultTtl}s / ${maxTtl}s are not valid`, 'the default TTL must be positive and no longer than the max TTL (e.g. --default-ttl 1h --max-ttl 24h)');
@@ -137,7 +147,9 @@ export function buildEnginePlan(setup: EngineSetup): EnginePlan {
     sql: setup.style === 'group' ? setup.roles.flatMap((r) => groupRoleSql(r.group, t.database, r.access)) : [],
     connection: {
       plugin_name: 'postgresql-database-plugin',
-      connection_url: `postgresql://{{username}}:{{password}}@${host}:${t.port}/${encodeURIComponent(t.database)}?sslmode=${t.sslmode}`,
+      connection_url: `postgresql://{{username}}:{{password}}@${host}:${t.port}/${encodeURIComponent(t.database)}?sslmode=${t.sslmode}${
+        setup.pluginSslRootCert === undefined ? '' : `&sslrootcert=${encodeURIComponent(setup.pluginSslRootCert).replace(/%2F/g, '/')}`
+      }`,
       username: setup.adminUser,
       allowed_roles: setup.roles.map((r) => r.name),
       verify_connection: true,

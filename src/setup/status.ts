@@ -38,8 +38,9 @@ export interface StatusReport {
   database: DbTarget | null;
   /** Why the target could not be resolved (a bad host or name from KV, say); `database` is then null. */
   databaseError?: string;
-  vault: { ok: boolean; version?: string; sealed?: boolean; standby?: boolean; error?: string };
-  token: { ok: boolean; source?: string; ttl?: number; renewable?: boolean; policies?: string[]; expireTime?: string | null; error?: string };
+  /** `hint`: what to do about `error`, as the error line of any other command gives it. */
+  vault: { ok: boolean; version?: string; sealed?: boolean; standby?: boolean; error?: string; hint?: string };
+  token: { ok: boolean; source?: string; ttl?: number; renewable?: boolean; policies?: string[]; expireTime?: string | null; error?: string; hint?: string };
   /**
    * `checked` is false when Vault could not be asked (then the rest says nothing). null: the
    * token may not ask. `missing` names each capability eos needs that the token lacks.
@@ -87,14 +88,14 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
           report.token = { ok: true, source: session?.auth.source, ttl: t.ttl, renewable: t.renewable, policies: t.policies, expireTime: t.expire_time };
         } else {
           vaultError = token.reason;
-          report.token = { ok: false, error: message(token.reason) };
+          report.token = { ok: false, ...failure(token.reason) };
         }
       } else {
         vaultError = health.reason;
-        report.vault = { ok: false, error: message(health.reason) };
+        report.vault = { ok: false, ...failure(health.reason) };
       }
     } else {
-      report.vault = { ok: false, error: message(vaultError) };
+      report.vault = { ok: false, ...failure(vaultError) };
       report.token = { ok: false, error: message(vaultError) };
     }
     const vaultUsable = client && report.vault.ok && report.token.ok;
@@ -237,4 +238,10 @@ async function judge(
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** An error's line and, when eos knows one, its hint. */
+function failure(err: unknown): { error: string; hint?: string } {
+  const hint = isEosError(err) ? err.hint : undefined;
+  return { error: message(err), ...(hint ? { hint } : {}) };
 }

