@@ -7,6 +7,7 @@
 // document fails the test until it is taught here. With EOS_TEST_VAULT_CLI set to a real
 // `vault` or `bao` binary, the test runs that instead.
 import { readFileSync } from 'node:fs';
+import { URL } from 'node:url';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { homedir } from 'node:os';
