@@ -12,6 +12,8 @@ export const TARGET_OPTIONS = {
   database: { flags: '--database <name>', description: 'database name' },
   sslmode: { flags: '--sslmode <mode>', description: 'TLS mode', choices: SSL_MODES },
   sslrootcert: { flags: '--sslrootcert <file>', description: "the CA file that signed PostgreSQL's certificate (else PGSSLROOTCERT, the stored one, ~/.postgresql/root.crt)" },
+  sslcert: { flags: '--sslcert <file>', description: 'a client certificate, for a server that asks for one (else PGSSLCERT, the stored one, ~/.postgresql/postgresql.crt)' },
+  sslkey: { flags: '--sslkey <file>', description: "the client certificate's key, 0600 (else PGSSLKEY, the stored one, ~/.postgresql/postgresql.key)" },
 } as const;
 
 export interface TargetOptionValues {
@@ -20,6 +22,8 @@ export interface TargetOptionValues {
   database?: string | undefined;
   sslmode?: (typeof SSL_MODES)[number] | undefined;
   sslrootcert?: string | undefined;
+  sslcert?: string | undefined;
+  sslkey?: string | undefined;
 }
 
 /**
@@ -27,12 +31,12 @@ export interface TargetOptionValues {
  * a warning when the admin's password would cross the network in clear.
  */
 export async function resolveTarget(options: TargetOptionValues, context: CommandContext): Promise<DbTarget> {
-  const [{ resolveDatabaseTarget }, { readEosFields }] = await Promise.all([import('../db/target.js'), import('../vault/kv.js')]);
+  const [{ resolveDatabaseTarget, DB_CONFIG_KV_FIELDS }, { readEosFields }] = await Promise.all([import('../db/target.js'), import('../vault/kv.js')]);
   const { config } = context.config();
   const session = await context.vault().catch(() => undefined);
-  const kv = session ? await readEosFields(session.client, `${config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode', 'sslrootcert']).catch(() => ({})) : {};
+  const kv = session ? await readEosFields(session.client, `${config.kv.mount}/delphi/config`, [...DB_CONFIG_KV_FIELDS]).catch(() => ({})) : {};
   const target = resolveDatabaseTarget(
-    { host: options.host, port: options.port === undefined ? undefined : Number(options.port), database: options.database, sslmode: options.sslmode, sslrootcert: options.sslrootcert },
+    { host: options.host, port: options.port === undefined ? undefined : Number(options.port), database: options.database, sslmode: options.sslmode, sslrootcert: options.sslrootcert, sslcert: options.sslcert, sslkey: options.sslkey },
     context.io.env,
     kv,
     config,

@@ -47,6 +47,8 @@ export default defineCommand({
           DELPHI_DB_NAME: target.database,
           DELPHI_DB_SSLMODE: target.sslmode,
           ...(target.sslrootcert ? { DELPHI_DB_SSLROOTCERT: target.sslrootcert } : {}),
+          ...(target.sslcert ? { DELPHI_DB_SSLCERT: target.sslcert } : {}),
+          ...(target.sslkey ? { DELPHI_DB_SSLKEY: target.sslkey } : {}),
         },
       });
       const result = await planMigrations(db.pool, { rebuildRollups: Boolean(options.rebuildRollups), lockTimeoutS });

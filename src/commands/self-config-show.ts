@@ -38,7 +38,7 @@ export default defineCommand({
       },
       kv: config.kv,
       database: config.database,
-      target: { host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, sslrootcert: target.sslrootcert ?? null, origins: target.origins, kvRead: target.kvRead },
+      target: { host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, sslrootcert: target.sslrootcert ?? null, sslcert: target.sslcert ?? null, sslkey: target.sslkey ?? null, origins: target.origins, kvRead: target.kvRead },
       engine: config.engine,
       credentials: config.credentials,
       log: { file: resolveLogFile(logTarget), level: resolveLogLevel(logTarget) },
@@ -67,7 +67,7 @@ export default defineCommand({
       ['kv mount', config.kv.mount],
       [
         'database',
-        `${target.host}:${target.port}/${target.database} sslmode=${target.sslmode}${target.sslrootcert ? ` sslrootcert=${target.sslrootcert}` : ''} ` +
+        `${target.host}:${target.port}/${target.database} sslmode=${target.sslmode}${(['sslrootcert', 'sslcert', 'sslkey'] as const).map((k) => (target[k] ? ` ${k}=${target[k]}` : '')).join('')} ` +
           `(host from ${t.host}, port from ${t.port}, name from ${t.database}, sslmode from ${t.sslmode}${target.kvRead ? '' : `; Vault KV not read: ${target.kvWhy}`})`,
       ],
       ['engine', `${config.engine.mount}/creds/${config.engine.role} (worker ${config.engine.workerRole}, connection ${config.engine.connection})`],
@@ -82,13 +82,13 @@ export default defineCommand({
 
 /** The database target with the origin of each field; Vault KV asked for at most 3 s. */
 async function targetInForce(context: CommandContext): Promise<DbTarget & { kvRead: boolean; kvWhy?: string }> {
-  const [{ resolveDatabaseTarget }, { readEosFields }] = await Promise.all([import('../db/target.js'), import('../vault/kv.js')]);
+  const [{ resolveDatabaseTarget, DB_CONFIG_KV_FIELDS }, { readEosFields }] = await Promise.all([import('../db/target.js'), import('../vault/kv.js')]);
   const { config } = context.config();
   let kv: Record<string, string> = {};
   let kvWhy: string | undefined;
   const read = (async () => {
     const session = await context.vault();
-    return readEosFields(session.client, `${config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode', 'sslrootcert']);
+    return readEosFields(session.client, `${config.kv.mount}/delphi/config`, [...DB_CONFIG_KV_FIELDS]);
   })();
   const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 3000).unref());
   try {

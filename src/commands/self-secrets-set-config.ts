@@ -1,4 +1,6 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { checkKeyFileMode } from '../db/credentials.js';
 import { holdsPemCertificate } from '../util/pem.js';
 import { SSL_MODES, type SslMode } from '../config/constants.js';
 import { importEsm } from '../util/import-esm.js';
@@ -21,6 +23,8 @@ export default defineCommand({
     database: { flags: '--database <name>', description: 'database name (default: $DELPHI_DB_NAME)' },
     sslmode: { flags: '--sslmode <mode>', description: 'TLS mode (default: $DELPHI_DB_SSLMODE)', choices: SSL_MODES },
     sslrootcert: { flags: '--sslrootcert <file>', description: "the CA file that signed PostgreSQL's certificate, for verify-ca/verify-full (a path on the hosts that run eos)" },
+    sslcert: { flags: '--sslcert <file>', description: 'a client certificate for a server that asks for one (pg_hba clientcert; a path on the hosts that run eos)' },
+    sslkey: { flags: '--sslkey <file>', description: "the client certificate's private key (mode 0600, as libpq requires)" },
     local: { flags: '--local', description: 'store only in the local config (when Vault is not configured)' },
     yes: { flags: '-y, --yes', description: 'never prompt' },
     json: JSON_OPTION,
@@ -57,11 +61,28 @@ export default defineCommand({
     if (missing) throw new UsageError(`no terminal to ask for the database ${missing}: pass --${missing}`, 'e.g. --host 10.0.0.5 --port 5432 --database delphi --sslmode require');
     const values = validateDbConfig(raw as { host: string; port: string; database: string; sslmode: string });
     if (values.sslmode === 'disable') io.stderr.write('warning: sslmode=disable: credentials and data cross the network unencrypted\n');
-    // `--sslrootcert ''` forgets a stored CA path (in KV as an empty value, which reads as none).
-    const given = options.sslrootcert ?? env('DELPHI_DB_SSLROOTCERT');
-    const forget = options.sslrootcert === '';
-    const sslrootcert = forget ? undefined : (given ?? current.sslrootcert);
-    if (given !== undefined && !forget) checkRootCert(given);
+    // Each TLS file from its flag, else its DELPHI_DB_* variable, else the stored one; `--sslrootcert ''`
+    // (and the others) forgets a stored path (in KV as an empty value, which reads as none).
+    const files: Partial<Record<TlsFileKey, string>> = {};
+    const forgotten: TlsFileKey[] = [];
+    const givenNow = new Set<TlsFileKey>();
+    for (const { key, variable, check } of TLS_FILES) {
+      const given = options[key] ?? env(variable);
+      if (options[key] === '') forgotten.push(key);
+      else if (given !== undefined) {
+        files[key] = check(given);
+        givenNow.add(key);
+      } else if (current[key]) files[key] = current[key];
+    }
+    // A client certificate goes with its key: forgetting either forgets both.
+    if (forgotten.includes('sslcert') || forgotten.includes('sslkey')) {
+      for (const key of ['sslcert', 'sslkey'] as const) {
+        delete files[key];
+        if (!forgotten.includes(key)) forgotten.push(key);
+      }
+    }
+    // Stored paths were checked when they were set (and may name another host's files): new ones are.
+    if (givenNow.has('sslcert') || givenNow.has('sslkey')) checkClientPair(files);
 
     // Vault first: if it refuses, the local copy is left as it was.
     let stored = 'local config';
@@ -72,12 +93,13 @@ export default defineCommand({
         port: String(values.port),
         database: values.database,
         sslmode: values.sslmode,
-        ...(sslrootcert ? { sslrootcert } : forget ? { sslrootcert: '' } : {}),
+        ...files,
+        ...Object.fromEntries(forgotten.map((key) => [key, ''])),
       });
-      stored = `Vault ${config.kv.mount}/delphi/config/{host,port,database,sslmode${sslrootcert ? ',sslrootcert' : ''}} and the local config`;
+      stored = `Vault ${config.kv.mount}/delphi/config/{${['host', 'port', 'database', 'sslmode', ...Object.keys(files)].join(',')}} and the local config`;
     }
-    const { sslrootcert: _previous, ...kept } = file.database ?? {};
-    await writeConfigFile(location.path, { ...file, database: { ...kept, host: values.host, port: values.port, name: values.database, sslmode: values.sslmode, ...(sslrootcert ? { sslrootcert } : {}) } });
+    const { sslrootcert: _root, sslcert: _cert, sslkey: _key, ...kept } = file.database ?? {};
+    await writeConfigFile(location.path, { ...file, database: { ...kept, host: values.host, port: values.port, name: values.database, sslmode: values.sslmode, ...files } });
     (await context.logger()).info({ ...values, local: Boolean(options.local) }, 'database configuration saved');
     if (options.json) writeJson(io, { ...values, storedIn: options.local ? ['local'] : ['vault', 'local'], file: location.path });
     else io.stdout.write(`saved ${values.host}:${values.port}/${values.database} (sslmode=${values.sslmode}) to ${stored} (${location.path})\n`);
@@ -105,13 +127,50 @@ function validateDbConfig(raw: { host: string; port: string; database: string; s
 }
 
 
-/** A CA file must hold a certificate: /etc/passwd given by mistake is named, not stored. */
-function checkRootCert(file: string): void {
-  let text: string;
+type TlsFileKey = 'sslrootcert' | 'sslcert' | 'sslkey';
+
+/** The TLS files a database config names, each with its variable and what its file must hold. */
+const TLS_FILES: { key: TlsFileKey; variable: string; check: (file: string) => string }[] = [
+  { key: 'sslrootcert', variable: 'DELPHI_DB_SSLROOTCERT', check: (f) => checkCertificateFile(f, '--sslrootcert', "name the PEM file of the CA that signed PostgreSQL's certificate") },
+  { key: 'sslcert', variable: 'DELPHI_DB_SSLCERT', check: (f) => checkCertificateFile(f, '--sslcert', "name the PEM file of this host's client certificate") },
+  { key: 'sslkey', variable: 'DELPHI_DB_SSLKEY', check: checkKeyFile },
+];
+
+function readText(file: string, flag: string, hint: string): string {
   try {
-    text = readFileSync(file, 'latin1');
+    return readFileSync(file, 'latin1');
   } catch (err) {
-    throw new UsageError(`--sslrootcert ${quoted(file)} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, "name the PEM file of the CA that signed PostgreSQL's certificate");
+    throw new UsageError(`${flag} ${quoted(file)} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, hint);
   }
-  if (!holdsPemCertificate(text)) throw new UsageError(`--sslrootcert ${quoted(file)} holds no PEM certificate`, "name the PEM file of the CA that signed PostgreSQL's certificate (-----BEGIN CERTIFICATE-----)");
+}
+
+/** A certificate file must hold a certificate: /etc/passwd given by mistake is named, not stored. */
+function checkCertificateFile(file: string, flag: string, hint: string): string {
+  if (!holdsPemCertificate(readText(file, flag, hint))) throw new UsageError(`${flag} ${quoted(file)} holds no PEM certificate`, `${hint} (-----BEGIN CERTIFICATE-----)`);
+  return file;
+}
+
+/** The key: no one else may read it (libpq refuses it otherwise), and it must be a private key. */
+function checkKeyFile(file: string): string {
+  const hint = "name the PEM file of the client certificate's private key";
+  const text = readText(file, '--sslkey', hint);
+  checkKeyFileMode(file);
+  try {
+    createPrivateKey(text);
+  } catch {
+    throw new UsageError(`--sslkey ${quoted(file)} holds no PEM private key`, `${hint} (unencrypted: -----BEGIN PRIVATE KEY----- or RSA/EC PRIVATE KEY)`);
+  }
+  return file;
+}
+
+/** A client certificate and its key go together, and the key must be the certificate's. */
+function checkClientPair(files: Partial<Record<TlsFileKey, string>>): void {
+  if (!files.sslcert && !files.sslkey) return;
+  if (!files.sslcert || !files.sslkey) {
+    throw new UsageError(`${files.sslcert ? '--sslcert' : '--sslkey'} without ${files.sslcert ? '--sslkey' : '--sslcert'}`, 'a client certificate is presented with its key: give both (or forget both with --sslcert "")');
+  }
+  const cert = new X509Certificate(readFileSync(files.sslcert));
+  if (!cert.checkPrivateKey(createPrivateKey(readFileSync(files.sslkey)))) {
+    throw new UsageError(`the key ${quoted(files.sslkey)} does not belong to the certificate ${quoted(files.sslcert)}`, 'give the key that was made with this certificate');
+  }
 }

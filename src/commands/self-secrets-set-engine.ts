@@ -22,6 +22,8 @@ export default defineCommand({
     defaultTtl: { flags: '--default-ttl <duration>', description: 'credential TTL (default: an existing role keeps its own; a new one gets 1h)' },
     maxTtl: { flags: '--max-ttl <duration>', description: 'credential max TTL (default: an existing role keeps its own; a new one gets 24h)' },
     vaultSslrootcert: { flags: '--vault-sslrootcert <path>', description: "the CA file Vault's PostgreSQL plugin verifies the server with: a path on the Vault host, put in the connection's URL (default: keep what the connection has)" },
+    vaultSslcert: { flags: '--vault-sslcert <path>', description: "a client certificate Vault's plugin presents, for a server that asks for one: a path on the Vault host" },
+    vaultSslkey: { flags: '--vault-sslkey <path>', description: "that certificate's key, a path on the Vault host" },
     adminUser: { flags: '--admin-user <role>', description: `PostgreSQL admin Vault connects as (default: $DELPHI_DB_ADMIN_USER, else postgres); its password comes from $${ADMIN_PASSWORD_ENV} or a hidden prompt` },
     ...TARGET_OPTIONS,
     json: JSON_OPTION,
@@ -52,7 +54,7 @@ export default defineCommand({
       connection: options.connection ?? config.engine.connection,
       adminUser: options.adminUser ?? io.env.DELPHI_DB_ADMIN_USER ?? 'postgres',
       style: options.statements,
-      pluginSslRootCert: options.vaultSslrootcert,
+      pluginTls: { sslrootcert: options.vaultSslrootcert, sslcert: options.vaultSslcert, sslkey: options.vaultSslkey },
       defaultTtl: options.defaultTtl === undefined ? undefined : durationOption('--default-ttl', options.defaultTtl),
       maxTtl: options.maxTtl === undefined ? undefined : durationOption('--max-ttl', options.maxTtl),
       roles: [

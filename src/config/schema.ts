@@ -82,6 +82,9 @@ const database = z.strictObject({
   sslmode: z.optional(z.enum(SSL_MODES)),
   /** The CA file that signed PostgreSQL's certificate, as libpq's sslrootcert. */
   sslrootcert: z.optional(nonEmpty),
+  /** A client certificate and its key (libpq's sslcert, sslkey), for a server that asks for one. */
+  sslcert: z.optional(nonEmpty),
+  sslkey: z.optional(nonEmpty),
   /** How long reads are retried while PostgreSQL restarts or fails over (default 15s). */
   retryWindow: z.optional(duration),
 });

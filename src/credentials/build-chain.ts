@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config, CredentialSourceName } from '../config/schema.js';
-import { resolveDatabaseTarget, type DbTarget, type TargetFlags } from '../db/target.js';
+import { DB_CONFIG_KV_FIELDS, resolveDatabaseTarget, type DbTarget, type TargetFlags } from '../db/target.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { readEosFields } from '../vault/kv.js';
 import { openVaultSession, type VaultSession } from '../vault/session.js';
@@ -48,7 +48,7 @@ export function buildChain(options: ChainOptions) {
       let kv: Record<string, string> = {};
       try {
         const { client } = await vault();
-        kv = await readEosFields(client, `${options.config.kv.mount}/delphi/config`, ['host', 'port', 'database', 'sslmode', 'sslrootcert']);
+        kv = await readEosFields(client, `${options.config.kv.mount}/delphi/config`, [...DB_CONFIG_KV_FIELDS]);
       } catch {
         // Vault cannot say where the database is: the environment, the file or defaults do.
       }

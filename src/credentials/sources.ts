@@ -6,7 +6,7 @@ import type { Clock } from '../util/clock.js';
 import type { VaultClient } from '../vault/client.js';
 import { readEosFields } from '../vault/kv.js';
 import { dbCredentials, type DbCredentials } from '../db/credentials.js';
-import type { DbTarget } from '../db/target.js';
+import { tlsFilesOf, type DbTarget } from '../db/target.js';
 import { isLoopbackHost } from '../util/loopback.js';
 import { settleTls } from '../db/tls-offer.js';
 import { explainDenied } from '../vault/auth.js';
@@ -52,7 +52,7 @@ export function dynamicSource(ctx: SourceContext): CredentialSource {
         port: target.port,
         database: target.database,
         sslmode: target.sslmode,
-        sslrootcert: target.sslrootcert,
+        ...tlsFilesOf(target),
         user: response.data.username,
         password: response.data.password,
         source: 'dynamic',
@@ -78,7 +78,7 @@ export function kvSource(ctx: SourceContext): CredentialSource {
         port: fields.port ? Number(fields.port) : target.port,
         database: fields.name ?? target.database,
         sslmode: target.sslmode,
-        sslrootcert: target.sslrootcert,
+        ...tlsFilesOf(target),
         user: fields.username,
         password: fields.password,
         source: 'kv',
@@ -96,13 +96,17 @@ export function envSource(ctx: SourceContext): CredentialSource {
         // sslmode is read here, not by pg-connection-string (which warns about its own reading of it).
         const parsed = parseDsn(dsn.replace(/([?&])sslmode=[^&\s]*&?/, '$1').replace(/[?&]$/, '').replace(/\bsslmode=\S+/, ''));
         if (!parsed.user || !parsed.password) throw new SourceUnavailable('PG_DSN has no user or password');
-        const sslmode = (new URLSearchParams(dsn.split('?')[1] ?? '').get('sslmode') ?? /sslmode=(\S+)/.exec(dsn)?.[1] ?? 'prefer') as SslMode;
+        const query = new URLSearchParams(dsn.split('?')[1] ?? '');
+        const sslmode = (query.get('sslmode') ?? /sslmode=(\S+)/.exec(dsn)?.[1] ?? 'prefer') as SslMode;
         return dbCredentials({
           host: parsed.host ?? 'localhost',
           port: parsed.port ? Number(parsed.port) : 5432,
           database: parsed.database ?? 'delphi',
           sslmode: (SSL_MODES as readonly string[]).includes(sslmode) ? sslmode : 'prefer',
-          sslrootcert: new URLSearchParams(dsn.split('?')[1] ?? '').get('sslrootcert') ?? (ctx.env.PGSSLROOTCERT || undefined),
+          // libpq's: the DSN's own files, else its variables.
+          sslrootcert: query.get('sslrootcert') ?? (ctx.env.PGSSLROOTCERT || undefined),
+          sslcert: query.get('sslcert') ?? (ctx.env.PGSSLCERT || undefined),
+          sslkey: query.get('sslkey') ?? (ctx.env.PGSSLKEY || undefined),
           user: parsed.user,
           password: parsed.password,
           source: 'env',
@@ -111,7 +115,7 @@ export function envSource(ctx: SourceContext): CredentialSource {
       const { DELPHI_DB_USER: user, DELPHI_DB_PASSWORD: password } = ctx.env;
       if (!user || !password) throw new SourceUnavailable('neither PG_DSN nor DELPHI_DB_USER and DELPHI_DB_PASSWORD are set');
       const target = await ctx.target();
-      return dbCredentials({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, sslrootcert: target.sslrootcert, user, password, source: 'env' });
+      return dbCredentials({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, ...tlsFilesOf(target), user, password, source: 'env' });
     },
   };
 }
@@ -154,7 +158,7 @@ export function defaultsSource(ctx: SourceContext): CredentialSource {
         throw new SourceUnavailable(`the built-in development credentials are only tried on this machine's PostgreSQL; the target is ${target.host}:${target.port}`);
       }
       ctx.warn(`USING THE BUILT-IN DEVELOPMENT CREDENTIALS ${DEFAULT_USER}/${DEFAULT_USER} on ${target.host}:${target.port} (source defaults): no other source could serve; never use them in production, restrict credentials.sources to fail closed`);
-      return dbCredentials({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, sslrootcert: target.sslrootcert, user: DEFAULT_USER, password: DEFAULT_USER, source: 'defaults' });
+      return dbCredentials({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, ...tlsFilesOf(target), user: DEFAULT_USER, password: DEFAULT_USER, source: 'defaults' });
     },
   };
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import type pg from 'pg';
 import type { CredentialSourceName, SslMode } from '../config/schema.js';
@@ -27,6 +27,9 @@ export interface DbCredentials {
   tlsOffered?: boolean;
   /** The CA file to check the server's certificate against (libpq's sslrootcert). */
   sslrootcert?: string | undefined;
+  /** A client certificate and its key, presented on every TLS connection (libpq's sslcert, sslkey). */
+  sslcert?: string | undefined;
+  sslkey?: string | undefined;
 }
 
 /**
@@ -60,7 +63,47 @@ export function toPgConfig(c: DbCredentials): pg.ClientConfig {
         : mode === 'verify-full'
           ? { rejectUnauthorized: true, ...(ca ? { ca } : {}) }
           : false;
-  return { host: c.host, port: c.port, database: c.database, user: c.user, password: c.password, ssl };
+  // libpq presents the client certificate on every TLS connection, whatever the mode.
+  return { host: c.host, port: c.port, database: c.database, user: c.user, password: c.password, ssl: ssl && { ...ssl, ...clientCertificate(c) } };
+}
+
+/** The client certificate and key, read and checked as libpq checks them; nothing without a certificate. */
+function clientCertificate(c: Pick<DbCredentials, 'sslcert' | 'sslkey'>): { cert?: Buffer; key?: Buffer } {
+  if (!c.sslcert) return {};
+  const hint = 'give the client certificate and its key together: --sslcert and --sslkey on set delphi-db-config (or PGSSLCERT and PGSSLKEY)';
+  if (!c.sslkey) throw new UsageError(`the client certificate ${c.sslcert} has no key (sslkey)`, hint);
+  const read = (file: string, what: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new UsageError(`the ${what} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, hint);
+    }
+  };
+  const cert = read(c.sslcert, 'client certificate (sslcert)');
+  checkKeyFileMode(c.sslkey);
+  return { cert, key: read(c.sslkey, 'client key (sslkey)') };
+}
+
+/**
+ * libpq's rule for the client's private key: a regular file no one else may read — 0600 or less
+ * when it is the user's own, 0640 or less when root owns it (a key shared through a group).
+ * A key others can read is refused, not used.
+ */
+export function checkKeyFileMode(file: string): void {
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch (err) {
+    throw new UsageError(`the client key (sslkey) ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'name the PEM file of the private key that belongs to the client certificate (--sslkey, PGSSLKEY)');
+  }
+  if (!stat.isFile()) throw new UsageError(`the client key (sslkey) ${file} is not a regular file`, 'name the PEM file of the private key (--sslkey, PGSSLKEY)');
+  const open = stat.uid === 0 ? stat.mode & 0o037 : stat.mode & 0o077;
+  if (open !== 0) {
+    throw new UsageError(
+      `the client key (sslkey) ${file} may be read by others (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')})`,
+      `chmod 600 ${file} (or 640, owned by root, for a key shared through a group); libpq refuses it too`,
+    );
+  }
 }
 
 function readRootCert(file: string): Buffer {
@@ -74,8 +117,8 @@ function readRootCert(file: string): Buffer {
 /** A libpq connection URL (for PG_DSN); the password is URL-encoded. */
 export function toDsn(c: DbCredentials): string {
   const enc = encodeURIComponent;
-  const root = c.sslrootcert ? `&sslrootcert=${enc(c.sslrootcert)}` : '';
-  return `postgresql://${enc(c.user)}:${enc(c.password)}@${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}/${enc(c.database)}?sslmode=${c.sslmode}${root}`;
+  const files = (['sslrootcert', 'sslcert', 'sslkey'] as const).map((k) => (c[k] ? `&${k}=${enc(c[k])}` : '')).join('');
+  return `postgresql://${enc(c.user)}:${enc(c.password)}@${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}/${enc(c.database)}?sslmode=${c.sslmode}${files}`;
 }
 
 /** For logs and status: who and where, never the password. */

@@ -21,6 +21,10 @@ export function classifyDatabaseError(err: unknown, context: { user?: string | u
   const code = e.code ?? '';
   const message = e.message ?? String(err);
   const who = context.user ? ` ${context.user}` : '';
+  if (code === '28000' && /client certificate/i.test(message)) {
+    // pg_hba's clientcert (or `cert` authentication): the server wants this host's certificate.
+    return new PermissionDeniedError(`PostgreSQL refused the login${who}: ${message}`, CLIENT_CERT_HINT, err);
+  }
   if (code === '28P01' || code === '28000') {
     return new PermissionDeniedError(`PostgreSQL refused the login${who}: ${message}`, 'the credentials are wrong or expired, or pg_hba.conf refuses this host: eos self secrets test shows which', err);
   }
@@ -46,8 +50,14 @@ export function classifyDatabaseError(err: unknown, context: { user?: string | u
   return err;
 }
 
+const CLIENT_CERT_HINT = 'give this host a client certificate the server trusts, with its key: --sslcert and --sslkey on set delphi-db-config (or PGSSLCERT and PGSSLKEY, ~/.postgresql/postgresql.crt and .key)';
+
 /** A TLS failure on the way to PostgreSQL, named with the option that fixes it (not a bug, not "unreachable"). */
 function tlsProblem(code: string, message: string): { problem: string; hint: string } | undefined {
+  // The server's side of the handshake refused the certificate this host presented (or its lack).
+  if (/alert (unknown ca|bad certificate|certificate required|certificate unknown|certificate expired)/i.test(message)) {
+    return { problem: `the server refused this host's client certificate (${message})`, hint: CLIENT_CERT_HINT };
+  }
   if (/does not support SSL/i.test(message)) {
     return { problem: 'the server offers no TLS, and sslmode asks for it', hint: "turn ssl on in the server's postgresql.conf, or choose sslmode prefer or disable (set delphi-db-config --sslmode)" };
   }

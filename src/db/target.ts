@@ -13,6 +13,9 @@ export interface DbTarget {
   sslmode: SslMode;
   /** The CA file PostgreSQL's certificate is checked against (libpq's sslrootcert); Node's roots when absent. */
   sslrootcert?: string | undefined;
+  /** A client certificate and its key for servers that ask for one (libpq's sslcert, sslkey). */
+  sslcert?: string | undefined;
+  sslkey?: string | undefined;
   origins: Record<'host' | 'port' | 'database' | 'sslmode', 'flag' | 'env' | 'vault-kv' | 'file' | 'default'>;
 }
 
@@ -22,6 +25,16 @@ export interface TargetFlags {
   database?: string | undefined;
   sslmode?: SslMode | undefined;
   sslrootcert?: string | undefined;
+  sslcert?: string | undefined;
+  sslkey?: string | undefined;
+}
+
+/** The fields of the Eos layout's `<kv>/delphi/config/*`: where the database is, and its TLS files. */
+export const DB_CONFIG_KV_FIELDS = ['host', 'port', 'database', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey'] as const;
+
+/** The target's TLS files, to hand on to credentials made for it. */
+export function tlsFilesOf(target: Pick<DbTarget, 'sslrootcert' | 'sslcert' | 'sslkey'>): Pick<DbTarget, 'sslrootcert' | 'sslcert' | 'sslkey'> {
+  return { sslrootcert: target.sslrootcert, sslcert: target.sslcert, sslkey: target.sslkey };
 }
 
 export const DEFAULT_TARGET = { host: 'localhost', port: 5432, database: 'delphi', sslmode: 'prefer' as SslMode };
@@ -59,12 +72,19 @@ export function resolveDatabaseTarget(flags: TargetFlags, env: NodeJS.ProcessEnv
   if (!isValidDatabaseName(database)) throw new UsageError(`database name ${quoted(database)} (from ${from('database')}) is not allowed`, 'use letters, digits, _, $ and -, starting with a letter or _');
   const sslmode = String(pick('sslmode', [['flag', flags.sslmode], ['env', env.DELPHI_DB_SSLMODE], ['vault-kv', kv.sslmode], ['file', config.database.sslmode]], DEFAULT_TARGET.sslmode));
   if (!(SSL_MODES as readonly string[]).includes(sslmode)) throw new UsageError(`sslmode ${quoted(sslmode)} (from ${from('sslmode')}) is not valid`, `use one of ${SSL_MODES.join(', ')}`);
-  // libpq's order: the connection's own sslrootcert, PGSSLROOTCERT, then ~/.postgresql/root.crt if it exists.
+  const file = (key: 'sslrootcert' | 'sslcert' | 'sslkey', variable: string, libpqVariable: string, libpqDefault: string) => {
+    const fallback = home ? path.join(home, '.postgresql', libpqDefault) : undefined;
+    return flags[key] ?? (env[variable] || undefined) ?? (env[libpqVariable] || undefined) ?? (kv[key] || undefined) ?? config.database[key] ?? (fallback && existsSync(fallback) ? fallback : undefined);
+  };
   const home = homeOf(env);
-  const defaultRoot = home ? path.join(home, '.postgresql', 'root.crt') : undefined;
-  const sslrootcert =
-    flags.sslrootcert ?? (env.DELPHI_DB_SSLROOTCERT || undefined) ?? (env.PGSSLROOTCERT || undefined) ?? (kv.sslrootcert || undefined) ?? config.database.sslrootcert ?? (defaultRoot && existsSync(defaultRoot) ? defaultRoot : undefined);
-  return { host, port, database, sslmode: sslmode as SslMode, ...(sslrootcert ? { sslrootcert } : {}), origins };
+  // libpq's order for each file: the connection's own, its variable, then the file in ~/.postgresql if it exists.
+  const tls = {
+    sslrootcert: file('sslrootcert', 'DELPHI_DB_SSLROOTCERT', 'PGSSLROOTCERT', 'root.crt'),
+    sslcert: file('sslcert', 'DELPHI_DB_SSLCERT', 'PGSSLCERT', 'postgresql.crt'),
+    sslkey: file('sslkey', 'DELPHI_DB_SSLKEY', 'PGSSLKEY', 'postgresql.key'),
+  };
+  const present = Object.fromEntries(Object.entries(tls).filter(([, v]) => v)) as Pick<DbTarget, 'sslrootcert' | 'sslcert' | 'sslkey'>;
+  return { host, port, database, sslmode: sslmode as SslMode, ...present, origins };
 }
 
 const HOST_NAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;

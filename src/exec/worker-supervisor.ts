@@ -94,6 +94,9 @@ export function workerEnvironment(base: NodeJS.ProcessEnv, c: DbCredentials): No
     PGSSLMODE: c.sslmode,
     // libpq reads it for verify-ca/verify-full (and for require, as verify-ca, when it is set).
     ...(c.sslrootcert ? { PGSSLROOTCERT: c.sslrootcert } : {}),
+    // The client certificate libpq presents when the server asks for one.
+    ...(c.sslcert ? { PGSSLCERT: c.sslcert } : {}),
+    ...(c.sslkey ? { PGSSLKEY: c.sslkey } : {}),
   };
 }
 

@@ -41,8 +41,10 @@ export interface ClusterOptions {
    * TLS as a production server has it: `ssl = on` with this certificate and key, and a pg_hba
    * that accepts TLS connections only (`hostssl`), so a plaintext login is refused outright.
    * `caFile` is the CA that signed the certificate: the admin URL verifies with it.
+   * With `clientCertificates`, every login must also present a client certificate that CA signed
+   * (pg_hba `clientcert=verify-ca`, on top of the password); the admin URL presents `adminClient`.
    */
-  tls?: { certPem: string; keyPem: string; caFile: string };
+  tls?: { certPem: string; keyPem: string; caFile: string; clientCertificates?: { adminCertFile: string; adminKeyFile: string } };
 }
 
 export const LOOPBACK = '127.0.0.1';
@@ -153,7 +155,7 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
       '-c', `listen_addresses=${LOOPBACK}`,
       '-c', 'unix_socket_directories=',
       '-c', 'max_connections=300',
-      ...(options.tls ? tlsFlags(base) : []),
+      ...(options.tls ? tlsFlags(base, options.tls.clientCertificates ? options.tls.caFile : undefined) : []),
       ...(options.fast === false ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
     ],
     onLog: collect,
@@ -162,7 +164,7 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
 
   try {
     await server.initialise();
-    if (options.tls) writeTlsFiles(base, path.join(base, 'data'), options.tls);
+    if (options.tls) writeTlsFiles(base, path.join(base, 'data'), options.tls, Boolean(options.tls.clientCertificates));
     await server.start();
   } catch (err) {
     await server.stop().catch(() => undefined);
@@ -180,7 +182,10 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
   };
   process.on('exit', onExit);
 
-  const tlsQuery = options.tls ? `?sslmode=verify-full&sslrootcert=${encodeURIComponent(options.tls.caFile)}` : '';
+  const client = options.tls?.clientCertificates;
+  const tlsQuery = options.tls
+    ? `?sslmode=verify-full&sslrootcert=${encodeURIComponent(options.tls.caFile)}${client ? `&sslcert=${encodeURIComponent(client.adminCertFile)}&sslkey=${encodeURIComponent(client.adminKeyFile)}` : ''}`
+    : '';
   const adminUrl = (database = 'postgres') =>
     `postgresql://${adminUser}:${encodeURIComponent(adminPassword)}@${LOOPBACK}:${port}/${encodeURIComponent(database)}${tlsQuery}`;
 
@@ -219,9 +224,10 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
 }
 
 /** The server's TLS settings, and its own pg_hba (TLS only), from files beside the data directory. */
-function tlsFlags(base: string): string[] {
+function tlsFlags(base: string, clientCaFile: string | undefined): string[] {
   return [
     '-c', 'ssl=on',
+    ...(clientCaFile ? ['-c', `ssl_ca_file=${clientCaFile}`] : []),
     '-c', `ssl_cert_file=${path.join(base, 'server.pem')}`,
     '-c', `ssl_key_file=${path.join(base, 'server.key')}`,
     '-c', 'ssl_min_protocol_version=TLSv1.2',
@@ -234,7 +240,7 @@ function tlsFlags(base: string): string[] {
  * that others may read or that it does not own: when run as root the server runs as the user
  * initdb made the data directory for, who must own the key.
  */
-function writeTlsFiles(base: string, dataDir: string, tls: { certPem: string; keyPem: string }): void {
+function writeTlsFiles(base: string, dataDir: string, tls: { certPem: string; keyPem: string }, clientCertificates: boolean): void {
   const owner = statSync(dataDir);
   const key = path.join(base, 'server.key');
   writeFileSync(path.join(base, 'server.pem'), tls.certPem, { mode: 0o644 });
@@ -243,9 +249,9 @@ function writeTlsFiles(base: string, dataDir: string, tls: { certPem: string; ke
   writeFileSync(
     path.join(base, 'pg_hba.conf'),
     [
-      '# eos: TLS only; every login by SCRAM-SHA-256 password',
-      'hostssl all all 127.0.0.1/32 scram-sha-256',
-      'hostssl all all ::1/128 scram-sha-256',
+      `# eos: TLS only; every login by SCRAM-SHA-256 password${clientCertificates ? ' and a client certificate from the CA' : ''}`,
+      `hostssl all all 127.0.0.1/32 scram-sha-256${clientCertificates ? ' clientcert=verify-ca' : ''}`,
+      `hostssl all all ::1/128 scram-sha-256${clientCertificates ? ' clientcert=verify-ca' : ''}`,
       '',
     ].join('\n'),
     { mode: 0o644 },

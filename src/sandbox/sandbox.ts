@@ -136,7 +136,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       const plan = buildEnginePlan({
         target: { host: postgres.host, port: postgres.port, database: SANDBOX_DATABASE, sslmode, ...sslrootcert, origins: { host: 'flag', port: 'flag', database: 'flag', sslmode: 'flag' } },
         // The dev server runs on this machine: the CA's path is the same for its plugin.
-        pluginSslRootCert: tls?.caFile,
+        pluginTls: { sslrootcert: tls?.caFile },
         mount: 'database',
         connection: 'delphi-postgresql',
         adminUser: postgres.adminUser,

@@ -28,10 +28,11 @@ export interface EngineSetup {
   /** Where eos's KV paths live, for the policies (default: secret, v2). */
   kv?: { mount: string; version: 1 | 2 };
   /**
-   * The CA file Vault's PostgreSQL plugin verifies the server with, as a path on the Vault host
-   * (`sslrootcert` in the connection's URL). Left out, a value the site set by hand is kept.
+   * TLS files for Vault's PostgreSQL plugin, as paths on the Vault host, put in the connection's
+   * URL: the CA it verifies the server with (`sslrootcert`) and a client certificate with its key
+   * (`sslcert`, `sslkey`). Each left out keeps what the site set by hand.
    */
-  pluginSslRootCert?: string | undefined;
+  pluginTls?: { sslrootcert?: string | undefined; sslcert?: string | undefined; sslkey?: string | undefined };
 }
 
 /** The seed's TTLs (docs/design.md §7), for a role created without --default-ttl / --max-ttl. */
@@ -74,10 +75,14 @@ export function validateSetup(setup: EngineSetup): void {
   check(setup.adminUser, PG_ROLE, 'admin user', 'a PostgreSQL role name: lower-case letters, digits and "_"');
   check(setup.target.host, isValidHost, 'host', 'a host name or an IP address');
   check(setup.target.database, isValidDatabaseName, 'database', 'letters, digits, "_", "$" and "-", starting with a letter or "_"');
-  if (setup.pluginSslRootCert !== undefined) {
+  for (const [key, value] of Object.entries(setup.pluginTls ?? {})) {
+    if (value === undefined) continue;
     // A path on another machine: eos cannot look at it, only refuse what is no absolute path.
     // eslint-disable-next-line no-control-regex -- refusing control characters is the point
-    check(setup.pluginSslRootCert, (v) => v.startsWith('/') && v.length <= 4096 && !/[\u0000-\u001f\u007f]/.test(v), '--vault-sslrootcert', 'an absolute path of the CA file on the Vault host, e.g. /etc/vault/postgres-ca.pem');
+    check(value, (v) => v.startsWith('/') && v.length <= 4096 && !/[\u0000-\u001f\u007f]/.test(v), `--vault-${key}`, `an absolute path of the file on the Vault host, e.g. /etc/vault/postgres-${key === 'sslrootcert' ? 'ca.pem' : key === 'sslcert' ? 'client.pem' : 'client.key'}`);
+  }
+  if (Boolean(setup.pluginTls?.sslcert) !== Boolean(setup.pluginTls?.sslkey)) {
+    throw new UsageError(`${setup.pluginTls?.sslcert ? '--vault-sslcert' : '--vault-sslkey'} without ${setup.pluginTls?.sslcert ? '--vault-sslkey' : '--vault-sslcert'}`, "Vault's plugin presents a client certificate with its key: give both");
   }
   const { defaultTtl, maxTtl } = { ...DEFAULT_TTLS, ...definedTtls(setup) };
   if (defaultTtl <= 0 || maxTtl < defaultTtl) {
@@ -147,9 +152,9 @@ export function buildEnginePlan(setup: EngineSetup): EnginePlan {
     sql: setup.style === 'group' ? setup.roles.flatMap((r) => groupRoleSql(r.group, t.database, r.access)) : [],
     connection: {
       plugin_name: 'postgresql-database-plugin',
-      connection_url: `postgresql://{{username}}:{{password}}@${host}:${t.port}/${encodeURIComponent(t.database)}?sslmode=${t.sslmode}${
-        setup.pluginSslRootCert === undefined ? '' : `&sslrootcert=${encodeURIComponent(setup.pluginSslRootCert).replace(/%2F/g, '/')}`
-      }`,
+      connection_url: `postgresql://{{username}}:{{password}}@${host}:${t.port}/${encodeURIComponent(t.database)}?sslmode=${t.sslmode}${(['sslrootcert', 'sslcert', 'sslkey'] as const)
+        .map((k) => (setup.pluginTls?.[k] === undefined ? '' : `&${k}=${encodeURIComponent(setup.pluginTls[k]).replace(/%2F/g, '/')}`))
+        .join('')}`,
       username: setup.adminUser,
       allowed_roles: setup.roles.map((r) => r.name),
       verify_connection: true,

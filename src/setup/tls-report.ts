@@ -67,6 +67,11 @@ export function postgresTls(client: pg.Client, sslmode: SslMode, now = Date.now(
     return { detail: `unencrypted (sslmode=${sslmode})`, concern: 'the lease password and the data cross the network in clear' };
   }
   const verified = sslmode === 'verify-full' || sslmode === 'verify-ca';
-  const finding = describe(stream.getProtocol?.() ?? null, stream.getPeerCertificate(), verified && stream.authorized === true, now);
+  const found = describe(stream.getProtocol?.() ?? null, stream.getPeerCertificate(), verified && stream.authorized === true, now);
+  // The certificate this host presented, if it has one (a server with clientcert asked for it).
+  const own = typeof stream.getCertificate === 'function' ? stream.getCertificate() : null;
+  const ownCn = own && 'subject' in own ? (own.subject as { CN?: string } | undefined)?.CN : undefined;
+  const ownSubject = ownCn ? `; client certificate CN=${ownCn}` : '';
+  const finding = { ...found, detail: `${found.detail}${ownSubject}` };
   return sslmode === 'verify-ca' && !finding.concern ? { ...finding, detail: `${finding.detail} (the CA, not the name: verify-ca)` } : finding;
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -164,5 +164,85 @@ describe('a production-shaped site: HTTPS Vault and TLS-only PostgreSQL from a p
     for (const r of seen) expect(sessions.get(r.user), `${r.user} seen by pg_stat_ssl`).toBe(true);
     expect(sessions.size).toBeGreaterThanOrEqual(3);
     expect([...sessions.values()].every(Boolean)).toBe(true);
+  }, 120_000);
+});
+
+/**
+ * A PostgreSQL that asks every login for a client certificate from the site's CA as well as the
+ * password (pg_hba `clientcert=verify-ca`): eos presents the one set-config stored, Vault's
+ * plugin the one given for the Vault host, and a libpq worker under exec the one eos hands on.
+ */
+describe('a PostgreSQL that asks for client certificates', () => {
+  let site: TlsSite;
+  let env: NodeJS.ProcessEnv;
+  const eos = (args: string[], extra: NodeJS.ProcessEnv = {}, input?: string) => runCli(args, { env: { ...env, ...extra }, input });
+
+  beforeAll(async () => {
+    site = await startTlsSite({ alerts: 10, clientCertificates: true });
+    await site.asRoot('POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } });
+    env = {
+      HOME: site.dir,
+      EOS_CONFIG: path.join(site.dir, 'eos', 'config.json'),
+      DELPHI_DB_ADMIN_PASSWORD: site.postgres.adminPassword,
+      VAULT_CACERT: site.caFile,
+    };
+    const configured = await eos(['self', 'secrets', 'configure', '--addr', site.vault.addr, '--auth', 'token', '--token-stdin', '--yes'], {}, site.vault.rootToken);
+    expect(configured.code, configured.stderr).toBe(0);
+  }, 120_000);
+  afterAll(() => site?.stop());
+
+  it('without a client certificate the login is refused, with the flags that fix it', async () => {
+    const target = ['--host', site.postgres.host, '--port', String(site.postgres.port), '--database', 'delphi', '--sslmode', 'verify-full', '--sslrootcert', site.caFile];
+    expect((await eos(['self', 'secrets', 'set', 'delphi-db-config', ...target])).code).toBe(0);
+    const refused = await eos(['self', 'secrets', 'set', 'delphi-db-engine', '--apply', '--vault-sslrootcert', site.caFile]);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/^error: .*client certificate/m);
+    expect(refused.stderr).toMatch(/^hint: .*--sslcert and --sslkey on set delphi-db-config/m);
+  });
+
+  it('set-config refuses a key others may read, a key of another certificate, and a certificate without its key; nothing is stored', async () => {
+    const client = site.client as { certFile: string; keyFile: string };
+    const target = ['--host', site.postgres.host, '--port', String(site.postgres.port), '--database', 'delphi', '--sslmode', 'verify-full', '--sslrootcert', site.caFile];
+    const before = readFileSync(env.EOS_CONFIG as string, 'utf8');
+    const loose = path.join(site.dir, 'loose.key');
+    copyFileSync(client.keyFile, loose);
+    chmodSync(loose, 0o644);
+    const readable = await eos(['self', 'secrets', 'set', 'delphi-db-config', ...target, '--sslcert', client.certFile, '--sslkey', loose]);
+    expect(readable.code).toBe(2);
+    expect(readable.stderr).toMatch(/^error: the client key \(sslkey\) .*loose\.key may be read by others \(mode 0644\)$/m);
+    const wrong = await eos(['self', 'secrets', 'set', 'delphi-db-config', ...target, '--sslcert', client.certFile, '--sslkey', path.join(site.dir, 'dba.key')]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/does not belong to the certificate/);
+    const alone = await eos(['self', 'secrets', 'set', 'delphi-db-config', ...target, '--sslcert', client.certFile]);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toMatch(/^error: --sslcert without --sslkey$/m);
+    expect(readFileSync(env.EOS_CONFIG as string, 'utf8')).toBe(before);
+    await expect(site.asRoot('GET', 'secret/data/delphi/config/sslcert')).rejects.toThrow(/404/);
+  });
+
+  it('with the certificate stored, engine apply, schema apply, test and a libpq worker under exec all get in', async () => {
+    const client = site.client as { certFile: string; keyFile: string };
+    const target = ['--host', site.postgres.host, '--port', String(site.postgres.port), '--database', 'delphi', '--sslmode', 'verify-full', '--sslrootcert', site.caFile];
+    const set = await eos(['self', 'secrets', 'set', 'delphi-db-config', ...target, '--sslcert', client.certFile, '--sslkey', client.keyFile]);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toMatch(/delphi\/config\/\{host,port,database,sslmode,sslrootcert,sslcert,sslkey\}/);
+    const engine = await eos(['self', 'secrets', 'set', 'delphi-db-engine', '--apply', '--vault-sslrootcert', site.caFile, '--vault-sslcert', client.certFile, '--vault-sslkey', client.keyFile]);
+    expect(engine.code, engine.stderr).toBe(0);
+    expect((await eos(['delphi', 'schema', 'apply'])).code).toBe(0);
+
+    const tested = await eos(['self', 'secrets', 'test', '--json']);
+    expect(tested.code, tested.stdout).toBe(0);
+    const tls = (JSON.parse(tested.stdout) as { steps: { id: string; detail: string }[] }).steps.find((s) => s.id === 'tls');
+    expect(tls?.detail).toMatch(/PostgreSQL TLSv1\.[23], CN=127\.0\.0\.1 until .*, verified; client certificate CN=eos-host/);
+
+    const { stdout: python } = await run(path.join(REPO_ROOT, 'tools', 'python-clients.sh'), [], { cwd: REPO_ROOT, timeout: 240_000 });
+    const worker = startEos(['self', 'secrets', 'exec', '--grace', '5s', '--', python.trim(), path.join(REPO_ROOT, 'test', 'clients', 'python', 'tls_worker.py')], {
+      env: { PATH: process.env.PATH, ...env },
+    });
+    await expect.poll(() => worker.output.stdout, { timeout: 30_000, interval: 200 }).toMatch(/"user"/);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    const report = JSON.parse(worker.output.stdout.split('\n').find((l) => l.startsWith('{"user"')) as string);
+    expect(report).toMatchObject({ server_ssl: true, libpq_ssl_in_use: true, sslmode: 'verify-full' });
   }, 120_000);
 });

@@ -24,12 +24,14 @@ export interface TlsSite {
   postgres: PostgresCluster;
   /** The admin's URL of the `delphi` database (verify-full against the CA). */
   adminUrl: string;
+  /** With `clientCertificates`: a client certificate for eos's host (CN eos-host) and its key (0600). */
+  client?: { certFile: string; keyFile: string };
   /** A request to Vault as root, as the site's Vault admin makes it. */
   asRoot(method: string, p: string, body?: unknown): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
-export async function startTlsSite(options: { alerts?: number } = {}): Promise<TlsSite> {
+export async function startTlsSite(options: { alerts?: number; clientCertificates?: boolean } = {}): Promise<TlsSite> {
   const dir = mkdtempSync(path.join(tmpdir(), 'eos-tls-site-'));
   chmodSync(dir, 0o755);
   const ca = await makeThrowawayCa({ commonName: 'Delphi site CA' });
@@ -46,8 +48,21 @@ export async function startTlsSite(options: { alerts?: number } = {}): Promise<T
     await postgres?.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   };
+  let client: TlsSite['client'];
+  let clientCertificates: { adminCertFile: string; adminKeyFile: string } | undefined;
+  if (options.clientCertificates) {
+    const write = async (name: string, cn: string) => {
+      const issued = await ca.issueClient(cn);
+      writeFileSync(path.join(dir, `${name}.pem`), issued.certPem);
+      writeFileSync(path.join(dir, `${name}.key`), issued.keyPem, { mode: 0o600 });
+      return { certFile: path.join(dir, `${name}.pem`), keyFile: path.join(dir, `${name}.key`) };
+    };
+    client = await write('client', 'eos-host');
+    const dba = await write('dba', 'dba');
+    clientCertificates = { adminCertFile: dba.certFile, adminKeyFile: dba.keyFile };
+  }
   try {
-    postgres = await startPostgresCluster({ tls: { ...(await ca.issueServer(names)), caFile } });
+    postgres = await startPostgresCluster({ tls: { ...(await ca.issueServer(names)), caFile, clientCertificates } });
     const adminUrl = await postgres.createDatabase('delphi');
     const admin = new pg.Client({ connectionString: adminUrl });
     await admin.connect();
@@ -65,7 +80,7 @@ export async function startTlsSite(options: { alerts?: number } = {}): Promise<T
       if (res.status >= 400) throw new Error(`${method} ${p}: ${res.status} ${res.text}`);
       return (res.text === '' ? {} : res.json()) as Record<string, unknown>;
     };
-    return { dir, caFile, otherCaFile, vault, postgres, adminUrl, asRoot, stop };
+    return { dir, caFile, otherCaFile, vault, postgres, adminUrl, client, asRoot, stop };
   } catch (err) {
     await stop();
     throw err;

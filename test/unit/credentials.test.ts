@@ -1,5 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import { dbCredentials, describeCredentials, toDsn, toPgConfig } from '../../src/db/credentials.js';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { checkKeyFileMode, dbCredentials, describeCredentials, toDsn, toPgConfig } from '../../src/db/credentials.js';
+import { resolveDatabaseTarget } from '../../src/db/target.js';
 
 describe('database credentials', () => {
   const c = dbCredentials({ host: 'db', port: 5432, database: 'delphi', sslmode: 'require', user: 'v-reader', password: 'S3cret-pw', source: 'dynamic' });
@@ -15,5 +20,55 @@ describe('database credentials', () => {
     expect(c.password).toBe('S3cret-pw');
     expect(toPgConfig(c).password).toBe('S3cret-pw');
     expect(toDsn(c)).toBe('postgresql://v-reader:S3cret-pw@db:5432/delphi?sslmode=require');
+  });
+});
+
+describe('a client certificate, as libpq presents it', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'eos-client-cert-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const cert = path.join(dir, 'client.pem');
+  const key = path.join(dir, 'client.key');
+  writeFileSync(cert, 'CERT');
+  writeFileSync(key, 'KEY', { mode: 0o600 });
+  const base = { host: 'db', port: 5432, database: 'delphi', user: 'u', password: 'p', source: 'env' as const, sslcert: cert, sslkey: key };
+
+  it('goes with every TLS connection, and with none without TLS', () => {
+    const tls = toPgConfig(dbCredentials({ ...base, sslmode: 'verify-full' })).ssl as { cert: Buffer; key: Buffer };
+    expect(tls.cert.toString()).toBe('CERT');
+    expect(tls.key.toString()).toBe('KEY');
+    expect((toPgConfig(dbCredentials({ ...base, sslmode: 'require' })).ssl as { cert: Buffer }).cert.toString()).toBe('CERT');
+    expect(toPgConfig(dbCredentials({ ...base, sslmode: 'disable' })).ssl).toBe(false);
+    const dsn = new URL(toDsn(dbCredentials({ ...base, sslmode: 'verify-full' })));
+    expect([dsn.searchParams.get('sslcert'), dsn.searchParams.get('sslkey')]).toEqual([cert, key]);
+  });
+
+  it('is refused without its key, and its key is refused when others may read it (libpq\'s rule)', () => {
+    expect(() => toPgConfig(dbCredentials({ ...base, sslkey: undefined, sslmode: 'verify-full' }))).toThrow(/has no key \(sslkey\)/);
+    chmodSync(key, 0o640);
+    try {
+      // Group-readable is allowed only for a key root owns.
+      if (statSync(key).uid === 0) expect(() => checkKeyFileMode(key)).not.toThrow();
+      else expect(() => checkKeyFileMode(key)).toThrow(/may be read by others \(mode 0640\)/);
+      chmodSync(key, 0o644);
+      expect(() => checkKeyFileMode(key)).toThrow(/may be read by others \(mode 0644\)/);
+      expect(() => toPgConfig(dbCredentials({ ...base, sslmode: 'verify-full' }))).toThrow(/may be read by others/);
+    } finally {
+      chmodSync(key, 0o600);
+    }
+    expect(() => checkKeyFileMode(path.join(dir, 'missing.key'))).toThrow(/cannot be read: ENOENT/);
+  });
+
+  it('is found as libpq finds it: the flag, DELPHI_DB_SSLCERT, PGSSLCERT, Vault KV, the config, ~/.postgresql', () => {
+    const config = loadConfig({ env: { HOME: path.join(dir, 'nohome') } }).config;
+    const resolve = (flags: object, env: NodeJS.ProcessEnv, kv: Record<string, string> = {}) => resolveDatabaseTarget(flags, { HOME: dir, ...env }, kv, config);
+    expect(resolve({}, {}).sslcert).toBeUndefined();
+    mkdirSync(path.join(dir, '.postgresql'), { recursive: true });
+    writeFileSync(path.join(dir, '.postgresql', 'postgresql.crt'), 'CERT');
+    expect(resolve({}, {}).sslcert).toBe(path.join(dir, '.postgresql', 'postgresql.crt'));
+    expect(resolve({}, {}, { sslcert: '/kv.pem' }).sslcert).toBe('/kv.pem');
+    expect(resolve({}, { PGSSLCERT: '/pg.pem' }, { sslcert: '/kv.pem' }).sslcert).toBe('/pg.pem');
+    expect(resolve({}, { PGSSLCERT: '/pg.pem', DELPHI_DB_SSLCERT: '/delphi.pem' }).sslcert).toBe('/delphi.pem');
+    expect(resolve({ sslcert: '/flag.pem' }, { DELPHI_DB_SSLCERT: '/delphi.pem' }).sslcert).toBe('/flag.pem');
+    expect(resolve({}, { PGSSLKEY: '/pg.key' }).sslkey).toBe('/pg.key');
   });
 });
