@@ -46,7 +46,10 @@ export function dynamicSource(ctx: SourceContext): CredentialSource {
       const response = await client.read(path, databaseCredsSchema).catch(async (err: unknown) => {
         throw await explainDenied(client, err, path);
       });
-      if (!response.data?.username || !response.data.password) throw new SourceUnavailable(`${path} returned no username/password`);
+      if (!response.data?.username || !response.data.password) {
+        // A role with credential_type rsa_private_key or client_certificate issues no password.
+        throw new SourceUnavailable(`${path} returned no username/password (eos needs a role with credential_type=password, the default)`);
+      }
       return dbCredentials({
         host: target.host,
         port: target.port,

@@ -184,11 +184,11 @@ export function createVaultClient(options: ClientOptions): VaultClient {
     async approleLogin(mount, roleId, secretId) {
       const path = `auth/${mount}/login`;
       const response = parseSecret(path, await call(path, () => main.approleLogin({ mount_point: mount, role_id: roleId, secret_id: secretId })));
-      return required(path, response.auth);
+      return loggedIn(path, required(path, response.auth));
     },
     async jwtLogin(mount, role, jwt) {
       const path = `auth/${mount}/login`;
-      return required(path, parseSecret(path, await call(path, () => main.write(path, { role, jwt }))).auth);
+      return loggedIn(path, required(path, parseSecret(path, await call(path, () => main.write(path, { role, jwt }))).auth));
     },
     async renewLease(leaseId, increment) {
       const path = 'sys/leases/renew';
@@ -208,6 +208,22 @@ export function createVaultClient(options: ClientOptions): VaultClient {
     close: () => transport.close(),
   };
   return api;
+}
+
+/**
+ * A login's auth block with a token in it. Vault holds the token back when login MFA applies to
+ * the method (the block then has an empty client_token and an mfa_requirement): eos has no one
+ * to ask for a second factor, and says so instead of carrying an empty token on.
+ */
+function loggedIn(path: string, auth: AuthBlock): AuthBlock {
+  if (auth.client_token !== '') return auth;
+  const mfa = (auth as { mfa_requirement?: unknown }).mfa_requirement;
+  throw new VaultPermissionDeniedError(
+    path,
+    [],
+    mfa ? `Vault holds the login at ${path} back for multi-factor authentication (login MFA), which eos cannot answer` : `Vault answered the login at ${path} without a token`,
+    mfa ? "exempt this auth method's role from the login MFA enforcement for eos's hosts, or give eos a token (VAULT_TOKEN, a token file)" : 'check the auth method with an admin token (vault read auth/<mount>/role/<role>)',
+  );
 }
 
 /** A part of the answer the API promises (token data, an auth block) that was missing. */

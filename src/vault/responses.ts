@@ -13,9 +13,11 @@ import { VaultError } from './errors.js';
 const stringMap = z.record(z.string(), z.string());
 
 export const authBlockSchema = z.looseObject({
+  // Empty when the login is held back for login MFA (the block then carries mfa_requirement).
   client_token: z.string(),
   accessor: z.string(),
-  policies: z.array(z.string()),
+  // null in that same held-back answer; OpenBao sends the field always.
+  policies: z._default(z.nullable(z.array(z.string())), null),
   token_policies: z.optional(z.array(z.string())),
   metadata: z.nullable(z.optional(stringMap)),
   lease_duration: z.number(),
@@ -36,7 +38,8 @@ export const envelopeSchema = z.looseObject({
 export const tokenInfoSchema = z.looseObject({
   accessor: z.string(),
   display_name: z.string(),
-  policies: z.array(z.string()),
+  // null for a batch token made without any policy (decoded from protobuf, an empty list is nil).
+  policies: z.pipe(z.nullable(z.array(z.string())), z.transform((p) => p ?? [])),
   ttl: z.number(),
   creation_ttl: z.number(),
   expire_time: z.nullable(z.string()),
@@ -77,7 +80,8 @@ export const leaseInfoSchema = z.looseObject({
   ttl: z.number(),
 });
 
-export const listSchema = z.looseObject({ keys: z.array(z.string()) });
+// A list answer that carries warnings but no keys leaves `keys` out (OpenBao's ListResponse).
+export const listSchema = z.looseObject({ keys: z._default(z.array(z.string()), []) });
 
 /** `sys/mounts`: every mount by its path, with its engine type. */
 export const mountsSchema = z.record(z.string(), z.looseObject({ type: z.string() }));
@@ -101,7 +105,8 @@ export const kvV2Schema = z.looseObject({
 export const databaseConnectionSchema = z.looseObject({
   plugin_name: z.string(),
   allowed_roles: z.array(z.string()),
-  connection_details: z.looseObject({ connection_url: z.string(), username: z.optional(z.string()) }),
+  // The plugin's own settings: connection_url for PostgreSQL, absent for plugins without one (Cassandra's hosts).
+  connection_details: z.looseObject({ connection_url: z.optional(z.string()), username: z.optional(z.string()) }),
 });
 
 /** `<mount>/roles/<role>` of the database engine. */
@@ -114,7 +119,8 @@ export const databaseRoleSchema = z.looseObject({
 });
 
 /** `<mount>/creds/<role>` of the database engine. */
-export const databaseCredsSchema = z.looseObject({ username: z.string(), password: z.string() });
+// No password when the role's credential_type is rsa_private_key or client_certificate.
+export const databaseCredsSchema = z.looseObject({ username: z.string(), password: z.optional(z.string()) });
 
 export type AuthBlock = z.output<typeof authBlockSchema>;
 export type TokenInfo = z.output<typeof tokenInfoSchema>;

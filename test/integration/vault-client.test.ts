@@ -260,6 +260,26 @@ describe('the Vault client: answers are parsed at the boundary', () => {
     expect((loginErr as Error).message).toMatch(/auth\/approle\/login .*auth: missing/);
   });
 
+  // OpenBao's handlers, surveyed: what a real server sends that a dev-mode answer never shows.
+  it('takes the shapes OpenBao really sends: a batch token without policies, a list without keys, creds without a password', async () => {
+    const batch = await scripted([json(200, { data: { ...TOKEN_DATA, accessor: '', policies: null, type: 'batch', renewable: false }, lease_id: '', renewable: false, lease_duration: 0, warnings: null, auth: null })]);
+    expect((await client(batch.url).lookupSelf()).policies).toEqual([]);
+    const list = await scripted([json(200, { data: {}, lease_id: '', renewable: false, lease_duration: 0, warnings: ['nothing listed'], auth: null })]);
+    expect(await client(list.url).list('secret/metadata/delphi')).toEqual([]);
+    const { databaseCredsSchema } = await import('../../src/vault/responses.js');
+    const rsa = await scripted([json(200, { lease_id: 'database/creds/r/1', renewable: true, lease_duration: 60, data: { username: 'v-x', rsa_private_key: 'k' }, warnings: null, auth: null })]);
+    expect((await client(rsa.url).read('database/creds/r', databaseCredsSchema)).data).toEqual({ username: 'v-x', rsa_private_key: 'k' });
+  });
+
+  it('a login Vault holds back for login MFA is refused by name (exit 4), not carried on with an empty token', async () => {
+    const held = { client_token: '', accessor: '', policies: null, metadata: null, lease_duration: 0, renewable: false, mfa_requirement: { mfa_request_id: 'r1', mfa_constraints: {} } };
+    const server = await scripted([json(200, { lease_id: '', renewable: false, lease_duration: 0, data: null, warnings: null, auth: held })]);
+    const err = await client(server.url).approleLogin('approle', 'role', 'secret').catch((e: unknown) => e);
+    expect((err as VaultError).exitCode).toBe(4);
+    expect((err as Error).message).toBe('Vault holds the login at auth/approle/login back for multi-factor authentication (login MFA), which eos cannot answer');
+    expect((err as VaultError).hint).toMatch(/login MFA enforcement/);
+  });
+
   it('checks the data of a read against the caller\'s schema', async () => {
     const { databaseCredsSchema } = await import('../../src/vault/responses.js');
     const server = await scripted([json(200, { lease_id: 'database/creds/r/1', renewable: true, lease_duration: 60, data: { username: 'v-x', password: 7 }, warnings: null, auth: null })]);
