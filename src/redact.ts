@@ -25,6 +25,8 @@ const JSON_SECRET = /("[A-Za-z0-9_]*?(?:password|passwd|secret_?id|token)"\s*:\s
 const VAULT_TOKEN = /\b(hv[sbr]\.[A-Za-z0-9_-]{20,}|[sb]\.[A-Za-z0-9]{24,})\b/g;
 /** Signed JWTs (identity tokens): a base64url JSON header (`eyJ`), a payload and a signature. */
 const JWT = /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g;
+/** A private key in PEM (a client key's contents where its path belonged), cut or whole. */
+const PEM_PRIVATE_KEY = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
 
 export function redactString(text: string): string {
   return text
@@ -33,7 +35,8 @@ export function redactString(text: string): string {
     .replace(KV_PASSWORD, `$1${REDACTED}`)
     .replace(JSON_SECRET, `$1"${REDACTED}"`)
     .replace(VAULT_TOKEN, REDACTED)
-    .replace(JWT, REDACTED);
+    .replace(JWT, REDACTED)
+    .replace(PEM_PRIVATE_KEY, `-----BEGIN $1PRIVATE KEY----- ${REDACTED}`);
 }
 
 /** Returns a copy of value with every secret replaced; cycles are cut. */

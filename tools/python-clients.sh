@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 requirements=test/clients/python/requirements.txt
 venv=.cache/python-clients
 stamp="$venv/requirements.sha256"
+# Test files that need the clients may call this at the same time: one installs, the others wait.
+mkdir -p .cache
+exec 9>.cache/python-clients.lock
+flock 9
 want=$(sha256sum "$requirements" | cut -d' ' -f1)
 if [[ ! -x "$venv/bin/python" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   rm -rf "$venv"

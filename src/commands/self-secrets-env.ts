@@ -19,7 +19,11 @@ export default defineCommand({
   },
   examples: ['eos self secrets env', 'eos self secrets env --format json --source kv,env'],
   async run(options, context) {
-    const [{ holdCredentials }, { toDsn }] = await Promise.all([import('../credentials/hold.js'), import('../db/credentials.js')]);
+    const [{ holdCredentials }, { dbCredentials }, { workerEnvironment }] = await Promise.all([
+      import('../credentials/hold.js'),
+      import('../db/credentials.js'),
+      import('../exec/worker-supervisor.js'),
+    ]);
     const { io } = context;
     if (options.role !== undefined) checkRoleName(options.role, '--role');
     const { config } = context.config();
@@ -39,15 +43,9 @@ export default defineCommand({
       const c = held.credentials;
       if (options.reveal) context.warn('printing the password in clear (--reveal)');
       const secret = (v: string) => (options.reveal ? v : MASK);
-      const vars: Record<string, string> = {
-        PG_DSN: options.reveal ? toDsn(c) : toDsn({ ...c, password: MASK }),
-        PGHOST: c.host,
-        PGPORT: String(c.port),
-        PGDATABASE: c.database,
-        PGUSER: c.user,
-        PGPASSWORD: secret(c.password),
-        PGSSLMODE: c.sslmode,
-      };
+      // What exec hands a worker, the TLS files included (PGSSLROOTCERT, PGSSLCERT, PGSSLKEY), so a
+      // worker started from these variables connects as one started by exec does.
+      const vars = workerEnvironment({}, dbCredentials({ ...c, password: secret(c.password) })) as Record<string, string>;
       if (options.format === 'json') writeJson(io, { ...vars, source: c.source, lease: c.lease && options.keep ? { id: c.lease.id, ttl: c.lease.duration } : null });
       // One quoting for both: a value (a host or password from KV, say) holding `$(…)` or a
       // backtick stays text whether the file is sourced by a shell or read as an EnvironmentFile.

@@ -1,10 +1,9 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { checkKeyFileMode } from '../db/credentials.js';
+import { checkKeyFileMode, readTlsFile } from '../db/credentials.js';
 import { holdsPemCertificate } from '../util/pem.js';
 import { SSL_MODES, type SslMode } from '../config/constants.js';
 import { importEsm } from '../util/import-esm.js';
-import { isValidDatabaseName, isValidHost } from '../db/target.js';
+import { checkTlsFilePath, isValidDatabaseName, isValidHost } from '../db/target.js';
 import { quoted, UsageError } from '../errors.js';
 import { writeJson } from './output.js';
 import { withPrompts } from './prompts.js';
@@ -70,7 +69,8 @@ export default defineCommand({
       const given = options[key] ?? env(variable);
       if (options[key] === '') forgotten.push(key);
       else if (given !== undefined) {
-        files[key] = check(given);
+        const origin = options[key] !== undefined ? `--${key}` : variable;
+        files[key] = check(checkTlsFilePath(given, key, origin), origin);
         givenNow.add(key);
       } else if (current[key]) files[key] = current[key];
     }
@@ -130,35 +130,32 @@ function validateDbConfig(raw: { host: string; port: string; database: string; s
 type TlsFileKey = 'sslrootcert' | 'sslcert' | 'sslkey';
 
 /** The TLS files a database config names, each with its variable and what its file must hold. */
-const TLS_FILES: { key: TlsFileKey; variable: string; check: (file: string) => string }[] = [
-  { key: 'sslrootcert', variable: 'DELPHI_DB_SSLROOTCERT', check: (f) => checkCertificateFile(f, '--sslrootcert', "name the PEM file of the CA that signed PostgreSQL's certificate") },
-  { key: 'sslcert', variable: 'DELPHI_DB_SSLCERT', check: (f) => checkCertificateFile(f, '--sslcert', "name the PEM file of this host's client certificate") },
+const TLS_FILES: { key: TlsFileKey; variable: string; check: (file: string, origin: string) => string }[] = [
+  { key: 'sslrootcert', variable: 'DELPHI_DB_SSLROOTCERT', check: (f, o) => checkCertificateFile(f, o, "name the PEM file of the CA that signed PostgreSQL's certificate") },
+  { key: 'sslcert', variable: 'DELPHI_DB_SSLCERT', check: (f, o) => checkCertificateFile(f, o, "name the PEM file of this host's client certificate") },
   { key: 'sslkey', variable: 'DELPHI_DB_SSLKEY', check: checkKeyFile },
 ];
 
-function readText(file: string, flag: string, hint: string): string {
-  try {
-    return readFileSync(file, 'latin1');
-  } catch (err) {
-    throw new UsageError(`${flag} ${quoted(file)} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, hint);
-  }
+/** The file's text, read as any TLS file is (a regular file of sane size), named by where it came from. */
+function readText(file: string, origin: string, hint: string): string {
+  return (readTlsFile(file, `${origin} ${quoted(file)}`, hint) as Buffer).toString('latin1');
 }
 
 /** A certificate file must hold a certificate: /etc/passwd given by mistake is named, not stored. */
-function checkCertificateFile(file: string, flag: string, hint: string): string {
-  if (!holdsPemCertificate(readText(file, flag, hint))) throw new UsageError(`${flag} ${quoted(file)} holds no PEM certificate`, `${hint} (-----BEGIN CERTIFICATE-----)`);
+function checkCertificateFile(file: string, origin: string, hint: string): string {
+  if (!holdsPemCertificate(readText(file, origin, hint))) throw new UsageError(`${origin} ${quoted(file)} holds no PEM certificate`, `${hint} (-----BEGIN CERTIFICATE-----)`);
   return file;
 }
 
 /** The key: no one else may read it (libpq refuses it otherwise), and it must be a private key. */
-function checkKeyFile(file: string): string {
+function checkKeyFile(file: string, origin: string): string {
   const hint = "name the PEM file of the client certificate's private key";
-  const text = readText(file, '--sslkey', hint);
   checkKeyFileMode(file);
+  const text = readText(file, origin, hint);
   try {
     createPrivateKey(text);
   } catch {
-    throw new UsageError(`--sslkey ${quoted(file)} holds no PEM private key`, `${hint} (unencrypted: -----BEGIN PRIVATE KEY----- or RSA/EC PRIVATE KEY)`);
+    throw new UsageError(`${origin} ${quoted(file)} holds no PEM private key`, `${hint} (unencrypted: -----BEGIN PRIVATE KEY----- or RSA/EC PRIVATE KEY)`);
   }
   return file;
 }
@@ -169,8 +166,15 @@ function checkClientPair(files: Partial<Record<TlsFileKey, string>>): void {
   if (!files.sslcert || !files.sslkey) {
     throw new UsageError(`${files.sslcert ? '--sslcert' : '--sslkey'} without ${files.sslcert ? '--sslkey' : '--sslcert'}`, 'a client certificate is presented with its key: give both (or forget both with --sslcert "")');
   }
-  const cert = new X509Certificate(readFileSync(files.sslcert));
-  if (!cert.checkPrivateKey(createPrivateKey(readFileSync(files.sslkey)))) {
-    throw new UsageError(`the key ${quoted(files.sslkey)} does not belong to the certificate ${quoted(files.sslcert)}`, 'give the key that was made with this certificate');
+  const hint = 'give the certificate and the key that was made with it';
+  const certText = readText(files.sslcert, 'sslcert', hint);
+  const keyText = readText(files.sslkey, 'sslkey', hint);
+  let matches = false;
+  try {
+    // The first certificate of the file is the one presented (a chain may follow it).
+    matches = new X509Certificate(certText).checkPrivateKey(createPrivateKey(keyText));
+  } catch (err) {
+    throw new UsageError(`the certificate ${quoted(files.sslcert)} and key ${quoted(files.sslkey)} cannot be read as a pair (${(err as Error).message})`, hint);
   }
+  if (!matches) throw new UsageError(`the key ${quoted(files.sslkey)} does not belong to the certificate ${quoted(files.sslcert)}`, hint);
 }

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { UsageError } from '../errors.js';
 import type pg from 'pg';
 import type { CredentialSourceName, SslMode } from '../config/schema.js';
@@ -67,21 +68,53 @@ export function toPgConfig(c: DbCredentials): pg.ClientConfig {
   return { host: c.host, port: c.port, database: c.database, user: c.user, password: c.password, ssl: ssl && { ...ssl, ...clientCertificate(c) } };
 }
 
-/** The client certificate and key, read and checked as libpq checks them; nothing without a certificate. */
+const CLIENT_PAIR_HINT = 'give the client certificate and its own key together: --sslcert and --sslkey on set delphi-db-config (or PGSSLCERT and PGSSLKEY)';
+
+/**
+ * The client certificate and key, read and checked as libpq checks them. As in libpq, a
+ * certificate file that does not exist means no certificate (a path stored in KV for every host
+ * need not exist on an admin's workstation); a server that wants one then says so.
+ */
 function clientCertificate(c: Pick<DbCredentials, 'sslcert' | 'sslkey'>): { cert?: Buffer; key?: Buffer } {
   if (!c.sslcert) return {};
-  const hint = 'give the client certificate and its key together: --sslcert and --sslkey on set delphi-db-config (or PGSSLCERT and PGSSLKEY)';
-  if (!c.sslkey) throw new UsageError(`the client certificate ${c.sslcert} has no key (sslkey)`, hint);
-  const read = (file: string, what: string) => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new UsageError(`the ${what} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, hint);
-    }
-  };
-  const cert = read(c.sslcert, 'client certificate (sslcert)');
+  const cert = readTlsFile(c.sslcert, `the client certificate (sslcert) ${c.sslcert}`, CLIENT_PAIR_HINT, { missingIsNone: true });
+  if (!cert) return {};
+  if (!c.sslkey) throw new UsageError(`the client certificate ${c.sslcert} has no key (sslkey)`, CLIENT_PAIR_HINT);
   checkKeyFileMode(c.sslkey);
-  return { cert, key: read(c.sslkey, 'client key (sslkey)') };
+  const key = readTlsFile(c.sslkey, `the client key (sslkey) ${c.sslkey}`, CLIENT_PAIR_HINT) as Buffer;
+  try {
+    // What the TLS handshake will do with them, now, so a wrong file is named instead of failing inside pg.
+    createSecureContext({ cert, key });
+  } catch (err) {
+    const reason = ((err as Error).message ?? String(err)).replace(/^error:[0-9A-F]+:/, '');
+    throw new UsageError(`the client certificate ${c.sslcert} and key ${c.sslkey} cannot be used (${reason})`, CLIENT_PAIR_HINT);
+  }
+  return { cert, key };
+}
+
+/** At most this much is read of a TLS file: a certificate chain is kilobytes, /dev/zero is endless. */
+const MAX_TLS_FILE_BYTES = 1024 * 1024;
+
+/**
+ * A TLS file named by a flag, a variable or a stored (possibly hostile) KV value: a regular file
+ * of sane size, or a one-line error — never a read of /dev/zero or a FIFO that blocks forever.
+ */
+export function readTlsFile(file: string, named: string, hint: string, options: { missingIsNone?: boolean } = {}): Buffer | undefined {
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    if (options.missingIsNone && (code === 'ENOENT' || code === 'ENOTDIR')) return undefined;
+    throw new UsageError(`${named} cannot be read: ${code}`, hint);
+  }
+  if (!stat.isFile()) throw new UsageError(`${named} is not a regular file`, hint);
+  if (stat.size > MAX_TLS_FILE_BYTES) throw new UsageError(`${named} is ${stat.size} bytes, more than a certificate or key file holds`, hint);
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`${named} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, hint);
+  }
 }
 
 /**
@@ -107,11 +140,7 @@ export function checkKeyFileMode(file: string): void {
 }
 
 function readRootCert(file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new UsageError(`the sslrootcert ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'name the PEM file of the CA that signed PostgreSQL\'s certificate (--sslrootcert, PGSSLROOTCERT, or ~/.postgresql/root.crt)');
-  }
+  return readTlsFile(file, `the sslrootcert ${file}`, "name the PEM file of the CA that signed PostgreSQL's certificate (--sslrootcert, PGSSLROOTCERT, or ~/.postgresql/root.crt)") as Buffer;
 }
 
 /** A libpq connection URL (for PG_DSN); the password is URL-encoded. */

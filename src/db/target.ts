@@ -74,10 +74,20 @@ export function resolveDatabaseTarget(flags: TargetFlags, env: NodeJS.ProcessEnv
   if (!(SSL_MODES as readonly string[]).includes(sslmode)) throw new UsageError(`sslmode ${quoted(sslmode)} (from ${from('sslmode')}) is not valid`, `use one of ${SSL_MODES.join(', ')}`);
   const file = (key: 'sslrootcert' | 'sslcert' | 'sslkey', variable: string, libpqVariable: string, libpqDefault: string) => {
     const fallback = home ? path.join(home, '.postgresql', libpqDefault) : undefined;
-    return flags[key] ?? (env[variable] || undefined) ?? (env[libpqVariable] || undefined) ?? (kv[key] || undefined) ?? config.database[key] ?? (fallback && existsSync(fallback) ? fallback : undefined);
+    const candidates: [string, string | undefined][] = [
+      [`--${key}`, flags[key]],
+      [variable, env[variable] || undefined],
+      [libpqVariable, env[libpqVariable] || undefined],
+      [`Vault KV ${config.kv.mount}/delphi/config/${key}`, kv[key] || undefined],
+      [`the config's database.${key}`, config.database[key]],
+    ];
+    const found = candidates.find(([, value]) => value !== undefined);
+    if (found) return checkTlsFilePath(found[1] as string, key, found[0]);
+    return fallback && existsSync(fallback) ? fallback : undefined;
   };
   const home = homeOf(env);
-  // libpq's order for each file: the connection's own, its variable, then the file in ~/.postgresql if it exists.
+  // For each file: eos's own places first (flag, DELPHI_DB_*), then libpq's variable, the stored
+  // value (Vault KV, the config), and the file in ~/.postgresql if it exists.
   const tls = {
     sslrootcert: file('sslrootcert', 'DELPHI_DB_SSLROOTCERT', 'PGSSLROOTCERT', 'root.crt'),
     sslcert: file('sslcert', 'DELPHI_DB_SSLCERT', 'PGSSLCERT', 'postgresql.crt'),
@@ -85,6 +95,23 @@ export function resolveDatabaseTarget(flags: TargetFlags, env: NodeJS.ProcessEnv
   };
   const present = Object.fromEntries(Object.entries(tls).filter(([, v]) => v)) as Pick<DbTarget, 'sslrootcert' | 'sslcert' | 'sslkey'>;
   return { host, port, database, sslmode: sslmode as SslMode, ...present, origins };
+}
+
+/**
+ * A TLS file's value must be a path. The file's contents stored by mistake (a PEM block in KV,
+ * `--sslkey "$(cat key)"`) are refused without being repeated: a key must not reach an error
+ * line, a log or a worker's environment.
+ */
+export function checkTlsFilePath(value: string, key: string, origin: string): string {
+  const pem = value.includes('-----BEGIN');
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+  if (pem || /[\u0000-\u001f\u007f]/.test(value) || value.length > 4096) {
+    throw new UsageError(
+      `${key} from ${origin} is not a file path (it holds ${pem ? 'a PEM block' : value.length > 4096 ? `${value.length} characters` : 'a control character'}; not shown)`,
+      `store the path of the file on the hosts that run eos, not its contents: eos self secrets set delphi-db-config --${key} /etc/eos/<file>`,
+    );
+  }
+  return value;
 }
 
 const HOST_NAME = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;

@@ -81,9 +81,6 @@ export function validateSetup(setup: EngineSetup): void {
     // eslint-disable-next-line no-control-regex -- refusing control characters is the point
     check(value, (v) => v.startsWith('/') && v.length <= 4096 && !/[\u0000-\u001f\u007f]/.test(v), `--vault-${key}`, `an absolute path of the file on the Vault host, e.g. /etc/vault/postgres-${key === 'sslrootcert' ? 'ca.pem' : key === 'sslcert' ? 'client.pem' : 'client.key'}`);
   }
-  if (Boolean(setup.pluginTls?.sslcert) !== Boolean(setup.pluginTls?.sslkey)) {
-    throw new UsageError(`${setup.pluginTls?.sslcert ? '--vault-sslcert' : '--vault-sslkey'} without ${setup.pluginTls?.sslcert ? '--vault-sslkey' : '--vault-sslcert'}`, "Vault's plugin presents a client certificate with its key: give both");
-  }
   const { defaultTtl, maxTtl } = { ...DEFAULT_TTLS, ...definedTtls(setup) };
   if (defaultTtl <= 0 || maxTtl < defaultTtl) {
     throw new UsageError(`TTLs ${defaultTtl}s / ${maxTtl}s are not valid`, 'the default TTL must be positive and no longer than the max TTL (e.g. --default-ttl 1h --max-ttl 24h)');

@@ -152,7 +152,7 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
     async () => {
       const c = creds as DbCredentials;
       const settings = (session as VaultSession).settings;
-      const [vault, postgres] = [await vaultTls(settings), postgresTls(client as pg.Client, c.sslmode)];
+      const [vault, postgres] = await Promise.all([vaultTls(settings), postgresTls(client as pg.Client, c.sslmode)]);
       // On this machine nothing crosses a network: said, not warned.
       const concerns = [
         vault.concern && !isLoopbackHost(new URL(settings.address).hostname) ? `Vault: ${vault.concern}` : undefined,

@@ -60,18 +60,22 @@ export function vaultTls(settings: VaultSettings, now = Date.now()): Promise<Tls
   });
 }
 
-/** PostgreSQL's side, on a connected client: node-postgres keeps its socket as `connection.stream`. */
-export function postgresTls(client: pg.Client, sslmode: SslMode, now = Date.now()): TlsFinding {
+/**
+ * PostgreSQL's side, on a connected client: node-postgres keeps its socket as `connection.stream`.
+ * Whether this host's client certificate was presented is the server's word (pg_stat_ssl's
+ * client_dn): a certificate eos holds is sent only when the server asks for one.
+ */
+export async function postgresTls(client: pg.Client, sslmode: SslMode, now = Date.now()): Promise<TlsFinding> {
   const stream = (client as unknown as { connection?: { stream?: Partial<TLSSocket> } }).connection?.stream;
   if (!stream || typeof stream.getPeerCertificate !== 'function') {
     return { detail: `unencrypted (sslmode=${sslmode})`, concern: 'the lease password and the data cross the network in clear' };
   }
   const verified = sslmode === 'verify-full' || sslmode === 'verify-ca';
   const found = describe(stream.getProtocol?.() ?? null, stream.getPeerCertificate(), verified && stream.authorized === true, now);
-  // The certificate this host presented, if it has one (a server with clientcert asked for it).
-  const own = typeof stream.getCertificate === 'function' ? stream.getCertificate() : null;
-  const ownCn = own && 'subject' in own ? (own.subject as { CN?: string } | undefined)?.CN : undefined;
-  const ownSubject = ownCn ? `; client certificate CN=${ownCn}` : '';
+  const presented = await client
+    .query<{ client_dn: string | null }>('SELECT client_dn FROM pg_catalog.pg_stat_ssl WHERE pid = pg_catalog.pg_backend_pid()')
+    .then((r) => r.rows[0]?.client_dn ?? null, () => null);
+  const ownSubject = presented ? `; client certificate ${presented.replace(/^\//, '')} presented` : '';
   const finding = { ...found, detail: `${found.detail}${ownSubject}` };
   return sslmode === 'verify-ca' && !finding.concern ? { ...finding, detail: `${finding.detail} (the CA, not the name: verify-ca)` } : finding;
 }

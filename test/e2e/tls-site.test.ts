@@ -9,6 +9,11 @@ import { startTlsSite, type TlsSite } from '../helpers/tls-site.js';
 
 const run = promisify(execFile);
 
+/** The pinned hvac and psycopg (.ci/run installs them first; a fresh `npm test` here, once). */
+async function pythonClients(): Promise<string> {
+  return (await run(path.join(REPO_ROOT, 'tools', 'python-clients.sh'), [], { cwd: REPO_ROOT, timeout: 280_000 })).stdout.trim();
+}
+
 /**
  * eos on a site shaped like production (issue 25): Vault on HTTPS and a PostgreSQL that takes TLS
  * connections only, both with certificates from a private CA, and nothing set up yet. Every step
@@ -20,6 +25,7 @@ const run = promisify(execFile);
  */
 describe('a production-shaped site: HTTPS Vault and TLS-only PostgreSQL from a private CA', () => {
   let site: TlsSite;
+  let python: string;
   let admin: pg.Client;
   let env: NodeJS.ProcessEnv;
   let readerToken: string;
@@ -37,6 +43,7 @@ describe('a production-shaped site: HTTPS Vault and TLS-only PostgreSQL from a p
   const eos = (args: string[], extra: NodeJS.ProcessEnv = {}, input?: string) => runCli(args, { env: { ...env, ...extra }, input });
 
   beforeAll(async () => {
+    python = await pythonClients();
     site = await startTlsSite({ alerts: 40 });
     admin = new pg.Client({ connectionString: site.adminUrl });
     await admin.connect();
@@ -49,7 +56,7 @@ describe('a production-shaped site: HTTPS Vault and TLS-only PostgreSQL from a p
       DELPHI_DB_ADMIN_PASSWORD: site.postgres.adminPassword,
     };
     watcher = setInterval(() => void watchSessions().catch(() => undefined), 150);
-  }, 120_000);
+  }, 300_000);
   afterAll(async () => {
     if (watcher) clearInterval(watcher);
     await admin?.end();
@@ -138,8 +145,7 @@ describe('a production-shaped site: HTTPS Vault and TLS-only PostgreSQL from a p
   });
 
   it('exec runs a libpq worker with verify-full and the CA through a rotation; every dynamic session was encrypted', async () => {
-    const { stdout: python } = await run(path.join(REPO_ROOT, 'tools', 'python-clients.sh'), [], { cwd: REPO_ROOT, timeout: 240_000 });
-    const worker = startEos(['self', 'secrets', 'exec', '--grace', '5s', '--', python.trim(), path.join(REPO_ROOT, 'test', 'clients', 'python', 'tls_worker.py')], {
+    const worker = startEos(['self', 'secrets', 'exec', '--grace', '5s', '--', python, path.join(REPO_ROOT, 'test', 'clients', 'python', 'tls_worker.py')], {
       env: { PATH: process.env.PATH, ...env, VAULT_TOKEN: workerToken },
     });
     const reports = () =>
@@ -174,10 +180,12 @@ describe('a production-shaped site: HTTPS Vault and TLS-only PostgreSQL from a p
  */
 describe('a PostgreSQL that asks for client certificates', () => {
   let site: TlsSite;
+  let python: string;
   let env: NodeJS.ProcessEnv;
   const eos = (args: string[], extra: NodeJS.ProcessEnv = {}, input?: string) => runCli(args, { env: { ...env, ...extra }, input });
 
   beforeAll(async () => {
+    python = await pythonClients();
     site = await startTlsSite({ alerts: 10, clientCertificates: true });
     await site.asRoot('POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } });
     env = {
@@ -188,7 +196,7 @@ describe('a PostgreSQL that asks for client certificates', () => {
     };
     const configured = await eos(['self', 'secrets', 'configure', '--addr', site.vault.addr, '--auth', 'token', '--token-stdin', '--yes'], {}, site.vault.rootToken);
     expect(configured.code, configured.stderr).toBe(0);
-  }, 120_000);
+  }, 300_000);
   afterAll(() => site?.stop());
 
   it('without a client certificate the login is refused, with the flags that fix it', async () => {
@@ -216,6 +224,12 @@ describe('a PostgreSQL that asks for client certificates', () => {
     const alone = await eos(['self', 'secrets', 'set', 'delphi-db-config', ...target, '--sslcert', client.certFile]);
     expect(alone.code).toBe(2);
     expect(alone.stderr).toMatch(/^error: --sslcert without --sslkey$/m);
+    // The key's contents where its path belongs ("$(cat key)"): refused, and not repeated.
+    const keyText = readFileSync(client.keyFile, 'utf8');
+    const pasted = await eos(['self', 'secrets', 'set', 'delphi-db-config', ...target, '--sslcert', client.certFile, '--sslkey', keyText]);
+    expect(pasted.code).toBe(2);
+    expect(pasted.stderr).toMatch(/^error: sslkey from --sslkey is not a file path \(it holds a PEM block; not shown\)$/m);
+    expect(pasted.stderr).not.toContain(keyText.split('\n')[1] as string);
     expect(readFileSync(env.EOS_CONFIG as string, 'utf8')).toBe(before);
     await expect(site.asRoot('GET', 'secret/data/delphi/config/sslcert')).rejects.toThrow(/404/);
   });
@@ -233,10 +247,9 @@ describe('a PostgreSQL that asks for client certificates', () => {
     const tested = await eos(['self', 'secrets', 'test', '--json']);
     expect(tested.code, tested.stdout).toBe(0);
     const tls = (JSON.parse(tested.stdout) as { steps: { id: string; detail: string }[] }).steps.find((s) => s.id === 'tls');
-    expect(tls?.detail).toMatch(/PostgreSQL TLSv1\.[23], CN=127\.0\.0\.1 until .*, verified; client certificate CN=eos-host/);
+    expect(tls?.detail).toMatch(/PostgreSQL TLSv1\.[23], CN=127\.0\.0\.1 until .*, verified; client certificate CN=eos-host presented/);
 
-    const { stdout: python } = await run(path.join(REPO_ROOT, 'tools', 'python-clients.sh'), [], { cwd: REPO_ROOT, timeout: 240_000 });
-    const worker = startEos(['self', 'secrets', 'exec', '--grace', '5s', '--', python.trim(), path.join(REPO_ROOT, 'test', 'clients', 'python', 'tls_worker.py')], {
+    const worker = startEos(['self', 'secrets', 'exec', '--grace', '5s', '--', python, path.join(REPO_ROOT, 'test', 'clients', 'python', 'tls_worker.py')], {
       env: { PATH: process.env.PATH, ...env },
     });
     await expect.poll(() => worker.output.stdout, { timeout: 30_000, interval: 200 }).toMatch(/"user"/);

@@ -10,6 +10,7 @@ import { dbCredentials, toPgConfig, type DbCredentials } from '../../src/db/cred
 import { classifyDatabaseError } from '../../src/db/errors.js';
 import { forgetTlsOffers, serverOffersTls, settleTls } from '../../src/db/tls-offer.js';
 import { startPostgresCluster, type PostgresCluster } from '../../src/sandbox/postgres.js';
+import { makeThrowawayCa } from '../../src/sandbox/throwaway-ca.js';
 import { postgresTls } from '../../src/setup/tls-report.js';
 import { clusterInfo } from '../helpers/pg.js';
 import { makeTestPki } from '../helpers/pki.js';
@@ -156,16 +157,24 @@ describe('sslmode on a PostgreSQL that offers TLS, and on one that does not', ()
     const preferClient = await connected(await settleTls(dbCredentials({ host: '127.0.0.1', port: cluster.port, database: 'postgres', user: cluster.adminUser, password: cluster.adminPassword, sslmode: 'prefer', source: 'env' })));
     const run = clusterInfo();
     const plainClient = await connected(dbCredentials({ host: run.host, port: run.port, database: 'postgres', user: run.adminUser, password: run.adminPassword, sslmode: 'disable', source: 'env' }));
+    // A client certificate eos holds, for a server that asks for none: not sent, and not claimed.
+    const own = await (await makeThrowawayCa()).issueClient('eos-host');
+    writeFileSync(path.join(certDir, 'client.pem'), own.certPem);
+    writeFileSync(path.join(certDir, 'client.key'), own.keyPem, { mode: 0o600 });
+    const withCertClient = await connected(
+      dbCredentials({ host: '127.0.0.1', port: cluster.port, database: 'postgres', user: cluster.adminUser, password: cluster.adminPassword, sslmode: 'verify-full', sslrootcert: pki.caFile, sslcert: path.join(certDir, 'client.pem'), sslkey: path.join(certDir, 'client.key'), source: 'env' }),
+    );
     try {
-      const verified = postgresTls(verifiedClient, 'verify-full');
+      expect((await postgresTls(withCertClient, 'verify-full')).detail).not.toMatch(/client certificate/);
+      const verified = await postgresTls(verifiedClient, 'verify-full');
       expect(verified.detail).toMatch(/^TLSv1\.[23], CN=vault\.test until \d{4}-\d{2}-\d{2}, verified$/);
       // The CA made here lives two days: a certificate that ends within 30 days is a warning.
       expect(verified.concern).toMatch(/within 30 days/);
-      expect(postgresTls(verifiedClient, 'verify-full', Date.now() - 60 * 86400 * 1000).concern).toBeUndefined();
-      expect(postgresTls(preferClient, 'prefer')).toMatchObject({ detail: expect.stringMatching(/NOT verified$/), concern: expect.stringMatching(/not checked/) });
-      expect(postgresTls(plainClient, 'disable')).toMatchObject({ detail: 'unencrypted (sslmode=disable)', concern: expect.stringMatching(/in clear/) });
+      expect((await postgresTls(verifiedClient, 'verify-full', Date.now() - 60 * 86400 * 1000)).concern).toBeUndefined();
+      expect(await postgresTls(preferClient, 'prefer')).toMatchObject({ detail: expect.stringMatching(/NOT verified$/), concern: expect.stringMatching(/not checked/) });
+      expect(await postgresTls(plainClient, 'disable')).toMatchObject({ detail: 'unencrypted (sslmode=disable)', concern: expect.stringMatching(/in clear/) });
     } finally {
-      await Promise.all([verifiedClient.end(), preferClient.end(), plainClient.end()]);
+      await Promise.all([verifiedClient.end(), preferClient.end(), plainClient.end(), withCertClient.end()]);
     }
   });
 

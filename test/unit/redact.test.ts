@@ -13,6 +13,8 @@ describe('redactString', () => {
     ['JSON with a secret id', '{"role_id": "r", "secret_id": "sid-4242"}', 'sid-4242'],
     ['a URL password with an @ in it', 'connect postgresql://u:p@ss-w0rd@db.internal:5432/delphi failed', 'ss-w0rd'],
     ['a URL password in a query string', 'dsn=postgresql://u:Qs-pass-9@db/delphi?sslmode=require&password=Also-9', 'Also-9'],
+    ['a PEM private key where a path belonged', 'sslkey -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkq-KeyBody\n-----END PRIVATE KEY----- is not a file', 'MIIEvQIBADANBgkq-KeyBody'],
+    ['an RSA key cut short', 'value: -----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQ-Cut', 'MIIEpAIBAAKCAQ-Cut'],
   ])('%s', (_what, text, secret) => {
     const out = redactString(text);
     expect(out).not.toContain(secret);

@@ -110,6 +110,12 @@ export function listAwareNetServer(http: Server, sockets: Set<Socket>, tls?: Tls
   };
   if (!tls) return createNetServer(accept);
   const server = createTlsServer(tls, accept);
+  // Every TCP connection from its first byte, not only once its handshake is done: stop() must be
+  // able to end one that stalls in the handshake, or closing would wait out Node's 120 s for it.
+  server.on('connection', (raw: Socket) => {
+    sockets.add(raw);
+    raw.on('close', () => sockets.delete(raw));
+  });
   // A client that gives up during the handshake (a wrong CA, a port scan) is no error of ours.
   server.on('tlsClientError', (_err, socket) => socket.destroy());
   return server;
