@@ -168,7 +168,8 @@ describe('a production-shaped site: HTTPS Vault and TLS-only PostgreSQL from a p
     // What the database saw: every session of every dynamic user (eos's own, the worker's) encrypted.
     await watchSessions();
     for (const r of seen) expect(sessions.get(r.user), `${r.user} seen by pg_stat_ssl`).toBe(true);
-    expect(sessions.size).toBeGreaterThanOrEqual(3);
+    // eos's own short sessions (test, dashboard) may fall between two looks; the worker's cannot.
+    expect(sessions.size).toBeGreaterThanOrEqual(seen.length);
     expect([...sessions.values()].every(Boolean)).toBe(true);
   }, 120_000);
 });
