@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PermissionDeniedError, UsageError } from '../errors.js';
 import type { VaultSettings } from '../config/vault-settings.js';
 import type { VaultClient } from './client.js';
-import { oneLine, VaultBadRequestError, VaultNotFoundError, VaultPermissionDeniedError, VaultTokenExpiredError } from './errors.js';
+import { oneLine, VaultBadRequestError, VaultError, VaultNotFoundError, VaultPermissionDeniedError, VaultTokenExpiredError } from './errors.js';
 import { describeIdentityTokenSource, readIdentityToken } from './identity-token.js';
 
 /**
@@ -14,6 +14,15 @@ import { describeIdentityTokenSource, readIdentityToken } from './identity-token
  * login with the role-id from the config and the secret-id from the file it names, or a JWT
  * login with the identity token the CI platform or Kubernetes gave the job.
  */
+/**
+ * A login where no auth method is mounted: OpenBao answers it, as any tokenless request to a
+ * path it does not route, with 403 `permission denied` (a login sends no token); some servers
+ * say 404. A login that reached its method answers 400 or 200, never these.
+ */
+function noLoginThere(err: unknown): boolean {
+  return err instanceof VaultNotFoundError || (err instanceof VaultPermissionDeniedError && err.errors.length === 1 && err.errors[0] === 'permission denied');
+}
+
 export type TokenSource = 'flag' | 'env' | 'token-file' | 'approle' | 'jwt';
 
 export interface Authenticated {
@@ -44,9 +53,9 @@ export async function authenticate(client: VaultClient, settings: VaultSettings,
     // Read afresh at every login: the platform may have rotated it since the last one.
     const jwt = await readIdentityToken(auth.identityToken, env);
     const login = await client.jwtLogin(auth.mount, auth.role, jwt).catch((err: unknown) => {
-      if (err instanceof VaultNotFoundError) {
+      if (noLoginThere(err)) {
         throw new PermissionDeniedError(
-          `no JWT auth method at auth/${auth.mount}/ (Vault answered 404 to auth/${auth.mount}/login)`,
+          `no JWT auth method at auth/${auth.mount}/ (Vault answered ${(err as VaultError).status} to auth/${auth.mount}/login)`,
           `enable it (vault auth enable -path=${auth.mount} jwt), or name where it is mounted: eos self secrets configure --auth jwt --mount <path>`,
           err,
         );
@@ -83,10 +92,10 @@ export async function authenticate(client: VaultClient, settings: VaultSettings,
           err,
         );
       }
-      // Vault answers 404 when nothing is mounted there: no AppRole to log in to.
-      if (err instanceof VaultNotFoundError) {
+      // Nothing mounted there: no AppRole to log in to.
+      if (noLoginThere(err)) {
         throw new PermissionDeniedError(
-          `no AppRole auth method at auth/${auth.mount}/ (Vault answered 404 to auth/${auth.mount}/login)`,
+          `no AppRole auth method at auth/${auth.mount}/ (Vault answered ${(err as VaultError).status} to auth/${auth.mount}/login)`,
           `enable it (vault auth enable -path=${auth.mount} approle), or name where it is mounted: eos self secrets configure --auth approle --approle-mount <path>`,
           err,
         );

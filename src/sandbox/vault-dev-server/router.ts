@@ -3,16 +3,11 @@ import type { Resolved } from './state/mount-table.js';
 import type { Capability } from './state/policy.js';
 import type { TokenEntry } from './state/tokens.js';
 import type { VaultState } from './state/vault-state.js';
-import { noRoute, permissionDenied, policyDenied, VaultHttpError, type Operation, type VaultResponse } from './wire.js';
+import { multierror, noRoute, permissionDenied, policyDenied, unsupportedPath, VaultHttpError, type Operation, type VaultResponse } from './wire.js';
 
 /** Answered even while sealed, as Vault's HTTP layer serves them before the core. */
 const SEAL_EXEMPT = new Set(['sys/health', 'sys/seal-status']);
 
-/**
- * A login at an auth path no method is mounted at is still a login: it wants no token and gets
- * the 404 `no handler for route`, which is how a client (eos configure) tells a missing mount.
- */
-const LOGIN_PATH = /^auth\/[^/]+\/login$/;
 
 /**
  * Vault's request path, free of HTTP: resolve the mount once, check the seal, the token and the
@@ -23,40 +18,72 @@ export class Router {
   constructor(private readonly state: VaultState) {}
 
   async route(operation: Operation, requested: string, query: URLSearchParams, body: Record<string, unknown>, tokenId: string | undefined): Promise<VaultResponse> {
-    // Backends serve `x/` as `x` for everything but a LIST: the path is normalised once, here,
-    // so that the ACL checks the very path the backend serves (`…/x/` slipped past an exact
-    // `deny` on `…/x` before; OpenBao never serves the secret there either).
-    const path = operation === 'list' ? requested : requested.replace(/\/+$/, '');
+    // OpenBao refuses a write to `x/` outright; anything else keeps its slash, for the ACL
+    // (an exact rule on `x` does not cover `x/`) and the route (which then does not match).
+    if ((operation === 'update' || operation === 'patch') && requested.endsWith('/')) throw new VaultHttpError(400, ["cannot write to a path ending in '/'"]);
+    const path = requested;
     const resolved = this.state.mounts.resolve(path);
     const backend = resolved?.mount.backend ?? null;
     const subpath = resolved?.subpath ?? '';
     if (this.state.node.sealed && !SEAL_EXEMPT.has(path)) throw new VaultHttpError(503, ['Vault is sealed']);
+    // A path no mount serves wants a token like any other (a login there included): without
+    // one it is the 403 of a missing token, with one the 404 `no handler for route`.
+    const unauthenticated = backend ? matchesAny(backend.special?.unauthenticated, subpath) : false;
     let token: TokenEntry | undefined;
-    const unauthenticated = backend ? matchesAny(backend.special?.unauthenticated, subpath) : LOGIN_PATH.test(path);
-    if (!unauthenticated) {
-      token = this.state.tokens.lookup(tokenId);
-      if (!token) throw permissionDenied();
+    if (unauthenticated) {
+      // Given anyway, it only tells the route who asks (sys/internal/ui/mounts shows its mounts).
+      token = this.state.tokens.lookup(tokenId) ?? undefined;
+      return this.serve(operation, path, query, body, token, resolved, true);
     }
+    token = this.state.tokens.lookup(tokenId);
+    if (!token) throw permissionDenied();
     // A token limited to a number of uses: this request is one, refused or not (as OpenBao
     // counts it before the ACL); after its last, it is revoked.
-    const spent = token ? this.state.tokens.use(token) : false;
+    const spent = this.state.tokens.use(token);
     try {
-      return await this.serve(operation, path, query, body, token, resolved);
+      return await this.serve(operation, path, query, body, token, resolved, false);
     } finally {
-      if (spent && token) await this.state.tokens.revoke(token);
+      if (spent) await this.state.tokens.revoke(token);
     }
   }
 
-  private async serve(operation: Operation, path: string, query: URLSearchParams, body: Record<string, unknown>, token: TokenEntry | undefined, resolved: Resolved | undefined): Promise<VaultResponse> {
+  /** A HEAD request: 403 without a valid token where one is needed, 404 where nothing is mounted, else 405. */
+  refuseHead(path: string, tokenId: string | undefined): never {
+    const resolved = this.state.mounts.resolve(path);
+    const backend = resolved?.mount.backend ?? null;
+    if (!(backend && matchesAny(backend.special?.unauthenticated, resolved?.subpath ?? ''))) {
+      if (!this.state.tokens.lookup(tokenId)) throw permissionDenied();
+      if (!backend) throw noRoute(path);
+    }
+    throw new VaultHttpError(405, []);
+  }
+
+  private async serve(
+    operation: Operation,
+    path: string,
+    query: URLSearchParams,
+    body: Record<string, unknown>,
+    token: TokenEntry | undefined,
+    resolved: Resolved | undefined,
+    unauthenticated: boolean,
+  ): Promise<VaultResponse> {
     const backend = resolved?.mount.backend ?? null;
     const subpath = resolved?.subpath ?? '';
     // ?help=1 describes a path and does nothing else, whatever the policies say.
     const help = query.get('help');
     if (help !== null && help !== '') return helpFor(path);
-    if (token && !(backend && matchesAny(backend.special?.selfChecked, subpath))) this.authorize(token, operation, path, resolved);
-    if (!resolved || !backend) throw noRoute(path);
+    if (token && !unauthenticated && !(backend && matchesAny(backend.special?.selfChecked, subpath))) this.authorize(token, operation, path, resolved);
+    // A LIST is routed with a trailing slash, which the 404 names.
+    if (!resolved || !backend) throw noRoute(operation === 'list' && !path.endsWith('/') ? `${path}/` : path);
     const request: BackendRequest = { operation, path, subpath, query, body, token: token as TokenEntry };
-    return backend.handle(request);
+    try {
+      return await backend.handle(request);
+    } catch (err) {
+      // A LIST is routed to `x/`, which a path without a list operation does not match: OpenBao
+      // answers it as a path it does not know, not as an operation the path does not support.
+      if (operation === 'list' && err instanceof VaultHttpError && err.status === 405 && err.errors.length === 1 && err.errors[0] === multierror('unsupported operation')) throw unsupportedPath();
+      throw err;
+    }
   }
 
   /**

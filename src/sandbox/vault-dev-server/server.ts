@@ -99,17 +99,18 @@ const METHOD_OPERATIONS: Record<string, Operation> = {
 
 async function handleHttp(state: VaultState, router: Router, faults: Faults, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://dev-server');
-  if (url.pathname.startsWith('/__dev/')) return control(state, faults, req, res, url);
-  if (!url.pathname.startsWith('/v1/')) return send(res, { status: 404, body: { errors: [] } }, req);
   // Go's ServeMux, under OpenBao: a path with `//`, `.` or `..` is answered with a 307 to its
-  // clean form, never resolved in place (the URL parser above would resolve the dots silently).
+  // clean form, never resolved in place (the URL parser above resolves the dots silently, so
+  // this looks at the raw request line, before anything is routed by the parsed one).
   const raw = (req.url ?? '/').split('?')[0] ?? '/';
   const clean = posix.normalize(raw);
+  if (url.pathname.startsWith('/__dev/')) return control(state, faults, req, res, url);
   if (raw.startsWith('/v1/') && clean !== raw) {
     res.writeHead(307, { Location: `${clean}${url.search}`, 'Content-Type': 'text/html; charset=utf-8' });
     res.end(`<a href="${clean}">Temporary Redirect</a>.\n\n`);
     return;
   }
+  if (!url.pathname.startsWith('/v1/')) return send(res, { status: 404, body: { errors: [] } }, req);
 
   // The path as OpenBao routes it: percent-escapes decoded (`a%20b` is the key `a b`), from the
   // raw request line (the URL parser would resolve `%2e%2e` silently), and a `.` or `..` that
@@ -118,7 +119,10 @@ async function handleHttp(state: VaultState, router: Router, faults: Faults, req
   try {
     path = decodeURIComponent(raw.slice('/v1/'.length));
   } catch {
-    return send(res, { status: 400, body: { errors: ['invalid URL escape in the request path'] } }, req);
+    // Go's HTTP server refuses such a request line before any handler: plain text, no JSON.
+    res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
+    res.end('400 Bad Request');
+    return;
   }
   if (path.split('/').some((segment) => segment === '.' || segment === '..')) return send(res, { status: 400, body: { errors: ['relative paths not supported'] } }, req);
   // A frozen Vault holds the connection and answers only when it thaws.
@@ -150,6 +154,16 @@ async function handleHttp(state: VaultState, router: Router, faults: Faults, req
     return send(res, { status: 307 }, req);
   }
 
+  // HEAD is sys/health's alone (OpenBao's own handler); the logical API has no such operation,
+  // which it says once the token and the route are checked.
+  if (req.method === 'HEAD' && path !== 'sys/health') {
+    try {
+      router.refuseHead(path, tokenOf(req));
+    } catch (err) {
+      if (err instanceof VaultHttpError) return send(res, { status: err.status, body: { errors: err.errors } }, req);
+      throw err;
+    }
+  }
   let method = req.method ?? 'GET';
   if (method === 'GET' && isTrue(url.searchParams.get('list'))) method = 'LIST';
   const operation = METHOD_OPERATIONS[method];
@@ -157,7 +171,7 @@ async function handleHttp(state: VaultState, router: Router, faults: Faults, req
 
   // OpenBao refuses sys/health inside a namespace; clients must drop the header for it.
   if (path === 'sys/health' && req.headers['x-vault-namespace']) {
-    return send(res, { status: 400, body: { errors: ['sys/health cannot be requested inside a namespace'] } }, req);
+    return send(res, { status: 400, body: { errors: ['operation unavailable in namespaces'] } }, req);
   }
 
   const contentType = req.headers['content-type'] ?? '';

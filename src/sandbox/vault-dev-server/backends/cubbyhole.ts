@@ -1,4 +1,4 @@
-import { badRequest, listChildren, noContent, notFound, ok, unsupportedOperation, unsupportedPath, VaultHttpError, type VaultResponse } from '../wire.js';
+import { listChildren, multierror, noContent, notFound, ok, unsupportedOperation, unsupportedPath, VaultHttpError, type VaultResponse } from '../wire.js';
 import type { Backend, BackendRequest } from './backend.js';
 
 /**
@@ -27,7 +27,8 @@ export class CubbyholeBackend implements Backend {
         return listChildren([...own.keys()], request.subpath);
       case 'update':
         if (key === '') throw unsupportedPath();
-        if (Object.keys(request.body).length === 0) throw badRequest('missing data fields');
+        // OpenBao's cubbyhole answers this with a 500, its error wrapped as a multierror.
+        if (Object.keys(request.body).length === 0) throw new VaultHttpError(500, [multierror('missing data fields')]);
         own.set(key, { ...request.body });
         return noContent();
       case 'delete':

@@ -7,12 +7,14 @@ export class KvV1Backend implements Backend {
   private readonly secrets = new Map<string, Record<string, unknown>>();
 
   exists(subpath: string): boolean {
-    return this.secrets.has(subpath.replace(/\/+$/, ''));
+    return this.secrets.has(subpath);
   }
 
   async handle(request: BackendRequest): Promise<VaultResponse> {
     const { subpath } = request;
-    const key = subpath.replace(/\/+$/, '');
+    // The path as asked: `x/` is another key than `x` (OpenBao's passthrough backend reads it
+    // so), and a write to it never gets here (the router refuses a path ending in `/`).
+    const key = subpath;
     switch (request.operation) {
       case 'read': {
         const value = this.secrets.get(key);

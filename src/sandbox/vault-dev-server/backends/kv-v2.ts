@@ -37,7 +37,7 @@ export class KvV2Backend implements Backend {
   constructor(private readonly clock: Clock) {}
 
   exists(subpath: string): boolean | undefined {
-    const match = /^(data|metadata)\/(.+?)\/*$/.exec(subpath);
+    const match = /^(data|metadata)\/(.+)$/.exec(subpath);
     return match ? this.secrets.has(match[2] as string) : undefined;
   }
 
@@ -46,7 +46,8 @@ export class KvV2Backend implements Backend {
     const slash = subpath.indexOf('/');
     const area = slash === -1 ? subpath : subpath.slice(0, slash);
     const rest = slash === -1 ? '' : subpath.slice(slash + 1);
-    const key = rest.replace(/\/+$/, '');
+    // As asked: `data/x/` names the key `x/`, which is not `x` (a LIST keeps its folder slash in `rest`).
+    const key = request.operation === 'list' ? rest.replace(/\/+$/, '') : rest;
     switch (area) {
       case 'data':
         return this.data(request, key);
@@ -58,7 +59,7 @@ export class KvV2Backend implements Backend {
         if (request.operation !== 'update') throw unsupportedOperation();
         return this.changeVersions(area, key, request.body);
       case 'config':
-        if (request.operation === 'read') return ok({ data: { cas_required: false, delete_version_after: '0s', max_versions: 0 } });
+        if (request.operation === 'read') return ok({ data: { cas_required: false, delete_version_after: '0s', max_versions: 0, metadata_cas_required: false } });
         return noContent();
       default:
         // A v1-style path on a v2 mount: 404 with a warning, as Vault answers.

@@ -94,7 +94,8 @@ function quotedList(list: string[]): string {
  */
 export function rolePolicies(role: TokenRole, requested: string[] | undefined): string[] {
   const base = requested ?? role.allowedPolicies;
-  const policies = [...new Set([...base, ...(role.noDefaultPolicy ? [] : ['default'])])].sort();
+  // A root token carries `root` alone: no `default` beside it.
+  const policies = [...new Set([...base, ...(role.noDefaultPolicy || base.includes('root') ? [] : ['default'])])].sort();
   if (role.allowedPolicies.length > 0) {
     const allowed = [...new Set([...role.allowedPolicies, 'default'])].sort();
     if (policies.some((p) => !allowed.includes(p))) {

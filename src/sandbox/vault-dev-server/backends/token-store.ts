@@ -1,4 +1,5 @@
 import type { TokenEntry, TokenStore } from '../state/tokens.js';
+import { formatVaultDuration } from '../../../util/duration.js';
 import {
   badRequest,
   boolField,
@@ -141,13 +142,22 @@ function create(tokens: TokenStore, parent: TokenEntry, body: Record<string, unk
   if (period > 0 && !role && !privileged) throw badRequest('root or sudo privileges required to create periodic token');
   if (type === 'batch' && numUses > 0) throw badRequest('batch tokens cannot have "num_uses" set');
   if (type === 'batch' && period > 0) throw badRequest('batch tokens cannot be periodic');
-  if (id && id.includes('.')) throw badRequest('token IDs can not contain a period');
+  if (id && id.includes('.')) throw badRequest("custom token ID cannot have a '.' in the value");
+  // The token store reads its TTLs itself: a bad one is Go's own parse error, not the field parser's.
+  const ttlOf = (field: string) => {
+    try {
+      return durationField(body, field);
+    } catch {
+      throw badRequest(`time: invalid duration ${JSON.stringify(String(body[field]))}`);
+    }
+  };
+  const askedTtl = ttlOf('ttl') ?? 0;
   const created = tokens.create({
     policies,
     displayName,
     path: `auth/token/${route}`,
-    ttl: durationField(body, 'ttl') ?? 0,
-    explicitMaxTtl: role && role.explicitMaxTtl > 0 ? role.explicitMaxTtl : (durationField(body, 'explicit_max_ttl') ?? 0),
+    ttl: askedTtl,
+    explicitMaxTtl: role && role.explicitMaxTtl > 0 ? role.explicitMaxTtl : (ttlOf('explicit_max_ttl') ?? 0),
     renewable: role ? role.renewable : boolField(body, 'renewable', true),
     meta: (body.meta as Record<string, string> | undefined) ?? null,
     orphan,
@@ -157,5 +167,12 @@ function create(tokens: TokenStore, parent: TokenEntry, body: Record<string, unk
     type,
     ...(id ? { id } : {}),
   });
-  return ok({ auth: authBlock(created, created.creationTtl) });
+  const warnings: string[] = [];
+  if (id) {
+    warnings.push('Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more secure SHA2-256 HMAC for token obfuscation. SHA1 hashed tokens on the wire leads to less secure lookups.');
+  }
+  if (created.period === 0 && askedTtl > created.creationTtl) {
+    warnings.push(`TTL of "${formatVaultDuration(askedTtl)}" exceeded the effective max_ttl of "${formatVaultDuration(created.creationTtl)}"; TTL value is capped accordingly`);
+  }
+  return ok({ auth: authBlock(created, created.creationTtl), ...(warnings.length > 0 ? { warnings } : {}) });
 }

@@ -79,7 +79,7 @@ export class MountTable {
     const path = normalize(fields.path);
     const table = this.tables[kind];
     for (const existing of table.keys()) {
-      if (path.startsWith(existing) || existing.startsWith(path)) throw badRequest(`path is already in use at ${kind === 'auth' ? 'auth/' : ''}${existing}`);
+      if (path.startsWith(existing) || existing.startsWith(path)) throw badRequest(`path is already in use at ${existing}`);
     }
     const mount: Mount = {
       path,

@@ -17,7 +17,7 @@ export class MountRoutes {
 
   list(kind: MountKind, request: BackendRequest): VaultResponse {
     if (request.operation !== 'read') throw unsupportedOperation();
-    const data = Object.fromEntries(this.mounts.list(kind).map((m) => [m.path, describeMount(m)]));
+    const data = Object.fromEntries(this.mounts.list(kind).map((m) => [m.path, describeMount(m, kind)]));
     // Vault copies the mount map to the top level of the body as well.
     return { status: 200, body: { ...data, ...envelope({ data }) } };
   }
@@ -30,6 +30,8 @@ export class MountRoutes {
       case 'update': {
         const type = stringField(request.body, 'type');
         if (!type) throw badRequest('backend type must be specified as a string');
+        // auth/ is the auth methods' namespace (and sys/, cubbyhole/, identity/ are taken).
+        if (path === 'auth' || path.startsWith('auth/')) throw badRequest(`cannot mount "${path.replace(/\/*$/, '/')}"`);
         const config = (request.body.config ?? {}) as Record<string, unknown>;
         // `kv-v2` is sys/mounts' alias for kv with version 2.
         const kind = type === 'kv-v2' ? 'kv' : type;
@@ -52,7 +54,8 @@ export class MountRoutes {
       case 'read': {
         const mount = this.mounts.get('secret', path);
         if (!mount) throw badRequest(`No secret engine mount at ${path}/`);
-        return ok({ data: describeMount(mount) });
+        // As sys/mounts' own answers: the data copied to the top level too.
+        return withTopLevel(describeMount(mount, 'secret'));
       }
       default:
         throw unsupportedOperation();
@@ -75,6 +78,19 @@ export class MountRoutes {
     throw unsupportedOperation();
   }
 
+  /**
+   * sys/internal/ui/mounts: the mounts the caller may see (some access below each), with or
+   * without a token (then none). Its own texts: `unsupported operation`, `unsupported path`.
+   */
+  uiMounts(request: BackendRequest): VaultResponse {
+    if (request.operation === 'list') throw new VaultHttpError(404, ['unsupported path']);
+    if (request.operation !== 'read') throw new VaultHttpError(405, ['unsupported operation']);
+    const token = request.token as BackendRequest['token'] | undefined;
+    const visible = (mount: Mount) => !!token && (this.policies.isRoot(token) || this.policies.aclOf(token).hasAccessUnder(mount.path));
+    const table = (kind: MountKind) => Object.fromEntries(this.mounts.list(kind).filter(visible).map((m) => [m.path, describeMount(m, kind)]));
+    return ok({ data: { auth: table('auth'), secret: table('secret') } });
+  }
+
   /** sys/internal/ui/mounts/<path>: a token may see a mount it has some access below. */
   uiMount(request: BackendRequest, path: string): VaultResponse {
     if (request.operation !== 'read') throw unsupportedOperation();
@@ -83,20 +99,7 @@ export class MountRoutes {
     const denied = new VaultHttpError(403, [`preflight capability check returned 403, please ensure client's policies grant access to path "${path.replace(/\/*$/, '/')}"`]);
     if (!mount || !mount.backend || mount.builtin) throw denied;
     if (!this.policies.isRoot(request.token) && !this.policies.aclOf(request.token).hasAccessUnder(mount.path)) throw denied;
-    return ok({
-      data: {
-        path: mount.path,
-        type: mount.type,
-        description: mount.description,
-        options: mount.options,
-        config: { default_lease_ttl: mount.config.default_lease_ttl, max_lease_ttl: mount.config.max_lease_ttl, force_no_cache: false },
-        accessor: mount.accessor,
-        local: false,
-        seal_wrap: false,
-        external_entropy_access: false,
-        uuid: mount.accessor,
-      },
-    });
+    return ok({ data: { ...describeMount(mount, 'secret'), path: mount.path } });
   }
 
   private enable(kind: MountKind, fields: MountFields): void {
@@ -126,19 +129,38 @@ export class MountRoutes {
 }
 
 /** The mount table entry as sys/mounts shows it. */
-function describeMount(mount: Mount) {
+/** What OpenBao says of its built-in mounts, which no one enables. */
+const BUILTIN: Record<string, { description: string; local?: boolean; sealWrap?: boolean; passthrough?: string[] }> = {
+  cubbyhole: { description: 'per-token private secret storage', local: true },
+  identity: { description: 'identity store', passthrough: ['Authorization'] },
+  system: { description: 'system endpoints used for control, policy and debugging', sealWrap: true, passthrough: ['Accept'] },
+  token: { description: 'token based credentials' },
+};
+
+/** The mount table entry as sys/mounts, sys/auth and sys/internal/ui/mounts show it. */
+function describeMount(mount: Mount, kind: MountKind) {
+  const builtin = mount.builtin ? BUILTIN[mount.type] : undefined;
   return {
     type: mount.type,
-    description: mount.description,
+    description: builtin && mount.description === '' ? builtin.description : mount.description,
     accessor: mount.accessor,
-    config: { default_lease_ttl: mount.config.default_lease_ttl, max_lease_ttl: mount.config.max_lease_ttl, force_no_cache: false },
-    options: mount.options,
-    local: false,
-    seal_wrap: false,
+    config: {
+      default_lease_ttl: mount.config.default_lease_ttl,
+      max_lease_ttl: mount.config.max_lease_ttl,
+      force_no_cache: false,
+      ...(builtin?.passthrough ? { passthrough_request_headers: builtin.passthrough } : {}),
+      ...(kind === 'auth' ? { token_type: 'default-service' } : {}),
+    },
+    // An enabled mount has options ({} when none were given); the built-in ones have none.
+    options: mount.builtin ? mount.options : (mount.options ?? {}),
+    local: builtin?.local ?? false,
+    seal_wrap: builtin?.sealWrap ?? false,
     external_entropy_access: false,
     plugin_version: '',
-    running_plugin_version: '',
+    running_plugin_version: `v2.0.0+builtin${mount.builtin ? '' : '.bao'}`,
     running_sha256: '',
     uuid: mount.accessor,
+    // Plugins report their deprecation status; the built-in mounts are no plugins.
+    ...(mount.builtin ? {} : { deprecation_status: 'supported' }),
   };
 }

@@ -26,7 +26,8 @@ export function handlePolicies(policies: PolicyStore, clock: Clock, request: Bac
   const old = route === 'policy' || route.startsWith('policy/');
   const name = (old ? route.slice('policy'.length) : route.slice('policies/acl'.length)).replace(/^\/+|\/+$/g, '');
   if (name === '') {
-    if (request.operation !== 'list' && request.operation !== 'read') throw unsupportedOperation();
+    // The old route lists on a read too; sys/policies/acl only on a LIST.
+    if (request.operation !== 'list' && (old ? request.operation !== 'read' : true)) throw unsupportedOperation();
     const keys = policies.names();
     keys.push('root');
     return old ? withTopLevel({ keys, policies: keys }) : ok({ data: { keys } });

@@ -1,6 +1,6 @@
 import type { Clock } from '../../../../util/clock.js';
 import type { NodeStatus } from '../../state/vault-state.js';
-import { unsupportedOperation, unsupportedPath, withTopLevel, type VaultResponse } from '../../wire.js';
+import { unsupportedOperation, unsupportedPath, VaultHttpError, withTopLevel, type VaultResponse } from '../../wire.js';
 import type { BackendRequest } from '../backend.js';
 
 /** The node's own status: sys/health, seal-status, leader, init, ha-status (§1). */
@@ -9,10 +9,12 @@ export function handleStatus(node: NodeStatus, clock: Clock, request: BackendReq
     case 'health':
       return health(node, clock, request);
     case 'seal-status':
-      return { status: 200, body: sealStatus(node) };
+      return readOnly(request, sealStatus(node));
     case 'leader':
       return readOnly(request, leader(node));
     case 'init':
+      // OpenBao checks the seal configuration asked for before it looks at whether it is initialised.
+      if (request.operation === 'update') throw new VaultHttpError(400, ['invalid seal configuration: shares must be at least one']);
       return readOnly(request, { initialized: true });
     case 'ha-status':
       if (request.operation !== 'read') throw unsupportedOperation();
@@ -22,8 +24,9 @@ export function handleStatus(node: NodeStatus, clock: Clock, request: BackendReq
   }
 }
 
+/** The raw HTTP handlers of OpenBao (seal-status, leader, init): GET only, 405 with no message. */
 function readOnly(request: BackendRequest, body: unknown): VaultResponse {
-  if (request.operation !== 'read') throw unsupportedOperation();
+  if (request.operation !== 'read') throw new VaultHttpError(405, []);
   return { status: 200, body };
 }
 
@@ -66,7 +69,6 @@ function health(node: NodeStatus, clock: Clock, request: BackendRequest): VaultR
     initialized: true,
     sealed: node.sealed,
     standby,
-    performance_standby: false,
     replication_performance_mode: 'disabled',
     replication_dr_mode: 'disabled',
     server_time_utc: Math.floor(clock.now() / 1000),
@@ -87,7 +89,7 @@ function sealStatus(node: NodeStatus) {
     progress: 0,
     nonce: '',
     version: node.version,
-    build_date: '2026-01-01T00:00:00Z',
+    commit_date: '',
     migration: false,
     cluster_name: node.clusterName,
     cluster_id: node.clusterId,

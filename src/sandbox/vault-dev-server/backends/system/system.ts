@@ -13,11 +13,11 @@ import { handleStatus } from './sys-status.js';
  */
 export class SystemBackend implements Backend {
   readonly special: SpecialPaths = {
-    unauthenticated: ['health', 'seal-status', 'leader', 'init'],
+    unauthenticated: ['health', 'seal-status', 'leader', 'init', 'internal/ui/mounts'],
     // Vault's root paths of the system backend that this server serves or refuses.
     root: ['auth/*', 'leases/revoke-prefix/*', 'leases/revoke-force/*', 'leases/lookup/*', 'leases', 'revoke-prefix/*', 'revoke-force/*', 'audit*', 'raw*', 'rotate'],
     // Unauthenticated in Vault; the route checks the token's access below the mount itself.
-    selfChecked: ['internal/ui/mounts/*'],
+    selfChecked: ['internal/ui/mounts/*', 'internal/ui/mounts'],
   };
   private readonly mountRoutes: MountRoutes;
 
@@ -37,6 +37,7 @@ export class SystemBackend implements Backend {
     if (route === 'auth') return this.mountRoutes.list('auth', request);
     if (route.startsWith('auth/')) return this.mountRoutes.authMount(request, route.slice('auth/'.length));
     if (route.startsWith('internal/ui/mounts/')) return this.mountRoutes.uiMount(request, route.slice('internal/ui/mounts/'.length));
+    if (route === 'internal/ui/mounts') return this.mountRoutes.uiMounts(request);
     if (route.startsWith('leases/')) return handleLeases(state.leases, request, route.slice('leases/'.length));
     if (route === 'policy' || route.startsWith('policy/') || route === 'policies/acl' || route.startsWith('policies/acl/')) {
       return handlePolicies(state.policies, state.clock, request, route);

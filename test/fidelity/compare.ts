@@ -1,0 +1,105 @@
+import type { NormalizedAnswer } from './normalize.js';
+
+/**
+ * How a replayed answer differs from the recorded one. Kinds, worst first:
+ * - status: another HTTP status;
+ * - shape: keys present in one answer and not the other (the body's structure);
+ * - value: a value both have, different (policies, flags, TTLs beyond a few seconds, texts);
+ * - messages: the `errors` or `warnings` texts differ.
+ * `grantsMore` marks a difference where the dev server gives more than OpenBao: success where
+ * OpenBao refuses, a policy OpenBao does not grant, more uses or a longer TTL. None is allowed.
+ */
+export type DifferenceKind = 'status' | 'shape' | 'value' | 'messages';
+
+export interface Difference {
+  id: string;
+  kinds: DifferenceKind[];
+  recordedStatus: number;
+  replayedStatus: number;
+  detail: string;
+  grantsMore: boolean;
+}
+
+/** Seconds a TTL may drift between two runs (requests take time; servers round). */
+const TTL_SLACK = 3;
+const TTL_KEY = /(^|_)(ttl|lease_duration|period)$/;
+const MESSAGE_KEY = /^(errors|warnings)$/;
+const POLICY_KEY = /^(policies|token_policies|identity_policies)$/;
+
+export function compareAnswers(recorded: NormalizedAnswer, replayed: NormalizedAnswer): Difference | undefined {
+  const kinds = new Set<DifferenceKind>();
+  const details: string[] = [];
+  let grantsMore = false;
+  if (recorded.status !== replayed.status) {
+    kinds.add('status');
+    details.push(`status ${recorded.status} → ${replayed.status}`);
+    if (recorded.status >= 400 && replayed.status < 300) grantsMore = true;
+  }
+  if ((recorded.location ?? '') !== (replayed.location ?? '')) {
+    kinds.add('value');
+    details.push(`Location ${recorded.location ?? '-'} → ${replayed.location ?? '-'}`);
+  }
+  const a = leaves(recorded.body);
+  const b = leaves(replayed.body);
+  const missing = [...a.keys()].filter((k) => !b.has(k));
+  const extra = [...b.keys()].filter((k) => !a.has(k));
+  if (missing.length > 0 || extra.length > 0) {
+    kinds.add('shape');
+    if (missing.length) details.push(`missing ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? ` (+${missing.length - 4})` : ''}`);
+    if (extra.length) details.push(`extra ${extra.slice(0, 4).join(', ')}${extra.length > 4 ? ` (+${extra.length - 4})` : ''}`);
+  }
+  for (const [path, value] of a) {
+    if (!b.has(path)) continue;
+    const other = b.get(path);
+    const key = path.split('.').at(-1)?.replace(/\[\]$/, '') ?? '';
+    if (MESSAGE_KEY.test(key)) {
+      if (JSON.stringify(value) !== JSON.stringify(other)) {
+        kinds.add('messages');
+        details.push(`${path} ${short(value)} → ${short(other)}`);
+      }
+      continue;
+    }
+    if (TTL_KEY.test(key) && typeof value === 'number' && typeof other === 'number') {
+      if (Math.abs(value - other) > TTL_SLACK) {
+        kinds.add('value');
+        details.push(`${path} ${value} → ${other}`);
+        if (other > value) grantsMore = true;
+      }
+      continue;
+    }
+    if (POLICY_KEY.test(key) && Array.isArray(value) && Array.isArray(other)) {
+      if (other.some((p) => !value.includes(p))) grantsMore = true;
+    }
+    if (key === 'num_uses' && typeof value === 'number' && typeof other === 'number' && (value > 0 ? other > value || other === 0 : false)) grantsMore = true;
+    if (JSON.stringify(value) !== JSON.stringify(other)) {
+      kinds.add('value');
+      details.push(`${path} ${short(value)} → ${short(other)}`);
+    }
+  }
+  if (kinds.size === 0) return undefined;
+  return { id: recorded.id, kinds: [...kinds], recordedStatus: recorded.status, replayedStatus: replayed.status, detail: details.join('; '), grantsMore };
+}
+
+/**
+ * Every leaf by its path (`data.keys`, `auth.policies`): arrays of scalars are one leaf (their
+ * order and members matter), arrays of objects are walked with `[]`.
+ */
+function leaves(value: unknown, prefix = '', out = new Map<string, unknown>()): Map<string, unknown> {
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0 && prefix) out.set(prefix, {});
+    for (const [k, v] of entries) leaves(v, prefix ? `${prefix}.${k}` : k, out);
+    return out;
+  }
+  if (Array.isArray(value) && value.some((v) => v && typeof v === 'object')) {
+    for (const v of value) leaves(v, `${prefix}[]`, out);
+    return out;
+  }
+  out.set(prefix, value);
+  return out;
+}
+
+function short(value: unknown): string {
+  const text = JSON.stringify(value) ?? 'undefined';
+  return text.length > 80 ? `${text.slice(0, 77)}…` : text;
+}
