@@ -20,6 +20,7 @@ const options = {
   tokenFile: { flags: '--token-file <file>', description: 'with --auth token-file: the file holding the token' },
   roleId: { flags: '--role-id <id>', description: 'with --auth approle: the role-id (default: $VAULT_ROLE_ID)' },
   secretIdFile: { flags: '--secret-id-file <file>', description: 'with --auth approle: the file holding the secret-id (default: $EOS_SECRET_ID_FILE)' },
+  secretIdWrapped: { flags: '--secret-id-wrapped', description: 'with --auth approle: the file holds a wrapping token around the secret-id (found by itself when it looks like one); unwrapped once, at the first login' },
   approleMount: { flags: '--approle-mount <path>', description: 'with --auth approle: where AppRole is mounted', default: 'approle' },
   role: { flags: '--role <name>', description: 'with --auth jwt: the Vault role of the JWT auth method (default: $EOS_JWT_ROLE)' },
   jwtFile: { flags: '--jwt-file <file>', description: 'with --auth jwt: a file holding the identity token, read at every login (default: $EOS_JWT_FILE)' },
@@ -85,16 +86,19 @@ export default defineCommand({
       auth: answers.auth.method,
       verified: Boolean(verified),
       vaultVersion: verified?.health.version ?? null,
-      tokenPolicies: verified?.token.policies ?? null,
-      tokenTtl: verified?.token.ttl ?? null,
+      tokenPolicies: verified?.token?.policies ?? null,
+      tokenTtl: verified?.token?.ttl ?? null,
       tokenFile: saved.tokenFile ?? null,
     };
     if (options.json) {
       writeJson(io, report);
     } else {
-      if (verified) {
+      if (verified?.token) {
         const ttl = verified.token.ttl === 0 ? 'no expiry' : `TTL ${verified.token.ttl} s`;
         io.stdout.write(`✓ Vault ${verified.health.version} at ${answers.address} answers; token ok (policies ${verified.token.policies.join(', ')}, ${ttl})\n`);
+      } else if (verified?.wrappedSecretId) {
+        const w = verified.wrappedSecretId;
+        io.stdout.write(`✓ Vault ${verified.health.version} at ${answers.address} answers; the wrapped secret-id is valid (made by ${w.creationPath}, TTL ${w.ttl} s) and is unwrapped at the first login, not now\n`);
       }
       io.stdout.write(`saved ${location.path}${saved.tokenFile ? ` and the token to ${saved.tokenFile}` : ''}\n`);
     }
@@ -123,7 +127,7 @@ function authFromFlags(options: ConfigureOptions, current: VaultAuthConfig | und
     const secretIdFile = options.secretIdFile ?? nonEmpty(env.EOS_SECRET_ID_FILE) ?? (current?.method === 'approle' ? current.secretIdFile : undefined);
     if (!roleId) throw new UsageError('--role-id is required with --auth approle', 'give the AppRole role-id with --role-id or $VAULT_ROLE_ID (vault read auth/approle/role/<name>/role-id)');
     if (!secretIdFile) throw new UsageError('--secret-id-file is required with --auth approle', 'name a 0600 file holding the secret-id (--secret-id-file or $EOS_SECRET_ID_FILE); the secret-id itself is never put on a command line');
-    return { method, roleId, secretIdFile, mount: options.approleMount ?? 'approle' };
+    return { method, roleId, secretIdFile, mount: options.approleMount ?? 'approle', ...(options.secretIdWrapped ? { secretIdWrapped: true } : {}) };
   }
   if (method === 'jwt') return jwtFromFlags(options, current, env);
   if (method === 'token-file') {

@@ -22,7 +22,7 @@ export default defineCommand({
     line('vault', `${report.config.vaultAddress}: ${report.vault.ok ? `ok, version ${report.vault.version}${report.vault.standby ? ' (standby)' : ''}` : `✗ ${report.vault.error}`}`);
     if (report.vault.hint) line('', `hint: ${report.vault.hint}`);
     line('token', report.token.ok ? `ok (${report.token.source}); ${report.token.ttl === 0 ? 'no expiry' : `TTL ${report.token.ttl} s${report.token.renewable ? ', renewable' : ', not renewable'}`}; policies ${report.token.policies?.join(', ')}` : `✗ ${report.token.error ?? 'not checked'}`);
-    if (report.token.hint) line('', `hint: ${report.token.hint}`);
+    if (report.token.hint && report.token.hint !== report.vault.hint) line('', `hint: ${report.token.hint}`);
     const engine = report.engine;
     const notChecked = `not checked (${report.vault.ok ? 'the token was refused' : 'Vault unreachable'})`;
     // null: this token may not look (a least-privilege token need not).

@@ -38,6 +38,8 @@ const vaultAuth = z.discriminatedUnion(
       roleId: nonEmpty,
       secretIdFile: nonEmpty,
       mount: withDefault(nonEmpty, 'approle'),
+      /** The file holds a wrapping token around the secret-id (a trusted orchestrator's delivery). */
+      secretIdWrapped: z.optional(z.boolean()),
     }),
     // The CI job's or the pod's signed identity token, exchanged at auth/<mount>/login.
     z.strictObject({

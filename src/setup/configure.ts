@@ -2,7 +2,8 @@ import type { Config, ConfigInput, VaultAuthConfig } from '../config/schema.js';
 import type { CredentialSourceName } from '../config/constants.js';
 import { resolveVaultSettings, type VaultSettings } from '../config/vault-settings.js';
 import { writeConfigFile, writeFileAtomically } from '../config/write.js';
-import { authenticate, defaultTokenFile } from '../vault/auth.js';
+import { readFile } from 'node:fs/promises';
+import { authenticate, checkWrappedSecretId, defaultTokenFile, looksLikeWrappingToken } from '../vault/auth.js';
 import { createVaultClient, type HealthInfo, type TokenInfo } from '../vault/client.js';
 
 /**
@@ -24,7 +25,9 @@ export interface VaultAnswers {
 
 export interface VerifiedVault {
   health: HealthInfo;
-  token: TokenInfo;
+  /** null when the secret-id is wrapped: logging in would use it up, so configure only looks at it. */
+  token: TokenInfo | null;
+  wrappedSecretId?: { creationPath: string; ttl: number };
   settings: VaultSettings;
   /** What the login found worth saying (a secret file others may read). */
   warnings: string[];
@@ -41,6 +44,14 @@ export async function verifyVault(answers: VaultAnswers, config: Config, env: No
   const client = createVaultClient({ settings: { ...settings, maxRetries: Math.min(settings.maxRetries, 1) } });
   try {
     const health = await client.health();
+    const method = settings.auth;
+    if (method.method === 'approle' && !settings.token) {
+      const text = await readFile(method.secretIdFile, 'utf8').then((t) => t.trim(), () => '');
+      if (method.secretIdWrapped || looksLikeWrappingToken(text)) {
+        const wrappedSecretId = await checkWrappedSecretId(client, method, text);
+        return { health, token: null, wrappedSecretId, settings, warnings: [] };
+      }
+    }
     const auth = await authenticate(client, settings, home, env);
     const token = await client.lookupSelf();
     return { health, token, settings, warnings: auth.warnings ?? [] };

@@ -96,7 +96,7 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
       }
     } else {
       report.vault = { ok: false, ...failure(vaultError) };
-      report.token = { ok: false, error: message(vaultError) };
+      report.token = { ok: false, ...failure(vaultError) };
     }
     const vaultUsable = client && report.vault.ok && report.token.ok;
 

@@ -14,6 +14,77 @@ import { describeIdentityTokenSource, readIdentityToken } from './identity-token
  * login with the role-id from the config and the secret-id from the file it names, or a JWT
  * login with the identity token the CI platform or Kubernetes gave the job.
  */
+/** A secret-id is a UUID; a wrapping token looks like a token (`s.…`, `hvs.…`). */
+export function looksLikeWrappingToken(text: string): boolean {
+  return /^(s|hvs)\.[A-Za-z0-9]{20,}$/.test(text);
+}
+
+/**
+ * Secret-ids this process unwrapped, by the wrapping token that held them: a wrapping token
+ * serves once, so a re-login (at the token's max TTL) takes the secret-id from here. Kept in
+ * memory only, never written back: the next process needs a new delivery, which is the point.
+ */
+const unwrapped = new Map<string, string>();
+
+/**
+ * The trusted orchestrator's delivery: the secret-id wrapped by Vault, unwrapped here once. The
+ * wrapping token is looked up first, without using it: one not made by this AppRole mount's
+ * secret-id endpoint is refused unopened (it may have been swapped on the way), and one already
+ * used or expired says that someone else may have unwrapped it.
+ */
+export async function unwrapSecretId(client: VaultClient, auth: { mount: string; secretIdFile: string }, wrappingToken: string): Promise<string> {
+  const known = unwrapped.get(wrappingToken);
+  if (known) return known;
+  const gone = (err: unknown) => {
+    if (err instanceof VaultBadRequestError) {
+      return new PermissionDeniedError(
+        `the wrapped secret-id in ${auth.secretIdFile} was already unwrapped or has expired (Vault: ${oneLine(err.errors)})`,
+        `a wrapping token serves once, within its TTL: have a new one delivered (vault write -wrap-ttl=5m -f auth/${auth.mount}/role/<role>/secret-id); if nothing of yours used it, someone else may have`,
+        err,
+      );
+    }
+    return err;
+  };
+  const info = await client.lookupWrapping(wrappingToken).catch((err: unknown) => {
+    throw gone(err);
+  });
+  if (!madeBySecretIdEndpoint(auth.mount, info.creation_path)) {
+    throw new PermissionDeniedError(
+      `the wrapping token in ${auth.secretIdFile} was made by ${info.creation_path}, not by a secret-id of auth/${auth.mount}/: refused unopened`,
+      `have the secret-id delivered wrapped by auth/${auth.mount}/role/<role>/secret-id; a wrapping token from elsewhere may have been swapped in on the way`,
+    );
+  }
+  const answer = await client.unwrap(wrappingToken).catch((err: unknown) => {
+    throw gone(err);
+  });
+  const secretId = (answer.data as { secret_id?: unknown } | null)?.secret_id;
+  if (typeof secretId !== 'string' || secretId === '') {
+    throw new PermissionDeniedError(`the wrapping token in ${auth.secretIdFile} held no secret_id`, `have the secret-id delivered wrapped by auth/${auth.mount}/role/<role>/secret-id`);
+  }
+  unwrapped.set(wrappingToken, secretId);
+  return secretId;
+}
+
+/** Whether a wrapping token was made by `auth/<mount>/role/<role>/secret-id`. */
+function madeBySecretIdEndpoint(mount: string, creationPath: string): boolean {
+  const prefix = `auth/${mount}/role/`;
+  return creationPath.startsWith(prefix) && /^[^/]+\/secret-id$/.test(creationPath.slice(prefix.length));
+}
+
+/** What configure checks of a wrapped secret-id without using it up: made where it should be, and how long it lasts. */
+export async function checkWrappedSecretId(client: VaultClient, auth: { mount: string; secretIdFile: string }, wrappingToken: string): Promise<{ creationPath: string; ttl: number }> {
+  const info = await client.lookupWrapping(wrappingToken).catch((err: unknown) => {
+    if (err instanceof VaultBadRequestError) {
+      throw new PermissionDeniedError(`the wrapped secret-id in ${auth.secretIdFile} was already unwrapped or has expired (Vault: ${oneLine(err.errors)})`, `have a new one delivered (vault write -wrap-ttl=5m -f auth/${auth.mount}/role/<role>/secret-id)`, err);
+    }
+    throw err;
+  });
+  if (!madeBySecretIdEndpoint(auth.mount, info.creation_path)) {
+    throw new PermissionDeniedError(`the wrapping token in ${auth.secretIdFile} was made by ${info.creation_path}, not by a secret-id of auth/${auth.mount}/`, `have the secret-id delivered wrapped by auth/${auth.mount}/role/<role>/secret-id`);
+  }
+  return { creationPath: info.creation_path, ttl: info.creation_ttl };
+}
+
 /**
  * A login where no auth method is mounted: OpenBao answers it, as any tokenless request to a
  * path it does not route, with 403 `permission denied` (a login sends no token); some servers
@@ -83,6 +154,7 @@ export async function authenticate(client: VaultClient, settings: VaultSettings,
       );
     }
     if (secretId === '') throw new UsageError(`the AppRole secret-id file ${auth.secretIdFile} is empty`, 'write the secret-id into it');
+    if (auth.secretIdWrapped || looksLikeWrappingToken(secretId)) secretId = await unwrapSecretId(client, auth, secretId);
     const login = await client.approleLogin(auth.mount, auth.roleId, secretId).catch((err: unknown) => {
       // Vault answers a wrong role-id or secret-id (or a used-up one) with 400: a refused login, exit 4.
       if (err instanceof VaultBadRequestError) {

@@ -7,6 +7,7 @@ import {
   leaseInfoSchema,
   leaseRenewalSchema,
   listSchema,
+  wrappingInfoSchema,
   parseResponse,
   parseSecret,
   VaultResponseError,
@@ -52,6 +53,10 @@ export interface VaultClient {
   lookupLease(leaseId: string): Promise<LeaseInfo>;
   /** What the token may do on each path (sys/capabilities-self): e.g. ["read"], or ["deny"]. */
   capabilitiesSelf(paths: string[]): Promise<Record<string, string[]>>;
+  /** Where a wrapping token came from (sys/wrapping/lookup), without using it up. */
+  lookupWrapping(wrappingToken: string): Promise<{ creation_path: string; creation_ttl: number }>;
+  /** The answer a wrapping token holds (sys/wrapping/unwrap, the token as the request's own): once. */
+  unwrap(wrappingToken: string): Promise<SecretResponse>;
   close(): void;
 }
 
@@ -204,6 +209,19 @@ export function createVaultClient(options: ClientOptions): VaultClient {
     async capabilitiesSelf(paths) {
       const path = 'sys/capabilities-self';
       return required(path, parseSecret(path, await call(path, () => main.write(path, { paths })), capabilitiesSchema).data);
+    },
+    async lookupWrapping(wrappingToken) {
+      const path = 'sys/wrapping/lookup';
+      // Unauthenticated, and the wrapping token in the body: asking does not use it up.
+      const anonymous = make(s.namespace);
+      anonymous.token = '';
+      return required(path, parseSecret(path, await call(path, () => anonymous.write(path, { token: wrappingToken })), wrappingInfoSchema).data);
+    },
+    async unwrap(wrappingToken) {
+      const path = 'sys/wrapping/unwrap';
+      const holder = make(s.namespace);
+      holder.token = wrappingToken;
+      return parseSecret(path, await call(path, () => holder.write(path, {})));
     },
     close: () => transport.close(),
   };

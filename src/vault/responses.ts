@@ -118,6 +118,9 @@ export const databaseRoleSchema = z.looseObject({
   max_ttl: z.number(),
 });
 
+/** `sys/wrapping/lookup`: where a wrapping token's answer came from, and its TTL. */
+export const wrappingInfoSchema = z.looseObject({ creation_path: z.string(), creation_ttl: z.number() });
+
 /** `<mount>/creds/<role>` of the database engine. */
 // No password when the role's credential_type is rsa_private_key or client_certificate.
 export const databaseCredsSchema = z.looseObject({ username: z.string(), password: z.optional(z.string()) });

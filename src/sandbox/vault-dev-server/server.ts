@@ -9,7 +9,9 @@ import { BodyTooLargeError, isTrue, readBody, send, tokenOf } from './http-io.js
 import { listAwareNetServer } from './list-method.js';
 import type { Router } from './router.js';
 import type { VaultState } from './state/vault-state.js';
-import { VaultHttpError, type Operation } from './wire.js';
+import { multierror, unsupportedPath, VaultHttpError, type Operation, type VaultResponse } from './wire.js';
+import { parseDurationSeconds } from '../../util/duration.js';
+import { randomUUID } from 'node:crypto';
 
 /**
  * The eos Vault-API dev server: a test and demo double that speaks the part of the Vault HTTP
@@ -186,11 +188,55 @@ async function handleHttp(state: VaultState, router: Router, faults: Faults, req
     return send(res, { status: 400, body: { errors: ['failed to parse JSON input: invalid character in request body'] } }, req);
   }
   const token = tokenOf(req);
+  // X-Vault-Wrap-TTL: the answer goes behind a single-use wrapping token (state/wrapping.ts).
+  const wrapHeader = req.headers['x-vault-wrap-ttl'];
+  let wrapTtl: number | undefined;
+  if (typeof wrapHeader === 'string' && wrapHeader !== '' && path !== 'sys/health') {
+    wrapTtl = parseDurationSeconds(wrapHeader);
+    if (wrapTtl === undefined) return send(res, { status: 400, body: { errors: [`error parsing X-Vault-Wrap-TTL header: time: invalid duration ${JSON.stringify(wrapHeader)}`] } }, req);
+  }
   try {
-    const response = await router.route(operation, path, url.searchParams, body, token);
-    send(res, response, req);
+    if (!path.startsWith('sys/wrapping/') && state.wrapping.spendIfWrapping(token)) throw new VaultHttpError(403, [multierror('permission denied')]);
+    const response = path.startsWith('sys/wrapping/') ? wrappingRoute(state, operation, path, body, token, wrapTtl) : await router.route(operation, path, url.searchParams, body, token);
+    const wrapped =
+      wrapTtl !== undefined && response.status === 200 && response.body && typeof response.body === 'object' && !['sys/wrapping/unwrap', 'sys/wrapping/lookup', 'sys/wrapping/rewrap'].includes(path)
+        ? { status: 200, body: state.wrapping.wrap(response.body as Record<string, unknown>, wrapTtl, path) }
+        : response;
+    send(res, wrapped, req);
   } catch (err) {
     if (err instanceof VaultHttpError) return send(res, { status: err.status, body: { errors: err.errors } }, req);
     throw err;
+  }
+}
+
+/**
+ * sys/wrapping/*: OpenBao's own endpoints for wrapping tokens. `unwrap` and `lookup` take the
+ * wrapping token in the body or as the request's token; `wrap` and `rewrap` need a token of the
+ * token store and answer wrapped (server.ts wraps `wrap`'s answer like any other).
+ */
+function wrappingRoute(state: VaultState, operation: Operation, path: string, body: Record<string, unknown>, token: string | undefined, wrapTtl: number | undefined): VaultResponse {
+  if (operation !== 'update') throw new VaultHttpError(405, [multierror('unsupported operation')]);
+  const given = typeof body.token === 'string' && body.token !== '' ? body.token : undefined;
+  const envelope = (data: Record<string, unknown>) => ({ status: 200, body: { request_id: randomUUID(), lease_id: '', renewable: false, lease_duration: 0, data, wrap_info: null, warnings: null, auth: null } });
+  const caller = () => {
+    if (state.node.sealed) throw new VaultHttpError(503, ['Vault is sealed']);
+    if (!state.tokens.lookup(token)) throw new VaultHttpError(403, ['permission denied']);
+  };
+  switch (path) {
+    case 'sys/wrapping/lookup':
+      return envelope(state.wrapping.lookup(given ?? token));
+    case 'sys/wrapping/unwrap':
+      // With the wrapping token in the body, the request itself needs a token of its own.
+      if (given) caller();
+      return { status: 200, body: state.wrapping.unwrap(given ?? token) };
+    case 'sys/wrapping/wrap':
+      caller();
+      if (wrapTtl === undefined) throw new VaultHttpError(400, ['endpoint requires response wrapping to be used']);
+      return { status: 200, body: { request_id: randomUUID(), lease_id: '', renewable: false, lease_duration: 0, data: body, wrap_info: null, warnings: null, auth: null } };
+    case 'sys/wrapping/rewrap':
+      caller();
+      return { status: 200, body: state.wrapping.rewrap(given) };
+    default:
+      throw unsupportedPath();
   }
 }

@@ -5,6 +5,7 @@ import { LeaseManager } from './leases.js';
 import { MountTable } from './mount-table.js';
 import { PolicyStore } from './policies.js';
 import { TokenStore } from './tokens.js';
+import { WrappingStore } from './wrapping.js';
 
 /** What sys/health, seal-status, leader and ha-status report; the control API changes it. */
 export interface NodeStatus {
@@ -28,6 +29,7 @@ export class VaultState {
   readonly tokens: TokenStore;
   readonly policies = new PolicyStore();
   readonly mounts: MountTable;
+  readonly wrapping: WrappingStore;
 
   constructor(
     readonly clock: Clock,
@@ -39,6 +41,7 @@ export class VaultState {
     this.rootToken = options.rootToken ?? serviceToken();
     this.tokens.createRoot(this.rootToken);
     this.mounts = new MountTable(this.leases, this.tokens);
+    this.wrapping = new WrappingStore(clock);
   }
 
   /** Stops timers; with revoke, first revokes every lease so no database role is left behind. */

@@ -1,0 +1,79 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startVaultDevServer, type VaultDevServer } from '../../src/sandbox/vault-dev-server/server.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/**
+ * AppRole with a wrapped secret-id (issue 26), the trusted-orchestrator pattern: the orchestrator
+ * asks Vault for a secret-id wrapped in a single-use token and hands eos only that. configure
+ * checks it without using it up; the first login unwraps it (and a re-login in the same process
+ * reuses what it unwrapped); nothing is written back, so a second process finds it used — as it
+ * would if someone had intercepted it. A wrapping token from anywhere else is refused unopened.
+ */
+describe('AppRole login with a wrapped secret-id', () => {
+  let vault: VaultDevServer;
+  let roleId: string;
+  const root = async (method: string, p: string, body?: unknown, wrapTtl?: string) => {
+    const res = await fetch(`${vault.addr}/v1/${p}`, {
+      method,
+      headers: { 'X-Vault-Token': vault.rootToken, ...(wrapTtl ? { 'X-Vault-Wrap-TTL': wrapTtl } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return (res.status === 204 ? {} : await res.json()) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+
+  beforeAll(async () => {
+    vault = await startVaultDevServer();
+    await root('POST', 'sys/auth/approle', { type: 'approle' });
+    await root('POST', 'auth/approle/role/dashboard', { token_policies: ['default'], token_ttl: '10m' });
+    roleId = (await root('GET', 'auth/approle/role/dashboard/role-id')).data.role_id;
+  });
+  afterAll(() => vault?.stop());
+
+  const site = () => {
+    const dir = tempDir('eos-wrapped-');
+    const env = { HOME: dir, EOS_CONFIG: path.join(dir, 'config.json') };
+    const file = path.join(dir, 'secret-id');
+    const configure = (extra: string[] = []) =>
+      runCli(['self', 'secrets', 'configure', '--addr', vault.addr, '--auth', 'approle', '--role-id', roleId, '--secret-id-file', file, '--yes', ...extra], { env });
+    return { env, file, configure };
+  };
+
+  it('configure checks it without using it up; the first login unwraps it; a second process finds it used', async () => {
+    const { env, file, configure } = site();
+    const wrapped = (await root('POST', 'auth/approle/role/dashboard/secret-id', {}, '5m')).wrap_info;
+    writeFileSync(file, `${wrapped.token}\n`, { mode: 0o600 });
+
+    const configured = await configure();
+    expect(configured.code, configured.stderr).toBe(0);
+    expect(configured.stdout).toMatch(/the wrapped secret-id is valid \(made by auth\/approle\/role\/dashboard\/secret-id, TTL 300 s\) and is unwrapped at the first login, not now/);
+    // Still wrapped, still unused.
+    expect((await root('POST', 'sys/wrapping/lookup', { token: wrapped.token })).data.creation_path).toBe('auth/approle/role/dashboard/secret-id');
+
+    const first = await runCli(['self', 'secrets', 'status', '--json'], { env });
+    const report = JSON.parse(first.stdout);
+    expect(report.token).toMatchObject({ ok: true, source: 'approle' });
+    // Never written back: the file holds the (now spent) wrapping token, not the secret-id.
+    expect(readFileSync(file, 'utf8').trim()).toBe(wrapped.token);
+
+    const second = await runCli(['self', 'secrets', 'status', '--json'], { env });
+    const again = JSON.parse(second.stdout);
+    expect(again.token.ok).toBe(false);
+    expect(again.token.error).toMatch(/the wrapped secret-id in .*secret-id was already unwrapped or has expired/);
+    expect(again.token.hint).toMatch(/someone else may have/);
+  });
+
+  it('refuses, unopened, a wrapping token made anywhere but the secret-id endpoint', async () => {
+    const { file, configure, env } = site();
+    const elsewhere = (await root('POST', 'sys/wrapping/wrap', { secret_id: 'planted' }, '5m')).wrap_info;
+    writeFileSync(file, elsewhere.token, { mode: 0o600 });
+    const configured = await configure();
+    expect(configured.code).toBe(4);
+    expect(configured.stderr).toMatch(/^error: the wrapping token in .*secret-id was made by sys\/wrapping\/wrap, not by a secret-id of auth\/approle\//m);
+    // Unopened: it can still be unwrapped by whoever it was meant for.
+    expect((await root('POST', 'sys/wrapping/lookup', { token: elsewhere.token })).data.creation_path).toBe('sys/wrapping/wrap');
+    expect(JSON.stringify(env)).not.toContain(elsewhere.token);
+  });
+});
