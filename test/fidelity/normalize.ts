@@ -49,6 +49,9 @@ function maskValue(value: unknown, maskText: (s: string) => string, key?: string
   }
   if (key !== undefined && GENERATED_KEY.test(key)) {
     if (value === null || value === '' || value === 0) return value;
+    // A token's form is the server's (`s.` or `hvs.`, `b.` or `hvb.`): kept, the rest masked.
+    const form = typeof value === 'string' ? /^(hv[sbr]|[sbr])\./.exec(value) : null;
+    if (form) return `${form[0]}<masked>`;
     return typeof value === 'number' ? '<number>' : typeof value === 'string' ? '<masked>' : value;
   }
   if (key === 'lease_id' && typeof value === 'string' && value !== '') {

@@ -32,9 +32,17 @@ export function databaseUsername(displayName: string, roleName: string, nowMs: n
   return name.slice(0, 63);
 }
 
-/** Vault service tokens: `hvs.` and a random body. */
+/**
+ * Service tokens as OpenBao issues them (server-side consistent tokens off, its default): `s.`
+ * and 24 random characters. HashiCorp Vault's `hvs.` form is what eos also accepts.
+ */
 export function serviceToken(): string {
-  return `hvs.${base62(24)}`;
+  return `s.${base62(24)}`;
+}
+
+/** Batch tokens as OpenBao issues them: `b.` and the token's encoded entry (here random, of its length). */
+export function batchToken(): string {
+  return `b.AAAAAQ${base62(130)}`;
 }
 
 /** `2006-01-02 15:04:05-0700` in UTC, the format of `{{expiration}}`. */

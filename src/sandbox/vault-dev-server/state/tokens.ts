@@ -1,5 +1,5 @@
 import type { Clock } from '../../../util/clock.js';
-import { base62, serviceToken } from '../random.js';
+import { base62, batchToken, serviceToken } from '../random.js';
 import { calculateTtl, SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL } from '../ttl.js';
 import { badRequest } from '../wire.js';
 
@@ -108,7 +108,7 @@ export class TokenStore {
     if (options.id !== undefined && this.tokens.has(options.id)) throw badRequest('cannot create a token with a duplicate ID');
     const lifetime = period > 0 ? (options.explicitMaxTtl ? Math.min(period, options.explicitMaxTtl) : period) : ttl;
     const entry: TokenEntry = {
-      id: options.id ?? (type === 'batch' ? `hvb.${base62(24)}` : serviceToken()),
+      id: options.id ?? (type === 'batch' ? batchToken() : serviceToken()),
       accessor: type === 'batch' ? '' : base62(24),
       policies,
       displayName: options.displayName,
