@@ -45,7 +45,7 @@ describe('eos delphi dashboard against the sandbox', () => {
     const statuses = (await admin.query(`SELECT COALESCE(status_text, 'unknown') AS s, count(*)::int AS n FROM agents GROUP BY 1`)).rows;
     expect(snap.agents.byStatus).toEqual(expect.arrayContaining(statuses.map((row) => ({ status: row.s, count: row.n }))));
     expect(snap.credentials).toMatchObject({ source: 'dynamic', fallback: false });
-    expect(sandbox.rootToken).toMatch(/^hvs\.\w{20,}/);
+    expect(sandbox.rootToken).toMatch(/^s\.\w{24}$/);
     expect(r.stdout).not.toContain(sandbox.rootToken);
   });
 
