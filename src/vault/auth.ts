@@ -16,7 +16,7 @@ import { describeIdentityTokenSource, readIdentityToken } from './identity-token
  */
 /** A secret-id is a UUID; a wrapping token looks like a token (`s.…`, `hvs.…`). */
 export function looksLikeWrappingToken(text: string): boolean {
-  return /^(s|hvs)\.[A-Za-z0-9]{20,}$/.test(text);
+  return /^(s|hvs)\.[A-Za-z0-9_-]{20,}$/.test(text);
 }
 
 /**
@@ -67,7 +67,7 @@ export async function unwrapSecretId(client: VaultClient, auth: { mount: string;
 
 /** Whether a wrapping token was made by `auth/<mount>/role/<role>/secret-id`. */
 function madeBySecretIdEndpoint(mount: string, creationPath: string): boolean {
-  const prefix = `auth/${mount}/role/`;
+  const prefix = `auth/${mount.replace(/^\/+|\/+$/g, '')}/role/`;
   return creationPath.startsWith(prefix) && /^[^/]+\/secret-id$/.test(creationPath.slice(prefix.length));
 }
 
@@ -88,7 +88,8 @@ export async function checkWrappedSecretId(client: VaultClient, auth: { mount: s
 /**
  * A login where no auth method is mounted: OpenBao answers it, as any tokenless request to a
  * path it does not route, with 403 `permission denied` (a login sends no token); some servers
- * say 404. A login that reached its method answers 400 or 200, never these.
+ * say 404. OpenBao's user lockout (too many failed logins) answers the same 403, so the message
+ * names both. A login that reached its method otherwise answers 400 or 200.
  */
 function noLoginThere(err: unknown): boolean {
   return err instanceof VaultNotFoundError || (err instanceof VaultPermissionDeniedError && err.errors.length === 1 && err.errors[0] === 'permission denied');
@@ -126,7 +127,7 @@ export async function authenticate(client: VaultClient, settings: VaultSettings,
     const login = await client.jwtLogin(auth.mount, auth.role, jwt).catch((err: unknown) => {
       if (noLoginThere(err)) {
         throw new PermissionDeniedError(
-          `no JWT auth method at auth/${auth.mount}/ (Vault answered ${(err as VaultError).status} to auth/${auth.mount}/login)`,
+          `no JWT auth method at auth/${auth.mount}/, or this host is locked out of it (Vault answered ${(err as VaultError).status} to auth/${auth.mount}/login)`,
           `enable it (vault auth enable -path=${auth.mount} jwt), or name where it is mounted: eos self secrets configure --auth jwt --mount <path>`,
           err,
         );
@@ -167,7 +168,7 @@ export async function authenticate(client: VaultClient, settings: VaultSettings,
       // Nothing mounted there: no AppRole to log in to.
       if (noLoginThere(err)) {
         throw new PermissionDeniedError(
-          `no AppRole auth method at auth/${auth.mount}/ (Vault answered ${(err as VaultError).status} to auth/${auth.mount}/login)`,
+          `no AppRole auth method at auth/${auth.mount}/, or this host is locked out of it (Vault answered ${(err as VaultError).status} to auth/${auth.mount}/login)`,
           `enable it (vault auth enable -path=${auth.mount} approle), or name where it is mounted: eos self secrets configure --auth approle --approle-mount <path>`,
           err,
         );

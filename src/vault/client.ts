@@ -219,9 +219,17 @@ export function createVaultClient(options: ClientOptions): VaultClient {
     },
     async unwrap(wrappingToken) {
       const path = 'sys/wrapping/unwrap';
-      const holder = make(s.namespace);
-      holder.token = wrappingToken;
-      return parseSecret(path, await call(path, () => holder.write(path, {})));
+      // Never retried: an unwrap Vault served whose answer was lost on the way (a reset, a
+      // proxy's 502) cannot be asked again, and a retry would only hear "not valid".
+      const once = new VaultTransport({ tls: { ...s, tlsSkipVerify: s.tlsSkipVerify ?? false }, timeoutSeconds: s.timeoutSeconds ?? 60, maxRetries: 0, disableRedirects: s.disableRedirects ?? false, clock: options.clock, random: options.random });
+      try {
+        const holder = nodeVault({ endpoint: s.address, token: wrappingToken, noCustomHTTPVerbs: true, 'request-promise': once.asRequestPromise() });
+        (holder as typeof holder & { namespace: string }).namespace = s.namespace ?? '';
+        holder.token = wrappingToken;
+        return parseSecret(path, await call(path, () => holder.write(path, {})));
+      } finally {
+        once.close();
+      }
     },
     close: () => transport.close(),
   };

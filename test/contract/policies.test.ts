@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contractTarget, http, unique, type ContractTarget } from './target.js';
+import { REAL_VAULT, contractTarget, http, unique, type ContractTarget } from './target.js';
 
 /** The policy refusal: a valid token whose policies lack the path (reference §0). */
 const POLICY_DENIED = { errors: ['1 error occurred:\n\t* permission denied\n\n'] };
@@ -226,6 +226,41 @@ describe('Vault API contract: ACL policies', () => {
         }
       } finally {
         await vault('DELETE', `sys/mounts/${v1}`);
+      }
+    });
+
+    it('does not slip past an exact-path deny on routes that serve `x/` as `x`: a policy, an AppRole role-id, a delete', async () => {
+      const secretName = unique('secret-policy');
+      await vault('PUT', `sys/policies/acl/${secretName}`, { policy: 'path "denied-secret-text" { capabilities = ["read"] }' });
+      const mount = unique('approle');
+      await vault('POST', `sys/auth/${mount}`, { type: 'approle' });
+      await vault('POST', `auth/${mount}/role/admin`, { token_policies: 'default' });
+      const reader = await tokenWith(
+        `path "sys/policies/acl/*" { capabilities = ["read", "delete"] }
+path "sys/policies/acl/${secretName}" { capabilities = ["deny"] }
+` +
+          `path "auth/${mount}/role/*" { capabilities = ["read"] }
+path "auth/${mount}/role/admin/role-id" { capabilities = ["deny"] }`,
+      );
+      try {
+        // The dev server checks `x/` against the rules of `x/` and of `x`: refused. OpenBao
+        // checks `x/` only; its policy route serves `x/` as `x` and gives the denied policy's
+        // text away, while AppRole's routes end at `role-id` (404) (seen 2026-12-07;
+        // docs/vault-dev-server.md). Stricter here, never looser.
+        for (const [path, openbao] of [[`sys/policies/acl/${secretName}/`, 200], [`auth/${mount}/role/admin/role-id/`, 404]] as const) {
+          const r = await reader('GET', path);
+          if (REAL_VAULT) expect(r.status, `${path}: OpenBao's own answer changed`).toBe(openbao);
+          else {
+            expect(r.status, path).toBe(403);
+            expect(r.text).not.toMatch(/denied-secret-text|role_id/);
+          }
+        }
+        // A delete of `x/` deletes nothing, on both.
+        await reader('DELETE', `sys/policies/acl/${secretName}/`);
+        expect((await vault('GET', `sys/policies/acl/${secretName}`)).status).toBe(200);
+      } finally {
+        await vault('DELETE', `sys/policies/acl/${secretName}`);
+        await vault('DELETE', `sys/auth/${mount}`);
       }
     });
   });

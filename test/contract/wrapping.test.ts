@@ -38,6 +38,13 @@ describe('Vault API contract: response wrapping', () => {
     expect(again.json.errors).toEqual(['wrapping token is not valid or does not exist']);
   });
 
+  it('a path that wants no token does not look at a wrapping token, and does not use it up', async () => {
+    const info = (await vault('POST', 'sys/wrapping/wrap', { a: 'b' }, wrapped('60s'))).json.wrap_info;
+    expect((await http(target, info.token)('GET', 'sys/health')).status).toBe(200);
+    expect((await http(target, info.token)('GET', 'sys/seal-status')).status).toBe(200);
+    expect((await http(target, info.token)('POST', 'sys/wrapping/unwrap')).json.data).toEqual({ a: 'b' });
+  });
+
   it('a wrapping token opens nothing else, and such a try uses it up (it has one use)', async () => {
     const info = (await vault('POST', 'auth/token/create', { policies: ['default'], ttl: '1h' }, wrapped('60s'))).json.wrap_info;
     const elsewhere = await http(target, info.token)('GET', 'auth/token/lookup-self');
@@ -87,6 +94,12 @@ describe('Vault API contract: response wrapping', () => {
     const empty = await http(target, null)('POST', 'sys/wrapping/unwrap');
     expect(empty.status).toBe(403);
     expect(empty.json.errors).toEqual(['error validating wrapping token: token is empty']);
+    // A TTL of 0 wraps nothing; a negative one is refused.
+    const zero = await vault('POST', 'auth/token/lookup-self', {}, wrapped('0'));
+    expect(zero.json.wrap_info).toBeNull();
+    expect(zero.json.data.policies).toEqual(['root']);
+    expect((await vault('POST', 'sys/wrapping/wrap', { a: 'b' }, wrapped('-5s'))).json.errors).toEqual(['error parsing X-Vault-Wrap-TTL header: requested wrap ttl cannot be negative']);
+    expect((await vault('POST', 'sys/wrapping/wrap', { a: 'b' }, wrapped('0'))).json.errors).toEqual(['endpoint requires response wrapping to be used']);
     // A write that answers nothing is not wrapped: there is nothing to keep.
     expect((await vault('PUT', `sys/policies/acl/${unique('p')}`, { policy: 'path "a" { capabilities = ["read"] }' }, wrapped('60s'))).status).toBe(204);
   });

@@ -46,8 +46,10 @@ describe('AppRole login with a wrapped secret-id', () => {
     const wrapped = (await root('POST', 'auth/approle/role/dashboard/secret-id', {}, '5m')).wrap_info;
     writeFileSync(file, `${wrapped.token}\n`, { mode: 0o600 });
 
-    const configured = await configure();
+    // Said outright here (the next test relies on it being found by itself).
+    const configured = await configure(['--secret-id-wrapped']);
     expect(configured.code, configured.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(env.EOS_CONFIG, 'utf8')).vault.auth).toMatchObject({ method: 'approle', secretIdWrapped: true });
     expect(configured.stdout).toMatch(/the wrapped secret-id is valid \(made by auth\/approle\/role\/dashboard\/secret-id, TTL 300 s\) and is unwrapped at the first login, not now/);
     // Still wrapped, still unused.
     expect((await root('POST', 'sys/wrapping/lookup', { token: wrapped.token })).data.creation_path).toBe('auth/approle/role/dashboard/secret-id');
@@ -55,6 +57,12 @@ describe('AppRole login with a wrapped secret-id', () => {
     const first = await runCli(['self', 'secrets', 'status', '--json'], { env });
     const report = JSON.parse(first.stdout);
     expect(report.token).toMatchObject({ ok: true, source: 'approle' });
+    // Neither the wrapping token nor what it held is printed or kept anywhere.
+    const secretId = (await root('GET', 'auth/approle/role/dashboard/secret-id?list=true')).data?.keys ?? [];
+    for (const text of [first.stdout, first.stderr, configured.stdout, configured.stderr, readFileSync(env.EOS_CONFIG, 'utf8')]) {
+      expect(text).not.toContain(wrapped.token);
+      for (const accessor of secretId) expect(text).not.toContain(accessor);
+    }
     // Never written back: the file holds the (now spent) wrapping token, not the secret-id.
     expect(readFileSync(file, 'utf8').trim()).toBe(wrapped.token);
 
@@ -72,8 +80,12 @@ describe('AppRole login with a wrapped secret-id', () => {
     const configured = await configure();
     expect(configured.code).toBe(4);
     expect(configured.stderr).toMatch(/^error: the wrapping token in .*secret-id was made by sys\/wrapping\/wrap, not by a secret-id of auth\/approle\//m);
+    // Saved anyway (--force), the login refuses it the same way, still unopened.
+    expect((await configure(['--force'])).code).toBe(0);
+    const login = await runCli(['self', 'secrets', 'status', '--json'], { env });
+    expect(JSON.parse(login.stdout).token.error).toMatch(/^the wrapping token in .*secret-id was made by sys\/wrapping\/wrap, not by a secret-id of auth\/approle\/: refused unopened$/);
     // Unopened: it can still be unwrapped by whoever it was meant for.
     expect((await root('POST', 'sys/wrapping/lookup', { token: elsewhere.token })).data.creation_path).toBe('sys/wrapping/wrap');
-    expect(JSON.stringify(env)).not.toContain(elsewhere.token);
+    for (const text of [configured.stdout, configured.stderr, login.stdout, login.stderr]) expect(text).not.toContain(elsewhere.token);
   });
 });

@@ -24,7 +24,10 @@ export interface Difference {
 const TTL_SLACK = 3;
 const TTL_KEY = /(^|_)(ttl|lease_duration|period)$/;
 const MESSAGE_KEY = /^(errors|warnings)$/;
-const POLICY_KEY = /^(policies|token_policies|identity_policies)$/;
+/** Lists whose extra members give more: policies and capabilities. */
+const GRANT_LIST_KEY = /^(policies|token_policies|identity_policies|allowed_policies|capabilities)$/;
+/** Limits where 0 means none: 0 where OpenBao has one gives more. */
+const LIMIT_KEY = /(^|_)(num_uses|ttl|max_ttl|period)$/;
 
 export function compareAnswers(recorded: NormalizedAnswer, replayed: NormalizedAnswer): Difference | undefined {
   const kinds = new Set<DifferenceKind>();
@@ -35,6 +38,9 @@ export function compareAnswers(recorded: NormalizedAnswer, replayed: NormalizedA
     details.push(`status ${recorded.status} → ${replayed.status}`);
     if (recorded.status >= 400 && replayed.status < 300) grantsMore = true;
   }
+  // Plaintext where OpenBao wrapped the answer.
+  const wrapInfo = (a: NormalizedAnswer) => (a.body && typeof a.body === 'object' ? (a.body as { wrap_info?: unknown }).wrap_info : undefined);
+  if (wrapInfo(recorded) && !wrapInfo(replayed)) grantsMore = true;
   if ((recorded.location ?? '') !== (replayed.location ?? '')) {
     kinds.add('value');
     details.push(`Location ${recorded.location ?? '-'} → ${replayed.location ?? '-'}`);
@@ -51,7 +57,7 @@ export function compareAnswers(recorded: NormalizedAnswer, replayed: NormalizedA
   for (const [path, value] of a) {
     if (!b.has(path)) continue;
     const other = b.get(path);
-    const key = path.split('.').at(-1)?.replace(/\[\]$/, '') ?? '';
+    const key = path.split('.').at(-1)?.replace(/\[\d+\]$/, '') ?? '';
     if (MESSAGE_KEY.test(key)) {
       if (JSON.stringify(value) !== JSON.stringify(other)) {
         kinds.add('messages');
@@ -59,18 +65,20 @@ export function compareAnswers(recorded: NormalizedAnswer, replayed: NormalizedA
       }
       continue;
     }
+    if (LIMIT_KEY.test(key) && typeof value === 'number' && typeof other === 'number' && value > 0 && other === 0) grantsMore = true;
     if (TTL_KEY.test(key) && typeof value === 'number' && typeof other === 'number') {
       if (Math.abs(value - other) > TTL_SLACK) {
         kinds.add('value');
         details.push(`${path} ${value} → ${other}`);
-        if (other > value) grantsMore = true;
+        if (other > value && value > 0) grantsMore = true;
       }
       continue;
     }
-    if (POLICY_KEY.test(key) && Array.isArray(value) && Array.isArray(other)) {
+    if (GRANT_LIST_KEY.test(key) && Array.isArray(value) && Array.isArray(other)) {
       if (other.some((p) => !value.includes(p))) grantsMore = true;
     }
-    if (key === 'num_uses' && typeof value === 'number' && typeof other === 'number' && (value > 0 ? other > value || other === 0 : false)) grantsMore = true;
+    if (key === 'num_uses' && typeof value === 'number' && typeof other === 'number' && value > 0 && other > value) grantsMore = true;
+    if (key === 'renewable' && value === false && other === true) grantsMore = true;
     if (JSON.stringify(value) !== JSON.stringify(other)) {
       kinds.add('value');
       details.push(`${path} ${short(value)} → ${short(other)}`);
@@ -92,7 +100,8 @@ function leaves(value: unknown, prefix = '', out = new Map<string, unknown>()): 
     return out;
   }
   if (Array.isArray(value) && value.some((v) => v && typeof v === 'object')) {
-    for (const v of value) leaves(v, `${prefix}[]`, out);
+    // Each element by its place: a member more or less is a difference, not hidden by the last.
+    value.forEach((v, i) => leaves(v, `${prefix}[${i}]`, out));
     return out;
   }
   out.set(prefix, value);

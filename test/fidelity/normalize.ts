@@ -48,7 +48,8 @@ function maskValue(value: unknown, maskText: (s: string) => string, key?: string
     return out;
   }
   if (key !== undefined && GENERATED_KEY.test(key)) {
-    if (value === null || value === '' || value === 0) return value;
+    // Go's zero time ("never") is a value, not a generated one.
+    if (value === null || value === '' || value === 0 || (typeof value === 'string' && value.startsWith('0001-01-01'))) return value;
     // A token's form is the server's (`s.` or `hvs.`, `b.` or `hvb.`): kept, the rest masked.
     const form = typeof value === 'string' ? /^(hv[sbr]|[sbr])\./.exec(value) : null;
     if (form) return `${form[0]}<masked>`;

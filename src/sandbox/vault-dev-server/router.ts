@@ -36,7 +36,12 @@ export class Router {
       return this.serve(operation, path, query, body, token, resolved, true);
     }
     token = this.state.tokens.lookup(tokenId);
-    if (!token) throw permissionDenied();
+    if (!token) {
+      // A wrapping token opens only sys/wrapping: elsewhere the policy refuses it, and the try
+      // spends its one use (an unauthenticated path above never looks at it).
+      if (this.state.wrapping.spendIfWrapping(tokenId)) throw policyDenied();
+      throw permissionDenied();
+    }
     // A token limited to a number of uses: this request is one, refused or not (as OpenBao
     // counts it before the ACL); after its last, it is revoked.
     const spent = this.state.tokens.use(token);
@@ -45,6 +50,18 @@ export class Router {
     } finally {
       if (spent) await this.state.tokens.revoke(token);
     }
+  }
+
+  /**
+   * sys/wrapping/wrap, rewrap, and unwrap with the wrapping token in the body: the request's own
+   * token must be valid, is used as any request uses it, and must be allowed the path.
+   */
+  checkCaller(tokenId: string | undefined, path: string): void {
+    if (this.state.node.sealed) throw new VaultHttpError(503, ['Vault is sealed']);
+    const token = this.state.tokens.lookup(tokenId);
+    if (!token) throw permissionDenied();
+    if (this.state.tokens.use(token)) void this.state.tokens.revoke(token);
+    this.authorize(token, 'update', path, this.state.mounts.resolve(path));
   }
 
   /** A HEAD request: 403 without a valid token where one is needed, 404 where nothing is mounted, else 405. */
@@ -93,6 +110,14 @@ export class Router {
    */
   private authorize(token: TokenEntry, operation: Operation, path: string, resolved: Resolved | undefined): void {
     if (this.state.policies.isRoot(token)) return;
+    const listing = operation === 'list';
+    // A read or delete of `x/` is checked as `x/` (OpenBao's ACL sees the slash) and as `x`
+    // too: most routes serve `x/` as `x`, and an exact deny on `x` must hold for both.
+    if (!listing && path.endsWith('/')) this.authorizeOne(token, operation, path.replace(/\/+$/, ''), resolved);
+    this.authorizeOne(token, operation, path, resolved);
+  }
+
+  private authorizeOne(token: TokenEntry, operation: Operation, path: string, resolved: Resolved | undefined): void {
     const listing = operation === 'list';
     const checked = listing && !path.endsWith('/') ? `${path}/` : path;
     const rule = this.state.policies.aclOf(token).rule(checked, listing);

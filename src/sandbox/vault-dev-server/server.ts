@@ -192,15 +192,17 @@ async function handleHttp(state: VaultState, router: Router, faults: Faults, req
   const wrapHeader = req.headers['x-vault-wrap-ttl'];
   let wrapTtl: number | undefined;
   if (typeof wrapHeader === 'string' && wrapHeader !== '' && path !== 'sys/health') {
+    if (wrapHeader.trim().startsWith('-')) return send(res, { status: 400, body: { errors: ['error parsing X-Vault-Wrap-TTL header: requested wrap ttl cannot be negative'] } }, req);
     wrapTtl = parseDurationSeconds(wrapHeader);
     if (wrapTtl === undefined) return send(res, { status: 400, body: { errors: [`error parsing X-Vault-Wrap-TTL header: time: invalid duration ${JSON.stringify(wrapHeader)}`] } }, req);
   }
   try {
-    if (!path.startsWith('sys/wrapping/') && state.wrapping.spendIfWrapping(token)) throw new VaultHttpError(403, [multierror('permission denied')]);
-    const response = path.startsWith('sys/wrapping/') ? wrappingRoute(state, operation, path, body, token, wrapTtl) : await router.route(operation, path, url.searchParams, body, token);
+    const response = path.startsWith('sys/wrapping/') ? wrappingRoute(state, router, operation, path, body, token, wrapTtl) : await router.route(operation, path, url.searchParams, body, token);
+    // OpenBao's raw handlers (health, seal-status, leader, init) never wrap; nor do the unwrap,
+    // the lookup and the rewrap (already wrapped). A LIST is wrapped under its routed path.
     const wrapped =
-      wrapTtl !== undefined && response.status === 200 && response.body && typeof response.body === 'object' && !['sys/wrapping/unwrap', 'sys/wrapping/lookup', 'sys/wrapping/rewrap'].includes(path)
-        ? { status: 200, body: state.wrapping.wrap(response.body as Record<string, unknown>, wrapTtl, path) }
+      wrapTtl !== undefined && wrapTtl > 0 && response.status === 200 && response.body && typeof response.body === 'object' && !NEVER_WRAPPED.has(path)
+        ? { status: 200, body: state.wrapping.wrap(response.body as Record<string, unknown>, wrapTtl, operation === 'list' && !path.endsWith('/') ? `${path}/` : path) }
         : response;
     send(res, wrapped, req);
   } catch (err) {
@@ -214,14 +216,15 @@ async function handleHttp(state: VaultState, router: Router, faults: Faults, req
  * wrapping token in the body or as the request's token; `wrap` and `rewrap` need a token of the
  * token store and answer wrapped (server.ts wraps `wrap`'s answer like any other).
  */
-function wrappingRoute(state: VaultState, operation: Operation, path: string, body: Record<string, unknown>, token: string | undefined, wrapTtl: number | undefined): VaultResponse {
+const NEVER_WRAPPED = new Set(['sys/health', 'sys/seal-status', 'sys/leader', 'sys/init', 'sys/wrapping/unwrap', 'sys/wrapping/lookup', 'sys/wrapping/rewrap']);
+
+function wrappingRoute(state: VaultState, router: Router, operation: Operation, path: string, body: Record<string, unknown>, token: string | undefined, wrapTtl: number | undefined): VaultResponse {
   if (operation !== 'update') throw new VaultHttpError(405, [multierror('unsupported operation')]);
   const given = typeof body.token === 'string' && body.token !== '' ? body.token : undefined;
   const envelope = (data: Record<string, unknown>) => ({ status: 200, body: { request_id: randomUUID(), lease_id: '', renewable: false, lease_duration: 0, data, wrap_info: null, warnings: null, auth: null } });
-  const caller = () => {
-    if (state.node.sealed) throw new VaultHttpError(503, ['Vault is sealed']);
-    if (!state.tokens.lookup(token)) throw new VaultHttpError(403, ['permission denied']);
-  };
+  // The request's own token, checked as any request's is (valid, a use spent, the ACL).
+  const caller = () => router.checkCaller(token, path);
+  if (state.node.sealed) throw new VaultHttpError(503, ['Vault is sealed']);
   switch (path) {
     case 'sys/wrapping/lookup':
       return envelope(state.wrapping.lookup(given ?? token));
@@ -231,7 +234,7 @@ function wrappingRoute(state: VaultState, operation: Operation, path: string, bo
       return { status: 200, body: state.wrapping.unwrap(given ?? token) };
     case 'sys/wrapping/wrap':
       caller();
-      if (wrapTtl === undefined) throw new VaultHttpError(400, ['endpoint requires response wrapping to be used']);
+      if (wrapTtl === undefined || wrapTtl === 0) throw new VaultHttpError(400, ['endpoint requires response wrapping to be used']);
       return { status: 200, body: { request_id: randomUUID(), lease_id: '', renewable: false, lease_duration: 0, data: body, wrap_info: null, warnings: null, auth: null } };
     case 'sys/wrapping/rewrap':
       caller();
