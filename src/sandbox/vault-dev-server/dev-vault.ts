@@ -4,11 +4,14 @@ import { backendCatalog } from './backends/catalog.js';
 import { SystemBackend } from './backends/system/system.js';
 import { TokenStoreBackend } from './backends/token-store.js';
 import { Router } from './router.js';
+import { NamespaceStore } from './state/namespaces.js';
 import { VaultState } from './state/vault-state.js';
 
 export interface DevVault {
   state: VaultState;
   router: Router;
+  /** The root's namespaces, each a DevVault of its own (absent on a namespace's own core). */
+  namespaces?: NamespaceStore<DevVault>;
 }
 
 /**
@@ -18,6 +21,23 @@ export interface DevVault {
  */
 export function createDevVault(options: { clock: Clock; rootToken?: string; version?: string }): DevVault {
   const state = new VaultState(options.clock, { rootToken: options.rootToken, version: options.version });
+  const namespaces = new NamespaceStore<DevVault>(
+    (info) => assemble(state.forNamespace(info)),
+    async (info, core) => {
+      // What the namespace issued goes with it: its mounts (and their leases), then its tokens.
+      for (const kind of ['secret', 'auth'] as const) {
+        for (const mount of core.state.mounts.list(kind)) if (!mount.builtin) await core.state.mounts.disable(kind, mount.path);
+      }
+      await state.tokens.revokeNamespace(info.path);
+      await core.state.mounts.closeAll();
+    },
+  );
+  state.namespaces = namespaces;
+  return { ...assemble(state), namespaces };
+}
+
+/** The built-in mounts of one namespace (the root's, or another's) and the router over them. */
+function assemble(state: VaultState): DevVault {
   const catalog = backendCatalog(state);
   state.mounts.enable('secret', { path: 'sys/', type: 'system', builtin: true }, () => new SystemBackend(state, catalog));
   state.mounts.enable('secret', { path: 'cubbyhole/', type: 'cubbyhole', builtin: true }, () => new CubbyholeBackend());

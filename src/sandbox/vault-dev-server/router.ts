@@ -5,6 +5,9 @@ import type { TokenEntry } from './state/tokens.js';
 import type { VaultState } from './state/vault-state.js';
 import { multierror, noRoute, permissionDenied, policyDenied, unsupportedPath, VaultHttpError, type Operation, type VaultResponse } from './wire.js';
 
+/** What a token asks of itself, wherever it was made. */
+const SELF_PATHS = /^auth\/token\/(lookup|renew|revoke)-self$/;
+
 /** Answered even while sealed, as Vault's HTTP layer serves them before the core. */
 const SEAL_EXEMPT = new Set(['sys/health', 'sys/seal-status']);
 
@@ -42,6 +45,9 @@ export class Router {
       if (this.state.wrapping.spendIfWrapping(tokenId)) throw policyDenied();
       throw permissionDenied();
     }
+    // A token of another namespace has no policies here (a root token is root everywhere), but
+    // may still look after itself (lookup-self, renew-self, revoke-self), as on OpenBao.
+    if (!this.state.policies.isRoot(token) && (token.namespace ?? '') !== this.state.namespacePath && !SELF_PATHS.test(path)) throw policyDenied();
     // A token limited to a number of uses: this request is one, refused or not (as OpenBao
     // counts it before the ACL); after its last, it is revoked.
     const spent = this.state.tokens.use(token);

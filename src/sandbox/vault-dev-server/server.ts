@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { LOOPBACK } from '../postgres.js';
 import { control, noFaults, type Faults } from './control-api.js';
-import { createDevVault } from './dev-vault.js';
+import { createDevVault, type DevVault } from './dev-vault.js';
 import { BodyTooLargeError, isTrue, readBody, send, tokenOf } from './http-io.js';
 import { listAwareNetServer } from './list-method.js';
 import type { Router } from './router.js';
@@ -55,11 +55,12 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
     now,
     setTimeout: (fn, ms) => base.setTimeout(() => (faults.paused ? void faults.paused.then(fn) : fn()), ms),
   };
-  const { state, router } = createDevVault({ clock, rootToken: options.rootToken, version: options.version });
+  const vault = createDevVault({ clock, rootToken: options.rootToken, version: options.version });
+  const { state, router } = vault;
   const sockets = new Set<Socket>();
 
   const server = createServer((req, res) => {
-    void handleHttp(state, router, faults, req, res).catch((err: unknown) => {
+    void handleHttp(vault, faults, req, res).catch((err: unknown) => {
       if (!res.headersSent) send(res, { status: 500, body: { errors: [String((err as Error)?.message ?? err)] } }, req);
       else res.destroy();
     });
@@ -99,7 +100,8 @@ const METHOD_OPERATIONS: Record<string, Operation> = {
   DELETE: 'delete',
 };
 
-async function handleHttp(state: VaultState, router: Router, faults: Faults, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handleHttp(vault: DevVault, faults: Faults, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { state, router: rootRouter } = vault;
   const url = new URL(req.url ?? '/', 'http://dev-server');
   // Go's ServeMux, under OpenBao: a path with `//`, `.` or `..` is answered with a 307 to its
   // clean form, never resolved in place (the URL parser above resolves the dots silently, so
@@ -160,7 +162,7 @@ async function handleHttp(state: VaultState, router: Router, faults: Faults, req
   // which it says once the token and the route are checked.
   if (req.method === 'HEAD' && path !== 'sys/health') {
     try {
-      router.refuseHead(path, tokenOf(req));
+      rootRouter.refuseHead(path, tokenOf(req));
     } catch (err) {
       if (err instanceof VaultHttpError) return send(res, { status: err.status, body: { errors: err.errors } }, req);
       throw err;
@@ -197,7 +199,14 @@ async function handleHttp(state: VaultState, router: Router, faults: Faults, req
     if (wrapTtl === undefined) return send(res, { status: 400, body: { errors: [`error parsing X-Vault-Wrap-TTL header: time: invalid duration ${JSON.stringify(wrapHeader)}`] } }, req);
   }
   try {
-    const response = path.startsWith('sys/wrapping/') ? wrappingRoute(state, router, operation, path, body, token, wrapTtl) : await router.route(operation, path, url.searchParams, body, token);
+    let response: VaultResponse;
+    if (path.startsWith('sys/wrapping/')) response = wrappingRoute(state, rootRouter, operation, path, body, token, wrapTtl);
+    else {
+      // The namespace: X-Vault-Namespace, else a path that starts with one's name, else the root.
+      const target = namespaceOf(vault, req.headers['x-vault-namespace'], path);
+      if (!target) return send(res, { status: 404, body: { errors: ['namespace not found'] } }, req);
+      response = await target.core.router.route(operation, target.path, url.searchParams, body, token);
+    }
     // OpenBao's raw handlers (health, seal-status, leader, init) never wrap; nor do the unwrap,
     // the lookup and the rewrap (already wrapped). A LIST is wrapped under its routed path.
     const wrapped =
@@ -242,4 +251,17 @@ function wrappingRoute(state: VaultState, router: Router, operation: Operation, 
     default:
       throw unsupportedPath();
   }
+}
+
+/** The core a request goes to, and its path inside that namespace; undefined for an unknown namespace. */
+function namespaceOf(vault: DevVault, header: string | string[] | undefined, path: string): { core: DevVault; path: string } | undefined {
+  const named = (typeof header === 'string' ? header : '').replace(/^\/+|\/+$/g, '');
+  if (named !== '') {
+    const found = vault.namespaces?.get(named);
+    return found ? { core: found.core, path } : undefined;
+  }
+  const first = path.split('/')[0] ?? '';
+  const byPath = first !== '' && path.includes('/') ? vault.namespaces?.get(first) : undefined;
+  if (byPath) return { core: byPath.core, path: path.slice(first.length + 1) };
+  return { core: vault, path };
 }

@@ -55,6 +55,7 @@ export function lookupData(entry: TokenEntry, ttl: number) {
     id: entry.id,
     ...(tracked ? { issue_time: goTime(entry.issueMs) } : {}),
     meta: entry.meta,
+    ...(entry.namespace ? { namespace_path: entry.namespace } : {}),
     num_uses: entry.numUses,
     orphan: entry.orphan,
     path: entry.path,

@@ -35,6 +35,8 @@ export interface TokenEntry {
   period: number;
   /** A batch token: not renewable, no accessor. */
   type: 'service' | 'batch';
+  /** The namespace it was made in (`ns1/`), '' for the root namespace. */
+  namespace?: string;
 }
 
 export interface CreateTokenOptions {
@@ -53,7 +55,12 @@ export interface CreateTokenOptions {
   type?: 'service' | 'batch';
   /** A token id the creator chose (root only). */
   id?: string;
+  /** Made inside a namespace: its path, and its id, which OpenBao appends to the token (`s.….ab12C`). */
+  namespace?: { path: string; id: string };
 }
+
+/** Where tokens are made inside one namespace: the store's own, with every new token the namespace's. */
+export type NamespacedTokens = TokenStore;
 
 export class TokenStore {
   private readonly tokens = new Map<string, TokenEntry>();
@@ -107,9 +114,10 @@ export class TokenStore {
     const type = options.type ?? 'service';
     if (options.id !== undefined && this.tokens.has(options.id)) throw badRequest('cannot create a token with a duplicate ID');
     const lifetime = period > 0 ? (options.explicitMaxTtl ? Math.min(period, options.explicitMaxTtl) : period) : ttl;
+    const suffix = options.namespace ? `.${options.namespace.id}` : '';
     const entry: TokenEntry = {
-      id: options.id ?? (type === 'batch' ? batchToken() : serviceToken()),
-      accessor: type === 'batch' ? '' : base62(24),
+      id: options.id ?? `${type === 'batch' ? batchToken() : serviceToken()}${suffix}`,
+      accessor: type === 'batch' ? '' : `${base62(24)}${suffix}`,
       policies,
       displayName: options.displayName,
       path: options.path,
@@ -126,6 +134,7 @@ export class TokenStore {
       numUses: options.numUses ?? 0,
       period,
       type,
+      ...(options.namespace ? { namespace: options.namespace.path } : {}),
     };
     this.tokens.set(entry.id, entry);
     this.schedule(entry);
@@ -215,6 +224,21 @@ export class TokenStore {
       // A child revoked with its parent earlier in this loop is gone already.
       if (entry.path.startsWith(prefix) && this.tokens.get(entry.id) === entry) await this.revoke(entry);
     }
+  }
+
+  /**
+   * The store as a namespace's backends see it: the same tokens, but every token made through
+   * it belongs to the namespace.
+   */
+  inNamespace(namespace: { path: string; id: string }): NamespacedTokens {
+    const view = Object.create(this) as TokenStore;
+    view.create = (options: CreateTokenOptions) => this.create({ ...options, namespace });
+    return view;
+  }
+
+  /** Revokes every token of a namespace (the namespace is being deleted). */
+  async revokeNamespace(path: string): Promise<void> {
+    for (const entry of [...this.tokens.values()]) if (entry.namespace === path && this.tokens.get(entry.id) === entry) await this.revoke(entry);
   }
 
   async revokeAll(): Promise<void> {

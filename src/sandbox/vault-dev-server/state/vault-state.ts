@@ -6,6 +6,7 @@ import { MountTable } from './mount-table.js';
 import { PolicyStore } from './policies.js';
 import { TokenStore } from './tokens.js';
 import { WrappingStore } from './wrapping.js';
+import type { NamespaceInfo } from './namespaces.js';
 
 /** What sys/health, seal-status, leader and ha-status report; the control API changes it. */
 export interface NodeStatus {
@@ -30,6 +31,15 @@ export class VaultState {
   readonly policies = new PolicyStore();
   readonly mounts: MountTable;
   readonly wrapping: WrappingStore;
+  /** The namespace this state is ('' for the root; a namespace's view of the state has its path). */
+  readonly namespacePath: string = '';
+  /** The root's namespaces, for sys/namespaces (set once by dev-vault.ts; one level deep). */
+  namespaces?: {
+    create(name: string): NamespaceInfo;
+    get(path: string): { info: NamespaceInfo } | undefined;
+    list(): NamespaceInfo[];
+    delete(name: string): Promise<boolean>;
+  };
 
   constructor(
     readonly clock: Clock,
@@ -42,6 +52,22 @@ export class VaultState {
     this.tokens.createRoot(this.rootToken);
     this.mounts = new MountTable(this.leases, this.tokens);
     this.wrapping = new WrappingStore(clock);
+  }
+
+  /**
+   * The state as a namespace sees it: its own mounts and policies, tokens made in it carrying
+   * it, and the rest (node, clock, leases, wrapping) shared with the root.
+   */
+  forNamespace(namespace: { path: string; id: string }): VaultState {
+    const view = Object.create(this) as VaultState;
+    const tokens = this.tokens.inNamespace(namespace);
+    Object.defineProperties(view, {
+      namespacePath: { value: namespace.path },
+      tokens: { value: tokens },
+      policies: { value: new PolicyStore() },
+      mounts: { value: new MountTable(this.leases, tokens) },
+    });
+    return view;
   }
 
   /** Stops timers; with revoke, first revokes every lease so no database role is left behind. */
