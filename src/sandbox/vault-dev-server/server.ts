@@ -56,7 +56,7 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
     setTimeout: (fn, ms) => base.setTimeout(() => (faults.paused ? void faults.paused.then(fn) : fn()), ms),
   };
   const vault = createDevVault({ clock, rootToken: options.rootToken, version: options.version });
-  const { state, router } = vault;
+  const { state } = vault;
   const sockets = new Set<Socket>();
 
   const server = createServer((req, res) => {
