@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startVaultDevServer } from '../../src/sandbox/vault-dev-server/server.js';
@@ -10,7 +10,7 @@ import type { NormalizedAnswer } from './normalize.js';
 
 const DIR = path.join(REPO_ROOT, 'test', 'fidelity');
 const CORPUS = expandCorpus(JSON.parse(readFileSync(path.join(DIR, 'corpus.json'), 'utf8')) as Corpus);
-const RECORDING = path.join(DIR, 'recorded', 'openbao.json');
+const RECORDED = path.join(DIR, 'recorded');
 
 interface Recording {
   /** What answered, and when: `sys/health`'s version of the server recorded. */
@@ -19,11 +19,12 @@ interface Recording {
   answers: NormalizedAnswer[];
 }
 
-/** A difference the dev server is allowed to keep, and why. */
+/** A difference the dev server is allowed to keep, and why; for every recording unless named. */
 interface Allowed {
   id: string;
   kinds: DifferenceKind[];
   reason: string;
+  recordings?: string[];
 }
 
 /** The PostgreSQL the database engine connects to, as corpus values (masked in every answer). */
@@ -53,16 +54,22 @@ describe('the dev server answers the request corpus as OpenBao does', () => {
       const target: Target = { addr: addr.replace(/\/+$/, ''), rootToken, pgUrl, ...(process.env.EOS_TEST_VAULT_CACERT ? { ca: readFileSync(process.env.EOS_TEST_VAULT_CACERT) } : {}) };
       const answers = await runCorpus(target, CORPUS, runTag(), { ...pgValues(pgUrl), root: rootToken });
       const health = answers.find((a) => a.id === 'methods:GET sys/health (no token)');
-      const recording: Recording = { server: `OpenBao at ${new URL(target.addr).protocol.replace(':', '')}, ${process.env.EOS_FIDELITY_RECORD}`, recordedAt: new Date().toISOString(), answers };
-      writeFileSync(RECORDING, `${JSON.stringify(recording, null, 1)}\n`);
+      const name = process.env.EOS_FIDELITY_RECORD as string;
+      if (!/^[a-z0-9-]+$/.test(name)) throw new Error('EOS_FIDELITY_RECORD names the recording: dev-mode, production, …');
+      const recording: Recording = { server: `OpenBao at ${new URL(target.addr).protocol.replace(':', '')}, ${name}`, recordedAt: new Date().toISOString(), answers };
+      writeFileSync(path.join(RECORDED, `${name}.json`), `${JSON.stringify(recording, null, 1)}\n`);
       expect(health?.status).toBe(200);
     }, 300_000);
     return;
   }
 
   it('replays every recorded request on a fresh dev server: each difference is listed with its reason, none gives more', async () => {
-    const recording = JSON.parse(readFileSync(RECORDING, 'utf8')) as Recording;
-    const allowed = JSON.parse(readFileSync(path.join(DIR, 'differences.json'), 'utf8')) as { differences: Allowed[] };
+    const allowed = (JSON.parse(readFileSync(path.join(DIR, 'differences.json'), 'utf8')) as { differences: Allowed[] }).differences;
+    const recordings = readdirSync(RECORDED)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => ({ name: f.replace(/\.json$/, ''), ...(JSON.parse(readFileSync(path.join(RECORDED, f), 'utf8')) as Recording) }));
+    // OpenBao in dev mode and in production mode (file storage, operator init, TLS).
+    expect(recordings.map((r) => r.name).sort()).toEqual(['dev-mode', 'production']);
     const server = await startVaultDevServer();
     let replayed: NormalizedAnswer[];
     try {
@@ -71,33 +78,37 @@ describe('the dev server answers the request corpus as OpenBao does', () => {
     } finally {
       await server.stop();
     }
-    // The recording answers the corpus as it is: a request added since needs a new recording.
-    expect(recording.answers.map((a) => a.id)).toEqual(CORPUS.map((r) => r.id));
     expect(CORPUS.length).toBeGreaterThanOrEqual(300);
+    for (const a of allowed) expect(a.reason.length, `${a.id}: a reason`).toBeGreaterThan(10);
 
-    const differences = recording.answers.map((a, i) => compareAnswers(a, replayed[i] as NormalizedAnswer)).filter((d): d is Difference => d !== undefined);
-    const listed = new Map(allowed.differences.map((d) => [d.id, d]));
-    const unlisted = differences.filter((d) => !listed.has(d.id) || d.kinds.some((k) => !listed.get(d.id)?.kinds.includes(k)));
-    const gone = allowed.differences.filter((a) => !differences.some((d) => d.id === a.id && a.kinds.every((k) => d.kinds.includes(k))));
-    const statusDifferences = differences.filter((d) => d.kinds.includes('status'));
+    for (const recording of recordings) {
+      const label = `recording ${recording.name}`;
+      // The recording answers the corpus as it is: a request added since needs a new recording.
+      expect(recording.answers.map((a) => a.id), label).toEqual(CORPUS.map((r) => r.id));
+      const differences = recording.answers.map((a, i) => compareAnswers(a, replayed[i] as NormalizedAnswer)).filter((d): d is Difference => d !== undefined);
+      const mine = allowed.filter((a) => !a.recordings || a.recordings.includes(recording.name));
+      const listed = new Map(mine.map((d) => [d.id, d]));
+      const unlisted = differences.filter((d) => !listed.has(d.id) || d.kinds.some((k) => !listed.get(d.id)?.kinds.includes(k)));
+      const gone = mine.filter((a) => !differences.some((d) => d.id === a.id && a.kinds.every((k) => d.kinds.includes(k))));
+      const statusDifferences = differences.filter((d) => d.kinds.includes('status'));
 
-    if (process.env.EOS_FIDELITY_TABLE) printTable(differences, listed, CORPUS.length);
-    for (const a of allowed.differences) expect(a.reason.length, `${a.id}: a reason`).toBeGreaterThan(10);
-    expect(differences.filter((d) => d.grantsMore).map((d) => `${d.id}: ${d.detail}`)).toEqual([]);
-    expect(unlisted.map((d) => `${d.id} [${d.kinds.join(',')}]: ${d.detail}`)).toEqual([]);
-    expect(gone.map((a) => `${a.id} no longer differs (${a.kinds.join(',')}): take it off differences.json`)).toEqual([]);
-    // At most 2 % of the requests answered with another status than OpenBao's.
-    expect(statusDifferences.length).toBeLessThanOrEqual(Math.floor(CORPUS.length * 0.02));
+      if (process.env.EOS_FIDELITY_TABLE) printTable(recording.name, differences, listed, CORPUS.length);
+      expect(differences.filter((d) => d.grantsMore).map((d) => `${d.id}: ${d.detail}`), label).toEqual([]);
+      expect(unlisted.map((d) => `${d.id} [${d.kinds.join(',')}]: ${d.detail}`), label).toEqual([]);
+      expect(gone.map((a) => `${a.id} no longer differs (${a.kinds.join(',')}): take it off differences.json`), label).toEqual([]);
+      // At most 2 % of the requests answered with another status than OpenBao's.
+      expect(statusDifferences.length, label).toBeLessThanOrEqual(Math.floor(CORPUS.length * 0.02));
+    }
   }, 120_000);
 });
 
-function printTable(differences: Difference[], listed: Map<string, Allowed>, total: number): void {
+function printTable(name: string, differences: Difference[], listed: Map<string, Allowed>, total: number): void {
   const rows = differences.map((d) => [d.id, `${d.recordedStatus}`, `${d.replayedStatus}`, d.kinds.join(','), listed.get(d.id)?.reason ?? 'NOT LISTED', d.detail]);
   const header = ['request', 'OpenBao', 'dev', 'kinds', 'reason', 'detail'];
   const width = (i: number) => Math.min(60, Math.max(header[i]?.length ?? 0, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 4 ? c.padEnd(width(i)) : c)).join('  ');
   const out = [
-    `${total} requests; ${differences.length} differ (${differences.filter((d) => d.kinds.includes('status')).length} in status)`,
+    `${name}: ${total} requests; ${differences.length} differ (${differences.filter((d) => d.kinds.includes('status')).length} in status)`,
     line(header),
     ...rows.map(line),
   ];
