@@ -46,6 +46,22 @@ describe('Vault API contract: what other clients call', () => {
     });
   });
 
+  describe('SCAN (OpenBao\'s recursive list)', () => {
+    it('lists every key below a KV v2 folder, a level at a time; {} where there are none; a path without scan is 404', async () => {
+      for (const key of ['c', 'a/b', 'a/d/e']) await vault('POST', `${kv}/data/scan-${key}`, { data: { v: 1 } });
+      const scan = (path: string, t = target.rootToken) => fetch(`${target.addr}/v1/${path}?scan=true`, { headers: { 'X-Vault-Token': t } }).then(async (r) => ({ status: r.status, json: await r.json() }));
+      expect((await scan(`${kv}/metadata/`)).json.data.keys).toEqual(['scan-c', 'scan-a/b', 'scan-a/d/e']);
+      expect((await scan(`${kv}/metadata/scan-a`)).json.data.keys).toEqual(['b', 'd/e']);
+      expect((await scan(`${kv}/metadata/nothing`)).json.data).toEqual({});
+      expect((await scan('sys/mounts')).status).toBe(404);
+      // `list` is not `scan`: a token that may list may not scan.
+      await vault('PUT', `sys/policies/acl/lister-${kv}`, { policy: `path "${kv}/metadata/*" { capabilities = ["list"] }` });
+      const lister = (await vault('POST', 'auth/token/create', { policies: [`lister-${kv}`], ttl: '5m' })).json.auth.client_token as string;
+      expect((await scan(`${kv}/metadata/`, lister)).status).toBe(403);
+      await vault('DELETE', `sys/policies/acl/lister-${kv}`);
+    });
+  });
+
   describe('?help=1', () => {
     it('describes a path and does nothing: a write with help=1 writes no secret', async () => {
       const key = unique('help');

@@ -9,19 +9,23 @@ import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
  * rewritten to `GET /path?list=true` (which Vault treats the same) before the HTTP server
  * parses it. Requests eos itself sends never need this; real Vault clients do.
  */
-const LIST_LINE = /(^|\r\n)LIST ([^ ?\r\n]*)(\?[^ \r\n]*)? HTTP\//g;
+const LIST_LINE = /(^|\r\n)(LIST|SCAN) ([^ ?\r\n]*)(\?[^ \r\n]*)? HTTP\//g;
 
 export function rewriteListRequests(chunk: Buffer): Buffer {
   const text = chunk.toString('latin1');
-  if (!text.includes('LIST ')) return chunk;
+  if (!text.includes('LIST ') && !text.includes('SCAN ')) return chunk;
+  // SCAN (OpenBao's recursive list) likewise becomes GET `?scan=true`, which OpenBao also takes.
   return Buffer.from(
-    text.replace(LIST_LINE, (_m, start: string, path: string, query: string | undefined) => `${start}GET ${path}${query ? `${query}&list=true` : '?list=true'} HTTP/`),
+    text.replace(LIST_LINE, (_m, start: string, method: string, path: string, query: string | undefined) => {
+      const flag = method === 'LIST' ? 'list=true' : 'scan=true';
+      return `${start}GET ${path}${query ? `${query}&${flag}` : `?${flag}`} HTTP/`;
+    }),
     'latin1',
   );
 }
 
 /** A line end's tail that may still become `LIST <path> HTTP/…` when the next packet comes. */
-const PARTIAL_LIST_LINE = /(?:^|\r\n)(L|LI|LIS|LIST(?: [^\r\n]*)?)$/;
+const PARTIAL_LIST_LINE = /(?:^|\r\n)(L|LI|LIS|LIST(?: [^\r\n]*)?|S|SC|SCA|SCAN(?: [^\r\n]*)?)$/;
 
 /**
  * Rewrites a stream of chunks: a request line split over two TCP packets (`LI` + `ST /v1/…`)

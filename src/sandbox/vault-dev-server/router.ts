@@ -97,14 +97,14 @@ export class Router {
     if (help !== null && help !== '') return helpFor(path);
     if (token && !unauthenticated && !(backend && matchesAny(backend.special?.selfChecked, subpath))) this.authorize(token, operation, path, resolved);
     // A LIST is routed with a trailing slash, which the 404 names.
-    if (!resolved || !backend) throw noRoute(operation === 'list' && !path.endsWith('/') ? `${path}/` : path);
+    if (!resolved || !backend) throw noRoute((operation === 'list' || operation === 'scan') && !path.endsWith('/') ? `${path}/` : path);
     const request: BackendRequest = { operation, path, subpath, query, body, token: token as TokenEntry };
     try {
       return await backend.handle(request);
     } catch (err) {
       // A LIST is routed to `x/`, which a path without a list operation does not match: OpenBao
       // answers it as a path it does not know, not as an operation the path does not support.
-      if (operation === 'list' && err instanceof VaultHttpError && err.status === 405 && err.errors.length === 1 && err.errors[0] === multierror('unsupported operation')) throw unsupportedPath();
+      if ((operation === 'list' || operation === 'scan') && err instanceof VaultHttpError && err.status === 405 && err.errors.length === 1 && err.errors[0] === multierror('unsupported operation')) throw unsupportedPath();
       throw err;
     }
   }
@@ -116,7 +116,7 @@ export class Router {
    */
   private authorize(token: TokenEntry, operation: Operation, path: string, resolved: Resolved | undefined): void {
     if (this.state.policies.isRoot(token)) return;
-    const listing = operation === 'list';
+    const listing = operation === 'list' || operation === 'scan';
     // A read or delete of `x/` is checked as `x/` (OpenBao's ACL sees the slash) and as `x`
     // too: most routes serve `x/` as `x`, and an exact deny on `x` must hold for both.
     if (!listing && path.endsWith('/')) this.authorizeOne(token, operation, path.replace(/\/+$/, ''), resolved);
@@ -124,7 +124,7 @@ export class Router {
   }
 
   private authorizeOne(token: TokenEntry, operation: Operation, path: string, resolved: Resolved | undefined): void {
-    const listing = operation === 'list';
+    const listing = operation === 'list' || operation === 'scan';
     const checked = listing && !path.endsWith('/') ? `${path}/` : path;
     const rule = this.state.policies.aclOf(token).rule(checked, listing);
     if (rule.has('deny')) throw policyDenied();

@@ -94,6 +94,7 @@ const METHOD_OPERATIONS: Record<string, Operation> = {
   GET: 'read',
   HEAD: 'read',
   LIST: 'list',
+  SCAN: 'scan',
   POST: 'update',
   PUT: 'update',
   PATCH: 'patch',
@@ -170,6 +171,7 @@ async function handleHttp(vault: DevVault, faults: Faults, req: IncomingMessage,
   }
   let method = req.method ?? 'GET';
   if (method === 'GET' && isTrue(url.searchParams.get('list'))) method = 'LIST';
+  else if (method === 'GET' && isTrue(url.searchParams.get('scan'))) method = 'SCAN';
   const operation = METHOD_OPERATIONS[method];
   if (!operation) return send(res, { status: 405, body: { errors: [] } }, req);
 

@@ -11,7 +11,8 @@ import { parseDurationSeconds } from '../../util/duration.js';
  */
 
 /** What a request asks, as Vault's logical.Operation (an HTTP method maps onto one). */
-export type Operation = 'read' | 'list' | 'update' | 'patch' | 'delete';
+/** `scan`: OpenBao's recursive list (the SCAN method, or GET `?scan=true`). */
+export type Operation = 'read' | 'list' | 'scan' | 'update' | 'patch' | 'delete';
 
 export interface VaultResponse {
   status: number;
@@ -128,6 +129,32 @@ export function listChildren(all: string[], prefix: string): VaultResponse {
   }
   if (keys.size === 0) throw notFound();
   return ok({ data: { keys: [...keys].sort() } });
+}
+
+/**
+ * OpenBao's SCAN: every key below a prefix, as paths relative to it, a level at a time (the
+ * keys of one folder, sorted, before those of its subfolders); `{}` when there are none.
+ */
+export function scanKeys(all: string[], prefix: string): VaultResponse {
+  const base = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const below = all.filter((k) => k.startsWith(base)).map((k) => k.slice(base.length));
+  const out: string[] = [];
+  let level = [''];
+  while (level.length > 0) {
+    const next: string[] = [];
+    for (const folder of level) {
+      const children = new Set<string>();
+      for (const key of below) {
+        if (!key.startsWith(folder)) continue;
+        const rest = key.slice(folder.length);
+        const slash = rest.indexOf('/');
+        children.add(slash === -1 ? rest : rest.slice(0, slash + 1));
+      }
+      for (const child of [...children].sort()) (child.endsWith('/') ? next : out).push(`${folder}${child}`);
+    }
+    level = next;
+  }
+  return ok({ data: out.length > 0 ? { keys: out } : {} });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { SYSTEM_DEFAULT_TTL } from '../ttl.js';
-import { badRequest, listChildren, noContent, notFound, ok, unsupportedOperation, unsupportedPath, type VaultResponse } from '../wire.js';
+import { badRequest, listChildren, scanKeys, noContent, notFound, ok, unsupportedOperation, unsupportedPath, type VaultResponse } from '../wire.js';
 import type { Backend, BackendRequest } from './backend.js';
 
 /** KV version 1: one object per path, no versions (§3). */
@@ -24,6 +24,8 @@ export class KvV1Backend implements Backend {
       }
       case 'list':
         return listChildren([...this.secrets.keys()], subpath);
+      case 'scan':
+        return scanKeys([...this.secrets.keys()], subpath);
       case 'update':
         if (key === '') throw unsupportedPath();
         if (Object.keys(request.body).length === 0) throw badRequest('missing data fields');

@@ -1,5 +1,5 @@
 import type { Clock } from '../../../util/clock.js';
-import { badRequest, boolField, envelope, goTime, listChildren, noContent, notFound, ok, unsupportedOperation, unsupportedPath, type VaultResponse } from '../wire.js';
+import { badRequest, boolField, envelope, goTime, listChildren, scanKeys, noContent, notFound, ok, unsupportedOperation, unsupportedPath, type VaultResponse } from '../wire.js';
 import type { Backend, BackendRequest } from './backend.js';
 
 interface Version {
@@ -127,6 +127,8 @@ export class KvV2Backend implements Backend {
     switch (request.operation) {
       case 'list':
         return listChildren([...this.secrets.keys()], rest);
+      case 'scan':
+        return scanKeys([...this.secrets.keys()], rest);
       case 'read': {
         const secret = this.secrets.get(key);
         if (!secret) throw notFound();

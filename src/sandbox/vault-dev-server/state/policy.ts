@@ -6,7 +6,7 @@ import { badRequest, multierror } from '../wire.js';
  * a prefix and `+` for one segment. How they are matched against a path is acl.ts.
  */
 
-export const CAPABILITIES = ['create', 'read', 'update', 'patch', 'delete', 'list', 'sudo', 'deny'] as const;
+export const CAPABILITIES = ['create', 'read', 'update', 'patch', 'delete', 'list', 'scan', 'sudo', 'deny'] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
 export interface PathRule {
