@@ -49,7 +49,8 @@ describe('Vault API contract: what other clients call', () => {
   describe('SCAN (OpenBao\'s recursive list)', () => {
     it('lists every key below a KV v2 folder, a level at a time; {} where there are none; a path without scan is 404', async () => {
       for (const key of ['c', 'a/b', 'a/d/e']) await vault('POST', `${kv}/data/scan-${key}`, { data: { v: 1 } });
-      const scan = (path: string, t = target.rootToken) => fetch(`${target.addr}/v1/${path}?scan=true`, { headers: { 'X-Vault-Token': t } }).then(async (r) => ({ status: r.status, json: await r.json() }));
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const scan = (path: string, t = target.rootToken) => fetch(`${target.addr}/v1/${path}?scan=true`, { headers: { 'X-Vault-Token': t } }).then(async (r) => ({ status: r.status, json: (await r.json()) as any }));
       expect((await scan(`${kv}/metadata/`)).json.data.keys).toEqual(['scan-c', 'scan-a/b', 'scan-a/d/e']);
       expect((await scan(`${kv}/metadata/scan-a`)).json.data.keys).toEqual(['b', 'd/e']);
       expect((await scan(`${kv}/metadata/nothing`)).json.data).toEqual({});
