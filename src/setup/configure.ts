@@ -48,8 +48,8 @@ export async function verifyVault(answers: VaultAnswers, config: Config, env: No
     if (method.method === 'approle' && !settings.token) {
       const text = await readFile(method.secretIdFile, 'utf8').then((t) => t.trim(), () => '');
       if (method.secretIdWrapped || looksLikeWrappingToken(text)) {
-        const wrappedSecretId = await checkWrappedSecretId(client, method, text);
-        return { health, token: null, wrappedSecretId, settings, warnings: [] };
+        const { warnings, ...wrappedSecretId } = await checkWrappedSecretId(client, method, text);
+        return { health, token: null, wrappedSecretId, settings, warnings };
       }
     }
     const auth = await authenticate(client, settings, home, env);

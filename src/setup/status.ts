@@ -95,7 +95,11 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
         report.vault = { ok: false, ...failure(health.reason) };
       }
     } else {
-      report.vault = { ok: false, ...failure(vaultError) };
+      // No session: Vault may be down, or up and refusing the login (a used wrapped secret-id,
+      // a wrong secret-id file). Vault's own health says which the vault line is.
+      const loginRefused = isEosError(vaultError) && vaultError.exitCode !== ExitCode.vaultUnavailable;
+      const health = loginRefused ? await healthOf(settings).catch(() => undefined) : undefined;
+      report.vault = health ? { ok: true, version: health.version, sealed: health.sealed, standby: health.standby } : { ok: false, ...failure(vaultError) };
       report.token = { ok: false, ...failure(vaultError) };
     }
     const vaultUsable = client && report.vault.ok && report.token.ok;
@@ -238,6 +242,17 @@ async function judge(
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** sys/health alone, with a client of its own (the session's login failed). */
+async function healthOf(settings: ReturnType<typeof resolveVaultSettings>) {
+  const { createVaultClient } = await import('../vault/client.js');
+  const client = createVaultClient({ settings: { ...settings, maxRetries: 0 } });
+  try {
+    return await client.health();
+  } finally {
+    client.close();
+  }
 }
 
 /** An error's line and, when eos knows one, its hint. */

@@ -35,6 +35,7 @@ const unwrapped = new Map<string, string>();
 export async function unwrapSecretId(client: VaultClient, auth: { mount: string; secretIdFile: string }, wrappingToken: string): Promise<string> {
   const known = unwrapped.get(wrappingToken);
   if (known) return known;
+  refuseUnwrapped(auth.secretIdFile, wrappingToken);
   const gone = (err: unknown) => {
     if (err instanceof VaultBadRequestError) {
       return new PermissionDeniedError(
@@ -71,8 +72,23 @@ function madeBySecretIdEndpoint(mount: string, creationPath: string): boolean {
   return creationPath.startsWith(prefix) && /^[^/]+\/secret-id$/.test(creationPath.slice(prefix.length));
 }
 
-/** What configure checks of a wrapped secret-id without using it up: made where it should be, and how long it lasts. */
-export async function checkWrappedSecretId(client: VaultClient, auth: { mount: string; secretIdFile: string }, wrappingToken: string): Promise<{ creationPath: string; ttl: number }> {
+/** `--secret-id-wrapped` with a plain secret-id in the file: said as such, not as a used token. */
+function refuseUnwrapped(file: string, text: string): void {
+  if (!looksLikeWrappingToken(text)) {
+    throw new UsageError(
+      `the secret-id file ${file} holds no wrapping token (a wrapped secret-id was configured)`,
+      'write the wrapping token there (vault write -wrap-ttl=5m -field=wrapping_token -f auth/<mount>/role/<role>/secret-id), or configure again without --secret-id-wrapped for a plain secret-id',
+    );
+  }
+}
+
+/** What configure checks of a wrapped secret-id without using it up: made where it should be, and how long it lasts; and who else may read the file. */
+export async function checkWrappedSecretId(
+  client: VaultClient,
+  auth: { mount: string; secretIdFile: string },
+  wrappingToken: string,
+): Promise<{ creationPath: string; ttl: number; warnings: string[] }> {
+  refuseUnwrapped(auth.secretIdFile, wrappingToken);
   const info = await client.lookupWrapping(wrappingToken).catch((err: unknown) => {
     if (err instanceof VaultBadRequestError) {
       throw new PermissionDeniedError(`the wrapped secret-id in ${auth.secretIdFile} was already unwrapped or has expired (Vault: ${oneLine(err.errors)})`, `have a new one delivered (vault write -wrap-ttl=5m -f auth/${auth.mount}/role/<role>/secret-id)`, err);
@@ -82,7 +98,7 @@ export async function checkWrappedSecretId(client: VaultClient, auth: { mount: s
   if (!madeBySecretIdEndpoint(auth.mount, info.creation_path)) {
     throw new PermissionDeniedError(`the wrapping token in ${auth.secretIdFile} was made by ${info.creation_path}, not by a secret-id of auth/${auth.mount}/`, `have the secret-id delivered wrapped by auth/${auth.mount}/role/<role>/secret-id`);
   }
-  return { creationPath: info.creation_path, ttl: info.creation_ttl };
+  return { creationPath: info.creation_path, ttl: info.creation_ttl, warnings: await exposure(auth.secretIdFile, 'AppRole secret-id file') };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVaultDevServer, type VaultDevServer } from '../../src/sandbox/vault-dev-server/server.js';
@@ -68,9 +68,26 @@ describe('AppRole login with a wrapped secret-id', () => {
 
     const second = await runCli(['self', 'secrets', 'status', '--json'], { env });
     const again = JSON.parse(second.stdout);
+    // Vault is fine; the login is what failed, and status says so (exit 4, not 3).
+    expect(second.code).toBe(4);
+    expect(again.vault.ok).toBe(true);
     expect(again.token.ok).toBe(false);
     expect(again.token.error).toMatch(/the wrapped secret-id in .*secret-id was already unwrapped or has expired/);
     expect(again.token.hint).toMatch(/someone else may have/);
+  });
+
+  it('says a plain secret-id where a wrapped one was configured is no wrapping token, and warns of a file others may read', async () => {
+    const { file, configure } = site();
+    writeFileSync(file, '0b1c7b5e-3c2f-4a8e-9d6b-1f2e3d4c5b6a', { mode: 0o600 });
+    const plain = await configure(['--secret-id-wrapped']);
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toMatch(/^error: the secret-id file .*secret-id holds no wrapping token \(a wrapped secret-id was configured\)$/m);
+    const wrapped = (await root('POST', 'auth/approle/role/dashboard/secret-id', {}, '5m')).wrap_info;
+    writeFileSync(file, wrapped.token, { mode: 0o644 });
+    chmodSync(file, 0o644);
+    const open = await configure();
+    expect(open.code, open.stderr).toBe(0);
+    expect(open.stderr).toMatch(/AppRole secret-id file .*secret-id is mode 0644: others on this machine may read it/);
   });
 
   it('refuses, unopened, a wrapping token made anywhere but the secret-id endpoint', async () => {
