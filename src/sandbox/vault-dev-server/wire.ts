@@ -117,18 +117,26 @@ export function boolField(body: Record<string, unknown>, name: string, fallback:
   throw badRequest(`error converting input ${String(value)} for field "${name}"`);
 }
 
+/** The immediate children of a folder among keys: names, and folders with a trailing slash. */
+function childrenOf(keys: string[], folder: string): string[] {
+  const children = new Set<string>();
+  for (const key of keys) {
+    if (!key.startsWith(folder)) continue;
+    const rest = key.slice(folder.length);
+    const slash = rest.indexOf('/');
+    children.add(slash === -1 ? rest : rest.slice(0, slash + 1));
+  }
+  return [...children].sort();
+}
+
+/** A prefix as a folder: `a` and `a/` both name the folder `a/`; '' is the top. */
+const asFolder = (prefix: string) => (prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`);
+
 /** The immediate children of a prefix: names, and folders with a trailing slash; 404 when none. */
 export function listChildren(all: string[], prefix: string): VaultResponse {
-  const base = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-  const keys = new Set<string>();
-  for (const key of all) {
-    if (!key.startsWith(base)) continue;
-    const rest = key.slice(base.length);
-    const slash = rest.indexOf('/');
-    keys.add(slash === -1 ? rest : rest.slice(0, slash + 1));
-  }
-  if (keys.size === 0) throw notFound();
-  return ok({ data: { keys: [...keys].sort() } });
+  const keys = childrenOf(all, asFolder(prefix));
+  if (keys.length === 0) throw notFound();
+  return ok({ data: { keys } });
 }
 
 /**
@@ -136,21 +144,14 @@ export function listChildren(all: string[], prefix: string): VaultResponse {
  * keys of one folder, sorted, before those of its subfolders); `{}` when there are none.
  */
 export function scanKeys(all: string[], prefix: string): VaultResponse {
-  const base = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const base = asFolder(prefix);
   const below = all.filter((k) => k.startsWith(base)).map((k) => k.slice(base.length));
   const out: string[] = [];
   let level = [''];
   while (level.length > 0) {
     const next: string[] = [];
     for (const folder of level) {
-      const children = new Set<string>();
-      for (const key of below) {
-        if (!key.startsWith(folder)) continue;
-        const rest = key.slice(folder.length);
-        const slash = rest.indexOf('/');
-        children.add(slash === -1 ? rest : rest.slice(0, slash + 1));
-      }
-      for (const child of [...children].sort()) (child.endsWith('/') ? next : out).push(`${folder}${child}`);
+      for (const child of childrenOf(below, folder)) (child.endsWith('/') ? next : out).push(`${folder}${child}`);
     }
     level = next;
   }
