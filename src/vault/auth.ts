@@ -35,28 +35,9 @@ const unwrapped = new Map<string, string>();
 export async function unwrapSecretId(client: VaultClient, auth: { mount: string; secretIdFile: string }, wrappingToken: string): Promise<string> {
   const known = unwrapped.get(wrappingToken);
   if (known) return known;
-  refuseUnwrapped(auth.secretIdFile, wrappingToken);
-  const gone = (err: unknown) => {
-    if (err instanceof VaultBadRequestError) {
-      return new PermissionDeniedError(
-        `the wrapped secret-id in ${auth.secretIdFile} was already unwrapped or has expired (Vault: ${oneLine(err.errors)})`,
-        `a wrapping token serves once, within its TTL: have a new one delivered (vault write -wrap-ttl=5m -f auth/${auth.mount}/role/<role>/secret-id); if nothing of yours used it, someone else may have`,
-        err,
-      );
-    }
-    return err;
-  };
-  const info = await client.lookupWrapping(wrappingToken).catch((err: unknown) => {
-    throw gone(err);
-  });
-  if (!madeBySecretIdEndpoint(auth.mount, info.creation_path)) {
-    throw new PermissionDeniedError(
-      `the wrapping token in ${auth.secretIdFile} was made by ${info.creation_path}, not by a secret-id of auth/${auth.mount}/: refused unopened`,
-      `have the secret-id delivered wrapped by auth/${auth.mount}/role/<role>/secret-id; a wrapping token from elsewhere may have been swapped in on the way`,
-    );
-  }
+  await lookUpWrappedSecretId(client, auth, wrappingToken);
   const answer = await client.unwrap(wrappingToken).catch((err: unknown) => {
-    throw gone(err);
+    throw usedUp(auth, err);
   });
   const secretId = (answer.data as { secret_id?: unknown } | null)?.secret_id;
   if (typeof secretId !== 'string' || secretId === '') {
@@ -66,39 +47,55 @@ export async function unwrapSecretId(client: VaultClient, auth: { mount: string;
   return secretId;
 }
 
-/** Whether a wrapping token was made by `auth/<mount>/role/<role>/secret-id`. */
-function madeBySecretIdEndpoint(mount: string, creationPath: string): boolean {
-  const prefix = `auth/${mount.replace(/^\/+|\/+$/g, '')}/role/`;
-  return creationPath.startsWith(prefix) && /^[^/]+\/secret-id$/.test(creationPath.slice(prefix.length));
-}
-
-/** `--secret-id-wrapped` with a plain secret-id in the file: said as such, not as a used token. */
-function refuseUnwrapped(file: string, text: string): void {
-  if (!looksLikeWrappingToken(text)) {
-    throw new UsageError(
-      `the secret-id file ${file} holds no wrapping token (a wrapped secret-id was configured)`,
-      'write the wrapping token there (vault write -wrap-ttl=5m -field=wrapping_token -f auth/<mount>/role/<role>/secret-id), or configure again without --secret-id-wrapped for a plain secret-id',
-    );
-  }
-}
-
 /** What configure checks of a wrapped secret-id without using it up: made where it should be, and how long it lasts; and who else may read the file. */
 export async function checkWrappedSecretId(
   client: VaultClient,
   auth: { mount: string; secretIdFile: string },
   wrappingToken: string,
 ): Promise<{ creationPath: string; ttl: number; warnings: string[] }> {
-  refuseUnwrapped(auth.secretIdFile, wrappingToken);
+  const info = await lookUpWrappedSecretId(client, auth, wrappingToken);
+  return { creationPath: info.creation_path, ttl: info.creation_ttl, warnings: await exposure(auth.secretIdFile, 'AppRole secret-id file') };
+}
+
+/**
+ * The checks before a wrapping token is used, for configure and for the login alike: it is a
+ * wrapping token, Vault still holds it (looked up, not used), and it was made by this AppRole
+ * mount's secret-id endpoint — one from anywhere else is refused unopened (it may have been
+ * swapped in on the way).
+ */
+async function lookUpWrappedSecretId(client: VaultClient, auth: { mount: string; secretIdFile: string }, wrappingToken: string) {
+  if (!looksLikeWrappingToken(wrappingToken)) {
+    throw new UsageError(
+      `the secret-id file ${auth.secretIdFile} holds no wrapping token (a wrapped secret-id was configured)`,
+      'write the wrapping token there (vault write -wrap-ttl=5m -field=wrapping_token -f auth/<mount>/role/<role>/secret-id), or configure again without --secret-id-wrapped for a plain secret-id',
+    );
+  }
   const info = await client.lookupWrapping(wrappingToken).catch((err: unknown) => {
-    if (err instanceof VaultBadRequestError) {
-      throw new PermissionDeniedError(`the wrapped secret-id in ${auth.secretIdFile} was already unwrapped or has expired (Vault: ${oneLine(err.errors)})`, `have a new one delivered (vault write -wrap-ttl=5m -f auth/${auth.mount}/role/<role>/secret-id)`, err);
-    }
-    throw err;
+    throw usedUp(auth, err);
   });
   if (!madeBySecretIdEndpoint(auth.mount, info.creation_path)) {
-    throw new PermissionDeniedError(`the wrapping token in ${auth.secretIdFile} was made by ${info.creation_path}, not by a secret-id of auth/${auth.mount}/`, `have the secret-id delivered wrapped by auth/${auth.mount}/role/<role>/secret-id`);
+    throw new PermissionDeniedError(
+      `the wrapping token in ${auth.secretIdFile} was made by ${info.creation_path}, not by a secret-id of auth/${auth.mount}/: refused unopened`,
+      `have the secret-id delivered wrapped by auth/${auth.mount}/role/<role>/secret-id; a wrapping token from elsewhere may have been swapped in on the way`,
+    );
   }
-  return { creationPath: info.creation_path, ttl: info.creation_ttl, warnings: await exposure(auth.secretIdFile, 'AppRole secret-id file') };
+  return info;
+}
+
+/** Vault's 400 for a wrapping token: used, or past its TTL. Anything else (Vault down) stays as it is. */
+function usedUp(auth: { mount: string; secretIdFile: string }, err: unknown): unknown {
+  if (!(err instanceof VaultBadRequestError)) return err;
+  return new PermissionDeniedError(
+    `the wrapped secret-id in ${auth.secretIdFile} was already unwrapped or has expired (Vault: ${oneLine(err.errors)})`,
+    `a wrapping token serves once, within its TTL: have a new one delivered (vault write -wrap-ttl=5m -f auth/${auth.mount}/role/<role>/secret-id); if nothing of yours used it, someone else may have`,
+    err,
+  );
+}
+
+/** Whether a wrapping token was made by `auth/<mount>/role/<role>/secret-id`. */
+function madeBySecretIdEndpoint(mount: string, creationPath: string): boolean {
+  const prefix = `auth/${mount.replace(/^\/+|\/+$/g, '')}/role/`;
+  return creationPath.startsWith(prefix) && /^[^/]+\/secret-id$/.test(creationPath.slice(prefix.length));
 }
 
 /**

@@ -76,6 +76,24 @@ describe('AppRole login with a wrapped secret-id', () => {
     expect(again.token.hint).toMatch(/someone else may have/);
   });
 
+  it('an unwrap whose answer is lost on the way is not retried, not blamed on someone else, and the delivery still serves', async () => {
+    const { env, file, configure } = site();
+    const wrapped = (await root('POST', 'auth/approle/role/dashboard/secret-id', {}, '5m')).wrap_info;
+    writeFileSync(file, wrapped.token, { mode: 0o600 });
+    expect((await configure()).code).toBe(0);
+    // The connection carrying the unwrap is cut before Vault answers (a proxy dies, a reset).
+    await fetch(`${vault.addr}/__dev/drop`, { method: 'POST', headers: { 'X-Vault-Token': vault.rootToken }, body: JSON.stringify({ path: 'sys/wrapping/unwrap', count: 1 }) });
+    const lost = await runCli(['self', 'secrets', 'status', '--json'], { env });
+    expect(lost.code).toBe(3);
+    const report = JSON.parse(lost.stdout);
+    expect(report.token.error).toMatch(/unreachable|connection/i);
+    expect(report.token.error).not.toMatch(/already unwrapped/);
+    // Sent once only: the wrapping token was never served, so the next start still logs in.
+    expect((await root('POST', 'sys/wrapping/lookup', { token: wrapped.token })).data.creation_path).toBe('auth/approle/role/dashboard/secret-id');
+    const next = await runCli(['self', 'secrets', 'status', '--json'], { env });
+    expect(JSON.parse(next.stdout).token).toMatchObject({ ok: true, source: 'approle' });
+  });
+
   it('says a plain secret-id where a wrapped one was configured is no wrapping token, and warns of a file others may read', async () => {
     const { file, configure } = site();
     writeFileSync(file, '0b1c7b5e-3c2f-4a8e-9d6b-1f2e3d4c5b6a', { mode: 0o600 });
