@@ -2,7 +2,7 @@ import pg from 'pg';
 import { connectAdmin } from '../db/admin-session.js';
 import { OperationFailedError, PermissionDeniedError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
-import type { EnginePlan, VaultRoleDefinition } from './engine-plan.js';
+import { connectionQuery, type EnginePlan, type VaultRoleDefinition } from './engine-plan.js';
 import { formatVaultDuration } from '../util/duration.js';
 import { quoteIdent } from '../db/identifiers.js';
 import { VaultNotFoundError } from '../vault/errors.js';
@@ -234,6 +234,6 @@ export function keepSiteParameters(wanted: string, current: string | undefined):
   const [, theirs] = split(current);
   for (const [key, value] of theirs) if (!params.has(key)) params.append(key, value);
   // {{username}} and {{password}} live before the `?`; the rest is plain text Vault passes to libpq.
-  const query = [...params].map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%2F/g, '/')}`).join('&');
+  const query = connectionQuery(params);
   return query ? `${base}?${query}` : base;
 }

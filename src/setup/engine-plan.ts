@@ -126,6 +126,14 @@ function seedRevocation(database: string, access: GroupAccess): string[] {
   ];
 }
 
+/**
+ * The query of a connection_url, the one encoding both the plan and a re-apply write: each value
+ * escaped (a `&`, `#` or `?` in a path stays in its parameter), `/` left readable in paths.
+ */
+export function connectionQuery(params: Iterable<[string, string]>): string {
+  return [...params].map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%2F/g, '/')}`).join('&');
+}
+
 export function buildEnginePlan(setup: EngineSetup): EnginePlan {
   validateSetup(setup);
   const t = setup.target;
@@ -149,9 +157,10 @@ export function buildEnginePlan(setup: EngineSetup): EnginePlan {
     sql: setup.style === 'group' ? setup.roles.flatMap((r) => groupRoleSql(r.group, t.database, r.access)) : [],
     connection: {
       plugin_name: 'postgresql-database-plugin',
-      connection_url: `postgresql://{{username}}:{{password}}@${host}:${t.port}/${encodeURIComponent(t.database)}?sslmode=${t.sslmode}${(['sslrootcert', 'sslcert', 'sslkey'] as const)
-        .map((k) => (setup.pluginTls?.[k] === undefined ? '' : `&${k}=${encodeURIComponent(setup.pluginTls[k]).replace(/%2F/g, '/')}`))
-        .join('')}`,
+      connection_url: `postgresql://{{username}}:{{password}}@${host}:${t.port}/${encodeURIComponent(t.database)}?${connectionQuery([
+        ['sslmode', t.sslmode],
+        ...(['sslrootcert', 'sslcert', 'sslkey'] as const).flatMap((k): [string, string][] => (setup.pluginTls?.[k] === undefined ? [] : [[k, setup.pluginTls[k] as string]])),
+      ])}`,
       username: setup.adminUser,
       allowed_roles: setup.roles.map((r) => r.name),
       verify_connection: true,

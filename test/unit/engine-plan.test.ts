@@ -27,6 +27,19 @@ describe('the engine plan', () => {
     expect(defaultPrivilegesProblem(plan.roles['delphi-readonly']?.creation_statements ?? [], plan.roles['delphi-readonly']?.revocation_statements ?? [])).toBeUndefined();
   });
 
+  it("puts the Vault host's TLS files in the connection's URL, each one parameter whatever its path holds; a relative path or a control character is refused", () => {
+    const plan = buildEnginePlan(setup({ pluginTls: { sslrootcert: "/etc/vault/it's a&b#c?d=e%f+g.pem", sslcert: '/etc/vault/c.pem', sslkey: '/etc/vault/c.key' } }));
+    const url = plan.connection.connection_url;
+    const query = new URLSearchParams(url.slice(url.indexOf('?') + 1));
+    expect([...query.keys()]).toEqual(['sslmode', 'sslrootcert', 'sslcert', 'sslkey']);
+    expect(query.get('sslrootcert')).toBe("/etc/vault/it's a&b#c?d=e%f+g.pem");
+    expect(url).toContain('sslcert=/etc/vault/c.pem&sslkey=/etc/vault/c.key');
+    // Printed for a shell, the URL stays one word.
+    expect(renderCommands(plan)).toContain(`connection_url='postgresql://{{username}}:{{password}}@db.example:5432/delphi?sslmode=require&sslrootcert=/etc/vault/it'\\''s%20a%26b%23c%3Fd%3De%25f%2Bg.pem`);
+    expect(() => buildEnginePlan(setup({ pluginTls: { sslrootcert: 'relative/ca.pem' } }))).toThrow(/--vault-sslrootcert "relative\/ca\.pem" is not allowed/);
+    expect(() => buildEnginePlan(setup({ pluginTls: { sslkey: '/etc/a\nb' } }))).toThrow(/--vault-sslkey/);
+  });
+
   it('in seed style keeps the seed\'s grants and adds the revocation that undoes them', () => {
     const plan = buildEnginePlan(setup({ style: 'seed' }));
     const role = plan.roles['delphi-readonly'];
