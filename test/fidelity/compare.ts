@@ -59,7 +59,7 @@ export function compareAnswers(recorded: NormalizedAnswer, replayed: NormalizedA
     const other = b.get(path);
     const key = path.split('.').at(-1)?.replace(/\[\d+\]$/, '') ?? '';
     if (MESSAGE_KEY.test(key)) {
-      if (JSON.stringify(value) !== JSON.stringify(other)) {
+      if (!sameMessages(value, other)) {
         kinds.add('messages');
         details.push(`${path} ${short(value)} → ${short(other)}`);
       }
@@ -86,6 +86,35 @@ export function compareAnswers(recorded: NormalizedAnswer, replayed: NormalizedA
   }
   if (kinds.size === 0) return undefined;
   return { id: recorded.id, kinds: [...kinds], recordedStatus: recorded.status, replayedStatus: replayed.status, detail: details.join('; '), grantsMore };
+}
+
+/** A Go duration quoted in a message: "768h", "767h59m59s", "1m30s". */
+const QUOTED_DURATION = /"((?:\d+h)?(?:\d+m)?(?:\d+s)?)"/g;
+
+/**
+ * Messages are the same text; a duration quoted in one may drift by TTL_SLACK seconds, as a TTL
+ * field may: a cap computed from the token's age ("effective max_ttl of 768h") reads
+ * 767h59m59s when a second boundary falls between the token's creation and its renewal.
+ */
+function sameMessages(a: unknown, b: unknown): boolean {
+  const textA = JSON.stringify(a) ?? '';
+  const textB = JSON.stringify(b) ?? '';
+  if (textA === textB) return true;
+  const durationsA: number[] = [];
+  const durationsB: number[] = [];
+  const shape = (text: string, into: number[]) =>
+    text.replace(/\\"/g, '"').replace(QUOTED_DURATION, (whole, d: string) => {
+      if (d === '') return whole;
+      into.push(goDurationSeconds(d));
+      return '"<duration>"';
+    });
+  if (shape(textA, durationsA) !== shape(textB, durationsB)) return false;
+  return durationsA.every((d, i) => Math.abs(d - (durationsB[i] ?? Number.NaN)) <= TTL_SLACK);
+}
+
+function goDurationSeconds(d: string): number {
+  const part = (unit: string) => Number(new RegExp(`(\\d+)${unit}`).exec(d)?.[1] ?? 0);
+  return part('h') * 3600 + part('m') * 60 + part('s');
 }
 
 /**

@@ -14,6 +14,13 @@ describe('comparing a replayed answer with the recorded one', () => {
     expect(compareAnswers(answer(200, auth({})), answer(200, auth({ lease_duration: 3598 })))).toBeUndefined();
   });
 
+  it('lets a duration quoted in a warning drift as a TTL may, and no further', () => {
+    const capped = (d: string) => answer(200, { ...auth({}), warnings: [`TTL of "9999h" exceeded the effective max_ttl of "${d}"; TTL value is capped accordingly`] });
+    expect(compareAnswers(capped('768h'), capped('767h59m59s'))).toBeUndefined();
+    expect(compareAnswers(capped('768h'), capped('767h59m30s'))?.kinds).toEqual(['messages']);
+    expect(compareAnswers(capped('768h'), answer(200, { ...auth({}), warnings: ['TTL of "9999h" exceeded the max_ttl of "768h"'] }))?.kinds).toEqual(['messages']);
+  });
+
   it.each([
     ['success where OpenBao refuses', answer(403, { errors: ['permission denied'] }), answer(200, auth({}))],
     ['a policy OpenBao does not grant', answer(200, auth({})), answer(200, auth({ policies: ['default', 'admin'] }))],
