@@ -1,3 +1,4 @@
+import type { TargetSessionAttrs } from '../config/constants.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { onLastResort } from './last-resort.js';
 import type { Config, LogLevel } from '../config/schema.js';
@@ -30,6 +31,8 @@ export interface DatabaseRequest {
   /** Another configuration and environment than the command's own (the dashboard's sandbox). */
   config?: Config;
   env?: NodeJS.ProcessEnv;
+  /** Which of several hosts the pool's sessions go to (the dashboard's --read-from). */
+  want?: TargetSessionAttrs | undefined;
 }
 
 /**
@@ -131,6 +134,7 @@ export function createContext(io: IO, globals: GlobalOptions, deps: ContextDeps 
           sources: request.sources,
           role: request.role,
           command: request.command,
+          want: request.want,
           log: logger,
           warn: context.warn,
           clock: context.clock,

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import { cleanUpOnce } from './last-resort.js';
 import { importEsm } from '../util/import-esm.js';
 import { UsageError } from '../errors.js';
+import { READ_FROM, type ReadFrom, type TargetSessionAttrs } from '../config/constants.js';
 import { durationOption, MAX_WAIT_SECONDS, sandboxTtls } from './duration-option.js';
 import { unlessInterrupted } from './interrupt.js';
 import { writeJson } from './output.js';
@@ -22,8 +23,13 @@ export default defineCommand({
     ttl: { flags: '--ttl <duration>', description: 'with --sandbox: role TTL', default: '60s' },
     maxTtl: { flags: '--max-ttl <duration>', description: 'with --sandbox: role max TTL', default: '5m' },
     metricsListen: METRICS_OPTION,
+    readFrom: {
+      flags: '--read-from <where>',
+      description: 'with several database hosts: read from the primary, a standby (only), or any; default: a standby when one is up, else the primary',
+      choices: READ_FROM,
+    },
   },
-  examples: ['eos delphi dashboard', 'eos delphi dashboard --once', 'eos delphi dashboard --sandbox --ttl 30s --max-ttl 2m'],
+  examples: ['eos delphi dashboard --once', 'eos delphi dashboard --read-from primary', 'eos delphi dashboard --sandbox --ttl 30s --max-ttl 2m'],
   ownsSignals: true,
   async run(options, context) {
     const { io } = context;
@@ -74,7 +80,7 @@ export default defineCommand({
         sandboxed = await sandboxConfig(sandbox);
       }
 
-      const db = await unlessStopped(context.database({ sources, command: 'delphi dashboard', ...sandboxed }));
+      const db = await unlessStopped(context.database({ sources, command: 'delphi dashboard', want: readFromAttrs(options.readFrom as ReadFrom | undefined), ...sandboxed }));
       if (options.metricsListen) {
         metrics = await startMetrics(options.metricsListen, context, { holdsCredentials: true });
         const effective = sandboxed?.config ?? context.config().config;
@@ -112,3 +118,11 @@ export default defineCommand({
     }
   },
 });
+
+/**
+ * --read-from as libpq's target_session_attrs. Without it the dashboard takes a standby when
+ * one is up (its reads are the first load to move off the primary), else the primary.
+ */
+function readFromAttrs(readFrom: ReadFrom | undefined): TargetSessionAttrs {
+  return readFrom === 'primary' ? 'primary' : readFrom === 'standby' ? 'standby' : readFrom === 'any' ? 'any' : 'prefer-standby';
+}

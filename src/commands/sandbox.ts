@@ -33,10 +33,11 @@ export default defineCommand({
     alerts: { flags: '--alerts <n>', description: 'sample alerts to load', default: '5000' },
     tls: { flags: '--tls', description: 'TLS everywhere, as in production (the default): a throwaway CA signs the HTTPS dev server and a TLS-only PostgreSQL' },
     plain: { flags: '--plain', description: 'plain HTTP and a PostgreSQL without TLS instead' },
+    standby: { flags: '--standby', description: 'a streaming hot standby beside PostgreSQL (both hosts configured); SIGUSR1 fails over: stops the primary, promotes the standby' },
     json: { ...JSON_OPTION, description: 'print the settings as JSON instead of export lines' },
     metricsListen: METRICS_OPTION,
   },
-  examples: ['eos sandbox --simulate', 'eos sandbox --ttl 10s --max-ttl 30s --alerts 0 --json', 'eos sandbox --plain'],
+  examples: ['eos sandbox --simulate', 'eos sandbox --ttl 10s --max-ttl 30s --alerts 0 --json', 'eos sandbox --standby --simulate'],
   ownsSignals: true,
   async run(options, context) {
     const { io } = context;
@@ -51,7 +52,7 @@ export default defineCommand({
     // Before PostgreSQL starts and loads alerts: a busy port is found in a moment, not after a minute.
     if (port !== undefined) await assertPortFree(port);
 
-    const { startSandbox, startSimulation } = await import('../sandbox/sandbox.js');
+    const { startSandbox, startSimulation, SANDBOX_DATABASE } = await import('../sandbox/sandbox.js');
     const started = Date.now();
     const progress = (line: string) => io.stderr.write(`${line}\n`);
     // A signal means: stop, and remove whatever was started.
@@ -59,7 +60,7 @@ export default defineCommand({
     // Process metrics and the dev server's Vault traffic; healthy while the sandbox runs.
     const metrics = options.metricsListen ? await startMetrics(options.metricsListen, context) : undefined;
     try {
-      const sandbox = await startSandbox({ vaultPort: port, ttl, maxTtl, sampleAlerts: alerts, progress, signal: interrupt.signal, tls: !options.plain }).catch((err: unknown) => {
+      const sandbox = await startSandbox({ vaultPort: port, ttl, maxTtl, sampleAlerts: alerts, progress, signal: interrupt.signal, tls: !options.plain, standby: options.standby === true }).catch((err: unknown) => {
         if (interrupt.received) return undefined;
         throw err;
       });
@@ -93,6 +94,7 @@ export default defineCommand({
           EOS_JWT_FILE: sandbox.jwt.file,
           EOS_JWT_ROLE: sandbox.jwt.readerRole,
           EOS_SANDBOX_PG_URL: sandbox.adminUrl,
+          ...(sandbox.standby ? { EOS_SANDBOX_STANDBY_PG_URL: sandbox.standby.adminUrl(SANDBOX_DATABASE) } : {}),
         };
         if (options.json) writeJson(io, exports);
         else for (const [name, value] of Object.entries(exports)) io.stdout.write(`export ${name}=${shellQuote(value)}\n`);
@@ -100,10 +102,25 @@ export default defineCommand({
           `sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Vault-API dev server (a test double, not Vault) at ${sandbox.vaultAddr}, ` +
             `PostgreSQL on port ${sandbox.postgres.port}${sandbox.caFile ? ' (TLS only)' : ''}; role TTL ${ttl} s, max ${maxTtl} s. ` +
             (sandbox.caFile ? `Both verify against the throwaway CA ${sandbox.caFile}. ` : '') +
+            (sandbox.standby ? `A streaming standby listens on port ${sandbox.standby.port}; fail over with: kill -USR1 ${process.pid}. ` : '') +
             'The token and URL above are throwaway sandbox secrets. Press Ctrl-C to stop and remove everything.',
         );
+        // The failover drill, on demand: fence the primary (stop it), then promote the standby.
+        const failover = () => {
+          const standby = sandbox.standby;
+          if (!standby) return;
+          progress('SIGUSR1: stopping the primary (fencing), promoting the standby…');
+          void (async () => {
+            const t = Date.now();
+            await sandbox.postgres.stop();
+            await standby.promote();
+            progress(`failed over in ${Date.now() - t} ms: port ${standby.port} is the primary now (eos and the engine find it by themselves)`);
+          })().catch((err: unknown) => progress(`failover failed: ${(err as Error).message}`));
+        };
+        if (sandbox.standby) process.on('SIGUSR1', failover);
 
         const signal = await interrupt.next;
+        process.removeListener('SIGUSR1', failover);
         progress(`${signal}: revoking leases, stopping PostgreSQL, removing files…`);
         await cleanUp();
         progress('sandbox removed');

@@ -1,3 +1,4 @@
+import { describeHosts } from '../db/hosts.js';
 import type { DbTarget } from '../db/target.js';
 import type { CommandContext } from './context.js';
 import { writeJson } from './output.js';
@@ -38,7 +39,7 @@ export default defineCommand({
       },
       kv: config.kv,
       database: config.database,
-      target: { host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, sslrootcert: target.sslrootcert ?? null, sslcert: target.sslcert ?? null, sslkey: target.sslkey ?? null, origins: target.origins, kvRead: target.kvRead },
+      target: { host: target.host, port: target.port, hosts: target.hosts, targetSessionAttrs: target.targetSessionAttrs, database: target.database, sslmode: target.sslmode, sslrootcert: target.sslrootcert ?? null, sslcert: target.sslcert ?? null, sslkey: target.sslkey ?? null, origins: target.origins, kvRead: target.kvRead },
       engine: config.engine,
       credentials: config.credentials,
       log: { file: resolveLogFile(logTarget), level: resolveLogLevel(logTarget) },
@@ -67,7 +68,7 @@ export default defineCommand({
       ['kv mount', config.kv.mount],
       [
         'database',
-        `${target.host}:${target.port}/${target.database} sslmode=${target.sslmode}${(['sslrootcert', 'sslcert', 'sslkey'] as const).map((k) => (target[k] ? ` ${k}=${target[k]}` : '')).join('')} ` +
+        `${describeHosts(target.hosts)}/${target.database} sslmode=${target.sslmode}${target.hosts.length > 1 ? ` target_session_attrs=${target.targetSessionAttrs}` : ''}${(['sslrootcert', 'sslcert', 'sslkey'] as const).map((k) => (target[k] ? ` ${k}=${target[k]}` : '')).join('')} ` +
           `(host from ${t.host}, port from ${t.port}, name from ${t.database}, sslmode from ${t.sslmode}${target.kvRead ? '' : `; Vault KV not read: ${target.kvWhy}`})`,
       ],
       ['engine', `${config.engine.mount}/creds/${config.engine.role} (worker ${config.engine.workerRole}, connection ${config.engine.connection})`],

@@ -1,7 +1,8 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { checkKeyFileMode, readTlsFile } from '../db/credentials.js';
 import { holdsPemCertificate } from '../util/pem.js';
-import { SSL_MODES, type SslMode } from '../config/constants.js';
+import { SSL_MODES, TARGET_SESSION_ATTRS, type SslMode, type TargetSessionAttrs } from '../config/constants.js';
+import { describeHosts, formatHostList, isTargetSessionAttrs, parseHostList, type HostPort } from '../db/hosts.js';
 import { importEsm } from '../util/import-esm.js';
 import { checkTlsFilePath, isValidDatabaseName, isValidHost } from '../db/target.js';
 import { quoted, UsageError } from '../errors.js';
@@ -17,8 +18,9 @@ export default defineCommand({
   path: ['self', 'secrets', 'set', 'delphi-db-config'],
   description: 'host, port, database and sslmode of the Delphi database, in Vault KV and the local config',
   options: {
-    host: { flags: '--host <host>', description: 'database host name or IP address (default: $DELPHI_DB_HOST)' },
-    port: { flags: '--port <port>', description: 'database port (default: $DELPHI_DB_PORT)' },
+    host: { flags: '--host <host>', description: 'database host name or IP address, or a primary and its standbys: a,b (default: $DELPHI_DB_HOST)' },
+    port: { flags: '--port <port>', description: 'database port, or one per host: 5432,5433 (default: $DELPHI_DB_PORT)' },
+    targetSessionAttrs: { flags: '--target-session-attrs <attrs>', description: "which host a session wants when several are listed (libpq's; default read-write)", choices: TARGET_SESSION_ATTRS },
     database: { flags: '--database <name>', description: 'database name (default: $DELPHI_DB_NAME)' },
     sslmode: { flags: '--sslmode <mode>', description: 'TLS mode (default: $DELPHI_DB_SSLMODE)', choices: SSL_MODES },
     sslrootcert: { flags: '--sslrootcert <file>', description: "the CA file that signed PostgreSQL's certificate, for verify-ca/verify-full (a path on the hosts that run eos)" },
@@ -31,6 +33,7 @@ export default defineCommand({
   examples: [
     'eos self secrets set delphi-db-config',
     'eos self secrets set delphi-db-config --yes --host 10.0.0.5 --port 5432 --database delphi --sslmode verify-full',
+    'eos self secrets set delphi-db-config --yes --host db1.example,db2.example --port 5432 --database delphi --sslmode verify-full --target-session-attrs read-write',
   ],
   async run(options, context) {
     const [{ writeConfigFile }, { writeEosFields }] = await Promise.all([import('../config/write.js'), import('../vault/kv.js')]);
@@ -45,6 +48,7 @@ export default defineCommand({
       port: options.port ?? env('DELPHI_DB_PORT') ?? (current.port === undefined ? undefined : String(current.port)),
       database: options.database ?? env('DELPHI_DB_NAME') ?? current.name,
       sslmode: options.sslmode ?? env('DELPHI_DB_SSLMODE') ?? current.sslmode,
+      targetSessionAttrs: options.targetSessionAttrs ?? env('DELPHI_DB_TARGET_SESSION_ATTRS') ?? current.targetSessionAttrs,
     };
     if (interactive) {
       const { input, select } = await importEsm('./prompts.js', () => import('@inquirer/prompts'));
@@ -54,11 +58,12 @@ export default defineCommand({
         port: options.port ?? (await input({ message: 'Port', default: current.port ?? '5432' }, ctx)).trim(),
         database: options.database ?? (await input({ message: 'Database name', default: current.database ?? 'delphi' }, ctx)).trim(),
         sslmode: options.sslmode ?? (await select({ message: 'sslmode', default: current.sslmode ?? 'verify-full', choices: SSL_MODES.map((m) => ({ name: m, value: m })) }, ctx)),
+        targetSessionAttrs: current.targetSessionAttrs,
       }));
     }
     const missing = (['host', 'port', 'database', 'sslmode'] as const).find((k) => raw[k] === undefined);
     if (missing) throw new UsageError(`no terminal to ask for the database ${missing}: pass --${missing}`, 'e.g. --host 10.0.0.5 --port 5432 --database delphi --sslmode require');
-    const values = validateDbConfig(raw as { host: string; port: string; database: string; sslmode: string });
+    const values = validateDbConfig(raw as { host: string; port: string; database: string; sslmode: string; targetSessionAttrs?: string });
     if (values.sslmode === 'disable') io.stderr.write('warning: sslmode=disable: credentials and data cross the network unencrypted\n');
     // Each TLS file from its flag, else its DELPHI_DB_* variable, else the stored one; `--sslrootcert ''`
     // (and the others) forgets a stored path (in KV as an empty value, which reads as none).
@@ -93,39 +98,51 @@ export default defineCommand({
         port: String(values.port),
         database: values.database,
         sslmode: values.sslmode,
+        // Always written: a site back to one host must not keep a stale list's setting.
+        target_session_attrs: values.targetSessionAttrs ?? '',
         ...files,
         ...Object.fromEntries(forgotten.map((key) => [key, ''])),
       });
-      stored = `Vault ${config.kv.mount}/delphi/config/{${['host', 'port', 'database', 'sslmode', ...Object.keys(files)].join(',')}} and the local config`;
+      stored = `Vault ${config.kv.mount}/delphi/config/{${['host', 'port', 'database', 'sslmode', ...(values.targetSessionAttrs ? ['target_session_attrs'] : []), ...Object.keys(files)].join(',')}} and the local config`;
     }
-    const { sslrootcert: _root, sslcert: _cert, sslkey: _key, ...kept } = file.database ?? {};
-    await writeConfigFile(location.path, { ...file, database: { ...kept, host: values.host, port: values.port, name: values.database, sslmode: values.sslmode, ...files } });
+    const { sslrootcert: _root, sslcert: _cert, sslkey: _key, targetSessionAttrs: _attrs, ...kept } = file.database ?? {};
+    const attrs = values.targetSessionAttrs ? { targetSessionAttrs: values.targetSessionAttrs } : {};
+    await writeConfigFile(location.path, { ...file, database: { ...kept, host: values.host, port: values.port, name: values.database, sslmode: values.sslmode, ...attrs, ...files } });
     (await context.logger()).info({ ...values, local: Boolean(options.local) }, 'database configuration saved');
-    if (options.json) writeJson(io, { ...values, storedIn: options.local ? ['local'] : ['vault', 'local'], file: location.path });
-    else io.stdout.write(`saved ${values.host}:${values.port}/${values.database} (sslmode=${values.sslmode}) to ${stored} (${location.path})\n`);
+    if (options.json) writeJson(io, { host: values.host, port: (values.hosts[0] as HostPort).port, hosts: values.hosts, database: values.database, sslmode: values.sslmode, ...(values.targetSessionAttrs ? { targetSessionAttrs: values.targetSessionAttrs } : {}), storedIn: options.local ? ['local'] : ['vault', 'local'], file: location.path });
+    else io.stdout.write(`saved ${describeHosts(values.hosts)}/${values.database} (sslmode=${values.sslmode}${values.targetSessionAttrs ? `, target_session_attrs=${values.targetSessionAttrs}` : ''}) to ${stored} (${location.path})\n`);
     return 0;
   },
 });
 
 interface DbConfigValues {
+  /** As stored: one host, or libpq's list `a,b`; the port, or one per host `5432,5433`. */
   host: string;
-  port: number;
+  port: number | string;
+  hosts: HostPort[];
   database: string;
   sslmode: SslMode;
+  targetSessionAttrs?: TargetSessionAttrs;
 }
 
 /** Validates what the user gave; every problem is one line naming the flag. */
-function validateDbConfig(raw: { host: string; port: string; database: string; sslmode: string }): DbConfigValues {
-  if (!isValidHost(raw.host)) {
-    throw new UsageError(`--host ${quoted(raw.host)} is not a host name or an IP address`, 'e.g. db.example.com, 10.0.0.5 or 100.88.69.11');
-  }
-  const port = Number(raw.port);
-  if (!/^\d+$/.test(raw.port) || port < 1 || port > 65535) throw new UsageError(`--port ${quoted(raw.port)} is not a port number`, 'use 1–65535 (PostgreSQL listens on 5432 by default)');
+function validateDbConfig(raw: { host: string; port: string; database: string; sslmode: string; targetSessionAttrs?: string | undefined }): DbConfigValues {
+  const hosts = parseHostList(raw.host, raw.port, isValidHost, { host: '--host', port: '--port' });
   if (!isValidDatabaseName(raw.database)) throw new UsageError(`--database ${quoted(raw.database)} is not a database name`, 'letters, digits, "_", "$" and "-", starting with a letter or "_"');
   if (!(SSL_MODES as readonly string[]).includes(raw.sslmode)) throw new UsageError(`--sslmode ${quoted(raw.sslmode)} is not an sslmode`, `use one of ${SSL_MODES.join(', ')}`);
-  return { host: raw.host, port, database: raw.database, sslmode: raw.sslmode as SslMode };
+  if (raw.targetSessionAttrs !== undefined && !isTargetSessionAttrs(raw.targetSessionAttrs)) {
+    throw new UsageError(`--target-session-attrs ${quoted(raw.targetSessionAttrs)} is not valid`, `use one of ${TARGET_SESSION_ATTRS.join(', ')}`);
+  }
+  const listed = formatHostList(hosts);
+  return {
+    host: listed.host,
+    port: hosts.length > 1 && listed.port.includes(',') ? listed.port : (hosts[0] as HostPort).port,
+    hosts,
+    database: raw.database,
+    sslmode: raw.sslmode as SslMode,
+    ...(raw.targetSessionAttrs ? { targetSessionAttrs: raw.targetSessionAttrs as TargetSessionAttrs } : {}),
+  };
 }
-
 
 type TlsFileKey = 'sslrootcert' | 'sslcert' | 'sslkey';
 

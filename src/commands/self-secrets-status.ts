@@ -1,3 +1,4 @@
+import { describeHosts } from '../db/hosts.js';
 import { writeJson } from './output.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
 
@@ -30,7 +31,11 @@ export default defineCommand({
     line('engine', !engine.checked ? notChecked : engine.error ? `✗ ${engine.error}` : `${known(engine.mounted, 'mounted', 'not mounted')}; role ${known(engine.role, 'present', 'missing')}; connection ${known(engine.connection, 'present', 'missing')}`);
     for (const missing of engine.missing ?? []) line('capability', `✗ ${missing}`);
     if (report.databaseError) line('database', `✗ ${report.databaseError}`);
-    if (report.database) line('database', `${report.database.host}:${report.database.port}/${report.database.database} sslmode=${report.database.sslmode} (host from ${report.database.origins.host})`);
+    if (report.database) {
+      const d = report.database;
+      const several = d.hosts.length > 1 ? ` target_session_attrs=${d.targetSessionAttrs} (${d.hosts.length} hosts: which is the primary is asked at each connection)` : '';
+      line('database', `${describeHosts(d.hosts)}/${d.database} sslmode=${d.sslmode}${several} (host from ${d.origins.host})`);
+    }
     for (const s of report.sources) line(`source ${s.source}`, `${s.available ? '✓' : '✗'} ${s.reason}`);
     line('would use', report.wouldUse ?? 'nothing: no allowed source can serve');
     if (report.leases.length === 0) line('leases', 'no running eos process holds a lease');

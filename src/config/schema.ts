@@ -6,7 +6,7 @@ import { isVaultName, isVaultPathOfNames } from './vault-names.js';
 // (~5 ms of every command's start-up). Set here, the module every command loads first.
 z.config({ jitless: true });
 import { parseDurationSeconds } from '../util/duration.js';
-import { CREDENTIAL_SOURCES, LOG_LEVELS, SSL_MODES } from './constants.js';
+import { CREDENTIAL_SOURCES, LOG_LEVELS, SSL_MODES, TARGET_SESSION_ATTRS } from './constants.js';
 
 /**
  * The one configuration file (docs/design.md §3). Objects are strict: a misspelt key is an error
@@ -79,8 +79,11 @@ const vault = z.strictObject({
 
 const database = z.strictObject({
   host: z.optional(nonEmpty),
-  port: z.optional(z.int().check(z.minimum(1), z.maximum(65535))),
+  /** A host, or libpq's list of hosts (`a,b`): a primary and its standbys. */
+  port: z.optional(z.union([z.int().check(z.minimum(1), z.maximum(65535)), z.string().check(z.regex(/^\d{1,5}(,\d{1,5})+$/, 'must be a port number, or a list of ports as a string ("5432,5433")'))])),
   name: z.optional(nonEmpty),
+  /** libpq's target_session_attrs for a list of hosts (default read-write when there are several). */
+  targetSessionAttrs: z.optional(z.enum(TARGET_SESSION_ATTRS)),
   sslmode: z.optional(z.enum(SSL_MODES)),
   /** The CA file that signed PostgreSQL's certificate, as libpq's sslrootcert. */
   sslrootcert: z.optional(nonEmpty),
@@ -89,6 +92,8 @@ const database = z.strictObject({
   sslkey: z.optional(nonEmpty),
   /** How long reads are retried while PostgreSQL restarts or fails over (default 15s). */
   retryWindow: z.optional(duration),
+  /** How long a standby's refusal of a freshly issued login is waited out as replication lag (default 10s). */
+  replayWait: z.optional(duration),
 });
 
 const engine = z.strictObject({

@@ -36,6 +36,8 @@ export interface Database {
 
 export interface OpenDatabaseOptions extends ChainOptions {
   pool?: RotatingPoolOptions['pool'];
+  /** Which of several hosts the pool's sessions go to, over the target's target_session_attrs. */
+  want?: RotatingPoolOptions['want'];
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
@@ -59,7 +61,12 @@ export async function openKeptDatabase(options: OpenDatabaseOptions): Promise<{ 
   });
   const window = options.config.database.retryWindow;
   const retryWindowMs = window === undefined ? undefined : (parseDurationSeconds(window) ?? 0) * 1000;
-  const pool = new RotatingPool({ credentials: held.credentials, guard: held.keeper, log: options.log, pool: options.pool, retryWindowMs, clock: options.clock });
+  const replay = options.config.database.replayWait;
+  const replayWaitMs = replay === undefined ? undefined : (parseDurationSeconds(replay) ?? 0) * 1000;
+  const pool = new RotatingPool({ credentials: held.credentials, guard: held.keeper, log: options.log, pool: options.pool, retryWindowMs, replayWaitMs, want: options.want, clock: options.clock });
+  // Several hosts: find the one that fits before the first query. If none answers now, the first
+  // query meets the failure and the pool's retries look again.
+  if ((held.credentials.hosts?.length ?? 0) > 1) await pool.relocate().catch((err: unknown) => options.log?.warn({ err: (err as Error).message }, 'no database host fits yet'));
   const database: Database = {
     pool,
     watch: held.watch,

@@ -6,7 +6,8 @@ import type { Clock } from '../util/clock.js';
 import type { VaultClient } from '../vault/client.js';
 import { readEosFields } from '../vault/kv.js';
 import { dbCredentials, type DbCredentials } from '../db/credentials.js';
-import { tlsFilesOf, type DbTarget } from '../db/target.js';
+import { isValidHost, placeOf, type DbTarget } from '../db/target.js';
+import { parseHostList } from '../db/hosts.js';
 import { isLoopbackHost } from '../util/loopback.js';
 import { settleTls } from '../db/tls-offer.js';
 import { explainDenied } from '../vault/auth.js';
@@ -51,11 +52,7 @@ export function dynamicSource(ctx: SourceContext): CredentialSource {
         throw new SourceUnavailable(`${path} returned no username/password (eos needs a role with credential_type=password, the default)`);
       }
       return dbCredentials({
-        host: target.host,
-        port: target.port,
-        database: target.database,
-        sslmode: target.sslmode,
-        ...tlsFilesOf(target),
+        ...placeOf(target),
         user: response.data.username,
         password: response.data.password,
         source: 'dynamic',
@@ -76,12 +73,12 @@ export function kvSource(ctx: SourceContext): CredentialSource {
       });
       if (!fields.username || !fields.password) throw new SourceUnavailable(`no username/password at ${base}/{username,password}`);
       const target = await ctx.target();
+      // The static secret may name its own server (or servers); the target's otherwise.
+      const own = fields.host ? parseHostList(fields.host, fields.port ?? target.port, isValidHost, { host: `${base}/host`, port: `${base}/port` }) : undefined;
       return dbCredentials({
-        host: fields.host ?? target.host,
-        port: fields.port ? Number(fields.port) : target.port,
+        ...placeOf(target),
+        ...(own ? { host: own[0]?.host as string, port: own[0]?.port as number, hosts: own.length > 1 ? own : undefined } : fields.port ? { port: Number(fields.port) } : {}),
         database: fields.name ?? target.database,
-        sslmode: target.sslmode,
-        ...tlsFilesOf(target),
         user: fields.username,
         password: fields.password,
         source: 'kv',
@@ -118,7 +115,7 @@ export function envSource(ctx: SourceContext): CredentialSource {
       const { DELPHI_DB_USER: user, DELPHI_DB_PASSWORD: password } = ctx.env;
       if (!user || !password) throw new SourceUnavailable('neither PG_DSN nor DELPHI_DB_USER and DELPHI_DB_PASSWORD are set');
       const target = await ctx.target();
-      return dbCredentials({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, ...tlsFilesOf(target), user, password, source: 'env' });
+      return dbCredentials({ ...placeOf(target), user, password, source: 'env' });
     },
   };
 }
@@ -161,7 +158,7 @@ export function defaultsSource(ctx: SourceContext): CredentialSource {
         throw new SourceUnavailable(`the built-in development credentials are only tried on this machine's PostgreSQL; the target is ${target.host}:${target.port}`);
       }
       ctx.warn(`USING THE BUILT-IN DEVELOPMENT CREDENTIALS ${DEFAULT_USER}/${DEFAULT_USER} on ${target.host}:${target.port} (source defaults): no other source could serve; never use them in production, restrict credentials.sources to fail closed`);
-      return dbCredentials({ host: target.host, port: target.port, database: target.database, sslmode: target.sslmode, ...tlsFilesOf(target), user: DEFAULT_USER, password: DEFAULT_USER, source: 'defaults' });
+      return dbCredentials({ ...placeOf(target), user: DEFAULT_USER, password: DEFAULT_USER, source: 'defaults' });
     },
   };
 }

@@ -3,6 +3,8 @@ import { createSecureContext } from 'node:tls';
 import { UsageError } from '../errors.js';
 import type pg from 'pg';
 import type { CredentialSourceName, SslMode } from '../config/schema.js';
+import type { TargetSessionAttrs } from '../config/constants.js';
+import { hostAddress, type HostPort } from './hosts.js';
 
 /** A lease behind dynamic credentials. */
 export interface LeaseRef {
@@ -16,8 +18,13 @@ export interface LeaseRef {
 
 /** What every credential source returns. */
 export interface DbCredentials {
+  /** The host sessions go to now: the only one, or the one of `hosts` found to fit (db/host-locator.ts). */
   host: string;
   port: number;
+  /** Every host of the target when it lists several (a primary and its standbys). */
+  hosts?: HostPort[] | undefined;
+  /** Which of `hosts` a session wants (libpq's target_session_attrs). */
+  targetSessionAttrs?: TargetSessionAttrs | undefined;
   database: string;
   user: string;
   password: string;
@@ -147,7 +154,10 @@ function readRootCert(file: string): Buffer {
 export function toDsn(c: DbCredentials): string {
   const enc = encodeURIComponent;
   const files = (['sslrootcert', 'sslcert', 'sslkey'] as const).map((k) => (c[k] ? `&${k}=${enc(c[k])}` : '')).join('');
-  return `postgresql://${enc(c.user)}:${enc(c.password)}@${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}/${enc(c.database)}?sslmode=${c.sslmode}${files}`;
+  // Several hosts: libpq's multi-host URL, with the target_session_attrs that picks among them.
+  const hosts = c.hosts && c.hosts.length > 1 ? c.hosts : [{ host: c.host, port: c.port }];
+  const attrs = hosts.length > 1 && c.targetSessionAttrs ? `&target_session_attrs=${c.targetSessionAttrs}` : '';
+  return `postgresql://${enc(c.user)}:${enc(c.password)}@${hosts.map(hostAddress).join(',')}/${enc(c.database)}?sslmode=${c.sslmode}${attrs}${files}`;
 }
 
 /** For logs and status: who and where, never the password. */

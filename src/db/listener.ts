@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { quoteIdent } from './identifiers.js';
 import { backoffDelay, LISTEN_BACKOFF } from '../util/backoff.js';
 import { systemClock, type Clock, type Timer } from '../util/clock.js';
-import { toPgConfig } from './credentials.js';
+import { connectToTarget, hostsOf } from './host-locator.js';
 import type { RotatingPool } from './rotating-pool.js';
 
 /**
@@ -51,14 +51,26 @@ export class PipelineListener extends EventEmitter {
 
   private async connect(reason: string): Promise<void> {
     if (this.stopped) return;
-    const client = new pg.Client({ ...toPgConfig(this.pool.credentials), application_name: 'eos-listen' });
+    // LISTEN is refused on a standby: with several hosts, the listener's session is on the
+    // primary even when the pool reads from a standby (and follows it when it moves).
+    const credentials = this.pool.credentials;
+    let client: pg.Client;
+    try {
+      ({ client } = await connectToTarget(credentials, { want: hostsOf(credentials).length > 1 ? 'primary' : 'any', application: 'eos-listen', log: this.options.log }));
+    } catch (err) {
+      this.retry(err);
+      return;
+    }
     client.on('notification', (n) => this.emit('notification', n));
     try {
-      await client.connect();
       for (const channel of this.channels) await client.query(`LISTEN ${quoteIdent(channel)}`);
     } catch (err) {
       await client.end().catch(() => undefined);
       this.retry(err);
+      return;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
       return;
     }
     const previous = this.client;
@@ -74,7 +86,7 @@ export class PipelineListener extends EventEmitter {
     client.on('end', () => lost());
     await previous?.end().catch(() => undefined);
     this.options.log?.info({ channels: this.channels.length, reason }, 'listening for pipeline notifications');
-    this.emit('subscribed', { reason, generation: this.pool.generation });
+    this.emit('subscribed', { reason, generation: this.pool.generation, host: `${client.host}:${client.port}` });
   }
 
   private retry(err: unknown): void {

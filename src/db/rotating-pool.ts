@@ -6,6 +6,9 @@ import { redactString } from '../redact.js';
 import { backoffDelay, QUERY_BACKOFF } from '../util/backoff.js';
 import { sleep, systemClock, type Clock, type Timer } from '../util/clock.js';
 import { describeCredentials, toPgConfig, type DbCredentials } from './credentials.js';
+import type { TargetSessionAttrs } from '../config/constants.js';
+import { connectToTarget, hostsOf } from './host-locator.js';
+import { hostAddress } from './hosts.js';
 
 /**
  * A pg.Pool façade whose credentials change under it without a failed query (docs/design.md §6). On a
@@ -31,11 +34,18 @@ const DEFAULT_POOL_SIZE = 10;
 /** How long reads are retried through a restart or failover, unless configured otherwise. */
 export const DEFAULT_RETRY_WINDOW_MS = 15_000;
 
-type FailureKind = 'credentials' | 'session-ended' | 'unreachable' | 'pool-ended' | 'other';
+/**
+ * The server is read-only: a demoted primary, or a standby, refusing a write. The statement did
+ * not run, so it may go to the host that now accepts writes — a write included.
+ */
+const READ_ONLY_SERVER = '25006';
+
+type FailureKind = 'credentials' | 'session-ended' | 'unreachable' | 'read-only' | 'pool-ended' | 'other';
 
 function failureKind(err: unknown): FailureKind {
   const code = (err as { code?: string }).code ?? '';
   if (CREDENTIAL_ERRORS.has(code)) return 'credentials';
+  if (code === READ_ONLY_SERVER) return 'read-only';
   if (SESSION_ENDED.has(code)) return 'session-ended';
   if (UNREACHABLE.has(code) || /timeout exceeded when trying to connect/i.test(errorMessage(err))) return 'unreachable';
   if (isPoolEnded(err)) return 'pool-ended';
@@ -52,9 +62,13 @@ export interface PoolStats {
   idle: number;
   waiting: number;
   retried: number;
-  /** Queries answered, and queries that failed after every retry. */
-  queries: { ok: number; failed: number };
+  /** Queries answered, queries that failed after every retry, and writes whose fate is unknown. */
+  queries: { ok: number; failed: number; inDoubt: number };
   lastError: string | null;
+  /** The host the pool's sessions go to, whether it is a standby, and how often it moved. */
+  host: string;
+  standby: boolean;
+  hostMoves: number;
 }
 
 /**
@@ -85,6 +99,28 @@ export interface RotatingPoolOptions {
   clock?: Clock;
   /** Spreads the retries' waits. */
   random?: () => number;
+  /**
+   * Which of several hosts the sessions go to (libpq's target_session_attrs), over the
+   * credentials' own: the dashboard reads from a standby with `prefer-standby`.
+   */
+  want?: TargetSessionAttrs | undefined;
+  /** How long a standby's refusal of a freshly issued login is waited out (db/host-locator.ts). */
+  replayWaitMs?: number | undefined;
+}
+
+/**
+ * A write was sent and the session ended before PostgreSQL answered (a primary dying, a
+ * failover): it may or may not have committed. Sending it again could apply it twice, so eos
+ * does not; the caller decides (an idempotent write with a unique key can be checked and resent).
+ */
+export class WriteInDoubtError extends EosError {
+  constructor(where: string, cause: unknown) {
+    super(`a write was sent to ${where} and the session ended before an answer: it may or may not have committed (not retried)`, {
+      exitCode: ExitCode.databaseUnreachable,
+      hint: 'check whether it committed before sending it again (a unique key makes that a lookup)',
+      cause,
+    });
+  }
 }
 
 export class CredentialsExpiredError extends EosError {
@@ -98,7 +134,9 @@ export class CredentialsExpiredError extends EosError {
 
 interface Generation {
   pool: pg.Pool;
+  /** Pointed at the one host this generation's sessions go to. */
   credentials: DbCredentials;
+  standby: boolean;
   number: number;
   /** Queries and checkouts sent to this pool and not yet settled. */
   pending: Set<Promise<unknown>>;
@@ -120,6 +158,9 @@ export class RotatingPool extends EventEmitter {
   private retried = 0;
   private answered = 0;
   private failedQueries = 0;
+  private inDoubt = 0;
+  private hostMoves = 0;
+  private relocating: Promise<void> | undefined;
   private lastError: string | null = null;
   /** Set while the lease is dead and nothing replaced it: what a query needing a new login meets. */
   private expiredError: CredentialsExpiredError | null = null;
@@ -135,7 +176,12 @@ export class RotatingPool extends EventEmitter {
     super();
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
-    this.active = { pool: this.buildPool(options.credentials), credentials: options.credentials, number: 1, pending: new Set() };
+    this.active = { pool: this.buildPool(options.credentials), credentials: options.credentials, standby: false, number: 1, pending: new Set() };
+  }
+
+  /** Whether the target lists several hosts, so a failure may mean the primary moved. */
+  private get multiHost(): boolean {
+    return hostsOf(this.active.credentials).length > 1;
   }
 
   get credentials(): DbCredentials {
@@ -166,6 +212,19 @@ export class RotatingPool extends EventEmitter {
       } catch (err) {
         const kind = failureKind(err);
         if (kind === 'other') throw this.noted(err);
+        if (kind === 'read-only') {
+          // A demoted primary or a standby refused a statement that did not run: find the host
+          // that accepts it now, and send it there (a write too), within the retry window.
+          // Only a pool that wants the writable server follows: a reader on a standby has nowhere to go.
+          const want = this.options.want ?? generation.credentials.targetSessionAttrs ?? 'any';
+          if (!this.multiHost || (want !== 'read-write' && want !== 'primary')) throw this.noted(err);
+          failures += 1;
+          const wait = backoffDelay(QUERY_BACKOFF, failures, this.random);
+          if (this.clock.now() + wait >= deadline) throw this.noted(err);
+          await this.relocate(generation, 'the server became read-only').catch(() => sleep(this.clock, wait));
+          this.retried += 1;
+          continue;
+        }
         // The pool was rotated under the query before it was sent: send it to the new one.
         if (kind === 'pool-ended' && generation !== this.active) continue;
         if (kind === 'credentials' || kind === 'pool-ended' || (kind === 'session-ended' && !(await this.leaseAlive(generation)))) {
@@ -173,11 +232,18 @@ export class RotatingPool extends EventEmitter {
         }
         // The server, not the credentials: a restart, a failover, the network.
         if (!this.everServed) throw this.noted(err);
-        if (kind !== 'unreachable' && !readOnly) throw this.noted(err); // it may have run: never twice
+        if (kind !== 'unreachable' && !readOnly) {
+          // It may have run: never twice.
+          this.inDoubt += 1;
+          this.emit('write-in-doubt', { host: hostAddress(generation.credentials) });
+          throw this.noted(new WriteInDoubtError(hostAddress(generation.credentials), err));
+        }
         failures += 1;
         const wait = backoffDelay(QUERY_BACKOFF, failures, this.random);
         if (this.clock.now() + wait >= deadline) throw this.noted(err);
         this.retried += 1;
+        // Several hosts: the primary may have moved; look for the host that fits now.
+        if (this.multiHost) await this.relocate(generation, 'the server went away').catch(() => undefined);
         await sleep(this.clock, wait);
       }
     }
@@ -223,8 +289,17 @@ export class RotatingPool extends EventEmitter {
    * Switches to new credentials: the new pool must answer SELECT 1 before any query goes to it;
    * resolves once the old pool has finished its work and closed.
    */
-  async switchTo(credentials: DbCredentials, reason: string): Promise<void> {
+  async switchTo(next: DbCredentials, reason: string): Promise<void> {
     if (this.ended) return;
+    // Several hosts: the new login goes to the host that fits now (waiting out a standby that
+    // has not replayed the new role yet); the located session is the first proof.
+    let credentials = next;
+    let standby = false;
+    if (hostsOf(next).length > 1) {
+      const located = await connectToTarget(next, this.locateOptions());
+      await located.client.end().catch(() => undefined);
+      ({ credentials, standby } = located);
+    }
     const candidate = this.buildPool(credentials);
     const old = this.active;
     try {
@@ -245,12 +320,47 @@ export class RotatingPool extends EventEmitter {
       await candidate.end().catch(() => undefined);
       throw err;
     }
-    this.active = { pool: candidate, credentials, number: old.number + 1, pending: new Set() };
+    this.active = { pool: candidate, credentials, standby, number: old.number + 1, pending: new Set() };
     this.rotations += 1;
     this.expiredError = null;
     this.options.log?.info({ generation: this.active.number, to: describeCredentials(credentials), reason }, 'pool switched to new credentials');
     this.emit('switched', { generation: this.active.number, source: credentials.source, reason });
     await this.drain(old);
+  }
+
+  /**
+   * Points the pool at the host that fits now, with the same credentials: at start, and when
+   * the host in use went away or turned read-only (a failover). One search at a time for however
+   * many queries failed together; nothing changes when the same host still fits. The old pool
+   * drains in the background (the query that called this is not among what it waits for).
+   */
+  relocate(from: { credentials: DbCredentials } = this.active, reason = 'start'): Promise<void> {
+    if (this.ended || from !== this.active) return Promise.resolve();
+    this.relocating ??= (async () => {
+      const old = this.active;
+      const located = await connectToTarget(old.credentials, this.locateOptions());
+      await located.client.end().catch(() => undefined);
+      if (this.active !== old || this.ended) return;
+      const same = located.credentials.host === old.credentials.host && located.credentials.port === old.credentials.port;
+      if (same) {
+        old.standby = located.standby;
+        return;
+      }
+      this.active = { pool: this.buildPool(located.credentials), credentials: located.credentials, standby: located.standby, number: old.number + 1, pending: new Set() };
+      if (reason !== 'start') this.hostMoves += 1;
+      const to = hostAddress(located.credentials);
+      this.options.log?.info({ generation: this.active.number, from: hostAddress(old.credentials), to, standby: located.standby, reason }, 'pool moved to another host');
+      this.emit('switched', { generation: this.active.number, source: located.credentials.source, reason: `moved to ${to}: ${reason}` });
+      this.emit('moved', { to, standby: located.standby, reason });
+      void this.drain(old);
+    })().finally(() => {
+      this.relocating = undefined;
+    });
+    return this.relocating;
+  }
+
+  private locateOptions() {
+    return { want: this.options.want, application: this.options.pool?.application_name ?? 'eos', replayWaitMs: this.options.replayWaitMs, clock: this.clock, log: this.options.log };
   }
 
   /**
@@ -274,8 +384,11 @@ export class RotatingPool extends EventEmitter {
       idle: pool.idleCount,
       waiting: pool.waitingCount,
       retried: this.retried,
-      queries: { ok: this.answered, failed: this.failedQueries },
+      queries: { ok: this.answered, failed: this.failedQueries, inDoubt: this.inDoubt },
       lastError: this.lastError,
+      host: hostAddress(this.active.credentials),
+      standby: this.active.standby,
+      hostMoves: this.hostMoves,
     };
   }
 

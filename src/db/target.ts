@@ -1,14 +1,21 @@
 import { homeOf } from '../util/home.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { SSL_MODES, type SslMode } from '../config/constants.js';
+import { SSL_MODES, TARGET_SESSION_ATTRS, type SslMode, type TargetSessionAttrs } from '../config/constants.js';
+import { isTargetSessionAttrs, MULTI_HOST_DEFAULT_ATTRS, parseHostList, type HostPort } from './hosts.js';
 import type { Config } from '../config/schema.js';
 import { quoted, UsageError } from '../errors.js';
+import type { DbCredentials } from './credentials.js';
 
 /** Where the Delphi database is: host, port, name, sslmode — no user or password. */
 export interface DbTarget {
+  /** The first host (the only one on a one-server site); `hosts` has them all. */
   host: string;
   port: number;
+  /** Every host, in the order given (libpq's host list): a primary and its standbys. */
+  hosts: HostPort[];
+  /** Which host a session wants (libpq's target_session_attrs); read-write when several are listed and nothing says. */
+  targetSessionAttrs: TargetSessionAttrs;
   database: string;
   sslmode: SslMode;
   /** The CA file PostgreSQL's certificate is checked against (libpq's sslrootcert); Node's roots when absent. */
@@ -21,7 +28,8 @@ export interface DbTarget {
 
 export interface TargetFlags {
   host?: string | undefined;
-  port?: number | undefined;
+  port?: number | string | undefined;
+  targetSessionAttrs?: TargetSessionAttrs | undefined;
   database?: string | undefined;
   sslmode?: SslMode | undefined;
   sslrootcert?: string | undefined;
@@ -30,11 +38,24 @@ export interface TargetFlags {
 }
 
 /** The fields of the Eos layout's `<kv>/delphi/config/*`: where the database is, and its TLS files. */
-export const DB_CONFIG_KV_FIELDS = ['host', 'port', 'database', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey'] as const;
+export const DB_CONFIG_KV_FIELDS = ['host', 'port', 'database', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'target_session_attrs'] as const;
 
 /** The target's TLS files, to hand on to credentials made for it. */
 export function tlsFilesOf(target: Pick<DbTarget, 'sslrootcert' | 'sslcert' | 'sslkey'>): Pick<DbTarget, 'sslrootcert' | 'sslcert' | 'sslkey'> {
   return { sslrootcert: target.sslrootcert, sslcert: target.sslcert, sslkey: target.sslkey };
+}
+
+/** Where credentials made for this target connect: its hosts, database, sslmode and TLS files. */
+export function placeOf(target: DbTarget): Pick<DbCredentials, 'host' | 'port' | 'hosts' | 'targetSessionAttrs' | 'database' | 'sslmode' | 'sslrootcert' | 'sslcert' | 'sslkey'> {
+  return {
+    host: target.host,
+    port: target.port,
+    ...(target.hosts.length > 1 ? { hosts: target.hosts } : {}),
+    targetSessionAttrs: target.targetSessionAttrs,
+    database: target.database,
+    sslmode: target.sslmode,
+    ...tlsFilesOf(target),
+  };
 }
 
 export const DEFAULT_TARGET = { host: 'localhost', port: 5432, database: 'delphi', sslmode: 'prefer' as SslMode };
@@ -61,13 +82,17 @@ export function resolveDatabaseTarget(flags: TargetFlags, env: NodeJS.ProcessEnv
     const [flag, variable, kvField, configField] = FIELD[key];
     return { flag, env: variable, 'vault-kv': `Vault KV ${config.kv.mount}/delphi/config/${kvField}`, file: `the config's database.${configField}`, default: 'the default' }[origins[key]];
   };
-  const host = String(pick('host', [['flag', flags.host], ['env', env.DELPHI_DB_HOST], ['vault-kv', kv.host], ['file', config.database.host]], DEFAULT_TARGET.host));
-  // Wherever it came from — a KV value anyone with write on the path may have set included — a
-  // host and a database name go into URLs, conninfo strings and printed commands: plain ones only.
-  if (!isValidHost(host)) throw new UsageError(`database host ${quoted(host)} (from ${from('host')}) is not a host name or an IP address`, 'fix it where it came from: eos self secrets set delphi-db-config --host <name>');
-  const portRaw = pick('port', [['flag', flags.port], ['env', env.DELPHI_DB_PORT], ['vault-kv', kv.port], ['file', config.database.port]], DEFAULT_TARGET.port);
-  const port = Number(portRaw);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`database port ${quoted(String(portRaw))} (from ${from('port')}) is not a port number`, 'use 1–65535');
+  const hostRaw = String(pick('host', [['flag', flags.host], ['env', env.DELPHI_DB_HOST], ['vault-kv', kv.host], ['file', config.database.host]], DEFAULT_TARGET.host));
+  const portRaw = pick('port', [['flag', flags.port], ['env', env.DELPHI_DB_PORT], ['vault-kv', kv.port], ['file', config.database.port]], DEFAULT_TARGET.port) as string | number;
+  // Wherever they came from — a KV value anyone with write on the path may have set included —
+  // hosts and a database name go into URLs, conninfo strings and printed commands: plain ones only.
+  const hosts = parseHostList(hostRaw, portRaw, isValidHost, { host: from('host'), port: from('port') });
+  const { host, port } = hosts[0] as HostPort;
+  const attrsRaw = [flags.targetSessionAttrs, env.DELPHI_DB_TARGET_SESSION_ATTRS, env.PGTARGETSESSIONATTRS, kv.target_session_attrs, config.database.targetSessionAttrs].find((v) => v !== undefined && v !== '');
+  if (attrsRaw !== undefined && !isTargetSessionAttrs(attrsRaw)) {
+    throw new UsageError(`target_session_attrs ${quoted(attrsRaw)} is not valid`, `use one of ${TARGET_SESSION_ATTRS.join(', ')}`);
+  }
+  const targetSessionAttrs = (attrsRaw as TargetSessionAttrs | undefined) ?? (hosts.length > 1 ? MULTI_HOST_DEFAULT_ATTRS : 'any');
   const database = String(pick('database', [['flag', flags.database], ['env', env.DELPHI_DB_NAME], ['vault-kv', kv.database], ['file', config.database.name]], DEFAULT_TARGET.database));
   if (!isValidDatabaseName(database)) throw new UsageError(`database name ${quoted(database)} (from ${from('database')}) is not allowed`, 'use letters, digits, _, $ and -, starting with a letter or _');
   const sslmode = String(pick('sslmode', [['flag', flags.sslmode], ['env', env.DELPHI_DB_SSLMODE], ['vault-kv', kv.sslmode], ['file', config.database.sslmode]], DEFAULT_TARGET.sslmode));
@@ -94,7 +119,7 @@ export function resolveDatabaseTarget(flags: TargetFlags, env: NodeJS.ProcessEnv
     sslkey: file('sslkey', 'DELPHI_DB_SSLKEY', 'PGSSLKEY', 'postgresql.key'),
   };
   const present = Object.fromEntries(Object.entries(tls).filter(([, v]) => v)) as Pick<DbTarget, 'sslrootcert' | 'sslcert' | 'sslkey'>;
-  return { host, port, database, sslmode: sslmode as SslMode, ...present, origins };
+  return { host, port, hosts, targetSessionAttrs, database, sslmode: sslmode as SslMode, ...present, origins };
 }
 
 /**

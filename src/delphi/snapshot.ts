@@ -35,6 +35,11 @@ export interface Snapshot {
   failureSummary: { type: string; count: number; newest: string | null }[];
   agents: { top: { id: string; name: string; status: string | null; alerts24h: number; lastSeen: string | null }[]; byStatus: { status: string; count: number }[] };
   credentials: CredentialState | null;
+  /**
+   * The server the snapshot was read from: a standby (with how far its replay is behind the
+   * primary, in seconds; 0 when it has replayed all it received) or the primary.
+   */
+  server: { standby: boolean; replayLagSeconds: number | null };
 }
 
 export interface FailureRow {
@@ -85,6 +90,12 @@ export const DASHBOARD_QUERIES = {
                        GROUP BY agent_id ORDER BY count(*) DESC LIMIT 10) t
                 JOIN agents a ON a.id = t.agent_id ORDER BY t.n DESC`,
   agentsByStatus: `SELECT COALESCE(status_text, 'unknown') AS status, count(*)::int AS n FROM agents GROUP BY 1 ORDER BY 2 DESC`,
+  // A standby's lag: nothing when it has replayed all it received (an idle primary's last
+  // transaction may be hours old), else the age of the last transaction it replayed.
+  server: `SELECT pg_is_in_recovery() AS standby,
+                  CASE WHEN NOT pg_is_in_recovery() THEN NULL
+                       WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
+                       ELSE GREATEST(0, EXTRACT(epoch FROM now() - pg_last_xact_replay_timestamp()))::float END AS lag_s`,
 } as const;
 
 const int = z.number();
@@ -104,6 +115,7 @@ const ROWS = {
   failureSummary: z.object({ failure_type: text, count: int, newest_failure: time }),
   agentsTop: z.object({ id: text, name: text, status_text: maybeText, last_seen: time, n: int }),
   agentsByStatus: z.object({ status: text, n: int }),
+  server: z.object({ standby: z.boolean(), lag_s: z.nullable(z.number()) }),
 } as const;
 
 type QueryName = keyof typeof DASHBOARD_QUERIES;
@@ -140,7 +152,7 @@ export async function takeSnapshot(query: Query, credentials: CredentialState | 
     if (ms > slowest.ms) slowest = { name, ms: Math.round(ms * 10) / 10 };
     return parseRows(name, result.rows);
   };
-  const [flow, throughput, bottlenecks, parsers, parserErrors, failures, failureSummary, agentsTop, agentsByStatus] = await Promise.all([
+  const [flow, throughput, bottlenecks, parsers, parserErrors, failures, failureSummary, agentsTop, agentsByStatus, server] = await Promise.all([
     timed('flow'),
     timed('throughput'),
     timed('bottlenecks'),
@@ -150,6 +162,7 @@ export async function takeSnapshot(query: Query, credentials: CredentialState | 
     timed('failureSummary'),
     timed('agentsTop'),
     timed('agentsByStatus'),
+    timed('server'),
   ]);
   const byState = new Map(flow.map((r) => [r.state, r]));
   const stage = (state: string): FlowStage => {
@@ -184,6 +197,7 @@ export async function takeSnapshot(query: Query, credentials: CredentialState | 
       byStatus: agentsByStatus.map((r) => ({ status: r.status, count: r.n })),
     },
     credentials,
+    server: { standby: server[0]?.standby ?? false, replayLagSeconds: server[0]?.lag_s === null || server[0]?.lag_s === undefined ? null : Math.round(server[0].lag_s * 10) / 10 },
   };
 }
 

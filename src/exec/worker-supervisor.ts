@@ -1,3 +1,4 @@
+import { formatHostList } from '../db/hosts.js';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { accessSync, constants as fsConstants, renameSync, statSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
@@ -68,6 +69,9 @@ export const WITHHELD_FROM_WORKER = [
   'ACTIONS_ID_TOKEN_REQUEST_URL',
   'EOS_SANDBOX_ROOT_TOKEN',
   'EOS_SANDBOX_WORKER_TOKEN',
+  // The sandbox's admin URLs carry the PostgreSQL superuser's password.
+  'EOS_SANDBOX_PG_URL',
+  'EOS_SANDBOX_STANDBY_PG_URL',
 ] as const;
 
 /**
@@ -83,11 +87,15 @@ export function workerBaseEnvironment(env: NodeJS.ProcessEnv, options: { also?: 
 
 /** The environment a worker gets: the base given (see workerBaseEnvironment), plus PG_DSN and the libpq variables. */
 export function workerEnvironment(base: NodeJS.ProcessEnv, c: DbCredentials): NodeJS.ProcessEnv {
+  // Several hosts: libpq's lists and target_session_attrs, so the worker's libpq finds the
+  // primary (or a standby) itself at every connection, and follows a failover when it reconnects.
+  const listed = c.hosts && c.hosts.length > 1 ? formatHostList(c.hosts) : { host: c.host, port: String(c.port) };
   return {
     ...base,
     PG_DSN: toDsn(c),
-    PGHOST: c.host,
-    PGPORT: String(c.port),
+    PGHOST: listed.host,
+    PGPORT: listed.port,
+    ...(c.hosts && c.hosts.length > 1 && c.targetSessionAttrs ? { PGTARGETSESSIONATTRS: c.targetSessionAttrs } : {}),
     PGDATABASE: c.database,
     PGUSER: c.user,
     PGPASSWORD: c.password,

@@ -14,7 +14,8 @@ import { buildEnginePlan } from '../setup/engine-plan.js';
 import { READER_POLICY, WORKER_POLICY } from '../setup/policies.js';
 import { SANDBOX_AUDIENCE, SANDBOX_ISSUER, startIdentityIssuer, type IdentityIssuer } from './identity-issuer.js';
 import { writeEosFields } from '../vault/kv.js';
-import { LOOPBACK, startPostgresCluster, type PostgresCluster } from './postgres.js';
+import { LOOPBACK, startPostgresCluster, type PostgresCluster, type StandbyCluster } from './postgres.js';
+import { formatHostList } from '../db/hosts.js';
 import { makeThrowawayCa } from './throwaway-ca.js';
 import { startVaultDevServer, type VaultDevServer } from './vault-dev-server/server.js';
 
@@ -46,6 +47,11 @@ export interface SandboxOptions {
    * verifies both (`vault.caCert`, `sslmode=verify-full` with the CA as `sslrootcert`).
    */
   tls?: boolean;
+  /**
+   * A streaming hot standby beside the primary: the config, the KV layout and the engine list
+   * both hosts (the engine with target_session_attrs=read-write), so a promotion can be shown.
+   */
+  standby?: boolean;
 }
 
 export interface Sandbox {
@@ -68,6 +74,8 @@ export interface Sandbox {
   adminUrl: string;
   vault: VaultDevServer;
   postgres: PostgresCluster;
+  /** With `standby`: the hot standby (promote() it after stopping `postgres`). */
+  standby?: StandbyCluster;
   stop(): Promise<void>;
 }
 
@@ -80,12 +88,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const progress = options.progress ?? (() => undefined);
   const dir = await mkdtemp(path.join(tmpdir(), 'eos-sandbox-'));
   let postgres: PostgresCluster | undefined;
+  let standby: StandbyCluster | undefined;
   let vault: VaultDevServer | undefined;
   let issuer: IdentityIssuer | undefined;
   const stop = async () => {
     issuer?.stop();
     await vault?.stop({ revokeLeases: true }).catch(() => undefined);
     await postgres?.stop().catch(() => undefined);
+    await standby?.stop().catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   };
 
@@ -106,6 +116,13 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     postgres = await startPostgresCluster(tls ? { tls: { ...tls.postgres, caFile: tls.caFile } } : {});
     step();
     const adminUrl = await postgres.createDatabase(SANDBOX_DATABASE);
+    if (options.standby) {
+      progress('starting a streaming standby…');
+      standby = await postgres.addStandby();
+      step();
+    }
+    const hosts = [postgres, ...(standby ? [standby] : [])].map((c) => ({ host: c.host, port: c.port }));
+    const listed = formatHostList(hosts);
     const staticPassword = randomBytes(15).toString('base64url');
     await withAdmin(adminUrl, async (client) => {
       await applySchema(client);
@@ -128,13 +145,22 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     try {
       await client.write('sys/mounts/secret', { type: 'kv', options: { version: '2' } });
       // The Eos layout, as `set delphi-db-config` writes it, and static credentials for the KV fallback.
-      await writeEosFields(client, 'secret/delphi/config', { host: postgres.host, port: String(postgres.port), database: SANDBOX_DATABASE, sslmode, ...sslrootcert });
-      await writeEosFields(client, 'secret/delphi/database', { host: postgres.host, port: String(postgres.port), name: SANDBOX_DATABASE, username: STATIC_USER, password: staticPassword });
+      await writeEosFields(client, 'secret/delphi/config', { host: listed.host, port: listed.port, database: SANDBOX_DATABASE, sslmode, ...sslrootcert });
+      await writeEosFields(client, 'secret/delphi/database', { host: listed.host, port: listed.port, name: SANDBOX_DATABASE, username: STATIC_USER, password: staticPassword });
 
       // The engine is set up by the same code as `eos self secrets set delphi-db-engine --apply`.
       progress('setting up the database engine…');
       const plan = buildEnginePlan({
-        target: { host: postgres.host, port: postgres.port, database: SANDBOX_DATABASE, sslmode, ...sslrootcert, origins: { host: 'flag', port: 'flag', database: 'flag', sslmode: 'flag' } },
+        target: {
+          host: postgres.host,
+          port: postgres.port,
+          hosts,
+          targetSessionAttrs: hosts.length > 1 ? 'read-write' : 'any',
+          database: SANDBOX_DATABASE,
+          sslmode,
+          ...sslrootcert,
+          origins: { host: 'flag', port: 'flag', database: 'flag', sslmode: 'flag' },
+        },
         // The dev server runs on this machine: the CA's path is the same for its plugin.
         pluginTls: { sslrootcert: tls?.caFile },
         mount: 'database',
@@ -185,13 +211,13 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const eosConfig: ConfigInput = {
       vault: { address: vault.addr, auth: { method: 'token' }, ...(tls ? { caCert: tls.caFile } : {}) },
       kv: { mount: 'secret' },
-      database: { host: postgres.host, port: postgres.port, name: SANDBOX_DATABASE, sslmode, ...sslrootcert },
+      database: { host: listed.host, port: hosts.length > 1 ? listed.port : postgres.port, name: SANDBOX_DATABASE, sslmode, ...sslrootcert },
       log: { file: path.join(dir, 'eos.log') },
     };
     await writeConfigFile(configFile, eosConfig);
     const sign = (issuer as IdentityIssuer).sign;
     const jwt = { file: path.join(dir, 'identity-token'), readerRole: 'eos-reader', workerRole: 'eos-worker', mount: 'jwt', sign };
-    return { vaultAddr: vault.addr, rootToken: vault.rootToken, readerToken, workerToken, jwt, configFile, caFile: tls?.caFile, adminUrl, vault, postgres, stop };
+    return { vaultAddr: vault.addr, rootToken: vault.rootToken, readerToken, workerToken, jwt, configFile, caFile: tls?.caFile, adminUrl, vault, postgres, ...(standby ? { standby } : {}), stop };
   } catch (err) {
     await stop();
     throw err;

@@ -2,6 +2,7 @@ import { ADMIN_PASSWORD_ENV } from '../config/constants.js';
 import { checkMountPath, checkRoleName } from '../config/vault-names.js';
 import { quoted, UsageError } from '../errors.js';
 import { isValidDatabaseName, isValidHost, type DbTarget } from '../db/target.js';
+import { describeHosts, formatHostList, hostAddress } from '../db/hosts.js';
 import { shellQuote } from '../util/shell.js';
 import { eosPolicies, type EosPolicy } from './policies.js';
 import { quoteIdent } from '../db/identifiers.js';
@@ -73,7 +74,7 @@ export function validateSetup(setup: EngineSetup): void {
     check(role.group, PG_ROLE, 'group role', 'PostgreSQL group roles here are lower-case letters, digits and "_", starting with a letter or "_"');
   }
   check(setup.adminUser, PG_ROLE, 'admin user', 'a PostgreSQL role name: lower-case letters, digits and "_"');
-  check(setup.target.host, isValidHost, 'host', 'a host name or an IP address');
+  for (const h of [setup.target, ...setup.target.hosts]) check(h.host, isValidHost, 'host', 'a host name or an IP address');
   check(setup.target.database, isValidDatabaseName, 'database', 'letters, digits, "_", "$" and "-", starting with a letter or "_"');
   for (const [key, value] of Object.entries(setup.pluginTls ?? {})) {
     if (value === undefined) continue;
@@ -151,14 +152,17 @@ export function buildEnginePlan(setup: EngineSetup): EnginePlan {
       max_ttl: setup.maxTtl ?? DEFAULT_TTLS.maxTtl,
     };
   }
-  const host = t.host.includes(':') ? `[${t.host}]` : t.host;
+  // Several hosts: the URL lists them all (pgx, and so Vault's plugin, reads libpq's form) and
+  // asks for the one that accepts writes, so the engine follows a promotion by itself.
+  const hosts = t.hosts.length > 1 ? t.hosts : [{ host: t.host, port: t.port }];
   return {
     setup,
     sql: setup.style === 'group' ? setup.roles.flatMap((r) => groupRoleSql(r.group, t.database, r.access)) : [],
     connection: {
       plugin_name: 'postgresql-database-plugin',
-      connection_url: `postgresql://{{username}}:{{password}}@${host}:${t.port}/${encodeURIComponent(t.database)}?${connectionQuery([
+      connection_url: `postgresql://{{username}}:{{password}}@${hosts.map(hostAddress).join(',')}/${encodeURIComponent(t.database)}?${connectionQuery([
         ['sslmode', t.sslmode],
+        ...(hosts.length > 1 ? ([['target_session_attrs', 'read-write']] as [string, string][]) : []),
         ...(['sslrootcert', 'sslcert', 'sslkey'] as const).flatMap((k): [string, string][] => (setup.pluginTls?.[k] === undefined ? [] : [[k, setup.pluginTls[k] as string]])),
       ])}`,
       username: setup.adminUser,
@@ -179,13 +183,15 @@ export function renderCommands(plan: EnginePlan): string {
   const t = setup.target;
   const lines: string[] = [];
   const step = (title: string) => lines.push('', `# ${title}`);
-  lines.push(`# Database secrets engine for ${t.host}:${t.port}/${t.database} (eos, ${setup.style === 'group' ? 'group-role design' : 'seed statements with fixed revocation'})`);
+  const hosts = t.hosts.length > 1 ? t.hosts : [{ host: t.host, port: t.port }];
+  lines.push(`# Database secrets engine for ${describeHosts(hosts)}/${t.database} (eos, ${setup.style === 'group' ? 'group-role design' : 'seed statements with fixed revocation'})`);
   lines.push(`# Set the admin password in the environment first (it is never written here): read -rs ${ADMIN_PASSWORD_ENV}; export ${ADMIN_PASSWORD_ENV}`);
   step('1. Enable the engine');
   lines.push(`vault secrets enable -path=${shellQuote(setup.mount)} database`);
   if (plan.sql.length > 0) {
     step('2. One-time SQL as the admin: group roles that hold every privilege');
-    const conninfo = `host=${t.host} port=${t.port} dbname=${t.database} user=${setup.adminUser} sslmode=${t.sslmode}`;
+    const listed = formatHostList(hosts);
+    const conninfo = `host=${listed.host} port=${listed.port} dbname=${t.database} user=${setup.adminUser} sslmode=${t.sslmode}${hosts.length > 1 ? ' target_session_attrs=read-write' : ''}`;
     lines.push(`PGPASSWORD="$${ADMIN_PASSWORD_ENV}" psql -v ON_ERROR_STOP=1 ${shellQuote(conninfo)} <<'SQL'`);
     lines.push(...plan.sql);
     lines.push('SQL');

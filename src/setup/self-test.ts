@@ -1,6 +1,8 @@
 import pg from 'pg';
 import type { Config } from '../config/schema.js';
-import { toPgConfig, type DbCredentials } from '../db/credentials.js';
+import { dbCredentials, toPgConfig, type DbCredentials } from '../db/credentials.js';
+import { connectToTarget, hostsOf } from '../db/host-locator.js';
+import { describeHosts, hostAddress, type HostPort } from '../db/hosts.js';
 import { buildChain } from '../credentials/build-chain.js';
 import { defaultsReachable, SOURCE_FACTORIES } from '../credentials/sources.js';
 import { describeMount } from '../vault/kv.js';
@@ -68,6 +70,8 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
   let creds: DbCredentials | undefined;
   let client: pg.Client | undefined;
   let revoked = false;
+  /** With several hosts: a session of the test login on each other host, to see whether the revocation ends it. */
+  const otherSessions: { host: HostPort; client: pg.Client; standby: boolean }[] = [];
   let stopped = false;
 
   async function step(id: string, title: string, run: () => Promise<string | { status: CheckStep['status']; detail: string; hint?: string }>, essential = true): Promise<void> {
@@ -136,15 +140,35 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
     return `${creds.user}, lease ${creds.lease?.duration} s`;
   });
   await step('connect', 'PostgreSQL reachable with them', async () => {
-    const c = creds as DbCredentials;
-    client = new pg.Client({ ...toPgConfig(c), application_name: 'eos-test', connectionTimeoutMillis: 10_000 });
-    client.on('error', () => undefined);
     const start = performance.now();
-    await client.connect().catch((err: Error & { code?: string }) => {
-      throw new StepFailed(`PostgreSQL connection failed at ${c.host}:${c.port}: ${err.message}`, 'check network reachability and that PostgreSQL listens there (listen_addresses in postgresql.conf, a pg_hba.conf line for this host)');
+    // Several hosts: the one target_session_attrs picks (the primary unless set otherwise).
+    const located = await connectToTarget(creds as DbCredentials, { application: 'eos-test' }).catch((err: Error & { code?: string }) => {
+      const where = describeHosts(hostsOf(creds as DbCredentials));
+      throw new StepFailed(`PostgreSQL connection failed at ${where}: ${err.message}`, 'check network reachability and that PostgreSQL listens there (listen_addresses in postgresql.conf, a pg_hba.conf line for this host)');
     });
+    client = located.client;
+    creds = located.credentials;
+    const c = creds;
+    const ms = Math.round(performance.now() - start);
     const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
-    return `PostgreSQL ${rows[0]?.v} at ${c.host}:${c.port}/${c.database}, login in ${Math.round(performance.now() - start)} ms`;
+    const others = hostsOf(c).filter((h) => h.host !== c.host || h.port !== c.port);
+    if (others.length === 0) return `PostgreSQL ${rows[0]?.v} at ${c.host}:${c.port}/${c.database}, login in ${ms} ms`;
+    // The other hosts, each with the same login (waiting out replay), kept open for the revocation check.
+    const seen: string[] = [];
+    for (const other of others) {
+      const session = await connectToTarget(dbCredentials({ ...c, password: c.password, hosts: [other, { host: c.host, port: c.port }] }), { want: 'any', application: 'eos-test' }).catch((err: Error) => err);
+      if (session instanceof Error) {
+        seen.push(`${hostAddress(other)}: ${session.message}`);
+        continue;
+      }
+      if (session.credentials.host === c.host && session.credentials.port === c.port) {
+        await session.client.end().catch(() => undefined);
+        continue;
+      }
+      otherSessions.push({ host: other, client: session.client, standby: session.standby });
+      seen.push(`${hostAddress(other)} (${session.standby ? 'standby' : 'primary'})`);
+    }
+    return `PostgreSQL ${rows[0]?.v} at ${c.host}:${c.port}/${c.database} (${located.standby ? 'standby' : 'primary'}), login in ${ms} ms; also ${seen.join(', ')}`;
   });
   await step(
     'tls',
@@ -279,6 +303,26 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
     if (refused === null) throw new StepFailed(`${c.user} can still log in after the revocation`, FIX_HINT);
     return `the revocation ended its session, and a new login is refused (${refused})`;
   });
+  if (otherSessions.length > 0) {
+    await step('standby-sessions', 'revoked sessions ended on the other hosts', async () => {
+      // Vault's revocation statements run on the primary: pg_terminate_backend there does not reach
+      // a standby, where a session of the dropped role lives on until it disconnects.
+      const survived: string[] = [];
+      for (const o of otherSessions) {
+        const alive = await o.client.query('SELECT 1').then(
+          () => true,
+          () => false,
+        );
+        if (alive) survived.push(hostAddress(o.host));
+      }
+      if (survived.length === 0) return `ended on ${otherSessions.map((o) => hostAddress(o.host)).join(', ')}`;
+      return {
+        status: 'warn',
+        detail: `a session of the revoked ${creds?.user} survived on ${survived.join(', ')}: revocation statements run on the primary only`,
+        hint: "eos ends its own sessions when it rotates; for other clients, end them on each standby (pg_terminate_backend) or keep connections short (docs/security.md)",
+      };
+    }, false);
+  }
   stopped = false;
   await step(
     'fallbacks',
@@ -306,6 +350,7 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
 
   // Whatever failed, nothing this test issued is left alive.
   await client?.end().catch(() => undefined);
+  for (const o of otherSessions) await o.client.end().catch(() => undefined);
   if (creds?.lease && !revoked) await session?.client.revokeLease(creds.lease.id).catch(() => undefined);
   session?.client.close();
   return steps;

@@ -18,7 +18,7 @@ describe('applying the engine set-up: privilege checks and --dry-run', () => {
   const { adminPassword, port } = clusterInfo();
   const plan = (over: Partial<EngineSetup> = {}) =>
     buildEnginePlan({
-      target: { host: '127.0.0.1', port, database: db.name, sslmode: 'disable', origins: { host: 'flag', port: 'flag', database: 'flag', sslmode: 'flag' } },
+      target: { host: '127.0.0.1', port, hosts: [{ host: '127.0.0.1', port }], targetSessionAttrs: 'any', database: db.name, sslmode: 'disable', origins: { host: 'flag', port: 'flag', database: 'flag', sslmode: 'flag' } },
       mount: 'database',
       connection: 'delphi-postgresql',
       adminUser: 'postgres',

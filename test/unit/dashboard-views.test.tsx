@@ -15,7 +15,7 @@ const credentials: CredentialState = {
   rotations: 3,
   fallback: false,
   alert: null,
-  pool: { generation: 4, rotations: 3, source: 'dynamic', user: 'v-root', total: 5, idle: 4, waiting: 0, retried: 2, queries: { ok: 100, failed: 0 }, lastError: null },
+  pool: { generation: 4, rotations: 3, source: 'dynamic', user: 'v-root', total: 5, idle: 4, waiting: 0, retried: 2, queries: { ok: 100, failed: 0, inDoubt: 0 }, lastError: null, host: '127.0.0.1:5432', standby: false, hostMoves: 0 },
   events: [{ type: 'rotated', at: Date.UTC(2026, 10, 28, 12, 0, 0), lease: 'database/creds/delphi-readonly/Ab3x…', ttl: 60, detail: 'max_ttl reached' }],
   attempts: [{ source: 'dynamic', ok: true, ms: 12 }],
 };
@@ -43,6 +43,7 @@ const snapshot: Snapshot = {
   failureSummary: [{ type: 'email delivery', count: 13, newest: null }, { type: 'parser', count: 12, newest: null }],
   agents: { top: [{ id: '003', name: 'agent-003', status: 'active', alerts24h: 410, lastSeen: '2026-11-28T11:59:00.000Z' }], byStatus: [{ status: 'active', count: 12 }, { status: 'disconnected', count: 3 }] },
   credentials,
+  server: { standby: false, replayLagSeconds: null },
 };
 
 const props = { snapshot, credentials, width: 80, height: 18, scroll: 0 };
@@ -73,6 +74,7 @@ describe('the dashboard views, rendered from a fixed snapshot', () => {
     expect(frame).toMatch(/source\s+dynamic\s+as v-root-delphi-r-/);
     expect(frame).toMatch(/TTL 42s\s+rotations 3/);
     expect(frame).toMatch(/generation 4, 5 connections \(4 idle, 0 waiting\), 2 retried/);
+    expect(frame).toMatch(/server\s+127\.0\.0\.1:5432 \(primary\), moved 0 time\(s\); 0 write\(s\) in doubt/);
     expect(frame).toMatch(/12:00:00\s+rotated\s+database\/creds\/delphi-readonly\/Ab3x… ttl 60s — max_ttl reached/);
     const fallback = render(<VIEW_COMPONENTS.Credentials {...props} credentials={{ ...credentials, source: 'env', fallback: true }} />).lastFrame();
     expect(fallback).toMatch(/env \(fallback\)/);
@@ -118,6 +120,8 @@ describe('the dashboard views, rendered from a fixed snapshot', () => {
     // eslint-disable-next-line no-control-regex
     expect(text).not.toMatch(/\u001b\[/);
     expect(text).toMatch(/^credentials: dynamic as v-root-delphi-r-\S+, lease database\/creds\/delphi-readonly\/Ab3x… 42s left, 3 rotation\(s\)$/m);
+    expect(text).toMatch(/^read from: primary 127\.0\.0\.1:5432$/m);
+    expect(overviewText({ ...snapshot, server: { standby: true, replayLagSeconds: 1.5 } })).toMatch(/^read from: standby 127\.0\.0\.1:5432, replay lag 1\.5 s$/m);
   });
 });
 

@@ -3,7 +3,7 @@ import { buildEnginePlan, renderCommands, type EngineSetup } from '../../src/set
 import { defaultPrivilegesProblem } from '../../src/setup/self-test.js';
 
 const setup = (over: Partial<EngineSetup> = {}): EngineSetup => ({
-  target: { host: 'db.example', port: 5432, database: 'delphi', sslmode: 'require', origins: { host: 'flag', port: 'flag', database: 'flag', sslmode: 'flag' } },
+  target: { host: 'db.example', port: 5432, hosts: [{ host: 'db.example', port: 5432 }], targetSessionAttrs: 'any', database: 'delphi', sslmode: 'require', origins: { host: 'flag', port: 'flag', database: 'flag', sslmode: 'flag' } },
   mount: 'database',
   connection: 'delphi-postgresql',
   adminUser: 'vault_admin',

@@ -12,6 +12,7 @@ const GOOD: Record<keyof typeof DASHBOARD_QUERIES, Record<string, unknown>[]> = 
   failureSummary: [{ failure_type: 'parse', count: 1, newest_failure: null }],
   agentsTop: [{ id: '001', name: 'web-1', status_text: 'active', last_seen: null, n: 3 }],
   agentsByStatus: [{ status: 'active', n: 1 }],
+  server: [{ standby: true, lag_s: 0.42 }],
 };
 
 function queryWith(rows: typeof GOOD) {
@@ -28,6 +29,7 @@ describe('the dashboard snapshot reads typed rows', () => {
     expect(snap.flow[0]).toEqual({ state: 'new', count: 3, oldestSeconds: 120, avgAgeSeconds: 60, health: 'Healthy' });
     expect(snap.parsers[0]?.lastUsed).toBe('2026-11-29T04:00:00.000Z');
     expect(snap.throughput).toEqual({ ingested5m: 2, sent5m: 1 });
+    expect(snap.server).toEqual({ standby: true, replayLagSeconds: 0.4 });
   });
 
   it('names the query, the row and the column when the database answers in another shape', async () => {

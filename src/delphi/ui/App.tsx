@@ -1,6 +1,7 @@
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { printable } from '../format.js';
+import { serverText } from '../text-frame.js';
 import type { DashboardModel } from '../dashboard.js';
 import { VIEW_COMPONENTS, VIEWS } from './views.js';
 
@@ -80,6 +81,7 @@ export function App({ model, onQuit, size }: { model: DashboardSource; onQuit?: 
         {`  rotations ${credentials.rotations}  `}
         <Text color={model.error ? 'red' : model.paused ? 'yellow' : 'green'}>{status}</Text>
         {model.listening ? '  ⚡listening' : ''}
+        {snapshot ? <Text color={snapshot.server.standby && (snapshot.server.replayLagSeconds ?? 0) > 5 ? 'yellow' : undefined}>{`  ${serverText(snapshot)}`}</Text> : null}
       </Text>
       <Box flexDirection="column" height={bodyHeight} marginTop={1}>
         {help ? (

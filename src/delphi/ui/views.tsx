@@ -147,6 +147,7 @@ export function Credentials({ credentials, height, scroll, scrollLimit }: ViewPr
   const c = credentials;
   const rows = [
     `pool      generation ${c.pool.generation}, ${c.pool.total} connections (${c.pool.idle} idle, ${c.pool.waiting} waiting), ${c.pool.retried} retried`,
+    `server    ${c.pool.host} (${c.pool.standby ? 'standby' : 'primary'}), moved ${c.pool.hostMoves} time(s); ${c.pool.queries.inDoubt} write(s) in doubt`,
     `last err  ${c.pool.lastError ?? '-'}`,
     `next      ${c.nextActionAt ? c.nextActionAt.replace(/\.\d+Z$/, 'Z') : '-'}`,
     `sources   ${c.attempts.map((a) => `${a.source} ${a.ok ? '✓' : `✗ (${a.reason})`}`).join(' → ')}`,

@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import type { Clock } from '../../../util/clock.js';
 import type { LeaseBackend, LeaseEntry, LeaseManager } from '../state/leases.js';
 import { databasePassword, databaseUsername, expirationText } from '../random.js';
@@ -18,7 +17,7 @@ import {
   type VaultResponse,
 } from '../wire.js';
 import type { Backend, BackendRequest, MountInfo } from './backend.js';
-import { defaultRevocation, newPool, pgErrorText, runInTransaction, scramVerifier } from './postgresql-plugin.js';
+import { defaultRevocation, newPool, pgErrorText, runInTransaction, scramVerifier, type PluginPool } from './postgresql-plugin.js';
 
 /**
  * The database secrets engine with the PostgreSQL plugin (§4), running every statement for
@@ -46,7 +45,7 @@ interface Connection {
   passwordPolicy: string;
   /** What the writes sent besides the top-level fields, as Vault keeps it (connection_details). */
   details: Record<string, unknown>;
-  pool: pg.Pool;
+  pool: PluginPool;
 }
 
 /** Fields of config/<name> that Vault keeps apart; everything else is a connection detail. */

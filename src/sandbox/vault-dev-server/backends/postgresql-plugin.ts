@@ -2,6 +2,9 @@ import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { quoteIdent } from '../../../db/identifiers.js';
+import { fits } from '../../../db/host-locator.js';
+import { hostAddress, isTargetSessionAttrs, type HostPort } from '../../../db/hosts.js';
+import type { TargetSessionAttrs } from '../../../config/constants.js';
 import { VaultHttpError } from '../wire.js';
 
 /**
@@ -20,7 +23,7 @@ export interface PoolSettings {
 }
 
 /** Vault's default revocation: REVOKEs outside a transaction that go on past errors, then DROP ROLE. */
-export async function defaultRevocation(pool: pg.Pool, username: string): Promise<void> {
+export async function defaultRevocation(pool: PluginPool, username: string): Promise<void> {
   const exists = await pool.query('SELECT exists (SELECT rolname FROM pg_roles WHERE rolname = $1)', [username]);
   if (!exists.rows[0]?.exists) return;
   const user = quoteIdent(username);
@@ -46,7 +49,7 @@ export async function defaultRevocation(pool: pg.Pool, username: string): Promis
 }
 
 /** Runs statements in one transaction with `{{key}}` replaced, split as Vault's plugin splits them. */
-export async function runInTransaction(pool: pg.Pool, statements: string[], values: Record<string, string>): Promise<void> {
+export async function runInTransaction(pool: PluginPool, statements: string[], values: Record<string, string>): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -75,17 +78,99 @@ function fill(template: string, values: Record<string, string>): string {
   return out;
 }
 
-export function newPool(c: PoolSettings): pg.Pool {
+/**
+ * The plugin's connection: a pg.Pool on one host. A connection_url listing several hosts
+ * (`postgresql://…@a:5432,b:5433/db?target_session_attrs=read-write`) is what pgx — and so
+ * Vault's plugin — accepts: Vault pings its pool before each use and, when the ping fails,
+ * opens it again, and pgx then picks the first host that fits target_session_attrs. The same
+ * here, so the engine follows a promotion as Vault's does.
+ */
+export interface PluginPool {
+  query(text: string, values?: unknown[]): Promise<pg.QueryResult>;
+  connect(): Promise<pg.PoolClient>;
+  end(): Promise<void>;
+}
+
+export function newPool(c: PoolSettings): PluginPool {
   const url = templateUrl(c.connectionUrl, c.username, c.password);
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: c.maxOpenConnections > 0 ? c.maxOpenConnections : 4,
-    maxLifetimeSeconds: c.maxConnectionLifetime > 0 ? c.maxConnectionLifetime : 0,
-    idleTimeoutMillis: 30_000,
-    connectionTimeoutMillis: 10_000,
+  const split = splitHostsOfUrl(url);
+  const make = (onUrl: string) => {
+    const pool = new pg.Pool({
+      connectionString: onUrl,
+      max: c.maxOpenConnections > 0 ? c.maxOpenConnections : 4,
+      maxLifetimeSeconds: c.maxConnectionLifetime > 0 ? c.maxConnectionLifetime : 0,
+      idleTimeoutMillis: 30_000,
+      connectionTimeoutMillis: 10_000,
+    });
+    pool.on('error', () => undefined); // an idle client dying (e.g. server restart) is not fatal
+    return pool;
+  };
+  if (!split || split.hosts.length < 2) return make(split ? split.urlFor(split.hosts[0] as HostPort) : url);
+  let current: pg.Pool | undefined;
+  const locate = async (): Promise<pg.Pool> => {
+    let last: unknown;
+    for (const host of split.hosts) {
+      const probe = new pg.Client({ connectionString: split.urlFor(host), connectionTimeoutMillis: 10_000 });
+      probe.on('error', () => undefined);
+      try {
+        await probe.connect();
+        const { rows } = await probe.query<{ standby: boolean; ro: string }>("SELECT pg_is_in_recovery() AS standby, current_setting('transaction_read_only') AS ro");
+        if (fits(split.want, { standby: rows[0]?.standby === true, readOnly: rows[0]?.ro === 'on' })) return make(split.urlFor(host));
+        last = new Error(`server at ${hostAddress(host)} does not fit target_session_attrs=${split.want}`);
+      } catch (err) {
+        last = err;
+      } finally {
+        await probe.end().catch(() => undefined);
+      }
+    }
+    throw last;
+  };
+  // Vault's Connection(): ping the pool it has; if that fails, open it again.
+  const alive = async (): Promise<pg.Pool> => {
+    if (current) {
+      try {
+        await current.query('SELECT 1');
+        return current;
+      } catch {
+        void current.end().catch(() => undefined);
+        current = undefined;
+      }
+    }
+    current = await locate();
+    return current;
+  };
+  return {
+    query: async (text, values) => (await alive()).query(text, values),
+    connect: async () => (await alive()).connect(),
+    end: async () => {
+      await current?.end().catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * A libpq/pgx URL's host list taken apart: each host, the URL for one host, and the
+ * target_session_attrs it asks for (pgx's default: any). Undefined for a key=value string.
+ */
+export function splitHostsOfUrl(url: string): { hosts: HostPort[]; want: TargetSessionAttrs; urlFor(host: HostPort): string } | undefined {
+  const m = /^(postgres(?:ql)?:\/\/)([^@/?]*@)?([^/?]*)(\/[^?]*)?(\?.*)?$/i.exec(url);
+  if (!m) return undefined;
+  const [, scheme, userinfo = '', hostPart = '', dbPath = '', query = ''] = m;
+  const params = new URLSearchParams(query.slice(1));
+  const want = params.get('target_session_attrs') ?? 'any';
+  params.delete('target_session_attrs');
+  const rest = params.toString();
+  const hosts = hostPart.split(',').map((entry) => {
+    const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
+    if (v6) return { host: v6[1] as string, port: Number(v6[2] ?? 5432) };
+    const [host = '', port] = entry.split(':');
+    return { host, port: Number(port ?? 5432) };
   });
-  pool.on('error', () => undefined); // an idle client dying (e.g. server restart) is not fatal
-  return pool;
+  return {
+    hosts,
+    want: isTargetSessionAttrs(want) ? want : 'any',
+    urlFor: (host) => `${scheme}${userinfo}${hostAddress(host)}${dbPath}${rest ? `?${rest}` : ''}`,
+  };
 }
 
 /** Replaces {{username}} and {{password}}: escaped inside a URL, as they are in Vault's. */

