@@ -54,6 +54,8 @@ acked, in_doubt = [], []
 connect_failures = 0
 last_ack = None
 longest_gap = {"ms": 0, "from": None, "to": None}
+# Every stretch of 50 ms or more without an acknowledged write (five missed beats): from the last ack to the next.
+outages = []
 conn = None
 started = time.time()
 n = 0
@@ -90,6 +92,8 @@ while not stop and time.time() - started < SECONDS:
     now = time.time()
     if last_ack is not None and (now - last_ack) * 1000 > longest_gap["ms"]:
         longest_gap = {"ms": round((now - last_ack) * 1000), "from": last_ack, "to": now}
+    if last_ack is not None and now - last_ack >= 0.05 and len(outages) < 500:
+        outages.append({"from": last_ack, "to": now})
     last_ack = now
     acked.append(alert)
 
@@ -102,6 +106,7 @@ print(
             "longestGapMs": longest_gap["ms"],
             "gapFrom": longest_gap["from"],
             "gapTo": longest_gap["to"],
+            "outages": outages,
         }
     ),
     flush=True,

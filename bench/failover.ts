@@ -1,0 +1,117 @@
+/**
+ * npm run bench:failover — a PostgreSQL failover under load, as a site with a streaming standby
+ * lives it. A libpq writer (psycopg, test/clients/python/failover_writer.py) runs under
+ * `eos self secrets exec` at 100 acknowledged writes a second, each under a unique id; the
+ * dashboard's snapshot loop reads from the standby (as it does by default). After
+ * BENCH_FAILOVER_AT_S the primary is stopped (fencing: a fast shutdown) and the standby promoted.
+ *
+ * - lostWrites: acknowledged ids missing on the new primary (must be 0);
+ * - inDoubtWrites: writes sent when the primary went away, unanswered (reported, never resent);
+ * - msToFirstWrite: from the primary's stop to the writer's first acknowledged write after it;
+ *   msFromPromotionToFirstWrite: the same from the end of pg_promote();
+ * - failedReads: dashboard refreshes that failed.
+ * Needs the build (dist/) and the pinned Python clients (tools/python-clients.sh, run here).
+ * Prints one JSON line.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { openDatabase } from '../src/credentials/open-database.js';
+import { DashboardModel } from '../src/delphi/dashboard.js';
+import { sandboxConfig, startSandbox } from '../src/sandbox/sandbox.js';
+
+const WRITER_S = Number(process.env.BENCH_WRITER_S ?? 20);
+const FAILOVER_AT_S = Number(process.env.BENCH_FAILOVER_AT_S ?? 8);
+const RATE = Number(process.env.BENCH_WRITE_RATE ?? 100);
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+
+interface WriterReport {
+  acked: string[];
+  inDoubt: string[];
+  outages: { from: number; to: number }[];
+}
+
+async function main() {
+  const python = (await promisify(execFile)(path.join(ROOT, 'tools', 'python-clients.sh'), [], { cwd: ROOT, timeout: 300_000 })).stdout.trim();
+  const sandbox = await startSandbox({ ttl: 30, maxTtl: 600, sampleAlerts: 1000, standby: true });
+  const home = mkdtempSync(path.join(tmpdir(), 'eos-bench-failover-'));
+  try {
+    const standby = sandbox.standby!;
+    const { config, env } = await sandboxConfig(sandbox);
+    const db = await openDatabase({ config, env: { ...env, HOME: home }, command: 'bench failover dashboard', want: 'prefer-standby' });
+    const model = new DashboardModel(db, { intervalMs: 200 });
+    let refreshes = 0;
+    let failedReads = 0;
+    model.on('update', () => {
+      if (model.refreshes !== refreshes) refreshes = model.refreshes;
+      if (model.error) failedReads += 1;
+    });
+    await model.start();
+    const readFromStandby = model.snapshot?.server.standby === true;
+
+    const writer = spawn(
+      process.execPath,
+      [path.join(ROOT, 'dist', 'cli.js'), 'self', 'secrets', 'exec', '--on-rotate', 'signal:HUP', '--', python, path.join(ROOT, 'test', 'clients', 'python', 'failover_writer.py')],
+      {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH, HOME: home, VAULT_ADDR: sandbox.vaultAddr, VAULT_TOKEN: sandbox.workerToken, EOS_CONFIG: sandbox.configFile, WRITER_SECONDS: String(WRITER_S), WRITER_RATE: String(RATE), WRITER_PREFIX: 'bench' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    writer.stdout.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => writer.on('exit', resolve));
+
+    await new Promise((resolve) => setTimeout(resolve, FAILOVER_AT_S * 1000));
+    const died = Date.now();
+    await sandbox.postgres.stop();
+    const stopped = Date.now();
+    await standby.promote();
+    const promoted = Date.now();
+
+    const code = await exited;
+    if (code !== 0) throw new Error(`the writer under exec exited ${code}`);
+    const report = JSON.parse(out.trim().split('\n').at(-1) as string) as WriterReport;
+    const check = new pg.Client({ connectionString: standby.adminUrl('delphi') });
+    await check.connect();
+    const found = (await check.query<{ n: number }>('SELECT count(*)::int AS n FROM alerts WHERE alert_hash = ANY($1)', [report.acked])).rows[0]?.n ?? 0;
+    const doubtCommitted = (await check.query<{ n: number }>('SELECT count(*)::int AS n FROM alerts WHERE alert_hash = ANY($1)', [report.inDoubt])).rows[0]?.n ?? 0;
+    await check.end();
+    // The writer's outage around the failover: the first that ends after the primary's stop.
+    const outage = report.outages.find((o) => o.to * 1000 >= died);
+    const firstWrite = outage ? outage.to * 1000 : null;
+    const afterFailover = model.snapshot;
+    await model.stop();
+    await db.close();
+    console.log(
+      JSON.stringify({
+        name: 'failover',
+        ackedWrites: report.acked.length,
+        lostWrites: report.acked.length - found,
+        inDoubtWrites: report.inDoubt.length,
+        inDoubtCommitted: doubtCommitted,
+        msToFirstWrite: firstWrite === null ? null : Math.round(firstWrite - died),
+        msFromPromotionToFirstWrite: firstWrite === null ? null : Math.max(0, Math.round(firstWrite - promoted)),
+        msPrimaryStop: stopped - died,
+        msPromote: promoted - stopped,
+        failedReads,
+        dashboardRefreshes: refreshes,
+        readFromStandby,
+        readsAfterFromPrimary: afterFailover?.server.standby === false,
+        writeRate: RATE,
+        writerS: WRITER_S,
+      }),
+    );
+  } finally {
+    await sandbox.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
