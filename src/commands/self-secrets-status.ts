@@ -42,7 +42,8 @@ export default defineCommand({
     for (const l of report.leases) {
       const confirmed = l.confirmed === true ? `confirmed, TTL ${l.ttl} s` : l.confirmed === false ? 'NOT found in Vault' : (l.unconfirmedWhy ?? 'not confirmed');
       const next = l.nextAction && l.nextActionAt ? `${l.nextAction} at ${l.nextActionAt}` : 'nothing scheduled';
-      line('lease', `${l.lease} held by pid ${l.pid} (${l.command}); ${confirmed}; expires ${l.expiresAt}; last renewal ${l.lastRenewalAt ?? '-'}; next: ${next}; ${l.rotations} rotation(s)`);
+      const on = l.database ? `; database ${l.database.host}${l.database.standby === null ? '' : l.database.standby ? ' (a standby when chosen)' : ' (the primary when chosen)'}` : '';
+      line('lease', `${l.lease} held by pid ${l.pid} (${l.command}); ${confirmed}; expires ${l.expiresAt}; last renewal ${l.lastRenewalAt ?? '-'}; next: ${next}; ${l.rotations} rotation(s)${on}`);
     }
     return report.exitCode;
   },

@@ -42,6 +42,8 @@ export interface HeldCredentials {
    * credentials first.
    */
   close(options?: { keepLease?: boolean }): Promise<void>;
+  /** Tells `status` (through the lease state file) which host the pool's sessions go to now. */
+  noteDatabase(where: { host: string; standby: boolean | null }): void;
 }
 
 export async function holdCredentials(options: ChainOptions, hooks: CredentialHooks): Promise<HeldCredentials> {
@@ -98,10 +100,10 @@ export async function holdCredentials(options: ChainOptions, hooks: CredentialHo
           warn: options.warn,
         })
       : undefined;
-  let untrack: (() => void) | undefined;
+  let tracked: ReturnType<typeof trackLeaseState> | undefined;
   if (keeper) {
     await keeper.start(credentials);
-    untrack = trackLeaseState(keeper, {
+    tracked = trackLeaseState(keeper, {
       dir: leaseStateDir(options.env, options.home),
       command: options.command ?? 'eos',
       role: context.role,
@@ -118,11 +120,12 @@ export async function holdCredentials(options: ChainOptions, hooks: CredentialHo
     target,
     vault: session,
     watch: watchLease(keeper),
+    noteDatabase: (where) => tracked?.touch(where),
     async close(options = {}) {
       if (closed) return;
       closed = true;
       await keeper?.stop({ revoke: !options.keepLease });
-      untrack?.();
+      tracked?.stop();
       leaseClient?.close();
       session?.client.close();
     },

@@ -25,6 +25,8 @@ export interface LeaseStateRecord {
   /** What the keeper does then (`renew`, `issue new credentials (max_ttl reached)`, …). */
   nextAction: string | null;
   rotations: number;
+  /** The database host its pool's sessions go to, and whether that is a standby (when it has a pool). */
+  database?: { host: string; standby: boolean | null } | null;
   updatedAt: string;
 }
 
@@ -37,8 +39,15 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** Keeps `<dir>/<pid>.json` up to date with the keeper's events; returns a function that removes it. */
-export function trackLeaseState(keeper: LeaseKeeper<DbCredentials>, options: { dir: string; command: string; role: string | null; now: () => number }): () => void {
+/**
+ * Keeps `<dir>/<pid>.json` up to date with the keeper's events, and with `touch()` (the pool
+ * moved to another host); `stop()` removes it.
+ */
+export function trackLeaseState(
+  keeper: LeaseKeeper<DbCredentials>,
+  options: { dir: string; command: string; role: string | null; now: () => number },
+): { stop(): void; touch(database: { host: string; standby: boolean | null }): void } {
+  let database: { host: string; standby: boolean | null } | null = null;
   const file = path.join(options.dir, `${process.pid}.json`);
   const iso = (ms: number | null | undefined) => (ms === null || ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString());
   const write = () => {
@@ -56,6 +65,7 @@ export function trackLeaseState(keeper: LeaseKeeper<DbCredentials>, options: { d
       nextActionAt: iso(keeper.nextActionAt),
       nextAction: keeper.nextAction,
       rotations: keeper.rotations,
+      database,
       updatedAt: new Date(options.now()).toISOString(),
     };
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
@@ -81,10 +91,16 @@ export function trackLeaseState(keeper: LeaseKeeper<DbCredentials>, options: { d
     });
   };
   keeper.on('event', onEvent);
-  return () => {
-    stopped = true;
-    keeper.off('event', onEvent);
-    rmSync(file, { force: true });
+  return {
+    stop() {
+      stopped = true;
+      keeper.off('event', onEvent);
+      rmSync(file, { force: true });
+    },
+    touch(where) {
+      database = where;
+      onEvent();
+    },
   };
 }
 

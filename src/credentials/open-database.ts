@@ -67,6 +67,10 @@ export async function openKeptDatabase(options: OpenDatabaseOptions): Promise<{ 
   // Several hosts: find the one that fits before the first query. If none answers now, the first
   // query meets the failure and the pool's retries look again.
   if ((held.credentials.hosts?.length ?? 0) > 1) await pool.relocate().catch((err: unknown) => options.log?.warn({ err: (err as Error).message }, 'no database host fits yet'));
+  // Where the pool's sessions go, for `status`: now, and whenever it moves.
+  const noteHost = () => held.noteDatabase({ host: pool.stats().host, standby: (held.credentials.hosts?.length ?? 0) > 1 ? pool.stats().standby : null });
+  noteHost();
+  pool.on('switched', noteHost);
   const database: Database = {
     pool,
     watch: held.watch,

@@ -87,6 +87,10 @@ describe('a failover under a writing exec worker and a dashboard on the standby'
         env: { ...env, VAULT_TOKEN: sandbox.workerToken, WRITER_SECONDS: '14', WRITER_RATE: '100', WRITER_PREFIX: 'e2e-failover' },
       });
       await new Promise((resolve) => setTimeout(resolve, 5000));
+      // status names where each running eos's pool went (the dashboard's: the standby).
+      const status = await eos(['self', 'secrets', 'status', '--json'], { HOME: home });
+      const held = (JSON.parse(status.stdout) as { leases: { command: string; database?: { host: string; standby: boolean | null } | null }[] }).leases;
+      expect(held.find((l) => l.command === 'delphi dashboard')?.database).toEqual({ host: `127.0.0.1:${standby.port}`, standby: true });
 
       // The failover: fence the primary (a fast shutdown), then promote the standby.
       const died = Date.now() / 1000;
