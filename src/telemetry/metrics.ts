@@ -170,11 +170,19 @@ export async function startMetricsServer(listen: string, options: { holdsCredent
         new Gauge({ name: 'eos_pool_rotations', help: 'Pool generations switched so far', registers: [registry], collect() {
           this.set(pool.stats().rotations);
         } });
-        new Gauge({ name: 'eos_queries', help: 'Queries by result since start (answered, failed after every retry), and retries', labelNames: ['result'], registers: [registry], collect() {
+        new Gauge({ name: 'eos_queries', help: 'Queries by result since start (answered, failed after every retry, writes in doubt), and retries', labelNames: ['result'], registers: [registry], collect() {
           const stats = pool.stats();
           this.set({ result: 'ok' }, stats.queries.ok);
           this.set({ result: 'failed' }, stats.queries.failed);
           this.set({ result: 'retried' }, stats.retried);
+          // A write sent when its session ended: it may or may not have committed (never resent).
+          this.set({ result: 'in_doubt' }, stats.queries.inDoubt);
+        } });
+        new Gauge({ name: 'eos_pool_host_moves', help: 'Times the pool moved to another database host (a failover followed)', registers: [registry], collect() {
+          this.set(pool.stats().hostMoves);
+        } });
+        new Gauge({ name: 'eos_pool_on_standby', help: '1 when the pool reads from a standby, 0 on the primary', registers: [registry], collect() {
+          this.set(pool.stats().standby ? 1 : 0);
         } });
       }
       health = () => {

