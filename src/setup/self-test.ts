@@ -156,7 +156,9 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
     // The other hosts, each with the same login (waiting out replay), kept open for the revocation check.
     const seen: string[] = [];
     for (const other of others) {
-      const session = await connectToTarget(dbCredentials({ ...c, password: c.password, hosts: [other, { host: c.host, port: c.port }] }), { want: 'any', application: 'eos-test' }).catch((err: Error) => err);
+      // Asked for a standby, with the host found above beside it: a standby that has not
+      // replayed the new login yet is waited for (the locator tells lag from a refusal that way).
+      const session = await connectToTarget(dbCredentials({ ...c, password: c.password, hosts: [other, { host: c.host, port: c.port }] }), { want: 'standby', application: 'eos-test' }).catch((err: Error) => err);
       if (session instanceof Error) {
         seen.push(`${hostAddress(other)}: ${session.message}`);
         continue;

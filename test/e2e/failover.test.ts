@@ -64,6 +64,13 @@ describe('a failover under a writing exec worker and a dashboard on the standby'
     const connection = await fetch(`${sandbox.vaultAddr}/v1/database/config/delphi-postgresql`, { headers: { 'X-Vault-Token': sandbox.rootToken } }).then((r) => r.json() as Promise<{ data: { connection_details: { connection_url: string } } }>);
     expect(connection.data.connection_details.connection_url).toBe(`postgresql://{{username}}:{{password}}@127.0.0.1:${primary.port},127.0.0.1:${standby.port}/delphi?sslmode=disable&target_session_attrs=read-write`);
 
+    // test: its credentials on both hosts; the revocation ends its session on the primary only.
+    const selfTest = await eos(['self', 'secrets', 'test', '--json']);
+    expect(selfTest.code, selfTest.stdout + selfTest.stderr).toBe(0);
+    const checked = (JSON.parse(selfTest.stdout) as { steps: { id: string; status: string; detail: string }[] }).steps;
+    expect(checked.find((s) => s.id === "connect")?.detail, JSON.stringify(checked)).toMatch(new RegExp(`at 127\\.0\\.0\\.1:${primary.port}/delphi \\(primary\\).*; also 127\\.0\\.0\\.1:${standby.port} \\(standby\\)`));
+    expect(checked.find((s) => s.id === 'standby-sessions')).toMatchObject({ status: 'warn', detail: expect.stringMatching(new RegExp(`survived on 127\\.0\\.0\\.1:${standby.port}: revocation statements run on the primary only`)) });
+
     // The dashboard, as its command opens it (no --read-from: a standby when one is up).
     const { config, env: readerEnv } = await sandboxConfig(sandbox);
     const db: Database = await openDatabase({ config, env: { ...readerEnv, HOME: home }, command: 'delphi dashboard', want: 'prefer-standby' });

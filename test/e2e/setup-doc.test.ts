@@ -39,6 +39,8 @@ const LEFT_OUT: { starts: string; why: string }[] = [
   // A wrapped secret-id serves one process; the steps after it run as many.
   { starts: '(umask 077; vault write -wrap-ttl=5m', why: 'a wrapped secret-id serves one process, and the later steps are several (test/e2e/wrapped-secret-id.test.ts runs it)' },
   { starts: 'eos self secrets configure --addr https://vault.example.com:8200 --auth approle --secret-id-wrapped', why: 'the wrapped delivery above' },
+  // This site has one PostgreSQL; the same command runs over a primary and its standby there.
+  { starts: 'eos self secrets set delphi-db-config --host 10.0.0.5,10.0.0.6', why: 'needs a streaming standby (test/e2e/failover.test.ts runs it over one)' },
 ];
 
 /**
