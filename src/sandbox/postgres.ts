@@ -4,7 +4,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { appendFileSync, chownSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chownSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -266,8 +266,13 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
       `user=${adminUser}`,
       `password=${adminPassword}`,
       'application_name=eos-standby',
-      ...(options.tls ? ['sslmode=verify-full', `sslrootcert=${options.tls.caFile}`] : []),
+      // The CA as a file of the standby's own (the walreceiver runs as the server's user, who
+      // may not reach the caller's private directory).
+      // And no client certificate: libpq would look in $HOME/.postgresql, which the server's
+      // user inherits from us and may not read (a missing file is no certificate).
+      ...(options.tls ? ['sslmode=verify-full', `sslrootcert=${path.join(standbyBase, 'primary-ca.pem')}`, `sslcert=${path.join(standbyBase, 'no-client.crt')}`, `sslkey=${path.join(standbyBase, 'no-client.key')}`] : []),
     ].join(' ');
+    if (options.tls) writeFileSync(path.join(standbyBase, 'primary-ca.pem'), readFileSync(options.tls.caFile), { mode: 0o644 });
     appendFileSync(path.join(data, 'postgresql.auto.conf'), `primary_conninfo = '${conninfo}'\n`);
     writeFileSync(path.join(data, 'standby.signal'), '', { mode: 0o600 });
     if (process.getuid?.() === 0) chownSync(path.join(data, 'standby.signal'), owner.uid, owner.gid);
@@ -302,6 +307,15 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
       await rm(standbyBase, { recursive: true, force: true });
       throw err;
     }
+    // Ready for read-only connections is not yet streaming: wait until the primary sees it.
+    try {
+      await waitForStreaming(adminUrlOf(port)(), () => said);
+    } catch (err) {
+      await standby.stop().catch(() => undefined);
+      process.removeListener('exit', exitHook);
+      await rm(standbyBase, { recursive: true, force: true });
+      throw err;
+    }
     const cluster = clusterOn(standbyBase, standbyPort, standby, start, exitHook);
     return {
       ...cluster,
@@ -318,6 +332,23 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
   };
 
   return clusterOn(base, port, server, () => server.start(), onExit);
+}
+
+/** Waits (at most 30 s) until the primary lists a streaming standby; else the standby's last error. */
+async function waitForStreaming(primaryAdminUrl: string, standbyLog: () => string): Promise<void> {
+  const admin = new pg.Client({ connectionString: primaryAdminUrl });
+  await admin.connect();
+  try {
+    for (let waited = 0; waited < 30_000; waited += 100) {
+      const { rows } = await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'");
+      if ((rows[0]?.n ?? 0) > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    await admin.end();
+  }
+  const reason = standbyLog().split('\n').filter((l) => /FATAL|ERROR/.test(l)).at(-1)?.trim() ?? 'no error in its log';
+  throw new OperationFailedError(`the standby does not stream from the primary: ${reason}`, 'run with --debug to see its output');
 }
 
 /** The server's TLS settings, and its own pg_hba (TLS only), from files beside the data directory. */

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { checkForScripts, CLI, REPO_ROOT, startEos } from '../helpers/cli.js';
+import { checkForScripts, CLI, REPO_ROOT, runCli, startEos } from '../helpers/cli.js';
 import { fetchWithCa } from '../helpers/https.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -166,6 +166,45 @@ describe('a signal while the sandbox is still starting', () => {
       expect(await postgresRunningUnder(tmp)).toBe(false);
     }, 30_000);
   }
+});
+
+describe('eos sandbox --standby', () => {
+  it('a primary and a streaming standby behind both eos and the engine; SIGUSR1 fails over and the dashboard follows', async () => {
+    const tmp = tempDir('eos-sandbox-standby-');
+    chmodSync(tmp, 0o755);
+    const env = { PATH: process.env.PATH, HOME: tmp, TMPDIR: tmp, XDG_CACHE_HOME: tempDir('eos-cache-') };
+    const sandbox = startEos(['sandbox', '--standby', '--json', '--alerts', '20'], { env });
+    await expect.poll(() => sandbox.output.stderr, { timeout: 60_000, interval: 100 }).toMatch(/sandbox ready|error:/);
+    expect(sandbox.output.stderr).toMatch(/A streaming standby listens on port \d+; fail over with: kill -USR1 \d+/);
+    const exports = JSON.parse(sandbox.output.stdout) as Record<string, string>;
+    const primaryUrl = new URL(exports.EOS_SANDBOX_PG_URL as string);
+    const standbyUrl = new URL(exports.EOS_SANDBOX_STANDBY_PG_URL as string);
+    expect(standbyUrl.port).not.toBe(primaryUrl.port);
+    const shell = { ...env, VAULT_ADDR: exports.VAULT_ADDR, VAULT_TOKEN: exports.VAULT_TOKEN, EOS_CONFIG: exports.EOS_CONFIG };
+    const dashboard = async () => {
+      const r = await runCli(['delphi', 'dashboard', '--json'], { env: shell });
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { server: { standby: boolean }; credentials: { pool: { host: string } } };
+    };
+    // It reads from the standby (the default with several hosts), over TLS with the sandbox's CA.
+    const before = await dashboard();
+    expect(before.server.standby).toBe(true);
+    expect(before.credentials.pool.host).toBe(`127.0.0.1:${standbyUrl.port}`);
+
+    sandbox.child.kill('SIGUSR1');
+    await expect.poll(() => sandbox.output.stderr, { timeout: 30_000, interval: 100 }).toMatch(/failed over in \d+ ms|failover failed/);
+    expect(sandbox.output.stderr).toMatch(new RegExp(`failed over in \\d+ ms: port ${standbyUrl.port} is the primary now`));
+    const after = await dashboard();
+    expect(after.server.standby).toBe(false);
+    expect(after.credentials.pool.host).toBe(`127.0.0.1:${standbyUrl.port}`);
+    // The engine followed: a new reader's credentials, issued now, log in on the new primary (test does).
+    const test = await runCli(['self', 'secrets', 'test', '--json'], { env: shell });
+    expect(test.code, test.stdout).toBe(0);
+
+    sandbox.child.kill('SIGINT');
+    expect(await sandbox.exited).toBe(0);
+    expect(await postgresRunningUnder(tmp)).toBe(false);
+  }, 180_000);
 });
 
 async function postgresRunningUnder(dir: string): Promise<boolean> {
