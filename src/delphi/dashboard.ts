@@ -20,6 +20,8 @@ export class DashboardModel extends EventEmitter {
   lastError: unknown = null;
   paused = false;
   listening = false;
+  /** Where the LISTEN session is (the primary when the pool reads from a standby). */
+  listenHost: string | null = null;
   refreshes = 0;
   private timer: NodeJS.Timeout | undefined;
   private ticker: NodeJS.Timeout | undefined;
@@ -38,6 +40,17 @@ export class DashboardModel extends EventEmitter {
     super();
   }
 
+  /**
+   * How the dashboard learns of new alerts, in words for its header: NOTIFY on the host the
+   * LISTEN session is on, or its interval alone while that session is down (no primary yet).
+   */
+  notifyState(): string {
+    // The host only when it is not where the reads go (the primary, while reads go to a standby).
+    const elsewhere = this.listenHost && this.listenHost !== this.db.pool.stats().host;
+    if (this.listening) return `⚡listening${elsewhere ? ` on ${this.listenHost}` : ''}`;
+    return this.options.listen === false ? '' : `no LISTEN: every ${Math.round(this.options.intervalMs / 100) / 10}s`;
+  }
+
   credentials(): CredentialState {
     return this.db.describeCredentials();
   }
@@ -50,12 +63,14 @@ export class DashboardModel extends EventEmitter {
     if (this.options.listen ?? true) {
       this.listener = new PipelineListener(this.db.pool, ALERT_CHANNELS);
       this.listener.on('notification', () => this.soon());
-      this.listener.on('subscribed', () => {
+      this.listener.on('subscribed', (e: { host?: string }) => {
         this.listening = true;
+        this.listenHost = e.host ?? null;
         this.soon();
       });
       this.listener.on('disconnected', () => {
         this.listening = false;
+        this.listenHost = null;
         this.emit('update');
       });
       await this.listener.start().catch(() => undefined);

@@ -85,6 +85,8 @@ describe('a failover under a writing exec worker and a dashboard on the standby'
     try {
       expect(model.snapshot?.server.standby).toBe(true);
       expect(db.pool.stats().host).toBe(`127.0.0.1:${standby.port}`);
+      // Its LISTEN session is on the primary (a standby refuses LISTEN), and its header says so.
+      expect(model.notifyState()).toBe(`⚡listening on 127.0.0.1:${primary.port}`);
       const before = await eos(['delphi', 'dashboard', '--json']);
       expect(before.code, before.stderr).toBe(0);
       expect((JSON.parse(before.stdout) as Snapshot).server.standby).toBe(true);
@@ -129,7 +131,7 @@ describe('a failover under a writing exec worker and a dashboard on the standby'
       expect(snapshots.some((s) => s.at > promoted * 1000 && !s.snapshot.server.standby)).toBe(true);
       expect(refreshErrors).toEqual([]);
       // Its LISTEN session followed the primary to the promoted server.
-      await expect.poll(() => model.listening, { timeout: 20_000 }).toBe(true);
+      await expect.poll(() => model.notifyState(), { timeout: 20_000 }).toBe('⚡listening');
       const after = await eos(['delphi', 'dashboard', '--json']);
       expect(after.code, after.stderr).toBe(0);
       const afterSnapshot = JSON.parse(after.stdout) as Snapshot;

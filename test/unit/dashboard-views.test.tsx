@@ -150,6 +150,16 @@ describe('the dashboard app', () => {
   }
   const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
 
+  it('says in its header when it reads from a standby (with the lag) and how it learns of new alerts', () => {
+    const onStandby = render(<App model={model({ snapshot: { ...snapshot, server: { standby: true, replayLagSeconds: 0.4 } }, notifyState: () => '⚡listening on 10.0.0.5:5432' })} />);
+    expect(onStandby.lastFrame()).toMatch(/⚡listening on 10\.0\.0\.5:5432\s+standby, lag 0\.4s/);
+    onStandby.unmount();
+    const noPrimary = render(<App model={model({ listening: false, notifyState: () => 'no LISTEN: every 5s' })} />);
+    expect(noPrimary.lastFrame()).toMatch(/live\s+no LISTEN: every 5s/);
+    expect(noPrimary.lastFrame()).not.toMatch(/standby/);
+    noPrimary.unmount();
+  });
+
   it('switches views with 1–6 and Tab, refreshes with r, pauses with space, shows help with ?', async () => {
     const m = model();
     const app = render(<App model={m} />);

@@ -1,13 +1,12 @@
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { printable } from '../format.js';
-import { serverText } from '../text-frame.js';
 import type { DashboardModel } from '../dashboard.js';
 import { VIEW_COMPONENTS, VIEWS } from './views.js';
 
 /** What the App needs of the model (the real DashboardModel, or a fixed one in tests). */
 export type DashboardSource = Pick<DashboardModel, 'snapshot' | 'stale' | 'error' | 'paused' | 'listening' | 'credentials' | 'refresh' | 'togglePause' | 'on' | 'off'> &
-  Partial<Pick<DashboardModel, 'seekFailures'>>;
+  Partial<Pick<DashboardModel, 'seekFailures' | 'notifyState'>>;
 
 const HELP = [
   '1–6 / Tab   switch view (Overview, Health, Parsers, Failures, Agents, Credentials)',
@@ -80,8 +79,10 @@ export function App({ model, onQuit, size }: { model: DashboardSource; onQuit?: 
         {credentials.ttlSeconds !== null ? `  lease ${credentials.ttlSeconds}s` : ''}
         {`  rotations ${credentials.rotations}  `}
         <Text color={model.error ? 'red' : model.paused ? 'yellow' : 'green'}>{status}</Text>
-        {model.listening ? '  ⚡listening' : ''}
-        {snapshot ? <Text color={snapshot.server.standby && (snapshot.server.replayLagSeconds ?? 0) > 5 ? 'yellow' : undefined}>{`  ${serverText(snapshot)}`}</Text> : null}
+        {model.notifyState ? (model.notifyState() ? `  ${model.notifyState()}` : '') : model.listening ? '  ⚡listening' : ''}
+        {snapshot?.server.standby ? (
+          <Text color={(snapshot.server.replayLagSeconds ?? 0) > 5 ? 'yellow' : undefined}>{`  standby, lag ${snapshot.server.replayLagSeconds ?? '?'}s`}</Text>
+        ) : null}
       </Text>
       <Box flexDirection="column" height={bodyHeight} marginTop={1}>
         {help ? (
