@@ -106,9 +106,12 @@ export default defineCommand({
             'The token and URL above are throwaway sandbox secrets. Press Ctrl-C to stop and remove everything.',
         );
         // The failover drill, on demand: fence the primary (stop it), then promote the standby.
+        let failingOver = false;
         const failover = () => {
           const standby = sandbox.standby;
-          if (!standby) return;
+          // Once: a second signal must not promote while the first is still stopping the primary.
+          if (!standby || failingOver) return;
+          failingOver = true;
           progress('SIGUSR1: stopping the primary (fencing), promoting the standby…');
           void (async () => {
             const t = Date.now();

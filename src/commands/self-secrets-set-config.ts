@@ -63,6 +63,10 @@ export default defineCommand({
     }
     const missing = (['host', 'port', 'database', 'sslmode'] as const).find((k) => raw[k] === undefined);
     if (missing) throw new UsageError(`no terminal to ask for the database ${missing}: pass --${missing}`, 'e.g. --host 10.0.0.5 --port 5432 --database delphi --sslmode require');
+    // A stored target_session_attrs belongs to the stored host list: back to one host, it goes
+    // (unless given again), so a `standby` kept from a list does not refuse the one primary.
+    const attrsGiven = options.targetSessionAttrs ?? env('DELPHI_DB_TARGET_SESSION_ATTRS');
+    if (attrsGiven === undefined && !String(raw.host ?? '').includes(',')) raw = { ...raw, targetSessionAttrs: undefined };
     const values = validateDbConfig(raw as { host: string; port: string; database: string; sslmode: string; targetSessionAttrs?: string });
     if (values.sslmode === 'disable') io.stderr.write('warning: sslmode=disable: credentials and data cross the network unencrypted\n');
     // Each TLS file from its flag, else its DELPHI_DB_* variable, else the stored one; `--sslrootcert ''`

@@ -7,7 +7,8 @@ import type { VaultClient } from '../vault/client.js';
 import { readEosFields } from '../vault/kv.js';
 import { dbCredentials, type DbCredentials } from '../db/credentials.js';
 import { isValidHost, placeOf, type DbTarget } from '../db/target.js';
-import { parseHostList } from '../db/hosts.js';
+import { describeHosts, isTargetSessionAttrs, parseHostList, splitHostsOfUrl, type HostPort } from '../db/hosts.js';
+import type { TargetSessionAttrs } from '../config/constants.js';
 import { isLoopbackHost } from '../util/loopback.js';
 import { settleTls } from '../db/tls-offer.js';
 import { explainDenied } from '../vault/auth.js';
@@ -93,8 +94,16 @@ export function envSource(ctx: SourceContext): CredentialSource {
     async obtain() {
       const dsn = ctx.env.PG_DSN;
       if (dsn) {
+        // libpq's multi-host URL (what exec hands a worker on a site with standbys), which
+        // pg-connection-string cannot read: the hosts are taken apart here, the rest read as one.
+        const split = splitHostsOfUrl(dsn);
+        const several = split && split.hosts.length > 1 ? split : undefined;
+        if (several && (!several.hosts.every((h) => isValidHost(h.host) && Number.isInteger(h.port) && h.port > 0 && h.port < 65536) || !isTargetSessionAttrs(several.want))) {
+          throw new SourceUnavailable('PG_DSN lists hosts, ports or a target_session_attrs eos cannot read');
+        }
+        const one = several ? several.urlFor(several.hosts[0] as HostPort) : dsn;
         // sslmode is read here, not by pg-connection-string (which warns about its own reading of it).
-        const parsed = parseDsn(dsn.replace(/([?&])sslmode=[^&\s]*&?/, '$1').replace(/[?&]$/, '').replace(/\bsslmode=\S+/, ''));
+        const parsed = parseDsn(one.replace(/([?&])sslmode=[^&\s]*&?/, '$1').replace(/[?&]$/, '').replace(/\bsslmode=\S+/, ''));
         if (!parsed.user || !parsed.password) throw new SourceUnavailable('PG_DSN has no user or password');
         const query = new URLSearchParams(dsn.split('?')[1] ?? '');
         const sslmode = (query.get('sslmode') ?? /sslmode=(\S+)/.exec(dsn)?.[1] ?? 'prefer') as SslMode;
@@ -110,6 +119,7 @@ export function envSource(ctx: SourceContext): CredentialSource {
           user: parsed.user,
           password: parsed.password,
           source: 'env',
+          ...(several ? { hosts: several.hosts, targetSessionAttrs: several.want as TargetSessionAttrs } : {}),
         });
       }
       const { DELPHI_DB_USER: user, DELPHI_DB_PASSWORD: password } = ctx.env;
@@ -154,10 +164,11 @@ export function defaultsSource(ctx: SourceContext): CredentialSource {
     name: 'defaults',
     async obtain() {
       const target = await ctx.target();
-      if (!isLoopbackHost(target.host)) {
-        throw new SourceUnavailable(`the built-in development credentials are only tried on this machine's PostgreSQL; the target is ${target.host}:${target.port}`);
+      // Every host of a list: a standby elsewhere would otherwise receive them after a failover.
+      if (!target.hosts.every((h) => isLoopbackHost(h.host))) {
+        throw new SourceUnavailable(`the built-in development credentials are only tried on this machine's PostgreSQL; the target is ${describeHosts(target.hosts)}`);
       }
-      ctx.warn(`USING THE BUILT-IN DEVELOPMENT CREDENTIALS ${DEFAULT_USER}/${DEFAULT_USER} on ${target.host}:${target.port} (source defaults): no other source could serve; never use them in production, restrict credentials.sources to fail closed`);
+      ctx.warn(`USING THE BUILT-IN DEVELOPMENT CREDENTIALS ${DEFAULT_USER}/${DEFAULT_USER} on ${describeHosts(target.hosts)} (source defaults): no other source could serve; never use them in production, restrict credentials.sources to fail closed`);
       return dbCredentials({ ...placeOf(target), user: DEFAULT_USER, password: DEFAULT_USER, source: 'defaults' });
     },
   };

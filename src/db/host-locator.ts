@@ -38,7 +38,11 @@ export interface LocateOptions {
 
 export const DEFAULT_REPLAY_WAIT_MS = 10_000;
 const REPLAY_POLL_MS = 250;
-const LOGIN_REFUSED = new Set(['28P01', '28000']);
+/**
+ * What a standby answers for a login it has not replayed yet: 28P01, as for a wrong password.
+ * (28000 is pg_hba, NOLOGIN or a missing client certificate: never lag.)
+ */
+const NOT_REPLAYED_YET = '28P01';
 
 /** What one pass found on each host. */
 interface Attempt {
@@ -115,7 +119,13 @@ export async function connectToTarget(c: DbCredentials, options: LocateOptions):
       throw (failed.find((a) => a.outcome === 'login-refused') ?? failed[0])?.error;
     }
     const lagging = attempts.filter((a) => a.outcome === 'login-refused').map((a) => a.host);
-    const accepting = attempts.find((a) => a.outcome === 'does-not-fit' || a.outcome === 'fits')?.host;
+    // Lag only when the primary took the login: the role exists where Vault made it. A standby
+    // that accepts a login the primary refuses is behind the other way (a dropped role).
+    const accepting = attempts.find((a) => (a.outcome === 'does-not-fit' || a.outcome === 'fits') && a.standby === false)?.host;
+    if (lagging.length > 0 && !accepting) {
+      await fallback?.client.end().catch(() => undefined);
+      throw (attempts.find((a) => a.outcome === 'login-refused') as Attempt).error;
+    }
     if (lagging.length > 0 && accepting) {
       if (clock.now() - started + REPLAY_POLL_MS <= waitMs) {
         await fallback?.client.end().catch(() => undefined);
@@ -147,7 +157,7 @@ async function tryHosts(c: DbCredentials, hosts: HostPort[], want: TargetSession
       await client.connect();
     } catch (err) {
       await client.end().catch(() => undefined);
-      attempts.push({ host, outcome: LOGIN_REFUSED.has((err as { code?: string }).code ?? '') ? 'login-refused' : 'failed', error: err });
+      attempts.push({ host, outcome: (err as { code?: string }).code === NOT_REPLAYED_YET ? 'login-refused' : 'failed', error: err });
       continue;
     }
     if (hosts.length === 1 && want === 'any') return { found: { client, credentials, standby: false }, attempts };

@@ -161,6 +161,8 @@ export class RotatingPool extends EventEmitter {
   private inDoubt = 0;
   private hostMoves = 0;
   private relocating: Promise<void> | undefined;
+  /** Whether the pool's host was found to fit (always, for one host). */
+  private placed: boolean;
   private lastError: string | null = null;
   /** Set while the lease is dead and nothing replaced it: what a query needing a new login meets. */
   private expiredError: CredentialsExpiredError | null = null;
@@ -177,6 +179,7 @@ export class RotatingPool extends EventEmitter {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.active = { pool: this.buildPool(options.credentials), credentials: options.credentials, standby: false, number: 1, pending: new Set() };
+    this.placed = hostsOf(options.credentials).length < 2;
   }
 
   /** Whether the target lists several hosts, so a failure may mean the primary moved. */
@@ -203,6 +206,20 @@ export class RotatingPool extends EventEmitter {
     const deadline = this.clock.now() + (this.options.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS);
     let failures = 0;
     for (;;) {
+      // Several hosts and none found to fit yet (every host was down at start, or a standby
+      // still lagging): look before sending anything to the first host of the list.
+      if (!this.placed) {
+        try {
+          await this.relocateWithin(this.active, 'start', deadline);
+        } catch (err) {
+          failures += 1;
+          const wait = backoffDelay(QUERY_BACKOFF, failures, this.random);
+          if (this.clock.now() + wait >= deadline) throw this.noted(err);
+          this.retried += 1;
+          await sleep(this.clock, wait);
+          continue;
+        }
+      }
       const generation = this.active;
       try {
         const result = await this.track(generation, generation.pool.query<R>(text, values));
@@ -221,7 +238,10 @@ export class RotatingPool extends EventEmitter {
           failures += 1;
           const wait = backoffDelay(QUERY_BACKOFF, failures, this.random);
           if (this.clock.now() + wait >= deadline) throw this.noted(err);
-          await this.relocate(generation, 'the server became read-only').catch(() => sleep(this.clock, wait));
+          // Always the backoff too: a 25006 that is no failover (relayed from a read-only foreign
+          // server) must not turn into a loop of logins.
+          await this.relocateWithin(generation, 'the server became read-only', deadline).catch(() => undefined);
+          await sleep(this.clock, wait);
           this.retried += 1;
           continue;
         }
@@ -231,7 +251,8 @@ export class RotatingPool extends EventEmitter {
           return this.afterDeadCredentials<R>(err, generation, text, values, readOnly);
         }
         // The server, not the credentials: a restart, a failover, the network.
-        if (!this.everServed) throw this.noted(err);
+        // One host that never answered is a wrong target, not a restart; several may be mid-failover.
+        if (!this.everServed && !this.multiHost) throw this.noted(err);
         if (kind !== 'unreachable' && !readOnly) {
           // It may have run: never twice.
           this.inDoubt += 1;
@@ -243,7 +264,7 @@ export class RotatingPool extends EventEmitter {
         if (this.clock.now() + wait >= deadline) throw this.noted(err);
         this.retried += 1;
         // Several hosts: the primary may have moved; look for the host that fits now.
-        if (this.multiHost) await this.relocate(generation, 'the server went away').catch(() => undefined);
+        if (this.multiHost) await this.relocateWithin(generation, 'the server went away', deadline).catch(() => undefined);
         await sleep(this.clock, wait);
       }
     }
@@ -320,12 +341,16 @@ export class RotatingPool extends EventEmitter {
       await candidate.end().catch(() => undefined);
       throw err;
     }
-    this.active = { pool: candidate, credentials, standby, number: old.number + 1, pending: new Set() };
+    // What is active now: a relocation may have replaced `old` while the logins ran (it drained
+    // `old` itself); the generation replaced here is the one to drain.
+    const replaced = this.active;
+    this.active = { pool: candidate, credentials, standby, number: replaced.number + 1, pending: new Set() };
+    if (hostsOf(next).length > 1) this.placed = true;
     this.rotations += 1;
     this.expiredError = null;
     this.options.log?.info({ generation: this.active.number, to: describeCredentials(credentials), reason }, 'pool switched to new credentials');
     this.emit('switched', { generation: this.active.number, source: credentials.source, reason });
-    await this.drain(old);
+    await this.drain(replaced);
   }
 
   /**
@@ -341,6 +366,7 @@ export class RotatingPool extends EventEmitter {
       const located = await connectToTarget(old.credentials, this.locateOptions());
       await located.client.end().catch(() => undefined);
       if (this.active !== old || this.ended) return;
+      this.placed = true;
       const same = located.credentials.host === old.credentials.host && located.credentials.port === old.credentials.port;
       if (same) {
         old.standby = located.standby;
@@ -357,6 +383,25 @@ export class RotatingPool extends EventEmitter {
       this.relocating = undefined;
     });
     return this.relocating;
+  }
+
+  /**
+   * relocate(), waited for no longer than the query's retry window: a host that swallows
+   * packets costs a connect timeout per search, which must not hold every query past its window.
+   * The search goes on in the background and serves the next query.
+   */
+  private async relocateWithin(from: { credentials: DbCredentials }, reason: string, deadline: number): Promise<void> {
+    let timer: Timer | undefined;
+    const late = new Promise<void>((_, reject) => {
+      timer = this.clock.setTimeout(() => reject(new Error('no database host found within the retry window')), Math.max(0, deadline - this.clock.now()));
+    });
+    const search = this.relocate(from, reason);
+    search.catch(() => undefined);
+    try {
+      await Promise.race([search, late]);
+    } finally {
+      timer?.cancel();
+    }
   }
 
   private locateOptions() {

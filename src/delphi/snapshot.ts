@@ -95,6 +95,7 @@ export const DASHBOARD_QUERIES = {
   server: `SELECT pg_is_in_recovery() AS standby,
                   CASE WHEN NOT pg_is_in_recovery() THEN NULL
                        WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
+                       WHEN pg_last_xact_replay_timestamp() IS NULL THEN NULL
                        ELSE GREATEST(0, EXTRACT(epoch FROM now() - pg_last_xact_replay_timestamp()))::float END AS lag_s`,
 } as const;
 

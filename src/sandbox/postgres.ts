@@ -264,7 +264,8 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
       `host=${LOOPBACK}`,
       `port=${port}`,
       `user=${adminUser}`,
-      `password=${adminPassword}`,
+      // The password in a passfile of the server's user, not in postgresql.auto.conf.
+      `passfile=${path.join(standbyBase, 'pgpass')}`,
       'application_name=eos-standby',
       // The CA as a file of the standby's own (the walreceiver runs as the server's user, who
       // may not reach the caller's private directory).
@@ -273,6 +274,9 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
       ...(options.tls ? ['sslmode=verify-full', `sslrootcert=${path.join(standbyBase, 'primary-ca.pem')}`, `sslcert=${path.join(standbyBase, 'no-client.crt')}`, `sslkey=${path.join(standbyBase, 'no-client.key')}`] : []),
     ].join(' ');
     if (options.tls) writeFileSync(path.join(standbyBase, 'primary-ca.pem'), readFileSync(options.tls.caFile), { mode: 0o644 });
+    const passfile = path.join(standbyBase, 'pgpass');
+    writeFileSync(passfile, `${LOOPBACK}:${port}:*:${adminUser}:${adminPassword.replace(/[\\:]/g, '\\$&')}\n`, { mode: 0o600 });
+    if (process.getuid?.() === 0) chownSync(passfile, owner.uid, owner.gid);
     appendFileSync(path.join(data, 'postgresql.auto.conf'), `primary_conninfo = '${conninfo}'\n`);
     writeFileSync(path.join(data, 'standby.signal'), '', { mode: 0o600 });
     if (process.getuid?.() === 0) chownSync(path.join(data, 'standby.signal'), owner.uid, owner.gid);

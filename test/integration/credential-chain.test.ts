@@ -57,6 +57,20 @@ describe('the credential chain', () => {
     expect(warnings[0]).toMatch(/USING THE BUILT-IN DEVELOPMENT CREDENTIALS delphi\/delphi on localhost:5432/);
   });
 
+  it('reads a PG_DSN that lists several hosts (what exec hands a worker on a site with a standby)', async () => {
+    const { chain } = buildChain({ config: config(['env']), env: { ...down, PG_DSN: 'postgresql://w:p%40ss@db1:5432,db2:5433/delphi?sslmode=verify-full&target_session_attrs=read-write' } });
+    const { credentials } = await chain.resolve();
+    expect(credentials).toMatchObject({ source: 'env', user: 'w', password: 'p@ss', host: 'db1', port: 5432, sslmode: 'verify-full', targetSessionAttrs: 'read-write', hosts: [{ host: 'db1', port: 5432 }, { host: 'db2', port: 5433 }] });
+    const bad = buildChain({ config: config(['env']), env: { ...down, PG_DSN: 'postgresql://w:p@db1:5432,db;2:5433/delphi?target_session_attrs=master' } });
+    expect(((await bad.chain.resolve().catch((e: unknown) => e)) as Error).message).toMatch(/PG_DSN lists hosts, ports or a target_session_attrs eos cannot read/);
+  });
+
+  it('never gives the built-in development login to a list with a host elsewhere (a standby it would fail over to)', async () => {
+    const mixed = buildChain({ config: config(['defaults']), env: { DELPHI_DB_HOST: '127.0.0.1,10.0.0.6' }, warn: () => undefined });
+    const err = (await mixed.chain.resolve().catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/only tried on this machine's PostgreSQL; the target is 127\.0\.0\.1:5432,10\.0\.0\.6:5432/);
+  });
+
   it('never sends the built-in development login to a database on another host: the target is the configured one, and only a loopback one gets it', async () => {
     const warnings: string[] = [];
     const remote = buildChain({ config: config(['env', 'defaults']), env: {}, warn: (w) => warnings.push(w) });

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openKeptDatabase } from '../../src/credentials/open-database.js';
 import { dbCredentials } from '../../src/db/credentials.js';
 import { connectToTarget, ReplicationLagError } from '../../src/db/host-locator.js';
-import { WriteInDoubtError } from '../../src/db/rotating-pool.js';
+import { RotatingPool, WriteInDoubtError } from '../../src/db/rotating-pool.js';
+import { startPostgresCluster, type PostgresCluster, type StandbyCluster } from '../../src/sandbox/postgres.js';
 import { sandboxConfig, startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { createVaultClient } from '../../src/vault/client.js';
 import { startMetricsServer } from '../../src/telemetry/metrics.js';
@@ -83,6 +84,24 @@ describe('a login on a standby that has not replayed the role yet', () => {
       expect(message).not.toContain(credentials.password);
       expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
       expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      await admin(sandbox.standby!.adminUrl(), (c) => c.query('SELECT pg_wal_replay_resume()'));
+    }
+  }, 60_000);
+
+  it('a login the primary refuses and a lagging standby still accepts is a refused login, not lag', async () => {
+    const credentials = await issue(sandbox);
+    // The standby has the role; then its replay stops and the role is dropped on the primary.
+    const onStandby = () => admin(sandbox.standby!.adminUrl(), async (c) => (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [credentials.user])).rowCount);
+    await expect.poll(onStandby, { timeout: 10_000 }).toBe(1);
+    await admin(sandbox.standby!.adminUrl(), (c) => c.query('SELECT pg_wal_replay_pause()'));
+    try {
+      await admin(sandbox.postgres.adminUrl(), (c) => c.query(`DROP ROLE "${credentials.user}"`));
+      const started = Date.now();
+      const err = (await connectToTarget(credentials, { want: 'read-write', application: 'eos-test', replayWaitMs: 10_000 }).catch((e: unknown) => e)) as { code?: string };
+      expect(err).not.toBeInstanceOf(ReplicationLagError);
+      expect(err.code).toBe('28P01');
+      expect(Date.now() - started).toBeLessThan(5000);
     } finally {
       await admin(sandbox.standby!.adminUrl(), (c) => c.query('SELECT pg_wal_replay_resume()'));
     }
@@ -196,4 +215,34 @@ describe('reads and the engine when the primary dies', () => {
       await db.close();
     }
   }, 90_000);
+});
+
+describe('a pool that starts while no host accepts writes', () => {
+  let primary: PostgresCluster;
+  let standby: StandbyCluster;
+  beforeAll(async () => {
+    primary = await startPostgresCluster();
+    standby = await primary.addStandby();
+  }, 120_000);
+  afterAll(async () => {
+    await standby?.stop();
+    await primary?.stop();
+  });
+
+  it('does not settle on the first host of the list: its first query waits for the promotion, then lands on the new primary', async () => {
+    await primary.stop(); // the primary is gone; the standby is not promoted yet
+    const hosts = [primary, standby].map((c) => ({ host: c.host, port: c.port }));
+    const pool = new RotatingPool({ credentials: dbCredentials({ host: primary.host, port: primary.port, hosts, targetSessionAttrs: 'read-write', database: 'postgres', sslmode: 'disable', user: standby.adminUser, password: standby.adminPassword, source: 'env' }) });
+    try {
+      await expect(pool.relocate()).rejects.toThrow(/no host fits target_session_attrs=read-write: 127\.0\.0\.1:\d+ failed: .*; 127\.0\.0\.1:\d+ is a standby/);
+      const answer = pool.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await standby.promote();
+      expect((await answer).rows[0]?.standby).toBe(false);
+      expect(pool.stats().host).toBe(`127.0.0.1:${standby.port}`);
+      expect(pool.stats().queries.failed).toBe(0);
+    } finally {
+      await pool.end();
+    }
+  }, 60_000);
 });

@@ -1,12 +1,16 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runEos } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 import { loadConfig } from '../../src/config/load.js';
 import { dbCredentials, toDsn } from '../../src/db/credentials.js';
 import { fits } from '../../src/db/host-locator.js';
-import { formatHostList, MAX_HOSTS, parseHostList } from '../../src/db/hosts.js';
+import { formatHostList, MAX_HOSTS, parseHostList, splitHostsOfUrl } from '../../src/db/hosts.js';
 import { isValidHost, resolveDatabaseTarget } from '../../src/db/target.js';
 import { workerEnvironment } from '../../src/exec/worker-supervisor.js';
 import { buildEnginePlan } from '../../src/setup/engine-plan.js';
-import { splitHostsOfUrl } from '../../src/sandbox/vault-dev-server/backends/postgresql-plugin.js';
+
 
 const origin = { host: '--host', port: '--port' };
 
@@ -83,10 +87,29 @@ describe('several hosts, handed on', () => {
     const target = resolveDatabaseTarget({}, { HOME: '/nonexistent' }, { host: 'db1,db2', port: '5432,5433', sslmode: 'verify-full' }, config);
     const plan = buildEnginePlan({ target, mount: 'database', connection: 'delphi-postgresql', adminUser: 'postgres', style: 'group', roles: [{ name: 'delphi-readonly', group: 'delphi_readonly', access: 'read' }] });
     expect(plan.connection.connection_url).toBe('postgresql://{{username}}:{{password}}@db1:5432,db2:5433/delphi?sslmode=verify-full&target_session_attrs=read-write');
-    // The dev server's plugin reads it back as pgx does.
+    // Read back as pgx (the dev server's plugin) and the env source read it.
     const split = splitHostsOfUrl(plan.connection.connection_url.replace('{{username}}', 'u').replace('{{password}}', 'p'));
     expect(split?.hosts).toEqual([{ host: 'db1', port: 5432 }, { host: 'db2', port: 5433 }]);
     expect(split?.want).toBe('read-write');
     expect(split?.urlFor({ host: 'db2', port: 5433 })).toBe('postgresql://u:p@db2:5433/delphi?sslmode=verify-full');
+  });
+});
+
+describe('set delphi-db-config with a host list', () => {
+  it('stores the list and target_session_attrs; back to one host, a stored target_session_attrs goes unless given again', async () => {
+    const home = tempDir('eos-hosts-');
+    const env = { HOME: home, EOS_CONFIG: path.join(home, 'eos.json') };
+    const base = ['self', 'secrets', 'set', 'delphi-db-config', '--local', '--yes', '--database', 'delphi', '--sslmode', 'disable'];
+    const two = await runEos([...base, '--host', 'db1,db2', '--port', '5432,5433', '--target-session-attrs', 'standby'], { env });
+    expect(two.code, two.stderr).toBe(0);
+    expect(two.stdout).toMatch(/^saved db1:5432,db2:5433\/delphi \(sslmode=disable, target_session_attrs=standby\)/);
+    expect(JSON.parse(readFileSync(env.EOS_CONFIG, 'utf8')).database).toMatchObject({ host: 'db1,db2', port: '5432,5433', targetSessionAttrs: 'standby' });
+    const one = await runEos([...base, '--host', 'db1', '--port', '5432'], { env });
+    expect(one.code, one.stderr).toBe(0);
+    const stored = JSON.parse(readFileSync(env.EOS_CONFIG, 'utf8')).database;
+    expect(stored).toMatchObject({ host: 'db1', port: 5432 });
+    expect(stored.targetSessionAttrs).toBeUndefined();
+    const mismatched = await runEos([...base, '--host', 'a,b,c', '--port', '1,2'], { env });
+    expect([mismatched.code, mismatched.stderr.split('\n')[0]]).toEqual([2, 'error: 3 database hosts but 2 ports (from --port)']);
   });
 });

@@ -3,8 +3,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { quoteIdent } from '../../../db/identifiers.js';
 import { fits } from '../../../db/host-locator.js';
-import { hostAddress, isTargetSessionAttrs, type HostPort } from '../../../db/hosts.js';
-import type { TargetSessionAttrs } from '../../../config/constants.js';
+import { hostAddress, isTargetSessionAttrs, splitHostsOfUrl } from '../../../db/hosts.js';
 import { VaultHttpError } from '../wire.js';
 
 /**
@@ -105,18 +104,21 @@ export function newPool(c: PoolSettings): PluginPool {
     pool.on('error', () => undefined); // an idle client dying (e.g. server restart) is not fatal
     return pool;
   };
-  if (!split || split.hosts.length < 2) return make(split ? split.urlFor(split.hosts[0] as HostPort) : url);
-  let current: pg.Pool | undefined;
+  // One host (or a key=value string): the URL as given, as before.
+  if (!split || split.hosts.length < 2) return make(url);
+  const { hosts, want, urlFor } = split;
   const locate = async (): Promise<pg.Pool> => {
+    // pgx refuses a value it does not know when it parses the URL.
+    if (!isTargetSessionAttrs(want)) throw new Error(`cannot parse connection url: unknown target_session_attrs value: "${want}"`);
     let last: unknown;
-    for (const host of split.hosts) {
-      const probe = new pg.Client({ connectionString: split.urlFor(host), connectionTimeoutMillis: 10_000 });
+    for (const host of hosts) {
+      const probe = new pg.Client({ connectionString: urlFor(host), connectionTimeoutMillis: 10_000 });
       probe.on('error', () => undefined);
       try {
         await probe.connect();
         const { rows } = await probe.query<{ standby: boolean; ro: string }>("SELECT pg_is_in_recovery() AS standby, current_setting('transaction_read_only') AS ro");
-        if (fits(split.want, { standby: rows[0]?.standby === true, readOnly: rows[0]?.ro === 'on' })) return make(split.urlFor(host));
-        last = new Error(`server at ${hostAddress(host)} does not fit target_session_attrs=${split.want}`);
+        if (fits(want, { standby: rows[0]?.standby === true, readOnly: rows[0]?.ro === 'on' })) return make(urlFor(host));
+        last = new Error(`server at ${hostAddress(host)} does not fit target_session_attrs=${want}`);
       } catch (err) {
         last = err;
       } finally {
@@ -125,51 +127,35 @@ export function newPool(c: PoolSettings): PluginPool {
     }
     throw last;
   };
+  let current: pg.Pool | undefined;
+  // One check at a time, however many requests arrive together.
+  let checking: Promise<pg.Pool> | undefined;
   // Vault's Connection(): ping the pool it has; if that fails, open it again.
-  const alive = async (): Promise<pg.Pool> => {
-    if (current) {
-      try {
-        await current.query('SELECT 1');
-        return current;
-      } catch {
-        void current.end().catch(() => undefined);
-        current = undefined;
+  const alive = (): Promise<pg.Pool> => {
+    checking ??= (async () => {
+      if (current) {
+        try {
+          await current.query('SELECT 1');
+          return current;
+        } catch {
+          void current.end().catch(() => undefined);
+          current = undefined;
+        }
       }
-    }
-    current = await locate();
-    return current;
+      current = await locate();
+      return current;
+    })().finally(() => {
+      checking = undefined;
+    });
+    return checking;
   };
   return {
     query: async (text, values) => (await alive()).query(text, values),
     connect: async () => (await alive()).connect(),
     end: async () => {
+      await checking?.catch(() => undefined);
       await current?.end().catch(() => undefined);
     },
-  };
-}
-
-/**
- * A libpq/pgx URL's host list taken apart: each host, the URL for one host, and the
- * target_session_attrs it asks for (pgx's default: any). Undefined for a key=value string.
- */
-export function splitHostsOfUrl(url: string): { hosts: HostPort[]; want: TargetSessionAttrs; urlFor(host: HostPort): string } | undefined {
-  const m = /^(postgres(?:ql)?:\/\/)([^@/?]*@)?([^/?]*)(\/[^?]*)?(\?.*)?$/i.exec(url);
-  if (!m) return undefined;
-  const [, scheme, userinfo = '', hostPart = '', dbPath = '', query = ''] = m;
-  const params = new URLSearchParams(query.slice(1));
-  const want = params.get('target_session_attrs') ?? 'any';
-  params.delete('target_session_attrs');
-  const rest = params.toString();
-  const hosts = hostPart.split(',').map((entry) => {
-    const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
-    if (v6) return { host: v6[1] as string, port: Number(v6[2] ?? 5432) };
-    const [host = '', port] = entry.split(':');
-    return { host, port: Number(port ?? 5432) };
-  });
-  return {
-    hosts,
-    want: isTargetSessionAttrs(want) ? want : 'any',
-    urlFor: (host) => `${scheme}${userinfo}${hostAddress(host)}${dbPath}${rest ? `?${rest}` : ''}`,
   };
 }
 
