@@ -7,8 +7,8 @@ import { withPrompts } from './prompts.js';
 
 /** Where the Delphi database is, for commands that work on it as its admin. */
 export const TARGET_OPTIONS = {
-  host: { flags: '--host <host>', description: 'database host (default: the stored configuration)' },
-  port: { flags: '--port <port>', description: 'database port' },
+  host: { flags: '--host <host>', description: 'database host, or a primary and its standbys: a,b (default: the stored configuration; the admin works on the primary)' },
+  port: { flags: '--port <port>', description: 'database port, or one per host' },
   database: { flags: '--database <name>', description: 'database name' },
   sslmode: { flags: '--sslmode <mode>', description: 'TLS mode', choices: SSL_MODES },
   sslrootcert: { flags: '--sslrootcert <file>', description: "the CA file that signed PostgreSQL's certificate (else PGSSLROOTCERT, the stored one, ~/.postgresql/root.crt)" },
@@ -36,7 +36,7 @@ export async function resolveTarget(options: TargetOptionValues, context: Comman
   const session = await context.vault().catch(() => undefined);
   const kv = session ? await readEosFields(session.client, `${config.kv.mount}/delphi/config`, [...DB_CONFIG_KV_FIELDS]).catch(() => ({})) : {};
   const target = resolveDatabaseTarget(
-    { host: options.host, port: options.port === undefined ? undefined : Number(options.port), database: options.database, sslmode: options.sslmode, sslrootcert: options.sslrootcert, sslcert: options.sslcert, sslkey: options.sslkey },
+    { host: options.host, port: options.port, database: options.database, sslmode: options.sslmode, sslrootcert: options.sslrootcert, sslcert: options.sslcert, sslkey: options.sslkey },
     context.io.env,
     kv,
     config,

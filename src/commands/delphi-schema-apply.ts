@@ -1,3 +1,4 @@
+import { describeHosts, formatHostList } from '../db/hosts.js';
 import { ADMIN_PASSWORD_ENV } from '../config/constants.js';
 import type { ApplyResult } from '../delphi/schema-migrator.js';
 import { adminPassword, resolveTarget, TARGET_OPTIONS } from './admin-target.js';
@@ -33,7 +34,7 @@ export default defineCommand({
     ]);
     const { io } = context;
     const target = await resolveTarget(options, context);
-    const where = `${target.host}:${target.port}/${target.database}`;
+    const where = `${describeHosts(target.hosts)}/${target.database}`;
     // A dry run only reads what is installed: without the admin password it reads with the
     // usual credentials (a reader's lease is enough), so the SQL can be printed for a DBA first.
     if (options.dryRun && !io.env[ADMIN_PASSWORD_ENV]) {
@@ -42,8 +43,10 @@ export default defineCommand({
         // The target resolved above (flags included), whatever credentials come with it.
         env: {
           ...io.env,
-          DELPHI_DB_HOST: target.host,
-          DELPHI_DB_PORT: String(target.port),
+          // The whole list: the dry run reads wherever the target says (a standby will do).
+          DELPHI_DB_HOST: formatHostList(target.hosts).host,
+          DELPHI_DB_PORT: formatHostList(target.hosts).port,
+          ...(target.hosts.length > 1 ? { DELPHI_DB_TARGET_SESSION_ATTRS: target.targetSessionAttrs } : {}),
           DELPHI_DB_NAME: target.database,
           DELPHI_DB_SSLMODE: target.sslmode,
           ...(target.sslrootcert ? { DELPHI_DB_SSLROOTCERT: target.sslrootcert } : {}),
