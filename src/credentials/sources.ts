@@ -98,7 +98,9 @@ export function envSource(ctx: SourceContext): CredentialSource {
         // pg-connection-string cannot read: the hosts are taken apart here, the rest read as one.
         const split = splitHostsOfUrl(dsn);
         const several = split && split.hosts.length > 1 ? split : undefined;
-        if (several && (!several.hosts.every((h) => isValidHost(h.host) && Number.isInteger(h.port) && h.port > 0 && h.port < 65536) || !isTargetSessionAttrs(several.want))) {
+        // libpq's order: the URL's own target_session_attrs, else PGTARGETSESSIONATTRS, else any.
+        const wanted = several ? (several.want ?? (ctx.env.PGTARGETSESSIONATTRS || 'any')) : undefined;
+        if (several && (!several.hosts.every((h) => isValidHost(h.host) && Number.isInteger(h.port) && h.port > 0 && h.port < 65536) || !isTargetSessionAttrs(wanted as string))) {
           throw new SourceUnavailable('PG_DSN lists hosts, ports or a target_session_attrs eos cannot read');
         }
         const one = several ? several.urlFor(several.hosts[0] as HostPort) : dsn;
@@ -119,7 +121,7 @@ export function envSource(ctx: SourceContext): CredentialSource {
           user: parsed.user,
           password: parsed.password,
           source: 'env',
-          ...(several ? { hosts: several.hosts, targetSessionAttrs: several.want as TargetSessionAttrs } : {}),
+          ...(several ? { hosts: several.hosts, targetSessionAttrs: wanted as TargetSessionAttrs } : {}),
         });
       }
       const { DELPHI_DB_USER: user, DELPHI_DB_PASSWORD: password } = ctx.env;

@@ -68,22 +68,23 @@ export function hostAddress(h: HostPort): string {
 
 /**
  * A libpq/pgx URL's host list taken apart: each host, the URL for one host, and the
- * target_session_attrs it asks for (libpq's and pgx's default: any; not checked here). Undefined
+ * target_session_attrs it asks for (undefined when it names none; not checked here). Undefined
  * for a key=value string.
  */
-export function splitHostsOfUrl(url: string): { hosts: HostPort[]; want: string; urlFor(host: HostPort): string } | undefined {
+export function splitHostsOfUrl(url: string): { hosts: HostPort[]; want: string | undefined; urlFor(host: HostPort): string } | undefined {
   const m = /^(postgres(?:ql)?:\/\/)([^@/?]*@)?([^/?]*)(\/[^?]*)?(\?.*)?$/i.exec(url);
   if (!m) return undefined;
   const [, scheme, userinfo = '', hostPart = '', dbPath = '', query = ''] = m;
   const params = new URLSearchParams(query.slice(1));
-  const want = params.get('target_session_attrs') ?? 'any';
+  const want = params.get('target_session_attrs') ?? undefined;
   params.delete('target_session_attrs');
   const rest = params.toString();
   const hosts = hostPart.split(',').map((entry) => {
     const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
-    if (v6) return { host: v6[1] as string, port: Number(v6[2] ?? 5432) };
+    // An empty port is the default one, as in libpq.
+    if (v6) return { host: v6[1] as string, port: Number(v6[2] || 5432) };
     const [host = '', port] = entry.split(':');
-    return { host, port: Number(port ?? 5432) };
+    return { host, port: Number(port || 5432) };
   });
   return {
     hosts,

@@ -1,14 +1,14 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { EosError, ExitCode } from '../errors.js';
+import { DatabaseUnreachableError, EosError, ExitCode } from '../errors.js';
 import { redactString } from '../redact.js';
 import { backoffDelay, QUERY_BACKOFF } from '../util/backoff.js';
 import { sleep, systemClock, type Clock, type Timer } from '../util/clock.js';
 import { describeCredentials, toPgConfig, type DbCredentials } from './credentials.js';
 import type { TargetSessionAttrs } from '../config/constants.js';
 import { connectToTarget, hostsOf } from './host-locator.js';
-import { hostAddress } from './hosts.js';
+import { describeHosts, hostAddress } from './hosts.js';
 
 /**
  * A pg.Pool façade whose credentials change under it without a failed query (docs/design.md §6). On a
@@ -120,6 +120,13 @@ export class WriteInDoubtError extends EosError {
       hint: 'check whether it committed before sending it again (a unique key makes that a lookup)',
       cause,
     });
+  }
+}
+
+/** The search for a host that fits took longer than what was left of a query's retry window. */
+export class HostSearchTimeout extends DatabaseUnreachableError {
+  constructor(hosts: string, ms: number) {
+    super(`no host of ${hosts} was found to fit within the retry window (${Math.round(ms / 100) / 10} s)`, 'a failover may still be under way; raise database.retryWindow, or check that every listed host answers (a host that drops packets costs a connect timeout)');
   }
 }
 
@@ -240,8 +247,10 @@ export class RotatingPool extends EventEmitter {
           if (this.clock.now() + wait >= deadline) throw this.noted(err);
           // Always the backoff too: a 25006 that is no failover (relayed from a read-only foreign
           // server) must not turn into a loop of logins.
-          await this.relocateWithin(generation, 'the server became read-only', deadline).catch(() => undefined);
+          const searched = await this.relocateWithin(generation, 'the server became read-only', deadline).catch((e: unknown) => e);
+          if (searched instanceof HostSearchTimeout) throw this.noted(err);
           await sleep(this.clock, wait);
+          if (this.clock.now() >= deadline) throw this.noted(err);
           this.retried += 1;
           continue;
         }
@@ -263,9 +272,14 @@ export class RotatingPool extends EventEmitter {
         const wait = backoffDelay(QUERY_BACKOFF, failures, this.random);
         if (this.clock.now() + wait >= deadline) throw this.noted(err);
         this.retried += 1;
-        // Several hosts: the primary may have moved; look for the host that fits now.
-        if (this.multiHost) await this.relocateWithin(generation, 'the server went away', deadline).catch(() => undefined);
+        // Several hosts: the primary may have moved; look for the host that fits now. A search
+        // that ran out of the window leaves the query where it failed: not sent there again.
+        if (this.multiHost) {
+          const searched = await this.relocateWithin(generation, 'the server went away', deadline).catch((e: unknown) => e);
+          if (searched instanceof HostSearchTimeout) throw this.noted(err);
+        }
         await sleep(this.clock, wait);
+        if (this.clock.now() >= deadline) throw this.noted(err);
       }
     }
   }
@@ -359,11 +373,11 @@ export class RotatingPool extends EventEmitter {
    * many queries failed together; nothing changes when the same host still fits. The old pool
    * drains in the background (the query that called this is not among what it waits for).
    */
-  relocate(from: { credentials: DbCredentials } = this.active, reason = 'start'): Promise<void> {
+  relocate(from: { credentials: DbCredentials } = this.active, reason = 'start', connectionTimeoutMs?: number): Promise<void> {
     if (this.ended || from !== this.active) return Promise.resolve();
     this.relocating ??= (async () => {
       const old = this.active;
-      const located = await connectToTarget(old.credentials, this.locateOptions());
+      const located = await connectToTarget(old.credentials, this.locateOptions(connectionTimeoutMs));
       await located.client.end().catch(() => undefined);
       if (this.active !== old || this.ended) return;
       this.placed = true;
@@ -392,10 +406,12 @@ export class RotatingPool extends EventEmitter {
    */
   private async relocateWithin(from: { credentials: DbCredentials }, reason: string, deadline: number): Promise<void> {
     let timer: Timer | undefined;
+    const remaining = Math.max(0, deadline - this.clock.now());
     const late = new Promise<void>((_, reject) => {
-      timer = this.clock.setTimeout(() => reject(new Error('no database host found within the retry window')), Math.max(0, deadline - this.clock.now()));
+      timer = this.clock.setTimeout(() => reject(new HostSearchTimeout(describeHosts(hostsOf(from.credentials)), remaining)), remaining);
     });
-    const search = this.relocate(from, reason);
+    // Each host's connect given its share of what is left, so one search can try them all in time.
+    const search = this.relocate(from, reason, Math.max(1000, Math.min(10_000, Math.floor(remaining / hostsOf(from.credentials).length))));
     search.catch(() => undefined);
     try {
       await Promise.race([search, late]);
@@ -404,8 +420,8 @@ export class RotatingPool extends EventEmitter {
     }
   }
 
-  private locateOptions() {
-    return { want: this.options.want, application: this.options.pool?.application_name ?? 'eos', replayWaitMs: this.options.replayWaitMs, clock: this.clock, log: this.options.log };
+  private locateOptions(connectionTimeoutMs?: number) {
+    return { want: this.options.want, application: this.options.pool?.application_name ?? 'eos', replayWaitMs: this.options.replayWaitMs, connectionTimeoutMs, clock: this.clock, log: this.options.log };
   }
 
   /**

@@ -88,7 +88,10 @@ export function resolveDatabaseTarget(flags: TargetFlags, env: NodeJS.ProcessEnv
   // hosts and a database name go into URLs, conninfo strings and printed commands: plain ones only.
   const hosts = parseHostList(hostRaw, portRaw, isValidHost, { host: from('host'), port: from('port') });
   const { host, port } = hosts[0] as HostPort;
-  const attrsRaw = [flags.targetSessionAttrs, env.DELPHI_DB_TARGET_SESSION_ATTRS, env.PGTARGETSESSIONATTRS, kv.target_session_attrs, config.database.targetSessionAttrs].find((v) => v !== undefined && v !== '');
+  // This host's own (flag, variables) first; then the stored value — a KV field that is there
+  // but empty means "none" for every host (set-config clears it so), not "ask the local config".
+  const own = [flags.targetSessionAttrs, env.DELPHI_DB_TARGET_SESSION_ATTRS, env.PGTARGETSESSIONATTRS].find((v) => v !== undefined && v !== '');
+  const attrsRaw = own ?? ('target_session_attrs' in kv ? kv.target_session_attrs || undefined : config.database.targetSessionAttrs);
   if (attrsRaw !== undefined && !isTargetSessionAttrs(attrsRaw)) {
     throw new UsageError(`target_session_attrs ${quoted(attrsRaw)} is not valid`, `use one of ${TARGET_SESSION_ATTRS.join(', ')}`);
   }

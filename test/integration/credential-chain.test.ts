@@ -61,6 +61,9 @@ describe('the credential chain', () => {
     const { chain } = buildChain({ config: config(['env']), env: { ...down, PG_DSN: 'postgresql://w:p%40ss@db1:5432,db2:5433/delphi?sslmode=verify-full&target_session_attrs=read-write' } });
     const { credentials } = await chain.resolve();
     expect(credentials).toMatchObject({ source: 'env', user: 'w', password: 'p@ss', host: 'db1', port: 5432, sslmode: 'verify-full', targetSessionAttrs: 'read-write', hosts: [{ host: 'db1', port: 5432 }, { host: 'db2', port: 5433 }] });
+    // As libpq: no target_session_attrs in the URL takes PGTARGETSESSIONATTRS; an empty port is 5432.
+    const plain = buildChain({ config: config(['env']), env: { ...down, PGTARGETSESSIONATTRS: 'primary', PG_DSN: 'postgresql://w:p@db1:,db2:5433/delphi' } });
+    expect((await plain.chain.resolve()).credentials).toMatchObject({ targetSessionAttrs: 'primary', hosts: [{ host: 'db1', port: 5432 }, { host: 'db2', port: 5433 }] });
     const bad = buildChain({ config: config(['env']), env: { ...down, PG_DSN: 'postgresql://w:p@db1:5432,db;2:5433/delphi?target_session_attrs=master' } });
     expect(((await bad.chain.resolve().catch((e: unknown) => e)) as Error).message).toMatch(/PG_DSN lists hosts, ports or a target_session_attrs eos cannot read/);
   });

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openKeptDatabase } from '../../src/credentials/open-database.js';
@@ -7,6 +8,7 @@ import { RotatingPool, WriteInDoubtError } from '../../src/db/rotating-pool.js';
 import { startPostgresCluster, type PostgresCluster, type StandbyCluster } from '../../src/sandbox/postgres.js';
 import { sandboxConfig, startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { createVaultClient } from '../../src/vault/client.js';
+import { clusterInfo } from '../helpers/pg.js';
 import { startMetricsServer } from '../../src/telemetry/metrics.js';
 
 /**
@@ -245,4 +247,30 @@ describe('a pool that starts while no host accepts writes', () => {
       await pool.end();
     }
   }, 60_000);
+});
+
+describe('a host that swallows connections', () => {
+  it('costs each search only its share of the retry window: the first query lands on the host that answers, in time', async () => {
+    // Accepts TCP connections and never answers: a powered-off primary behind a firewall.
+    const sockets: Socket[] = [];
+    const hole = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve));
+    const holePort = (hole.address() as AddressInfo).port;
+    const { host, port, adminUser, adminPassword } = clusterInfo();
+    const pool = new RotatingPool({
+      credentials: dbCredentials({ host: '127.0.0.1', port: holePort, hosts: [{ host: '127.0.0.1', port: holePort }, { host, port }], targetSessionAttrs: 'read-write', database: 'postgres', sslmode: 'disable', user: adminUser, password: adminPassword, source: 'env' }),
+      retryWindowMs: 8000,
+    });
+    try {
+      const started = Date.now();
+      const { rows } = await pool.query<{ n: number }>('SELECT 1 AS n');
+      expect(rows[0]?.n).toBe(1);
+      expect(Date.now() - started).toBeLessThan(8000);
+      expect(pool.stats().host).toBe(`${host}:${port}`);
+    } finally {
+      await pool.end();
+      for (const socket of sockets) socket.destroy();
+      hole.close();
+    }
+  }, 30_000);
 });

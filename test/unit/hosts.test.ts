@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { runEos } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { loadConfig } from '../../src/config/load.js';
+import { configSchema } from '../../src/config/schema.js';
 import { dbCredentials, toDsn } from '../../src/db/credentials.js';
 import { fits } from '../../src/db/host-locator.js';
 import { formatHostList, MAX_HOSTS, parseHostList, splitHostsOfUrl } from '../../src/db/hosts.js';
@@ -50,6 +51,10 @@ describe('a list of database hosts, libpq’s way', () => {
     expect(resolve({ host: 'db1,db2', port: '5432', target_session_attrs: 'prefer-standby' }).targetSessionAttrs).toBe('prefer-standby');
     expect(resolve({ host: 'db1,db2', port: '5432' }, { PGTARGETSESSIONATTRS: 'primary' }).targetSessionAttrs).toBe('primary');
     expect(resolve({ host: 'db1', port: '5432' }).targetSessionAttrs).toBe('any');
+    // A KV field set empty (set-config back to one host) means none, whatever a local config kept.
+    const kept = configSchema.parse({ database: { targetSessionAttrs: 'standby' } });
+    expect(resolveDatabaseTarget({}, { HOME: '/nonexistent' }, { host: 'db1', port: '5432', target_session_attrs: '' }, kept).targetSessionAttrs).toBe('any');
+    expect(resolveDatabaseTarget({}, { HOME: '/nonexistent' }, { host: 'db1', port: '5432' }, kept).targetSessionAttrs).toBe('standby');
   });
 });
 

@@ -106,7 +106,8 @@ export function newPool(c: PoolSettings): PluginPool {
   };
   // One host (or a key=value string): the URL as given, as before.
   if (!split || split.hosts.length < 2) return make(url);
-  const { hosts, want, urlFor } = split;
+  const { hosts, urlFor } = split;
+  const want = split.want ?? 'any';
   const locate = async (): Promise<pg.Pool> => {
     // pgx refuses a value it does not know when it parses the URL.
     if (!isTargetSessionAttrs(want)) throw new Error(`cannot parse connection url: unknown target_session_attrs value: "${want}"`);
