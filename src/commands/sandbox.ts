@@ -94,7 +94,7 @@ export default defineCommand({
           EOS_JWT_FILE: sandbox.jwt.file,
           EOS_JWT_ROLE: sandbox.jwt.readerRole,
           EOS_SANDBOX_PG_URL: sandbox.adminUrl,
-          ...(sandbox.standby ? { EOS_SANDBOX_STANDBY_PG_URL: sandbox.standby.adminUrl(SANDBOX_DATABASE) } : {}),
+          ...(sandbox.standby ? { EOS_SANDBOX_STANDBY_PG_URL: sandbox.standby.adminUrl(SANDBOX_DATABASE), EOS_SANDBOX_PID: String(process.pid) } : {}),
         };
         if (options.json) writeJson(io, exports);
         else for (const [name, value] of Object.entries(exports)) io.stdout.write(`export ${name}=${shellQuote(value)}\n`);
@@ -110,7 +110,11 @@ export default defineCommand({
         const failover = () => {
           const standby = sandbox.standby;
           // Once: a second signal must not promote while the first is still stopping the primary.
-          if (!standby || failingOver) return;
+          if (!standby) return;
+          if (failingOver) {
+            progress(`SIGUSR1: already failed over (port ${standby.port} is the primary); nothing to do`);
+            return;
+          }
           failingOver = true;
           progress('SIGUSR1: stopping the primary (fencing), promoting the standby…');
           void (async () => {

@@ -16,11 +16,11 @@ import { defineCommand, JSON_OPTION } from './spec.js';
  */
 export default defineCommand({
   path: ['self', 'secrets', 'set', 'delphi-db-config'],
-  description: 'host, port, database and sslmode of the Delphi database, in Vault KV and the local config',
+  description: 'host(s), port(s), database, sslmode, TLS files and target_session_attrs of the Delphi database, in Vault KV and the local config',
   options: {
     host: { flags: '--host <host>', description: 'database host name or IP address, or a primary and its standbys: a,b (default: $DELPHI_DB_HOST)' },
     port: { flags: '--port <port>', description: 'database port, or one per host: 5432,5433 (default: $DELPHI_DB_PORT)' },
-    targetSessionAttrs: { flags: '--target-session-attrs <attrs>', description: "which host a session wants when several are listed (libpq's; default read-write)", choices: TARGET_SESSION_ATTRS },
+    targetSessionAttrs: { flags: '--target-session-attrs <attrs>', description: "which host a session wants when several are listed (libpq's; default: $DELPHI_DB_TARGET_SESSION_ATTRS, else read-write)", choices: TARGET_SESSION_ATTRS },
     database: { flags: '--database <name>', description: 'database name (default: $DELPHI_DB_NAME)' },
     sslmode: { flags: '--sslmode <mode>', description: 'TLS mode (default: $DELPHI_DB_SSLMODE)', choices: SSL_MODES },
     sslrootcert: { flags: '--sslrootcert <file>', description: "the CA file that signed PostgreSQL's certificate, for verify-ca/verify-full (a path on the hosts that run eos)" },

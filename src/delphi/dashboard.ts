@@ -47,7 +47,7 @@ export class DashboardModel extends EventEmitter {
   notifyState(): string {
     // The host only when it is not where the reads go (the primary, while reads go to a standby).
     const elsewhere = this.listenHost && this.listenHost !== this.db.pool.stats().host;
-    if (this.listening) return `⚡listening${elsewhere ? ` on ${this.listenHost}` : ''}`;
+    if (this.listening) return `⚡listening${elsewhere ? ` on primary ${this.listenHost}` : ''}`;
     return this.options.listen === false ? '' : `no LISTEN: every ${Math.round(this.options.intervalMs / 100) / 10}s`;
   }
 

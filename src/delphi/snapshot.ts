@@ -39,7 +39,7 @@ export interface Snapshot {
    * The server the snapshot was read from: a standby (with how far its replay is behind the
    * primary, in seconds; 0 when it has replayed all it received) or the primary.
    */
-  server: { standby: boolean; replayLagSeconds: number | null };
+  server: { host: string | null; standby: boolean; replayLagSeconds: number | null };
 }
 
 export interface FailureRow {
@@ -198,7 +198,7 @@ export async function takeSnapshot(query: Query, credentials: CredentialState | 
       byStatus: agentsByStatus.map((r) => ({ status: r.status, count: r.n })),
     },
     credentials,
-    server: { standby: server[0]?.standby ?? false, replayLagSeconds: server[0]?.lag_s === null || server[0]?.lag_s === undefined ? null : Math.round(server[0].lag_s * 10) / 10 },
+    server: { host: credentials?.pool.host ?? null, standby: server[0]?.standby ?? false, replayLagSeconds: server[0]?.lag_s === null || server[0]?.lag_s === undefined ? null : Math.round(server[0].lag_s * 10) / 10 },
   };
 }
 

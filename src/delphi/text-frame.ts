@@ -2,8 +2,8 @@ import { age, pad } from './format.js';
 import type { Snapshot } from './snapshot.js';
 
 /** Where the snapshot was read: `primary 10.0.0.5:5432` or `standby 10.0.0.6:5432, replay lag 0.4 s`. */
-export function serverText(snapshot: Pick<Snapshot, 'server' | 'credentials'>): string {
-  const host = snapshot.credentials?.pool.host ?? '';
+export function serverText(snapshot: Pick<Snapshot, 'server'>): string {
+  const host = snapshot.server.host ?? '';
   const s = snapshot.server;
   if (!s.standby) return `primary ${host}`.trim();
   return `standby ${host}, replay lag ${s.replayLagSeconds === null ? 'unknown' : `${s.replayLagSeconds} s`}`;

@@ -155,22 +155,36 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
     if (others.length === 0) return `PostgreSQL ${rows[0]?.v} at ${c.host}:${c.port}/${c.database}, login in ${ms} ms`;
     // The other hosts, each with the same login (waiting out replay), kept open for the revocation check.
     const seen: string[] = [];
+    const problems: string[] = [];
     for (const other of others) {
-      // Asked for a standby, with the host found above beside it: a standby that has not
-      // replayed the new login yet is waited for (the locator tells lag from a refusal that way).
-      const session = await connectToTarget(dbCredentials({ ...c, password: c.password, hosts: [other, { host: c.host, port: c.port }] }), { want: 'standby', application: 'eos-test' }).catch((err: Error) => err);
+      const alone = dbCredentials({ ...c, password: c.password, host: other.host, port: other.port, hosts: undefined });
+      let session = await connectToTarget(alone, { want: 'any', application: 'eos-test' }).catch((err: Error & { code?: string }) => err);
+      if (session instanceof Error && (session as { code?: string }).code === '28P01') {
+        // Refused: a standby that has not replayed the new login yet is waited for, told from a
+        // wrong password by the primary beside it (host-locator.ts).
+        session = await connectToTarget(dbCredentials({ ...c, password: c.password, hosts: [other, { host: c.host, port: c.port }] }), { want: 'standby', application: 'eos-test' }).catch((err: Error) => err);
+      }
       if (session instanceof Error) {
-        seen.push(`${hostAddress(other)}: ${session.message}`);
+        const code = (session as { code?: string }).code;
+        problems.push(`${hostAddress(other)} ${code && /^E[A-Z]+$/.test(code) ? `unreachable (${code})` : session.message.split('\n')[0]}`);
         continue;
       }
       if (session.credentials.host === c.host && session.credentials.port === c.port) {
         await session.client.end().catch(() => undefined);
         continue;
       }
-      otherSessions.push({ host: other, client: session.client, standby: session.standby });
-      seen.push(`${hostAddress(other)} (${session.standby ? 'standby' : 'primary'})`);
+      const { rows: recovery } = await session.client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+      const standby = recovery[0]?.r === true;
+      otherSessions.push({ host: other, client: session.client, standby });
+      (standby ? seen : problems).push(`${hostAddress(other)} ${standby ? '(standby)' : 'is a primary too'}`);
     }
-    return `PostgreSQL ${rows[0]?.v} at ${c.host}:${c.port}/${c.database} (${located.standby ? 'standby' : 'primary'}), login in ${ms} ms; also ${seen.join(', ')}`;
+    const detail = `PostgreSQL ${rows[0]?.v} at ${c.host}:${c.port}/${c.database} (${located.standby ? 'standby' : 'primary'}), login in ${ms} ms; ${[...seen, ...problems].join(', ')}`;
+    if (problems.length === 0) return detail;
+    return {
+      status: 'warn',
+      detail,
+      hint: seen.length === 0 ? 'no standby answers: the site has no server to fail over to until one is back (or rebuilt from the new primary)' : 'a listed host does not answer as a standby: check it, or take it off the list (set delphi-db-config --host)',
+    };
   });
   await step(
     'tls',
@@ -318,8 +332,9 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
         if (alive) survived.push(hostAddress(o.host));
       }
       if (survived.length === 0) return `ended on ${otherSessions.map((o) => hostAddress(o.host)).join(', ')}`;
+      // PostgreSQL's way, on every site with a standby (eos ends its own): said, not warned.
       return {
-        status: 'warn',
+        status: 'info',
         detail: `a session of the revoked ${creds?.user} survived on ${survived.join(', ')}: revocation statements run on the primary only`,
         hint: "eos ends its own sessions when it rotates; for other clients, end them on each standby (pg_terminate_backend) or keep connections short (docs/security.md)",
       };

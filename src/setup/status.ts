@@ -1,3 +1,5 @@
+import { hostsOf } from '../db/host-locator.js';
+import { describeHosts } from '../db/hosts.js';
 import type { Config, CredentialSourceName } from '../config/schema.js';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveVaultSettings } from '../config/vault-settings.js';
@@ -234,7 +236,8 @@ async function judge(
   // kv and env issue nothing: asking them is how to know.
   try {
     const c = await SOURCE_FACTORIES[source](context).obtain();
-    return { source, available: true, reason: `would connect as ${c.user} to ${c.host}:${c.port}/${c.database}` };
+    // Every host of a list: which one a session gets is asked at connection time.
+    return { source, available: true, reason: `would connect as ${c.user} to ${describeHosts(hostsOf(c))}/${c.database}` };
   } catch (err) {
     return { source, available: false, reason: message(err) };
   }

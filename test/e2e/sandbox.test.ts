@@ -180,6 +180,7 @@ describe('eos sandbox --standby', () => {
     const primaryUrl = new URL(exports.EOS_SANDBOX_PG_URL as string);
     const standbyUrl = new URL(exports.EOS_SANDBOX_STANDBY_PG_URL as string);
     expect(standbyUrl.port).not.toBe(primaryUrl.port);
+    expect(sandbox.output.stderr).toContain(`kill -USR1 ${exports.EOS_SANDBOX_PID}`);
     const shell = { ...env, VAULT_ADDR: exports.VAULT_ADDR, VAULT_TOKEN: exports.VAULT_TOKEN, EOS_CONFIG: exports.EOS_CONFIG };
     const dashboard = async () => {
       const r = await runCli(['delphi', 'dashboard', '--json'], { env: shell });
@@ -194,6 +195,9 @@ describe('eos sandbox --standby', () => {
     sandbox.child.kill('SIGUSR1');
     await expect.poll(() => sandbox.output.stderr, { timeout: 30_000, interval: 100 }).toMatch(/failed over in \d+ ms|failover failed/);
     expect(sandbox.output.stderr).toMatch(new RegExp(`failed over in \\d+ ms: port ${standbyUrl.port} is the primary now`));
+    // A second signal does nothing, and says so.
+    sandbox.child.kill('SIGUSR1');
+    await expect.poll(() => sandbox.output.stderr, { timeout: 10_000 }).toMatch(/already failed over/);
     const after = await dashboard();
     expect(after.server.standby).toBe(false);
     expect(after.credentials.pool.host).toBe(`127.0.0.1:${standbyUrl.port}`);

@@ -43,7 +43,7 @@ const snapshot: Snapshot = {
   failureSummary: [{ type: 'email delivery', count: 13, newest: null }, { type: 'parser', count: 12, newest: null }],
   agents: { top: [{ id: '003', name: 'agent-003', status: 'active', alerts24h: 410, lastSeen: '2026-11-28T11:59:00.000Z' }], byStatus: [{ status: 'active', count: 12 }, { status: 'disconnected', count: 3 }] },
   credentials,
-  server: { standby: false, replayLagSeconds: null },
+  server: { host: '127.0.0.1:5432', standby: false, replayLagSeconds: null },
 };
 
 const props = { snapshot, credentials, width: 80, height: 18, scroll: 0 };
@@ -121,7 +121,7 @@ describe('the dashboard views, rendered from a fixed snapshot', () => {
     expect(text).not.toMatch(/\u001b\[/);
     expect(text).toMatch(/^credentials: dynamic as v-root-delphi-r-\S+, lease database\/creds\/delphi-readonly\/Ab3x… 42s left, 3 rotation\(s\)$/m);
     expect(text).toMatch(/^read from: primary 127\.0\.0\.1:5432$/m);
-    expect(overviewText({ ...snapshot, server: { standby: true, replayLagSeconds: 1.5 } })).toMatch(/^read from: standby 127\.0\.0\.1:5432, replay lag 1\.5 s$/m);
+    expect(overviewText({ ...snapshot, server: { host: '127.0.0.1:5432', standby: true, replayLagSeconds: 1.5 } })).toMatch(/^read from: standby 127\.0\.0\.1:5432, replay lag 1\.5 s$/m);
   });
 });
 
@@ -151,8 +151,8 @@ describe('the dashboard app', () => {
   const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
 
   it('says in its header when it reads from a standby (with the lag) and how it learns of new alerts', () => {
-    const onStandby = render(<App model={model({ snapshot: { ...snapshot, server: { standby: true, replayLagSeconds: 0.4 } }, notifyState: () => '⚡listening on 10.0.0.5:5432' })} />);
-    expect(onStandby.lastFrame()).toMatch(/⚡listening on 10\.0\.0\.5:5432\s+standby, lag 0\.4s/);
+    const onStandby = render(<App model={model({ snapshot: { ...snapshot, server: { host: '10.0.0.6:5432', standby: true, replayLagSeconds: 0.4 } }, notifyState: () => '⚡listening on primary 10.0.0.5:5432' })} />);
+    expect(onStandby.lastFrame()).toMatch(/⚡listening on primary 10\.0\.0\.5:5432\s+standby, lag 0\.4s/);
     onStandby.unmount();
     const noPrimary = render(<App model={model({ listening: false, notifyState: () => 'no LISTEN: every 5s' })} />);
     expect(noPrimary.lastFrame()).toMatch(/live\s+no LISTEN: every 5s/);

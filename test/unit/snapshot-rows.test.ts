@@ -29,7 +29,7 @@ describe('the dashboard snapshot reads typed rows', () => {
     expect(snap.flow[0]).toEqual({ state: 'new', count: 3, oldestSeconds: 120, avgAgeSeconds: 60, health: 'Healthy' });
     expect(snap.parsers[0]?.lastUsed).toBe('2026-11-29T04:00:00.000Z');
     expect(snap.throughput).toEqual({ ingested5m: 2, sent5m: 1 });
-    expect(snap.server).toEqual({ standby: true, replayLagSeconds: 0.4 });
+    expect(snap.server).toEqual({ host: null, standby: true, replayLagSeconds: 0.4 });
   });
 
   it('names the query, the row and the column when the database answers in another shape', async () => {
