@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { PermissionDeniedError, UsageError } from '../../src/errors.js';
 import { redactString } from '../../src/redact.js';
 import { readIdentityToken } from '../../src/vault/identity-token.js';
@@ -11,6 +11,8 @@ const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJqb2IiLCJhdWQiOiJ4In0.c2lnbmF0dXJlLW
 /** Where the identity token comes from, and each way that can fail: one line, the right exit code. */
 describe('reading the identity token', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'eos-idt-'));
+  // Every run left this directory behind (85 of them on this machine).
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reads a file afresh each time, trimmed', async () => {
     const file = path.join(dir, 'token');
