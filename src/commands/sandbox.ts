@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { quoted, UsageError } from '../errors.js';
 import { cleanUpOnce } from './last-resort.js';
 import { shellQuote } from '../util/shell.js';
@@ -11,7 +12,8 @@ const MAX_SAMPLE_ALERTS = 1_000_000;
 
 /** Refuses a port something already listens on (exit 2), before anything is started. */
 async function assertPortFree(port: number): Promise<void> {
-  const { createServer } = await import('node:net');
+  // A static import: the bundle runs from V8's code cache (cli.ts), where a dynamic import() of
+  // a Node module has no loader and fails ("A dynamic import callback was not specified").
   await new Promise<void>((resolve, reject) => {
     const probe = createServer();
     probe.once('error', (err: NodeJS.ErrnoException) =>

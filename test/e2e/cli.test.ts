@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, runEos as runCli } from '../helpers/cli.js';
+import { REPO_ROOT, runCli as runBuiltCli, runEos as runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const { version } = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
@@ -55,6 +55,22 @@ describe('eos as a user runs it', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^error: the live dashboard needs a terminal; use --once or --json$/m);
     expect(r.stderr).not.toMatch(/starting PostgreSQL|Raw mode|unexpected failure/);
+  });
+
+  it('sandbox --port on a busy port is exit 2 naming it, from the built CLI (its bundle runs from the code cache)', async () => {
+    const { createServer } = await import('node:net');
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const r = await runBuiltCli(['sandbox', '--port', String(port), '--plain'], user());
+      expect(r.stderr.split('\n')[0]).toBe(`error: --port ${port} cannot be used: something already listens there`);
+      expect(r.code).toBe(2);
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
+    // The class of the bug: no dynamic import() of a Node module in the bundle (V8's code cache has no loader for it).
+    expect(readFileSync(path.join(REPO_ROOT, 'dist', 'eos.cjs'), 'utf8')).not.toMatch(/\bimport\("node:/);
   });
 
   it('--metrics-listen: a bad value or a busy port is exit 2 naming it, before any credentials are asked for', async () => {
