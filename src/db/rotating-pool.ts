@@ -265,7 +265,6 @@ export class RotatingPool extends EventEmitter {
         if (kind !== 'unreachable' && !readOnly) {
           // It may have run: never twice.
           this.inDoubt += 1;
-          this.emit('write-in-doubt', { host: hostAddress(generation.credentials) });
           throw this.noted(new WriteInDoubtError(hostAddress(generation.credentials), err));
         }
         failures += 1;
@@ -391,7 +390,6 @@ export class RotatingPool extends EventEmitter {
       const to = hostAddress(located.credentials);
       this.options.log?.info({ generation: this.active.number, from: hostAddress(old.credentials), to, standby: located.standby, reason }, 'pool moved to another host');
       this.emit('switched', { generation: this.active.number, source: located.credentials.source, reason: `moved to ${to}: ${reason}` });
-      this.emit('moved', { to, standby: located.standby, reason });
       void this.drain(old);
     })().finally(() => {
       this.relocating = undefined;
