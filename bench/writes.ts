@@ -10,11 +10,11 @@
  * Run on a durable cluster (fsync on, as a real site) and on a fast one (fsync off: commits
  * cost least there, so eos's share is largest).
  */
-import pg from 'pg';
 import { applySchema } from '../src/delphi/schema.js';
 import { applyMigrations } from '../src/delphi/schema-migrator.js';
 import { startPostgresCluster } from '../src/sandbox/postgres.js';
 import { loadSampleData } from '../src/sandbox/sample-data.js';
+import { withAdmin as withClient } from '../src/sandbox/sandbox.js';
 import { percentile } from './load.js';
 
 const WRITERS = Number(process.env.BENCH_WRITERS ?? 8);
@@ -23,15 +23,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const PRELOAD = Number(process.env.BENCH_PRELOAD ?? 200_000);
 const GOAL = 0.85;
 
-async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await work(c);
-  } finally {
-    await c.end();
-  }
-}
 
 const WORDS = (
   'the alert agent rule sshd authentication failed for invalid user root from source address port attempt ' +

@@ -224,11 +224,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   }
 }
 
-async function withAdmin(adminUrl: string, work: (client: pg.Client) => Promise<void>): Promise<void> {
+/** One session on a URL (the sandbox's admin URLs) for `work`, ended whatever happens. */
+export async function withAdmin<T>(adminUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
-    await work(client);
+    return await work(client);
   } finally {
     await client.end();
   }

