@@ -239,6 +239,16 @@ describe('a pool that starts while no host accepts writes', () => {
   }, 60_000);
 });
 
+describe('a target_session_attrs no host fits', () => {
+  it('names each host and what it is (exit 5), instead of settling for the primary', async () => {
+    const { host, port, adminUser, adminPassword } = clusterInfo();
+    const only = dbCredentials({ host, port, hosts: [{ host, port }, { host, port: 1 }], targetSessionAttrs: 'standby', database: 'postgres', sslmode: 'disable', user: adminUser, password: adminPassword, source: 'env' });
+    const err = (await connectToTarget(only, { application: 'eos-test', replayWaitMs: 0 }).catch((e: unknown) => e)) as Error & { exitCode?: number };
+    expect(err.message).toMatch(new RegExp(`^no host fits target_session_attrs=standby: ${host.replace(/\./g, '\\.')}:${port} is not a standby; ${host.replace(/\./g, '\\.')}:1 failed: connect ECONNREFUSED`));
+    expect(err.exitCode).toBe(5);
+  });
+});
+
 describe('a host that swallows connections', () => {
   it('costs each search only its share of the retry window: the first query lands on the host that answers, in time', async () => {
     // Accepts TCP connections and never answers: a powered-off primary behind a firewall.

@@ -116,5 +116,11 @@ describe('set delphi-db-config with a host list', () => {
     expect(stored.targetSessionAttrs).toBeUndefined();
     const mismatched = await runEos([...base, '--host', 'a,b,c', '--port', '1,2'], { env });
     expect([mismatched.code, mismatched.stderr.split('\n')[0]]).toEqual([2, 'error: 3 database hosts but 2 ports (from --port)']);
+    const attrs = await runEos([...base, '--host', 'a,b', '--port', '1', '--target-session-attrs', 'master'], { env });
+    expect([attrs.code, attrs.stderr.split('\n')[0]]).toEqual([2, "error: option '--target-session-attrs <attrs>' argument 'master' is invalid. Allowed choices are any, read-write, read-only, primary, standby, prefer-standby."]);
+    const readFrom = await runEos(['delphi', 'dashboard', '--once', '--read-from', 'nowhere'], { env });
+    expect([readFrom.code, readFrom.stderr.split('\n')[0]]).toEqual([2, "error: option '--read-from <where>' argument 'nowhere' is invalid. Allowed choices are primary, standby, any."]);
+    // Each refusal left the stored configuration as it was.
+    expect(JSON.parse(readFileSync(env.EOS_CONFIG, 'utf8')).database).toMatchObject({ host: 'db1', port: 5432 });
   });
 });
