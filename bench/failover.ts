@@ -62,10 +62,8 @@ async function main() {
     const { config, env } = await sandboxConfig(sandbox);
     const db = await openDatabase({ config, env: { ...env, HOME: home }, command: 'bench failover dashboard', want: 'prefer-standby' });
     const model = new DashboardModel(db, { intervalMs: 200 });
-    let refreshes = 0;
     let failedReads = 0;
     model.on('update', () => {
-      if (model.refreshes !== refreshes) refreshes = model.refreshes;
       if (model.error) failedReads += 1;
     });
     await model.start();
@@ -104,6 +102,7 @@ async function main() {
     const outage = report.outages.find((o) => o.to * 1000 >= died);
     const firstWrite = outage ? outage.to * 1000 : null;
     const afterFailover = model.snapshot;
+    const refreshes = model.refreshes;
     await model.stop();
     await db.close();
     console.log(

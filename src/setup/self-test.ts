@@ -71,7 +71,7 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
   let client: pg.Client | undefined;
   let revoked = false;
   /** With several hosts: a session of the test login on each other host, to see whether the revocation ends it. */
-  const otherSessions: { host: HostPort; client: pg.Client; standby: boolean }[] = [];
+  const otherSessions: { host: HostPort; client: pg.Client }[] = [];
   let stopped = false;
 
   async function step(id: string, title: string, run: () => Promise<string | { status: CheckStep['status']; detail: string; hint?: string }>, essential = true): Promise<void> {
@@ -175,7 +175,7 @@ export async function runSelfTest(options: SelfTestOptions): Promise<CheckStep[]
       }
       const { rows: recovery } = await session.client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
       const standby = recovery[0]?.r === true;
-      otherSessions.push({ host: other, client: session.client, standby });
+      otherSessions.push({ host: other, client: session.client });
       (standby ? seen : problems).push(`${hostAddress(other)} ${standby ? '(standby)' : 'is a primary too'}`);
     }
     const detail = `PostgreSQL ${rows[0]?.v} at ${c.host}:${c.port}/${c.database} (${located.standby ? 'standby' : 'primary'}), login in ${ms} ms; ${[...seen, ...problems].join(', ')}`;
