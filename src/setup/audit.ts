@@ -1,0 +1,230 @@
+import type pg from 'pg';
+import { quoteIdent, quoteLiteral } from '../db/identifiers.js';
+import type { VaultClient } from '../vault/client.js';
+import { databaseConnectionSchema, databaseRoleSchema } from '../vault/responses.js';
+
+/**
+ * `eos self secrets audit`: what Vault and the database say about dynamic credentials,
+ * reconciled. Vault keeps no username with a lease that it will show (sys/leases/lookup gives id
+ * and times only), but it writes each lease's expiry into the role it made: the database engine
+ * sets `VALID UNTIL` to the lease's expiry plus 5 s, at issue and at every renewal (OpenBao's
+ * path_creds_create.go and secret_creds.go). A role and a lease belong together when those agree.
+ *
+ * WORK IN PROGRESS (issue 28, branch issue-28-audit): the inventory and the findings; the
+ * command, --fix, the audit device, the dashboard and metrics are not built yet.
+ */
+
+/** What Vault adds to a lease's expiry for the role's VALID UNTIL. */
+const VALID_UNTIL_MARGIN_MS = 5000;
+/** How far a role's VALID UNTIL may be from its lease's expiry + margin and still match. */
+const MATCH_SLACK_MS = 3000;
+
+export interface AuditedLease {
+  id: string;
+  role: string;
+  issueTime: string;
+  expireTime: string | null;
+  renewable: boolean;
+}
+
+export interface AuditedDbRole {
+  host: string;
+  name: string;
+  validUntil: string | null;
+  attributes: string[];
+  memberOf: string[];
+  /** Privileges granted to the role itself (not through a group): `SELECT ON public.alerts`. */
+  directGrants: string[];
+}
+
+export interface AuditedSession {
+  host: string;
+  pid: number;
+  user: string;
+  clientAddr: string | null;
+  application: string;
+  state: string | null;
+  backendStart: string;
+}
+
+export type FindingKind =
+  | 'orphan-role'
+  | 'expired-role'
+  | 'stale-session'
+  | 'lease-without-role'
+  | 'excess-privilege'
+  | 'logs-passwords'
+  | 'session-outside-cidr'
+  | 'allowed-roles-wildcard';
+
+export interface Finding {
+  kind: FindingKind;
+  severity: 'high' | 'medium' | 'low';
+  subject: string;
+  host?: string;
+  evidence: string;
+  fix: string;
+  /** Whether `--fix` can do it (as the admin, or by revoking a lease). */
+  fixable: boolean;
+}
+
+export interface VaultSide {
+  leases: AuditedLease[];
+  /** The group each Vault role's creation statements put its users in (IN ROLE …), when one. */
+  groups: Record<string, string | null>;
+  allowedRoles: string[] | null;
+}
+
+export interface DatabaseSide {
+  host: string;
+  roles: AuditedDbRole[];
+  sessions: AuditedSession[];
+  /** Settings under which the server logs Vault's CREATE ROLE … PASSWORD '…'. */
+  loggingProblems: string[];
+}
+
+/** The leases of each role (LIST needs sudo on sys/leases/lookup/…), each looked up. */
+export async function gatherVaultSide(client: VaultClient, engine: { mount: string; connection: string; roles: string[] }): Promise<VaultSide> {
+  const leases: AuditedLease[] = [];
+  const groups: Record<string, string | null> = {};
+  for (const role of engine.roles) {
+    const prefix = `${engine.mount}/creds/${role}/`;
+    const ids = await client.list(`sys/leases/lookup/${prefix}`).catch((err: unknown) => {
+      if ((err as { status?: number }).status === 404) return [];
+      throw err;
+    });
+    for (const id of ids) {
+      const info = await client.lookupLease(`${prefix}${id}`);
+      leases.push({ id: info.id, role, issueTime: info.issue_time, expireTime: info.expire_time, renewable: info.renewable });
+    }
+    const definition = await client.read(`${engine.mount}/roles/${role}`, databaseRoleSchema).catch(() => null);
+    const inRole = definition?.data?.creation_statements.join(' ').match(/\bIN ROLE\s+"?([A-Za-z_][A-Za-z0-9_$]*)"?/i);
+    groups[role] = inRole?.[1] ?? null;
+  }
+  const connection = await client.read(`${engine.mount}/config/${engine.connection}`, databaseConnectionSchema).catch(() => null);
+  return { leases, groups, allowedRoles: connection?.data?.allowed_roles ?? null };
+}
+
+/** Vault's dynamic users on one host: roles named `v-…`, their sessions, and the logging settings. */
+export async function gatherDatabaseSide(client: pg.Client, host: string): Promise<DatabaseSide> {
+  const { rows: roles } = await client.query<{ name: string; valid_until: Date | null; attributes: string[]; member_of: string[] }>(
+    `SELECT r.rolname AS name, r.rolvaliduntil AS valid_until,
+            array_remove(ARRAY[CASE WHEN r.rolsuper THEN 'SUPERUSER' END, CASE WHEN r.rolcreaterole THEN 'CREATEROLE' END,
+                               CASE WHEN r.rolcreatedb THEN 'CREATEDB' END, CASE WHEN r.rolbypassrls THEN 'BYPASSRLS' END,
+                               CASE WHEN r.rolreplication THEN 'REPLICATION' END], NULL)::text[] AS attributes,
+            -- text[], not name[]: node-postgres parses the one and not the other.
+            ARRAY(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1) AS member_of
+       FROM pg_roles r WHERE r.rolname LIKE 'v-%' ORDER BY r.rolname`,
+  );
+  const { rows: grants } = await client.query<{ grantee: string; grant: string }>(
+    `SELECT grantee.rolname AS grantee, format('%s ON %I.%I', a.privilege_type, n.nspname, c.relname) AS grant
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a
+       JOIN pg_roles grantee ON grantee.oid = a.grantee
+      WHERE grantee.rolname LIKE 'v-%' ORDER BY 1, 2`,
+  );
+  const { rows: sessions } = await client.query<{ pid: number; user: string; client_addr: string | null; application: string; state: string | null; backend_start: Date }>(
+    `SELECT pid, usename AS user, host(client_addr) AS client_addr, application_name AS application, state, backend_start
+       FROM pg_stat_activity WHERE usename LIKE 'v-%' ORDER BY backend_start`,
+  );
+  const { rows: settings } = await client.query<{ name: string; setting: string }>(
+    `SELECT name, setting FROM pg_settings WHERE name IN ('log_statement', 'log_min_duration_statement')`,
+  );
+  const setting = (name: string) => settings.find((s) => s.name === name)?.setting;
+  const loggingProblems: string[] = [];
+  if (setting('log_statement') === 'ddl' || setting('log_statement') === 'all') loggingProblems.push(`log_statement = ${setting('log_statement')}`);
+  if (setting('log_min_duration_statement') === '0') loggingProblems.push('log_min_duration_statement = 0');
+  return {
+    host,
+    roles: roles.map((r) => ({
+      host,
+      name: r.name,
+      validUntil: r.valid_until ? r.valid_until.toISOString() : null,
+      attributes: r.attributes,
+      memberOf: r.member_of,
+      directGrants: grants.filter((g) => g.grantee === r.name).map((g) => g.grant),
+    })),
+    sessions: sessions.map((s) => ({ host, pid: s.pid, user: s.user, clientAddr: s.client_addr, application: s.application, state: s.state, backendStart: s.backend_start.toISOString() })),
+    loggingProblems,
+  };
+}
+
+/**
+ * Pairs roles and leases by expiry (VALID UNTIL = expire_time + 5 s): each lease takes the
+ * nearest unpaired role within the slack. Returns the roles and leases left over.
+ */
+export function pairRolesWithLeases(roles: AuditedDbRole[], leases: AuditedLease[]): { orphanRoles: AuditedDbRole[]; lonelyLeases: AuditedLease[] } {
+  const open = roles.filter((r) => r.validUntil !== null).map((r) => ({ role: r, at: Date.parse(r.validUntil as string) }));
+  const lonelyLeases: AuditedLease[] = [];
+  for (const lease of [...leases].sort((a, b) => (a.expireTime ?? '').localeCompare(b.expireTime ?? ''))) {
+    if (!lease.expireTime) {
+      lonelyLeases.push(lease);
+      continue;
+    }
+    const want = Date.parse(lease.expireTime) + VALID_UNTIL_MARGIN_MS;
+    let best = -1;
+    for (let i = 0; i < open.length; i++) {
+      const distance = Math.abs((open[i]?.at ?? 0) - want);
+      if (distance <= MATCH_SLACK_MS && (best === -1 || distance < Math.abs((open[best]?.at ?? 0) - want))) best = i;
+    }
+    if (best === -1) lonelyLeases.push(lease);
+    else open.splice(best, 1);
+  }
+  const paired = new Set(roles.filter((r) => !open.some((o) => o.role === r) && r.validUntil !== null));
+  return { orphanRoles: roles.filter((r) => !paired.has(r)), lonelyLeases };
+}
+
+/** Every finding of one audit, worst first. */
+export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: number, options: { allowCidr?: ((addr: string) => boolean) | undefined } = {}): Finding[] {
+  const findings: Finding[] = [];
+  const primary = databases[0];
+  const roles = primary?.roles ?? [];
+  const { orphanRoles, lonelyLeases } = pairRolesWithLeases(roles, vault.leases);
+  const groupsAllowed = new Set(Object.values(vault.groups).filter((g): g is string => g !== null));
+  for (const role of orphanRoles) {
+    const expired = role.validUntil !== null && Date.parse(role.validUntil) <= now;
+    findings.push(
+      expired
+        ? { kind: 'expired-role', severity: 'medium', subject: role.name, host: role.host, evidence: `VALID UNTIL ${role.validUntil} has passed; the role is still there`, fix: `drop it as the admin: ${dropStatements(role.name).join(' ')}`, fixable: true }
+        : { kind: 'orphan-role', severity: 'high', subject: role.name, host: role.host, evidence: `no lease in Vault expires with it (VALID UNTIL ${role.validUntil ?? 'infinity'})`, fix: `drop it as the admin: ${dropStatements(role.name).join(' ')}`, fixable: true },
+    );
+  }
+  for (const lease of lonelyLeases) {
+    findings.push({ kind: 'lease-without-role', severity: 'medium', subject: lease.id, evidence: `no role in the database has VALID UNTIL ${lease.expireTime ?? '-'} + 5 s`, fix: `revoke it: vault lease revoke ${lease.id} (its revocation finds no role and succeeds)`, fixable: true });
+  }
+  for (const role of roles) {
+    const extra = [
+      ...role.attributes,
+      ...role.memberOf.filter((g) => !groupsAllowed.has(g)).map((g) => `member of ${g}`),
+      ...role.directGrants.map((g) => `granted ${g} directly`),
+    ];
+    if (extra.length > 0) {
+      findings.push({ kind: 'excess-privilege', severity: role.attributes.length > 0 ? 'high' : 'medium', subject: role.name, host: role.host, evidence: extra.join('; '), fix: 'check the role statements (eos self secrets set delphi-db-engine --apply writes group-role statements), then drop the role', fixable: false });
+    }
+  }
+  for (const db of databases) {
+    const byName = new Map(db.roles.map((r) => [r.name, r]));
+    for (const session of db.sessions) {
+      const role = byName.get(session.user) ?? roles.find((r) => r.name === session.user);
+      const expiredAt = role?.validUntil ?? null;
+      if (expiredAt !== null && Date.parse(expiredAt) <= now) {
+        findings.push({ kind: 'stale-session', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, evidence: `open since ${session.backendStart} from ${session.clientAddr ?? 'a local socket'} (${session.application || 'no application name'}), its credentials expired at ${expiredAt}`, fix: `end it as the admin: SELECT pg_terminate_backend(${session.pid})`, fixable: true });
+      }
+      if (options.allowCidr && session.clientAddr && !options.allowCidr(session.clientAddr)) {
+        findings.push({ kind: 'session-outside-cidr', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, evidence: `from ${session.clientAddr}, outside --allow-cidr`, fix: 'find who holds these credentials (the lease, the Vault audit log); end the session', fixable: false });
+      }
+    }
+    for (const problem of db.loggingProblems) {
+      findings.push({ kind: 'logs-passwords', severity: 'high', subject: problem, host: db.host, evidence: `${problem}: the server logs every CREATE ROLE … PASSWORD '…' Vault sends, the password in clear`, fix: `ALTER SYSTEM SET ${problem.startsWith('log_statement') ? "log_statement = 'none'" : 'log_min_duration_statement = -1'}; SELECT pg_reload_conf(); (or set it for Vault's admin role only: ALTER ROLE <admin> SET log_statement = 'none')`, fixable: false });
+    }
+  }
+  if (vault.allowedRoles?.includes('*')) {
+    findings.push({ kind: 'allowed-roles-wildcard', severity: 'medium', subject: 'allowed_roles = *', evidence: 'any role written to this engine may use the connection (and its admin login)', fix: 'name the roles: eos self secrets set delphi-db-engine --apply writes allowed_roles with eos\'s roles', fixable: false });
+  }
+  const order = { high: 0, medium: 1, low: 2 } as const;
+  return findings.sort((a, b) => order[a.severity] - order[b.severity]);
+}
+
+/** The two statements of a revocation, for a role no lease will ever revoke. */
+export function dropStatements(role: string): string[] {
+  return [`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${quoteLiteral(role)};`, `DROP ROLE IF EXISTS ${quoteIdent(role)};`];
+}

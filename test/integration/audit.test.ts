@@ -1,0 +1,102 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditFindings, gatherDatabaseSide, gatherVaultSide, type FindingKind } from '../../src/setup/audit.js';
+import { createVaultClient } from '../../src/vault/client.js';
+import { startVaultFixture, type VaultFixture } from '../helpers/vault-fixture.js';
+
+/**
+ * The audit on a real PostgreSQL and the dev server (issue 28): each finding planted by hand,
+ * as a failed revocation, a careless grant or a DBA would leave it, and reported.
+ */
+describe('the audit reconciles Vault and the database', () => {
+  let vault: VaultFixture;
+  let admin: pg.Client;
+  const engine = { mount: 'database', connection: 'delphi-postgresql', roles: ['delphi-readonly'] };
+  const client = () => createVaultClient({ settings: { address: vault.addr, maxRetries: 0 }, token: vault.rootToken });
+  const issue = async () => {
+    const c = client();
+    const answer = await c.read<{ username: string; password: string }>('database/creds/delphi-readonly');
+    c.close();
+    return { lease: answer.lease_id, user: answer.data?.username as string, password: answer.data?.password as string };
+  };
+  const audit = async (now = Date.now()) => {
+    const c = client();
+    try {
+      const vaultSide = await gatherVaultSide(c, engine);
+      const db = await gatherDatabaseSide(admin, '127.0.0.1');
+      return auditFindings(vaultSide, [db], now);
+    } finally {
+      c.close();
+    }
+  };
+
+  beforeAll(async () => {
+    vault = await startVaultFixture({ ttl: 300, maxTtl: 600 });
+    admin = new pg.Client({ connectionString: vault.dbUrl });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin?.end();
+    await vault?.stop();
+  });
+
+  it('finds nothing on a clean site with live leases', async () => {
+    await vault.write('database/config/delphi-postgresql', { allowed_roles: 'delphi-readonly' });
+    await issue();
+    await issue();
+    expect(await audit()).toEqual([]);
+  });
+
+  it('reports each planted finding: an orphan, an expired role with an open session, a direct grant, CREATEROLE, a lease whose role was dropped, allowed_roles *', async () => {
+    const group = `ro_${vault.dbName}`;
+    await vault.write('database/config/delphi-postgresql', { allowed_roles: '*' });
+    // A role no lease expires with (a failed revocation leaves one).
+    await admin.query(`CREATE ROLE "v-orphan-1" LOGIN VALID UNTIL '${new Date(Date.now() + 3_600_000).toISOString()}' IN ROLE "${group}"`);
+    // An expired role whose session is still open: VALID UNTIL stops logins, not sessions.
+    await admin.query(`CREATE ROLE "v-expired-1" LOGIN PASSWORD 'Expired-pw-1' VALID UNTIL '${new Date(Date.now() + 60_000).toISOString()}' IN ROLE "${group}"`);
+    const { host, port } = new URL(vault.dbUrl);
+    const stale = new pg.Client({ host: host.split(':')[0], port: Number(port), database: vault.dbName, user: 'v-expired-1', password: 'Expired-pw-1' });
+    await stale.connect();
+    await admin.query(`ALTER ROLE "v-expired-1" VALID UNTIL '2000-01-01'`);
+    // Issued through Vault, then given more than the group gives.
+    const granted = await issue();
+    await admin.query(`GRANT SELECT ON alerts TO "${granted.user}"`);
+    const creator = await issue();
+    await admin.query(`ALTER ROLE "${creator.user}" CREATEROLE`);
+    // A lease whose role a DBA dropped by hand.
+    const dropped = await issue();
+    await admin.query(`DROP ROLE "${dropped.user}"`);
+    try {
+      const findings = await audit();
+      const kinds = (kind: FindingKind) => findings.filter((f) => f.kind === kind).map((f) => f.subject);
+      expect(kinds('orphan-role')).toEqual(['v-orphan-1']);
+      expect(kinds('expired-role')).toEqual(['v-expired-1']);
+      expect(kinds('stale-session')).toEqual([expect.stringMatching(/^v-expired-1 pid \d+$/)]);
+      expect(kinds('excess-privilege').sort()).toEqual([creator.user, granted.user].sort());
+      expect(findings.find((f) => f.subject === granted.user)?.evidence).toBe('granted SELECT ON public.alerts directly');
+      expect(findings.find((f) => f.subject === creator.user)).toMatchObject({ severity: 'high', evidence: 'CREATEROLE' });
+      expect(kinds('lease-without-role')).toEqual([dropped.lease]);
+      // The fixture's connection allows every role.
+      expect(kinds('allowed-roles-wildcard')).toEqual(['allowed_roles = *']);
+      // Worst first, and nothing secret in what is printed.
+      expect(findings[0]?.severity).toBe('high');
+      expect(JSON.stringify(findings)).not.toMatch(new RegExp([granted, creator, dropped].map((c) => c.password).join('|')));
+    } finally {
+      await stale.end().catch(() => undefined);
+    }
+  });
+
+  it('reports a server that logs the passwords Vault sends', async () => {
+    await admin.query(`ALTER DATABASE "${vault.dbName}" SET log_statement = 'ddl'`);
+    const logging = new pg.Client({ connectionString: vault.dbUrl });
+    await logging.connect();
+    try {
+      const db = await gatherDatabaseSide(logging, '127.0.0.1');
+      const findings = auditFindings({ leases: [], groups: {}, allowedRoles: [] }, [db], Date.now());
+      expect(findings.filter((f) => f.kind === 'logs-passwords').map((f) => f.subject)).toEqual(['log_statement = ddl']);
+    } finally {
+      await logging.end();
+      await admin.query(`ALTER DATABASE "${vault.dbName}" RESET log_statement`);
+    }
+  });
+});
