@@ -224,6 +224,56 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   return findings.sort((a, b) => order[a.severity] - order[b.severity]);
 }
 
+/** One step of `--fix`: statements as the admin on a host, or a lease revoked through Vault. */
+export type FixStep =
+  | { kind: 'sql'; host: string; finding: FindingKind; subject: string; statements: string[] }
+  | { kind: 'revoke'; finding: FindingKind; subject: string; leaseId: string };
+
+/**
+ * What `--fix` does for the fixable findings: orphan and expired roles dropped with a
+ * revocation's two statements (ending their sessions), other stale sessions ended, leases whose
+ * role is gone revoked. Nothing else: a privilege too many or a logging setting is the DBA's call.
+ */
+export function fixPlan(findings: Finding[]): FixStep[] {
+  const steps: FixStep[] = [];
+  const dropped = new Set<string>();
+  for (const f of findings) {
+    if ((f.kind === 'orphan-role' || f.kind === 'expired-role') && f.host) {
+      steps.push({ kind: 'sql', host: f.host, finding: f.kind, subject: f.subject, statements: dropStatements(f.subject) });
+      dropped.add(`${f.host} ${f.subject}`);
+    }
+  }
+  for (const f of findings) {
+    if (f.kind === 'stale-session' && f.host) {
+      const [user, , pid] = f.subject.split(' ');
+      // A dropped role's sessions on the primary end with the drop; elsewhere (a standby) they do not.
+      if (dropped.has(`${f.host} ${user}`)) continue;
+      steps.push({ kind: 'sql', host: f.host, finding: f.kind, subject: f.subject, statements: [`SELECT pg_terminate_backend(${Number(pid)});`] });
+    }
+    if (f.kind === 'lease-without-role') steps.push({ kind: 'revoke', finding: f.kind, subject: f.subject, leaseId: f.subject });
+  }
+  return steps;
+}
+
+/** Runs the plan, each step on its own: one that fails is reported, the others still run. */
+export async function applyFixPlan(steps: FixStep[], deps: { admin: (host: string) => pg.Client | undefined; vault: VaultClient }): Promise<{ step: FixStep; ok: boolean; error?: string }[]> {
+  const results: { step: FixStep; ok: boolean; error?: string }[] = [];
+  for (const step of steps) {
+    try {
+      if (step.kind === 'revoke') await deps.vault.revokeLease(step.leaseId);
+      else {
+        const client = deps.admin(step.host);
+        if (!client) throw new Error(`no admin session on ${step.host}`);
+        for (const statement of step.statements) await client.query(statement);
+      }
+      results.push({ step, ok: true });
+    } catch (err) {
+      results.push({ step, ok: false, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return results;
+}
+
 /** The two statements of a revocation, for a role no lease will ever revoke. */
 export function dropStatements(role: string): string[] {
   return [`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${quoteLiteral(role)};`, `DROP ROLE IF EXISTS ${quoteIdent(role)};`];

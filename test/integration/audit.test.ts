@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditFindings, gatherDatabaseSide, gatherVaultSide, type FindingKind } from '../../src/setup/audit.js';
+import { applyFixPlan, auditFindings, fixPlan, gatherDatabaseSide, gatherVaultSide, type FindingKind } from '../../src/setup/audit.js';
 import { createVaultClient } from '../../src/vault/client.js';
 import { startVaultFixture, type VaultFixture } from '../helpers/vault-fixture.js';
 
@@ -57,6 +57,7 @@ describe('the audit reconciles Vault and the database', () => {
     const { host, port } = new URL(vault.dbUrl);
     const stale = new pg.Client({ host: host.split(':')[0], port: Number(port), database: vault.dbName, user: 'v-expired-1', password: 'Expired-pw-1' });
     await stale.connect();
+    stale.on('error', () => undefined);
     await admin.query(`ALTER ROLE "v-expired-1" VALID UNTIL '2000-01-01'`);
     // Issued through Vault, then given more than the group gives.
     const granted = await issue();
@@ -81,6 +82,19 @@ describe('the audit reconciles Vault and the database', () => {
       // Worst first, and nothing secret in what is printed.
       expect(findings[0]?.severity).toBe('high');
       expect(JSON.stringify(findings)).not.toMatch(new RegExp([granted, creator, dropped].map((c) => c.password).join('|')));
+
+      // --fix: the orphan and the expired role dropped (its session ended), the lonely lease revoked.
+      const plan = fixPlan(findings);
+      expect(plan.map((s) => `${s.finding} ${s.subject}`).sort()).toEqual([`lease-without-role ${dropped.lease}`, 'expired-role v-expired-1', 'orphan-role v-orphan-1'].sort());
+      const c = client();
+      const results = await applyFixPlan(plan, { admin: () => admin, vault: c });
+      c.close();
+      expect(results.every((r) => r.ok)).toBe(true);
+      await expect(stale.query('SELECT 1')).rejects.toThrow();
+      const after = await audit();
+      expect(after.map((f) => f.kind).sort()).toEqual(['allowed-roles-wildcard', 'excess-privilege', 'excess-privilege']);
+      // A second --fix has nothing to do.
+      expect(fixPlan(after)).toEqual([]);
     } finally {
       await stale.end().catch(() => undefined);
     }
