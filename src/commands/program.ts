@@ -26,9 +26,10 @@ import setConfig from './self-secrets-set-config.js';
 import setEngine from './self-secrets-set-engine.js';
 import status from './self-secrets-status.js';
 import test from './self-secrets-test.js';
+import audit from './self-secrets-audit.js';
 
 /** Every command, in the order --help lists them. */
-export const COMMANDS: readonly CommandSpec[] = [configShow, configure, setConfig, setEngine, test, status, exec, env, get, dashboard, schemaStatus, schemaApply, schemaVerify, sandbox] as unknown as CommandSpec[];
+export const COMMANDS: readonly CommandSpec[] = [configShow, configure, setConfig, setEngine, test, status, audit, exec, env, get, dashboard, schemaStatus, schemaApply, schemaVerify, sandbox] as unknown as CommandSpec[];
 
 /** The groups between `eos` and the commands. */
 const GROUPS: Record<string, string> = {
@@ -51,7 +52,7 @@ export interface Outcome {
 
 /**
  * The one command `argv` names (command-line.ts, as the code cache reads it): a run needs
- * commander to know only that command (mounting all fourteen costs a few ms of every start). Help
+ * commander to know only that command (mounting all fifteen costs a few ms of every start). Help
  * of the root or a group, and anything that names no command (a typo that deserves a
  * suggestion), get every command.
  */

@@ -77,6 +77,8 @@ export interface VaultSide {
 
 export interface DatabaseSide {
   host: string;
+  /** A standby: its roles are the primary's as far as it has replayed. */
+  inRecovery: boolean;
   roles: AuditedDbRole[];
   sessions: AuditedSession[];
   /** Settings under which the server logs Vault's CREATE ROLE … PASSWORD '…'. */
@@ -129,12 +131,14 @@ export async function gatherDatabaseSide(client: pg.Client, host: string): Promi
   const { rows: settings } = await client.query<{ name: string; setting: string }>(
     `SELECT name, setting FROM pg_settings WHERE name IN ('log_statement', 'log_min_duration_statement')`,
   );
+  const { rows: recovery } = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
   const setting = (name: string) => settings.find((s) => s.name === name)?.setting;
   const loggingProblems: string[] = [];
   if (setting('log_statement') === 'ddl' || setting('log_statement') === 'all') loggingProblems.push(`log_statement = ${setting('log_statement')}`);
   if (setting('log_min_duration_statement') === '0') loggingProblems.push('log_min_duration_statement = 0');
   return {
     host,
+    inRecovery: recovery[0]?.r === true,
     roles: roles.map((r) => ({
       host,
       name: r.name,

@@ -25,6 +25,7 @@ const SCHEMAS: [string[], string][] = [
   [['self', 'secrets', 'set', 'delphi-db-engine'], 'db-engine'],
   [['self', 'secrets', 'test'], 'test'],
   [['self', 'secrets', 'status'], 'status'],
+  [['self', 'secrets', 'audit'], 'audit'],
   [['self', 'secrets', 'get'], 'get'],
   [['self', 'secrets', 'env'], 'env'],
   [['delphi', 'dashboard'], 'dashboard'],

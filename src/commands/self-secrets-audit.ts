@@ -1,0 +1,102 @@
+import { checkRoleName } from '../config/vault-names.js';
+import { quoted, UsageError } from '../errors.js';
+import { adminPassword, resolveTarget, TARGET_OPTIONS } from './admin-target.js';
+import { writeJson } from './output.js';
+import { defineCommand, JSON_OPTION } from './spec.js';
+
+/**
+ * `eos self secrets audit`: Vault's leases and the database's dynamic roles and sessions,
+ * reconciled (src/setup/audit.ts). Exit 0 when clean, 1 on findings, for cron and CI.
+ */
+export default defineCommand({
+  path: ['self', 'secrets', 'audit'],
+  description: "what Vault and the database say about dynamic credentials, reconciled: orphan and expired roles, stale sessions, leases without a role, privileges beyond the group, password logging",
+  options: {
+    role: { flags: '--role <names>', description: 'Vault roles to audit, comma-separated (default: engine.role and engine.workerRole in the config)' },
+    allowCidr: { flags: '--allow-cidr <cidrs>', description: 'comma-separated networks sessions of dynamic users may come from (e.g. 10.0.0.0/8); others are findings' },
+    fix: { flags: '--fix', description: 'drop orphan and expired roles, end stale sessions, revoke leases without a role (as the admin), printing each step' },
+    dryRun: { flags: '--dry-run', description: 'with --fix: print the steps only' },
+    adminUser: { flags: '--admin-user <role>', description: 'PostgreSQL login that reads the catalogs (pg_monitor is enough without --fix; the admin for --fix; default: $DELPHI_DB_ADMIN_USER, else postgres); its password from $DELPHI_DB_ADMIN_PASSWORD or a hidden prompt' },
+    ...TARGET_OPTIONS,
+    json: JSON_OPTION,
+  },
+  examples: ['eos self secrets audit', 'eos self secrets audit --json --allow-cidr 10.0.0.0/8', 'eos self secrets audit --fix --dry-run'],
+  async run(options, context) {
+    const [audit, { connectAdmin }, { BlockList, isIP }] = await Promise.all([import('../setup/audit.js'), import('../db/admin-session.js'), import('node:net')]);
+    const { io } = context;
+    if (options.dryRun && !options.fix) throw new UsageError('--dry-run goes with --fix', 'eos self secrets audit --fix --dry-run prints what --fix would do');
+    const { config } = context.config();
+    const roles = (options.role ?? `${config.engine.role},${config.engine.workerRole}`)
+      .split(',')
+      .map((r) => r.trim())
+      .filter((r) => r !== '')
+      .map((r) => checkRoleName(r, '--role'));
+    const allow = options.allowCidr === undefined ? undefined : cidrList(options.allowCidr, BlockList, isIP);
+    const target = await resolveTarget(options, context);
+    const session = await context.vault();
+    const user = options.adminUser ?? io.env.DELPHI_DB_ADMIN_USER ?? 'postgres';
+    const password = await adminPassword(context, user);
+    // Every host on its own: a standby's sessions are its own, and revocations do not reach them.
+    const hosts = target.hosts.length > 0 ? target.hosts : [{ host: target.host, port: target.port }];
+    const clients = new Map<string, Awaited<ReturnType<typeof connectAdmin>>>();
+    try {
+      for (const h of hosts) {
+        const name = `${h.host}:${h.port}`;
+        clients.set(name, await connectAdmin({ ...target, host: h.host, port: h.port, hosts: [h] }, user, password, 'eos-audit'));
+      }
+      const vaultSide = await audit.gatherVaultSide(session.client, { mount: config.engine.mount, connection: config.engine.connection, roles });
+      const databases = [];
+      for (const [name, client] of clients) databases.push(await audit.gatherDatabaseSide(client, name));
+      // The primary first: its roles are the ones Vault made (a standby's may lag behind).
+      databases.sort((a, b) => Number(a.inRecovery) - Number(b.inRecovery));
+      let findings = audit.auditFindings(vaultSide, databases, Date.now(), { allowCidr: allow });
+      let steps: { step: string; ok: boolean; error?: string }[] | undefined;
+      if (options.fix) {
+        const plan = audit.fixPlan(findings);
+        const describe = (s: (typeof plan)[number]) => (s.kind === 'revoke' ? `revoke lease ${s.leaseId}` : `on ${s.host}: ${s.statements.join(' ')}`);
+        if (options.dryRun) steps = plan.map((s) => ({ step: describe(s), ok: true }));
+        else {
+          const results = await audit.applyFixPlan(plan, { admin: (host) => clients.get(host), vault: session.client });
+          steps = results.map((r) => ({ step: describe(r.step), ok: r.ok, ...(r.error ? { error: r.error } : {}) }));
+          // What is left after the fix, as a second audit sees it.
+          const again = [];
+          for (const [name, client] of clients) again.push(await audit.gatherDatabaseSide(client, name));
+          again.sort((a, b) => Number(a.inRecovery) - Number(b.inRecovery));
+          findings = audit.auditFindings(await audit.gatherVaultSide(session.client, { mount: config.engine.mount, connection: config.engine.connection, roles }), again, Date.now(), { allowCidr: allow });
+        }
+      }
+      if (options.json) {
+        writeJson(io, {
+          clean: findings.length === 0,
+          leases: vaultSide.leases,
+          databases: databases.map((d) => ({ host: d.host, standby: d.inRecovery, roles: d.roles, sessions: d.sessions })),
+          findings,
+          ...(steps ? { fix: { dryRun: Boolean(options.dryRun), steps } } : {}),
+        });
+      } else {
+        io.stdout.write(`${vaultSide.leases.length} lease(s) in Vault (${roles.join(', ')}); ${databases.map((d) => `${d.host}${d.inRecovery ? ' (standby)' : ''}: ${d.roles.length} dynamic role(s), ${d.sessions.length} session(s)`).join('; ')}\n`);
+        for (const s of steps ?? []) io.stdout.write(`${options.dryRun ? 'would run' : s.ok ? 'done' : 'FAILED'}: ${s.step}${s.error ? ` — ${s.error}` : ''}\n`);
+        for (const f of findings) io.stdout.write(`${f.severity.toUpperCase()} ${f.kind} ${f.subject}${f.host ? ` on ${f.host}` : ''}: ${f.evidence}\n    fix: ${f.fix}\n`);
+        io.stdout.write(findings.length === 0 ? 'clean: every dynamic role has its lease, and nothing more\n' : `${findings.length} finding(s)\n`);
+      }
+      return findings.length === 0 ? 0 : 1;
+    } finally {
+      for (const client of clients.values()) await client.end().catch(() => undefined);
+    }
+  },
+});
+
+/** `10.0.0.0/8,192.168.1.0/24` as a membership test; a bad entry is one usage error. */
+function cidrList(text: string, BlockList: typeof import('node:net').BlockList, isIP: (s: string) => number): (addr: string) => boolean {
+  const list = new BlockList();
+  for (const entry of text.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const [net = '', bits = ''] = entry.split('/');
+    const family = isIP(net);
+    const prefix = Number(bits);
+    if (family === 0 || !/^\d+$/.test(bits) || prefix > (family === 4 ? 32 : 128)) {
+      throw new UsageError(`--allow-cidr ${quoted(entry)} is not a network`, 'e.g. --allow-cidr 10.0.0.0/8,fd00::/8');
+    }
+    list.addSubnet(net, prefix, family === 4 ? 'ipv4' : 'ipv6');
+  }
+  return (addr) => list.check(addr, isIP(addr) === 6 ? 'ipv6' : 'ipv4');
+}

@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
+import { runEos } from '../helpers/cli.js';
+
+interface AuditOutput {
+  clean: boolean;
+  findings: { kind: string; subject: string; severity: string }[];
+  fix?: { dryRun: boolean; steps: { step: string; ok: boolean }[] };
+}
+
+/** `eos self secrets audit` on a sandbox, as an operator (or cron) runs it. */
+describe('eos self secrets audit', () => {
+  let sandbox: Sandbox;
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  const audit = async (...args: string[]) => {
+    const r = await runEos(['self', 'secrets', 'audit', '--json', ...args], { env });
+    return { code: r.code, stderr: r.stderr, out: r.stdout ? (JSON.parse(r.stdout) as AuditOutput) : undefined };
+  };
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ ttl: 300, maxTtl: 600, sampleAlerts: 10, tls: false });
+    home = mkdtempSync(path.join(tmpdir(), 'eos-audit-'));
+    // The auditor here is the Vault admin and the PostgreSQL admin; docs/setup.md has the least-privilege form.
+    env = { HOME: home, VAULT_ADDR: sandbox.vaultAddr, VAULT_TOKEN: sandbox.rootToken, EOS_CONFIG: sandbox.configFile, DELPHI_DB_ADMIN_PASSWORD: sandbox.postgres.adminPassword };
+  }, 120_000);
+  afterAll(async () => {
+    await sandbox?.stop();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('a fresh sandbox audits clean (exit 0); planted findings exit 1; --fix --dry-run changes nothing; --fix clears what it can, and a second run has nothing to fix', async () => {
+    const clean = await audit();
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(clean.out?.clean).toBe(true);
+
+    const admin = new pg.Client({ connectionString: sandbox.adminUrl });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE "v-left-behind" LOGIN VALID UNTIL '${new Date(Date.now() + 3_600_000).toISOString()}' IN ROLE delphi_readonly`);
+      const planted = await audit();
+      expect(planted.code).toBe(1);
+      expect(planted.out?.findings.map((f) => `${f.kind} ${f.subject}`)).toEqual(['orphan-role v-left-behind']);
+
+      const dry = await audit('--fix', '--dry-run');
+      expect(dry.code).toBe(1);
+      expect(dry.out?.fix).toEqual({ dryRun: true, steps: [{ step: expect.stringMatching(/DROP ROLE IF EXISTS "v-left-behind";$/), ok: true }] });
+      expect((await admin.query(`SELECT 1 FROM pg_roles WHERE rolname = 'v-left-behind'`)).rowCount).toBe(1);
+
+      const fixed = await audit('--fix');
+      expect(fixed.code, fixed.stderr).toBe(0);
+      expect(fixed.out?.fix?.steps.map((s) => s.ok)).toEqual([true]);
+      expect((await admin.query(`SELECT 1 FROM pg_roles WHERE rolname = 'v-left-behind'`)).rowCount).toBe(0);
+      const again = await audit('--fix');
+      expect(again.code).toBe(0);
+      expect(again.out?.fix?.steps).toEqual([]);
+    } finally {
+      await admin.end();
+    }
+  }, 120_000);
+
+  it('refuses bad input with one line and exit 2', async () => {
+    const cidr = await runEos(['self', 'secrets', 'audit', '--allow-cidr', '10.0.0.0/99'], { env });
+    expect([cidr.code, cidr.stderr.split('\n')[0]]).toEqual([2, 'error: --allow-cidr "10.0.0.0/99" is not a network']);
+    const dry = await runEos(['self', 'secrets', 'audit', '--dry-run'], { env });
+    expect([dry.code, dry.stderr.split('\n')[0]]).toEqual([2, 'error: --dry-run goes with --fix']);
+  });
+});
