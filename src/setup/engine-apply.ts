@@ -121,7 +121,7 @@ export async function applyEnginePlan(plan: EnginePlan, deps: ApplyDeps): Promis
     if (existing?.policy === policy.text) steps.push({ step: `policy ${policy.name}`, status: 'unchanged' });
     else {
       if (!deps.dryRun) await deps.client.write(path, { policy: policy.text });
-      steps.push({ step: `policy ${policy.name}`, status: change(existing !== null), detail: `${setup.mount}/creds/${policy.role}` });
+      steps.push({ step: `policy ${policy.name}`, status: change(existing !== null), detail: policy.grants });
     }
   }
 

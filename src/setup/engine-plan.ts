@@ -171,7 +171,7 @@ export function buildEnginePlan(setup: EngineSetup): EnginePlan {
     },
     roles,
     policies: eosPolicies(
-      { engineMount: setup.mount, kvMount: setup.kv?.mount ?? 'secret', kvVersion: setup.kv?.version ?? 2 },
+      { engineMount: setup.mount, kvMount: setup.kv?.mount ?? 'secret', kvVersion: setup.kv?.version ?? 2, connection: setup.connection },
       { reader: setup.roles.find((r) => r.access === 'read')?.name, worker: setup.roles.find((r) => r.access === 'write')?.name },
     ),
   };

@@ -8,6 +8,7 @@
 
 export const READER_POLICY = 'eos-delphi-reader';
 export const WORKER_POLICY = 'eos-delphi-worker';
+export const AUDITOR_POLICY = 'eos-delphi-auditor';
 
 export interface PolicyScope {
   /** The database engine mount, e.g. `database`. */
@@ -15,12 +16,14 @@ export interface PolicyScope {
   /** The KV mount holding `delphi/config` and `delphi/database`, e.g. `secret`, and its version. */
   kvMount: string;
   kvVersion: 1 | 2;
+  /** The engine's connection (for the auditor's read of its allowed_roles). */
+  connection?: string | undefined;
 }
 
 export interface EosPolicy {
   name: string;
-  /** The Vault role whose credentials it grants. */
-  role: string;
+  /** What it grants, in a few words: `database/creds/delphi-readonly`, or the audit's reads. */
+  grants: string;
   text: string;
 }
 
@@ -32,8 +35,10 @@ export function policyForRole(role: string, workerRole: string): string {
 /** One policy per role set up: the reader's and the worker's. */
 export function eosPolicies(scope: PolicyScope, roles: { reader?: string | undefined; worker?: string | undefined }): EosPolicy[] {
   const policies: EosPolicy[] = [];
-  if (roles.reader) policies.push({ name: READER_POLICY, role: roles.reader, text: policyText(scope, roles.reader, 'read the Delphi database') });
-  if (roles.worker) policies.push({ name: WORKER_POLICY, role: roles.worker, text: policyText(scope, roles.worker, 'write the Delphi database (pipeline workers)') });
+  if (roles.reader) policies.push({ name: READER_POLICY, grants: `${scope.engineMount}/creds/${roles.reader}`, text: policyText(scope, roles.reader, 'read the Delphi database') });
+  if (roles.worker) policies.push({ name: WORKER_POLICY, grants: `${scope.engineMount}/creds/${roles.worker}`, text: policyText(scope, roles.worker, 'write the Delphi database (pipeline workers)') });
+  const audited = [roles.reader, roles.worker].filter((r): r is string => r !== undefined);
+  if (audited.length > 0) policies.push({ name: AUDITOR_POLICY, grants: `the leases and definitions of ${audited.join(', ')} (eos self secrets audit)`, text: auditorPolicyText(scope, audited) });
   return policies;
 }
 
@@ -54,6 +59,26 @@ function policyText(scope: PolicyScope, role: string, purpose: string): string {
     ...rule('auth/token/lookup-self', 'read', 'The token itself, also for a token made without the default policy'),
     ...rule('auth/token/renew-self', 'update'),
     ...rule('sys/capabilities-self', 'update', 'So eos self secrets test and status can name what is missing'),
+    '',
+  ].join('\n');
+}
+
+/**
+ * `eos self secrets audit`: list and look up the roles' leases (a LIST under sys/leases/lookup
+ * is a root path: `sudo`), read the roles' and the connection's definitions (no password is
+ * ever returned), and revoke a lease whose role is gone (`--fix`). No credentials of any role.
+ */
+function auditorPolicyText(scope: PolicyScope, roles: string[]): string {
+  const rule = (path: string, capabilities: string[], why?: string) => [...(why ? [`# ${why}`] : []), `path "${path}" {`, `  capabilities = [${capabilities.map((c) => `"${c}"`).join(', ')}]`, '}'];
+  return [
+    "# Written by eos: what eos self secrets audit needs, and no credentials of any role.",
+    ...roles.flatMap((role, i) => rule(`sys/leases/lookup/${scope.engineMount}/creds/${role}/`, ['list', 'sudo'], i === 0 ? 'The leases of each role: listing them is a root path' : undefined)),
+    ...rule('sys/leases/lookup', ['update'], 'Each lease looked up by its id'),
+    ...roles.flatMap((role, i) => rule(`${scope.engineMount}/roles/${role}`, ['read'], i === 0 ? "The roles' statements and the connection's allowed_roles (Vault never returns its password)" : undefined)),
+    ...(scope.connection ? rule(`${scope.engineMount}/config/${scope.connection}`, ['read']) : []),
+    ...roles.flatMap((role, i) => rule(`sys/leases/revoke/${scope.engineMount}/creds/${role}/*`, ['update'], i === 0 ? '--fix: revoke a lease whose role is gone' : undefined)),
+    ...rule('auth/token/lookup-self', ['read'], 'The token itself'),
+    ...rule('auth/token/renew-self', ['update']),
     '',
   ].join('\n');
 }

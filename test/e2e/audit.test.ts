@@ -63,6 +63,23 @@ describe('eos self secrets audit', () => {
     }
   }, 120_000);
 
+  it("runs with a token that holds only eos-delphi-auditor: it lists and looks up the leases, and gets no credentials", async () => {
+    const admin = { 'X-Vault-Token': sandbox.rootToken };
+    // The policy as set delphi-db-engine --apply writes it (the sandbox applies the same plan).
+    const policy = (await (await fetch(`${sandbox.vaultAddr}/v1/sys/policies/acl/eos-delphi-auditor`, { headers: admin })).json()) as { data: { policy: string } };
+    expect(policy.data.policy).toMatch(/path "sys\/leases\/lookup\/database\/creds\/delphi-readonly\/" \{\n  capabilities = \["list", "sudo"\]/);
+    const created = (await (await fetch(`${sandbox.vaultAddr}/v1/auth/token/create`, { method: 'POST', headers: admin, body: JSON.stringify({ policies: ['eos-delphi-auditor'], no_default_policy: true, ttl: '10m' }) })).json()) as { auth: { client_token: string } };
+    const auditor = { ...env, VAULT_TOKEN: created.auth.client_token };
+    // A live lease of the reader, so there is something to list.
+    const lease = await fetch(`${sandbox.vaultAddr}/v1/database/creds/delphi-readonly`, { headers: { 'X-Vault-Token': sandbox.readerToken } });
+    expect(lease.status).toBe(200);
+    const r = await runEos(['self', 'secrets', 'audit', '--json'], { env: auditor });
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { leases: unknown[] }).leases.length).toBeGreaterThanOrEqual(1);
+    const creds = await fetch(`${sandbox.vaultAddr}/v1/database/creds/delphi-readonly`, { headers: { 'X-Vault-Token': created.auth.client_token } });
+    expect(creds.status).toBe(403);
+  });
+
   it('refuses bad input with one line and exit 2', async () => {
     const cidr = await runEos(['self', 'secrets', 'audit', '--allow-cidr', '10.0.0.0/99'], { env });
     expect([cidr.code, cidr.stderr.split('\n')[0]]).toEqual([2, 'error: --allow-cidr "10.0.0.0/99" is not a network']);

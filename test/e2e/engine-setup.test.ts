@@ -58,6 +58,7 @@ describe('setting up the engine from nothing, then test and status', () => {
       'role delphi-worker: created',
       'policy eos-delphi-reader: created',
       'policy eos-delphi-worker: created',
+      'policy eos-delphi-auditor: created',
       'test read database/creds/delphi-readonly: checked',
     ]);
 

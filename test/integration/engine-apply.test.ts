@@ -70,13 +70,14 @@ describe('applying the engine set-up: privilege checks and --dry-run', () => {
       'connection delphi-postgresql: would create',
       'role delphi-readonly: would create',
       'policy eos-delphi-reader: would create',
+      'policy eos-delphi-auditor: would create',
     ]);
     expect(await mounts()).toEqual(before);
 
     await applyWithAdmin(plan(), client, adminPassword, false);
     const again = await applyWithAdmin(plan(), client, adminPassword, true);
     expect(again.every((s) => s.status === 'unchanged')).toBe(true);
-    expect(again).toHaveLength(5);
+    expect(again).toHaveLength(6);
     // The policy written is the plan's, and grants the role's credentials.
     const written = (await client.read<{ policy: string }>('sys/policies/acl/eos-delphi-reader')).data;
     expect(written?.policy).toBe(plan().policies[0]?.text);
