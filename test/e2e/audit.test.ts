@@ -67,7 +67,7 @@ describe('eos self secrets audit', () => {
     const admin = { 'X-Vault-Token': sandbox.rootToken };
     // The policy as set delphi-db-engine --apply writes it (the sandbox applies the same plan).
     const policy = (await (await fetch(`${sandbox.vaultAddr}/v1/sys/policies/acl/eos-delphi-auditor`, { headers: admin })).json()) as { data: { policy: string } };
-    expect(policy.data.policy).toMatch(/path "sys\/leases\/lookup\/database\/creds\/delphi-readonly\/" \{\n  capabilities = \["list", "sudo"\]/);
+    expect(policy.data.policy).toMatch(/path "sys\/leases\/lookup\/database\/creds\/delphi-readonly\/" \{\n {2}capabilities = \["list", "sudo"\]/);
     const created = (await (await fetch(`${sandbox.vaultAddr}/v1/auth/token/create`, { method: 'POST', headers: admin, body: JSON.stringify({ policies: ['eos-delphi-auditor'], no_default_policy: true, ttl: '10m' }) })).json()) as { auth: { client_token: string } };
     const auditor = { ...env, VAULT_TOKEN: created.auth.client_token };
     // A live lease of the reader, so there is something to list.
