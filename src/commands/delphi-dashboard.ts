@@ -91,6 +91,8 @@ export default defineCommand({
       const { requireCurrentSchema } = await import('../delphi/schema-migrator.js');
       await unlessStopped(requireCurrentSchema(db.pool));
       model = new DashboardModel(db, { intervalMs: intervalS * 1000, listen: live });
+      const watched = model;
+      metrics?.watchDynamicRoles(() => watched.snapshot?.dynamicRoles);
       if (!live) {
         await unlessStopped(model.refresh());
         if (!model.snapshot) throw model.lastError ?? new Error('no data');

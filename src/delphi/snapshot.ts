@@ -40,6 +40,12 @@ export interface Snapshot {
    * primary, in seconds; 0 when it has replayed all it received) or the primary.
    */
   server: { host: string | null; standby: boolean; replayLagSeconds: number | null };
+  /**
+   * The database's side of dynamic credentials, as any login may see it (pg_roles and
+   * pg_stat_activity): Vault's users alive, their sessions, and those past VALID UNTIL — which
+   * ends logins, not open sessions. Orphans need Vault's leases: `eos self secrets audit`.
+   */
+  dynamicRoles: { alive: number; expired: number; sessions: number; staleSessions: number; perRole: { role: string; sessions: number; expired: boolean }[] };
 }
 
 export interface FailureRow {
@@ -90,6 +96,14 @@ export const DASHBOARD_QUERIES = {
                        GROUP BY agent_id ORDER BY count(*) DESC LIMIT 10) t
                 JOIN agents a ON a.id = t.agent_id ORDER BY t.n DESC`,
   agentsByStatus: `SELECT COALESCE(status_text, 'unknown') AS status, count(*)::int AS n FROM agents GROUP BY 1 ORDER BY 2 DESC`,
+  dynamicRoles: `SELECT count(*)::int AS alive, count(*) FILTER (WHERE r.rolvaliduntil < now())::int AS expired,
+                        (SELECT count(*)::int FROM pg_stat_activity a WHERE a.usename LIKE 'v-%') AS sessions,
+                        (SELECT count(*)::int FROM pg_stat_activity a JOIN pg_roles x ON x.rolname = a.usename
+                          WHERE x.rolname LIKE 'v-%' AND x.rolvaliduntil < now()) AS stale
+                   FROM pg_roles r WHERE r.rolname LIKE 'v-%'`,
+  dynamicSessions: `SELECT a.usename::text AS role, count(*)::int AS n, bool_or(COALESCE(r.rolvaliduntil < now(), false)) AS expired
+                      FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
+                     WHERE a.usename LIKE 'v-%' GROUP BY a.usename ORDER BY expired DESC, n DESC, role LIMIT 10`,
   // A standby's lag: nothing when it has replayed all it received (an idle primary's last
   // transaction may be hours old), else the age of the last transaction it replayed.
   server: `SELECT pg_is_in_recovery() AS standby,
@@ -117,6 +131,8 @@ const ROWS = {
   agentsTop: z.object({ id: text, name: text, status_text: maybeText, last_seen: time, n: int }),
   agentsByStatus: z.object({ status: text, n: int }),
   server: z.object({ standby: z.boolean(), lag_s: z.nullable(z.number()) }),
+  dynamicRoles: z.object({ alive: int, expired: int, sessions: int, stale: int }),
+  dynamicSessions: z.object({ role: text, n: int, expired: z.boolean() }),
 } as const;
 
 type QueryName = keyof typeof DASHBOARD_QUERIES;
@@ -153,7 +169,7 @@ export async function takeSnapshot(query: Query, credentials: CredentialState | 
     if (ms > slowest.ms) slowest = { name, ms: Math.round(ms * 10) / 10 };
     return parseRows(name, result.rows);
   };
-  const [flow, throughput, bottlenecks, parsers, parserErrors, failures, failureSummary, agentsTop, agentsByStatus, server] = await Promise.all([
+  const [flow, throughput, bottlenecks, parsers, parserErrors, failures, failureSummary, agentsTop, agentsByStatus, server, dynamicRoles, dynamicSessions] = await Promise.all([
     timed('flow'),
     timed('throughput'),
     timed('bottlenecks'),
@@ -164,6 +180,8 @@ export async function takeSnapshot(query: Query, credentials: CredentialState | 
     timed('agentsTop'),
     timed('agentsByStatus'),
     timed('server'),
+    timed('dynamicRoles'),
+    timed('dynamicSessions'),
   ]);
   const byState = new Map(flow.map((r) => [r.state, r]));
   const stage = (state: string): FlowStage => {
@@ -198,6 +216,13 @@ export async function takeSnapshot(query: Query, credentials: CredentialState | 
       byStatus: agentsByStatus.map((r) => ({ status: r.status, count: r.n })),
     },
     credentials,
+    dynamicRoles: {
+      alive: dynamicRoles[0]?.alive ?? 0,
+      expired: dynamicRoles[0]?.expired ?? 0,
+      sessions: dynamicRoles[0]?.sessions ?? 0,
+      staleSessions: dynamicRoles[0]?.stale ?? 0,
+      perRole: dynamicSessions.map((r) => ({ role: r.role, sessions: r.n, expired: r.expired })),
+    },
     server: { host: credentials?.pool.host ?? null, standby: server[0]?.standby ?? false, replayLagSeconds: server[0]?.lag_s === null || server[0]?.lag_s === undefined ? null : Math.round(server[0].lag_s * 10) / 10 },
   };
 }

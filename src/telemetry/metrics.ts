@@ -19,6 +19,11 @@ export interface MetricsServer {
   readonly address: string;
   /** Watches a lease (its expiry and keeper events) and the pool its credentials serve. */
   watchCredentials(options: { lease: LeaseWatch; pool?: RotatingPool | undefined; role: string; current: () => DbCredentials | undefined; allowed: readonly string[] }): void;
+  /**
+   * For the dashboard: the database's side of dynamic credentials from its latest snapshot
+   * (Vault's users alive, their sessions, those past VALID UNTIL), so an alert can fire on them.
+   */
+  watchDynamicRoles(latest: () => { alive: number; expired: number; sessions: number; staleSessions: number } | undefined): void;
   /** For `exec`: counts the worker's starts, restarts, exits and the signals it was sent. */
   readonly worker: { observe(event: { type: string; code?: number | null; signal?: string | null }): void };
   close(): Promise<void>;
@@ -194,6 +199,18 @@ export async function startMetricsServer(listen: string, options: { holdsCredent
         }
         return { ok: true, reason: `credentials from ${c.source}${expiry !== undefined ? `, lease ${Math.round(secondsUntil(expiry))} s left` : ''}`, source: c.source };
       };
+    },
+    watchDynamicRoles(latest) {
+      new Gauge({ name: 'eos_db_dynamic_roles', help: "Vault's database users (v-*) in the database, and those past VALID UNTIL still present", labelNames: ['state'], registers: [registry], collect() {
+        const d = latest();
+        this.set({ state: 'alive' }, d ? d.alive : Number.NaN);
+        this.set({ state: 'expired' }, d ? d.expired : Number.NaN);
+      } });
+      new Gauge({ name: 'eos_db_dynamic_sessions', help: "Sessions of Vault's database users, and those on credentials past VALID UNTIL (stale)", labelNames: ['state'], registers: [registry], collect() {
+        const d = latest();
+        this.set({ state: 'open' }, d ? d.sessions : Number.NaN);
+        this.set({ state: 'stale' }, d ? d.staleSessions : Number.NaN);
+      } });
     },
     worker: {
       observe(event) {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -159,6 +160,46 @@ describe('eos delphi dashboard against the sandbox', () => {
       expect(await readers()).toBe(0);
     }, 60_000);
   }
+
+  it("--metrics-listen: the database's side of dynamic credentials as gauges — roles alive and expired, sessions open and stale", async () => {
+    // A role past VALID UNTIL whose session is still open (VALID UNTIL stops logins, not sessions).
+    await admin.query(`DROP ROLE IF EXISTS "v-gauge-expired"`);
+    await admin.query(`CREATE ROLE "v-gauge-expired" LOGIN PASSWORD 'Gauge-pw-1' VALID UNTIL '${new Date(Date.now() + 60_000).toISOString()}'`);
+    const url = new URL(sandbox.adminUrl);
+    const stale = new pg.Client({ host: url.hostname, port: Number(url.port), database: 'postgres', user: 'v-gauge-expired', password: 'Gauge-pw-1' });
+    await stale.connect();
+    stale.on('error', () => undefined);
+    await admin.query(`ALTER ROLE "v-gauge-expired" VALID UNTIL '2000-01-01'`);
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as AddressInfo).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    const child = spawn('script', ['-qfec', `${process.execPath} ${CLI} delphi dashboard --interval 1s --metrics-listen ${port}`, '/dev/null'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH, TERM: 'xterm-256color', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    onTestFinished(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    try {
+      const scrape = async () => (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => null))?.text() ?? '';
+      await expect.poll(scrape, { timeout: 30_000, interval: 500 }).toMatch(/^eos_db_dynamic_sessions\{state="stale"\} [1-9]/m);
+      const text = await scrape();
+      expect(text).toMatch(/^eos_db_dynamic_roles\{state="expired"\} [1-9]/m);
+      // The dashboard's own reader login is alive too.
+      expect(Number(/^eos_db_dynamic_roles\{state="alive"\} (\d+)/m.exec(text)?.[1])).toBeGreaterThanOrEqual(2);
+      expect(Number(/^eos_db_dynamic_sessions\{state="open"\} (\d+)/m.exec(text)?.[1])).toBeGreaterThanOrEqual(2);
+    } finally {
+      child.stdin.write('q');
+      await exited;
+      await stale.end().catch(() => undefined);
+      await admin.query(`DROP ROLE IF EXISTS "v-gauge-expired"`);
+    }
+  }, 60_000);
 
   it('eos delphi schema verify finds no drift while and after the simulator moves alerts with worker credentials', async () => {
     const simulation = await startSimulation(sandbox, { intervalMs: 200 });

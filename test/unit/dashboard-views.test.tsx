@@ -44,6 +44,7 @@ const snapshot: Snapshot = {
   agents: { top: [{ id: '003', name: 'agent-003', status: 'active', alerts24h: 410, lastSeen: '2026-11-28T11:59:00.000Z' }], byStatus: [{ status: 'active', count: 12 }, { status: 'disconnected', count: 3 }] },
   credentials,
   server: { host: '127.0.0.1:5432', standby: false, replayLagSeconds: null },
+  dynamicRoles: { alive: 3, expired: 1, sessions: 4, staleSessions: 1, perRole: [{ role: 'v-token-old', sessions: 1, expired: true }, { role: 'v-token-new', sessions: 3, expired: false }] },
 };
 
 const props = { snapshot, credentials, width: 80, height: 18, scroll: 0 };
@@ -75,6 +76,10 @@ describe('the dashboard views, rendered from a fixed snapshot', () => {
     expect(frame).toMatch(/TTL 42s\s+rotations 3/);
     expect(frame).toMatch(/generation 4, 5 connections \(4 idle, 0 waiting\), 2 retried/);
     expect(frame).toMatch(/server\s+127\.0\.0\.1:5432 \(primary\), moved 0 time\(s\); 0 write\(s\) in doubt/);
+    // The database's side: Vault's users and their sessions, the expired one flagged.
+    expect(frame).toMatch(/database\s+3 dynamic role\(s\), 4 session\(s\); EXPIRED: 1 role\(s\), 1 session\(s\)$/m);
+    expect(frame).toMatch(/v-token-old\s+1 session\(s\)\s+EXPIRED/);
+    expect(frame).toMatch(/v-token-new\s+3 session\(s\)$/m);
     expect(frame).toMatch(/12:00:00\s+rotated\s+database\/creds\/delphi-readonly\/Ab3x… ttl 60s — max_ttl reached/);
     const fallback = render(<VIEW_COMPONENTS.Credentials {...props} credentials={{ ...credentials, source: 'env', fallback: true }} />).lastFrame();
     expect(fallback).toMatch(/env \(fallback\)/);

@@ -13,6 +13,8 @@ const GOOD: Record<keyof typeof DASHBOARD_QUERIES, Record<string, unknown>[]> = 
   agentsTop: [{ id: '001', name: 'web-1', status_text: 'active', last_seen: null, n: 3 }],
   agentsByStatus: [{ status: 'active', n: 1 }],
   server: [{ standby: true, lag_s: 0.42 }],
+  dynamicRoles: [{ alive: 3, expired: 1, sessions: 4, stale: 1 }],
+  dynamicSessions: [{ role: 'v-old', n: 1, expired: true }, { role: 'v-new', n: 3, expired: false }],
 };
 
 function queryWith(rows: typeof GOOD) {
@@ -30,6 +32,7 @@ describe('the dashboard snapshot reads typed rows', () => {
     expect(snap.parsers[0]?.lastUsed).toBe('2026-11-29T04:00:00.000Z');
     expect(snap.throughput).toEqual({ ingested5m: 2, sent5m: 1 });
     expect(snap.server).toEqual({ host: null, standby: true, replayLagSeconds: 0.4 });
+    expect(snap.dynamicRoles).toEqual({ alive: 3, expired: 1, sessions: 4, staleSessions: 1, perRole: [{ role: 'v-old', sessions: 1, expired: true }, { role: 'v-new', sessions: 3, expired: false }] });
   });
 
   it('names the query, the row and the column when the database answers in another shape', async () => {

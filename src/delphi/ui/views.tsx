@@ -142,15 +142,23 @@ export function Agents({ snapshot, height, scroll, scrollLimit }: ViewProps) {
   return <Rows header={header} rows={rows} height={height} scroll={scroll} scrollLimit={scrollLimit} />;
 }
 
-export function Credentials({ credentials, height, scroll, scrollLimit }: ViewProps) {
+export function Credentials({ snapshot, credentials, height, scroll, scrollLimit }: ViewProps) {
   if (!credentials) return <Text>no credential state</Text>;
   const c = credentials;
+  const d = snapshot.dynamicRoles;
+  // The database's side: Vault's users and their sessions; past VALID UNTIL flagged (it ends
+  // logins, not sessions). Orphans need Vault's leases: eos self secrets audit.
+  const database = [
+    `database  ${d.alive} dynamic role(s), ${d.sessions} session(s)${d.expired + d.staleSessions > 0 ? `; EXPIRED: ${d.expired} role(s), ${d.staleSessions} session(s)` : ''}`,
+    ...d.perRole.map((r) => `  ${pad(printable(r.role), 44)} ${pad(r.sessions, 3, true)} session(s)${r.expired ? '  EXPIRED' : ''}`),
+  ];
   const rows = [
     `pool      generation ${c.pool.generation}, ${c.pool.total} connections (${c.pool.idle} idle, ${c.pool.waiting} waiting), ${c.pool.retried} retried`,
     `server    ${c.pool.host} (${c.pool.standby ? 'standby' : 'primary'}), moved ${c.pool.hostMoves} time(s); ${c.pool.queries.inDoubt} write(s) in doubt`,
     `last err  ${c.pool.lastError ?? '-'}`,
     `next      ${c.nextActionAt ? c.nextActionAt.replace(/\.\d+Z$/, 'Z') : '-'}`,
     `sources   ${c.attempts.map((a) => `${a.source} ${a.ok ? '✓' : `✗ (${a.reason})`}`).join(' → ')}`,
+    ...database,
     '',
     'recent events:',
     ...[...c.events].reverse().map((e) => `  ${new Date(e.at).toISOString().slice(11, 19)}  ${pad(e.type, 13)} ${e.lease ?? ''}${e.ttl !== undefined ? ` ttl ${e.ttl}s` : ''}${e.detail ? ` — ${e.detail}` : ''}`),
