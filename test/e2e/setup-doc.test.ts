@@ -41,6 +41,10 @@ const LEFT_OUT: { starts: string; why: string }[] = [
   { starts: 'eos self secrets configure --addr https://vault.example.com:8200 --auth approle --secret-id-wrapped', why: 'the wrapped delivery above' },
   // This site has one PostgreSQL; the same command runs over a primary and its standby there.
   { starts: 'eos self secrets set delphi-db-config --host 10.0.0.5,10.0.0.6', why: 'needs a streaming standby (test/e2e/failover.test.ts runs it over one)' },
+  // The audit runs as an auditor, not as the host's reader the steps above configured.
+  { starts: 'eos self secrets audit   ', why: 'needs the auditor token and a pg_monitor login (test/e2e/audit.test.ts runs the audit)' },
+  { starts: 'eos self secrets audit --json', why: 'the same' },
+  { starts: 'eos self secrets audit --fix', why: 'the same' },
 ];
 
 /**
