@@ -1,6 +1,7 @@
 import { checkRoleName } from '../config/vault-names.js';
 import { quoted, UsageError } from '../errors.js';
 import { adminPassword, resolveTarget, TARGET_OPTIONS } from './admin-target.js';
+import { durationOption } from './duration-option.js';
 import { writeJson } from './output.js';
 import { defineCommand, JSON_OPTION } from './spec.js';
 
@@ -16,11 +17,13 @@ export default defineCommand({
     allowCidr: { flags: '--allow-cidr <cidrs>', description: 'comma-separated networks sessions of dynamic users may come from (e.g. 10.0.0.0/8); others are findings' },
     fix: { flags: '--fix', description: 'drop orphan and expired roles, end stale sessions, revoke leases without a role (as the admin), printing each step' },
     dryRun: { flags: '--dry-run', description: 'with --fix: print the steps only' },
+    vaultAuditLog: { flags: '--vault-audit-log <file>', description: "a Vault/OpenBao file audit log this host can read: each role's credential requests by token accessor and address, refusals and errors" },
+    since: { flags: '--since <duration>', description: 'with --vault-audit-log: only the last such time (e.g. 24h)' },
     adminUser: { flags: '--admin-user <role>', description: 'PostgreSQL login that reads the catalogs (pg_monitor is enough without --fix; the admin for --fix; default: $DELPHI_DB_ADMIN_USER, else postgres); its password from $DELPHI_DB_ADMIN_PASSWORD or a hidden prompt' },
     ...TARGET_OPTIONS,
     json: JSON_OPTION,
   },
-  examples: ['eos self secrets audit', 'eos self secrets audit --json --allow-cidr 10.0.0.0/8', 'eos self secrets audit --fix --dry-run'],
+  examples: ['eos self secrets audit --json --allow-cidr 10.0.0.0/8', 'eos self secrets audit --vault-audit-log /var/log/vault/audit.log --since 24h', 'eos self secrets audit --fix --dry-run'],
   async run(options, context) {
     const [audit, { connectAdmin }, { BlockList, isIP }] = await Promise.all([import('../setup/audit.js'), import('../db/admin-session.js'), import('node:net')]);
     const { io } = context;
@@ -32,6 +35,9 @@ export default defineCommand({
       .filter((r) => r !== '')
       .map((r) => checkRoleName(r, '--role'));
     const allow = options.allowCidr === undefined ? undefined : cidrList(options.allowCidr, BlockList, isIP);
+    if (options.since !== undefined && options.vaultAuditLog === undefined) throw new UsageError('--since goes with --vault-audit-log', 'e.g. --vault-audit-log /var/log/vault/audit.log --since 24h');
+    const sinceS = options.since === undefined ? undefined : durationOption('--since', options.since, 1, 10 * 365 * 86_400);
+    const auditLog = options.vaultAuditLog === undefined ? undefined : await (await import('../setup/vault-audit-log.js')).summariseAuditLog(options.vaultAuditLog, { mount: config.engine.mount, roles, since: sinceS === undefined ? undefined : Date.now() - sinceS * 1000 });
     const target = await resolveTarget(options, context);
     const session = await context.vault();
     const user = options.adminUser ?? io.env.DELPHI_DB_ADMIN_USER ?? 'postgres';
@@ -72,9 +78,15 @@ export default defineCommand({
           databases: databases.map((d) => ({ host: d.host, standby: d.inRecovery, roles: d.roles, sessions: d.sessions })),
           findings,
           ...(steps ? { fix: { dryRun: Boolean(options.dryRun), steps } } : {}),
+          ...(auditLog ? { vaultAuditLog: auditLog } : {}),
         });
       } else {
         io.stdout.write(`${vaultSide.leases.length} lease(s) in Vault (${roles.join(', ')}); ${databases.map((d) => `${d.host}${d.inRecovery ? ' (standby)' : ''}: ${d.roles.length} dynamic role(s), ${d.sessions.length} session(s)`).join('; ')}\n`);
+        if (auditLog) {
+          io.stdout.write(`Vault audit log ${auditLog.file}${auditLog.since ? ` since ${auditLog.since}` : ''}: ${auditLog.entries} entries${auditLog.unreadable ? `, ${auditLog.unreadable} unreadable line(s)` : ''}\n`);
+          for (const r of auditLog.roles) io.stdout.write(`  ${r.role}: ${r.requests} request(s), ${r.issued} issued, ${r.refused} refused, ${r.errors} error(s); ${r.byAccessor.length} token(s), from ${r.byAddress.map((a) => `${a.address} (${a.requests})`).join(', ') || '-'}\n`);
+          for (const f of auditLog.refusals) io.stdout.write(`  refused ${f.time} ${f.path} from ${f.address ?? '-'} (token ${f.accessor ?? '-'}): ${f.error}\n`);
+        }
         for (const s of steps ?? []) io.stdout.write(`${options.dryRun ? 'would run' : s.ok ? 'done' : 'FAILED'}: ${s.step}${s.error ? ` — ${s.error}` : ''}\n`);
         for (const f of findings) io.stdout.write(`${f.severity.toUpperCase()} ${f.kind} ${f.subject}${f.host ? ` on ${f.host}` : ''}: ${f.evidence}\n    fix: ${f.fix}\n`);
         io.stdout.write(findings.length === 0 ? 'clean: every dynamic role has its lease, and nothing more\n' : `${findings.length} finding(s)\n`);

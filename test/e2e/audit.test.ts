@@ -4,7 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
-import { runEos } from '../helpers/cli.js';
+import { REPO_ROOT, runEos } from '../helpers/cli.js';
 
 interface AuditOutput {
   clean: boolean;
@@ -80,10 +80,27 @@ describe('eos self secrets audit', () => {
     expect(creds.status).toBe(403);
   });
 
+  it("--vault-audit-log summarises a log OpenBao wrote: each role's requests, issues and the refusal", async () => {
+    const log = path.join(REPO_ROOT, 'test', 'fixtures', 'openbao-audit.log');
+    const r = await audit('--vault-audit-log', log);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = (r.out as unknown as { vaultAuditLog: { roles: { role: string; requests: number; issued: number; refused: number }[] } }).vaultAuditLog;
+    expect(summary.roles.map((x) => [x.role, x.requests, x.issued, x.refused])).toEqual([
+      ['delphi-readonly', 2, 2, 0],
+      ['delphi-worker', 2, 1, 1],
+    ]);
+    const text = await runEos(['self', 'secrets', 'audit', '--vault-audit-log', log], { env });
+    expect(text.stdout).toMatch(/^ {2}refused \S+ database\/creds\/delphi-worker from 127\.0\.0\.1 \(token hmac-sha256:[0-9a-f]{64}\): 1 error occurred: \* permission denied$/m);
+  });
+
   it('refuses bad input with one line and exit 2', async () => {
     const cidr = await runEos(['self', 'secrets', 'audit', '--allow-cidr', '10.0.0.0/99'], { env });
     expect([cidr.code, cidr.stderr.split('\n')[0]]).toEqual([2, 'error: --allow-cidr "10.0.0.0/99" is not a network']);
     const dry = await runEos(['self', 'secrets', 'audit', '--dry-run'], { env });
     expect([dry.code, dry.stderr.split('\n')[0]]).toEqual([2, 'error: --dry-run goes with --fix']);
+    const since = await runEos(['self', 'secrets', 'audit', '--since', '1h'], { env });
+    expect([since.code, since.stderr.split('\n')[0]]).toEqual([2, 'error: --since goes with --vault-audit-log']);
+    const missing = await runEos(['self', 'secrets', 'audit', '--vault-audit-log', '/nonexistent/audit.log'], { env });
+    expect([missing.code, missing.stderr.split('\n')[0]]).toEqual([2, 'error: the Vault audit log /nonexistent/audit.log cannot be read: ENOENT']);
   });
 });
