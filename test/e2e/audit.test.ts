@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -93,13 +93,21 @@ describe('eos self secrets audit', () => {
     expect(text.stdout).toMatch(/^ {2}refused \S+ database\/creds\/delphi-worker from 127\.0\.0\.1 \(token hmac-sha256:[0-9a-f]{64}\): 1 error occurred: \* permission denied$/m);
   });
 
+  it('--pg-log summarises refusals of dynamic users from a jsonlog', async () => {
+    const file = path.join(home, 'postgresql.json');
+    writeFileSync(file, `${JSON.stringify({ timestamp: '2026-12-07 10:00:00.000 UTC', user: 'v-token-x', remote_host: '10.0.0.9', state_code: '28P01', message: 'password authentication failed for user "v-token-x"' })}\n`);
+    const r = await runEos(['self', 'secrets', 'audit', '--pg-log', file], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}failed login ×1 v-token-x from 10\.0\.0\.9 \(2026-12-07 10:00:00\.000 UTC … 2026-12-07 10:00:00\.000 UTC\)$/m);
+  });
+
   it('refuses bad input with one line and exit 2', async () => {
     const cidr = await runEos(['self', 'secrets', 'audit', '--allow-cidr', '10.0.0.0/99'], { env });
     expect([cidr.code, cidr.stderr.split('\n')[0]]).toEqual([2, 'error: --allow-cidr "10.0.0.0/99" is not a network']);
     const dry = await runEos(['self', 'secrets', 'audit', '--dry-run'], { env });
     expect([dry.code, dry.stderr.split('\n')[0]]).toEqual([2, 'error: --dry-run goes with --fix']);
     const since = await runEos(['self', 'secrets', 'audit', '--since', '1h'], { env });
-    expect([since.code, since.stderr.split('\n')[0]]).toEqual([2, 'error: --since goes with --vault-audit-log']);
+    expect([since.code, since.stderr.split('\n')[0]]).toEqual([2, 'error: --since goes with --vault-audit-log or --pg-log']);
     const missing = await runEos(['self', 'secrets', 'audit', '--vault-audit-log', '/nonexistent/audit.log'], { env });
     expect([missing.code, missing.stderr.split('\n')[0]]).toEqual([2, 'error: the Vault audit log /nonexistent/audit.log cannot be read: ENOENT']);
   });
