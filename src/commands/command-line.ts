@@ -12,6 +12,7 @@ export const COMMAND_PATHS = [
   'self secrets set delphi-db-engine',
   'self secrets test',
   'self secrets status',
+  'self secrets audit',
   'self secrets exec',
   'self secrets env',
   'self secrets get',

@@ -180,6 +180,12 @@ export function pairRolesWithLeases(roles: AuditedDbRole[], leases: AuditedLease
 /** Every finding of one audit, worst first. */
 export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: number, options: { allowCidr?: ((addr: string) => boolean) | undefined } = {}): Finding[] {
   const findings: Finding[] = [];
+  const ours = scopeOf(vault);
+  databases = databases.map((d) => {
+    const roles = d.roles.filter(ours);
+    const names = new Set(roles.map((r) => r.name));
+    return { ...d, roles, sessions: d.sessions.filter((s) => names.has(s.user)) };
+  });
   const primary = databases[0];
   const roles = primary?.roles ?? [];
   const { orphanRoles, lonelyLeases } = pairRolesWithLeases(roles, vault.leases);
@@ -276,6 +282,18 @@ export async function applyFixPlan(steps: FixStep[], deps: { admin: (host: strin
     }
   }
   return results;
+}
+
+/**
+ * Which `v-…` roles are this engine's. Roles are the whole cluster's, and another engine (or
+ * another database's) makes `v-…` users too: when the Vault roles put their users in groups
+ * (`IN ROLE …`, the group-role design), the members of those groups; else every `v-…` role.
+ */
+function scopeOf(vault: VaultSide): (role: AuditedDbRole) => boolean {
+  const groups = new Set(Object.values(vault.groups).filter((g): g is string => g !== null));
+  const everyRoleHasGroup = Object.values(vault.groups).every((g) => g !== null) && groups.size > 0;
+  if (!everyRoleHasGroup) return () => true;
+  return (role) => role.memberOf.some((g) => groups.has(g));
 }
 
 /** The two statements of a revocation, for a role no lease will ever revoke. */
