@@ -96,6 +96,8 @@ export default defineCommand({
           EOS_JWT_FILE: sandbox.jwt.file,
           EOS_JWT_ROLE: sandbox.jwt.readerRole,
           EOS_SANDBOX_PG_URL: sandbox.adminUrl,
+          // The dev server's audit log: eos self secrets audit --vault-audit-log "$EOS_SANDBOX_AUDIT_LOG"
+          EOS_SANDBOX_AUDIT_LOG: sandbox.auditLog,
           ...(sandbox.standby ? { EOS_SANDBOX_STANDBY_PG_URL: sandbox.standby.adminUrl(SANDBOX_DATABASE), EOS_SANDBOX_PID: String(process.pid) } : {}),
         };
         if (options.json) writeJson(io, exports);

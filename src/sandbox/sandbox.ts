@@ -68,6 +68,8 @@ export interface Sandbox {
    */
   jwt: { file: string; readerRole: string; workerRole: string; mount: string; sign(sub: string, ttlSeconds: number): Promise<string> };
   configFile: string;
+  /** The dev server's file audit device (`file/`): JSON lines, secrets HMAC'd (eos self secrets audit --vault-audit-log). */
+  auditLog: string;
   /** With `tls`: the throwaway CA's certificate (PEM file), which VAULT_CACERT and sslrootcert name. */
   caFile?: string;
   /** Admin URL of the `delphi` database: for inspection, never for eos itself. */
@@ -140,7 +142,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     let readerToken = '';
     let workerToken = '';
     progress(`starting the Vault-API dev server${tls ? ' (HTTPS)' : ''}…`);
-    vault = await startVaultDevServer({ port: options.vaultPort, tls: tls?.vault });
+    // A file audit device, declared as OpenBao declares them (in its configuration).
+    const auditLog = path.join(dir, 'vault-audit.log');
+    vault = await startVaultDevServer({ port: options.vaultPort, tls: tls?.vault, audit: [{ path: 'file/', filePath: auditLog }] });
     const client = createVaultClient({ settings: { address: vault.addr, maxRetries: 0, caCert: tls?.caFile }, token: vault.rootToken });
     try {
       await client.write('sys/mounts/secret', { type: 'kv', options: { version: '2' } });
@@ -217,7 +221,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await writeConfigFile(configFile, eosConfig);
     const sign = (issuer as IdentityIssuer).sign;
     const jwt = { file: path.join(dir, 'identity-token'), readerRole: 'eos-reader', workerRole: 'eos-worker', mount: 'jwt', sign };
-    return { vaultAddr: vault.addr, rootToken: vault.rootToken, readerToken, workerToken, jwt, configFile, caFile: tls?.caFile, adminUrl, vault, postgres, ...(standby ? { standby } : {}), stop };
+    return { vaultAddr: vault.addr, rootToken: vault.rootToken, readerToken, workerToken, jwt, configFile, auditLog: path.join(dir, 'vault-audit.log'), caFile: tls?.caFile, adminUrl, vault, postgres, ...(standby ? { standby } : {}), stop };
   } catch (err) {
     await stop();
     throw err;

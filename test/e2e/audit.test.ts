@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
-import { REPO_ROOT, runEos } from '../helpers/cli.js';
+import { REPO_ROOT, runEos, startEos } from '../helpers/cli.js';
 
 interface AuditOutput {
   clean: boolean;
@@ -111,4 +111,41 @@ describe('eos self secrets audit', () => {
     const missing = await runEos(['self', 'secrets', 'audit', '--vault-audit-log', '/nonexistent/audit.log'], { env });
     expect([missing.code, missing.stderr.split('\n')[0]]).toEqual([2, 'error: the Vault audit log /nonexistent/audit.log cannot be read: ENOENT']);
   });
+});
+
+/** The sandbox's own audit device, summarised after a worker ran through rotations (issue 28). */
+describe('eos self secrets audit --vault-audit-log on the sandbox', () => {
+  let sandbox: Sandbox;
+  let home: string;
+  beforeAll(async () => {
+    sandbox = await startSandbox({ ttl: 3, maxTtl: 6, sampleAlerts: 0, tls: false });
+    home = mkdtempSync(path.join(tmpdir(), 'eos-audit-log-'));
+  }, 120_000);
+  afterAll(async () => {
+    await sandbox?.stop();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it("counts the worker's credentials through rotations under exec, and the reader's refused request", async () => {
+    const base = { HOME: home, VAULT_ADDR: sandbox.vaultAddr, EOS_CONFIG: sandbox.configFile };
+    const worker = startEos(['self', 'secrets', 'exec', '--grace', '2s', '--', 'sh', '-c', 'sleep 600'], { env: { PATH: process.env.PATH, ...base, VAULT_TOKEN: sandbox.workerToken } });
+    // TTL 3 s, max 6 s: a new lease every ~5 s.
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    worker.child.kill('SIGTERM');
+    await worker.exited;
+    const refused = await fetch(`${sandbox.vaultAddr}/v1/database/creds/delphi-worker`, { headers: { 'X-Vault-Token': sandbox.readerToken } });
+    expect(refused.status).toBe(403);
+
+    const r = await runEos(['self', 'secrets', 'audit', '--json', '--vault-audit-log', sandbox.auditLog], { env: { ...base, VAULT_TOKEN: sandbox.rootToken, DELPHI_DB_ADMIN_PASSWORD: sandbox.postgres.adminPassword } });
+    expect(r.code, r.stderr).toBe(0);
+    const roles = (JSON.parse(r.stdout) as { vaultAuditLog: { roles: { role: string; requests: number; issued: number; refused: number; byAccessor: unknown[] }[] } }).vaultAuditLog.roles;
+    const w = roles.find((x) => x.role === 'delphi-worker');
+    expect(w?.issued).toBeGreaterThanOrEqual(2); // the first lease and at least one rotation
+    expect(w?.refused).toBe(1);
+    expect(w?.requests).toBe((w?.issued ?? 0) + 1);
+    expect(w?.byAccessor).toHaveLength(2); // the worker's token and the reader's
+    // The log holds no secret in clear: not the tokens, not a password.
+    const text = readFileSync(sandbox.auditLog, 'utf8');
+    for (const secret of [sandbox.workerToken, sandbox.readerToken, sandbox.rootToken]) expect(text).not.toContain(secret);
+  }, 60_000);
 });

@@ -40,7 +40,7 @@ describe('eos sandbox, as a newcomer runs it', () => {
 
     // As sh reads them: a value with a shell character comes in single quotes.
     const exports = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], (m[2] as string).replace(/^'(.*)'$/, '$1')]));
-    expect(Object.keys(exports).sort()).toEqual(['EOS_CONFIG', 'EOS_JWT_FILE', 'EOS_JWT_ROLE', 'EOS_SANDBOX_PG_URL', 'EOS_SANDBOX_ROOT_TOKEN', 'EOS_SANDBOX_WORKER_TOKEN', 'VAULT_ADDR', 'VAULT_CACERT', 'VAULT_TOKEN']);
+    expect(Object.keys(exports).sort()).toEqual(['EOS_CONFIG', 'EOS_JWT_FILE', 'EOS_JWT_ROLE', 'EOS_SANDBOX_AUDIT_LOG', 'EOS_SANDBOX_PG_URL', 'EOS_SANDBOX_ROOT_TOKEN', 'EOS_SANDBOX_WORKER_TOKEN', 'VAULT_ADDR', 'VAULT_CACERT', 'VAULT_TOKEN']);
     const vaultAddr = exports.VAULT_ADDR as string;
     const pgUrl = new URL(exports.EOS_SANDBOX_PG_URL as string);
     // TLS by default, as in production: HTTPS, and both servers' certificates from the printed CA.

@@ -1,3 +1,4 @@
+import type { AuditDeviceOptions } from './state/audit-devices.js';
 import type { Clock } from '../../util/clock.js';
 import { CubbyholeBackend } from './backends/cubbyhole.js';
 import { backendCatalog } from './backends/catalog.js';
@@ -19,8 +20,8 @@ export interface DevVault {
  * the system backend, auth/token/ with the token store, cubbyhole/ with each token's own store,
  * and identity/, listed but not served), and the router over them.
  */
-export function createDevVault(options: { clock: Clock; rootToken?: string; version?: string }): DevVault {
-  const state = new VaultState(options.clock, { rootToken: options.rootToken, version: options.version });
+export function createDevVault(options: { clock: Clock; rootToken?: string; version?: string; audit?: AuditDeviceOptions[] }): DevVault {
+  const state = new VaultState(options.clock, { rootToken: options.rootToken, version: options.version, audit: options.audit });
   const namespaces = new NamespaceStore<DevVault>(
     (info) => assemble(state.forNamespace(info)),
     async (info, core) => {

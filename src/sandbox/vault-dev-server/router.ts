@@ -70,6 +70,13 @@ export class Router {
     this.authorize(token, 'update', path, this.state.mounts.resolve(path));
   }
 
+  /** The operation as Vault names it in its audit log: a write to what does not exist yet is `create`. */
+  auditedOperation(operation: Operation, path: string): string {
+    if (operation !== 'update') return operation;
+    const resolved = this.state.mounts.resolve(path);
+    return resolved?.mount.backend?.exists?.(resolved.subpath) === false ? 'create' : 'update';
+  }
+
   /** A HEAD request: 403 without a valid token where one is needed, 404 where nothing is mounted, else 405. */
   refuseHead(path: string, tokenId: string | undefined): never {
     const resolved = this.state.mounts.resolve(path);

@@ -1,3 +1,4 @@
+import type { AuditDeviceOptions } from './state/audit-devices.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { posix } from 'node:path';
 import type { Socket } from 'node:net';
@@ -31,6 +32,8 @@ export interface VaultDevServerOptions {
   version?: string;
   /** HTTPS with this certificate and key (PEM), as a production listener has it; else plain HTTP. */
   tls?: { certPem: string; keyPem: string };
+  /** `file` audit devices, declared as OpenBao's configuration declares them (state/audit-devices.ts). */
+  audit?: AuditDeviceOptions[];
 }
 
 export interface VaultDevServer {
@@ -55,7 +58,7 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
     now,
     setTimeout: (fn, ms) => base.setTimeout(() => (faults.paused ? void faults.paused.then(fn) : fn()), ms),
   };
-  const vault = createDevVault({ clock, rootToken: options.rootToken, version: options.version });
+  const vault = createDevVault({ clock, rootToken: options.rootToken, version: options.version, audit: options.audit });
   const { state } = vault;
   const sockets = new Set<Socket>();
 
@@ -209,7 +212,17 @@ async function handleHttp(vault: DevVault, faults: Faults, req: IncomingMessage,
       // The namespace: X-Vault-Namespace, else a path that starts with one's name, else the root.
       const target = namespaceOf(vault, req.headers['x-vault-namespace'], path);
       if (!target) return send(res, { status: 404, body: { errors: ['namespace not found'] } }, req);
-      response = await target.core.router.route(operation, target.path, url.searchParams, body, token);
+      // OpenBao's logical requests are audited (its raw handlers — health and the like — are not).
+      const audited = NEVER_WRAPPED.has(path)
+        ? () => undefined
+        : state.audit.begin({ operation: target.core.router.auditedOperation(operation, target.path), path, token: state.tokens.lookup(token), tokenId: token, data: body, remoteAddress: req.socket.remoteAddress?.replace(/^::ffff:/, ''), remotePort: req.socket.remotePort });
+      try {
+        response = await target.core.router.route(operation, target.path, url.searchParams, body, token);
+      } catch (err) {
+        if (err instanceof VaultHttpError) audited({ status: err.status, body: null, errors: err.errors });
+        throw err;
+      }
+      audited({ status: response.status, body: response.body });
     }
     // OpenBao's raw handlers (health, seal-status, leader, init) never wrap; nor do the unwrap,
     // the lookup and the rewrap (already wrapped). A LIST is wrapped under its routed path.

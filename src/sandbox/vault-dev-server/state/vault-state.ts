@@ -1,3 +1,4 @@
+import { AuditDevices, type AuditDeviceOptions } from './audit-devices.js';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../../util/clock.js';
 import { serviceToken } from '../random.js';
@@ -31,6 +32,8 @@ export class VaultState {
   readonly policies = new PolicyStore();
   readonly mounts: MountTable;
   readonly wrapping: WrappingStore;
+  /** The audit devices declared at start (OpenBao declares them in its configuration). */
+  readonly audit: AuditDevices;
   /** The namespace this state is ('' for the root; a namespace's view of the state has its path). */
   readonly namespacePath: string = '';
   /** The root's namespaces, for sys/namespaces (set once by dev-vault.ts; one level deep). */
@@ -43,7 +46,7 @@ export class VaultState {
 
   constructor(
     readonly clock: Clock,
-    options: { rootToken?: string; version?: string } = {},
+    options: { rootToken?: string; version?: string; audit?: AuditDeviceOptions[] } = {},
   ) {
     this.node = { version: options.version ?? '2.3.1', clusterName: 'eos-vault-dev-server', clusterId: randomUUID(), sealed: false, standbyRedirect: null };
     this.leases = new LeaseManager(clock);
@@ -52,6 +55,7 @@ export class VaultState {
     this.tokens.createRoot(this.rootToken);
     this.mounts = new MountTable(this.leases, this.tokens);
     this.wrapping = new WrappingStore(clock);
+    this.audit = new AuditDevices(options.audit);
   }
 
   /**

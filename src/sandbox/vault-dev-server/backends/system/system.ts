@@ -6,6 +6,7 @@ import { MountRoutes } from './sys-mounts.js';
 import { handleCapabilities, handlePolicies } from './sys-policies.js';
 import { handleStatus } from './sys-status.js';
 import { handleNamespaces } from './sys-namespaces.js';
+import { handleAudit } from './sys-audit.js';
 
 /**
  * The system backend, mounted at sys/: the node's status, the mount tables, leases, policies
@@ -44,6 +45,7 @@ export class SystemBackend implements Backend {
       return handlePolicies(state.policies, state.clock, request, route);
     }
     if (route === 'capabilities' || route === 'capabilities-self' || route === 'capabilities-accessor') return handleCapabilities(state.policies, state.tokens, request, route);
+    if (route === 'audit' || route.startsWith('audit/') || route.startsWith('audit-hash/')) return handleAudit(state.audit, request, route);
     if ((route === 'namespaces' || route.startsWith('namespaces/')) && state.namespaces) return handleNamespaces(state.namespaces, request, route.slice('namespaces'.length).replace(/^\/+|\/+$/g, ''));
     throw unsupportedPath();
   }
