@@ -78,7 +78,7 @@ export default defineCommand({
         writeJson(io, {
           clean: findings.length === 0,
           leases: vaultSide.leases,
-          databases: databases.map((d) => ({ host: d.host, standby: d.inRecovery, roles: d.roles, sessions: d.sessions })),
+          databases: databases.map((d) => ({ host: d.host, standby: d.inRecovery, logDestination: d.logDestination, roles: d.roles, sessions: d.sessions })),
           findings,
           ...(steps ? { fix: { dryRun: Boolean(options.dryRun), steps } } : {}),
           ...(auditLog ? { vaultAuditLog: auditLog } : {}),
@@ -90,6 +90,17 @@ export default defineCommand({
           io.stdout.write(`Vault audit log ${auditLog.file}${auditLog.since ? ` since ${auditLog.since}` : ''}: ${auditLog.entries} entries${auditLog.unreadable ? `, ${auditLog.unreadable} unreadable line(s)` : ''}\n`);
           for (const r of auditLog.roles) io.stdout.write(`  ${r.role}: ${r.requests} request(s), ${r.issued} issued, ${r.refused} refused, ${r.errors} error(s); ${r.byAccessor.length} token(s), from ${r.byAddress.map((a) => `${a.address} (${a.requests})`).join(', ') || '-'}\n`);
           for (const f of auditLog.refusals) io.stdout.write(`  refused ${f.time} ${f.path} from ${f.address ?? '-'} (token ${f.accessor ?? '-'}): ${f.error}\n`);
+        }
+        if (!pgLog) {
+          // What --pg-log could read on each host, or how to make the server write it.
+          for (const d of databases) {
+            const readable = d.logDestination.collector && /jsonlog|csvlog/.test(d.logDestination.destinations);
+            io.stdout.write(
+              readable
+                ? `PostgreSQL log of ${d.host} not read: give --pg-log with its ${d.logDestination.destinations.includes('jsonlog') ? 'jsonlog' : 'csvlog'} file (SELECT pg_current_logfile('${d.logDestination.destinations.includes('jsonlog') ? 'jsonlog' : 'csvlog'}')) to count failed logins\n`
+                : `PostgreSQL log of ${d.host} not readable for failed logins: it writes ${d.logDestination.destinations}${d.logDestination.collector ? '' : ' without the logging collector'}; set log_destination = 'jsonlog' and logging_collector = on\n`,
+            );
+          }
         }
         if (pgLog) {
           io.stdout.write(`PostgreSQL log ${pgLog.file} (${pgLog.format})${pgLog.since ? ` since ${pgLog.since}` : ''}: ${pgLog.lines} line(s)${pgLog.refusals.length === 0 ? ', no refusal of a dynamic user' : ''}\n`);

@@ -10,8 +10,8 @@ import { databaseConnectionSchema, databaseRoleSchema } from '../vault/responses
  * sets `VALID UNTIL` to the lease's expiry plus 5 s, at issue and at every renewal (OpenBao's
  * path_creds_create.go and secret_creds.go). A role and a lease belong together when those agree.
  *
- * WORK IN PROGRESS (issue 28, branch issue-28-audit): the inventory and the findings; the
- * command, --fix, the audit device, the dashboard and metrics are not built yet.
+ * The command is src/commands/self-secrets-audit.ts; the Vault and PostgreSQL log summaries are
+ * vault-audit-log.ts and postgres-log.ts.
  */
 
 /** What Vault adds to a lease's expiry for the role's VALID UNTIL. */
@@ -83,6 +83,8 @@ export interface DatabaseSide {
   sessions: AuditedSession[];
   /** Settings under which the server logs Vault's CREATE ROLE … PASSWORD '…'. */
   loggingProblems: string[];
+  /** Where the server writes its log (`log_destination`, and whether the collector runs): what --pg-log can read. */
+  logDestination: { destinations: string; collector: boolean };
 }
 
 /** The leases of each role (LIST needs sudo on sys/leases/lookup/…), each looked up. */
@@ -129,7 +131,7 @@ export async function gatherDatabaseSide(client: pg.Client, host: string): Promi
        FROM pg_stat_activity WHERE usename LIKE 'v-%' ORDER BY backend_start`,
   );
   const { rows: settings } = await client.query<{ name: string; setting: string }>(
-    `SELECT name, setting FROM pg_settings WHERE name IN ('log_statement', 'log_min_duration_statement')`,
+    `SELECT name, setting FROM pg_settings WHERE name IN ('log_statement', 'log_min_duration_statement', 'log_destination', 'logging_collector')`,
   );
   const { rows: recovery } = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
   const setting = (name: string) => settings.find((s) => s.name === name)?.setting;
@@ -139,6 +141,7 @@ export async function gatherDatabaseSide(client: pg.Client, host: string): Promi
   return {
     host,
     inRecovery: recovery[0]?.r === true,
+    logDestination: { destinations: setting('log_destination') ?? 'stderr', collector: setting('logging_collector') === 'on' },
     roles: roles.map((r) => ({
       host,
       name: r.name,
@@ -181,6 +184,7 @@ export function pairRolesWithLeases(roles: AuditedDbRole[], leases: AuditedLease
 export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: number, options: { allowCidr?: ((addr: string) => boolean) | undefined } = {}): Finding[] {
   const findings: Finding[] = [];
   const ours = scopeOf(vault);
+  const scoped = byGroups(vault);
   databases = databases.map((d) => {
     const roles = d.roles.filter(ours);
     const names = new Set(roles.map((r) => r.name));
@@ -195,7 +199,9 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
     findings.push(
       expired
         ? { kind: 'expired-role', severity: 'medium', subject: role.name, host: role.host, evidence: `VALID UNTIL ${role.validUntil} has passed; the role is still there`, fix: `drop it as the admin: ${dropStatements(role.name).join(' ')}`, fixable: true }
-        : { kind: 'orphan-role', severity: 'high', subject: role.name, host: role.host, evidence: `no lease in Vault expires with it (VALID UNTIL ${role.validUntil ?? 'infinity'})`, fix: `drop it as the admin: ${dropStatements(role.name).join(' ')}`, fixable: true },
+        : // Only a role of this engine's groups is surely its own: without groups (seed statements),
+          // another engine's user looks the same, and --fix must not drop a live one.
+          { kind: 'orphan-role', severity: 'high', subject: role.name, host: role.host, evidence: `no lease in Vault expires with it (VALID UNTIL ${role.validUntil ?? 'infinity'})`, fix: `${scoped ? '' : 'make sure no other database engine made it, then '}drop it as the admin: ${dropStatements(role.name).join(' ')}`, fixable: scoped },
     );
   }
   for (const lease of lonelyLeases) {
@@ -248,7 +254,7 @@ export function fixPlan(findings: Finding[]): FixStep[] {
   const steps: FixStep[] = [];
   const dropped = new Set<string>();
   for (const f of findings) {
-    if ((f.kind === 'orphan-role' || f.kind === 'expired-role') && f.host) {
+    if ((f.kind === 'orphan-role' || f.kind === 'expired-role') && f.host && f.fixable) {
       steps.push({ kind: 'sql', host: f.host, finding: f.kind, subject: f.subject, statements: dropStatements(f.subject) });
       dropped.add(`${f.host} ${f.subject}`);
     }
@@ -290,10 +296,15 @@ export async function applyFixPlan(steps: FixStep[], deps: { admin: (host: strin
  * (`IN ROLE …`, the group-role design), the members of those groups; else every `v-…` role.
  */
 function scopeOf(vault: VaultSide): (role: AuditedDbRole) => boolean {
-  const groups = new Set(Object.values(vault.groups).filter((g): g is string => g !== null));
-  const everyRoleHasGroup = Object.values(vault.groups).every((g) => g !== null) && groups.size > 0;
-  if (!everyRoleHasGroup) return () => true;
+  if (!byGroups(vault)) return () => true;
+  const groups = new Set(Object.values(vault.groups) as string[]);
   return (role) => role.memberOf.some((g) => groups.has(g));
+}
+
+/** Whether every audited Vault role puts its users in a group (the group-role design). */
+function byGroups(vault: VaultSide): boolean {
+  const groups = Object.values(vault.groups);
+  return groups.length > 0 && groups.every((g) => g !== null);
 }
 
 /** The two statements of a revocation, for a role no lease will ever revoke. */

@@ -42,6 +42,9 @@ describe('eos self secrets audit', () => {
     await admin.connect();
     try {
       await admin.query(`CREATE ROLE "v-left-behind" LOGIN VALID UNTIL '${new Date(Date.now() + 3_600_000).toISOString()}' IN ROLE delphi_readonly`);
+      const text = await runEos(['self', 'secrets', 'audit'], { env });
+      // The sandbox's server writes to stderr only: the audit says how to make failed logins readable.
+      expect(text.stdout).toMatch(/^PostgreSQL log of 127\.0\.0\.1:\d+ not readable for failed logins: it writes stderr without the logging collector; set log_destination = 'jsonlog' and logging_collector = on$/m);
       const planted = await audit();
       expect(planted.code).toBe(1);
       expect(planted.out?.findings.map((f) => `${f.kind} ${f.subject}`)).toEqual(['orphan-role v-left-behind']);

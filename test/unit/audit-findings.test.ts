@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { auditFindings, fixPlan, pairRolesWithLeases, type AuditedDbRole, type DatabaseSide, type VaultSide } from '../../src/setup/audit.js';
+
+const T = Date.parse('2026-12-07T12:00:00Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+const role = (name: string, validUntil: number | null, memberOf: string[] = ['delphi_readonly']): AuditedDbRole => ({ host: 'db1:5432', name, validUntil: validUntil === null ? null : iso(validUntil), attributes: [], memberOf, directGrants: [] });
+const db = (roles: AuditedDbRole[]): DatabaseSide => ({ host: 'db1:5432', inRecovery: false, roles, sessions: [], loggingProblems: [], logDestination: { destinations: 'stderr', collector: false } });
+const lease = (id: string, expire: number) => ({ id, role: 'delphi-readonly', issueTime: iso(expire - 3_600_000), expireTime: iso(expire), renewable: true });
+
+/** How the audit pairs roles with leases, and which roles it may drop. */
+describe('the audit’s reckoning', () => {
+  it('pairs a role with the lease whose expiry + 5 s is its VALID UNTIL (within 3 s), each once', () => {
+    const roles = [role('v-a', T + 3_605_000), role('v-b', T + 3_605_000), role('v-c', T + 7_205_000)];
+    const { orphanRoles, lonelyLeases } = pairRolesWithLeases(roles, [lease('l1', T + 3_600_000), lease('l2', T + 3_601_000), lease('l3', T + 9_000_000)]);
+    expect(orphanRoles.map((r) => r.name)).toEqual(['v-c']);
+    expect(lonelyLeases.map((l) => l.id)).toEqual(['l3']);
+  });
+
+  it("with group-role statements: only the engine's groups' members, and their orphans may be dropped", () => {
+    const vault: VaultSide = { leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const findings = auditFindings(vault, [db([role('v-mine', T + 60_000), role('v-other-engine', T + 60_000, ['other_group'])])], T);
+    expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`)).toEqual(['orphan-role v-mine true']);
+    expect(fixPlan(findings)).toHaveLength(1);
+  });
+
+  it('without groups (seed statements) every v-* role is looked at, but an orphan is not dropped by --fix: another engine may own it', () => {
+    const vault: VaultSide = { leases: [], groups: { 'delphi-readonly': null }, allowedRoles: ['delphi-readonly'] };
+    const findings = auditFindings(vault, [db([role('v-someone', T + 60_000, [])])], T);
+    expect(findings).toEqual([expect.objectContaining({ kind: 'orphan-role', subject: 'v-someone', fixable: false, fix: expect.stringMatching(/^make sure no other database engine made it, then drop it/) })]);
+    expect(fixPlan(findings)).toEqual([]);
+  });
+});
