@@ -62,7 +62,7 @@ export default defineCommand({
       let steps: { step: string; ok: boolean; error?: string }[] | undefined;
       if (options.fix) {
         const plan = audit.fixPlan(findings);
-        const describe = (s: (typeof plan)[number]) => (s.kind === 'revoke' ? `revoke lease ${s.leaseId}` : `on ${s.host}: ${s.statements.join(' ')}`);
+        const describe = (s: (typeof plan)[number]) => (s.kind === 'revoke' ? `revoke lease ${s.leaseId}` : `on ${s.host}: ${s.statements.map((q) => `${q.text}${q.values ? ` [${q.values.map((v) => JSON.stringify(v)).join(', ')}]` : ''};`).join(' ')}`);
         if (options.dryRun) steps = plan.map((s) => ({ step: describe(s), ok: true }));
         else {
           const results = await audit.applyFixPlan(plan, { admin: (host) => clients.get(host), vault: session.client });

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { quoteIdent, quoteLiteral } from '../db/identifiers.js';
+import { quoteIdent } from '../db/identifiers.js';
 import type { VaultClient } from '../vault/client.js';
 import { databaseConnectionSchema, databaseRoleSchema } from '../vault/responses.js';
 
@@ -66,6 +66,8 @@ export interface Finding {
   fix: string;
   /** Whether `--fix` can do it (as the admin, or by revoking a lease). */
   fixable: boolean;
+  /** A stale session, as pg_stat_activity named it (--fix ends exactly this one). */
+  session?: { pid: number; user: string; backendStart: string };
 }
 
 export interface VaultSide {
@@ -101,12 +103,18 @@ export async function gatherVaultSide(client: VaultClient, engine: { mount: stri
       const info = await client.lookupLease(`${prefix}${id}`);
       leases.push({ id: info.id, role, issueTime: info.issue_time, expireTime: info.expire_time, renewable: info.renewable });
     }
-    const definition = await client.read(`${engine.mount}/roles/${role}`, databaseRoleSchema).catch(() => null);
+    const definition = await client.read(`${engine.mount}/roles/${role}`, databaseRoleSchema).catch(notFoundIsNull);
     const inRole = definition?.data?.creation_statements.join(' ').match(/\bIN ROLE\s+"?([A-Za-z_][A-Za-z0-9_$]*)"?/i);
     groups[role] = inRole?.[1] ?? null;
   }
-  const connection = await client.read(`${engine.mount}/config/${engine.connection}`, databaseConnectionSchema).catch(() => null);
+  const connection = await client.read(`${engine.mount}/config/${engine.connection}`, databaseConnectionSchema).catch(notFoundIsNull);
   return { leases, groups, allowedRoles: connection?.data?.allowed_roles ?? null };
+}
+
+/** A role or connection that is not there is an answer; a refusal or an error is not. */
+function notFoundIsNull(err: unknown): null {
+  if ((err as { status?: number }).status === 404) return null;
+  throw err;
 }
 
 /** Vault's dynamic users on one host: roles named `v-…`, their sessions, and the logging settings. */
@@ -136,7 +144,8 @@ export async function gatherDatabaseSide(client: pg.Client, host: string): Promi
   const { rows: recovery } = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
   const setting = (name: string) => settings.find((s) => s.name === name)?.setting;
   const loggingProblems: string[] = [];
-  if (setting('log_statement') === 'ddl' || setting('log_statement') === 'all') loggingProblems.push(`log_statement = ${setting('log_statement')}`);
+  // mod logs DDL too (ddl ⊂ mod ⊂ all).
+  if (['ddl', 'mod', 'all'].includes(setting('log_statement') ?? '')) loggingProblems.push(`log_statement = ${setting('log_statement')}`);
   if (setting('log_min_duration_statement') === '0') loggingProblems.push('log_min_duration_statement = 0');
   return {
     host,
@@ -159,15 +168,16 @@ export async function gatherDatabaseSide(client: pg.Client, host: string): Promi
  * Pairs roles and leases by expiry (VALID UNTIL = expire_time + 5 s): each lease takes the
  * nearest unpaired role within the slack. Returns the roles and leases left over.
  */
-export function pairRolesWithLeases(roles: AuditedDbRole[], leases: AuditedLease[]): { orphanRoles: AuditedDbRole[]; lonelyLeases: AuditedLease[] } {
+export function pairRolesWithLeases(roles: AuditedDbRole[], leases: AuditedLease[]): { orphanRoles: AuditedDbRole[]; lonelyLeases: AuditedLease[]; unsure: Set<AuditedDbRole | AuditedLease> } {
   const open = roles.filter((r) => r.validUntil !== null).map((r) => ({ role: r, at: Date.parse(r.validUntil as string) }));
   const lonelyLeases: AuditedLease[] = [];
+  const wantOf = (lease: AuditedLease) => (lease.expireTime ? Date.parse(lease.expireTime) + VALID_UNTIL_MARGIN_MS : Number.NaN);
   for (const lease of [...leases].sort((a, b) => (a.expireTime ?? '').localeCompare(b.expireTime ?? ''))) {
     if (!lease.expireTime) {
       lonelyLeases.push(lease);
       continue;
     }
-    const want = Date.parse(lease.expireTime) + VALID_UNTIL_MARGIN_MS;
+    const want = wantOf(lease);
     let best = -1;
     for (let i = 0; i < open.length; i++) {
       const distance = Math.abs((open[i]?.at ?? 0) - want);
@@ -177,7 +187,15 @@ export function pairRolesWithLeases(roles: AuditedDbRole[], leases: AuditedLease
     else open.splice(best, 1);
   }
   const paired = new Set(roles.filter((r) => !open.some((o) => o.role === r) && r.validUntil !== null));
-  return { orphanRoles: roles.filter((r) => !paired.has(r)), lonelyLeases };
+  const orphanRoles = roles.filter((r) => !paired.has(r));
+  // A leftover with a counterpart of the other kind near it in time (leases and roles made in
+  // the same few seconds) may have been paired with the wrong one: it is reported, but --fix
+  // does not act on it.
+  const near = (a: number, b: number) => Math.abs(a - b) <= 2 * MATCH_SLACK_MS;
+  const unsure = new Set<AuditedDbRole | AuditedLease>();
+  for (const r of orphanRoles) if (r.validUntil && leases.some((l) => near(Date.parse(r.validUntil as string), wantOf(l)))) unsure.add(r);
+  for (const l of lonelyLeases) if (roles.some((r) => r.validUntil && near(Date.parse(r.validUntil), wantOf(l)))) unsure.add(l);
+  return { orphanRoles, lonelyLeases, unsure };
 }
 
 /** Every finding of one audit, worst first. */
@@ -192,20 +210,26 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   });
   const primary = databases[0];
   const roles = primary?.roles ?? [];
-  const { orphanRoles, lonelyLeases } = pairRolesWithLeases(roles, vault.leases);
+  const paired = pairRolesWithLeases(roles, vault.leases);
+  const { orphanRoles, lonelyLeases } = paired;
+  // --fix acts on the pairing only where it is sure: a primary's roles (a standby may lag
+  // behind), and no counterpart close in time.
+  const primaryKnown = primary !== undefined && !primary.inRecovery;
+  const certain = (item: AuditedDbRole | AuditedLease) => primaryKnown && !paired.unsure.has(item);
+  const why = (item: AuditedDbRole | AuditedLease) => (certain(item) ? '' : ' (not done by --fix: the pairing is not certain — no primary among the hosts, or a lease and a role too close in time)');
   const groupsAllowed = new Set(Object.values(vault.groups).filter((g): g is string => g !== null));
   for (const role of orphanRoles) {
     const expired = role.validUntil !== null && Date.parse(role.validUntil) <= now;
     findings.push(
       expired
-        ? { kind: 'expired-role', severity: 'medium', subject: role.name, host: role.host, evidence: `VALID UNTIL ${role.validUntil} has passed; the role is still there`, fix: `drop it as the admin: ${dropStatements(role.name).join(' ')}`, fixable: true }
+        ? { kind: 'expired-role', severity: 'medium', subject: role.name, host: role.host, evidence: `VALID UNTIL ${role.validUntil} has passed; the role is still there`, fix: `drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}`, fixable: certain(role) }
         : // Only a role of this engine's groups is surely its own: without groups (seed statements),
           // another engine's user looks the same, and --fix must not drop a live one.
-          { kind: 'orphan-role', severity: 'high', subject: role.name, host: role.host, evidence: `no lease in Vault expires with it (VALID UNTIL ${role.validUntil ?? 'infinity'})`, fix: `${scoped ? '' : 'make sure no other database engine made it, then '}drop it as the admin: ${dropStatements(role.name).join(' ')}`, fixable: scoped },
+          { kind: 'orphan-role', severity: 'high', subject: role.name, host: role.host, evidence: `no lease in Vault expires with it (VALID UNTIL ${role.validUntil ?? 'infinity'})`, fix: `${scoped ? '' : 'make sure no other database engine made it, then '}drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}`, fixable: scoped && certain(role) },
     );
   }
   for (const lease of lonelyLeases) {
-    findings.push({ kind: 'lease-without-role', severity: 'medium', subject: lease.id, evidence: `no role in the database has VALID UNTIL ${lease.expireTime ?? '-'} + 5 s`, fix: `revoke it: vault lease revoke ${lease.id} (its revocation finds no role and succeeds)`, fixable: true });
+    findings.push({ kind: 'lease-without-role', severity: 'medium', subject: lease.id, evidence: `no role in the database has VALID UNTIL ${lease.expireTime ?? '-'} + 5 s`, fix: `revoke it: vault lease revoke ${lease.id} (its revocation finds no role and succeeds)${why(lease)}`, fixable: certain(lease) });
   }
   for (const role of roles) {
     const extra = [
@@ -223,7 +247,7 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
       const role = byName.get(session.user) ?? roles.find((r) => r.name === session.user);
       const expiredAt = role?.validUntil ?? null;
       if (expiredAt !== null && Date.parse(expiredAt) <= now) {
-        findings.push({ kind: 'stale-session', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, evidence: `open since ${session.backendStart} from ${session.clientAddr ?? 'a local socket'} (${session.application || 'no application name'}), its credentials expired at ${expiredAt}`, fix: `end it as the admin: SELECT pg_terminate_backend(${session.pid})`, fixable: true });
+        findings.push({ kind: 'stale-session', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, session: { pid: session.pid, user: session.user, backendStart: session.backendStart }, evidence: `open since ${session.backendStart} from ${session.clientAddr ?? 'a local socket'} (${session.application || 'no application name'}), its credentials expired at ${expiredAt}`, fix: `end it as the admin: SELECT pg_terminate_backend(${session.pid})`, fixable: true });
       }
       if (options.allowCidr && session.clientAddr && !options.allowCidr(session.clientAddr)) {
         findings.push({ kind: 'session-outside-cidr', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, evidence: `from ${session.clientAddr}, outside --allow-cidr`, fix: 'find who holds these credentials (the lease, the Vault audit log); end the session', fixable: false });
@@ -242,7 +266,7 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
 
 /** One step of `--fix`: statements as the admin on a host, or a lease revoked through Vault. */
 export type FixStep =
-  | { kind: 'sql'; host: string; finding: FindingKind; subject: string; statements: string[] }
+  | { kind: 'sql'; host: string; finding: FindingKind; subject: string; statements: { text: string; values?: unknown[] }[] }
   | { kind: 'revoke'; finding: FindingKind; subject: string; leaseId: string };
 
 /**
@@ -260,13 +284,19 @@ export function fixPlan(findings: Finding[]): FixStep[] {
     }
   }
   for (const f of findings) {
-    if (f.kind === 'stale-session' && f.host) {
-      const [user, , pid] = f.subject.split(' ');
+    if (f.kind === 'stale-session' && f.host && f.session && f.fixable) {
       // A dropped role's sessions on the primary end with the drop; elsewhere (a standby) they do not.
-      if (dropped.has(`${f.host} ${user}`)) continue;
-      steps.push({ kind: 'sql', host: f.host, finding: f.kind, subject: f.subject, statements: [`SELECT pg_terminate_backend(${Number(pid)});`] });
+      if (dropped.has(`${f.host} ${f.session.user}`)) continue;
+      // This very session: a pid alone may have been reused since the audit looked.
+      steps.push({
+        kind: 'sql',
+        host: f.host,
+        finding: f.kind,
+        subject: f.subject,
+        statements: [{ text: 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND usename = $2 AND backend_start = $3', values: [f.session.pid, f.session.user, f.session.backendStart] }],
+      });
     }
-    if (f.kind === 'lease-without-role') steps.push({ kind: 'revoke', finding: f.kind, subject: f.subject, leaseId: f.subject });
+    if (f.kind === 'lease-without-role' && f.fixable) steps.push({ kind: 'revoke', finding: f.kind, subject: f.subject, leaseId: f.subject });
   }
   return steps;
 }
@@ -280,7 +310,7 @@ export async function applyFixPlan(steps: FixStep[], deps: { admin: (host: strin
       else {
         const client = deps.admin(step.host);
         if (!client) throw new Error(`no admin session on ${step.host}`);
-        for (const statement of step.statements) await client.query(statement);
+        for (const statement of step.statements) await client.query(statement.text, statement.values);
       }
       results.push({ step, ok: true });
     } catch (err) {
@@ -307,7 +337,11 @@ function byGroups(vault: VaultSide): boolean {
   return groups.length > 0 && groups.every((g) => g !== null);
 }
 
-/** The two statements of a revocation, for a role no lease will ever revoke. */
-export function dropStatements(role: string): string[] {
-  return [`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ${quoteLiteral(role)};`, `DROP ROLE IF EXISTS ${quoteIdent(role)};`];
+/**
+ * The two statements of a revocation, for a role no lease will ever revoke: its sessions ended
+ * (the name as a parameter, whatever the server's string settings), then the role dropped (an
+ * identifier, quoted as one).
+ */
+export function dropStatements(role: string): { text: string; values?: unknown[] }[] {
+  return [{ text: 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', values: [role] }, { text: `DROP ROLE IF EXISTS ${quoteIdent(role)}` }];
 }

@@ -83,16 +83,19 @@ describe('the audit reconciles Vault and the database', () => {
       expect(findings[0]?.severity).toBe('high');
       expect(JSON.stringify(findings)).not.toMatch(new RegExp([granted, creator, dropped].map((c) => c.password).join('|')));
 
-      // --fix: the orphan and the expired role dropped (its session ended), the lonely lease revoked.
+      // The lonely lease was issued within a second of two live roles: which role it lost is a
+      // guess, so it is reported and left to the operator; the pairing elsewhere is certain.
+      expect(findings.find((f) => f.kind === 'lease-without-role')).toMatchObject({ fixable: false, fix: expect.stringMatching(/not done by --fix: the pairing is not certain/) });
+      // --fix: the orphan and the expired role dropped (its session ended).
       const plan = fixPlan(findings);
-      expect(plan.map((s) => `${s.finding} ${s.subject}`).sort()).toEqual([`lease-without-role ${dropped.lease}`, 'expired-role v-expired-1', 'orphan-role v-orphan-1'].sort());
+      expect(plan.map((s) => `${s.finding} ${s.subject}`).sort()).toEqual(['expired-role v-expired-1', 'orphan-role v-orphan-1']);
       const c = client();
       const results = await applyFixPlan(plan, { admin: () => admin, vault: c });
       c.close();
       expect(results.every((r) => r.ok)).toBe(true);
       await expect(stale.query('SELECT 1')).rejects.toThrow();
       const after = await audit();
-      expect(after.map((f) => f.kind).sort()).toEqual(['allowed-roles-wildcard', 'excess-privilege', 'excess-privilege']);
+      expect(after.map((f) => f.kind).sort()).toEqual(['allowed-roles-wildcard', 'excess-privilege', 'excess-privilege', 'lease-without-role']);
       // A second --fix has nothing to do.
       expect(fixPlan(after)).toEqual([]);
     } finally {

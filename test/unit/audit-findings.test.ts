@@ -16,6 +16,15 @@ describe('the audit’s reckoning', () => {
     expect(lonelyLeases.map((l) => l.id)).toEqual(['l3']);
   });
 
+  it('a leftover near a counterpart in time is reported but not fixed; one far from any is', () => {
+    const vault: VaultSide = { leases: [lease('l-lonely', T + 3_600_000), lease('l-far', T + 90_000_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    // v-near's VALID UNTIL is 4 s off l-lonely's expiry + 5 s: outside the slack, inside twice it.
+    const findings = auditFindings(vault, [db([role('v-near', T + 3_609_000)])], T);
+    expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`).sort()).toEqual(['lease-without-role l-far true', 'lease-without-role l-lonely false', 'orphan-role v-near false']);
+    const onStandby = auditFindings(vault, [{ ...db([]), inRecovery: true }], T);
+    expect(onStandby.every((f) => !f.fixable)).toBe(true);
+  });
+
   it("with group-role statements: only the engine's groups' members, and their orphans may be dropped", () => {
     const vault: VaultSide = { leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
     const findings = auditFindings(vault, [db([role('v-mine', T + 60_000), role('v-other-engine', T + 60_000, ['other_group'])])], T);
