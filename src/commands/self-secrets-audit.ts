@@ -26,7 +26,7 @@ export default defineCommand({
   },
   examples: ['eos self secrets audit --json --allow-cidr 10.0.0.0/8', 'eos self secrets audit --vault-audit-log /var/log/vault/audit.log --since 24h', 'eos self secrets audit --fix --dry-run'],
   async run(options, context) {
-    const [audit, { connectAdmin }, { BlockList, isIP }] = await Promise.all([import('../setup/audit.js'), import('../db/admin-session.js'), import('node:net')]);
+    const [audit, { connectAdmin }, { BlockList, isIP }, { classifyDatabaseError }] = await Promise.all([import('../setup/audit.js'), import('../db/admin-session.js'), import('node:net'), import('../db/errors.js')]);
     const { io } = context;
     if (options.dryRun && !options.fix) throw new UsageError('--dry-run goes with --fix', 'eos self secrets audit --fix --dry-run prints what --fix would do');
     const { config } = context.config();
@@ -53,25 +53,42 @@ export default defineCommand({
         const name = `${h.host}:${h.port}`;
         clients.set(name, await connectAdmin({ ...target, host: h.host, port: h.port, hosts: [h] }, user, password, 'eos-audit'));
       }
-      const vaultSide = await audit.gatherVaultSide(session.client, { mount: config.engine.mount, connection: config.engine.connection, roles });
-      const databases = [];
-      for (const [name, client] of clients) databases.push(await audit.gatherDatabaseSide(client, name));
-      // The primary first: its roles are the ones Vault made (a standby's may lag behind).
-      databases.sort((a, b) => Number(a.inRecovery) - Number(b.inRecovery));
-      let findings = audit.auditFindings(vaultSide, databases, Date.now(), { allowCidr: allow });
+      const engine = { mount: config.engine.mount, connection: config.engine.connection, roles };
+      // One look at both sides; expiry judged by the primary's clock, not this host's.
+      const look = async () => {
+        const vaultSide = await audit.gatherVaultSide(session.client, engine);
+        const databases = [];
+        for (const [name, client] of clients) {
+          databases.push(
+            await audit.gatherDatabaseSide(client, name).catch((err: unknown) => {
+              throw classifyDatabaseError(err, { user, where: name });
+            }),
+          );
+        }
+        // The primary first: its roles are the ones Vault made (a standby's may lag behind).
+        databases.sort((a, b) => Number(a.inRecovery) - Number(b.inRecovery));
+        return { vaultSide, databases, findings: audit.auditFindings(vaultSide, databases, databases[0]?.serverNow ?? Date.now(), { allowCidr: allow }) };
+      };
+      const first = await look();
+      const { vaultSide, databases } = first;
+      let findings = first.findings;
       let steps: { step: string; ok: boolean; error?: string }[] | undefined;
       if (options.fix) {
-        const plan = audit.fixPlan(findings);
+        // Only what a second look still sees: a lease issued or renewed between the Vault read and
+        // the database read makes a role look orphaned for a moment, never twice the same way.
+        const plan = audit.fixPlan(audit.confirmedFindings(findings, (await look()).findings));
         const describe = (s: (typeof plan)[number]) => (s.kind === 'revoke' ? `revoke lease ${s.leaseId}` : `on ${s.host}: ${s.statements.map((q) => `${q.text}${q.values ? ` [${q.values.map((v) => JSON.stringify(v)).join(', ')}]` : ''};`).join(' ')}`);
         if (options.dryRun) steps = plan.map((s) => ({ step: describe(s), ok: true }));
         else {
-          const results = await audit.applyFixPlan(plan, { admin: (host) => clients.get(host), vault: session.client });
+          // Each step printed as it is done (stderr: stdout is the report): a failure later still leaves the record.
+          const results = await audit.applyFixPlan(plan, {
+            admin: (host) => clients.get(host),
+            vault: session.client,
+            onStep: (r) => io.stderr.write(`${r.ok ? 'done' : 'FAILED'}: ${describe(r.step)}${r.error ? ` — ${r.error}` : ''}\n`),
+          });
           steps = results.map((r) => ({ step: describe(r.step), ok: r.ok, ...(r.error ? { error: r.error } : {}) }));
-          // What is left after the fix, as a second audit sees it.
-          const again = [];
-          for (const [name, client] of clients) again.push(await audit.gatherDatabaseSide(client, name));
-          again.sort((a, b) => Number(a.inRecovery) - Number(b.inRecovery));
-          findings = audit.auditFindings(await audit.gatherVaultSide(session.client, { mount: config.engine.mount, connection: config.engine.connection, roles }), again, Date.now(), { allowCidr: allow });
+          // What is left after the fix, as a new audit sees it.
+          findings = (await look()).findings;
         }
       }
       if (options.json) {
@@ -106,7 +123,7 @@ export default defineCommand({
           io.stdout.write(`PostgreSQL log ${pgLog.file} (${pgLog.format})${pgLog.since ? ` since ${pgLog.since}` : ''}: ${pgLog.lines} line(s)${pgLog.refusals.length === 0 ? ', no refusal of a dynamic user' : ''}\n`);
           for (const r of pgLog.refusals) io.stdout.write(`  ${r.code === '28P01' ? 'failed login' : 'permission denied'} ×${r.count} ${r.role} from ${r.address ?? 'a local socket'} (${r.first} … ${r.last})\n`);
         }
-        for (const s of steps ?? []) io.stdout.write(`${options.dryRun ? 'would run' : s.ok ? 'done' : 'FAILED'}: ${s.step}${s.error ? ` — ${s.error}` : ''}\n`);
+        if (options.dryRun) for (const s of steps ?? []) io.stdout.write(`would run: ${s.step}\n`);
         for (const f of findings) io.stdout.write(`${f.severity.toUpperCase()} ${f.kind} ${f.subject}${f.host ? ` on ${f.host}` : ''}: ${f.evidence}\n    fix: ${f.fix}\n`);
         io.stdout.write(findings.length === 0 ? 'clean: every dynamic role has its lease, and nothing more\n' : `${findings.length} finding(s)\n`);
       }

@@ -96,7 +96,7 @@ export const DASHBOARD_QUERIES = {
                        GROUP BY agent_id ORDER BY count(*) DESC LIMIT 10) t
                 JOIN agents a ON a.id = t.agent_id ORDER BY t.n DESC`,
   agentsByStatus: `SELECT COALESCE(status_text, 'unknown') AS status, count(*)::int AS n FROM agents GROUP BY 1 ORDER BY 2 DESC`,
-  dynamicRoles: `SELECT count(*)::int AS alive, count(*) FILTER (WHERE r.rolvaliduntil < now())::int AS expired,
+  dynamicRoles: `SELECT count(*) FILTER (WHERE r.rolvaliduntil IS NULL OR r.rolvaliduntil >= now())::int AS alive, count(*) FILTER (WHERE r.rolvaliduntil < now())::int AS expired,
                         (SELECT count(*)::int FROM pg_stat_activity a WHERE a.usename LIKE 'v-%') AS sessions,
                         (SELECT count(*)::int FROM pg_stat_activity a JOIN pg_roles x ON x.rolname = a.usename
                           WHERE x.rolname LIKE 'v-%' AND x.rolvaliduntil < now()) AS stale

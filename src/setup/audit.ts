@@ -85,6 +85,8 @@ export interface DatabaseSide {
   sessions: AuditedSession[];
   /** Settings under which the server logs Vault's CREATE ROLE … PASSWORD '…'. */
   loggingProblems: string[];
+  /** The server's clock when it was read (ms): expiry is judged by it, not by this host's. */
+  serverNow: number;
   /** Where the server writes its log (`log_destination`, and whether the collector runs): what --pg-log can read. */
   logDestination: { destinations: string; collector: boolean };
 }
@@ -100,8 +102,12 @@ export async function gatherVaultSide(client: VaultClient, engine: { mount: stri
       throw err;
     });
     for (const id of ids) {
-      const info = await client.lookupLease(`${prefix}${id}`);
-      leases.push({ id: info.id, role, issueTime: info.issue_time, expireTime: info.expire_time, renewable: info.renewable });
+      // A lease that expired between the list and its lookup is gone: Vault answers 400.
+      const info = await client.lookupLease(`${prefix}${id}`).catch((err: unknown) => {
+        if ((err as { status?: number }).status === 400) return null;
+        throw err;
+      });
+      if (info) leases.push({ id: info.id, role, issueTime: info.issue_time, expireTime: info.expire_time, renewable: info.renewable });
     }
     const definition = await client.read(`${engine.mount}/roles/${role}`, databaseRoleSchema).catch(notFoundIsNull);
     const inRole = definition?.data?.creation_statements.join(' ').match(/\bIN ROLE\s+"?([A-Za-z_][A-Za-z0-9_$]*)"?/i);
@@ -141,7 +147,7 @@ export async function gatherDatabaseSide(client: pg.Client, host: string): Promi
   const { rows: settings } = await client.query<{ name: string; setting: string }>(
     `SELECT name, setting FROM pg_settings WHERE name IN ('log_statement', 'log_min_duration_statement', 'log_destination', 'logging_collector')`,
   );
-  const { rows: recovery } = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+  const { rows: recovery } = await client.query<{ r: boolean; now: Date }>('SELECT pg_is_in_recovery() AS r, now() AS now');
   const setting = (name: string) => settings.find((s) => s.name === name)?.setting;
   const loggingProblems: string[] = [];
   // mod logs DDL too (ddl ⊂ mod ⊂ all).
@@ -150,6 +156,7 @@ export async function gatherDatabaseSide(client: pg.Client, host: string): Promi
   return {
     host,
     inRecovery: recovery[0]?.r === true,
+    serverNow: recovery[0]?.now instanceof Date ? recovery[0].now.getTime() : Date.now(),
     logDestination: { destinations: setting('log_destination') ?? 'stderr', collector: setting('logging_collector') === 'on' },
     roles: roles.map((r) => ({
       host,
@@ -301,8 +308,18 @@ export function fixPlan(findings: Finding[]): FixStep[] {
   return steps;
 }
 
+/** What two audits agree on: a finding is acted on only if a second look still sees it. */
+export function confirmedFindings(first: Finding[], second: Finding[]): Finding[] {
+  const key = (f: Finding) => `${f.kind}\u0000${f.subject}\u0000${f.host ?? ''}\u0000${f.evidence}`;
+  const again = new Set(second.map(key));
+  return first.filter((f) => again.has(key(f)));
+}
+
 /** Runs the plan, each step on its own: one that fails is reported, the others still run. */
-export async function applyFixPlan(steps: FixStep[], deps: { admin: (host: string) => pg.Client | undefined; vault: VaultClient }): Promise<{ step: FixStep; ok: boolean; error?: string }[]> {
+export async function applyFixPlan(
+  steps: FixStep[],
+  deps: { admin: (host: string) => pg.Client | undefined; vault: VaultClient; onStep?: (result: { step: FixStep; ok: boolean; error?: string }) => void },
+): Promise<{ step: FixStep; ok: boolean; error?: string }[]> {
   const results: { step: FixStep; ok: boolean; error?: string }[] = [];
   for (const step of steps) {
     try {
@@ -316,6 +333,7 @@ export async function applyFixPlan(steps: FixStep[], deps: { admin: (host: strin
     } catch (err) {
       results.push({ step, ok: false, error: err instanceof Error ? err.message : String(err) });
     }
+    deps.onStep?.(results[results.length - 1] as { step: FixStep; ok: boolean; error?: string });
   }
   return results;
 }

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { auditFindings, fixPlan, pairRolesWithLeases, type AuditedDbRole, type DatabaseSide, type VaultSide } from '../../src/setup/audit.js';
+import { auditFindings, confirmedFindings, fixPlan, pairRolesWithLeases, type AuditedDbRole, type DatabaseSide, type VaultSide } from '../../src/setup/audit.js';
 
 const T = Date.parse('2026-12-07T12:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 const role = (name: string, validUntil: number | null, memberOf: string[] = ['delphi_readonly']): AuditedDbRole => ({ host: 'db1:5432', name, validUntil: validUntil === null ? null : iso(validUntil), attributes: [], memberOf, directGrants: [] });
-const db = (roles: AuditedDbRole[]): DatabaseSide => ({ host: 'db1:5432', inRecovery: false, roles, sessions: [], loggingProblems: [], logDestination: { destinations: 'stderr', collector: false } });
+const db = (roles: AuditedDbRole[]): DatabaseSide => ({ host: 'db1:5432', inRecovery: false, serverNow: T, roles, sessions: [], loggingProblems: [], logDestination: { destinations: 'stderr', collector: false } });
 const lease = (id: string, expire: number) => ({ id, role: 'delphi-readonly', issueTime: iso(expire - 3_600_000), expireTime: iso(expire), renewable: true });
 
 /** How the audit pairs roles with leases, and which roles it may drop. */
@@ -37,5 +37,13 @@ describe('the audit’s reckoning', () => {
     const findings = auditFindings(vault, [db([role('v-someone', T + 60_000, [])])], T);
     expect(findings).toEqual([expect.objectContaining({ kind: 'orphan-role', subject: 'v-someone', fixable: false, fix: expect.stringMatching(/^make sure no other database engine made it, then drop it/) })]);
     expect(fixPlan(findings)).toEqual([]);
+  });
+
+  it('acts only on what a second look still sees: a role that found its lease meanwhile is left alone', () => {
+    const vault: VaultSide = { leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const first = auditFindings(vault, [db([role('v-new', T + 3_605_000), role('v-left', T + 90_000_000)])], T);
+    // Meanwhile Vault's lease of v-new shows up (it was being issued during the first look).
+    const second = auditFindings({ ...vault, leases: [lease('l-new', T + 3_600_000)] }, [db([role('v-new', T + 3_605_000), role('v-left', T + 90_000_000)])], T);
+    expect(fixPlan(confirmedFindings(first, second)).map((s) => s.subject)).toEqual(['v-left']);
   });
 });
