@@ -110,11 +110,21 @@ export async function gatherVaultSide(client: VaultClient, engine: { mount: stri
       if (info) leases.push({ id: info.id, role, issueTime: info.issue_time, expireTime: info.expire_time, renewable: info.renewable });
     }
     const definition = await client.read(`${engine.mount}/roles/${role}`, databaseRoleSchema).catch(notFoundIsNull);
-    const inRole = definition?.data?.creation_statements.join(' ').match(/\bIN ROLE\s+"?([A-Za-z_][A-Za-z0-9_$]*)"?/i);
-    groups[role] = inRole?.[1] ?? null;
+    groups[role] = groupOf(definition?.data?.creation_statements.join(' ') ?? '');
   }
   const connection = await client.read(`${engine.mount}/config/${engine.connection}`, databaseConnectionSchema).catch(notFoundIsNull);
   return { leases, groups, allowedRoles: connection?.data?.allowed_roles ?? null };
+}
+
+/**
+ * The group a role's creation statement puts its users in: `IN ROLE "app-readers"` (a quoted
+ * identifier, `""` for a quote) or `IN ROLE Readers` (unquoted, folded to lower case as
+ * PostgreSQL folds it). Several groups, or none: null (the audit then looks at every v-* role).
+ */
+export function groupOf(statements: string): string | null {
+  const m = /\bIN\s+ROLE\s+("((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*))\s*(,)?/i.exec(statements);
+  if (!m || m[4]) return null;
+  return m[2] !== undefined ? m[2].replace(/""/g, '"') : (m[3] as string).toLowerCase();
 }
 
 /** A role or connection that is not there is an answer; a refusal or an error is not. */

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { boundedLines } from '../util/bounded-lines.js';
 import { UsageError } from '../errors.js';
 
 /**
@@ -9,6 +9,9 @@ import { UsageError } from '../errors.js';
  * of Vault's users (`v-…`), grouped by role and client address. Statement texts are not kept:
  * a failed statement may hold data.
  */
+/** A log line longer than this is skipped (and counted): no audit or log entry is near it. */
+const MAX_LINE_BYTES = 1024 * 1024;
+
 export interface LogRefusal {
   role: string;
   address: string | null;
@@ -55,7 +58,11 @@ export async function summarisePostgresLog(file: string, options: { since?: numb
     } else groups.set(key, { role: user, address, code: code as LogRefusal['code'], count: 1, first: time, last: time });
   };
   let pending = '';
-  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+  for await (const line of boundedLines(stream, MAX_LINE_BYTES)) {
+    if (line === null) {
+      unreadable += 1;
+      continue;
+    }
     if (format === 'jsonlog') {
       if (line.trim() === '') continue;
       lines += 1;
@@ -69,7 +76,14 @@ export async function summarisePostgresLog(file: string, options: { since?: numb
     }
     // csvlog: a quoted field may span lines; a record is complete when its quotes balance.
     pending = pending === '' ? line : `${pending}\n${line}`;
-    if ((pending.match(/"/g)?.length ?? 0) % 2 === 1) continue;
+    if ((pending.match(/"/g)?.length ?? 0) % 2 === 1) {
+      // An unbalanced quote (a file that starts inside a record) must not swallow the rest.
+      if (pending.length > MAX_LINE_BYTES) {
+        unreadable += 1;
+        pending = '';
+      }
+      continue;
+    }
     lines += 1;
     const fields = parseCsvRecord(pending);
     pending = '';

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { boundedLines } from '../util/bounded-lines.js';
 import { UsageError } from '../errors.js';
 
 /**
@@ -10,6 +10,9 @@ import { UsageError } from '../errors.js';
  * responses are counted, as they carry the outcome. Secrets in it are HMAC'd; nothing of it is
  * printed but paths, times, accessors' hashes, addresses and error texts.
  */
+/** A log line longer than this is skipped (and counted): no audit or log entry is near it. */
+const MAX_LINE_BYTES = 1024 * 1024;
+
 export interface RoleRequests {
   role: string;
   requests: number;
@@ -54,7 +57,11 @@ export async function summariseAuditLog(file: string, options: { mount: string; 
   });
   await opened;
   const prefix = `${options.mount}/creds/`;
-  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+  for await (const line of boundedLines(stream, MAX_LINE_BYTES)) {
+    if (line === null) {
+      unreadable += 1;
+      continue;
+    }
     if (line.trim() === '') continue;
     let entry: Entry;
     try {

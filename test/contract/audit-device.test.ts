@@ -84,10 +84,19 @@ describe('Vault API contract: the file audit device', () => {
     expect(refusedEntry?.request.remote_address).toBe('127.0.0.1');
     const answered = forPath[5];
     expect(answered?.response?.data?.password).toBe(await hash('S3cret-value'));
+    // Unwrapping is audited too, the wrapping token hashed like any other.
+    const wrapped = await vault('POST', 'sys/wrapping/wrap', { secret: 'W-value' }, { 'X-Vault-Wrap-TTL': '60' });
+    const wrappingToken = wrapped.json.wrap_info.token as string;
+    expect((await vault('POST', 'sys/wrapping/unwrap', { token: wrappingToken })).status).toBe(200);
+    const unwraps = entries().filter((e) => e.request.path === 'sys/wrapping/unwrap');
+    expect(unwraps.map((e) => e.type)).toEqual(['request', 'response']);
+    expect(unwraps[0]?.request.data?.token).toBe(await hash(wrappingToken));
     // Nothing secret in clear anywhere in the log.
     const text = readFileSync(logFile, 'utf8');
     expect(text).not.toContain('S3cret-value');
     expect(text).not.toContain(token);
     expect(text).not.toContain(target.rootToken);
+    expect(text).not.toContain('W-value');
+    expect(text).not.toContain(wrappingToken);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { auditFindings, confirmedFindings, fixPlan, pairRolesWithLeases, type AuditedDbRole, type DatabaseSide, type VaultSide } from '../../src/setup/audit.js';
+import { auditFindings, confirmedFindings, fixPlan, groupOf, pairRolesWithLeases, type AuditedDbRole, type DatabaseSide, type VaultSide } from '../../src/setup/audit.js';
 
 const T = Date.parse('2026-12-07T12:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -45,5 +45,13 @@ describe('the audit’s reckoning', () => {
     // Meanwhile Vault's lease of v-new shows up (it was being issued during the first look).
     const second = auditFindings({ ...vault, leases: [lease('l-new', T + 3_600_000)] }, [db([role('v-new', T + 3_605_000), role('v-left', T + 90_000_000)])], T);
     expect(fixPlan(confirmedFindings(first, second)).map((s) => s.subject)).toEqual(['v-left']);
+  });
+
+  it("reads the group of a creation statement as PostgreSQL would: quoted names whole, unquoted ones folded", () => {
+    expect(groupOf(`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE "app-readers";`)).toBe('app-readers');
+    expect(groupOf('CREATE ROLE "{{name}}" IN ROLE Readers;')).toBe('readers');
+    expect(groupOf('CREATE ROLE "{{name}}" IN ROLE "we""ird";')).toBe('we"ird');
+    expect(groupOf('CREATE ROLE "{{name}}" IN ROLE a, b;')).toBeNull();
+    expect(groupOf('CREATE ROLE "{{name}}"; GRANT SELECT ON alerts TO "{{name}}";')).toBeNull();
   });
 });

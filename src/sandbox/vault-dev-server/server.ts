@@ -207,8 +207,17 @@ async function handleHttp(vault: DevVault, faults: Faults, req: IncomingMessage,
   }
   try {
     let response: VaultResponse;
-    if (path.startsWith('sys/wrapping/')) response = wrappingRoute(state, rootRouter, operation, path, body, token, wrapTtl);
-    else {
+    if (path.startsWith('sys/wrapping/')) {
+      // Audited as OpenBao audits them (the token and the body's strings hashed like any other).
+      const audited = state.audit.begin({ operation, path, token: state.tokens.lookup(token), tokenId: token, data: body, remoteAddress: req.socket.remoteAddress?.replace(/^::ffff:/, ''), remotePort: req.socket.remotePort });
+      try {
+        response = wrappingRoute(state, rootRouter, operation, path, body, token, wrapTtl);
+      } catch (err) {
+        if (err instanceof VaultHttpError) audited({ status: err.status, body: null, errors: err.errors });
+        throw err;
+      }
+      audited({ status: response.status, body: response.body });
+    } else {
       // The namespace: X-Vault-Namespace, else a path that starts with one's name, else the root.
       const target = namespaceOf(vault, req.headers['x-vault-namespace'], path);
       if (!target) return send(res, { status: 404, body: { errors: ['namespace not found'] } }, req);
