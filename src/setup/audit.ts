@@ -48,6 +48,7 @@ export interface AuditedSession {
 }
 
 export type FindingKind =
+  | 'session-of-dropped-role'
   | 'orphan-role'
   | 'expired-role'
   | 'stale-session'
@@ -83,6 +84,8 @@ export interface DatabaseSide {
   inRecovery: boolean;
   roles: AuditedDbRole[];
   sessions: AuditedSession[];
+  /** Client sessions whose role no longer exists (a dropped role's session lives on until it ends). */
+  roleless: { pid: number; clientAddr: string | null; application: string; backendStart: string }[];
   /** Settings under which the server logs Vault's CREATE ROLE … PASSWORD '…'. */
   loggingProblems: string[];
   /** The server's clock when it was read (ms): expiry is judged by it, not by this host's. */
@@ -154,6 +157,12 @@ export async function gatherDatabaseSide(client: pg.Client, host: string): Promi
     `SELECT pid, usename AS user, host(client_addr) AS client_addr, application_name AS application, state, backend_start
        FROM pg_stat_activity WHERE usename LIKE 'v-%' ORDER BY backend_start`,
   );
+  // After DROP ROLE a session lives on with a NULL usename (revocation statements end the primary's
+  // sessions only; a standby's, or one an outside DROP left, are found here).
+  const { rows: roleless } = await client.query<{ pid: number; client_addr: string | null; application: string; backend_start: Date }>(
+    `SELECT pid, host(client_addr) AS client_addr, application_name AS application, backend_start FROM pg_stat_activity
+      WHERE backend_type = 'client backend' AND usesysid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = usesysid)`,
+  );
   const { rows: settings } = await client.query<{ name: string; setting: string }>(
     `SELECT name, setting FROM pg_settings WHERE name IN ('log_statement', 'log_min_duration_statement', 'log_destination', 'logging_collector')`,
   );
@@ -166,6 +175,7 @@ export async function gatherDatabaseSide(client: pg.Client, host: string): Promi
   return {
     host,
     inRecovery: recovery[0]?.r === true,
+    roleless: roleless.map((r) => ({ pid: r.pid, clientAddr: r.client_addr, application: r.application, backendStart: r.backend_start.toISOString() })),
     serverNow: recovery[0]?.now instanceof Date ? recovery[0].now.getTime() : Date.now(),
     logDestination: { destinations: setting('log_destination') ?? 'stderr', collector: setting('logging_collector') === 'on' },
     roles: roles.map((r) => ({
@@ -233,6 +243,13 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   // behind), and no counterpart close in time.
   const primaryKnown = primary !== undefined && !primary.inRecovery;
   const certain = (item: AuditedDbRole | AuditedLease) => primaryKnown && !paired.unsure.has(item);
+  // A user of this engine's roles, by the name Vault's default template gives it
+  // (v-<display 8>-<role 8>-<random 20>-<unix time>), made before this audit began: the groups
+  // alone may be shared with another engine of the same cluster.
+  const madeByUs = (name: string) => {
+    const m = /-(\d{9,11})$/.exec(name);
+    return m !== null && Number(m[1]) * 1000 < now - 60_000 && Object.keys(vault.groups).some((r) => name.includes(`-${r.slice(0, 8)}-`));
+  };
   const why = (item: AuditedDbRole | AuditedLease) => (certain(item) ? '' : ' (not done by --fix: the pairing is not certain — no primary among the hosts, or a lease and a role too close in time)');
   const groupsAllowed = new Set(Object.values(vault.groups).filter((g): g is string => g !== null));
   for (const role of orphanRoles) {
@@ -242,7 +259,7 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
         ? { kind: 'expired-role', severity: 'medium', subject: role.name, host: role.host, evidence: `VALID UNTIL ${role.validUntil} has passed; the role is still there`, fix: `drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}`, fixable: certain(role) }
         : // Only a role of this engine's groups is surely its own: without groups (seed statements),
           // another engine's user looks the same, and --fix must not drop a live one.
-          { kind: 'orphan-role', severity: 'high', subject: role.name, host: role.host, evidence: `no lease in Vault expires with it (VALID UNTIL ${role.validUntil ?? 'infinity'})`, fix: `${scoped ? '' : 'make sure no other database engine made it, then '}drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}`, fixable: scoped && certain(role) },
+          { kind: 'orphan-role', severity: 'high', subject: role.name, host: role.host, evidence: `no lease in Vault expires with it (VALID UNTIL ${role.validUntil ?? 'infinity'})`, fix: `${scoped ? '' : 'make sure no other database engine made it, then '}drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}${madeByUs(role.name) ? '' : ' (not done by --fix: its name is not one this engine\'s roles give)'}`, fixable: scoped && certain(role) && madeByUs(role.name) },
     );
   }
   for (const lease of lonelyLeases) {
@@ -270,6 +287,9 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
         findings.push({ kind: 'session-outside-cidr', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, evidence: `from ${session.clientAddr}, outside --allow-cidr`, fix: 'find who holds these credentials (the lease, the Vault audit log); end the session', fixable: false });
       }
     }
+    for (const session of db.roleless ?? []) {
+      findings.push({ kind: 'session-of-dropped-role', severity: 'high', subject: `pid ${session.pid}`, host: db.host, session: { pid: session.pid, user: '', backendStart: session.backendStart }, evidence: `open since ${session.backendStart} from ${session.clientAddr ?? 'a local socket'} (${session.application || 'no application name'}) under a role that no longer exists`, fix: `end it as the admin on ${db.host}: SELECT pg_terminate_backend(${session.pid})`, fixable: true });
+    }
     for (const problem of db.loggingProblems) {
       findings.push({ kind: 'logs-passwords', severity: 'high', subject: problem, host: db.host, evidence: `${problem}: the server logs every CREATE ROLE … PASSWORD '…' Vault sends, the password in clear`, fix: `ALTER SYSTEM SET ${problem.startsWith('log_statement') ? "log_statement = 'none'" : 'log_min_duration_statement = -1'}; SELECT pg_reload_conf(); (or set it for Vault's admin role only: ALTER ROLE <admin> SET log_statement = 'none')`, fixable: false });
     }
@@ -283,7 +303,7 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
 
 /** One step of `--fix`: statements as the admin on a host, or a lease revoked through Vault. */
 export type FixStep =
-  | { kind: 'sql'; host: string; finding: FindingKind; subject: string; statements: { text: string; values?: unknown[] }[] }
+  | { kind: 'sql'; host: string; finding: FindingKind; subject: string; statements: { text: string; values?: unknown[]; expectRow?: boolean }[] }
   | { kind: 'revoke'; finding: FindingKind; subject: string; leaseId: string };
 
 /**
@@ -310,7 +330,16 @@ export function fixPlan(findings: Finding[]): FixStep[] {
         host: f.host,
         finding: f.kind,
         subject: f.subject,
-        statements: [{ text: 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND usename = $2 AND backend_start = $3', values: [f.session.pid, f.session.user, f.session.backendStart] }],
+        statements: [{ text: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND usename = $2 AND date_trunc('milliseconds', backend_start) = $3::timestamptz", values: [f.session.pid, f.session.user, f.session.backendStart], expectRow: true }],
+      });
+    }
+    if (f.kind === 'session-of-dropped-role' && f.host && f.session && f.fixable) {
+      steps.push({
+        kind: 'sql',
+        host: f.host,
+        finding: f.kind,
+        subject: f.subject,
+        statements: [{ text: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND date_trunc('milliseconds', backend_start) = $2::timestamptz AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = usesysid)", values: [f.session.pid, f.session.backendStart], expectRow: true }],
       });
     }
     if (f.kind === 'lease-without-role' && f.fixable) steps.push({ kind: 'revoke', finding: f.kind, subject: f.subject, leaseId: f.subject });
@@ -337,7 +366,11 @@ export async function applyFixPlan(
       else {
         const client = deps.admin(step.host);
         if (!client) throw new Error(`no admin session on ${step.host}`);
-        for (const statement of step.statements) await client.query(statement.text, statement.values);
+        for (const statement of step.statements) {
+          const result = await client.query(statement.text, statement.values);
+          // The session the audit saw is gone (it ended, or its pid is another's now): say so.
+          if (statement.expectRow && result.rowCount === 0) throw new Error('the session is no longer there (ended, or its pid reused): nothing ended');
+        }
       }
       results.push({ step, ok: true });
     } catch (err) {

@@ -41,23 +41,24 @@ describe('eos self secrets audit', () => {
     const admin = new pg.Client({ connectionString: sandbox.adminUrl });
     await admin.connect();
     try {
-      await admin.query(`CREATE ROLE "v-left-behind" LOGIN VALID UNTIL '${new Date(Date.now() + 3_600_000).toISOString()}' IN ROLE delphi_readonly`);
+      const left = `v-token-delphi-r-LeftBehindLeftBehind-${Math.floor(Date.now() / 1000) - 3600}`;
+      await admin.query(`CREATE ROLE "${left}" LOGIN VALID UNTIL '${new Date(Date.now() + 3_600_000).toISOString()}' IN ROLE delphi_readonly`);
       const text = await runEos(['self', 'secrets', 'audit'], { env });
       // The sandbox's server writes to stderr only: the audit says how to make failed logins readable.
       expect(text.stdout).toMatch(/^PostgreSQL log of 127\.0\.0\.1:\d+ not readable for failed logins: it writes stderr without the logging collector; set log_destination = 'jsonlog' and logging_collector = on$/m);
       const planted = await audit();
       expect(planted.code).toBe(1);
-      expect(planted.out?.findings.map((f) => `${f.kind} ${f.subject}`)).toEqual(['orphan-role v-left-behind']);
+      expect(planted.out?.findings.map((f) => `${f.kind} ${f.subject}`)).toEqual([`orphan-role ${left}`]);
 
       const dry = await audit('--fix', '--dry-run');
       expect(dry.code).toBe(1);
-      expect(dry.out?.fix).toEqual({ dryRun: true, steps: [{ step: expect.stringMatching(/DROP ROLE IF EXISTS "v-left-behind";$/), ok: true }] });
-      expect((await admin.query(`SELECT 1 FROM pg_roles WHERE rolname = 'v-left-behind'`)).rowCount).toBe(1);
+      expect(dry.out?.fix).toEqual({ dryRun: true, steps: [{ step: expect.stringContaining(`DROP ROLE IF EXISTS "${left}";`), ok: true }] });
+      expect((await admin.query(`SELECT 1 FROM pg_roles WHERE rolname = '${left}'`)).rowCount).toBe(1);
 
       const fixed = await audit('--fix');
       expect(fixed.code, fixed.stderr).toBe(0);
       expect(fixed.out?.fix?.steps.map((s) => s.ok)).toEqual([true]);
-      expect((await admin.query(`SELECT 1 FROM pg_roles WHERE rolname = 'v-left-behind'`)).rowCount).toBe(0);
+      expect((await admin.query(`SELECT 1 FROM pg_roles WHERE rolname = '${left}'`)).rowCount).toBe(0);
       const again = await audit('--fix');
       expect(again.code).toBe(0);
       expect(again.out?.fix?.steps).toEqual([]);

@@ -50,8 +50,9 @@ describe('the audit reconciles Vault and the database', () => {
   it('reports each planted finding: an orphan, an expired role with an open session, a direct grant, CREATEROLE, a lease whose role was dropped, allowed_roles *', async () => {
     const group = `ro_${vault.dbName}`;
     await vault.write('database/config/delphi-postgresql', { allowed_roles: '*' });
-    // A role no lease expires with (a failed revocation leaves one).
-    await admin.query(`CREATE ROLE "v-orphan-1" LOGIN VALID UNTIL '${new Date(Date.now() + 3_600_000).toISOString()}' IN ROLE "${group}"`);
+    // A role no lease expires with (a failed revocation leaves one), named as Vault names them.
+    const orphan = `v-token-delphi-r-OrphanOrphanOrphan01-${Math.floor(Date.now() / 1000) - 3600}`;
+    await admin.query(`CREATE ROLE "${orphan}" LOGIN VALID UNTIL '${new Date(Date.now() + 3_600_000).toISOString()}' IN ROLE "${group}"`);
     // An expired role whose session is still open: VALID UNTIL stops logins, not sessions.
     await admin.query(`CREATE ROLE "v-expired-1" LOGIN PASSWORD 'Expired-pw-1' VALID UNTIL '${new Date(Date.now() + 60_000).toISOString()}' IN ROLE "${group}"`);
     const { host, port } = new URL(vault.dbUrl);
@@ -70,7 +71,7 @@ describe('the audit reconciles Vault and the database', () => {
     try {
       const findings = await audit();
       const kinds = (kind: FindingKind) => findings.filter((f) => f.kind === kind).map((f) => f.subject);
-      expect(kinds('orphan-role')).toEqual(['v-orphan-1']);
+      expect(kinds('orphan-role')).toEqual([orphan]);
       expect(kinds('expired-role')).toEqual(['v-expired-1']);
       expect(kinds('stale-session')).toEqual([expect.stringMatching(/^v-expired-1 pid \d+$/)]);
       expect(kinds('excess-privilege').sort()).toEqual([creator.user, granted.user].sort());
@@ -88,7 +89,7 @@ describe('the audit reconciles Vault and the database', () => {
       expect(findings.find((f) => f.kind === 'lease-without-role')).toMatchObject({ fixable: false, fix: expect.stringMatching(/not done by --fix: the pairing is not certain/) });
       // --fix: the orphan and the expired role dropped (its session ended).
       const plan = fixPlan(findings);
-      expect(plan.map((s) => `${s.finding} ${s.subject}`).sort()).toEqual(['expired-role v-expired-1', 'orphan-role v-orphan-1']);
+      expect(plan.map((s) => `${s.finding} ${s.subject}`).sort()).toEqual(['expired-role v-expired-1', `orphan-role ${orphan}`]);
       const c = client();
       const results = await applyFixPlan(plan, { admin: () => admin, vault: c });
       c.close();
@@ -100,6 +101,28 @@ describe('the audit reconciles Vault and the database', () => {
       expect(fixPlan(after)).toEqual([]);
     } finally {
       await stale.end().catch(() => undefined);
+    }
+  });
+
+  it('finds the session of a role dropped under it, and --fix ends exactly that session', async () => {
+    await admin.query(`CREATE ROLE "v-dropped-under" LOGIN PASSWORD 'Dropped-pw-1'`);
+    const { host, port } = new URL(vault.dbUrl);
+    const session = new pg.Client({ host: host.split(':')[0], port: Number(port), database: vault.dbName, user: 'v-dropped-under', password: 'Dropped-pw-1' });
+    await session.connect();
+    session.on('error', () => undefined);
+    try {
+      await admin.query(`DROP ROLE "v-dropped-under"`);
+      const pid = (await session.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0]?.p;
+      const findings = (await audit()).filter((f) => f.kind === 'session-of-dropped-role');
+      expect(findings.map((f) => f.subject)).toContain(`pid ${pid}`);
+      const mine = findings.filter((f) => f.subject === `pid ${pid}`);
+      const c = client();
+      const results = await applyFixPlan(fixPlan(mine), { admin: () => admin, vault: c });
+      c.close();
+      expect(results.map((r) => r.ok)).toEqual([true]);
+      await expect(session.query('SELECT 1')).rejects.toThrow();
+    } finally {
+      await session.end().catch(() => undefined);
     }
   });
 

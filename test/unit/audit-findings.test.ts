@@ -4,7 +4,7 @@ import { auditFindings, confirmedFindings, fixPlan, groupOf, pairRolesWithLeases
 const T = Date.parse('2026-12-07T12:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 const role = (name: string, validUntil: number | null, memberOf: string[] = ['delphi_readonly']): AuditedDbRole => ({ host: 'db1:5432', name, validUntil: validUntil === null ? null : iso(validUntil), attributes: [], memberOf, directGrants: [] });
-const db = (roles: AuditedDbRole[]): DatabaseSide => ({ host: 'db1:5432', inRecovery: false, serverNow: T, roles, sessions: [], loggingProblems: [], logDestination: { destinations: 'stderr', collector: false } });
+const db = (roles: AuditedDbRole[]): DatabaseSide => ({ host: 'db1:5432', inRecovery: false, serverNow: T, roles, sessions: [], roleless: [], loggingProblems: [], logDestination: { destinations: 'stderr', collector: false } });
 const lease = (id: string, expire: number) => ({ id, role: 'delphi-readonly', issueTime: iso(expire - 3_600_000), expireTime: iso(expire), renewable: true });
 
 /** How the audit pairs roles with leases, and which roles it may drop. */
@@ -18,18 +18,24 @@ describe('the audit’s reckoning', () => {
 
   it('a leftover near a counterpart in time is reported but not fixed; one far from any is', () => {
     const vault: VaultSide = { leases: [lease('l-lonely', T + 3_600_000), lease('l-far', T + 90_000_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
-    // v-near's VALID UNTIL is 4 s off l-lonely's expiry + 5 s: outside the slack, inside twice it.
-    const findings = auditFindings(vault, [db([role('v-near', T + 3_609_000)])], T);
-    expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`).sort()).toEqual(['lease-without-role l-far true', 'lease-without-role l-lonely false', 'orphan-role v-near false']);
+    // The role's VALID UNTIL is 4 s off l-lonely's expiry + 5 s: outside the slack, inside twice it.
+    const near = `v-token-delphi-r-NearNearNearNearNear-${Math.floor(T / 1000) - 3600}`;
+    const findings = auditFindings(vault, [db([role(near, T + 3_609_000)])], T);
+    expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`).sort()).toEqual(['lease-without-role l-far true', 'lease-without-role l-lonely false', `orphan-role ${near} false`]);
     const onStandby = auditFindings(vault, [{ ...db([]), inRecovery: true }], T);
     expect(onStandby.every((f) => !f.fixable)).toBe(true);
   });
 
   it("with group-role statements: only the engine's groups' members, and their orphans may be dropped", () => {
     const vault: VaultSide = { leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
-    const findings = auditFindings(vault, [db([role('v-mine', T + 60_000), role('v-other-engine', T + 60_000, ['other_group'])])], T);
-    expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`)).toEqual(['orphan-role v-mine true']);
+    const mine = `v-token-delphi-r-AbCdEfGhIjKlMnOpQrSt-${Math.floor(T / 1000) - 3600}`;
+    const findings = auditFindings(vault, [db([role(mine, T + 60_000), role('v-other-engine', T + 60_000, ['other_group'])])], T);
+    expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`)).toEqual([`orphan-role ${mine} true`]);
     expect(fixPlan(findings)).toHaveLength(1);
+    // A name this engine's roles do not give, or one made during the audit: reported, not dropped.
+    for (const name of ['v-hand-made', `v-token-delphi-r-AbCdEfGhIjKlMnOpQrSt-${Math.floor(T / 1000)}`]) {
+      expect(auditFindings(vault, [db([role(name, T + 60_000)])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: false })]);
+    }
   });
 
   it('without groups (seed statements) every v-* role is looked at, but an orphan is not dropped by --fix: another engine may own it', () => {
@@ -41,10 +47,12 @@ describe('the audit’s reckoning', () => {
 
   it('acts only on what a second look still sees: a role that found its lease meanwhile is left alone', () => {
     const vault: VaultSide = { leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
-    const first = auditFindings(vault, [db([role('v-new', T + 3_605_000), role('v-left', T + 90_000_000)])], T);
-    // Meanwhile Vault's lease of v-new shows up (it was being issued during the first look).
-    const second = auditFindings({ ...vault, leases: [lease('l-new', T + 3_600_000)] }, [db([role('v-new', T + 3_605_000), role('v-left', T + 90_000_000)])], T);
-    expect(fixPlan(confirmedFindings(first, second)).map((s) => s.subject)).toEqual(['v-left']);
+    const left = `v-token-delphi-r-LeftLeftLeftLeftLeft-${Math.floor(T / 1000) - 3600}`;
+    const fresh = `v-token-delphi-r-NewNewNewNewNewNewNe-${Math.floor(T / 1000) - 120}`;
+    const first = auditFindings(vault, [db([role(fresh, T + 3_605_000), role(left, T + 90_000_000)])], T);
+    // Meanwhile Vault's lease of the new role shows up (it was being issued during the first look).
+    const second = auditFindings({ ...vault, leases: [lease('l-new', T + 3_600_000)] }, [db([role(fresh, T + 3_605_000), role(left, T + 90_000_000)])], T);
+    expect(fixPlan(confirmedFindings(first, second)).map((s) => s.subject)).toEqual([left]);
   });
 
   it("reads the group of a creation statement as PostgreSQL would: quoted names whole, unquoted ones folded", () => {
