@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent } from '../db/identifiers.js';
+import { PermissionDeniedError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
 import { databaseConnectionSchema, databaseRoleSchema } from '../vault/responses.js';
 
@@ -138,7 +139,7 @@ function notFoundIsNull(err: unknown): null {
 
 /** Vault's dynamic users on one host: roles named `v-…`, their sessions, and the logging settings. */
 export async function gatherDatabaseSide(client: pg.Client, host: string): Promise<DatabaseSide> {
-  const { rows: roles } = await client.query<{ name: string; valid_until: Date | null; attributes: string[]; member_of: string[] }>(
+  const { rows: roles } = await client.query<{ name: string; valid_until: Date | number | null; attributes: string[]; member_of: string[] }>(
     `SELECT r.rolname AS name, r.rolvaliduntil AS valid_until,
             array_remove(ARRAY[CASE WHEN r.rolsuper THEN 'SUPERUSER' END, CASE WHEN r.rolcreaterole THEN 'CREATEROLE' END,
                                CASE WHEN r.rolcreatedb THEN 'CREATEDB' END, CASE WHEN r.rolbypassrls THEN 'BYPASSRLS' END,
@@ -153,16 +154,20 @@ export async function gatherDatabaseSide(client: pg.Client, host: string): Promi
        JOIN pg_roles grantee ON grantee.oid = a.grantee
       WHERE grantee.rolname LIKE 'v-%' ORDER BY 1, 2`,
   );
-  const { rows: sessions } = await client.query<{ pid: number; user: string; client_addr: string | null; application: string; state: string | null; backend_start: Date }>(
+  const { rows: sessions } = await client.query<{ pid: number; user: string; client_addr: string | null; application: string; state: string | null; backend_start: Date | null }>(
     `SELECT pid, usename AS user, host(client_addr) AS client_addr, application_name AS application, state, backend_start
        FROM pg_stat_activity WHERE usename LIKE 'v-%' ORDER BY backend_start`,
   );
   // After DROP ROLE a session lives on with a NULL usename (revocation statements end the primary's
   // sessions only; a standby's, or one an outside DROP left, are found here).
-  const { rows: roleless } = await client.query<{ pid: number; client_addr: string | null; application: string; backend_start: Date }>(
+  const { rows: roleless } = await client.query<{ pid: number; client_addr: string | null; application: string; backend_start: Date | null }>(
     `SELECT pid, host(client_addr) AS client_addr, application_name AS application, backend_start FROM pg_stat_activity
       WHERE backend_type = 'client backend' AND usesysid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = usesysid)`,
   );
+  // Another user's session shows its start only to a member of pg_read_all_stats (pg_monitor).
+  if ([...sessions, ...roleless].some((x) => !(x.backend_start instanceof Date))) {
+    throw new PermissionDeniedError(`the login the audit uses on ${host} cannot see other users' sessions (backend_start is hidden)`, 'audit as a member of pg_monitor (or pg_read_all_stats), or as the admin: --admin-user');
+  }
   const { rows: settings } = await client.query<{ name: string; setting: string }>(
     `SELECT name, setting FROM pg_settings WHERE name IN ('log_statement', 'log_min_duration_statement', 'log_destination', 'logging_collector')`,
   );
@@ -175,18 +180,19 @@ export async function gatherDatabaseSide(client: pg.Client, host: string): Promi
   return {
     host,
     inRecovery: recovery[0]?.r === true,
-    roleless: roleless.map((r) => ({ pid: r.pid, clientAddr: r.client_addr, application: r.application, backendStart: r.backend_start.toISOString() })),
+    roleless: roleless.map((r) => ({ pid: r.pid, clientAddr: r.client_addr, application: r.application, backendStart: (r.backend_start as Date).toISOString() })),
     serverNow: recovery[0]?.now instanceof Date ? recovery[0].now.getTime() : Date.now(),
     logDestination: { destinations: setting('log_destination') ?? 'stderr', collector: setting('logging_collector') === 'on' },
     roles: roles.map((r) => ({
       host,
       name: r.name,
-      validUntil: r.valid_until ? r.valid_until.toISOString() : null,
+      // node-postgres reads VALID UNTIL 'infinity' as the number Infinity: no end, as none.
+      validUntil: r.valid_until instanceof Date && Number.isFinite(r.valid_until.getTime()) ? r.valid_until.toISOString() : null,
       attributes: r.attributes,
       memberOf: r.member_of,
       directGrants: grants.filter((g) => g.grantee === r.name).map((g) => g.grant),
     })),
-    sessions: sessions.map((s) => ({ host, pid: s.pid, user: s.user, clientAddr: s.client_addr, application: s.application, state: s.state, backendStart: s.backend_start.toISOString() })),
+    sessions: sessions.map((s) => ({ host, pid: s.pid, user: s.user, clientAddr: s.client_addr, application: s.application, state: s.state, backendStart: (s.backend_start as Date).toISOString() })),
     loggingProblems,
   };
 }
@@ -220,7 +226,8 @@ export function pairRolesWithLeases(roles: AuditedDbRole[], leases: AuditedLease
   // does not act on it.
   const near = (a: number, b: number) => Math.abs(a - b) <= 2 * MATCH_SLACK_MS;
   const unsure = new Set<AuditedDbRole | AuditedLease>();
-  for (const r of orphanRoles) if (r.validUntil && leases.some((l) => near(Date.parse(r.validUntil as string), wantOf(l)))) unsure.add(r);
+  // No VALID UNTIL (custom statements, 'infinity'): nothing to pair it by, so nothing to act on.
+  for (const r of orphanRoles) if (!r.validUntil || leases.some((l) => near(Date.parse(r.validUntil as string), wantOf(l)))) unsure.add(r);
   for (const l of lonelyLeases) if (roles.some((r) => r.validUntil && near(Date.parse(r.validUntil), wantOf(l)))) unsure.add(l);
   return { orphanRoles, lonelyLeases, unsure };
 }
@@ -256,7 +263,7 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
     const expired = role.validUntil !== null && Date.parse(role.validUntil) <= now;
     findings.push(
       expired
-        ? { kind: 'expired-role', severity: 'medium', subject: role.name, host: role.host, evidence: `VALID UNTIL ${role.validUntil} has passed; the role is still there`, fix: `drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}`, fixable: certain(role) }
+        ? { kind: 'expired-role', severity: 'medium', subject: role.name, host: role.host, evidence: `VALID UNTIL ${role.validUntil} has passed; the role is still there`, fix: `drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}${scoped && madeByUs(role.name) ? '' : ' (not done by --fix: it is not surely this engine\'s)'}`, fixable: certain(role) && scoped && madeByUs(role.name) }
         : // Only a role of this engine's groups is surely its own: without groups (seed statements),
           // another engine's user looks the same, and --fix must not drop a live one.
           { kind: 'orphan-role', severity: 'high', subject: role.name, host: role.host, evidence: `no lease in Vault expires with it (VALID UNTIL ${role.validUntil ?? 'infinity'})`, fix: `${scoped ? '' : 'make sure no other database engine made it, then '}drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}${madeByUs(role.name) ? '' : ' (not done by --fix: its name is not one this engine\'s roles give)'}`, fixable: scoped && certain(role) && madeByUs(role.name) },
@@ -278,7 +285,8 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   for (const db of databases) {
     const byName = new Map(db.roles.map((r) => [r.name, r]));
     for (const session of db.sessions) {
-      const role = byName.get(session.user) ?? roles.find((r) => r.name === session.user);
+      // Expiry by the primary's copy of the role: a lagging standby may not have the renewal yet.
+      const role = roles.find((r) => r.name === session.user) ?? byName.get(session.user);
       const expiredAt = role?.validUntil ?? null;
       if (expiredAt !== null && Date.parse(expiredAt) <= now) {
         findings.push({ kind: 'stale-session', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, session: { pid: session.pid, user: session.user, backendStart: session.backendStart }, evidence: `open since ${session.backendStart} from ${session.clientAddr ?? 'a local socket'} (${session.application || 'no application name'}), its credentials expired at ${expiredAt}`, fix: `end it as the admin: SELECT pg_terminate_backend(${session.pid})`, fixable: true });
@@ -350,8 +358,9 @@ export function fixPlan(findings: Finding[]): FixStep[] {
 /** What two audits agree on: a finding is acted on only if a second look still sees it. */
 export function confirmedFindings(first: Finding[], second: Finding[]): Finding[] {
   const key = (f: Finding) => `${f.kind}\u0000${f.subject}\u0000${f.host ?? ''}\u0000${f.evidence}`;
-  const again = new Set(second.map(key));
-  return first.filter((f) => again.has(key(f)));
+  // Fixable only if both looks thought so.
+  const again = new Map(second.map((f) => [key(f), f.fixable]));
+  return first.filter((f) => again.has(key(f))).map((f) => ({ ...f, fixable: f.fixable && again.get(key(f)) === true }));
 }
 
 /** Runs the plan, each step on its own: one that fails is reported, the others still run. */

@@ -54,12 +54,13 @@ describe('the audit reconciles Vault and the database', () => {
     const orphan = `v-token-delphi-r-OrphanOrphanOrphan01-${Math.floor(Date.now() / 1000) - 3600}`;
     await admin.query(`CREATE ROLE "${orphan}" LOGIN VALID UNTIL '${new Date(Date.now() + 3_600_000).toISOString()}' IN ROLE "${group}"`);
     // An expired role whose session is still open: VALID UNTIL stops logins, not sessions.
-    await admin.query(`CREATE ROLE "v-expired-1" LOGIN PASSWORD 'Expired-pw-1' VALID UNTIL '${new Date(Date.now() + 60_000).toISOString()}' IN ROLE "${group}"`);
+    const expired = `v-token-delphi-r-ExpiredExpiredExpi-${Math.floor(Date.now() / 1000) - 7200}`;
+    await admin.query(`CREATE ROLE "${expired}" LOGIN PASSWORD 'Expired-pw-1' VALID UNTIL '${new Date(Date.now() + 60_000).toISOString()}' IN ROLE "${group}"`);
     const { host, port } = new URL(vault.dbUrl);
-    const stale = new pg.Client({ host: host.split(':')[0], port: Number(port), database: vault.dbName, user: 'v-expired-1', password: 'Expired-pw-1' });
+    const stale = new pg.Client({ host: host.split(':')[0], port: Number(port), database: vault.dbName, user: expired, password: 'Expired-pw-1' });
     await stale.connect();
     stale.on('error', () => undefined);
-    await admin.query(`ALTER ROLE "v-expired-1" VALID UNTIL '2000-01-01'`);
+    await admin.query(`ALTER ROLE "${expired}" VALID UNTIL '2000-01-01'`);
     // Issued through Vault, then given more than the group gives.
     const granted = await issue();
     await admin.query(`GRANT SELECT ON alerts TO "${granted.user}"`);
@@ -72,8 +73,8 @@ describe('the audit reconciles Vault and the database', () => {
       const findings = await audit();
       const kinds = (kind: FindingKind) => findings.filter((f) => f.kind === kind).map((f) => f.subject);
       expect(kinds('orphan-role')).toEqual([orphan]);
-      expect(kinds('expired-role')).toEqual(['v-expired-1']);
-      expect(kinds('stale-session')).toEqual([expect.stringMatching(/^v-expired-1 pid \d+$/)]);
+      expect(kinds('expired-role')).toEqual([expired]);
+      expect(kinds('stale-session')).toEqual([expect.stringMatching(new RegExp(`^${expired} pid \\d+$`))]);
       expect(kinds('excess-privilege').sort()).toEqual([creator.user, granted.user].sort());
       expect(findings.find((f) => f.subject === granted.user)?.evidence).toBe('granted SELECT ON public.alerts directly');
       expect(findings.find((f) => f.subject === creator.user)).toMatchObject({ severity: 'high', evidence: 'CREATEROLE' });
@@ -89,7 +90,7 @@ describe('the audit reconciles Vault and the database', () => {
       expect(findings.find((f) => f.kind === 'lease-without-role')).toMatchObject({ fixable: false, fix: expect.stringMatching(/not done by --fix: the pairing is not certain/) });
       // --fix: the orphan and the expired role dropped (its session ended).
       const plan = fixPlan(findings);
-      expect(plan.map((s) => `${s.finding} ${s.subject}`).sort()).toEqual(['expired-role v-expired-1', `orphan-role ${orphan}`]);
+      expect(plan.map((s) => `${s.finding} ${s.subject}`).sort()).toEqual([`expired-role ${expired}`, `orphan-role ${orphan}`]);
       const c = client();
       const results = await applyFixPlan(plan, { admin: () => admin, vault: c });
       c.close();
@@ -123,6 +124,16 @@ describe('the audit reconciles Vault and the database', () => {
       await expect(session.query('SELECT 1')).rejects.toThrow();
     } finally {
       await session.end().catch(() => undefined);
+    }
+  });
+
+  it("does not stop at VALID UNTIL 'infinity'", async () => {
+    await admin.query(`CREATE ROLE "v-forever-1" LOGIN VALID UNTIL 'infinity'`);
+    try {
+      const findings = await audit();
+      expect(findings.some((f) => f.subject === 'v-forever-1' && f.fixable)).toBe(false);
+    } finally {
+      await admin.query('DROP ROLE "v-forever-1"');
     }
   });
 

@@ -62,4 +62,13 @@ describe('the audit’s reckoning', () => {
     expect(groupOf('CREATE ROLE "{{name}}" IN ROLE a, b;')).toBeNull();
     expect(groupOf('CREATE ROLE "{{name}}"; GRANT SELECT ON alerts TO "{{name}}";')).toBeNull();
   });
+
+  it('a role without VALID UNTIL is reported, never dropped; a finding the second look no longer trusts is not acted on', () => {
+    const vault: VaultSide = { leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const name = `v-token-delphi-r-InfinityInfinityInf-${Math.floor(T / 1000) - 3600}`;
+    expect(auditFindings(vault, [db([role(name, null)])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: false })]);
+    const sure = auditFindings(vault, [db([role(`v-token-delphi-r-SureSureSureSureSure-${Math.floor(T / 1000) - 3600}`, T + 60_000)])], T);
+    const doubted = sure.map((f) => ({ ...f, fixable: false }));
+    expect(fixPlan(confirmedFindings(sure, doubted))).toEqual([]);
+  });
 });
