@@ -237,6 +237,9 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   const findings: Finding[] = [];
   const ours = scopeOf(vault);
   const scoped = byGroups(vault);
+  // Leases are paired against every v-* role of the primary (a role made before the groups, or
+  // by other statements, still has its lease); the scope only decides which roles are reported.
+  const everyRole = databases[0]?.roles ?? [];
   databases = databases.map((d) => {
     const roles = d.roles.filter(ours);
     const names = new Set(roles.map((r) => r.name));
@@ -244,11 +247,15 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   });
   const primary = databases[0];
   const roles = primary?.roles ?? [];
-  const paired = pairRolesWithLeases(roles, vault.leases);
-  const { orphanRoles, lonelyLeases } = paired;
+  const paired = pairRolesWithLeases(everyRole, vault.leases);
+  const orphanRoles = paired.orphanRoles.filter(ours);
+  const { lonelyLeases } = paired;
+  // Leases and no lease paired at all: the wrong cluster, or a Vault that makes roles elsewhere.
+  // Then nothing of the pairing is acted on.
+  const nonePaired = vault.leases.length > 0 && lonelyLeases.length === vault.leases.length;
   // --fix acts on the pairing only where it is sure: a primary's roles (a standby may lag
   // behind), and no counterpart close in time.
-  const primaryKnown = primary !== undefined && !primary.inRecovery;
+  const primaryKnown = primary !== undefined && !primary.inRecovery && !nonePaired;
   const certain = (item: AuditedDbRole | AuditedLease) => primaryKnown && !paired.unsure.has(item);
   // A user of this engine's roles, by the name Vault's default template gives it
   // (v-<display 8>-<role 8>-<random 20>-<unix time>), made before this audit began: the groups
@@ -257,7 +264,7 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
     const m = /-(\d{9,11})$/.exec(name);
     return m !== null && Number(m[1]) * 1000 < now - 60_000 && Object.keys(vault.groups).some((r) => name.includes(`-${r.slice(0, 8)}-`));
   };
-  const why = (item: AuditedDbRole | AuditedLease) => (certain(item) ? '' : ' (not done by --fix: the pairing is not certain — no primary among the hosts, or a lease and a role too close in time)');
+  const why = (item: AuditedDbRole | AuditedLease) => (certain(item) ? '' : nonePaired ? ' (not done by --fix: no lease of this Vault has its role here — is this the database the engine manages?)' : ' (not done by --fix: the pairing is not certain — no primary among the hosts, or a lease and a role too close in time)');
   const groupsAllowed = new Set(Object.values(vault.groups).filter((g): g is string => g !== null));
   for (const role of orphanRoles) {
     const expired = role.validUntil !== null && Date.parse(role.validUntil) <= now;

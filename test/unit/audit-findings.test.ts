@@ -17,10 +17,10 @@ describe('the audit’s reckoning', () => {
   });
 
   it('a leftover near a counterpart in time is reported but not fixed; one far from any is', () => {
-    const vault: VaultSide = { leases: [lease('l-lonely', T + 3_600_000), lease('l-far', T + 90_000_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const vault: VaultSide = { leases: [lease('l-lonely', T + 3_600_000), lease('l-far', T + 90_000_000), lease('l-paired', T + 7_200_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
     // The role's VALID UNTIL is 4 s off l-lonely's expiry + 5 s: outside the slack, inside twice it.
     const near = `v-token-delphi-r-NearNearNearNearNear-${Math.floor(T / 1000) - 3600}`;
-    const findings = auditFindings(vault, [db([role(near, T + 3_609_000)])], T);
+    const findings = auditFindings(vault, [db([role(near, T + 3_609_000), role('v-token-delphi-r-PairedPairedPaired-1', T + 7_205_000)])], T);
     expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`).sort()).toEqual(['lease-without-role l-far true', 'lease-without-role l-lonely false', `orphan-role ${near} false`]);
     const onStandby = auditFindings(vault, [{ ...db([]), inRecovery: true }], T);
     expect(onStandby.every((f) => !f.fixable)).toBe(true);
@@ -70,5 +70,16 @@ describe('the audit’s reckoning', () => {
     const sure = auditFindings(vault, [db([role(`v-token-delphi-r-SureSureSureSureSure-${Math.floor(T / 1000) - 3600}`, T + 60_000)])], T);
     const doubted = sure.map((f) => ({ ...f, fixable: false }));
     expect(fixPlan(confirmedFindings(sure, doubted))).toEqual([]);
+  });
+
+  it("pairs leases with every v-* role (one made before the groups keeps its lease), and acts on nothing when no lease pairs at all", () => {
+    const vault: VaultSide = { leases: [lease('l-old', T + 3_600_000), lease('l-gone', T + 90_000_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    // v-old-style predates the group: not in scope, but its lease is not lonely.
+    const findings = auditFindings(vault, [db([role('v-old-style', T + 3_605_000, [])])], T);
+    expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`)).toEqual(['lease-without-role l-gone true']);
+    // Against a database that has none of this Vault's roles: every lease lonely, none revoked.
+    const wrongCluster = auditFindings(vault, [db([])], T);
+    expect(wrongCluster.map((f) => `${f.kind} ${f.fixable}`)).toEqual(['lease-without-role false', 'lease-without-role false']);
+    expect(wrongCluster[0]?.fix).toMatch(/is this the database the engine manages\?/);
   });
 });
