@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent } from '../db/identifiers.js';
+import { ownershipMarker } from './engine-sql.js';
 import { PermissionDeniedError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
 import { databaseConnectionSchema, databaseRoleSchema } from '../vault/responses.js';
@@ -31,6 +32,8 @@ export interface AuditedLease {
 export interface AuditedDbRole {
   host: string;
   name: string;
+  /** The role's comment: eos's ownership marker (`eos:<mount>/<connection>`) on users its engine made. */
+  marker: string | null;
   validUntil: string | null;
   attributes: string[];
   memberOf: string[];
@@ -73,6 +76,8 @@ export interface Finding {
 }
 
 export interface VaultSide {
+  /** The marker this engine writes on its users (engine-sql.ts ownershipMarker). */
+  marker?: string;
   leases: AuditedLease[];
   /** The group each Vault role's creation statements put its users in (IN ROLE …), when one. */
   groups: Record<string, string | null>;
@@ -117,7 +122,7 @@ export async function gatherVaultSide(client: VaultClient, engine: { mount: stri
     groups[role] = groupOf(definition?.data?.creation_statements.join(' ') ?? '');
   }
   const connection = await client.read(`${engine.mount}/config/${engine.connection}`, databaseConnectionSchema).catch(notFoundIsNull);
-  return { leases, groups, allowedRoles: connection?.data?.allowed_roles ?? null };
+  return { marker: ownershipMarker(engine.mount, engine.connection), leases, groups, allowedRoles: connection?.data?.allowed_roles ?? null };
 }
 
 /**
@@ -139,8 +144,8 @@ function notFoundIsNull(err: unknown): null {
 
 /** Vault's dynamic users on one host: roles named `v-…`, their sessions, and the logging settings. */
 export async function gatherDatabaseSide(client: pg.Client, host: string): Promise<DatabaseSide> {
-  const { rows: roles } = await client.query<{ name: string; valid_until: Date | number | null; attributes: string[]; member_of: string[] }>(
-    `SELECT r.rolname AS name, r.rolvaliduntil AS valid_until,
+  const { rows: roles } = await client.query<{ name: string; marker: string | null; valid_until: Date | number | null; attributes: string[]; member_of: string[] }>(
+    `SELECT r.rolname AS name, shobj_description(r.oid, 'pg_authid') AS marker, r.rolvaliduntil AS valid_until,
             array_remove(ARRAY[CASE WHEN r.rolsuper THEN 'SUPERUSER' END, CASE WHEN r.rolcreaterole THEN 'CREATEROLE' END,
                                CASE WHEN r.rolcreatedb THEN 'CREATEDB' END, CASE WHEN r.rolbypassrls THEN 'BYPASSRLS' END,
                                CASE WHEN r.rolreplication THEN 'REPLICATION' END], NULL)::text[] AS attributes,
@@ -186,6 +191,7 @@ export async function gatherDatabaseSide(client: pg.Client, host: string): Promi
     roles: roles.map((r) => ({
       host,
       name: r.name,
+      marker: r.marker,
       // node-postgres reads VALID UNTIL 'infinity' as the number Infinity: no end, as none.
       validUntil: r.valid_until instanceof Date && Number.isFinite(r.valid_until.getTime()) ? r.valid_until.toISOString() : null,
       attributes: r.attributes,
@@ -247,9 +253,14 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   });
   const primary = databases[0];
   const roles = primary?.roles ?? [];
-  const paired = pairRolesWithLeases(everyRole, vault.leases);
-  const orphanRoles = paired.orphanRoles.filter(ours);
-  const { lonelyLeases } = paired;
+  // This engine's roles first; what leases are left may still belong to a v-* role outside the
+  // scope (made before the groups): those are not lonely. In a shared cluster another engine's
+  // role may expire in the same second as one of ours, so ours get the first pick.
+  const mineFirst = pairRolesWithLeases(everyRole.filter(ours), vault.leases);
+  const others = pairRolesWithLeases(everyRole.filter((r) => !ours(r)), mineFirst.lonelyLeases);
+  const paired = { unsure: new Set([...mineFirst.unsure, ...others.unsure]) };
+  const orphanRoles = mineFirst.orphanRoles;
+  const { lonelyLeases } = others;
   // Leases and no lease paired at all: the wrong cluster, or a Vault that makes roles elsewhere.
   // Then nothing of the pairing is acted on.
   const nonePaired = vault.leases.length > 0 && lonelyLeases.length === vault.leases.length;
@@ -260,9 +271,12 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   // A user of this engine's roles, by the name Vault's default template gives it
   // (v-<display 8>-<role 8>-<random 20>-<unix time>), made before this audit began: the groups
   // alone may be shared with another engine of the same cluster.
+  // …and it carries the marker this engine writes on its users (a second engine with eos's
+  // default names would match the rest).
   const madeByUs = (name: string) => {
     const m = /-(\d{9,11})$/.exec(name);
-    return m !== null && Number(m[1]) * 1000 < now - 60_000 && Object.keys(vault.groups).some((r) => name.includes(`-${r.slice(0, 8)}-`));
+    const marked = vault.marker !== undefined && everyRole.find((r) => r.name === name)?.marker === vault.marker;
+    return marked && m !== null && Number(m[1]) * 1000 < now - 60_000 && Object.keys(vault.groups).some((r) => name.includes(`-${r.slice(0, 8)}-`));
   };
   const why = (item: AuditedDbRole | AuditedLease) => (certain(item) ? '' : nonePaired ? ' (not done by --fix: no lease of this Vault has its role here — is this the database the engine manages?)' : ' (not done by --fix: the pairing is not certain — no primary among the hosts, or a lease and a role too close in time)');
   const groupsAllowed = new Set(Object.values(vault.groups).filter((g): g is string => g !== null));
@@ -273,7 +287,7 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
         ? { kind: 'expired-role', severity: 'medium', subject: role.name, host: role.host, evidence: `VALID UNTIL ${role.validUntil} has passed; the role is still there`, fix: `drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}${scoped && madeByUs(role.name) ? '' : ' (not done by --fix: it is not surely this engine\'s)'}`, fixable: certain(role) && scoped && madeByUs(role.name) }
         : // Only a role of this engine's groups is surely its own: without groups (seed statements),
           // another engine's user looks the same, and --fix must not drop a live one.
-          { kind: 'orphan-role', severity: 'high', subject: role.name, host: role.host, evidence: `no lease in Vault expires with it (VALID UNTIL ${role.validUntil ?? 'infinity'})`, fix: `${scoped ? '' : 'make sure no other database engine made it, then '}drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}${madeByUs(role.name) ? '' : ' (not done by --fix: its name is not one this engine\'s roles give)'}`, fixable: scoped && certain(role) && madeByUs(role.name) },
+          { kind: 'orphan-role', severity: 'high', subject: role.name, host: role.host, evidence: `no lease in Vault expires with it (VALID UNTIL ${role.validUntil ?? 'infinity'})`, fix: `${scoped ? '' : 'make sure no other database engine made it, then '}drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}${madeByUs(role.name) ? '' : ' (not done by --fix: it does not carry this engine\'s marker and name — eos writes COMMENT ON ROLE on the users it makes)'}`, fixable: scoped && certain(role) && madeByUs(role.name) },
     );
   }
   for (const lease of lonelyLeases) {

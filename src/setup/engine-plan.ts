@@ -6,7 +6,7 @@ import { describeHosts, formatHostList, hostAddress } from '../db/hosts.js';
 import { shellQuote } from '../util/shell.js';
 import { eosPolicies, type EosPolicy } from './policies.js';
 import { quoteIdent } from '../db/identifiers.js';
-import { groupMemberStatements, groupRoleSql, type GroupAccess } from './engine-sql.js';
+import { groupMemberStatements, ownershipMarker, groupRoleSql, type GroupAccess } from './engine-sql.js';
 
 /**
  * The database-engine set-up of the seed's step 3, done right (docs/design.md §7), as a list of steps
@@ -142,7 +142,7 @@ export function buildEnginePlan(setup: EngineSetup): EnginePlan {
   for (const role of setup.roles) {
     const statements =
       setup.style === 'group'
-        ? groupMemberStatements(role.group)
+        ? groupMemberStatements(role.group, ownershipMarker(setup.mount, setup.connection))
         : { creation: seedCreation(t.database, role.access), revocation: seedRevocation(t.database, role.access) };
     roles[role.name] = {
       db_name: setup.connection,

@@ -40,10 +40,22 @@ export function groupRoleSql(group: string, database: string, access: GroupAcces
   return statements;
 }
 
-/** The Vault role's statements for members of a group role. */
-export function groupMemberStatements(group: string): { creation: string[]; revocation: string[] } {
+/**
+ * What eos writes on each user its engine makes (`COMMENT ON ROLE`): which mount and connection
+ * made it. `eos self secrets audit --fix` drops only users that carry it — a group and a name
+ * can be another engine's too.
+ */
+export function ownershipMarker(mount: string, connection: string): string {
+  return `eos:${mount}/${connection}`;
+}
+
+/** The Vault role's statements for members of a group role (and the ownership marker, when given). */
+export function groupMemberStatements(group: string, marker?: string): { creation: string[]; revocation: string[] } {
   return {
-    creation: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ${quoteIdent(group)};`],
+    creation: [
+      `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE ${quoteIdent(group)};`,
+      ...(marker ? [`COMMENT ON ROLE "{{name}}" IS ${quoteLiteral(marker)};`] : []),
+    ],
     revocation: [
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}';`,
       `DROP ROLE IF EXISTS "{{name}}";`,

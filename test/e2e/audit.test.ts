@@ -43,6 +43,8 @@ describe('eos self secrets audit', () => {
     try {
       const left = `v-token-delphi-r-LeftBehindLeftBehind-${Math.floor(Date.now() / 1000) - 3600}`;
       await admin.query(`CREATE ROLE "${left}" LOGIN VALID UNTIL '${new Date(Date.now() + 3_600_000).toISOString()}' IN ROLE delphi_readonly`);
+      // As the sandbox's engine marks its users (set delphi-db-engine --apply writes the statement).
+      await admin.query(`COMMENT ON ROLE "${left}" IS 'eos:database/delphi-postgresql'`);
       const text = await runEos(['self', 'secrets', 'audit'], { env });
       // The sandbox's server writes to stderr only: the audit says how to make failed logins readable.
       expect(text.stdout).toMatch(/^PostgreSQL log of 127\.0\.0\.1:\d+ not readable for failed logins: it writes stderr without the logging collector; set log_destination = 'jsonlog' and logging_collector = on$/m);

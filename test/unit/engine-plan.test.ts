@@ -20,7 +20,7 @@ const setup = (over: Partial<EngineSetup> = {}): EngineSetup => ({
 describe('the engine plan', () => {
   it('gives each lease role membership of a group, and revocation that ends sessions and drops it', () => {
     const plan = buildEnginePlan(setup());
-    expect(plan.roles['delphi-readonly']?.creation_statements).toEqual([`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE "delphi_readonly";`]);
+    expect(plan.roles['delphi-readonly']?.creation_statements).toEqual([`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE "delphi_readonly";`, `COMMENT ON ROLE "{{name}}" IS 'eos:database/delphi-postgresql';`]);
     expect(plan.roles['delphi-readonly']?.revocation_statements.at(-1)).toBe('DROP ROLE IF EXISTS "{{name}}";');
     expect(plan.sql).toContain('ALTER DEFAULT PRIVILEGES IN SCHEMA "public" GRANT SELECT, INSERT, UPDATE ON TABLES TO "delphi_worker";');
     expect(plan.connection).toMatchObject({ connection_url: 'postgresql://{{username}}:{{password}}@db.example:5432/delphi?sslmode=require', allowed_roles: ['delphi-readonly', 'delphi-worker'] });
