@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import { checkRoleName } from '../config/vault-names.js';
 import { quoted, UsageError } from '../errors.js';
 import { adminPassword, resolveTarget, TARGET_OPTIONS } from './admin-target.js';
@@ -26,7 +27,7 @@ export default defineCommand({
   },
   examples: ['eos self secrets audit --json --allow-cidr 10.0.0.0/8', 'eos self secrets audit --vault-audit-log /var/log/vault/audit.log --since 24h', 'eos self secrets audit --fix --dry-run'],
   async run(options, context) {
-    const [audit, { connectAdmin }, { BlockList, isIP }, { classifyDatabaseError }] = await Promise.all([import('../setup/audit.js'), import('../db/admin-session.js'), import('node:net'), import('../db/errors.js')]);
+    const [audit, { connectAdmin }, { classifyDatabaseError }] = await Promise.all([import('../setup/audit.js'), import('../db/admin-session.js'), import('../db/errors.js')]);
     const { io } = context;
     if (options.dryRun && !options.fix) throw new UsageError('--dry-run goes with --fix', 'eos self secrets audit --fix --dry-run prints what --fix would do');
     const { config } = context.config();
@@ -35,7 +36,7 @@ export default defineCommand({
       .map((r) => r.trim())
       .filter((r) => r !== '')
       .map((r) => checkRoleName(r, '--role'));
-    const allow = options.allowCidr === undefined ? undefined : cidrList(options.allowCidr, BlockList, isIP);
+    const allow = options.allowCidr === undefined ? undefined : cidrList(options.allowCidr);
     if (options.since !== undefined && options.vaultAuditLog === undefined && options.pgLog === undefined) throw new UsageError('--since goes with --vault-audit-log or --pg-log', 'e.g. --vault-audit-log /var/log/vault/audit.log --since 24h');
     const sinceS = options.since === undefined ? undefined : durationOption('--since', options.since, 1, 10 * 365 * 86_400);
     const sinceMs = sinceS === undefined ? undefined : Date.now() - sinceS * 1000;
@@ -135,7 +136,7 @@ export default defineCommand({
 });
 
 /** `10.0.0.0/8,192.168.1.0/24` as a membership test; a bad entry is one usage error. */
-function cidrList(text: string, BlockList: typeof import('node:net').BlockList, isIP: (s: string) => number): (addr: string) => boolean {
+function cidrList(text: string): (addr: string) => boolean {
   const list = new BlockList();
   for (const entry of text.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
     const [net = '', bits = ''] = entry.split('/');

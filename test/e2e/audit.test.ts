@@ -4,7 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
-import { REPO_ROOT, runEos, startEos } from '../helpers/cli.js';
+import { REPO_ROOT, runCli, runEos, startEos } from '../helpers/cli.js';
 
 interface AuditOutput {
   clean: boolean;
@@ -37,6 +37,9 @@ describe('eos self secrets audit', () => {
     const clean = await audit();
     expect(clean.code, clean.stderr).toBe(0);
     expect(clean.out?.clean).toBe(true);
+    // The built CLI too (its bundle runs from V8's code cache).
+    const built = await runCli(['self', 'secrets', 'audit', '--json'], { env: { PATH: process.env.PATH, ...env } });
+    expect(built.code, built.stderr).toBe(0);
 
     const admin = new pg.Client({ connectionString: sandbox.adminUrl });
     await admin.connect();
