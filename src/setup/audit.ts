@@ -317,7 +317,7 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
       }
     }
     for (const session of db.roleless ?? []) {
-      findings.push({ kind: 'session-of-dropped-role', severity: 'high', subject: `pid ${session.pid}`, host: db.host, session: { pid: session.pid, user: '', backendStart: session.backendStart }, evidence: `open since ${session.backendStart} from ${session.clientAddr ?? 'a local socket'} (${session.application || 'no application name'}) under a role that no longer exists`, fix: `end it as the admin on ${db.host}: SELECT pg_terminate_backend(${session.pid})`, fixable: true });
+      findings.push({ kind: 'session-of-dropped-role', severity: 'high', subject: `pid ${session.pid}`, host: db.host, session: { pid: session.pid, user: '', backendStart: session.backendStart }, evidence: `open since ${session.backendStart} from ${session.clientAddr ?? 'a local socket'} (${session.application || 'no application name'}) under a role that no longer exists`, fix: `if it was one of Vault's users (its name is gone with the role), end it as the admin on ${db.host}: SELECT pg_terminate_backend(${session.pid})`, fixable: false });
     }
     for (const problem of db.loggingProblems) {
       findings.push({ kind: 'logs-passwords', severity: 'high', subject: problem, host: db.host, evidence: `${problem}: the server logs every CREATE ROLE … PASSWORD '…' Vault sends, the password in clear`, fix: `ALTER SYSTEM SET ${problem.startsWith('log_statement') ? "log_statement = 'none'" : 'log_min_duration_statement = -1'}; SELECT pg_reload_conf(); (or set it for Vault's admin role only: ALTER ROLE <admin> SET log_statement = 'none')`, fixable: false });
