@@ -31,6 +31,8 @@ export interface PostgresLogSummary {
 }
 
 const CODES = new Set(['28P01', '42501']);
+/** How every csvlog record begins: its log_time. */
+const RECORD_START = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}/;
 
 /** csvlog's columns (PostgreSQL 13+): the ones read here by their place. */
 const CSV = { time: 0, user: 1, connectionFrom: 4, code: 12 } as const;
@@ -74,7 +76,13 @@ export async function summarisePostgresLog(file: string, options: { since?: numb
       }
       continue;
     }
-    // csvlog: a quoted field may span lines; a record is complete when its quotes balance.
+    // csvlog: a quoted field may span lines; a record is complete when its quotes balance. A line
+    // that starts with a timestamp starts a record: whatever was pending unbalanced (a file that
+    // begins inside a record) is given up, not carried on.
+    if (pending !== '' && RECORD_START.test(line)) {
+      unreadable += 1;
+      pending = '';
+    }
     pending = pending === '' ? line : `${pending}\n${line}`;
     if ((pending.match(/"/g)?.length ?? 0) % 2 === 1) {
       // An unbalanced quote (a file that starts inside a record) must not swallow the rest.

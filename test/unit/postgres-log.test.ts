@@ -30,4 +30,14 @@ describe('a csvlog, summarised', () => {
       { role: 'v-token-a', address: '10.0.0.9', code: '42501', count: 1, first: '2026-12-07 10:01:00.000 UTC', last: '2026-12-07 10:01:00.000 UTC' },
     ]);
   });
+
+  it('a file that begins inside a record loses that record only, not the rest', async () => {
+    const dir = tempDir('eos-csvlog-');
+    const file = path.join(dir, 'postgresql.csv');
+    const row = (time: string, user: string, code: string) => `${time},"${user}","delphi",4242,"10.0.0.9:5000",abc.1,1,"authentication",${time},3/1,0,FATAL,${code},"failed",,,,,,,,,"client backend",,0`;
+    writeFileSync(file, ['tail of a message" with one quote,,,', row('2026-12-07 10:00:00.000 UTC', 'v-token-a', '28P01'), row('2026-12-07 10:00:01.000 UTC', 'v-token-a', '28P01')].join('\n') + '\n');
+    const summary = await summarisePostgresLog(file);
+    expect(summary.refusals.map((r) => r.count)).toEqual([2]);
+    expect(summary.unreadable).toBe(1);
+  });
 });
