@@ -310,7 +310,7 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
       const role = roles.find((r) => r.name === session.user) ?? byName.get(session.user);
       const expiredAt = role?.validUntil ?? null;
       if (expiredAt !== null && Date.parse(expiredAt) <= now) {
-        findings.push({ kind: 'stale-session', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, session: { pid: session.pid, user: session.user, backendStart: session.backendStart }, evidence: `open since ${session.backendStart} from ${session.clientAddr ?? 'a local socket'} (${session.application || 'no application name'}), its credentials expired at ${expiredAt}`, fix: `end it as the admin: SELECT pg_terminate_backend(${session.pid})`, fixable: true });
+        findings.push({ kind: 'stale-session', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, session: { pid: session.pid, user: session.user, backendStart: session.backendStart }, evidence: `open since ${session.backendStart} from ${session.clientAddr ?? 'a local socket'} (${session.application || 'no application name'}), its credentials expired at ${expiredAt}`, fix: `end it as the admin: SELECT pg_terminate_backend(${session.pid})`, fixable: primaryKnown && scoped && madeByUs(session.user) });
       }
       if (options.allowCidr && session.clientAddr && !options.allowCidr(session.clientAddr)) {
         findings.push({ kind: 'session-outside-cidr', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, evidence: `from ${session.clientAddr}, outside --allow-cidr`, fix: 'find who holds these credentials (the lease, the Vault audit log); end the session', fixable: false });
