@@ -43,10 +43,12 @@ export default defineCommand({
       if (options.apply) throw err;
       return undefined;
     });
-    const [target, kvVersion] = await Promise.all([
+    const [target, kvVersion, vaultClusterId] = await Promise.all([
       resolveTarget(options, context),
       // The KV version decides the paths in the policies; without Vault, v2 (the common default).
       session ? describeMount(session.client, `${config.kv.mount}/`).then((m) => m.version, () => 2 as const) : (2 as const),
+      // Which Vault makes the users, for the marker the audit's --fix recognises them by.
+      session ? session.client.health().then((h) => h.cluster_id, () => undefined) : undefined,
     ]);
     const plan = buildEnginePlan({
       target,
@@ -62,6 +64,7 @@ export default defineCommand({
         { name: options.workerRole ?? config.engine.workerRole, group: options.workerGroup, access: 'write' },
       ],
       kv: { mount: config.kv.mount, version: kvVersion },
+      vaultClusterId,
     });
 
     if (!options.apply && !options.dryRun) {

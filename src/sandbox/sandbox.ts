@@ -169,6 +169,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         pluginTls: { sslrootcert: tls?.caFile },
         mount: 'database',
         connection: 'delphi-postgresql',
+        vaultClusterId: (await client.health()).cluster_id,
         adminUser: postgres.adminUser,
         style: 'group',
         defaultTtl: options.ttl,

@@ -18,8 +18,16 @@ import { databaseConnectionSchema, databaseRoleSchema } from '../vault/responses
 
 /** What Vault adds to a lease's expiry for the role's VALID UNTIL. */
 const VALID_UNTIL_MARGIN_MS = 5000;
-/** How far a role's VALID UNTIL may be from its lease's expiry + margin and still match. */
+/** Rounding and clock steps: how far past its bound a pair may still be. */
 const MATCH_SLACK_MS = 3000;
+/**
+ * The longest one Vault request may take (Vault's and OpenBao's default max_request_duration):
+ * how long after computing a user's VALID UNTIL, and after putting the time in its name, Vault
+ * may record its lease.
+ */
+const MAX_REQUEST_MS = 90_000;
+/** A user made this recently by Vault's clock may still be waiting for its lease to be recorded. */
+const YOUNG_ROLE_MS = 60_000;
 
 export interface AuditedLease {
   id: string;
@@ -27,12 +35,14 @@ export interface AuditedLease {
   issueTime: string;
   expireTime: string | null;
   renewable: boolean;
+  /** Seconds left by Vault's own clock when it was looked up (negative: expired, its revocation pending). */
+  ttl: number;
 }
 
 export interface AuditedDbRole {
   host: string;
   name: string;
-  /** The role's comment: eos's ownership marker (`eos:<mount>/<connection>`) on users its engine made. */
+  /** The role's comment: eos's ownership marker (`eos:<Vault cluster id>/<mount>/<connection>`) on users its engine made. */
   marker: string | null;
   validUntil: string | null;
   attributes: string[];
@@ -76,8 +86,10 @@ export interface Finding {
 }
 
 export interface VaultSide {
-  /** The marker this engine writes on its users (engine-sql.ts ownershipMarker). */
-  marker?: string;
+  /** The marker this engine writes on its users (engine-sql.ts ownershipMarker); none when Vault gave no cluster id. */
+  marker?: string | undefined;
+  /** Vault's clock when it was asked (ms, sys/health): users' names carry its time, not the database's. */
+  now?: number | undefined;
   leases: AuditedLease[];
   /** The group each Vault role's creation statements put its users in (IN ROLE …), when one. */
   groups: Record<string, string | null>;
@@ -102,6 +114,7 @@ export interface DatabaseSide {
 
 /** The leases of each role (LIST needs sudo on sys/leases/lookup/…), each looked up. */
 export async function gatherVaultSide(client: VaultClient, engine: { mount: string; connection: string; roles: string[] }): Promise<VaultSide> {
+  const health = await client.health();
   const leases: AuditedLease[] = [];
   const groups: Record<string, string | null> = {};
   for (const role of engine.roles) {
@@ -116,13 +129,20 @@ export async function gatherVaultSide(client: VaultClient, engine: { mount: stri
         if ((err as { status?: number }).status === 400) return null;
         throw err;
       });
-      if (info) leases.push({ id: info.id, role, issueTime: info.issue_time, expireTime: info.expire_time, renewable: info.renewable });
+      if (info) leases.push({ id: info.id, role, issueTime: info.issue_time, expireTime: info.expire_time, renewable: info.renewable, ttl: info.ttl });
     }
     const definition = await client.read(`${engine.mount}/roles/${role}`, databaseRoleSchema).catch(notFoundIsNull);
     groups[role] = groupOf(definition?.data?.creation_statements.join(' ') ?? '');
   }
   const connection = await client.read(`${engine.mount}/config/${engine.connection}`, databaseConnectionSchema).catch(notFoundIsNull);
-  return { marker: ownershipMarker(engine.mount, engine.connection), leases, groups, allowedRoles: connection?.data?.allowed_roles ?? null };
+  return {
+    // Users another Vault made carry its cluster id: without one, no user is surely this Vault's.
+    marker: health.cluster_id ? ownershipMarker(health.cluster_id, engine.mount, engine.connection) : undefined,
+    now: health.server_time_utc === undefined ? undefined : health.server_time_utc * 1000,
+    leases,
+    groups,
+    allowedRoles: connection?.data?.allowed_roles ?? null,
+  };
 }
 
 /**
@@ -204,38 +224,75 @@ export async function gatherDatabaseSide(client: pg.Client, host: string): Promi
 }
 
 /**
- * Pairs roles and leases by expiry (VALID UNTIL = expire_time + 5 s): each lease takes the
- * nearest unpaired role within the slack. Returns the roles and leases left over.
+ * When Vault made a user, by its clock, from the name its default template gives
+ * (`v-<display>-<role>-<random>-<unix time>`); null for a name without it.
  */
-export function pairRolesWithLeases(roles: AuditedDbRole[], leases: AuditedLease[]): { orphanRoles: AuditedDbRole[]; lonelyLeases: AuditedLease[]; unsure: Set<AuditedDbRole | AuditedLease> } {
-  const open = roles.filter((r) => r.validUntil !== null).map((r) => ({ role: r, at: Date.parse(r.validUntil as string) }));
+export function madeAt(name: string): number | null {
+  const m = /-(\d{9,11})$/.exec(name);
+  return m ? Number(m[1]) * 1000 : null;
+}
+
+/** Rounding and clock steps below, one request above: how far a lease may be from its role. */
+function withinOneRequest(lag: number): boolean {
+  return lag >= -MATCH_SLACK_MS && lag <= MAX_REQUEST_MS + MATCH_SLACK_MS;
+}
+
+/**
+ * Whether a lease's expiry fits a role's VALID UNTIL. Vault computes VALID UNTIL (now + TTL + 5 s)
+ * before it makes or renews the user, and records the lease's expiry after (OpenBao's
+ * path_creds_create.go, secret_creds.go): a lease's expiry + 5 s is never before its role's
+ * VALID UNTIL, and after it by at most one request. Both are Vault's clock.
+ */
+function expiryFits(role: AuditedDbRole, lease: AuditedLease): boolean {
+  return role.validUntil !== null && lease.expireTime !== null && withinOneRequest(Date.parse(lease.expireTime) + VALID_UNTIL_MARGIN_MS - Date.parse(role.validUntil));
+}
+
+/**
+ * Whether a lease could be a role's at all: its expiry fits, or its issue time is within one
+ * request after the time in the role's name (Vault names the user before it records the lease,
+ * and the name and the issue time never change). The second keeps --fix off a role whose
+ * renewal reached the database but not Vault's storage, which moves VALID UNTIL alone.
+ */
+export function couldBelong(role: AuditedDbRole, lease: AuditedLease): boolean {
+  const made = madeAt(role.name);
+  return expiryFits(role, lease) || (made !== null && withinOneRequest(Date.parse(lease.issueTime) - made));
+}
+
+/**
+ * Pairs roles and leases by expiry: each lease, earliest first, takes the unpaired role whose
+ * VALID UNTIL fits it best (and, among equals, whose name's time is nearest its issue). Returns
+ * the pairs and the roles and leases left over; a leftover that could still be another's
+ * counterpart is unsure.
+ */
+export function pairRolesWithLeases(
+  roles: AuditedDbRole[],
+  leases: AuditedLease[],
+): { pairs: Map<AuditedDbRole, AuditedLease>; orphanRoles: AuditedDbRole[]; lonelyLeases: AuditedLease[]; unsure: Set<AuditedDbRole | AuditedLease> } {
+  const open = new Set(roles);
+  const pairs = new Map<AuditedDbRole, AuditedLease>();
   const lonelyLeases: AuditedLease[] = [];
-  const wantOf = (lease: AuditedLease) => (lease.expireTime ? Date.parse(lease.expireTime) + VALID_UNTIL_MARGIN_MS : Number.NaN);
+  const misfit = (role: AuditedDbRole, lease: AuditedLease) => {
+    const made = madeAt(role.name);
+    return Math.abs(Date.parse(lease.expireTime as string) + VALID_UNTIL_MARGIN_MS - Date.parse(role.validUntil as string)) + (made === null ? 0 : Math.abs(Date.parse(lease.issueTime) - made));
+  };
   for (const lease of [...leases].sort((a, b) => (a.expireTime ?? '').localeCompare(b.expireTime ?? ''))) {
-    if (!lease.expireTime) {
-      lonelyLeases.push(lease);
-      continue;
+    let best: AuditedDbRole | undefined;
+    for (const role of open) if (expiryFits(role, lease) && (best === undefined || misfit(role, lease) < misfit(best, lease))) best = role;
+    if (best === undefined) lonelyLeases.push(lease);
+    else {
+      open.delete(best);
+      pairs.set(best, lease);
     }
-    const want = wantOf(lease);
-    let best = -1;
-    for (let i = 0; i < open.length; i++) {
-      const distance = Math.abs((open[i]?.at ?? 0) - want);
-      if (distance <= MATCH_SLACK_MS && (best === -1 || distance < Math.abs((open[best]?.at ?? 0) - want))) best = i;
-    }
-    if (best === -1) lonelyLeases.push(lease);
-    else open.splice(best, 1);
   }
-  const paired = new Set(roles.filter((r) => !open.some((o) => o.role === r) && r.validUntil !== null));
-  const orphanRoles = roles.filter((r) => !paired.has(r));
-  // A leftover with a counterpart of the other kind near it in time (leases and roles made in
-  // the same few seconds) may have been paired with the wrong one: it is reported, but --fix
-  // does not act on it.
-  const near = (a: number, b: number) => Math.abs(a - b) <= 2 * MATCH_SLACK_MS;
+  const orphanRoles = roles.filter((r) => open.has(r));
+  // A leftover that could be some counterpart's (two made within one request's time, or a
+  // VALID UNTIL moved alone) may have been paired wrongly or not at all: it is reported, but
+  // --fix does not act on it. No VALID UNTIL (custom statements, 'infinity'): nothing to pair
+  // it by, so nothing to act on.
   const unsure = new Set<AuditedDbRole | AuditedLease>();
-  // No VALID UNTIL (custom statements, 'infinity'): nothing to pair it by, so nothing to act on.
-  for (const r of orphanRoles) if (!r.validUntil || leases.some((l) => near(Date.parse(r.validUntil as string), wantOf(l)))) unsure.add(r);
-  for (const l of lonelyLeases) if (roles.some((r) => r.validUntil && near(Date.parse(r.validUntil), wantOf(l)))) unsure.add(l);
-  return { orphanRoles, lonelyLeases, unsure };
+  for (const r of orphanRoles) if (!r.validUntil || leases.some((l) => couldBelong(r, l))) unsure.add(r);
+  for (const l of lonelyLeases) if (roles.some((r) => couldBelong(r, l))) unsure.add(l);
+  return { pairs, orphanRoles, lonelyLeases, unsure };
 }
 
 /** Every finding of one audit, worst first. */
@@ -258,7 +315,7 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   // role may expire in the same second as one of ours, so ours get the first pick.
   const mineFirst = pairRolesWithLeases(everyRole.filter(ours), vault.leases);
   const others = pairRolesWithLeases(everyRole.filter((r) => !ours(r)), mineFirst.lonelyLeases);
-  const paired = { unsure: new Set([...mineFirst.unsure, ...others.unsure]) };
+  const unsure = new Set([...mineFirst.unsure, ...others.unsure]);
   const orphanRoles = mineFirst.orphanRoles;
   const { lonelyLeases } = others;
   // Leases and no lease paired at all: the wrong cluster, or a Vault that makes roles elsewhere.
@@ -267,21 +324,27 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   // --fix acts on the pairing only where it is sure: a primary's roles (a standby may lag
   // behind), and no counterpart close in time.
   const primaryKnown = primary !== undefined && !primary.inRecovery && !nonePaired;
-  const certain = (item: AuditedDbRole | AuditedLease) => primaryKnown && !paired.unsure.has(item);
+  const certain = (item: AuditedDbRole | AuditedLease) => primaryKnown && !unsure.has(item);
   // A user of this engine's roles, by the name Vault's default template gives it
-  // (v-<display 8>-<role 8>-<random 20>-<unix time>), made before this audit began: the groups
-  // alone may be shared with another engine of the same cluster.
-  // …and it carries the marker this engine writes on its users (a second engine with eos's
-  // default names would match the rest).
+  // (v-<display 8>-<role 8>-<random 20>-<unix time>), made a while before this audit by Vault's
+  // clock (its lease may not be recorded yet), and carrying the marker this engine writes on its
+  // users: the groups and the names alone may be another engine's, on this Vault or another.
+  const vaultNow = vault.now ?? now;
   const madeByUs = (name: string) => {
-    const m = /-(\d{9,11})$/.exec(name);
+    const made = madeAt(name);
     const marked = vault.marker !== undefined && everyRole.find((r) => r.name === name)?.marker === vault.marker;
-    return marked && m !== null && Number(m[1]) * 1000 < now - 60_000 && Object.keys(vault.groups).some((r) => name.includes(`-${r.slice(0, 8)}-`));
+    return marked && made !== null && made < vaultNow - YOUNG_ROLE_MS && Object.keys(vault.groups).some((r) => name.includes(`-${r.slice(0, 8)}-`));
   };
-  const why = (item: AuditedDbRole | AuditedLease) => (certain(item) ? '' : nonePaired ? ' (not done by --fix: no lease of this Vault has its role here — is this the database the engine manages?)' : ' (not done by --fix: the pairing is not certain — no primary among the hosts, or a lease and a role too close in time)');
+  // Whether a role's credentials are over: not while Vault holds a live lease for it (Vault
+  // revokes it when it ends, and the database's clock may run ahead of Vault's); else by its
+  // VALID UNTIL on the primary's clock, the one its logins are refused by.
+  const leaseOf = new Map([...mineFirst.pairs, ...others.pairs]);
+  const over = (role: AuditedDbRole) => role.validUntil !== null && Date.parse(role.validUntil) <= now && !((leaseOf.get(role)?.ttl ?? 0) > 0);
+  const why = (item: AuditedDbRole | AuditedLease) =>
+    certain(item) ? '' : nonePaired ? ' (not done by --fix: no lease of this Vault has its role here — is this the database the engine manages?)' : ' (not done by --fix: the pairing is not certain — no primary among the hosts, or a lease and a role made within one request of each other)';
   const groupsAllowed = new Set(Object.values(vault.groups).filter((g): g is string => g !== null));
   for (const role of orphanRoles) {
-    const expired = role.validUntil !== null && Date.parse(role.validUntil) <= now;
+    const expired = over(role);
     findings.push(
       expired
         ? { kind: 'expired-role', severity: 'medium', subject: role.name, host: role.host, evidence: `VALID UNTIL ${role.validUntil} has passed; the role is still there`, fix: `drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}${scoped && madeByUs(role.name) ? '' : ' (not done by --fix: it is not surely this engine\'s)'}`, fixable: certain(role) && scoped && madeByUs(role.name) }
@@ -307,10 +370,13 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
     const byName = new Map(db.roles.map((r) => [r.name, r]));
     for (const session of db.sessions) {
       // Expiry by the primary's copy of the role: a lagging standby may not have the renewal yet.
-      const role = roles.find((r) => r.name === session.user) ?? byName.get(session.user);
-      const expiredAt = role?.validUntil ?? null;
-      if (expiredAt !== null && Date.parse(expiredAt) <= now) {
-        findings.push({ kind: 'stale-session', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, session: { pid: session.pid, user: session.user, backendStart: session.backendStart }, evidence: `open since ${session.backendStart} from ${session.clientAddr ?? 'a local socket'} (${session.application || 'no application name'}), its credentials expired at ${expiredAt}`, fix: `end it as the admin: SELECT pg_terminate_backend(${session.pid})`, fixable: primaryKnown && scoped && madeByUs(session.user) });
+      const primaryRole = roles.find((r) => r.name === session.user);
+      const role = primaryRole ?? byName.get(session.user);
+      if (role && over(role)) {
+        // Acted on only for the primary's copy of a role whose lease is over in Vault too, or that
+        // surely has none.
+        const sure = primaryRole !== undefined && (leaseOf.has(primaryRole) || certain(primaryRole));
+        findings.push({ kind: 'stale-session', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, session: { pid: session.pid, user: session.user, backendStart: session.backendStart }, evidence: `open since ${session.backendStart} from ${session.clientAddr ?? 'a local socket'} (${session.application || 'no application name'}), its credentials expired at ${role.validUntil}`, fix: `end it as the admin: SELECT pg_terminate_backend(${session.pid})${sure ? '' : why(role)}`, fixable: primaryKnown && sure && scoped && madeByUs(session.user) });
       }
       if (options.allowCidr && session.clientAddr && !options.allowCidr(session.clientAddr)) {
         findings.push({ kind: 'session-outside-cidr', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, evidence: `from ${session.clientAddr}, outside --allow-cidr`, fix: 'find who holds these credentials (the lease, the Vault audit log); end the session', fixable: false });

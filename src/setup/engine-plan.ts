@@ -34,6 +34,8 @@ export interface EngineSetup {
    * (`sslcert`, `sslkey`). Each left out keeps what the site set by hand.
    */
   pluginTls?: { sslrootcert?: string | undefined; sslcert?: string | undefined; sslkey?: string | undefined };
+  /** The Vault's cluster id (sys/health), for the ownership marker on each user; unknown when Vault did not answer. */
+  vaultClusterId?: string | undefined;
 }
 
 /** The seed's TTLs (docs/design.md §7), for a role created without --default-ttl / --max-ttl. */
@@ -142,7 +144,7 @@ export function buildEnginePlan(setup: EngineSetup): EnginePlan {
   for (const role of setup.roles) {
     const statements =
       setup.style === 'group'
-        ? groupMemberStatements(role.group, ownershipMarker(setup.mount, setup.connection))
+        ? groupMemberStatements(role.group, ownershipMarker(setup.vaultClusterId, setup.mount, setup.connection))
         : { creation: seedCreation(t.database, role.access), revocation: seedRevocation(t.database, role.access) };
     roles[role.name] = {
       db_name: setup.connection,
@@ -209,6 +211,9 @@ export function renderCommands(plan: EnginePlan): string {
     `    password=-`,
   );
   step(`${plan.sql.length > 0 ? 4 : 3}. The roles`);
+  if (setup.style === 'group' && !setup.vaultClusterId) {
+    lines.push("# Vault did not answer, so each user's marker (COMMENT ON ROLE) names no Vault: `eos self secrets audit --fix`", '# will report these roles\' orphans but not drop them. Print again with Vault reachable, or use --apply.');
+  }
   for (const [name, role] of Object.entries(plan.roles)) {
     lines.push(
       `vault write ${shellQuote(`${setup.mount}/roles/${name}`)} \\`,

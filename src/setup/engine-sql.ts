@@ -41,13 +41,19 @@ export function groupRoleSql(group: string, database: string, access: GroupAcces
 }
 
 /**
- * What eos writes on each user its engine makes (`COMMENT ON ROLE`): which mount and connection
- * made it. `eos self secrets audit --fix` drops only users that carry it — a group and a name
- * can be another engine's too.
+ * What eos writes on each user its engine makes (`COMMENT ON ROLE`): which Vault (its cluster
+ * id, the same on every node of it), mount and connection made it. `eos self secrets audit --fix`
+ * drops only users that carry it — a group and a name can be another engine's too, and two eos
+ * sites with the default mount and connection names on one database cluster differ only in their
+ * Vault. Without the cluster id (a plan printed while Vault did not answer) the marker names no
+ * Vault, and no audit takes those users for its own.
  */
-export function ownershipMarker(mount: string, connection: string): string {
-  return `eos:${mount}/${connection}`;
+export function ownershipMarker(vaultClusterId: string | undefined, mount: string, connection: string): string {
+  // Vault sends a UUID; anything else (a hostile or broken server) goes into no statement.
+  return vaultClusterId && CLUSTER_ID.test(vaultClusterId) ? `eos:${vaultClusterId}/${mount}/${connection}` : `eos:${mount}/${connection}`;
 }
+
+const CLUSTER_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 /** The Vault role's statements for members of a group role (and the ownership marker, when given). */
 export function groupMemberStatements(group: string, marker?: string): { creation: string[]; revocation: string[] } {

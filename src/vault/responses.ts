@@ -62,6 +62,10 @@ export const healthSchema = z.looseObject({
   standby: z.boolean(),
   version: z.string(),
   cluster_name: z.optional(z.string()),
+  /** The same on every node of one Vault; absent until it is initialised and unsealed. */
+  cluster_id: z.optional(z.string()),
+  /** The server's clock (Unix seconds). */
+  server_time_utc: z.optional(z.number()),
 });
 
 export const leaseRenewalSchema = z.looseObject({

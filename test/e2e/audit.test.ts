@@ -46,8 +46,14 @@ describe('eos self secrets audit', () => {
     try {
       const left = `v-token-delphi-r-LeftBehindLeftBehind-${Math.floor(Date.now() / 1000) - 3600}`;
       await admin.query(`CREATE ROLE "${left}" LOGIN VALID UNTIL '${new Date(Date.now() + 3_600_000).toISOString()}' IN ROLE delphi_readonly`);
-      // As the sandbox's engine marks its users (set delphi-db-engine --apply writes the statement).
-      await admin.query(`COMMENT ON ROLE "${left}" IS 'eos:database/delphi-postgresql'`);
+      // As the sandbox's engine marks its users: set delphi-db-engine --apply writes the statement,
+      // naming this Vault by its cluster id.
+      const health = (await (await fetch(`${sandbox.vaultAddr}/v1/sys/health`)).json()) as { cluster_id: string };
+      const definition = (await (await fetch(`${sandbox.vaultAddr}/v1/database/roles/delphi-readonly`, { headers: { 'X-Vault-Token': sandbox.rootToken } })).json()) as { data: { creation_statements: string[] } };
+      const marker = `eos:${health.cluster_id}/database/delphi-postgresql`;
+      expect(health.cluster_id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(definition.data.creation_statements).toContain(`COMMENT ON ROLE "{{name}}" IS '${marker}';`);
+      await admin.query(`COMMENT ON ROLE "${left}" IS '${marker}'`);
       const text = await runEos(['self', 'secrets', 'audit'], { env });
       // The sandbox's server writes to stderr only: the audit says how to make failed logins readable.
       expect(text.stdout).toMatch(/^PostgreSQL log of 127\.0\.0\.1:\d+ not readable for failed logins: it writes stderr without the logging collector; set log_destination = 'jsonlog' and logging_collector = on$/m);

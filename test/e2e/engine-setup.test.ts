@@ -62,6 +62,11 @@ describe('setting up the engine from nothing, then test and status', () => {
       'test read database/creds/delphi-readonly: checked',
     ]);
 
+    // Each user the engine makes carries this Vault's marker (the audit's --fix drops only those).
+    const { cluster_id } = (await (await http('GET', 'sys/health')).json()) as { cluster_id: string };
+    const definition = (await (await http('GET', 'database/roles/delphi-worker')).json()) as { data: { creation_statements: string[] } };
+    expect(definition.data.creation_statements).toContain(`COMMENT ON ROLE "{{name}}" IS 'eos:${cluster_id}/database/delphi-postgresql';`);
+
     const test = await eos(['self', 'secrets', 'test', '--json']);
     const report = JSON.parse(test.stdout) as { ok: boolean; steps: { id: string; status: string; detail?: string }[] };
     expect(report.steps.filter((s) => s.status !== 'pass' && s.status !== 'info')).toEqual([]);
@@ -138,6 +143,10 @@ describe('setting up the engine from nothing, then test and status', () => {
     expect(printed.stdout).not.toContain('password="$DELPHI_DB_ADMIN_PASSWORD"');
     expect(printed.stdout).toContain('vault secrets enable -path=database database');
     expect(printed.stdout).not.toContain(adminPassword);
+    // Vault answered: the printed statements mark users with its cluster id.
+    const { cluster_id } = (await (await http('GET', 'sys/health')).json()) as { cluster_id: string };
+    expect(printed.stdout).toContain(`IS '\\''eos:${cluster_id}/database/delphi-postgresql'\\'';'`);
+    expect(printed.stdout).not.toContain('Vault did not answer');
     // The printed policies are the ones --apply writes, letter for letter.
     for (const name of ['eos-delphi-reader', 'eos-delphi-worker']) {
       const printedText = new RegExp(`^vault policy write ${name} - <<'HCL'\\n([\\s\\S]*?)\\nHCL$`, 'm').exec(printed.stdout)?.[1];

@@ -19,6 +19,13 @@ describe('the audit reconciles Vault and the database', () => {
     c.close();
     return { lease: answer.lease_id, user: answer.data?.username as string, password: answer.data?.password as string };
   };
+  /** The marker the engine's statements write (engine-sql.ts): this Vault's cluster id, mount and connection. */
+  const marker = async () => {
+    const c = client();
+    const { cluster_id } = await c.health();
+    c.close();
+    return `eos:${cluster_id}/database/delphi-postgresql`;
+  };
   const audit = async (now = Date.now()) => {
     const c = client();
     try {
@@ -53,7 +60,7 @@ describe('the audit reconciles Vault and the database', () => {
     // A role no lease expires with (a failed revocation leaves one), named as Vault names them.
     const orphan = `v-token-delphi-r-OrphanOrphanOrphan01-${Math.floor(Date.now() / 1000) - 3600}`;
     await admin.query(`CREATE ROLE "${orphan}" LOGIN VALID UNTIL '${new Date(Date.now() + 3_600_000).toISOString()}' IN ROLE "${group}"`);
-    await admin.query(`COMMENT ON ROLE "${orphan}" IS 'eos:database/delphi-postgresql'`);
+    await admin.query(`COMMENT ON ROLE "${orphan}" IS '${await marker()}'`);
     // An expired role whose session is still open: VALID UNTIL stops logins, not sessions.
     const expired = `v-token-delphi-r-ExpiredExpiredExpi-${Math.floor(Date.now() / 1000) - 7200}`;
     await admin.query(`CREATE ROLE "${expired}" LOGIN PASSWORD 'Expired-pw-1' VALID UNTIL '${new Date(Date.now() + 60_000).toISOString()}' IN ROLE "${group}"`);
@@ -61,7 +68,7 @@ describe('the audit reconciles Vault and the database', () => {
     const stale = new pg.Client({ host: host.split(':')[0], port: Number(port), database: vault.dbName, user: expired, password: 'Expired-pw-1' });
     await stale.connect();
     stale.on('error', () => undefined);
-    await admin.query(`COMMENT ON ROLE "${expired}" IS 'eos:database/delphi-postgresql'`);
+    await admin.query(`COMMENT ON ROLE "${expired}" IS '${await marker()}'`);
     await admin.query(`ALTER ROLE "${expired}" VALID UNTIL '2000-01-01'`);
     // Issued through Vault, then given more than the group gives.
     const granted = await issue();

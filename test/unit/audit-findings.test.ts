@@ -3,10 +3,12 @@ import { auditFindings, confirmedFindings, fixPlan, groupOf, pairRolesWithLeases
 
 const T = Date.parse('2026-12-07T12:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
-const MARK = 'eos:database/delphi-postgresql';
+const MARK = 'eos:6f1c0a52-9d1e-4a7b-8f3e-2b5c7d9e0a11/database/delphi-postgresql';
 const role = (name: string, validUntil: number | null, memberOf: string[] = ['delphi_readonly'], marker: string | null = MARK): AuditedDbRole => ({ host: 'db1:5432', name, marker, validUntil: validUntil === null ? null : iso(validUntil), attributes: [], memberOf, directGrants: [] });
 const db = (roles: AuditedDbRole[]): DatabaseSide => ({ host: 'db1:5432', inRecovery: false, serverNow: T, roles, sessions: [], roleless: [], loggingProblems: [], logDestination: { destinations: 'stderr', collector: false } });
-const lease = (id: string, expire: number) => ({ id, role: 'delphi-readonly', issueTime: iso(expire - 3_600_000), expireTime: iso(expire), renewable: true });
+/** A lease issued an hour before it expires; its ttl as Vault would say it at T. */
+const lease = (id: string, expire: number, issue = expire - 3_600_000, ttl = Math.round((expire - T) / 1000)) => ({ id, role: 'delphi-readonly', issueTime: iso(issue), expireTime: iso(expire), renewable: true, ttl });
+const unix = (ms: number) => Math.floor(ms / 1000);
 
 /** How the audit pairs roles with leases, and which roles it may drop. */
 describe('the audit’s reckoning', () => {
@@ -17,14 +19,62 @@ describe('the audit’s reckoning', () => {
     expect(lonelyLeases.map((l) => l.id)).toEqual(['l3']);
   });
 
-  it('a leftover near a counterpart in time is reported but not fixed; one far from any is', () => {
+  it('a leftover that could be a counterpart’s is reported but not fixed; one far from any is', () => {
     const vault: VaultSide = { marker: MARK, leases: [lease('l-lonely', T + 3_600_000), lease('l-far', T + 90_000_000), lease('l-paired', T + 7_200_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
-    // The role's VALID UNTIL is 4 s off l-lonely's expiry + 5 s: outside the slack, inside twice it.
-    const near = `v-token-delphi-r-NearNearNearNearNear-${Math.floor(T / 1000) - 3600}`;
-    const findings = auditFindings(vault, [db([role(near, T + 3_609_000), role('v-token-delphi-r-PairedPairedPaired-1', T + 7_205_000)])], T);
-    expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`).sort()).toEqual(['lease-without-role l-far true', 'lease-without-role l-lonely false', `orphan-role ${near} false`]);
+    // Made 20 s before l-lonely was issued, with a VALID UNTIL 20 s short of its expiry + 5 s:
+    // a slow creation pairs so (below); here a second role took the lease, so this one may be its.
+    const near = `v-token-delphi-r-NearNearNearNearNear-${unix(T - 20_000)}`;
+    const took = `v-token-delphi-r-TookTookTookTookTook-${unix(T)}`;
+    const findings = auditFindings(vault, [db([role(near, T + 3_585_000), role(took, T + 3_605_000), role('v-token-delphi-r-PairedPairedPaired-1', T + 7_205_000)])], T);
+    expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`).sort()).toEqual(['lease-without-role l-far true', `orphan-role ${near} false`]);
     const onStandby = auditFindings(vault, [{ ...db([]), inRecovery: true }], T);
     expect(onStandby.every((f) => !f.fixable)).toBe(true);
+  });
+
+  it('pairs a user whose creation took long (its VALID UNTIL and name time up to one request before the lease)', () => {
+    const vault: VaultSide = { marker: MARK, leases: [lease('l-slow', T + 3_600_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    // Vault computed VALID UNTIL and the name 40 s before it recorded the lease.
+    const slow = role(`v-token-delphi-r-SlowSlowSlowSlowSlow-${unix(T - 40_000)}`, T + 3_565_000);
+    expect(auditFindings(vault, [db([slow])], T)).toEqual([]);
+    // Longer than one request may take (90 s): not this lease's, and both are findings.
+    const tooSlow = role(`v-token-delphi-r-SlowSlowSlowSlowSlow-${unix(T - 200_000)}`, T + 3_405_000);
+    expect(auditFindings(vault, [db([tooSlow])], T).map((f) => f.kind).sort()).toEqual(['lease-without-role', 'orphan-role']);
+  });
+
+  it('a renewal that moved VALID UNTIL but not the lease: the name’s time still ties them, so neither is acted on', () => {
+    const vault: VaultSide = { marker: MARK, leases: [lease('l-renewed', T + 3_600_000), lease('l-other', T + 7_200_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const renewed = `v-token-delphi-r-RenewedRenewedRenew-${unix(T - 1000)}`;
+    const findings = auditFindings(vault, [db([role(renewed, T + 7_205_000 + 3_600_000), role('v-token-delphi-r-OtherOtherOtherOther-1', T + 7_205_000)])], T);
+    expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`).sort()).toEqual(['lease-without-role l-renewed false', `orphan-role ${renewed} false`]);
+  });
+
+  it("judges a session by Vault's lease while there is one: a database clock ahead of Vault's ends nothing early", () => {
+    const name = `v-token-delphi-r-ClockClockClockClock-${unix(T - 3_600_000)}`;
+    const session = { host: 'db1:5432', pid: 42, user: name, clientAddr: '10.0.0.7', application: 'worker', state: 'idle', backendStart: iso(T - 3_000_000) };
+    // The lease ends at T by Vault's clock, 10 s from now for Vault; the primary's clock reads T + 8 s.
+    const live: VaultSide = { marker: MARK, now: T - 10_000, leases: [lease('l-live', T, T - 3_600_000, 10)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const ahead = { ...db([role(name, T + 5_000)]), sessions: [session] };
+    expect(auditFindings(live, [ahead], T + 8_000)).toEqual([]);
+    // Vault's lease is over too and its revocation has not come: a stale session --fix may end.
+    const over = { ...live, now: T + 8_000, leases: [lease('l-live', T, T - 3_600_000, -8)] };
+    expect(auditFindings(over, [ahead], T + 8_000)).toEqual([expect.objectContaining({ kind: 'stale-session', fixable: true })]);
+  });
+
+  it("tells a young user by Vault's clock, not the database's: one made 30 s ago by Vault is not dropped", () => {
+    const young = `v-token-delphi-r-YoungYoungYoungYoun-${unix(T - 30_000)}`;
+    const vault: VaultSide = { marker: MARK, now: T, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    // The primary's clock is 5 minutes ahead.
+    expect(auditFindings(vault, [db([role(young, T + 3_605_000)])], T + 300_000)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: false })]);
+    expect(auditFindings({ ...vault, now: T + 300_000 }, [db([role(young, T + 3_605_000)])], T + 300_000)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: true })]);
+  });
+
+  it('takes as its own only users marked with this Vault’s cluster id: another Vault with the same mount and connection names is not this one', () => {
+    const vault: VaultSide = { marker: MARK, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const name = `v-token-delphi-r-OtherVaultOtherVaul-${unix(T - 3_600_000)}`;
+    expect(auditFindings(vault, [db([role(name, T + 60_000, ['delphi_readonly'], 'eos:0b0b0b0b-1111-2222-3333-444444444444/database/delphi-postgresql')])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: false })]);
+    // A Vault that gave no cluster id: nothing is surely its own.
+    expect(auditFindings({ ...vault, marker: undefined }, [db([role(name, T + 60_000)])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: false })]);
+    expect(auditFindings(vault, [db([role(name, T + 60_000)])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: true })]);
   });
 
   it("with group-role statements: only the engine's groups' members, and their orphans may be dropped", () => {

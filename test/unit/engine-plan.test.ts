@@ -27,6 +27,15 @@ describe('the engine plan', () => {
     expect(defaultPrivilegesProblem(plan.roles['delphi-readonly']?.creation_statements ?? [], plan.roles['delphi-readonly']?.revocation_statements ?? [])).toBeUndefined();
   });
 
+  it("marks each user with the Vault's cluster id, mount and connection; an id that is not one is left out, and a printed plan without it says so", () => {
+    const id = '6f1c0a52-9d1e-4a7b-8f3e-2b5c7d9e0a11';
+    expect(buildEnginePlan(setup({ vaultClusterId: id })).roles['delphi-worker']?.creation_statements[1]).toBe(`COMMENT ON ROLE "{{name}}" IS 'eos:${id}/database/delphi-postgresql';`);
+    // A hostile Vault's cluster id goes into no statement.
+    expect(buildEnginePlan(setup({ vaultClusterId: "x'; DROP ROLE postgres; --" })).roles['delphi-worker']?.creation_statements[1]).toBe(`COMMENT ON ROLE "{{name}}" IS 'eos:database/delphi-postgresql';`);
+    expect(renderCommands(buildEnginePlan(setup()))).toMatch(/^# Vault did not answer, so each user's marker \(COMMENT ON ROLE\) names no Vault/m);
+    expect(renderCommands(buildEnginePlan(setup({ vaultClusterId: id })))).not.toMatch(/Vault did not answer/);
+  });
+
   it("puts the Vault host's TLS files in the connection's URL, each one parameter whatever its path holds; a relative path or a control character is refused", () => {
     const plan = buildEnginePlan(setup({ pluginTls: { sslrootcert: "/etc/vault/it's a&b#c?d=e%f+g.pem", sslcert: '/etc/vault/c.pem', sslkey: '/etc/vault/c.key' } }));
     const url = plan.connection.connection_url;
