@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { quoteIdent } from '../db/identifiers.js';
-import { ownershipMarker } from './engine-sql.js';
-import { PermissionDeniedError } from '../errors.js';
+import { engineMarker, isVaultClusterId } from './engine-sql.js';
+import { PermissionDeniedError, quoted, UsageError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
 import { databaseConnectionSchema, databaseRoleSchema } from '../vault/responses.js';
 
@@ -26,8 +26,8 @@ const MATCH_SLACK_MS = 3000;
  * may record its lease.
  */
 const MAX_REQUEST_MS = 90_000;
-/** A user made this recently by Vault's clock may still be waiting for its lease to be recorded. */
-const YOUNG_ROLE_MS = 60_000;
+/** A user made this recently by Vault's clock may still be waiting for its lease to be recorded (> one request). */
+const YOUNG_ROLE_MS = 120_000;
 
 export interface AuditedLease {
   id: string;
@@ -86,11 +86,20 @@ export interface Finding {
 }
 
 export interface VaultSide {
-  /** The marker this engine writes on its users (engine-sql.ts ownershipMarker); none when Vault gave no cluster id. */
+  /**
+   * What this engine connection's users are marked with before their Vault role,
+   * `eos:<cluster id>/<mount>/<connection>` (engine-sql.ts ownershipMarker); none when Vault gave
+   * no cluster id.
+   */
   marker?: string | undefined;
   /** Vault's clock when it was asked (ms, sys/health): users' names carry its time, not the database's. */
   now?: number | undefined;
   leases: AuditedLease[];
+  /**
+   * The leases of the mount's other Vault roles (a role renamed since, a copy of one): never
+   * reported, but a user that could be theirs is not dropped.
+   */
+  otherLeases?: AuditedLease[] | undefined;
   /** The group each Vault role's creation statements put its users in (IN ROLE …), when one. */
   groups: Record<string, string | null>;
   allowedRoles: string[] | null;
@@ -112,34 +121,55 @@ export interface DatabaseSide {
   logDestination: { destinations: string; collector: boolean };
 }
 
-/** The leases of each role (LIST needs sudo on sys/leases/lookup/…), each looked up. */
+/**
+ * The leases of each role (LIST needs sudo on sys/leases/lookup/…), each looked up; the leases of
+ * the mount's other roles too, and each role's definition, which must use the engine's connection.
+ */
 export async function gatherVaultSide(client: VaultClient, engine: { mount: string; connection: string; roles: string[] }): Promise<VaultSide> {
   const health = await client.health();
-  const leases: AuditedLease[] = [];
-  const groups: Record<string, string | null> = {};
-  for (const role of engine.roles) {
+  const notFoundIsEmpty = (err: unknown): string[] => {
+    if ((err as { status?: number }).status === 404) return [];
+    throw err;
+  };
+  const leasesOf = async (role: string): Promise<AuditedLease[]> => {
     const prefix = `${engine.mount}/creds/${role}/`;
-    const ids = await client.list(`sys/leases/lookup/${prefix}`).catch((err: unknown) => {
-      if ((err as { status?: number }).status === 404) return [];
-      throw err;
-    });
-    for (const id of ids) {
+    const found: AuditedLease[] = [];
+    for (const id of await client.list(`sys/leases/lookup/${prefix}`).catch(notFoundIsEmpty)) {
       // A lease that expired between the list and its lookup is gone: Vault answers 400.
       const info = await client.lookupLease(`${prefix}${id}`).catch((err: unknown) => {
         if ((err as { status?: number }).status === 400) return null;
         throw err;
       });
-      if (info) leases.push({ id: info.id, role, issueTime: info.issue_time, expireTime: info.expire_time, renewable: info.renewable, ttl: info.ttl });
+      if (info) found.push({ id: info.id, role, issueTime: info.issue_time, expireTime: info.expire_time, renewable: info.renewable, ttl: info.ttl });
     }
+    return found;
+  };
+  const leases: AuditedLease[] = [];
+  const groups: Record<string, string | null> = {};
+  for (const role of engine.roles) {
     const definition = await client.read(`${engine.mount}/roles/${role}`, databaseRoleSchema).catch(notFoundIsNull);
-    groups[role] = groupOf(definition?.data?.creation_statements.join(' ') ?? '');
+    // A role that is not there has no users to audit (and no leases but ones it left behind).
+    if (definition?.data) {
+      if (definition.data.db_name !== engine.connection) {
+        throw new UsageError(`the Vault role ${quoted(role)} makes its users through the connection ${quoted(definition.data.db_name)}, not ${quoted(engine.connection)}`, "audit one connection's roles at a time: --role, or the config's engine.connection");
+      }
+      groups[role] = groupOf(definition.data.creation_statements.join(' '));
+    }
+    leases.push(...(await leasesOf(role)));
+  }
+  // Every other role with leases on the mount: `delphi-readonly/` and the like.
+  const otherLeases: AuditedLease[] = [];
+  for (const key of await client.list(`sys/leases/lookup/${engine.mount}/creds/`).catch(notFoundIsEmpty)) {
+    const role = key.replace(/\/$/, '');
+    if (key.endsWith('/') && !engine.roles.includes(role)) otherLeases.push(...(await leasesOf(role)));
   }
   const connection = await client.read(`${engine.mount}/config/${engine.connection}`, databaseConnectionSchema).catch(notFoundIsNull);
   return {
     // Users another Vault made carry its cluster id: without one, no user is surely this Vault's.
-    marker: health.cluster_id ? ownershipMarker(health.cluster_id, engine.mount, engine.connection) : undefined,
+    marker: health.cluster_id && isVaultClusterId(health.cluster_id) ? engineMarker(health.cluster_id, engine.mount, engine.connection) : undefined,
     now: health.server_time_utc === undefined ? undefined : health.server_time_utc * 1000,
     leases,
+    otherLeases,
     groups,
     allowedRoles: connection?.data?.allowed_roles ?? null,
   };
@@ -300,9 +330,9 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   const findings: Finding[] = [];
   const ours = scopeOf(vault);
   const scoped = byGroups(vault);
-  // Leases are paired against every v-* role of the primary (a role made before the groups, or
-  // by other statements, still has its lease); the scope only decides which roles are reported.
   const everyRole = databases[0]?.roles ?? [];
+  // What a lease could be the role of: every v-* role on every host (another engine's, a standby's).
+  const anyRole = databases.flatMap((d) => d.roles);
   databases = databases.map((d) => {
     const roles = d.roles.filter(ours);
     const names = new Set(roles.map((r) => r.name));
@@ -310,47 +340,55 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   });
   const primary = databases[0];
   const roles = primary?.roles ?? [];
-  // This engine's roles first; what leases are left may still belong to a v-* role outside the
-  // scope (made before the groups): those are not lonely. In a shared cluster another engine's
-  // role may expire in the same second as one of ours, so ours get the first pick.
-  const mineFirst = pairRolesWithLeases(everyRole.filter(ours), vault.leases);
-  const others = pairRolesWithLeases(everyRole.filter((r) => !ours(r)), mineFirst.lonelyLeases);
-  const unsure = new Set([...mineFirst.unsure, ...others.unsure]);
-  const orphanRoles = mineFirst.orphanRoles;
-  const { lonelyLeases } = others;
+  // This engine's users and the leases of its roles, and of the mount's other roles (a role
+  // renamed since, a copy of one): their users have leases too, only not audited ones.
+  const pairing = pairRolesWithLeases(roles, [...vault.leases, ...(vault.otherLeases ?? [])]);
+  const audited = new Set(vault.leases);
+  const lonelyLeases = pairing.lonelyLeases.filter((l) => audited.has(l));
+  const unsure = new Set(pairing.unsure);
+  // A lease left over may still be the role of a user outside the scope (another engine's, made
+  // in the same minute) or of one only a standby still has: reported, not revoked.
+  for (const lease of lonelyLeases) if (anyRole.some((r) => couldBelong(r, lease))) unsure.add(lease);
+  const orphanRoles = pairing.orphanRoles;
   // Leases and no lease paired at all: the wrong cluster, or a Vault that makes roles elsewhere.
   // Then nothing of the pairing is acted on.
   const nonePaired = vault.leases.length > 0 && lonelyLeases.length === vault.leases.length;
-  // --fix acts on the pairing only where it is sure: a primary's roles (a standby may lag
-  // behind), and no counterpart close in time.
-  const primaryKnown = primary !== undefined && !primary.inRecovery && !nonePaired;
+  // --fix acts on the pairing only where it is sure: the one primary's roles (a standby may lag
+  // behind; two hosts out of recovery — an old primary not fenced — may each have half of them),
+  // and no counterpart that could be the other's.
+  const primaryKnown = primary !== undefined && !primary.inRecovery && databases.filter((d) => !d.inRecovery).length === 1 && !nonePaired;
   const certain = (item: AuditedDbRole | AuditedLease) => primaryKnown && !unsure.has(item);
-  // A user of this engine's roles, by the name Vault's default template gives it
-  // (v-<display 8>-<role 8>-<random 20>-<unix time>), made a while before this audit by Vault's
-  // clock (its lease may not be recorded yet), and carrying the marker this engine writes on its
-  // users: the groups and the names alone may be another engine's, on this Vault or another.
+  // A user of one of the audited Vault roles, by the marker that role's statements write on it
+  // (this Vault, mount, connection and role: the groups and the names alone may be another
+  // engine's), made long enough ago by Vault's clock that its lease would be recorded by now.
   const vaultNow = vault.now ?? now;
+  const markerOf = new Map(everyRole.map((r) => [r.name, r.marker]));
   const madeByUs = (name: string) => {
     const made = madeAt(name);
-    const marked = vault.marker !== undefined && everyRole.find((r) => r.name === name)?.marker === vault.marker;
-    return marked && made !== null && made < vaultNow - YOUNG_ROLE_MS && Object.keys(vault.groups).some((r) => name.includes(`-${r.slice(0, 8)}-`));
+    const marker = markerOf.get(name);
+    return vault.marker !== undefined && Object.keys(vault.groups).some((r) => marker === `${vault.marker}/${r}`) && made !== null && made < vaultNow - YOUNG_ROLE_MS;
   };
+  const notOurs = " (not done by --fix: it does not carry the marker of an audited role — eos writes COMMENT ON ROLE on the users it makes — or was made in the last two minutes)";
   // Whether a role's credentials are over: not while Vault holds a live lease for it (Vault
   // revokes it when it ends, and the database's clock may run ahead of Vault's); else by its
   // VALID UNTIL on the primary's clock, the one its logins are refused by.
-  const leaseOf = new Map([...mineFirst.pairs, ...others.pairs]);
+  const leaseOf = pairing.pairs;
   const over = (role: AuditedDbRole) => role.validUntil !== null && Date.parse(role.validUntil) <= now && !((leaseOf.get(role)?.ttl ?? 0) > 0);
   const why = (item: AuditedDbRole | AuditedLease) =>
-    certain(item) ? '' : nonePaired ? ' (not done by --fix: no lease of this Vault has its role here — is this the database the engine manages?)' : ' (not done by --fix: the pairing is not certain — no primary among the hosts, or a lease and a role made within one request of each other)';
+    certain(item)
+      ? ''
+      : nonePaired
+        ? ' (not done by --fix: no lease of this Vault has its role here — is this the database the engine manages?)'
+        : ' (not done by --fix: the pairing is not certain — not exactly one primary among the hosts, or a lease and a role made within one request of each other)';
   const groupsAllowed = new Set(Object.values(vault.groups).filter((g): g is string => g !== null));
   for (const role of orphanRoles) {
     const expired = over(role);
     findings.push(
       expired
-        ? { kind: 'expired-role', severity: 'medium', subject: role.name, host: role.host, evidence: `VALID UNTIL ${role.validUntil} has passed; the role is still there`, fix: `drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}${scoped && madeByUs(role.name) ? '' : ' (not done by --fix: it is not surely this engine\'s)'}`, fixable: certain(role) && scoped && madeByUs(role.name) }
+        ? { kind: 'expired-role', severity: 'medium', subject: role.name, host: role.host, evidence: `VALID UNTIL ${role.validUntil} has passed; the role is still there`, fix: `drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}${scoped && madeByUs(role.name) ? '' : notOurs}`, fixable: certain(role) && scoped && madeByUs(role.name) }
         : // Only a role of this engine's groups is surely its own: without groups (seed statements),
           // another engine's user looks the same, and --fix must not drop a live one.
-          { kind: 'orphan-role', severity: 'high', subject: role.name, host: role.host, evidence: `no lease in Vault expires with it (VALID UNTIL ${role.validUntil ?? 'infinity'})`, fix: `${scoped ? '' : 'make sure no other database engine made it, then '}drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}${madeByUs(role.name) ? '' : ' (not done by --fix: it does not carry this engine\'s marker and name — eos writes COMMENT ON ROLE on the users it makes)'}`, fixable: scoped && certain(role) && madeByUs(role.name) },
+          { kind: 'orphan-role', severity: 'high', subject: role.name, host: role.host, evidence: `no lease in Vault expires with it (VALID UNTIL ${role.validUntil ?? 'infinity'})`, fix: `${scoped ? '' : 'make sure no other database engine made it, then '}drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}${madeByUs(role.name) ? '' : notOurs}`, fixable: scoped && certain(role) && madeByUs(role.name) },
     );
   }
   for (const lease of lonelyLeases) {
@@ -479,13 +517,19 @@ export async function applyFixPlan(
 
 /**
  * Which `v-…` roles are this engine's. Roles are the whole cluster's, and another engine (or
- * another database's) makes `v-…` users too: when the Vault roles put their users in groups
- * (`IN ROLE …`, the group-role design), the members of those groups; else every `v-…` role.
+ * another database's) makes `v-…` users too. When the Vault roles put their users in groups
+ * (`IN ROLE …`, the group-role design): the members of those groups, the users marked by one of
+ * this connection's roles, and unmarked users named as these roles name them (made before the
+ * groups, by the seed's statements: they are audited too, never dropped). Else every `v-…` role.
  */
 function scopeOf(vault: VaultSide): (role: AuditedDbRole) => boolean {
   if (!byGroups(vault)) return () => true;
   const groups = new Set(Object.values(vault.groups) as string[]);
-  return (role) => role.memberOf.some((g) => groups.has(g));
+  const names = Object.keys(vault.groups).map((r) => `-${r.slice(0, 8)}-`);
+  return (role) =>
+    role.memberOf.some((g) => groups.has(g)) ||
+    (vault.marker !== undefined && role.marker?.startsWith(`${vault.marker}/`) === true) ||
+    (role.marker === null && madeAt(role.name) !== null && names.some((n) => role.name.includes(n)));
 }
 
 /** Whether every audited Vault role puts its users in a group (the group-role design). */

@@ -144,7 +144,7 @@ export function buildEnginePlan(setup: EngineSetup): EnginePlan {
   for (const role of setup.roles) {
     const statements =
       setup.style === 'group'
-        ? groupMemberStatements(role.group, ownershipMarker(setup.vaultClusterId, setup.mount, setup.connection))
+        ? groupMemberStatements(role.group, ownershipMarker(setup.vaultClusterId, setup.mount, setup.connection, role.name))
         : { creation: seedCreation(t.database, role.access), revocation: seedRevocation(t.database, role.access) };
     roles[role.name] = {
       db_name: setup.connection,

@@ -42,18 +42,28 @@ export function groupRoleSql(group: string, database: string, access: GroupAcces
 
 /**
  * What eos writes on each user its engine makes (`COMMENT ON ROLE`): which Vault (its cluster
- * id, the same on every node of it), mount and connection made it. `eos self secrets audit --fix`
- * drops only users that carry it — a group and a name can be another engine's too, and two eos
- * sites with the default mount and connection names on one database cluster differ only in their
- * Vault. Without the cluster id (a plan printed while Vault did not answer) the marker names no
- * Vault, and no audit takes those users for its own.
+ * id, the same on every node of it), mount, connection and Vault role made it —
+ * `eos:<cluster id>/<mount>/<connection>/<role>`. `eos self secrets audit --fix` drops only users
+ * of the roles it audits that carry it: a group and a name can be another engine's too, two eos
+ * sites with the default names on one database cluster differ only in their Vault, and the users
+ * of a role the audit does not list (renamed since) have leases it does not see. Without the
+ * cluster id (a plan printed while Vault did not answer) the marker names no Vault, and no audit
+ * takes those users for its own.
  */
-export function ownershipMarker(vaultClusterId: string | undefined, mount: string, connection: string): string {
-  // Vault sends a UUID; anything else (a hostile or broken server) goes into no statement.
-  return vaultClusterId && CLUSTER_ID.test(vaultClusterId) ? `eos:${vaultClusterId}/${mount}/${connection}` : `eos:${mount}/${connection}`;
+export function ownershipMarker(vaultClusterId: string | undefined, mount: string, connection: string, role: string): string {
+  return `${engineMarker(vaultClusterId, mount, connection)}/${role}`;
 }
 
-const CLUSTER_ID = /^[A-Za-z0-9-]{1,64}$/;
+/** The part of the marker every role of one engine connection shares: `eos:<cluster id>/<mount>/<connection>`. */
+export function engineMarker(vaultClusterId: string | undefined, mount: string, connection: string): string {
+  // Vault sends a UUID; anything else (a hostile or broken server) goes into no statement.
+  return vaultClusterId && isVaultClusterId(vaultClusterId) ? `eos:${vaultClusterId}/${mount}/${connection}` : `eos:${mount}/${connection}`;
+}
+
+/** A cluster id as Vault makes them (a UUID), safe in a statement. */
+export function isVaultClusterId(id: string): boolean {
+  return /^[A-Za-z0-9-]{1,64}$/.test(id);
+}
 
 /** The Vault role's statements for members of a group role (and the ownership marker, when given). */
 export function groupMemberStatements(group: string, marker?: string): { creation: string[]; revocation: string[] } {

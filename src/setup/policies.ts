@@ -64,7 +64,7 @@ function policyText(scope: PolicyScope, role: string, purpose: string): string {
 }
 
 /**
- * `eos self secrets audit`: list and look up the roles' leases (a LIST under sys/leases/lookup
+ * `eos self secrets audit`: list and look up the leases of the mount's roles (a LIST under sys/leases/lookup
  * is a root path: `sudo`), read the roles' and the connection's definitions (no password is
  * ever returned), and revoke a lease whose role is gone (`--fix`). No credentials of any role.
  */
@@ -72,7 +72,8 @@ function auditorPolicyText(scope: PolicyScope, roles: string[]): string {
   const rule = (path: string, capabilities: string[], why?: string) => [...(why ? [`# ${why}`] : []), `path "${path}" {`, `  capabilities = [${capabilities.map((c) => `"${c}"`).join(', ')}]`, '}'];
   return [
     "# Written by eos: what eos self secrets audit needs, and no credentials of any role.",
-    ...roles.flatMap((role, i) => rule(`sys/leases/lookup/${scope.engineMount}/creds/${role}/`, ['list', 'sudo'], i === 0 ? 'The leases of each role: listing them is a root path' : undefined)),
+    ...rule(`sys/leases/lookup/${scope.engineMount}/creds/`, ['list', 'sudo'], "The leases of each role, and of the mount's other roles (a user may be theirs): listing them is a root path"),
+    ...rule(`sys/leases/lookup/${scope.engineMount}/creds/*`, ['list', 'sudo']),
     ...rule('sys/leases/lookup', ['update'], 'Each lease looked up by its id'),
     ...roles.flatMap((role, i) => rule(`${scope.engineMount}/roles/${role}`, ['read'], i === 0 ? "The roles' statements and the connection's allowed_roles (Vault never returns its password)" : undefined)),
     ...(scope.connection ? rule(`${scope.engineMount}/config/${scope.connection}`, ['read']) : []),

@@ -65,7 +65,7 @@ describe('setting up the engine from nothing, then test and status', () => {
     // Each user the engine makes carries this Vault's marker (the audit's --fix drops only those).
     const { cluster_id } = (await (await http('GET', 'sys/health')).json()) as { cluster_id: string };
     const definition = (await (await http('GET', 'database/roles/delphi-worker')).json()) as { data: { creation_statements: string[] } };
-    expect(definition.data.creation_statements).toContain(`COMMENT ON ROLE "{{name}}" IS 'eos:${cluster_id}/database/delphi-postgresql';`);
+    expect(definition.data.creation_statements).toContain(`COMMENT ON ROLE "{{name}}" IS 'eos:${cluster_id}/database/delphi-postgresql/delphi-worker';`);
 
     const test = await eos(['self', 'secrets', 'test', '--json']);
     const report = JSON.parse(test.stdout) as { ok: boolean; steps: { id: string; status: string; detail?: string }[] };
@@ -145,7 +145,7 @@ describe('setting up the engine from nothing, then test and status', () => {
     expect(printed.stdout).not.toContain(adminPassword);
     // Vault answered: the printed statements mark users with its cluster id.
     const { cluster_id } = (await (await http('GET', 'sys/health')).json()) as { cluster_id: string };
-    expect(printed.stdout).toContain(`IS '\\''eos:${cluster_id}/database/delphi-postgresql'\\'';'`);
+    expect(printed.stdout).toContain(`IS '\\''eos:${cluster_id}/database/delphi-postgresql/delphi-readonly'\\'';'`);
     expect(printed.stdout).not.toContain('Vault did not answer');
     // The printed policies are the ones --apply writes, letter for letter.
     for (const name of ['eos-delphi-reader', 'eos-delphi-worker']) {

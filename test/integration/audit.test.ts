@@ -24,7 +24,7 @@ describe('the audit reconciles Vault and the database', () => {
     const c = client();
     const { cluster_id } = await c.health();
     c.close();
-    return `eos:${cluster_id}/database/delphi-postgresql`;
+    return `eos:${cluster_id}/database/delphi-postgresql/delphi-readonly`;
   };
   const audit = async (now = Date.now()) => {
     const c = client();
@@ -147,6 +147,28 @@ describe('the audit reconciles Vault and the database', () => {
       expect(findings.some((f) => f.subject === 'v-forever-1' && f.fixable)).toBe(false);
     } finally {
       await admin.query('DROP ROLE "v-forever-1"');
+    }
+  });
+
+  it("looks up the leases of the mount's other roles too (their users are not orphans), and refuses a role of another connection", async () => {
+    const group = `ro_${vault.dbName}`;
+    // A copy of the role under another name, as a renamed role leaves the old one behind.
+    await vault.write('database/roles/delphi-reporting', { db_name: 'delphi-postgresql', creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE "${group}";`], default_ttl: 300, max_ttl: 600 });
+    const c = client();
+    try {
+      const answer = await c.read<{ username: string }>('database/creds/delphi-reporting');
+      const side = await gatherVaultSide(c, engine);
+      expect(side.leases.map((l) => l.id)).not.toContain(answer.lease_id);
+      expect(side.otherLeases?.map((l) => `${l.role} ${l.id}`)).toEqual([`delphi-reporting ${answer.lease_id}`]);
+      const db = await gatherDatabaseSide(admin, '127.0.0.1');
+      expect(auditFindings(side, [db], Date.now()).filter((f) => f.subject === answer.data?.username)).toEqual([]);
+      await c.revokeLease(answer.lease_id);
+
+      await vault.write('database/config/elsewhere', { plugin_name: 'postgresql-database-plugin', connection_url: new URL(vault.dbUrl).href, verify_connection: false, allowed_roles: '*' });
+      await vault.write('database/roles/delphi-elsewhere', { db_name: 'elsewhere', creation_statements: ['CREATE ROLE "{{name}}";'], default_ttl: 300 });
+      await expect(gatherVaultSide(c, { ...engine, roles: ['delphi-readonly', 'delphi-elsewhere'] })).rejects.toThrow(/^the Vault role "delphi-elsewhere" makes its users through the connection "elsewhere", not "delphi-postgresql"$/);
+    } finally {
+      c.close();
     }
   });
 

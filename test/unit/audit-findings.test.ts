@@ -3,7 +3,9 @@ import { auditFindings, confirmedFindings, fixPlan, groupOf, pairRolesWithLeases
 
 const T = Date.parse('2026-12-07T12:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
-const MARK = 'eos:6f1c0a52-9d1e-4a7b-8f3e-2b5c7d9e0a11/database/delphi-postgresql';
+/** The engine's part of the marker (VaultSide.marker), and what the delphi-readonly role writes on its users. */
+const ENGINE = 'eos:6f1c0a52-9d1e-4a7b-8f3e-2b5c7d9e0a11/database/delphi-postgresql';
+const MARK = `${ENGINE}/delphi-readonly`;
 const role = (name: string, validUntil: number | null, memberOf: string[] = ['delphi_readonly'], marker: string | null = MARK): AuditedDbRole => ({ host: 'db1:5432', name, marker, validUntil: validUntil === null ? null : iso(validUntil), attributes: [], memberOf, directGrants: [] });
 const db = (roles: AuditedDbRole[]): DatabaseSide => ({ host: 'db1:5432', inRecovery: false, serverNow: T, roles, sessions: [], roleless: [], loggingProblems: [], logDestination: { destinations: 'stderr', collector: false } });
 /** A lease issued an hour before it expires; its ttl as Vault would say it at T. */
@@ -20,7 +22,7 @@ describe('the audit’s reckoning', () => {
   });
 
   it('a leftover that could be a counterpart’s is reported but not fixed; one far from any is', () => {
-    const vault: VaultSide = { marker: MARK, leases: [lease('l-lonely', T + 3_600_000), lease('l-far', T + 90_000_000), lease('l-paired', T + 7_200_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const vault: VaultSide = { marker: ENGINE, leases: [lease('l-lonely', T + 3_600_000), lease('l-far', T + 90_000_000), lease('l-paired', T + 7_200_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
     // Made 20 s before l-lonely was issued, with a VALID UNTIL 20 s short of its expiry + 5 s:
     // a slow creation pairs so (below); here a second role took the lease, so this one may be its.
     const near = `v-token-delphi-r-NearNearNearNearNear-${unix(T - 20_000)}`;
@@ -32,7 +34,7 @@ describe('the audit’s reckoning', () => {
   });
 
   it('pairs a user whose creation took long (its VALID UNTIL and name time up to one request before the lease)', () => {
-    const vault: VaultSide = { marker: MARK, leases: [lease('l-slow', T + 3_600_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const vault: VaultSide = { marker: ENGINE, leases: [lease('l-slow', T + 3_600_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
     // Vault computed VALID UNTIL and the name 40 s before it recorded the lease.
     const slow = role(`v-token-delphi-r-SlowSlowSlowSlowSlow-${unix(T - 40_000)}`, T + 3_565_000);
     expect(auditFindings(vault, [db([slow])], T)).toEqual([]);
@@ -42,7 +44,7 @@ describe('the audit’s reckoning', () => {
   });
 
   it('a renewal that moved VALID UNTIL but not the lease: the name’s time still ties them, so neither is acted on', () => {
-    const vault: VaultSide = { marker: MARK, leases: [lease('l-renewed', T + 3_600_000), lease('l-other', T + 7_200_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const vault: VaultSide = { marker: ENGINE, leases: [lease('l-renewed', T + 3_600_000), lease('l-other', T + 7_200_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
     const renewed = `v-token-delphi-r-RenewedRenewedRenew-${unix(T - 1000)}`;
     const findings = auditFindings(vault, [db([role(renewed, T + 7_205_000 + 3_600_000), role('v-token-delphi-r-OtherOtherOtherOther-1', T + 7_205_000)])], T);
     expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`).sort()).toEqual(['lease-without-role l-renewed false', `orphan-role ${renewed} false`]);
@@ -52,7 +54,7 @@ describe('the audit’s reckoning', () => {
     const name = `v-token-delphi-r-ClockClockClockClock-${unix(T - 3_600_000)}`;
     const session = { host: 'db1:5432', pid: 42, user: name, clientAddr: '10.0.0.7', application: 'worker', state: 'idle', backendStart: iso(T - 3_000_000) };
     // The lease ends at T by Vault's clock, 10 s from now for Vault; the primary's clock reads T + 8 s.
-    const live: VaultSide = { marker: MARK, now: T - 10_000, leases: [lease('l-live', T, T - 3_600_000, 10)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const live: VaultSide = { marker: ENGINE, now: T - 10_000, leases: [lease('l-live', T, T - 3_600_000, 10)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
     const ahead = { ...db([role(name, T + 5_000)]), sessions: [session] };
     expect(auditFindings(live, [ahead], T + 8_000)).toEqual([]);
     // Vault's lease is over too and its revocation has not come: a stale session --fix may end.
@@ -62,14 +64,14 @@ describe('the audit’s reckoning', () => {
 
   it("tells a young user by Vault's clock, not the database's: one made 30 s ago by Vault is not dropped", () => {
     const young = `v-token-delphi-r-YoungYoungYoungYoun-${unix(T - 30_000)}`;
-    const vault: VaultSide = { marker: MARK, now: T, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const vault: VaultSide = { marker: ENGINE, now: T, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
     // The primary's clock is 5 minutes ahead.
     expect(auditFindings(vault, [db([role(young, T + 3_605_000)])], T + 300_000)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: false })]);
     expect(auditFindings({ ...vault, now: T + 300_000 }, [db([role(young, T + 3_605_000)])], T + 300_000)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: true })]);
   });
 
   it('takes as its own only users marked with this Vault’s cluster id: another Vault with the same mount and connection names is not this one', () => {
-    const vault: VaultSide = { marker: MARK, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const vault: VaultSide = { marker: ENGINE, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
     const name = `v-token-delphi-r-OtherVaultOtherVaul-${unix(T - 3_600_000)}`;
     expect(auditFindings(vault, [db([role(name, T + 60_000, ['delphi_readonly'], 'eos:0b0b0b0b-1111-2222-3333-444444444444/database/delphi-postgresql')])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: false })]);
     // A Vault that gave no cluster id: nothing is surely its own.
@@ -77,10 +79,51 @@ describe('the audit’s reckoning', () => {
     expect(auditFindings(vault, [db([role(name, T + 60_000)])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: true })]);
   });
 
+  it("leaves alone the users of a Vault role it does not audit (renamed since): their leases pair, and their marker names that role", () => {
+    // engine.role was renamed delphi-reader; delphi-readonly still has users with live leases.
+    const old = role(`v-approle-delphi-r-OldLiveOldLiveOldL-${unix(T - 3_600_000)}`, T + 3_605_000);
+    const oldLease = { ...lease('database/creds/delphi-readonly/old', T + 3_600_000), role: 'delphi-readonly' };
+    const vault: VaultSide = { marker: ENGINE, leases: [], otherLeases: [oldLease], groups: { 'delphi-reader': 'delphi_readonly' }, allowedRoles: ['delphi-reader'] };
+    expect(auditFindings(vault, [db([old])], T)).toEqual([]);
+    // Had its lease gone unseen, it would be reported — and still not dropped: its marker is another role's.
+    expect(auditFindings({ ...vault, otherLeases: [] }, [db([old])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: false })]);
+  });
+
+  it('acts on nothing of the pairing when more than one host is out of recovery (an old primary not fenced)', () => {
+    const vault: VaultSide = { marker: ENGINE, leases: [lease('after', T + 3_600_000), lease('before', T + 1_800_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const before = role(`v-token-delphi-r-BeforeBeforeBefore-${unix(T - 1_800_000)}`, T + 1_805_000);
+    const after = role(`v-token-delphi-r-AfterAfterAfterAfte-${unix(T)}`, T + 3_605_000);
+    const oldPrimary = db([before]);
+    const newPrimary = { ...db([before, after]), host: 'db2:5432' };
+    const findings = auditFindings(vault, [oldPrimary, newPrimary], T);
+    expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`)).toEqual(['lease-without-role after false']);
+    expect(fixPlan(findings)).toEqual([]);
+  });
+
+  it('audits users made before the groups by their names (no group, no marker), and drops none of them', () => {
+    const vault: VaultSide = { marker: ENGINE, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const seed = { ...role(`v-token-delphi-r-SeedEraSeedEraSeedE-${unix(T - 40 * 86_400_000)}`, T - 30 * 86_400_000, [], null), directGrants: ['SELECT ON public.alerts'] };
+    const session = { host: 'db1:5432', pid: 7, user: seed.name, clientAddr: '10.0.0.9', application: 'report', state: 'idle', backendStart: iso(T - 40 * 86_400_000) };
+    const findings = auditFindings(vault, [{ ...db([seed]), sessions: [session] }], T);
+    expect(findings.map((f) => `${f.kind} ${f.fixable}`).sort()).toEqual(['excess-privilege false', 'expired-role false', 'stale-session false']);
+  });
+
+  it('does not drop a user younger than two minutes by Vault’s clock: its lease may still be on its way', () => {
+    const vault: VaultSide = { marker: ENGINE, now: T, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    expect(auditFindings(vault, [db([role(`v-token-delphi-r-InFlightInFlightInF-${unix(T - 100_000)}`, T + 3_505_000)])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: false })]);
+  });
+
+  it('reports a lease without a role even when another engine’s user expires with it, and does not revoke it', () => {
+    const vault: VaultSide = { marker: ENGINE, leases: [lease('l-mine', T + 3_600_000), lease('l-paired', T + 7_200_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const paired = role(`v-token-delphi-r-PairedPairedPaired-${unix(T)}`, T + 7_205_000);
+    const theirs = role(`v-token-billing-BillingBillingBilli-${unix(T - 3_600_000)}`, T + 3_605_000, ['billing_ro'], null);
+    expect(auditFindings(vault, [db([paired, theirs])], T).map((f) => `${f.kind} ${f.subject} ${f.fixable}`)).toEqual(['lease-without-role l-mine false']);
+  });
+
   it("with group-role statements: only the engine's groups' members, and their orphans may be dropped", () => {
-    const vault: VaultSide = { marker: MARK, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const vault: VaultSide = { marker: ENGINE, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
     const mine = `v-token-delphi-r-AbCdEfGhIjKlMnOpQrSt-${Math.floor(T / 1000) - 3600}`;
-    const findings = auditFindings(vault, [db([role(mine, T + 60_000), role('v-other-engine', T + 60_000, ['other_group'])])], T);
+    const findings = auditFindings(vault, [db([role(mine, T + 60_000), role('v-other-engine', T + 60_000, ['other_group'], null)])], T);
     expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`)).toEqual([`orphan-role ${mine} true`]);
     expect(fixPlan(findings)).toHaveLength(1);
     // A name this engine's roles do not give, one made during the audit, or one without the marker
@@ -91,14 +134,14 @@ describe('the audit’s reckoning', () => {
   });
 
   it('without groups (seed statements) every v-* role is looked at, but an orphan is not dropped by --fix: another engine may own it', () => {
-    const vault: VaultSide = { marker: MARK, leases: [], groups: { 'delphi-readonly': null }, allowedRoles: ['delphi-readonly'] };
+    const vault: VaultSide = { marker: ENGINE, leases: [], groups: { 'delphi-readonly': null }, allowedRoles: ['delphi-readonly'] };
     const findings = auditFindings(vault, [db([role('v-someone', T + 60_000, [])])], T);
     expect(findings).toEqual([expect.objectContaining({ kind: 'orphan-role', subject: 'v-someone', fixable: false, fix: expect.stringMatching(/^make sure no other database engine made it, then drop it/) })]);
     expect(fixPlan(findings)).toEqual([]);
   });
 
   it('acts only on what a second look still sees: a role that found its lease meanwhile is left alone', () => {
-    const vault: VaultSide = { marker: MARK, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const vault: VaultSide = { marker: ENGINE, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
     const left = `v-token-delphi-r-LeftLeftLeftLeftLeft-${Math.floor(T / 1000) - 3600}`;
     const fresh = `v-token-delphi-r-NewNewNewNewNewNewNe-${Math.floor(T / 1000) - 120}`;
     const first = auditFindings(vault, [db([role(fresh, T + 3_605_000), role(left, T + 90_000_000)])], T);
@@ -116,7 +159,7 @@ describe('the audit’s reckoning', () => {
   });
 
   it('a role without VALID UNTIL is reported, never dropped; a finding the second look no longer trusts is not acted on', () => {
-    const vault: VaultSide = { marker: MARK, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const vault: VaultSide = { marker: ENGINE, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
     const name = `v-token-delphi-r-InfinityInfinityInf-${Math.floor(T / 1000) - 3600}`;
     expect(auditFindings(vault, [db([role(name, null)])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: false })]);
     const sure = auditFindings(vault, [db([role(`v-token-delphi-r-SureSureSureSureSure-${Math.floor(T / 1000) - 3600}`, T + 60_000)])], T);
@@ -125,9 +168,10 @@ describe('the audit’s reckoning', () => {
   });
 
   it("pairs leases with every v-* role (one made before the groups keeps its lease), and acts on nothing when no lease pairs at all", () => {
-    const vault: VaultSide = { marker: MARK, leases: [lease('l-old', T + 3_600_000), lease('l-gone', T + 90_000_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
-    // v-old-style predates the group: not in scope, but its lease is not lonely.
-    const findings = auditFindings(vault, [db([role('v-old-style', T + 3_605_000, [])])], T);
+    const vault: VaultSide = { marker: ENGINE, leases: [lease('l-old', T + 3_600_000), lease('l-gone', T + 90_000_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    // A user made before the groups (the seed's statements: no group, no marker), named as this
+    // engine's roles name theirs: audited, and its lease is not lonely.
+    const findings = auditFindings(vault, [db([role(`v-token-delphi-r-OldStyleOldStyleOld-${unix(T - 3_600_000)}`, T + 3_605_000, [], null)])], T);
     expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`)).toEqual(['lease-without-role l-gone true']);
     // Against a database that has none of this Vault's roles: every lease lonely, none revoked.
     const wrongCluster = auditFindings(vault, [db([])], T);

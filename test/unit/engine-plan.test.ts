@@ -20,7 +20,7 @@ const setup = (over: Partial<EngineSetup> = {}): EngineSetup => ({
 describe('the engine plan', () => {
   it('gives each lease role membership of a group, and revocation that ends sessions and drops it', () => {
     const plan = buildEnginePlan(setup());
-    expect(plan.roles['delphi-readonly']?.creation_statements).toEqual([`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE "delphi_readonly";`, `COMMENT ON ROLE "{{name}}" IS 'eos:database/delphi-postgresql';`]);
+    expect(plan.roles['delphi-readonly']?.creation_statements).toEqual([`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE "delphi_readonly";`, `COMMENT ON ROLE "{{name}}" IS 'eos:database/delphi-postgresql/delphi-readonly';`]);
     expect(plan.roles['delphi-readonly']?.revocation_statements.at(-1)).toBe('DROP ROLE IF EXISTS "{{name}}";');
     expect(plan.sql).toContain('ALTER DEFAULT PRIVILEGES IN SCHEMA "public" GRANT SELECT, INSERT, UPDATE ON TABLES TO "delphi_worker";');
     expect(plan.connection).toMatchObject({ connection_url: 'postgresql://{{username}}:{{password}}@db.example:5432/delphi?sslmode=require', allowed_roles: ['delphi-readonly', 'delphi-worker'] });
@@ -29,9 +29,9 @@ describe('the engine plan', () => {
 
   it("marks each user with the Vault's cluster id, mount and connection; an id that is not one is left out, and a printed plan without it says so", () => {
     const id = '6f1c0a52-9d1e-4a7b-8f3e-2b5c7d9e0a11';
-    expect(buildEnginePlan(setup({ vaultClusterId: id })).roles['delphi-worker']?.creation_statements[1]).toBe(`COMMENT ON ROLE "{{name}}" IS 'eos:${id}/database/delphi-postgresql';`);
+    expect(buildEnginePlan(setup({ vaultClusterId: id })).roles['delphi-worker']?.creation_statements[1]).toBe(`COMMENT ON ROLE "{{name}}" IS 'eos:${id}/database/delphi-postgresql/delphi-worker';`);
     // A hostile Vault's cluster id goes into no statement.
-    expect(buildEnginePlan(setup({ vaultClusterId: "x'; DROP ROLE postgres; --" })).roles['delphi-worker']?.creation_statements[1]).toBe(`COMMENT ON ROLE "{{name}}" IS 'eos:database/delphi-postgresql';`);
+    expect(buildEnginePlan(setup({ vaultClusterId: "x'; DROP ROLE postgres; --" })).roles['delphi-worker']?.creation_statements[1]).toBe(`COMMENT ON ROLE "{{name}}" IS 'eos:database/delphi-postgresql/delphi-worker';`);
     expect(renderCommands(buildEnginePlan(setup()))).toMatch(/^# Vault did not answer, so each user's marker \(COMMENT ON ROLE\) names no Vault/m);
     expect(renderCommands(buildEnginePlan(setup({ vaultClusterId: id })))).not.toMatch(/Vault did not answer/);
   });
