@@ -54,7 +54,7 @@ export default defineCommand({
         const name = `${h.host}:${h.port}`;
         clients.set(name, await connectAdmin({ ...target, host: h.host, port: h.port, hosts: [h] }, user, password, 'eos-audit'));
       }
-      const engine = { mount: config.engine.mount, connection: config.engine.connection, roles };
+      const engine = { mount: config.engine.mount, connection: config.engine.connection, roles, namespace: session.settings.namespace };
       // One look at both sides; expiry judged by the primary's clock, not this host's.
       const look = async () => {
         const vaultSide = await audit.gatherVaultSide(session.client, engine);

@@ -48,7 +48,8 @@ export default defineCommand({
       // The KV version decides the paths in the policies; without Vault, v2 (the common default).
       session ? describeMount(session.client, `${config.kv.mount}/`).then((m) => m.version, () => 2 as const) : (2 as const),
       // Which Vault makes the users, for the marker the audit's --fix recognises them by.
-      session ? session.client.health().then((h) => h.cluster_id, () => undefined) : undefined,
+      // Printing, a Vault that does not say goes without (the commands say so); applying, it is an error.
+      session ? session.client.health().then((h) => h.cluster_id, (err: unknown) => (options.apply ? Promise.reject(err) : undefined)) : undefined,
     ]);
     const plan = buildEnginePlan({
       target,
@@ -65,6 +66,7 @@ export default defineCommand({
       ],
       kv: { mount: config.kv.mount, version: kvVersion },
       vaultClusterId,
+      vaultNamespace: session?.settings.namespace,
     });
 
     if (!options.apply && !options.dryRun) {

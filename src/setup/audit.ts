@@ -26,6 +26,8 @@ const MATCH_SLACK_MS = 3000;
  * may record its lease.
  */
 const MAX_REQUEST_MS = 90_000;
+/** A lease this long past its end and still there is not being revoked (Vault revokes at once). */
+const REVOCATION_LATE_S = 60;
 /** A user made this recently by Vault's clock may still be waiting for its lease to be recorded (> one request). */
 const YOUNG_ROLE_MS = 120_000;
 
@@ -37,6 +39,8 @@ export interface AuditedLease {
   renewable: boolean;
   /** Seconds left by Vault's own clock when it was looked up (negative: expired, its revocation pending). */
   ttl: number;
+  /** Why Vault's last revocation of it failed, when one did. */
+  revokeError?: string | undefined;
 }
 
 export interface AuditedDbRole {
@@ -125,7 +129,7 @@ export interface DatabaseSide {
  * The leases of each role (LIST needs sudo on sys/leases/lookup/…), each looked up; the leases of
  * the mount's other roles too, and each role's definition, which must use the engine's connection.
  */
-export async function gatherVaultSide(client: VaultClient, engine: { mount: string; connection: string; roles: string[] }): Promise<VaultSide> {
+export async function gatherVaultSide(client: VaultClient, engine: { mount: string; connection: string; roles: string[]; namespace?: string | undefined }): Promise<VaultSide> {
   const health = await client.health();
   const notFoundIsEmpty = (err: unknown): string[] => {
     if ((err as { status?: number }).status === 404) return [];
@@ -140,7 +144,7 @@ export async function gatherVaultSide(client: VaultClient, engine: { mount: stri
         if ((err as { status?: number }).status === 400) return null;
         throw err;
       });
-      if (info) found.push({ id: info.id, role, issueTime: info.issue_time, expireTime: info.expire_time, renewable: info.renewable, ttl: info.ttl });
+      if (info) found.push({ id: info.id, role, issueTime: info.issue_time, expireTime: info.expire_time, renewable: info.renewable, ttl: info.ttl, ...(info.revoke_error ? { revokeError: info.revoke_error } : {}) });
     }
     return found;
   };
@@ -157,16 +161,19 @@ export async function gatherVaultSide(client: VaultClient, engine: { mount: stri
     }
     leases.push(...(await leasesOf(role)));
   }
-  // Every other role with leases on the mount: `delphi-readonly/` and the like.
+  // Every other role with leases on the mount (`delphi-readonly/` and the like) that makes its
+  // users through this connection, or no longer says (deleted): a user may be its.
   const otherLeases: AuditedLease[] = [];
   for (const key of await client.list(`sys/leases/lookup/${engine.mount}/creds/`).catch(notFoundIsEmpty)) {
     const role = key.replace(/\/$/, '');
-    if (key.endsWith('/') && !engine.roles.includes(role)) otherLeases.push(...(await leasesOf(role)));
+    if (!key.endsWith('/') || engine.roles.includes(role)) continue;
+    const definition = await client.read(`${engine.mount}/roles/${role}`, databaseRoleSchema).catch(notFoundIsNull);
+    if (!definition?.data || definition.data.db_name === engine.connection) otherLeases.push(...(await leasesOf(role)));
   }
   const connection = await client.read(`${engine.mount}/config/${engine.connection}`, databaseConnectionSchema).catch(notFoundIsNull);
   return {
     // Users another Vault made carry its cluster id: without one, no user is surely this Vault's.
-    marker: health.cluster_id && isVaultClusterId(health.cluster_id) ? engineMarker(health.cluster_id, engine.mount, engine.connection) : undefined,
+    marker: health.cluster_id && isVaultClusterId(health.cluster_id) ? engineMarker({ clusterId: health.cluster_id, namespace: engine.namespace }, engine.mount, engine.connection) : undefined,
     now: health.server_time_utc === undefined ? undefined : health.server_time_utc * 1000,
     leases,
     otherLeases,
@@ -391,6 +398,20 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
           { kind: 'orphan-role', severity: 'high', subject: role.name, host: role.host, evidence: `no lease in Vault expires with it (VALID UNTIL ${role.validUntil ?? 'infinity'})`, fix: `${scoped ? '' : 'make sure no other database engine made it, then '}drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}${madeByUs(role.name) ? '' : notOurs}`, fixable: scoped && certain(role) && madeByUs(role.name) },
     );
   }
+  // A role whose lease Vault still holds, expired a while ago: its revocation is failing (a user
+  // that owns objects cannot be dropped, 2BP01; Vault retries, then gives up and keeps the lease).
+  for (const [role, lease] of leaseOf) {
+    if (!over(role) || (lease.ttl > -REVOCATION_LATE_S && !lease.revokeError)) continue;
+    findings.push({
+      kind: 'expired-role',
+      severity: 'medium',
+      subject: role.name,
+      host: role.host,
+      evidence: `VALID UNTIL ${role.validUntil} has passed, and its lease ${lease.id} ended ${Math.max(0, -lease.ttl)} s ago by Vault's clock without being revoked${lease.revokeError ? ` (Vault's last try: ${lease.revokeError.replace(/\s+/g, ' ').slice(0, 300)})` : ''}`,
+      fix: `find what stops the revocation — usually objects or privileges the user holds (2BP01): REASSIGN OWNED BY ${quoteIdent(role.name)} TO <owner>; DROP OWNED BY ${quoteIdent(role.name)}; then vault lease revoke ${lease.id}`,
+      fixable: false,
+    });
+  }
   for (const lease of lonelyLeases) {
     findings.push({ kind: 'lease-without-role', severity: 'medium', subject: lease.id, evidence: `no role in the database has VALID UNTIL ${lease.expireTime ?? '-'} + 5 s`, fix: `revoke it: vault lease revoke ${lease.id} (its revocation finds no role and succeeds)${why(lease)}`, fixable: certain(lease) });
   }
@@ -519,18 +540,27 @@ export async function applyFixPlan(
  * Which `v-…` roles are this engine's. Roles are the whole cluster's, and another engine (or
  * another database's) makes `v-…` users too. When the Vault roles put their users in groups
  * (`IN ROLE …`, the group-role design): the members of those groups, the users marked by one of
- * this connection's roles, and unmarked users named as these roles name them (made before the
- * groups, by the seed's statements: they are audited too, never dropped). Else every `v-…` role.
+ * this connection's roles, and unmarked users of no group named as these roles name them (made
+ * before the groups, by the seed's statements: they are audited too, never dropped). Else every
+ * `v-…` role.
  */
 function scopeOf(vault: VaultSide): (role: AuditedDbRole) => boolean {
   if (!byGroups(vault)) return () => true;
   const groups = new Set(Object.values(vault.groups) as string[]);
   const names = Object.keys(vault.groups).map((r) => `-${r.slice(0, 8)}-`);
+  // Another Vault's, namespace's, mount's or connection's users (eos marks them with theirs) are
+  // left out even in groups of the same names: they are that site's audit's.
+  const foreign = (role: AuditedDbRole) => vault.marker !== undefined && role.marker !== null && FOREIGN_MARKER.test(role.marker) && !role.marker.startsWith(`${vault.marker}/`);
   return (role) =>
-    role.memberOf.some((g) => groups.has(g)) ||
+    !foreign(role) &&
+    (role.memberOf.some((g) => groups.has(g)) ||
     (vault.marker !== undefined && role.marker?.startsWith(`${vault.marker}/`) === true) ||
-    (role.marker === null && madeAt(role.name) !== null && names.some((n) => role.name.includes(n)));
+    // Another engine's users with the same role names are members of its own groups.
+      (role.marker === null && role.memberOf.length === 0 && madeAt(role.name) !== null && names.some((n) => role.name.includes(n))));
 }
+
+/** An eos marker that names a Vault (by its cluster id, a UUID). */
+const FOREIGN_MARKER = /^eos:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\//i;
 
 /** Whether every audited Vault role puts its users in a group (the group-role design). */
 function byGroups(vault: VaultSide): boolean {

@@ -36,6 +36,8 @@ export interface EngineSetup {
   pluginTls?: { sslrootcert?: string | undefined; sslcert?: string | undefined; sslkey?: string | undefined };
   /** The Vault's cluster id (sys/health), for the ownership marker on each user; unknown when Vault did not answer. */
   vaultClusterId?: string | undefined;
+  /** The Vault namespace the engine is in (the marker names it: two namespaces may use the same names). */
+  vaultNamespace?: string | undefined;
 }
 
 /** The seed's TTLs (docs/design.md §7), for a role created without --default-ttl / --max-ttl. */
@@ -144,7 +146,7 @@ export function buildEnginePlan(setup: EngineSetup): EnginePlan {
   for (const role of setup.roles) {
     const statements =
       setup.style === 'group'
-        ? groupMemberStatements(role.group, ownershipMarker(setup.vaultClusterId, setup.mount, setup.connection, role.name))
+        ? groupMemberStatements(role.group, ownershipMarker({ clusterId: setup.vaultClusterId, namespace: setup.vaultNamespace }, setup.mount, setup.connection, role.name))
         : { creation: seedCreation(t.database, role.access), revocation: seedRevocation(t.database, role.access) };
     roles[role.name] = {
       db_name: setup.connection,

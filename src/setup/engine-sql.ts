@@ -42,22 +42,26 @@ export function groupRoleSql(group: string, database: string, access: GroupAcces
 
 /**
  * What eos writes on each user its engine makes (`COMMENT ON ROLE`): which Vault (its cluster
- * id, the same on every node of it), mount, connection and Vault role made it —
- * `eos:<cluster id>/<mount>/<connection>/<role>`. `eos self secrets audit --fix` drops only users
- * of the roles it audits that carry it: a group and a name can be another engine's too, two eos
- * sites with the default names on one database cluster differ only in their Vault, and the users
- * of a role the audit does not list (renamed since) have leases it does not see. Without the
- * cluster id (a plan printed while Vault did not answer) the marker names no Vault, and no audit
- * takes those users for its own.
+ * id, the same on every node of it), namespace, mount, connection and Vault role made it —
+ * `eos:<cluster id>/<mount>/<connection>/<role>`, or `eos:<cluster id>/<namespace>:/<mount>/…`
+ * in a namespace (no name holds a `:`, so neither reads as the other). `eos self secrets audit
+ * --fix` drops only users of the roles it audits that carry it: a group and a name can be another
+ * engine's too, two eos sites with the default names on one database cluster differ only in
+ * their Vault or namespace, and the users of a role the audit does not list (renamed since) have
+ * leases it does not see. Without the cluster id (a plan printed while Vault did not answer) the
+ * marker names no Vault, and no audit takes those users for its own.
  */
-export function ownershipMarker(vaultClusterId: string | undefined, mount: string, connection: string, role: string): string {
-  return `${engineMarker(vaultClusterId, mount, connection)}/${role}`;
+export function ownershipMarker(vault: { clusterId?: string | undefined; namespace?: string | undefined }, mount: string, connection: string, role: string): string {
+  return `${engineMarker(vault, mount, connection)}/${role}`;
 }
 
-/** The part of the marker every role of one engine connection shares: `eos:<cluster id>/<mount>/<connection>`. */
-export function engineMarker(vaultClusterId: string | undefined, mount: string, connection: string): string {
+/** The part of the marker every role of one engine connection shares. */
+export function engineMarker(vault: { clusterId?: string | undefined; namespace?: string | undefined }, mount: string, connection: string): string {
+  // Vault and OpenBao read `/team-a/` as `team-a`.
+  const namespace = (vault.namespace ?? '').replace(/^\/+|\/+$/g, '');
+  const where = `${namespace ? `${namespace}:/` : ''}${mount}/${connection}`;
   // Vault sends a UUID; anything else (a hostile or broken server) goes into no statement.
-  return vaultClusterId && isVaultClusterId(vaultClusterId) ? `eos:${vaultClusterId}/${mount}/${connection}` : `eos:${mount}/${connection}`;
+  return vault.clusterId && isVaultClusterId(vault.clusterId) ? `eos:${vault.clusterId}/${where}` : `eos:${where}`;
 }
 
 /** A cluster id as Vault makes them (a UUID), safe in a statement. */

@@ -75,7 +75,7 @@ function auditorPolicyText(scope: PolicyScope, roles: string[]): string {
     ...rule(`sys/leases/lookup/${scope.engineMount}/creds/`, ['list', 'sudo'], "The leases of each role, and of the mount's other roles (a user may be theirs): listing them is a root path"),
     ...rule(`sys/leases/lookup/${scope.engineMount}/creds/*`, ['list', 'sudo']),
     ...rule('sys/leases/lookup', ['update'], 'Each lease looked up by its id'),
-    ...roles.flatMap((role, i) => rule(`${scope.engineMount}/roles/${role}`, ['read'], i === 0 ? "The roles' statements and the connection's allowed_roles (Vault never returns its password)" : undefined)),
+    ...rule(`${scope.engineMount}/roles/*`, ['read'], "The roles' statements (the mount's other roles' too: which connection each uses) and the connection's allowed_roles (Vault never returns its password)"),
     ...(scope.connection ? rule(`${scope.engineMount}/config/${scope.connection}`, ['read']) : []),
     ...roles.flatMap((role, i) => rule(`sys/leases/revoke/${scope.engineMount}/creds/${role}/*`, ['update'], i === 0 ? '--fix: revoke a lease whose role is gone' : undefined)),
     ...rule('auth/token/lookup-self', ['read'], 'The token itself'),

@@ -82,6 +82,8 @@ export const leaseInfoSchema = z.looseObject({
   last_renewal: z.nullable(z.string()),
   renewable: z.boolean(),
   ttl: z.number(),
+  /** Why Vault's last revocation of it failed (it keeps trying, then gives up: irrevocable). */
+  revoke_error: z.optional(z.string()),
 });
 
 // A list answer that carries warnings but no keys leaves `keys` out (OpenBao's ListResponse).

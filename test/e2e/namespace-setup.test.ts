@@ -44,7 +44,8 @@ describe('eos set up inside a namespace', () => {
     expect(configured.code, configured.stderr).toBe(0);
     const set = await eos(['self', 'secrets', 'set', 'delphi-db-config', '--host', db.hostname, '--port', db.port, '--database', db.pathname.slice(1), '--sslmode', 'disable']);
     expect(set.code, set.stderr).toBe(0);
-    const engine = await eos(['self', 'secrets', 'set', 'delphi-db-engine', '--apply']);
+    // Group roles are the whole cluster's, which other test files share: groups of its own.
+    const engine = await eos(['self', 'secrets', 'set', 'delphi-db-engine', '--apply', '--group', 'ns_site_readonly', '--worker-group', 'ns_site_worker']);
     expect(engine.code, engine.stderr).toBe(0);
 
     // Everything landed in the namespace, nothing in the root.
@@ -53,6 +54,9 @@ describe('eos set up inside a namespace', () => {
     expect((await call('GET', 'sys/policies/acl/eos-delphi-reader', undefined, '')).status).toBe(404);
     expect(Object.keys((await call('GET', 'sys/mounts')).json.data)).toContain('database/');
     expect(Object.keys((await call('GET', 'sys/mounts', undefined, '')).json.data)).not.toContain('database/');
+    // The users' marker names the namespace: another namespace with the same names is another site.
+    const clusterId = (await call('GET', 'sys/health', undefined, '')).json.cluster_id as string;
+    expect((await call('GET', 'database/roles/delphi-readonly')).json.data.creation_statements).toContain(`COMMENT ON ROLE "{{name}}" IS 'eos:${clusterId}/delphi-site:/database/delphi-postgresql/delphi-readonly';`);
 
     const reader = (await call('POST', 'auth/token/create', { policies: ['eos-delphi-reader'], no_default_policy: true, ttl: '1h' })).json.auth.client_token as string;
     const tested = await eos(['self', 'secrets', 'test', '--json'], { VAULT_TOKEN: reader });

@@ -172,6 +172,47 @@ describe('the audit reconciles Vault and the database', () => {
     }
   });
 
+  it("reports a user Vault cannot drop (it owns a table): its lease ended and Vault's revocation failed; --fix leaves it", async () => {
+    const group = `ro_${vault.dbName}`;
+    const c = client();
+    const brief = { ...engine, roles: ['delphi-brief'] };
+    try {
+      // A role of a few seconds, with the marker its statements write, as set delphi-db-engine makes them.
+      const { cluster_id } = await c.health();
+      await vault.write('database/roles/delphi-brief', {
+        db_name: 'delphi-postgresql',
+        creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE "${group}";`, `COMMENT ON ROLE "{{name}}" IS 'eos:${cluster_id}/database/delphi-postgresql/delphi-brief';`],
+        revocation_statements: ['DROP ROLE IF EXISTS "{{name}}";'],
+        default_ttl: 1,
+        max_ttl: 60,
+      });
+      const answer = await c.read<{ username: string }>('database/creds/delphi-brief');
+      const user = answer.data?.username as string;
+      await admin.query(`CREATE TABLE "owned_${vault.dbName}" (x int)`);
+      await admin.query(`ALTER TABLE "owned_${vault.dbName}" OWNER TO "${user}"`);
+      // VALID UNTIL is the lease's end + 5 s: past it, the lease has failed its revocation (2BP01).
+      const deadline = Date.now() + 30_000;
+      let findings = await (async () => auditFindings(await gatherVaultSide(c, brief), [await gatherDatabaseSide(admin, '127.0.0.1')], Date.now()))();
+      while (!findings.some((f) => f.subject === user && f.kind === 'expired-role') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 500));
+        findings = auditFindings(await gatherVaultSide(c, brief), [await gatherDatabaseSide(admin, '127.0.0.1')], Date.now());
+      }
+      // (Owning the table, it holds its privileges too: excess-privilege.)
+      const stuck = findings.filter((f) => f.subject === user);
+      expect(stuck.map((f) => f.kind).sort()).toEqual(['excess-privilege', 'expired-role']);
+      expect(stuck.find((f) => f.kind === 'expired-role')).toMatchObject({ fixable: false, evidence: expect.stringMatching(/without being revoked \(Vault's last try: .*cannot be dropped because some objects depend on it/) });
+      expect(fixPlan(stuck)).toEqual([]);
+      // The fix it names works: the table goes back to the admin, then Vault's revocation succeeds.
+      await admin.query(`REASSIGN OWNED BY "${user}" TO CURRENT_USER`);
+      await admin.query(`DROP OWNED BY "${user}"`);
+      await c.revokeLease(answer.lease_id);
+      expect((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [user])).rowCount).toBe(0);
+    } finally {
+      await admin.query(`DROP TABLE IF EXISTS "owned_${vault.dbName}"`);
+      c.close();
+    }
+  }, 60_000);
+
   it('reports a server that logs the passwords Vault sends', async () => {
     await admin.query(`ALTER DATABASE "${vault.dbName}" SET log_statement = 'ddl'`);
     const logging = new pg.Client({ connectionString: vault.dbUrl });

@@ -73,7 +73,9 @@ describe('the audit’s reckoning', () => {
   it('takes as its own only users marked with this Vault’s cluster id: another Vault with the same mount and connection names is not this one', () => {
     const vault: VaultSide = { marker: ENGINE, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
     const name = `v-token-delphi-r-OtherVaultOtherVaul-${unix(T - 3_600_000)}`;
-    expect(auditFindings(vault, [db([role(name, T + 60_000, ['delphi_readonly'], 'eos:0b0b0b0b-1111-2222-3333-444444444444/database/delphi-postgresql')])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: false })]);
+    // Another Vault's (or namespace's) users, in groups of the same names: that site's audit's, not this one's.
+    expect(auditFindings(vault, [db([role(name, T + 60_000, ['delphi_readonly'], 'eos:0b0b0b0b-1111-2222-3333-444444444444/database/delphi-postgresql/delphi-readonly')])], T)).toEqual([]);
+    expect(auditFindings(vault, [db([role(name, T + 60_000, ['delphi_readonly'], `eos:6f1c0a52-9d1e-4a7b-8f3e-2b5c7d9e0a11/team-b:/database/delphi-postgresql/delphi-readonly`)])], T)).toEqual([]);
     // A Vault that gave no cluster id: nothing is surely its own.
     expect(auditFindings({ ...vault, marker: undefined }, [db([role(name, T + 60_000)])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: false })]);
     expect(auditFindings(vault, [db([role(name, T + 60_000)])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: true })]);
@@ -118,6 +120,20 @@ describe('the audit’s reckoning', () => {
     const paired = role(`v-token-delphi-r-PairedPairedPaired-${unix(T)}`, T + 7_205_000);
     const theirs = role(`v-token-billing-BillingBillingBilli-${unix(T - 3_600_000)}`, T + 3_605_000, ['billing_ro'], null);
     expect(auditFindings(vault, [db([paired, theirs])], T).map((f) => `${f.kind} ${f.subject} ${f.fixable}`)).toEqual(['lease-without-role l-mine false']);
+    // Another engine whose Vault role has this one's name, its users in its own group and unmarked:
+    // not audited (no orphan of ours), and it takes no lease of ours.
+    const sameNames = role(`v-root-delphi-r-SameNameSameNameSam-${unix(T - 3_600_000)}`, T + 3_605_000, ['ro_other'], null);
+    expect(auditFindings(vault, [db([paired, sameNames])], T).map((f) => `${f.kind} ${f.subject} ${f.fixable}`)).toEqual(['lease-without-role l-mine false']);
+  });
+
+  it('reports a role whose lease ended over a minute ago and was never revoked (a revocation that fails), and leaves it to the operator', () => {
+    const vault: VaultSide = { marker: ENGINE, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const name = `v-token-delphi-r-OwnsObjectsOwnsObje-${unix(T - 7_200_000)}`;
+    const stuck = { ...lease('l-stuck', T - 3_600_000), revokeError: 'failed to revoke: pq: role "x" cannot be dropped because some objects depend on it' };
+    const findings = auditFindings({ ...vault, leases: [stuck] }, [db([role(name, T - 3_595_000)])], T);
+    expect(findings).toEqual([expect.objectContaining({ kind: 'expired-role', subject: name, fixable: false, evidence: expect.stringContaining("(Vault's last try: failed to revoke: pq: role"), fix: expect.stringMatching(/^find what stops the revocation .*REASSIGN OWNED BY "v-token-delphi-r-OwnsObjectsOwnsObje-\d+" TO <owner>; DROP OWNED BY .*; then vault lease revoke l-stuck$/) })]);
+    // Ended a few seconds ago, no error yet: Vault's revocation is on its way.
+    expect(auditFindings({ ...vault, leases: [lease('l-just', T - 10_000)] }, [db([role(name, T - 5_000)])], T)).toEqual([]);
   });
 
   it("with group-role statements: only the engine's groups' members, and their orphans may be dropped", () => {

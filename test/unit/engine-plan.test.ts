@@ -30,6 +30,8 @@ describe('the engine plan', () => {
   it("marks each user with the Vault's cluster id, mount and connection; an id that is not one is left out, and a printed plan without it says so", () => {
     const id = '6f1c0a52-9d1e-4a7b-8f3e-2b5c7d9e0a11';
     expect(buildEnginePlan(setup({ vaultClusterId: id })).roles['delphi-worker']?.creation_statements[1]).toBe(`COMMENT ON ROLE "{{name}}" IS 'eos:${id}/database/delphi-postgresql/delphi-worker';`);
+    // In a namespace, the namespace too (two namespaces may use the same names).
+    expect(buildEnginePlan(setup({ vaultClusterId: id, vaultNamespace: '/team-a/prod/' })).roles['delphi-worker']?.creation_statements[1]).toBe(`COMMENT ON ROLE "{{name}}" IS 'eos:${id}/team-a/prod:/database/delphi-postgresql/delphi-worker';`);
     // A hostile Vault's cluster id goes into no statement.
     expect(buildEnginePlan(setup({ vaultClusterId: "x'; DROP ROLE postgres; --" })).roles['delphi-worker']?.creation_statements[1]).toBe(`COMMENT ON ROLE "{{name}}" IS 'eos:database/delphi-postgresql/delphi-worker';`);
     expect(renderCommands(buildEnginePlan(setup()))).toMatch(/^# Vault did not answer, so each user's marker \(COMMENT ON ROLE\) names no Vault/m);

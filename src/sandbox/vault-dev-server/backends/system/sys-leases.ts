@@ -49,6 +49,8 @@ export async function handleLeases(leases: LeaseManager, request: BackendRequest
         renewable: lease.renewable,
         ttl: leases.remainingSeconds(lease),
         path: lease.path,
+        // OpenBao names the last failed revocation's error, when there was one.
+        ...(lease.revokeError ? { revoke_error: lease.revokeError } : {}),
       },
     });
   }
