@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent } from '../db/identifiers.js';
-import { engineMarker, isVaultClusterId } from './engine-sql.js';
+import { engineMarker, isVaultClusterId, VAULT_CLUSTER_ID } from './engine-sql.js';
 import { PermissionDeniedError, quoted, UsageError } from '../errors.js';
 import type { VaultClient } from '../vault/client.js';
 import { databaseConnectionSchema, databaseRoleSchema } from '../vault/responses.js';
@@ -100,10 +100,17 @@ export interface VaultSide {
   now?: number | undefined;
   leases: AuditedLease[];
   /**
-   * The leases of the mount's other Vault roles (a role renamed since, a copy of one): never
-   * reported, but a user that could be theirs is not dropped.
+   * The leases of the mount's other Vault roles on this connection, or whose definition is gone
+   * (a role renamed since, a copy of one): never reported, but paired with users like the audited
+   * roles' leases.
    */
   otherLeases?: AuditedLease[] | undefined;
+  /**
+   * The leases of the mount's roles on other connections (another database of the same cluster,
+   * where a copy of a role's statements makes users too): never paired, but a user that could be
+   * theirs is not dropped.
+   */
+  elsewhereLeases?: AuditedLease[] | undefined;
   /** The group each Vault role's creation statements put its users in (IN ROLE …), when one. */
   groups: Record<string, string | null>;
   allowedRoles: string[] | null;
@@ -164,11 +171,12 @@ export async function gatherVaultSide(client: VaultClient, engine: { mount: stri
   // Every other role with leases on the mount (`delphi-readonly/` and the like) that makes its
   // users through this connection, or no longer says (deleted): a user may be its.
   const otherLeases: AuditedLease[] = [];
+  const elsewhereLeases: AuditedLease[] = [];
   for (const key of await client.list(`sys/leases/lookup/${engine.mount}/creds/`).catch(notFoundIsEmpty)) {
     const role = key.replace(/\/$/, '');
     if (!key.endsWith('/') || engine.roles.includes(role)) continue;
     const definition = await client.read(`${engine.mount}/roles/${role}`, databaseRoleSchema).catch(notFoundIsNull);
-    if (!definition?.data || definition.data.db_name === engine.connection) otherLeases.push(...(await leasesOf(role)));
+    (!definition?.data || definition.data.db_name === engine.connection ? otherLeases : elsewhereLeases).push(...(await leasesOf(role)));
   }
   const connection = await client.read(`${engine.mount}/config/${engine.connection}`, databaseConnectionSchema).catch(notFoundIsNull);
   return {
@@ -177,6 +185,7 @@ export async function gatherVaultSide(client: VaultClient, engine: { mount: stri
     now: health.server_time_utc === undefined ? undefined : health.server_time_utc * 1000,
     leases,
     otherLeases,
+    elsewhereLeases,
     groups,
     allowedRoles: connection?.data?.allowed_roles ?? null,
   };
@@ -353,6 +362,9 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   const audited = new Set(vault.leases);
   const lonelyLeases = pairing.lonelyLeases.filter((l) => audited.has(l));
   const unsure = new Set(pairing.unsure);
+  // A user that could be a lease's of another connection's role (a copy of these statements,
+  // another database of the cluster) is reported, never dropped.
+  for (const role of pairing.orphanRoles) if ((vault.elsewhereLeases ?? []).some((l) => couldBelong(role, l))) unsure.add(role);
   // A lease left over may still be the role of a user outside the scope (another engine's, made
   // in the same minute) or of one only a standby still has: reported, not revoked.
   for (const lease of lonelyLeases) if (anyRole.some((r) => couldBelong(r, lease))) unsure.add(lease);
@@ -550,7 +562,11 @@ function scopeOf(vault: VaultSide): (role: AuditedDbRole) => boolean {
   const names = Object.keys(vault.groups).map((r) => `-${r.slice(0, 8)}-`);
   // Another Vault's, namespace's, mount's or connection's users (eos marks them with theirs) are
   // left out even in groups of the same names: they are that site's audit's.
-  const foreign = (role: AuditedDbRole) => vault.marker !== undefined && role.marker !== null && FOREIGN_MARKER.test(role.marker) && !role.marker.startsWith(`${vault.marker}/`);
+  // (This Vault and namespace's users of another mount or connection — moved, renamed — stay in:
+  // reported, and never dropped, as their marker names no audited role.)
+  const vaultOf = (marker: string) => FOREIGN_MARKER.exec(marker)?.[0];
+  const ours = vault.marker === undefined ? undefined : vaultOf(vault.marker);
+  const foreign = (role: AuditedDbRole) => ours !== undefined && role.marker !== null && vaultOf(role.marker) !== undefined && vaultOf(role.marker) !== ours;
   return (role) =>
     !foreign(role) &&
     (role.memberOf.some((g) => groups.has(g)) ||
@@ -559,8 +575,11 @@ function scopeOf(vault: VaultSide): (role: AuditedDbRole) => boolean {
       (role.marker === null && role.memberOf.length === 0 && madeAt(role.name) !== null && names.some((n) => role.name.includes(n))));
 }
 
-/** An eos marker that names a Vault (by its cluster id, a UUID). */
-const FOREIGN_MARKER = /^eos:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\//i;
+/**
+ * The Vault-and-namespace part of an eos marker that names a Vault: `eos:<cluster id>/`, then
+ * `<namespace>:/` in a namespace (no mount, connection or role name holds a `:`).
+ */
+const FOREIGN_MARKER = new RegExp(`^eos:${VAULT_CLUSTER_ID.source.slice(1, -1)}/(?:[^:]+:/)?`, 'i');
 
 /** Whether every audited Vault role puts its users in a group (the group-role design). */
 function byGroups(vault: VaultSide): boolean {

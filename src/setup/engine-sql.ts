@@ -64,10 +64,12 @@ export function engineMarker(vault: { clusterId?: string | undefined; namespace?
   return vault.clusterId && isVaultClusterId(vault.clusterId) ? `eos:${vault.clusterId}/${where}` : `eos:${where}`;
 }
 
-/** A cluster id as Vault makes them (a UUID), safe in a statement. */
+/** A cluster id as Vault and OpenBao make them (a UUID), safe in a statement. */
 export function isVaultClusterId(id: string): boolean {
-  return /^[A-Za-z0-9-]{1,64}$/.test(id);
+  return VAULT_CLUSTER_ID.test(id);
 }
+
+export const VAULT_CLUSTER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The Vault role's statements for members of a group role (and the ownership marker, when given). */
 export function groupMemberStatements(group: string, marker?: string): { creation: string[]; revocation: string[] } {

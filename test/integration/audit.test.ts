@@ -167,6 +167,12 @@ describe('the audit reconciles Vault and the database', () => {
       await vault.write('database/config/elsewhere', { plugin_name: 'postgresql-database-plugin', connection_url: new URL(vault.dbUrl).href, verify_connection: false, allowed_roles: '*' });
       await vault.write('database/roles/delphi-elsewhere', { db_name: 'elsewhere', creation_statements: ['CREATE ROLE "{{name}}";'], default_ttl: 300 });
       await expect(gatherVaultSide(c, { ...engine, roles: ['delphi-readonly', 'delphi-elsewhere'] })).rejects.toThrow(/^the Vault role "delphi-elsewhere" makes its users through the connection "elsewhere", not "delphi-postgresql"$/);
+      // Its leases are looked up too, apart: a user one of them made is never dropped, never paired.
+      const elsewhere = await c.read('database/creds/delphi-elsewhere');
+      const apart = await gatherVaultSide(c, engine);
+      expect(apart.elsewhereLeases?.map((l) => l.id)).toEqual([elsewhere.lease_id]);
+      expect(apart.otherLeases?.map((l) => l.id)).not.toContain(elsewhere.lease_id);
+      await c.revokeLease(elsewhere.lease_id);
     } finally {
       c.close();
     }

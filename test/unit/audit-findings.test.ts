@@ -136,6 +136,21 @@ describe('the audit’s reckoning', () => {
     expect(auditFindings({ ...vault, leases: [lease('l-just', T - 10_000)] }, [db([role(name, T - 5_000)])], T)).toEqual([]);
   });
 
+  it("keeps off a user that a copy of a role's statements made through another connection: its lease is the other role's", () => {
+    const copy = role(`v-token-delphi-r-CopyCopyCopyCopyCopy-${unix(T - 3_600_000)}`, T + 3_605_000);
+    const theirs = { ...lease('database/creds/delphi-analytics/l1', T + 3_600_000, T - 3_600_000), role: 'delphi-analytics' };
+    const vault: VaultSide = { marker: ENGINE, leases: [], elsewhereLeases: [theirs], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    // Not paired with it (it is not this connection's), but not dropped either.
+    expect(auditFindings(vault, [db([copy])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: false })]);
+    expect(auditFindings({ ...vault, elsewhereLeases: [] }, [db([copy])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: true })]);
+  });
+
+  it("audits this Vault's users of another mount or connection (moved, renamed), and drops none of them", () => {
+    const vault: VaultSide = { marker: ENGINE, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
+    const moved = role(`v-token-delphi-r-MovedMovedMovedMove-${unix(T - 3_600_000)}`, T + 60_000, ['delphi_readonly'], 'eos:6f1c0a52-9d1e-4a7b-8f3e-2b5c7d9e0a11/old-database/delphi-postgresql/delphi-readonly');
+    expect(auditFindings(vault, [db([moved])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: false })]);
+  });
+
   it("with group-role statements: only the engine's groups' members, and their orphans may be dropped", () => {
     const vault: VaultSide = { marker: ENGINE, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
     const mine = `v-token-delphi-r-AbCdEfGhIjKlMnOpQrSt-${Math.floor(T / 1000) - 3600}`;
