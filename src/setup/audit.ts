@@ -552,9 +552,9 @@ export async function applyFixPlan(
  * Which `v-…` roles are this engine's. Roles are the whole cluster's, and another engine (or
  * another database's) makes `v-…` users too. When the Vault roles put their users in groups
  * (`IN ROLE …`, the group-role design): the members of those groups, the users marked by one of
- * this connection's roles, and unmarked users of no group named as these roles name them (made
- * before the groups, by the seed's statements: they are audited too, never dropped). Else every
- * `v-…` role.
+ * this connection's roles, and unmarked users of no group with grants in this database, named as
+ * these roles name them (made before the groups, by the seed's statements: they are audited too,
+ * never dropped). Else every `v-…` role.
  */
 function scopeOf(vault: VaultSide): (role: AuditedDbRole) => boolean {
   if (!byGroups(vault)) return () => true;
@@ -571,8 +571,9 @@ function scopeOf(vault: VaultSide): (role: AuditedDbRole) => boolean {
     !foreign(role) &&
     (role.memberOf.some((g) => groups.has(g)) ||
     (vault.marker !== undefined && role.marker?.startsWith(`${vault.marker}/`) === true) ||
-    // Another engine's users with the same role names are members of its own groups.
-      (role.marker === null && role.memberOf.length === 0 && madeAt(role.name) !== null && names.some((n) => role.name.includes(n))));
+      // Another engine's users with the same role names are members of its own groups, or hold
+      // their grants in another database (grants are read in this one).
+      (role.marker === null && role.memberOf.length === 0 && role.directGrants.length > 0 && madeAt(role.name) !== null && names.some((n) => role.name.includes(n))));
 }
 
 /**

@@ -124,6 +124,9 @@ describe('the audit’s reckoning', () => {
     // not audited (no orphan of ours), and it takes no lease of ours.
     const sameNames = role(`v-root-delphi-r-SameNameSameNameSam-${unix(T - 3_600_000)}`, T + 3_605_000, ['ro_other'], null);
     expect(auditFindings(vault, [db([paired, sameNames])], T).map((f) => `${f.kind} ${f.subject} ${f.fixable}`)).toEqual(['lease-without-role l-mine false']);
+    // …or with the seed's statements for another database: no group, its grants there, not here.
+    const seedElsewhere = role(`v-root-delphi-r-SeedElsewhereSeedEl-${unix(T - 3_600_000)}`, T + 3_605_000, [], null);
+    expect(auditFindings(vault, [db([paired, seedElsewhere])], T).map((f) => `${f.kind} ${f.subject} ${f.fixable}`)).toEqual(['lease-without-role l-mine false']);
   });
 
   it('reports a role whose lease ended over a minute ago and was never revoked (a revocation that fails), and leaves it to the operator', () => {
@@ -201,9 +204,11 @@ describe('the audit’s reckoning', () => {
   it("pairs leases with every v-* role (one made before the groups keeps its lease), and acts on nothing when no lease pairs at all", () => {
     const vault: VaultSide = { marker: ENGINE, leases: [lease('l-old', T + 3_600_000), lease('l-gone', T + 90_000_000)], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
     // A user made before the groups (the seed's statements: no group, no marker), named as this
-    // engine's roles name theirs: audited, and its lease is not lonely.
-    const findings = auditFindings(vault, [db([role(`v-token-delphi-r-OldStyleOldStyleOld-${unix(T - 3_600_000)}`, T + 3_605_000, [], null)])], T);
-    expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`)).toEqual(['lease-without-role l-gone true']);
+    // engine's roles name theirs, its grants its own: audited (its grants are more than a group
+    // gives), and its lease is not lonely.
+    const old = `v-token-delphi-r-OldStyleOldStyleOld-${unix(T - 3_600_000)}`;
+    const findings = auditFindings(vault, [db([{ ...role(old, T + 3_605_000, [], null), directGrants: ['SELECT ON public.alerts'] }])], T);
+    expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`)).toEqual(['lease-without-role l-gone true', `excess-privilege ${old} false`]);
     // Against a database that has none of this Vault's roles: every lease lonely, none revoked.
     const wrongCluster = auditFindings(vault, [db([])], T);
     expect(wrongCluster.map((f) => `${f.kind} ${f.fixable}`)).toEqual(['lease-without-role false', 'lease-without-role false']);
