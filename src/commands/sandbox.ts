@@ -91,11 +91,16 @@ export default defineCommand({
           VAULT_TOKEN: sandbox.readerToken,
           EOS_CONFIG: sandbox.configFile,
           EOS_SANDBOX_WORKER_TOKEN: sandbox.workerToken,
+          // eos self secrets audit as its least-privilege auditor, with the PostgreSQL admin below.
+          EOS_SANDBOX_AUDITOR_TOKEN: sandbox.auditorToken,
           EOS_SANDBOX_ROOT_TOKEN: sandbox.rootToken,
           // A JWT login as a CI job or pod does it: eos self secrets configure --auth jwt --yes
           EOS_JWT_FILE: sandbox.jwt.file,
           EOS_JWT_ROLE: sandbox.jwt.readerRole,
           EOS_SANDBOX_PG_URL: sandbox.adminUrl,
+          // The admin login eos's admin commands (set delphi-db-engine --apply, schema apply, audit) read.
+          DELPHI_DB_ADMIN_USER: sandbox.postgres.adminUser,
+          DELPHI_DB_ADMIN_PASSWORD: sandbox.postgres.adminPassword,
           // The dev server's audit log: eos self secrets audit --vault-audit-log "$EOS_SANDBOX_AUDIT_LOG"
           EOS_SANDBOX_AUDIT_LOG: sandbox.auditLog,
           ...(sandbox.standby ? { EOS_SANDBOX_STANDBY_PG_URL: sandbox.standby.adminUrl(SANDBOX_DATABASE), EOS_SANDBOX_PID: String(process.pid) } : {}),

@@ -1,6 +1,9 @@
 import { BlockList, isIP } from 'node:net';
 import { checkRoleName } from '../config/vault-names.js';
-import { quoted, UsageError } from '../errors.js';
+import { PermissionDeniedError, quoted, UsageError } from '../errors.js';
+import { quoteLiteral } from '../db/identifiers.js';
+import { AUDITOR_POLICY } from '../setup/policies.js';
+import { VaultPermissionDeniedError, VaultTokenExpiredError } from '../vault/errors.js';
 import { adminPassword, resolveTarget, TARGET_OPTIONS } from './admin-target.js';
 import { durationOption } from './duration-option.js';
 import { writeJson } from './output.js';
@@ -57,7 +60,13 @@ export default defineCommand({
       const engine = { mount: config.engine.mount, connection: config.engine.connection, roles, namespace: session.settings.namespace };
       // One look at both sides; expiry judged by the primary's clock, not this host's.
       const look = async () => {
-        const vaultSide = await audit.gatherVaultSide(session.client, engine);
+        const vaultSide = await audit.gatherVaultSide(session.client, engine).catch((err: unknown) => {
+          // The reader's or worker's token (the sandbox's VAULT_TOKEN is a reader's) cannot list leases or read roles.
+          if (err instanceof VaultPermissionDeniedError && !(err instanceof VaultTokenExpiredError)) {
+            throw new VaultPermissionDeniedError(err.path, err.errors, err.message, `the audit runs with a token that has the ${AUDITOR_POLICY} policy (set delphi-db-engine --apply writes it): VAULT_TOKEN, or configure --auth`);
+          }
+          throw err;
+        });
         const databases = [];
         for (const [name, client] of clients) {
           databases.push(
@@ -74,11 +83,23 @@ export default defineCommand({
       const { vaultSide, databases } = first;
       let findings = first.findings;
       let steps: { step: string; ok: boolean; error?: string }[] | undefined;
+      if (options.fix && !options.dryRun) {
+        // Dropping roles and ending others' sessions needs the admin: a pg_monitor login would fail
+        // at every step, after the report said it would act.
+        for (const [name, client] of clients) {
+          const { rows } = await client.query<{ can: boolean }>('SELECT rolsuper OR rolcreaterole AS can FROM pg_roles WHERE rolname = current_user');
+          if (rows[0]?.can !== true) {
+            throw new PermissionDeniedError(`--fix needs the admin: ${user} on ${name} can neither drop roles nor end other users' sessions`, 'run --fix with --admin-user <the admin> (or DELPHI_DB_ADMIN_USER) and its password; without --fix a pg_monitor login audits');
+          }
+        }
+      }
       if (options.fix) {
         // Only what a second look still sees: a lease issued or renewed between the Vault read and
         // the database read makes a role look orphaned for a moment, never twice the same way.
         const plan = audit.fixPlan(audit.confirmedFindings(findings, (await look()).findings));
-        const describe = (s: (typeof plan)[number]) => (s.kind === 'revoke' ? `revoke lease ${s.leaseId}` : `on ${s.host}: ${s.statements.map((q) => `${q.text}${q.values ? ` [${q.values.map((v) => JSON.stringify(v)).join(', ')}]` : ''};`).join(' ')}`);
+        // As SQL one can paste into psql (the statements run with parameters).
+        const pasteable = (q: { text: string; values?: unknown[] }) => q.text.replace(/\$(\d+)/g, (_, n: string) => quoteLiteral(String(q.values?.[Number(n) - 1])));
+        const describe = (s: (typeof plan)[number]) => (s.kind === 'revoke' ? `revoke lease ${s.leaseId}` : `on ${s.host}: ${s.statements.map((q) => `${pasteable(q)};`).join(' ')}`);
         if (options.dryRun) steps = plan.map((s) => ({ step: describe(s), ok: true }));
         else {
           // Each step printed as it is done (stderr: stdout is the report): a failure later still leaves the record.
@@ -124,7 +145,8 @@ export default defineCommand({
           io.stdout.write(`PostgreSQL log ${pgLog.file} (${pgLog.format})${pgLog.since ? ` since ${pgLog.since}` : ''}: ${pgLog.lines} line(s)${pgLog.refusals.length === 0 ? ', no refusal of a dynamic user' : ''}\n`);
           for (const r of pgLog.refusals) io.stdout.write(`  ${r.code === '28P01' ? 'failed login' : 'permission denied'} ×${r.count} ${r.role} from ${r.address ?? 'a local socket'} (${r.first} … ${r.last})\n`);
         }
-        if (options.dryRun) for (const s of steps ?? []) io.stdout.write(`would run: ${s.step}\n`);
+        // What --fix did, in the report too (stderr had each step as it ran).
+        for (const s of steps ?? []) io.stdout.write(`${options.dryRun ? 'would run' : s.ok ? 'did' : 'FAILED'}: ${s.step}${s.error ? ` — ${s.error}` : ''}\n`);
         for (const f of findings) io.stdout.write(`${f.severity.toUpperCase()} ${f.kind} ${f.subject}${f.host ? ` on ${f.host}` : ''}: ${f.evidence}\n    fix: ${f.fix}\n`);
         io.stdout.write(findings.length === 0 ? 'clean: every dynamic role has its lease, and nothing more\n' : `${findings.length} finding(s)\n`);
       }

@@ -11,7 +11,7 @@ import { loadSampleData } from './sample-data.js';
 import { createVaultClient } from '../vault/client.js';
 import { applyWithAdmin } from '../setup/engine-apply.js';
 import { buildEnginePlan } from '../setup/engine-plan.js';
-import { READER_POLICY, WORKER_POLICY } from '../setup/policies.js';
+import { AUDITOR_POLICY, READER_POLICY, WORKER_POLICY } from '../setup/policies.js';
 import { SANDBOX_AUDIENCE, SANDBOX_ISSUER, startIdentityIssuer, type IdentityIssuer } from './identity-issuer.js';
 import { writeEosFields } from '../vault/kv.js';
 import { LOOPBACK, startPostgresCluster, type PostgresCluster, type StandbyCluster } from './postgres.js';
@@ -62,6 +62,8 @@ export interface Sandbox {
   readerToken: string;
   /** Holds only eos-delphi-worker: what `exec` of a pipeline worker runs with. */
   workerToken: string;
+  /** A token with nothing but eos-delphi-auditor: eos self secrets audit. */
+  auditorToken: string;
   /**
    * JWT login, as a CI job or a pod does it: an identity token file the sandbox's own issuer
    * keeps fresh, and the roles of the `jwt` auth method bound to the reader and worker policies.
@@ -141,6 +143,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
     let readerToken = '';
     let workerToken = '';
+    let auditorToken = '';
     progress(`starting the Vault-API dev server${tls ? ' (HTTPS)' : ''}…`);
     // A file audit device, declared as OpenBao declares them (in its configuration).
     const auditLog = path.join(dir, 'vault-audit.log');
@@ -189,6 +192,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       };
       readerToken = await leastPrivilege(READER_POLICY);
       workerToken = await leastPrivilege(WORKER_POLICY);
+      auditorToken = await leastPrivilege(AUDITOR_POLICY);
 
       // JWT login: the sandbox's issuer, its key in the `jwt` auth method, a role per policy.
       issuer = await startIdentityIssuer();
@@ -222,7 +226,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await writeConfigFile(configFile, eosConfig);
     const sign = (issuer as IdentityIssuer).sign;
     const jwt = { file: path.join(dir, 'identity-token'), readerRole: 'eos-reader', workerRole: 'eos-worker', mount: 'jwt', sign };
-    return { vaultAddr: vault.addr, rootToken: vault.rootToken, readerToken, workerToken, jwt, configFile, auditLog: path.join(dir, 'vault-audit.log'), caFile: tls?.caFile, adminUrl, vault, postgres, ...(standby ? { standby } : {}), stop };
+    return { vaultAddr: vault.addr, rootToken: vault.rootToken, readerToken, workerToken, auditorToken, jwt, configFile, auditLog: path.join(dir, 'vault-audit.log'), caFile: tls?.caFile, adminUrl, vault, postgres, ...(standby ? { standby } : {}), stop };
   } catch (err) {
     await stop();
     throw err;

@@ -159,13 +159,15 @@ export async function gatherVaultSide(client: VaultClient, engine: { mount: stri
   const groups: Record<string, string | null> = {};
   for (const role of engine.roles) {
     const definition = await client.read(`${engine.mount}/roles/${role}`, databaseRoleSchema).catch(notFoundIsNull);
-    // A role that is not there has no users to audit (and no leases but ones it left behind).
-    if (definition?.data) {
-      if (definition.data.db_name !== engine.connection) {
-        throw new UsageError(`the Vault role ${quoted(role)} makes its users through the connection ${quoted(definition.data.db_name)}, not ${quoted(engine.connection)}`, "audit one connection's roles at a time: --role, or the config's engine.connection");
-      }
-      groups[role] = groupOf(definition.data.creation_statements.join(' '));
+    // A name that is no role (a typo in a cron job) would audit nothing and call the real users
+    // strangers: refused.
+    if (!definition?.data) {
+      throw new UsageError(`the Vault role ${quoted(role)} is not on ${engine.mount}/ (${engine.mount}/roles/${role} is not there)`, `name the roles to audit with --role (the engine's roles: vault list ${engine.mount}/roles), or set engine.role and engine.workerRole in the config`);
     }
+    if (definition.data.db_name !== engine.connection) {
+      throw new UsageError(`the Vault role ${quoted(role)} makes its users through the connection ${quoted(definition.data.db_name)}, not ${quoted(engine.connection)}`, "audit one connection's roles at a time: --role, or the config's engine.connection");
+    }
+    groups[role] = groupOf(definition.data.creation_statements.join(' '));
     leases.push(...(await leasesOf(role)));
   }
   // Every other role with leases on the mount (`delphi-readonly/` and the like) that makes its
@@ -387,27 +389,41 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
     const marker = markerOf.get(name);
     return vault.marker !== undefined && Object.keys(vault.groups).some((r) => marker === `${vault.marker}/${r}`) && made !== null && made < vaultNow - YOUNG_ROLE_MS;
   };
-  const notOurs = " (not done by --fix: it does not carry the marker of an audited role — eos writes COMMENT ON ROLE on the users it makes — or was made in the last two minutes)";
+  const notOurs = 'it does not carry the marker of an audited role (eos writes COMMENT ON ROLE on the users it makes), or was made in the last two minutes';
+  const noGroups = "the Vault roles put their users in no group (seed statements): another engine's users look the same";
+  /** Every reason --fix leaves a finding alone, in one parenthesis. */
+  const notDone = (...reasons: (string | false)[]) => {
+    const given = reasons.filter((r): r is string => typeof r === 'string' && r !== '');
+    return given.length === 0 ? '' : ` (not done by --fix: ${given.join('; ')})`;
+  };
   // Whether a role's credentials are over: not while Vault holds a live lease for it (Vault
   // revokes it when it ends, and the database's clock may run ahead of Vault's); else by its
   // VALID UNTIL on the primary's clock, the one its logins are refused by.
   const leaseOf = pairing.pairs;
   const over = (role: AuditedDbRole) => role.validUntil !== null && Date.parse(role.validUntil) <= now && !((leaseOf.get(role)?.ttl ?? 0) > 0);
-  const why = (item: AuditedDbRole | AuditedLease) =>
-    certain(item)
-      ? ''
-      : nonePaired
-        ? ' (not done by --fix: no lease of this Vault has its role here — is this the database the engine manages?)'
-        : ' (not done by --fix: the pairing is not certain — not exactly one primary among the hosts, or a lease and a role made within one request of each other)';
+  // Why --fix leaves a finding of the pairing alone, as precisely as the audit knows it.
+  const outOfRecovery = databases.filter((d) => !d.inRecovery).length;
+  const everyLease = [...vault.leases, ...(vault.otherLeases ?? []), ...(vault.elsewhereLeases ?? [])];
+  const why = (item: AuditedDbRole | AuditedLease): string => {
+    if (certain(item)) return '';
+    if (nonePaired) return 'no lease of this Vault has its role here — is this the database the engine manages?';
+    if (outOfRecovery === 0) return 'no host is a primary (every one is in recovery), and a standby may lag behind';
+    if (outOfRecovery > 1) return `${outOfRecovery} hosts are out of recovery (an old primary not fenced?): which one Vault writes to is not known`;
+    if ('name' in item) {
+      if (!item.validUntil) return 'it has no VALID UNTIL to pair it with a lease by';
+      return `the lease ${everyLease.find((l) => couldBelong(item, l))?.id ?? '?'} could be its own (issued, or ending, within one request of it)`;
+    }
+    return `the user ${anyRole.find((r) => couldBelong(r, item))?.name ?? '?'} could be its role (made, or ending, within one request of it)`;
+  };
   const groupsAllowed = new Set(Object.values(vault.groups).filter((g): g is string => g !== null));
   for (const role of orphanRoles) {
     const expired = over(role);
     findings.push(
       expired
-        ? { kind: 'expired-role', severity: 'medium', subject: role.name, host: role.host, evidence: `VALID UNTIL ${role.validUntil} has passed; the role is still there`, fix: `drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}${scoped && madeByUs(role.name) ? '' : notOurs}`, fixable: certain(role) && scoped && madeByUs(role.name) }
+        ? { kind: 'expired-role', severity: 'medium', subject: role.name, host: role.host, evidence: `VALID UNTIL ${role.validUntil} has passed; the role is still there`, fix: `drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${notDone(why(role), !scoped && noGroups, !madeByUs(role.name) && notOurs)}`, fixable: certain(role) && scoped && madeByUs(role.name) }
         : // Only a role of this engine's groups is surely its own: without groups (seed statements),
           // another engine's user looks the same, and --fix must not drop a live one.
-          { kind: 'orphan-role', severity: 'high', subject: role.name, host: role.host, evidence: `no lease in Vault expires with it (VALID UNTIL ${role.validUntil ?? 'infinity'})`, fix: `${scoped ? '' : 'make sure no other database engine made it, then '}drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${why(role)}${madeByUs(role.name) ? '' : notOurs}`, fixable: scoped && certain(role) && madeByUs(role.name) },
+          { kind: 'orphan-role', severity: 'high', subject: role.name, host: role.host, evidence: `no lease in Vault expires with it (VALID UNTIL ${role.validUntil ?? 'infinity'})`, fix: `${scoped ? '' : 'make sure no other database engine made it, then '}drop it as the admin: DROP ROLE ${quoteIdent(role.name)} (ending its sessions first)${notDone(why(role), !scoped && noGroups, !madeByUs(role.name) && notOurs)}`, fixable: scoped && certain(role) && madeByUs(role.name) },
     );
   }
   // A role whose lease Vault still holds, expired a while ago: its revocation is failing (a user
@@ -425,7 +441,7 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
     });
   }
   for (const lease of lonelyLeases) {
-    findings.push({ kind: 'lease-without-role', severity: 'medium', subject: lease.id, evidence: `no role in the database has VALID UNTIL ${lease.expireTime ?? '-'} + 5 s`, fix: `revoke it: vault lease revoke ${lease.id} (its revocation finds no role and succeeds)${why(lease)}`, fixable: certain(lease) });
+    findings.push({ kind: 'lease-without-role', severity: 'medium', subject: lease.id, evidence: `no role in the database has VALID UNTIL ${lease.expireTime ?? '-'} + 5 s`, fix: `revoke it: vault lease revoke ${lease.id} (its revocation finds no role and succeeds)${notDone(why(lease))}`, fixable: certain(lease) });
   }
   for (const role of roles) {
     const extra = [
@@ -447,10 +463,10 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
         // Acted on only for the primary's copy of a role whose lease is over in Vault too, or that
         // surely has none.
         const sure = primaryRole !== undefined && (leaseOf.has(primaryRole) || certain(primaryRole));
-        findings.push({ kind: 'stale-session', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, session: { pid: session.pid, user: session.user, backendStart: session.backendStart }, evidence: `open since ${session.backendStart} from ${session.clientAddr ?? 'a local socket'} (${session.application || 'no application name'}), its credentials expired at ${role.validUntil}`, fix: `end it as the admin: SELECT pg_terminate_backend(${session.pid})${sure ? '' : why(role)}`, fixable: primaryKnown && sure && scoped && madeByUs(session.user) });
+        findings.push({ kind: 'stale-session', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, session: { pid: session.pid, user: session.user, backendStart: session.backendStart }, evidence: `open since ${session.backendStart} from ${session.clientAddr ?? 'a local socket'} (${session.application || 'no application name'}), its credentials expired at ${role.validUntil}`, fix: `end it as the admin: SELECT pg_terminate_backend(${session.pid})${notDone(!sure && (primaryRole === undefined ? 'its role is not on the primary' : why(primaryRole)), !scoped && noGroups, !madeByUs(session.user) && notOurs)}`, fixable: primaryKnown && sure && scoped && madeByUs(session.user) });
       }
       if (options.allowCidr && session.clientAddr && !options.allowCidr(session.clientAddr)) {
-        findings.push({ kind: 'session-outside-cidr', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, evidence: `from ${session.clientAddr}, outside --allow-cidr`, fix: 'find who holds these credentials (the lease, the Vault audit log); end the session', fixable: false });
+        findings.push({ kind: 'session-outside-cidr', severity: 'high', subject: `${session.user} pid ${session.pid}`, host: db.host, evidence: `from ${session.clientAddr}, outside --allow-cidr`, fix: `find who holds these credentials (${primaryRole && leaseOf.get(primaryRole) ? `its lease ${leaseOf.get(primaryRole)?.id}; ` : ''}the Vault audit log names the token that asked for it); end the session`, fixable: false });
       }
     }
     for (const session of db.roleless ?? []) {

@@ -78,6 +78,9 @@ function auditorPolicyText(scope: PolicyScope, roles: string[]): string {
     ...rule(`${scope.engineMount}/roles/*`, ['read'], "The roles' statements (the mount's other roles' too: which connection each uses) and the connection's allowed_roles (Vault never returns its password)"),
     ...(scope.connection ? rule(`${scope.engineMount}/config/${scope.connection}`, ['read']) : []),
     ...roles.flatMap((role, i) => rule(`sys/leases/revoke/${scope.engineMount}/creds/${role}/*`, ['update'], i === 0 ? '--fix: revoke a lease whose role is gone' : undefined)),
+    // Where the database is (host, port, name, sslmode): no secret; the static login's path is not granted.
+    ...rule(scope.kvVersion === 2 ? `${scope.kvMount}/data/delphi/config` : `${scope.kvMount}/delphi/config`, ['read'], 'Where the database is, as eos stores it in KV (no password)'),
+    ...rule(scope.kvVersion === 2 ? `${scope.kvMount}/data/delphi/config/*` : `${scope.kvMount}/delphi/config/*`, ['read']),
     ...rule('auth/token/lookup-self', ['read'], 'The token itself'),
     ...rule('auth/token/renew-self', ['update']),
     '',

@@ -70,6 +70,8 @@ export async function summariseAuditLog(file: string, options: { mount: string; 
       unreadable += 1;
       continue;
     }
+    // Entries of the window only (the header's count is the window's, not the file's).
+    if (options.since !== undefined && entry.time && Date.parse(entry.time) < options.since) continue;
     entries += 1;
     if (entry.type !== 'response') continue;
     const path = entry.request?.path ?? '';
@@ -77,7 +79,6 @@ export async function summariseAuditLog(file: string, options: { mount: string; 
     const role = path.slice(prefix.length);
     const counts = perRole.get(role);
     if (!counts) continue;
-    if (options.since !== undefined && entry.time && Date.parse(entry.time) < options.since) continue;
     counts.requests += 1;
     const accessor = entry.auth?.accessor ?? entry.request?.client_token_accessor ?? null;
     const address = entry.request?.remote_address ?? null;

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -64,6 +65,9 @@ describe('eos self secrets audit', () => {
       const dry = await audit('--fix', '--dry-run');
       expect(dry.code).toBe(1);
       expect(dry.out?.fix).toEqual({ dryRun: true, steps: [{ step: expect.stringContaining(`DROP ROLE IF EXISTS "${left}";`), ok: true }] });
+      // As SQL to paste into psql: the name a literal, not a $1 with its value aside.
+      const dryText = await runEos(['self', 'secrets', 'audit', '--fix', '--dry-run'], { env });
+      expect(dryText.stdout).toContain(`would run: on 127.0.0.1:${new URL(sandbox.adminUrl).port}: SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '${left}'; DROP ROLE IF EXISTS "${left}";\n`);
       expect((await admin.query(`SELECT 1 FROM pg_roles WHERE rolname = '${left}'`)).rowCount).toBe(1);
 
       const fixed = await audit('--fix');
@@ -94,6 +98,14 @@ describe('eos self secrets audit', () => {
     expect((JSON.parse(r.stdout) as { leases: unknown[] }).leases.length).toBeGreaterThanOrEqual(1);
     const creds = await fetch(`${sandbox.vaultAddr}/v1/database/creds/delphi-readonly`, { headers: { 'X-Vault-Token': created.auth.client_token } });
     expect(creds.status).toBe(403);
+    // An auditor's config as `configure` writes it, with no database in it: where the database is
+    // comes from KV (secret/delphi/config), which the policy lets it read — and nothing else there.
+    const bare = path.join(home, 'auditor.json');
+    writeFileSync(bare, JSON.stringify({ vault: { address: sandbox.vaultAddr, auth: { method: 'token' } } }));
+    const fromKv = await runEos(['self', 'secrets', 'audit'], { env: { ...auditor, EOS_CONFIG: bare } });
+    expect(fromKv.code, fromKv.stderr).toBe(0);
+    const staticLogin = await fetch(`${sandbox.vaultAddr}/v1/secret/data/delphi/database/password`, { headers: { 'X-Vault-Token': created.auth.client_token } });
+    expect(staticLogin.status).toBe(403);
   });
 
   it("--vault-audit-log summarises a log OpenBao wrote: each role's requests, issues and the refusal", async () => {
@@ -126,6 +138,70 @@ describe('eos self secrets audit', () => {
     expect([since.code, since.stderr.split('\n')[0]]).toEqual([2, 'error: --since goes with --vault-audit-log or --pg-log']);
     const missing = await runEos(['self', 'secrets', 'audit', '--vault-audit-log', '/nonexistent/audit.log'], { env });
     expect([missing.code, missing.stderr.split('\n')[0]]).toEqual([2, 'error: the Vault audit log /nonexistent/audit.log cannot be read: ENOENT']);
+    // A role that is not there (a typo in a cron job) would audit nothing and call the real users strangers.
+    const typo = await runEos(['self', 'secrets', 'audit', '--role', 'delphi-reaodnly'], { env });
+    expect([typo.code, typo.stderr.split('\n').find((l) => l.startsWith('error:'))]).toEqual([2, 'error: the Vault role "delphi-reaodnly" is not on database/ (database/roles/delphi-reaodnly is not there)']);
+    expect(typo.stdout).toBe('');
+  });
+
+  it("a reader's token is told the audit needs eos-delphi-auditor (exit 4); --fix with a pg_monitor login is refused before it acts (exit 4)", async () => {
+    const reader = await runEos(['self', 'secrets', 'audit'], { env: { ...env, VAULT_TOKEN: sandbox.readerToken } });
+    expect(reader.code).toBe(4);
+    expect(reader.stderr).toMatch(/^hint: the audit runs with a token that has the eos-delphi-auditor policy/m);
+    const admin = new pg.Client({ connectionString: sandbox.adminUrl });
+    await admin.connect();
+    try {
+      await admin.query(`DROP ROLE IF EXISTS audit_monitor; CREATE ROLE audit_monitor LOGIN PASSWORD 'Monitor-pw-1' IN ROLE pg_monitor`);
+      const monitor = { ...env, DELPHI_DB_ADMIN_USER: 'audit_monitor', DELPHI_DB_ADMIN_PASSWORD: 'Monitor-pw-1' };
+      // It audits…
+      expect((await runEos(['self', 'secrets', 'audit'], { env: monitor })).code).toBe(0);
+      // …and is not the admin --fix needs: said before anything is done.
+      const fix = await runEos(['self', 'secrets', 'audit', '--fix'], { env: monitor });
+      expect([fix.code, fix.stderr.split('\n').find((l) => l.startsWith('error:'))]).toEqual([4, "error: --fix needs the admin: audit_monitor on 127.0.0.1:" + new URL(sandbox.adminUrl).port + " can neither drop roles nor end other users' sessions"]);
+      expect(fix.stdout).toBe('');
+    } finally {
+      await admin.query('DROP ROLE IF EXISTS audit_monitor');
+      await admin.end();
+    }
+  });
+
+  it("the cron line of setup.md, as written: silent when clean, the report when there are findings", async () => {
+    // The line as the document has it, its files put here.
+    const line = /^0 \* \* \* \* eos {2}(.+)$/m.exec(readFileSync(path.join(REPO_ROOT, 'docs', 'setup.md'), 'utf8'))?.[1] as string;
+    expect(line).toBeDefined();
+    const dir = mkdtempSync(path.join(home, 'cron-'));
+    const bin = path.join(dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, 'eos'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(REPO_ROOT, 'dist', 'cli.js'))} "$@"\n`, { mode: 0o755 });
+    const admin = { 'X-Vault-Token': sandbox.rootToken };
+    const created = (await (await fetch(`${sandbox.vaultAddr}/v1/auth/token/create`, { method: 'POST', headers: admin, body: JSON.stringify({ policies: ['eos-delphi-auditor'], no_default_policy: true, ttl: '10m' }) })).json()) as { auth: { client_token: string } };
+    writeFileSync(path.join(dir, 'auditor.token'), created.auth.client_token, { mode: 0o600 });
+    writeFileSync(path.join(dir, 'auditor.json'), JSON.stringify({ vault: { address: sandbox.vaultAddr, auth: { method: 'token-file', path: path.join(dir, 'auditor.token') } } }));
+    // Plain KEY=value lines, as an operator writes them.
+    writeFileSync(path.join(dir, 'auditor.env'), `DELPHI_DB_ADMIN_USER=${new URL(sandbox.adminUrl).username}\nDELPHI_DB_ADMIN_PASSWORD=${decodeURIComponent(new URL(sandbox.adminUrl).password)}\n`, { mode: 0o600 });
+    const command = line.replaceAll('/etc/eos/', `${dir}/`);
+    const cron = () =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        // cron's environment: a bare PATH and HOME, nothing of this shell's.
+        const child = spawn('/bin/sh', ['-c', command], { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: dir, XDG_CACHE_HOME: dir } });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        child.on('close', (code) => resolve({ code, out }));
+      });
+    const clean = await cron();
+    expect(clean.out).toBe('');
+    const pgAdmin = new pg.Client({ connectionString: sandbox.adminUrl });
+    await pgAdmin.connect();
+    const left = `v-token-delphi-r-CronCronCronCronCron-${Math.floor(Date.now() / 1000) - 3600}`;
+    try {
+      await pgAdmin.query(`CREATE ROLE "${left}" LOGIN VALID UNTIL '${new Date(Date.now() + 3_600_000).toISOString()}' IN ROLE delphi_readonly`);
+      const found = await cron();
+      expect(found.out).toMatch(new RegExp(`^HIGH orphan-role ${left} `, 'm'));
+    } finally {
+      await pgAdmin.query(`DROP ROLE IF EXISTS "${left}"`);
+      await pgAdmin.end();
+    }
   });
 });
 

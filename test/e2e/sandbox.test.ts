@@ -40,7 +40,7 @@ describe('eos sandbox, as a newcomer runs it', () => {
 
     // As sh reads them: a value with a shell character comes in single quotes.
     const exports = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], (m[2] as string).replace(/^'(.*)'$/, '$1')]));
-    expect(Object.keys(exports).sort()).toEqual(['EOS_CONFIG', 'EOS_JWT_FILE', 'EOS_JWT_ROLE', 'EOS_SANDBOX_AUDIT_LOG', 'EOS_SANDBOX_PG_URL', 'EOS_SANDBOX_ROOT_TOKEN', 'EOS_SANDBOX_WORKER_TOKEN', 'VAULT_ADDR', 'VAULT_CACERT', 'VAULT_TOKEN']);
+    expect(Object.keys(exports).sort()).toEqual(['DELPHI_DB_ADMIN_PASSWORD', 'DELPHI_DB_ADMIN_USER', 'EOS_CONFIG', 'EOS_JWT_FILE', 'EOS_JWT_ROLE', 'EOS_SANDBOX_AUDITOR_TOKEN', 'EOS_SANDBOX_AUDIT_LOG', 'EOS_SANDBOX_PG_URL', 'EOS_SANDBOX_ROOT_TOKEN', 'EOS_SANDBOX_WORKER_TOKEN', 'VAULT_ADDR', 'VAULT_CACERT', 'VAULT_TOKEN']);
     const vaultAddr = exports.VAULT_ADDR as string;
     const pgUrl = new URL(exports.EOS_SANDBOX_PG_URL as string);
     // TLS by default, as in production: HTTPS, and both servers' certificates from the printed CA.
@@ -72,6 +72,12 @@ describe('eos sandbox, as a newcomer runs it', () => {
     expect((await client.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0].ssl).toBe(true);
     await expect(client.query(`INSERT INTO agents (id, name, registered) VALUES ('x', 'x', now())`)).rejects.toMatchObject({ code: '42501' });
     await client.end();
+
+    // The audit as the docs run it on a sandbox: its auditor token, the admin login from its exports.
+    const home = tempDir('eos-sandbox-auditor-');
+    const audited = await runCli(['self', 'secrets', 'audit'], { env: { PATH: process.env.PATH, HOME: home, XDG_CACHE_HOME: home, ...exports, VAULT_TOKEN: exports.EOS_SANDBOX_AUDITOR_TOKEN } });
+    expect(audited.code, audited.stderr).toBe(0);
+    expect(audited.stdout).toMatch(/^clean: every dynamic role has its lease, and nothing more$/m);
 
     const ports = [Number(new URL(vaultAddr).port), Number(pgUrl.port)];
     expect(await portOpen(ports[0] as number)).toBe(true);

@@ -29,6 +29,8 @@ describe('the audit’s reckoning', () => {
     const took = `v-token-delphi-r-TookTookTookTookTook-${unix(T)}`;
     const findings = auditFindings(vault, [db([role(near, T + 3_585_000), role(took, T + 3_605_000), role('v-token-delphi-r-PairedPairedPaired-1', T + 7_205_000)])], T);
     expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`).sort()).toEqual(['lease-without-role l-far true', `orphan-role ${near} false`]);
+    // The reason names the lease that may be its own.
+    expect(findings.find((f) => f.subject === near)?.fix).toMatch(/\(not done by --fix: the lease l-lonely could be its own \(issued, or ending, within one request of it\); it does not carry the marker of an audited role/);
     const onStandby = auditFindings(vault, [{ ...db([]), inRecovery: true }], T);
     expect(onStandby.every((f) => !f.fixable)).toBe(true);
   });
@@ -100,6 +102,10 @@ describe('the audit’s reckoning', () => {
     const findings = auditFindings(vault, [oldPrimary, newPrimary], T);
     expect(findings.map((f) => `${f.kind} ${f.subject} ${f.fixable}`)).toEqual(['lease-without-role after false']);
     expect(fixPlan(findings)).toEqual([]);
+    expect(findings[0]?.fix).toMatch(/\(not done by --fix: 2 hosts are out of recovery \(an old primary not fenced\?\): which one Vault writes to is not known\)$/);
+    // Every host a standby: nothing either, and it says so.
+    const standbys = auditFindings(vault, [{ ...oldPrimary, inRecovery: true }, { ...newPrimary, inRecovery: true }], T);
+    expect(standbys.map((f) => `${f.fixable} ${f.fix.replace(/^.*\(not done by --fix: /, '')}`)).toEqual(['false no host is a primary (every one is in recovery), and a standby may lag behind)']);
   });
 
   it('audits users made before the groups by their names (no group, no marker), and drops none of them', () => {

@@ -31,6 +31,8 @@ describe("a Vault audit log, summarised", () => {
   it('--since leaves out what came before; a broken line is counted, not fatal; a missing file is one usage error', async () => {
     const summary = await summariseAuditLog(recorded, { mount: 'database', roles: ['delphi-readonly'], since: Date.parse('2100-01-01T00:00:00Z') });
     expect(summary.roles[0]?.requests).toBe(0);
+    // The header's count is the window's too.
+    expect(summary.entries).toBe(0);
     const dir = tempDir('eos-audit-log-');
     const broken = path.join(dir, 'audit.log');
     writeFileSync(broken, '{"type":"response","request":{"path":"database/creds/r"},"response":{"secret":{"lease_id":"database/creds/r/x"}}}\nnot json\n');
