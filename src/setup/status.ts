@@ -1,3 +1,4 @@
+import { AUDITOR_POLICY } from './policies.js';
 import { hostsOf } from '../db/host-locator.js';
 import { describeHosts } from '../db/hosts.js';
 import type { Config, CredentialSourceName } from '../config/schema.js';
@@ -179,7 +180,8 @@ export async function collectStatus(loaded: LoadedConfig, env: NodeJS.ProcessEnv
           if (match) ttl = (await client.lookupLease(match)).ttl;
         } catch (err) {
           if (err instanceof VaultNotFoundError) confirmed = false; // nothing under that prefix: gone
-          else unconfirmedWhy = err instanceof VaultPermissionDeniedError ? `not confirmed: the token may not list sys/leases/lookup/${prefix} (403)` : `not confirmed: ${message(err)}`;
+          // A reader's or worker's token may not list leases (a root path): the holder renews its own.
+          else unconfirmedWhy = err instanceof VaultPermissionDeniedError ? `not confirmed: listing sys/leases/lookup/${prefix} needs a token with ${AUDITOR_POLICY} (this one: 403)` : `not confirmed: ${message(err)}`;
         }
       }
       report.leases.push({ ...state, confirmed, ttl, ...(unconfirmedWhy ? { unconfirmedWhy } : {}) });

@@ -265,6 +265,11 @@ describe('setting up the engine from nothing, then test and status', () => {
       // The next scheduled action of the holder's keeper, by name and time.
       expect(text.stdout).toMatch(/; next: renew at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z;/);
 
+      // A reader's token may not list leases: the line says which token can.
+      const reader = ((await (await http('POST', 'auth/token/create', { policies: ['eos-delphi-reader'], no_default_policy: true, ttl: '10m' })).json()) as { auth: { client_token: string } }).auth.client_token;
+      const asReader = await eos(['self', 'secrets', 'status'], { VAULT_TOKEN: reader });
+      expect(asReader.stdout).toMatch(new RegExp(`held by pid ${holder.pid} \\(exec sh\\); not confirmed: listing sys/leases/lookup/database/creds/delphi-readonly/ needs a token with eos-delphi-auditor \\(this one: 403\\)`));
+
       // Vault unreachable or the token refused: what could not be asked says so, it is not "missing".
       const down = await eos(['self', 'secrets', 'status'], { VAULT_ADDR: 'http://127.0.0.1:1', VAULT_MAX_RETRIES: '0' });
       expect(down.stdout).toMatch(/^engine +not checked \(Vault unreachable\)$/m);
