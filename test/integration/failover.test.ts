@@ -211,6 +211,75 @@ describe('reads and the engine when the primary dies', () => {
   }, 90_000);
 });
 
+describe('a rotation racing a relocation', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await startSandbox({ ttl: 300, maxTtl: 600, sampleAlerts: 50, standby: true });
+  }, 120_000);
+  afterAll(() => sandbox?.stop());
+
+  it('new credentials arrive while the pool searches for the new primary: 0 failed reads, and it ends on the new primary with the new login', async () => {
+    const { config, env } = await sandboxConfig(sandbox);
+    const { database: db } = await openKeptDatabase({ config, env, command: 'test rotation during failover' });
+    const failures: string[] = [];
+    try {
+      const before = db.pool.stats();
+      const outcomes: Promise<boolean>[] = [];
+      const load = (async () => {
+        for (let i = 0; i < 500; i++) {
+          outcomes.push(
+            db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM alerts').then(
+              (r) => r.rows[0]?.n === 50,
+              (err: Error) => (failures.push(err.message), false),
+            ),
+          );
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      // The lease keeper's replacement, issued on the primary (and streamed to the standby)…
+      const issued = await issue(sandbox);
+      // (dbCredentials keeps the password out of a spread.)
+      const next = dbCredentials({ ...issued, password: issued.password, targetSessionAttrs: 'read-write' });
+      // …arrives just as the primary goes: the reads' search for a writable host is under way.
+      await sandbox.postgres.stop();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // As a keeper does: the switch is tried again until a host takes the new login.
+      let promoted = false;
+      let triedBeforePromotion = 0;
+      const switched = (async () => {
+        for (let attempt = 0; ; attempt++) {
+          if (!promoted) triedBeforePromotion += 1;
+          try {
+            await db.pool.switchTo(next, 'rotation during failover');
+            return attempt;
+          } catch {
+            await new Promise((resolve) => setTimeout(resolve, 200));
+          }
+        }
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      promoted = true;
+      await sandbox.standby!.promote();
+      await switched;
+      // The rotation was tried while the pool had no primary to be on: the race this is about.
+      expect(triedBeforePromotion).toBeGreaterThan(0);
+      await load;
+      const results = await Promise.all(outcomes);
+      expect(failures).toEqual([]);
+      expect(results.every(Boolean)).toBe(true);
+      const after = db.pool.stats();
+      expect(after).toMatchObject({ host: `127.0.0.1:${sandbox.standby!.port}`, standby: false, user: next.user });
+      expect(after.rotations).toBe(before.rotations + 1);
+      // The old login's sessions are gone from the new primary: nothing of the old generation is left open.
+      const oldSessions = await admin(sandbox.standby!.adminUrl(), async (c) => (await c.query('SELECT 1 FROM pg_stat_activity WHERE usename = $1', [before.user])).rowCount);
+      expect(oldSessions).toBe(0);
+    } finally {
+      await db.close();
+    }
+  }, 90_000);
+});
+
 describe('a pool that starts while no host accepts writes', () => {
   let primary: PostgresCluster;
   let standby: StandbyCluster;
