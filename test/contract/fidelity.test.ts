@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contractTarget, http, unique, type ContractTarget } from './target.js';
 
@@ -167,7 +168,9 @@ describe('Vault API contract: what other clients call', () => {
     it('answers a LIST whose request line comes in two TCP packets', async () => {
       const { hostname, port } = new URL(target.addr);
       const reply = await new Promise<string>((resolve, reject) => {
-        const socket = net.connect(Number(port), hostname, () => {
+        // Over TLS when the target is https (a production-mode server), its CA from NODE_EXTRA_CA_CERTS.
+        const open = (ready: () => void) => (target.addr.startsWith('https:') ? tls.connect({ port: Number(port), host: hostname, servername: hostname }, ready) : net.connect(Number(port), hostname, ready));
+        const socket = open(() => {
           socket.setNoDelay(true);
           socket.write('LI');
           setTimeout(() => socket.write(`ST /v1/sys/policies/acl HTTP/1.1\r\nHost: x\r\nX-Vault-Token: ${target.rootToken}\r\nConnection: close\r\n\r\n`), 50);

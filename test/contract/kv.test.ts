@@ -1,6 +1,11 @@
-import { request as httpRequest } from 'node:http';
+import { request as plainRequest } from 'node:http';
+import { request as tlsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contractTarget, http, unique, type ContractTarget } from './target.js';
+
+/** A request sent as written (fetch would resolve the dots itself), over TLS when the target is https (a production-mode server). */
+const httpRequest: typeof plainRequest = ((options: Parameters<typeof plainRequest>[0], callback: Parameters<typeof plainRequest>[1]) =>
+  (process.env.EOS_TEST_VAULT_ADDR?.startsWith('https:') ? tlsRequest : plainRequest)(options as never, callback as never)) as typeof plainRequest;
 
 describe('Vault API contract: KV v1 and v2 (§3)', () => {
   let target: ContractTarget;
