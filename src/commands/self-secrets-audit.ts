@@ -83,25 +83,33 @@ export default defineCommand({
       const { vaultSide, databases } = first;
       let findings = first.findings;
       let steps: { step: string; ok: boolean; error?: string }[] | undefined;
-      if (options.fix && !options.dryRun) {
-        // Dropping roles and ending others' sessions needs the admin: a pg_monitor login would fail
-        // at every step, after the report said it would act.
-        for (const [name, client] of clients) {
-          const { rows } = await client.query<{ can: boolean }>('SELECT rolsuper OR rolcreaterole AS can FROM pg_roles WHERE rolname = current_user');
-          if (rows[0]?.can !== true) {
-            throw new PermissionDeniedError(`--fix needs the admin: ${user} on ${name} can neither drop roles nor end other users' sessions`, 'run --fix with --admin-user <the admin> (or DELPHI_DB_ADMIN_USER) and its password; without --fix a pg_monitor login audits');
-          }
-        }
-      }
+      // --fix with a login that may not do its steps: the report, then this error (exit 4).
+      let refused: PermissionDeniedError | undefined;
       if (options.fix) {
         // Only what a second look still sees: a lease issued or renewed between the Vault read and
         // the database read makes a role look orphaned for a moment, never twice the same way.
         const plan = audit.fixPlan(audit.confirmedFindings(findings, (await look()).findings));
         // As SQL one can paste into psql (the statements run with parameters).
-        const pasteable = (q: { text: string; values?: unknown[] }) => q.text.replace(/\$(\d+)/g, (_, n: string) => quoteLiteral(String(q.values?.[Number(n) - 1])));
+        const pasteable = (q: { text: string; values?: unknown[] }) => (q.values ? q.text.replace(/\$(\d+)/g, (_, n: string) => quoteLiteral(String(q.values?.[Number(n) - 1]))) : q.text);
         const describe = (s: (typeof plan)[number]) => (s.kind === 'revoke' ? `revoke lease ${s.leaseId}` : `on ${s.host}: ${s.statements.map((q) => `${pasteable(q)};`).join(' ')}`);
         if (options.dryRun) steps = plan.map((s) => ({ step: describe(s), ok: true }));
         else {
+          // Dropping roles and ending others' sessions needs the admin, on each host a step would
+          // run on: checked before any step runs (a pg_monitor login audits, and would fail at
+          // every step after the report said it would act). Lease revocations need no such login.
+          for (const host of new Set(plan.flatMap((step) => (step.kind === 'sql' ? [step.host] : [])))) {
+            const { rows } = await (clients.get(host) as NonNullable<ReturnType<typeof clients.get>>)
+              .query<{ can: boolean }>("SELECT rolsuper OR (rolcreaterole AND pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')) AS can FROM pg_roles WHERE rolname = current_user")
+              .catch((err: unknown) => {
+                throw classifyDatabaseError(err, { user, where: host });
+              });
+            if (rows[0]?.can !== true) {
+              refused = new PermissionDeniedError(`--fix needs the admin: ${user} on ${host} may not drop roles and end other users' sessions`, 'run --fix as a superuser, or a login with CREATEROLE and pg_signal_backend: --admin-user (or DELPHI_DB_ADMIN_USER) and its password; without --fix a pg_monitor login audits');
+              break;
+            }
+          }
+        }
+        if (!options.dryRun && !refused) {
           // Each step printed as it is done (stderr: stdout is the report): a failure later still leaves the record.
           const results = await audit.applyFixPlan(plan, {
             admin: (host) => clients.get(host),
@@ -113,6 +121,7 @@ export default defineCommand({
           findings = (await look()).findings;
         }
       }
+      if (refused && options.json) throw refused;
       if (options.json) {
         writeJson(io, {
           clean: findings.length === 0,
@@ -150,6 +159,7 @@ export default defineCommand({
         for (const f of findings) io.stdout.write(`${f.severity.toUpperCase()} ${f.kind} ${f.subject}${f.host ? ` on ${f.host}` : ''}: ${f.evidence}\n    fix: ${f.fix}\n`);
         io.stdout.write(findings.length === 0 ? 'clean: every dynamic role has its lease, and nothing more\n' : `${findings.length} finding(s)\n`);
       }
+      if (refused) throw refused;
       return findings.length === 0 ? 0 : 1;
     } finally {
       for (const client of clients.values()) await client.end().catch(() => undefined);

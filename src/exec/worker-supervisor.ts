@@ -69,6 +69,7 @@ export const WITHHELD_FROM_WORKER = [
   'ACTIONS_ID_TOKEN_REQUEST_URL',
   'EOS_SANDBOX_ROOT_TOKEN',
   'EOS_SANDBOX_WORKER_TOKEN',
+  'EOS_SANDBOX_AUDITOR_TOKEN',
   // The sandbox's admin URLs carry the PostgreSQL superuser's password.
   'EOS_SANDBOX_PG_URL',
   'EOS_SANDBOX_STANDBY_PG_URL',

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +11,13 @@ describe('the environment a worker starts from', () => {
 
   it('drops every withheld variable and keeps the rest (VAULT_ADDR is no secret)', () => {
     expect(workerBaseEnvironment(env)).toEqual({ PATH: '/bin', HOME: '/home/w', VAULT_ADDR: 'https://vault:8200', CI_JOB_JWT: 'eyJ.job.token' });
+  });
+
+  it("withholds every secret the sandbox exports (its schema lists them): tokens, passwords, admin URLs", () => {
+    const schema = JSON.parse(readFileSync(path.join(import.meta.dirname, '..', '..', 'docs', 'schemas', 'sandbox.schema.json'), 'utf8')) as { properties: Record<string, unknown> };
+    const secrets = Object.keys(schema.properties).filter((n) => /_TOKEN$|_PASSWORD$|_PG_URL$/.test(n));
+    expect(secrets.length).toBeGreaterThanOrEqual(6);
+    expect(secrets.filter((n) => !(WITHHELD_FROM_WORKER as readonly string[]).includes(n))).toEqual([]);
   });
 
   it('drops the variable a JWT login reads its identity token from, and keeps what --pass-env names', () => {
