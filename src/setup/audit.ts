@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { quoteIdent } from '../db/identifiers.js';
 import { engineMarker, isVaultClusterId, VAULT_CLUSTER_ID } from './engine-sql.js';
 import { PermissionDeniedError, quoted, UsageError } from '../errors.js';
+import { TimeIndex } from '../util/time-index.js';
 import type { VaultClient } from '../vault/client.js';
 import { databaseConnectionSchema, databaseRoleSchema } from '../vault/responses.js';
 
@@ -291,7 +292,7 @@ function withinOneRequest(lag: number): boolean {
  * path_creds_create.go, secret_creds.go): a lease's expiry + 5 s is never before its role's
  * VALID UNTIL, and after it by at most one request. Both are Vault's clock.
  */
-function expiryFits(role: AuditedDbRole, lease: AuditedLease): boolean {
+export function expiryFits(role: AuditedDbRole, lease: AuditedLease): boolean {
   return role.validUntil !== null && lease.expireTime !== null && withinOneRequest(Date.parse(lease.expireTime) + VALID_UNTIL_MARGIN_MS - Date.parse(role.validUntil));
 }
 
@@ -319,13 +320,19 @@ export function pairRolesWithLeases(
   const open = new Set(roles);
   const pairs = new Map<AuditedDbRole, AuditedLease>();
   const lonelyLeases: AuditedLease[] = [];
+  const byValidUntil = new TimeIndex(roles, validUntilOf);
   const misfit = (role: AuditedDbRole, lease: AuditedLease) => {
     const made = madeAt(role.name);
     return Math.abs(Date.parse(lease.expireTime as string) + VALID_UNTIL_MARGIN_MS - Date.parse(role.validUntil as string)) + (made === null ? 0 : Math.abs(Date.parse(lease.issueTime) - made));
   };
   for (const lease of [...leases].sort((a, b) => (a.expireTime ?? '').localeCompare(b.expireTime ?? ''))) {
     let best: AuditedDbRole | undefined;
-    for (const role of open) if (expiryFits(role, lease) && (best === undefined || misfit(role, lease) < misfit(best, lease))) best = role;
+    const want = wantOf(lease);
+    if (want !== null) {
+      for (const role of byValidUntil.within(want - MAX_REQUEST_MS - MATCH_SLACK_MS, want + MATCH_SLACK_MS)) {
+        if (open.has(role) && expiryFits(role, lease) && (best === undefined || misfit(role, lease) < misfit(best, lease))) best = role;
+      }
+    }
     if (best === undefined) lonelyLeases.push(lease);
     else {
       open.delete(best);
@@ -338,9 +345,40 @@ export function pairRolesWithLeases(
   // --fix does not act on it. No VALID UNTIL (custom statements, 'infinity'): nothing to pair
   // it by, so nothing to act on.
   const unsure = new Set<AuditedDbRole | AuditedLease>();
-  for (const r of orphanRoles) if (!r.validUntil || leases.some((l) => couldBelong(r, l))) unsure.add(r);
-  for (const l of lonelyLeases) if (roles.some((r) => couldBelong(r, l))) unsure.add(l);
+  const leaseOfRole = leaseFinder(leases);
+  const roleOfLease = roleFinder(roles);
+  for (const r of orphanRoles) if (!r.validUntil || leaseOfRole(r)) unsure.add(r);
+  for (const l of lonelyLeases) if (roleOfLease(l)) unsure.add(l);
   return { pairs, orphanRoles, lonelyLeases, unsure };
+}
+
+const validUntilOf = (role: AuditedDbRole) => (role.validUntil === null ? null : Date.parse(role.validUntil));
+const wantOf = (lease: AuditedLease) => (lease.expireTime === null ? null : Date.parse(lease.expireTime) + VALID_UNTIL_MARGIN_MS);
+
+/** The first of these leases that could be a role's (couldBelong), found by time, not by trying each. */
+function leaseFinder(leases: AuditedLease[]): (role: AuditedDbRole) => AuditedLease | undefined {
+  const byWant = new TimeIndex(leases, wantOf);
+  const byIssue = new TimeIndex(leases, (l) => Date.parse(l.issueTime));
+  return (role) => {
+    const at = validUntilOf(role);
+    if (at !== null) for (const l of byWant.within(at - MATCH_SLACK_MS, at + MAX_REQUEST_MS + MATCH_SLACK_MS)) if (couldBelong(role, l)) return l;
+    const made = madeAt(role.name);
+    if (made !== null) for (const l of byIssue.within(made - MATCH_SLACK_MS, made + MAX_REQUEST_MS + MATCH_SLACK_MS)) if (couldBelong(role, l)) return l;
+    return undefined;
+  };
+}
+
+/** The first of these roles a lease could be the lease of (couldBelong), found by time. */
+function roleFinder(roles: AuditedDbRole[]): (lease: AuditedLease) => AuditedDbRole | undefined {
+  const byValidUntil = new TimeIndex(roles, validUntilOf);
+  const byMade = new TimeIndex(roles, (r) => madeAt(r.name));
+  return (lease) => {
+    const want = wantOf(lease);
+    if (want !== null) for (const r of byValidUntil.within(want - MAX_REQUEST_MS - MATCH_SLACK_MS, want + MATCH_SLACK_MS)) if (couldBelong(r, lease)) return r;
+    const issue = Date.parse(lease.issueTime);
+    for (const r of byMade.within(issue - MAX_REQUEST_MS - MATCH_SLACK_MS, issue + MATCH_SLACK_MS)) if (couldBelong(r, lease)) return r;
+    return undefined;
+  };
 }
 
 /** Every finding of one audit, worst first. */
@@ -366,10 +404,12 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   const unsure = new Set(pairing.unsure);
   // A user that could be a lease's of another connection's role (a copy of these statements,
   // another database of the cluster) is reported, never dropped.
-  for (const role of pairing.orphanRoles) if ((vault.elsewhereLeases ?? []).some((l) => couldBelong(role, l))) unsure.add(role);
+  const elsewhereLeaseOf = leaseFinder(vault.elsewhereLeases ?? []);
+  for (const role of pairing.orphanRoles) if (elsewhereLeaseOf(role)) unsure.add(role);
   // A lease left over may still be the role of a user outside the scope (another engine's, made
   // in the same minute) or of one only a standby still has: reported, not revoked.
-  for (const lease of lonelyLeases) if (anyRole.some((r) => couldBelong(r, lease))) unsure.add(lease);
+  const anyRoleOf = roleFinder(anyRole);
+  for (const lease of lonelyLeases) if (anyRoleOf(lease)) unsure.add(lease);
   const orphanRoles = pairing.orphanRoles;
   // Leases and no lease paired at all: the wrong cluster, or a Vault that makes roles elsewhere.
   // Then nothing of the pairing is acted on.
@@ -400,10 +440,11 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   // revokes it when it ends, and the database's clock may run ahead of Vault's); else by its
   // VALID UNTIL on the primary's clock, the one its logins are refused by.
   const leaseOf = pairing.pairs;
+  const primaryByName = new Map(roles.map((r) => [r.name, r]));
   const over = (role: AuditedDbRole) => role.validUntil !== null && Date.parse(role.validUntil) <= now && !((leaseOf.get(role)?.ttl ?? 0) > 0);
   // Why --fix leaves a finding of the pairing alone, as precisely as the audit knows it.
   const outOfRecovery = databases.filter((d) => !d.inRecovery).length;
-  const everyLease = [...vault.leases, ...(vault.otherLeases ?? []), ...(vault.elsewhereLeases ?? [])];
+  const anyLeaseOf = leaseFinder([...vault.leases, ...(vault.otherLeases ?? []), ...(vault.elsewhereLeases ?? [])]);
   const why = (item: AuditedDbRole | AuditedLease): string => {
     if (certain(item)) return '';
     if (nonePaired) return 'no lease of this Vault has its role here — is this the database the engine manages?';
@@ -411,9 +452,9 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
     if (outOfRecovery > 1) return `${outOfRecovery} hosts are out of recovery (an old primary not fenced?): which one Vault writes to is not known`;
     if ('name' in item) {
       if (!item.validUntil) return 'it has no VALID UNTIL to pair it with a lease by';
-      return `the lease ${everyLease.find((l) => couldBelong(item, l))?.id ?? '?'} could be its own (issued, or ending, within one request of it)`;
+      return `the lease ${anyLeaseOf(item)?.id ?? '?'} could be its own (issued, or ending, within one request of it)`;
     }
-    return `the user ${anyRole.find((r) => couldBelong(r, item))?.name ?? '?'} could be its role (made, or ending, within one request of it)`;
+    return `the user ${anyRoleOf(item)?.name ?? '?'} could be its role (made, or ending, within one request of it)`;
   };
   const groupsAllowed = new Set(Object.values(vault.groups).filter((g): g is string => g !== null));
   for (const role of orphanRoles) {
@@ -457,7 +498,7 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
     const byName = new Map(db.roles.map((r) => [r.name, r]));
     for (const session of db.sessions) {
       // Expiry by the primary's copy of the role: a lagging standby may not have the renewal yet.
-      const primaryRole = roles.find((r) => r.name === session.user);
+      const primaryRole = primaryByName.get(session.user);
       const role = primaryRole ?? byName.get(session.user);
       if (role && over(role)) {
         // Acted on only for the primary's copy of a role whose lease is over in Vault too, or that

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { auditFindings, confirmedFindings, fixPlan, groupOf, pairRolesWithLeases, type AuditedDbRole, type DatabaseSide, type VaultSide } from '../../src/setup/audit.js';
+import { auditFindings, confirmedFindings, couldBelong, expiryFits, fixPlan, groupOf, pairRolesWithLeases, type AuditedDbRole, type DatabaseSide, type VaultSide } from '../../src/setup/audit.js';
 
 const T = Date.parse('2026-12-07T12:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -158,6 +158,49 @@ describe('the audit’s reckoning', () => {
     const vault: VaultSide = { marker: ENGINE, leases: [], groups: { 'delphi-readonly': 'delphi_readonly' }, allowedRoles: ['delphi-readonly'] };
     const moved = role(`v-token-delphi-r-MovedMovedMovedMove-${unix(T - 3_600_000)}`, T + 60_000, ['delphi_readonly'], 'eos:6f1c0a52-9d1e-4a7b-8f3e-2b5c7d9e0a11/old-database/delphi-postgresql/delphi-readonly');
     expect(auditFindings(vault, [db([moved])], T)).toEqual([expect.objectContaining({ kind: 'orphan-role', fixable: false })]);
+  });
+
+  it('finds counterparts by time as comparing each with each would: every pair fits, and a leftover is unsure exactly when some counterpart could be its', () => {
+    // Seeded draws of small clusters 200 s apart, each with offsets on both sides of the bounds
+    // (-3 s and one request, 90 s, + 3 s): a user and a lease, or two of one kind for one of the other.
+    let seed = 7;
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const offset = () => Math.round(-10_000 + random() * 120_000);
+    const roles: AuditedDbRole[] = [];
+    const leases: ReturnType<typeof lease>[] = [];
+    for (let i = 0; i < 600; i++) {
+      const made = T - 150_000_000 + i * 200_000;
+      const validUntil = made + 3_605_000;
+      const named = (tag: string, withTime: boolean) => `v-token-delphi-r-${tag}${String(i).padStart(19, '0')}${withTime ? `-${unix(made)}` : ''}`;
+      // The lease as Vault records it: issued and ending some time after the user was made.
+      const leaseFor = (id: string, expiryLag: number, issueLag: number) => lease(id, validUntil - 5000 + expiryLag, made + issueLag);
+      switch (i % 3) {
+        case 0: // one user, one lease: each bound tried alone
+          roles.push(role(named('a', random() < 0.5), validUntil));
+          leases.push(random() < 0.5 ? leaseFor(`l${i}`, offset(), 5_000_000) : leaseFor(`l${i}`, 5_000_000, offset()));
+          break;
+        case 1: // two users, one lease: the second is an orphan, unsure only inside the bounds
+          roles.push(role(named('b', false), validUntil), role(named('c', random() < 0.5), validUntil + offset()));
+          leases.push(leaseFor(`l${i}`, 0, 0));
+          break;
+        default: // one user, two leases: the second is lonely, unsure only inside the bounds
+          roles.push(role(named('d', random() < 0.5), validUntil));
+          leases.push(leaseFor(`l${i}`, 0, 0), leaseFor(`m${i}`, offset(), random() < 0.5 ? offset() : 5_000_000));
+      }
+    }
+    const { pairs, orphanRoles, lonelyLeases, unsure } = pairRolesWithLeases(roles, leases);
+    expect(pairs.size + orphanRoles.length).toBe(roles.length);
+    expect(pairs.size + lonelyLeases.length).toBe(leases.length);
+    for (const [r, l] of pairs) expect(expiryFits(r, l)).toBe(true);
+    // No pair was missed: no leftover user fits a leftover lease.
+    for (const r of orphanRoles) expect(lonelyLeases.filter((l) => expiryFits(r, l)).map((l) => l.id), r.name).toEqual([]);
+    for (const r of orphanRoles) expect(unsure.has(r), r.name).toBe(leases.some((l) => couldBelong(r, l)));
+    for (const l of lonelyLeases) expect(unsure.has(l), l.id).toBe(roles.some((r) => couldBelong(r, l)));
+    // Both outcomes of each kind are drawn.
+    expect(orphanRoles.filter((r) => unsure.has(r)).length).toBeGreaterThan(10);
+    expect(orphanRoles.filter((r) => !unsure.has(r)).length).toBeGreaterThan(10);
+    expect(lonelyLeases.filter((l) => unsure.has(l)).length).toBeGreaterThan(10);
+    expect(lonelyLeases.filter((l) => !unsure.has(l)).length).toBeGreaterThan(10);
   });
 
   it("with group-role statements: only the engine's groups' members, and their orphans may be dropped", () => {
