@@ -4,7 +4,7 @@ import { engineMarker, isVaultClusterId, VAULT_CLUSTER_ID } from './engine-sql.j
 import { PermissionDeniedError, quoted, UsageError } from '../errors.js';
 import { TimeIndex } from '../util/time-index.js';
 import type { VaultClient } from '../vault/client.js';
-import { databaseConnectionSchema, databaseRoleSchema } from '../vault/responses.js';
+import { databaseConnectionSchema, databaseRoleSchema, type LeaseInfo } from '../vault/responses.js';
 
 /**
  * `eos self secrets audit`: what Vault and the database say about dynamic credentials,
@@ -27,6 +27,8 @@ const MATCH_SLACK_MS = 3000;
  * may record its lease.
  */
 const MAX_REQUEST_MS = 90_000;
+/** Lease lookups in flight at once: fast on a big site, gentle on Vault. */
+const LOOKUPS_AT_ONCE = 8;
 /** A lease this long past its end and still there is not being revoked (Vault revokes at once). */
 const REVOCATION_LATE_S = 60;
 /** A user made this recently by Vault's clock may still be waiting for its lease to be recorded (> one request). */
@@ -145,16 +147,22 @@ export async function gatherVaultSide(client: VaultClient, engine: { mount: stri
   };
   const leasesOf = async (role: string): Promise<AuditedLease[]> => {
     const prefix = `${engine.mount}/creds/${role}/`;
-    const found: AuditedLease[] = [];
-    for (const id of await client.list(`sys/leases/lookup/${prefix}`).catch(notFoundIsEmpty)) {
-      // A lease that expired between the list and its lookup is gone: Vault answers 400.
-      const info = await client.lookupLease(`${prefix}${id}`).catch((err: unknown) => {
-        if ((err as { status?: number }).status === 400) return null;
-        throw err;
-      });
-      if (info) found.push({ id: info.id, role, issueTime: info.issue_time, expireTime: info.expire_time, renewable: info.renewable, ttl: info.ttl, ...(info.revoke_error ? { revokeError: info.revoke_error } : {}) });
-    }
-    return found;
+    const ids = await client.list(`sys/leases/lookup/${prefix}`).catch(notFoundIsEmpty);
+    // A few lookups at a time (thousands of leases one by one took a second per 2 000), in order.
+    const infos: (LeaseInfo | null)[] = new Array<LeaseInfo | null>(ids.length).fill(null);
+    let next = 0;
+    const worker = async () => {
+      while (next < ids.length) {
+        const i = next++;
+        // A lease that expired between the list and its lookup is gone: Vault answers 400.
+        infos[i] = await client.lookupLease(`${prefix}${ids[i] as string}`).catch((err: unknown) => {
+          if ((err as { status?: number }).status === 400) return null;
+          throw err;
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(LOOKUPS_AT_ONCE, ids.length) }, worker));
+    return infos.flatMap((info) => (info ? [{ id: info.id, role, issueTime: info.issue_time, expireTime: info.expire_time, renewable: info.renewable, ttl: info.ttl, ...(info.revoke_error ? { revokeError: info.revoke_error } : {}) }] : []));
   };
   const leases: AuditedLease[] = [];
   const groups: Record<string, string | null> = {};
@@ -228,6 +236,13 @@ export async function gatherDatabaseSide(client: pg.Client, host: string): Promi
        JOIN pg_roles grantee ON grantee.oid = a.grantee
       WHERE grantee.rolname LIKE 'v-%' ORDER BY 1, 2`,
   );
+  // By grantee once: the seed's statements give every user its own grants on every table.
+  const grantsOf = new Map<string, string[]>();
+  for (const g of grants) {
+    const list = grantsOf.get(g.grantee);
+    if (list) list.push(g.grant);
+    else grantsOf.set(g.grantee, [g.grant]);
+  }
   const { rows: sessions } = await client.query<{ pid: number; user: string; client_addr: string | null; application: string; state: string | null; backend_start: Date | null }>(
     `SELECT pid, usename AS user, host(client_addr) AS client_addr, application_name AS application, state, backend_start
        FROM pg_stat_activity WHERE usename LIKE 'v-%' ORDER BY backend_start`,
@@ -265,7 +280,7 @@ export async function gatherDatabaseSide(client: pg.Client, host: string): Promi
       validUntil: r.valid_until instanceof Date && Number.isFinite(r.valid_until.getTime()) ? r.valid_until.toISOString() : null,
       attributes: r.attributes,
       memberOf: r.member_of,
-      directGrants: grants.filter((g) => g.grantee === r.name).map((g) => g.grant),
+      directGrants: grantsOf.get(r.name) ?? [],
     })),
     sessions: sessions.map((s) => ({ host, pid: s.pid, user: s.user, clientAddr: s.client_addr, application: s.application, state: s.state, backendStart: (s.backend_start as Date).toISOString() })),
     loggingProblems,
@@ -320,17 +335,25 @@ export function pairRolesWithLeases(
   const open = new Set(roles);
   const pairs = new Map<AuditedDbRole, AuditedLease>();
   const lonelyLeases: AuditedLease[] = [];
-  const byValidUntil = new TimeIndex(roles, validUntilOf);
-  const misfit = (role: AuditedDbRole, lease: AuditedLease) => {
-    const made = madeAt(role.name);
-    return Math.abs(Date.parse(lease.expireTime as string) + VALID_UNTIL_MARGIN_MS - Date.parse(role.validUntil as string)) + (made === null ? 0 : Math.abs(Date.parse(lease.issueTime) - made));
-  };
-  for (const lease of [...leases].sort((a, b) => (a.expireTime ?? '').localeCompare(b.expireTime ?? ''))) {
+  // Times parsed once: a burst of users (workers started together) puts thousands in one window.
+  const byValidUntil = new TimeIndex(
+    roles.map((role) => ({ role, at: validUntilOf(role), made: madeAt(role.name) })),
+    (entry) => entry.at,
+  );
+  const sorted = leases.map((lease) => ({ lease, want: wantOf(lease), issue: Date.parse(lease.issueTime) })).sort((a, b) => (a.want ?? -Infinity) - (b.want ?? -Infinity));
+  for (const { lease, want, issue } of sorted) {
     let best: AuditedDbRole | undefined;
-    const want = wantOf(lease);
+    let bestMisfit = Infinity;
     if (want !== null) {
-      for (const role of byValidUntil.within(want - MAX_REQUEST_MS - MATCH_SLACK_MS, want + MATCH_SLACK_MS)) {
-        if (open.has(role) && expiryFits(role, lease) && (best === undefined || misfit(role, lease) < misfit(best, lease))) best = role;
+      // The window is expiryFits' bounds: every role in it fits by expiry.
+      for (const { role, at, made } of byValidUntil.within(want - MAX_REQUEST_MS - MATCH_SLACK_MS, want + MATCH_SLACK_MS)) {
+        if (!open.has(role)) continue;
+        // VALID UNTIL nearest the lease's expiry + 5 s, then the name's time nearest its issue.
+        const misfit = Math.abs(want - (at as number)) + (made === null ? 0 : Math.abs(issue - made));
+        if (misfit < bestMisfit) {
+          best = role;
+          bestMisfit = misfit;
+        }
       }
     }
     if (best === undefined) lonelyLeases.push(lease);
