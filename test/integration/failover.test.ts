@@ -257,6 +257,7 @@ describe('a rotation racing a relocation', () => {
             await new Promise((resolve) => setTimeout(resolve, 200));
           }
         }
+        throw new Error('the switch to the new credentials never went through (30 s)');
       })();
       await new Promise((resolve) => setTimeout(resolve, 400));
       promoted = true;
