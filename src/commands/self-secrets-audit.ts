@@ -1,7 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { checkRoleName } from '../config/vault-names.js';
-import { PermissionDeniedError, quoted, UsageError } from '../errors.js';
-import { quoteLiteral } from '../db/identifiers.js';
+import { escapeControl, PermissionDeniedError, quoted, UsageError } from '../errors.js';
 import { AUDITOR_POLICY } from '../setup/policies.js';
 import { VaultPermissionDeniedError, VaultTokenExpiredError } from '../vault/errors.js';
 import { adminPassword, resolveTarget, TARGET_OPTIONS } from './admin-target.js';
@@ -89,21 +88,17 @@ export default defineCommand({
         // Only what a second look still sees: a lease issued or renewed between the Vault read and
         // the database read makes a role look orphaned for a moment, never twice the same way.
         const plan = audit.fixPlan(audit.confirmedFindings(findings, (await look()).findings));
-        // As SQL one can paste into psql (the statements run with parameters).
-        const pasteable = (q: { text: string; values?: unknown[] }) => (q.values ? q.text.replace(/\$(\d+)/g, (_, n: string) => quoteLiteral(String(q.values?.[Number(n) - 1]))) : q.text);
-        const describe = (s: (typeof plan)[number]) => (s.kind === 'revoke' ? `revoke lease ${s.leaseId}` : `on ${s.host}: ${s.statements.map((q) => `${pasteable(q)};`).join(' ')}`);
+        const describe = audit.fixStepText;
         if (options.dryRun) steps = plan.map((s) => ({ step: describe(s), ok: true }));
         else {
           // Dropping roles and ending others' sessions needs the admin, on each host a step would
           // run on: checked before any step runs (a pg_monitor login audits, and would fail at
           // every step after the report said it would act). Lease revocations need no such login.
           for (const host of new Set(plan.flatMap((step) => (step.kind === 'sql' ? [step.host] : [])))) {
-            const { rows } = await (clients.get(host) as NonNullable<ReturnType<typeof clients.get>>)
-              .query<{ can: boolean }>("SELECT rolsuper OR (rolcreaterole AND pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')) AS can FROM pg_roles WHERE rolname = current_user")
-              .catch((err: unknown) => {
-                throw classifyDatabaseError(err, { user, where: host });
-              });
-            if (rows[0]?.can !== true) {
+            const may = await audit.mayFix(clients.get(host) as NonNullable<ReturnType<typeof clients.get>>).catch((err: unknown) => {
+              throw classifyDatabaseError(err, { user, where: host });
+            });
+            if (!may) {
               refused = new PermissionDeniedError(`--fix needs the admin: ${user} on ${host} may not drop roles and end other users' sessions`, 'run --fix as a superuser, or a login with CREATEROLE and pg_signal_backend: --admin-user (or DELPHI_DB_ADMIN_USER) and its password; without --fix a pg_monitor login audits');
               break;
             }
@@ -114,7 +109,7 @@ export default defineCommand({
           const results = await audit.applyFixPlan(plan, {
             admin: (host) => clients.get(host),
             vault: session.client,
-            onStep: (r) => io.stderr.write(`${r.ok ? 'done' : 'FAILED'}: ${describe(r.step)}${r.error ? ` — ${r.error}` : ''}\n`),
+            onStep: (r) => io.stderr.write(`${escapeControl(`${r.ok ? 'done' : 'FAILED'}: ${describe(r.step)}${r.error ? ` — ${r.error}` : ''}`)}\n`),
           });
           steps = results.map((r) => ({ step: describe(r.step), ok: r.ok, ...(r.error ? { error: r.error } : {}) }));
           // What is left after the fix, as a new audit sees it.
@@ -133,31 +128,38 @@ export default defineCommand({
           ...(pgLog ? { postgresLog: pgLog } : {}),
         });
       } else {
-        io.stdout.write(`${vaultSide.leases.length} lease(s) in Vault (${roles.join(', ')}); ${databases.map((d) => `${d.host}${d.inRecovery ? ' (standby)' : ''}: ${d.roles.length} dynamic role(s), ${d.sessions.length} session(s)`).join('; ')}\n`);
+        // Role, application and log names are anyone's to choose (a login attempt is enough for the
+        // log): each line as text, control characters escaped, so none can forge or hide a line.
+        const say = (line: string) => io.stdout.write(`${escapeControl(line)}\n`);
+        say(`${vaultSide.leases.length} lease(s) in Vault (${roles.join(', ')}); ${databases.map((d) => `${d.host}${d.inRecovery ? ' (standby)' : ''}: ${d.roles.length} dynamic role(s), ${d.sessions.length} session(s)`).join('; ')}`);
         if (auditLog) {
-          io.stdout.write(`Vault audit log ${auditLog.file}${auditLog.since ? ` since ${auditLog.since}` : ''}: ${auditLog.entries} entries${auditLog.unreadable ? `, ${auditLog.unreadable} unreadable line(s)` : ''}\n`);
-          for (const r of auditLog.roles) io.stdout.write(`  ${r.role}: ${r.requests} request(s), ${r.issued} issued, ${r.refused} refused, ${r.errors} error(s); ${r.byAccessor.length} token(s), from ${r.byAddress.map((a) => `${a.address} (${a.requests})`).join(', ') || '-'}\n`);
-          for (const f of auditLog.refusals) io.stdout.write(`  refused ${f.time} ${f.path} from ${f.address ?? '-'} (token ${f.accessor ?? '-'}): ${f.error}\n`);
+          say(`Vault audit log ${auditLog.file}${auditLog.since ? ` since ${auditLog.since}` : ''}: ${auditLog.entries} entries${auditLog.unreadable ? `, ${auditLog.unreadable} unreadable line(s)` : ''}`);
+          for (const r of auditLog.roles) say(`  ${r.role}: ${r.requests} request(s), ${r.issued} issued, ${r.refused} refused, ${r.errors} error(s); ${r.byAccessor.length} token(s), from ${r.byAddress.map((a) => `${a.address} (${a.requests})`).join(', ') || '-'}`);
+          for (const f of auditLog.refusals) say(`  refused ${f.time} ${f.path} from ${f.address ?? '-'} (token ${f.accessor ?? '-'}): ${f.error}`);
         }
         if (!pgLog) {
           // What --pg-log could read on each host, or how to make the server write it.
           for (const d of databases) {
             const readable = d.logDestination.collector && /jsonlog|csvlog/.test(d.logDestination.destinations);
-            io.stdout.write(
+            const format = d.logDestination.destinations.includes('jsonlog') ? 'jsonlog' : 'csvlog';
+            say(
               readable
-                ? `PostgreSQL log of ${d.host} not read: give --pg-log with its ${d.logDestination.destinations.includes('jsonlog') ? 'jsonlog' : 'csvlog'} file (SELECT pg_current_logfile('${d.logDestination.destinations.includes('jsonlog') ? 'jsonlog' : 'csvlog'}')) to count failed logins\n`
-                : `PostgreSQL log of ${d.host} not readable for failed logins: it writes ${d.logDestination.destinations}${d.logDestination.collector ? '' : ' without the logging collector'}; set log_destination = 'jsonlog' and logging_collector = on\n`,
+                ? `PostgreSQL log of ${d.host} not read: give --pg-log with its ${format} file (SELECT pg_current_logfile('${format}')) to count failed logins`
+                : `PostgreSQL log of ${d.host} not readable for failed logins: it writes ${d.logDestination.destinations}${d.logDestination.collector ? '' : ' without the logging collector'}; set log_destination = 'jsonlog' and logging_collector = on`,
             );
           }
         }
         if (pgLog) {
-          io.stdout.write(`PostgreSQL log ${pgLog.file} (${pgLog.format})${pgLog.since ? ` since ${pgLog.since}` : ''}: ${pgLog.lines} line(s)${pgLog.refusals.length === 0 ? ', no refusal of a dynamic user' : ''}\n`);
-          for (const r of pgLog.refusals) io.stdout.write(`  ${r.code === '28P01' ? 'failed login' : 'permission denied'} ×${r.count} ${r.role} from ${r.address ?? 'a local socket'} (${r.first} … ${r.last})\n`);
+          say(`PostgreSQL log ${pgLog.file} (${pgLog.format})${pgLog.since ? ` since ${pgLog.since}` : ''}: ${pgLog.lines} line(s)${pgLog.refusals.length === 0 ? ', no refusal of a dynamic user' : ''}`);
+          for (const r of pgLog.refusals) say(`  ${r.code === '28P01' ? 'failed login' : 'permission denied'} ×${r.count} ${r.role} from ${r.address ?? 'a local socket'} (${r.first} … ${r.last})`);
         }
         // What --fix did, in the report too (stderr had each step as it ran).
-        for (const s of steps ?? []) io.stdout.write(`${options.dryRun ? 'would run' : s.ok ? 'did' : 'FAILED'}: ${s.step}${s.error ? ` — ${s.error}` : ''}\n`);
-        for (const f of findings) io.stdout.write(`${f.severity.toUpperCase()} ${f.kind} ${f.subject}${f.host ? ` on ${f.host}` : ''}: ${f.evidence}\n    fix: ${f.fix}\n`);
-        io.stdout.write(findings.length === 0 ? 'clean: every dynamic role has its lease, and nothing more\n' : `${findings.length} finding(s)\n`);
+        for (const s of steps ?? []) say(`${options.dryRun ? 'would run' : s.ok ? 'did' : 'FAILED'}: ${s.step}${s.error ? ` — ${s.error}` : ''}`);
+        for (const f of findings) {
+          say(`${f.severity.toUpperCase()} ${f.kind} ${f.subject}${f.host ? ` on ${f.host}` : ''}: ${f.evidence}`);
+          say(`    fix: ${f.fix}`);
+        }
+        say(findings.length === 0 ? 'clean: every dynamic role has its lease, and nothing more' : `${findings.length} finding(s)`);
       }
       if (refused) throw refused;
       return findings.length === 0 ? 0 : 1;

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { quoteIdent } from '../db/identifiers.js';
+import { quoteIdent, quoteLiteral } from '../db/identifiers.js';
 import { engineMarker, isVaultClusterId, VAULT_CLUSTER_ID } from './engine-sql.js';
 import { PermissionDeniedError, quoted, UsageError } from '../errors.js';
 import { TimeIndex } from '../util/time-index.js';
@@ -599,6 +599,25 @@ export function confirmedFindings(first: Finding[], second: Finding[]): Finding[
   // Fixable only if both looks thought so.
   const again = new Map(second.map((f) => [key(f), f.fixable]));
   return first.filter((f) => again.has(key(f))).map((f) => ({ ...f, fixable: f.fixable && again.get(key(f)) === true }));
+}
+
+/**
+ * A step as the operator reads it: SQL one can paste into psql (the statements run with
+ * parameters; here each value is a quoted literal), or the lease revoked.
+ */
+export function fixStepText(step: FixStep): string {
+  if (step.kind === 'revoke') return `revoke lease ${step.leaseId}`;
+  const pasteable = (q: { text: string; values?: unknown[] }) => (q.values ? q.text.replace(/\$(\d+)/g, (_, n: string) => quoteLiteral(String(q.values?.[Number(n) - 1]))) : q.text);
+  return `on ${step.host}: ${step.statements.map((q) => `${pasteable(q)};`).join(' ')}`;
+}
+
+/**
+ * Whether this login may do --fix's steps on its host: drop Vault's users (CREATEROLE) and end
+ * other users' sessions (pg_signal_backend), or a superuser.
+ */
+export async function mayFix(client: pg.Client): Promise<boolean> {
+  const { rows } = await client.query<{ can: boolean }>("SELECT rolsuper OR (rolcreaterole AND pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')) AS can FROM pg_roles WHERE rolname = current_user");
+  return rows[0]?.can === true;
 }
 
 /** Runs the plan, each step on its own: one that fails is reported, the others still run. */

@@ -129,6 +129,41 @@ describe('eos self secrets audit', () => {
     expect(r.stdout).toMatch(/^ {2}failed login ×1 v-token-x from 10\.0\.0\.9 \(2026-12-07 10:00:00\.000 UTC … 2026-12-07 10:00:00\.000 UTC\)$/m);
   });
 
+  it("prints names others choose as inert text: a login attempt's user name in the log, a role's name, a session's application — no line forged, no escape sequence", async () => {
+    // Anyone who reaches the port can try a login with any name: the server logs it as given.
+    const forged = 'clean: every dynamic role has its lease, and nothing more';
+    const file = path.join(home, 'hostile.json');
+    writeFileSync(file, `${JSON.stringify({ timestamp: '2026-12-07 10:00:00.000 UTC', user: `v-\u001b[2J\n${forged}`, remote_host: '10.0.0.9', state_code: '28P01', message: 'password authentication failed' })}\n`);
+    const admin = new pg.Client({ connectionString: sandbox.adminUrl });
+    await admin.connect();
+    const hostileRole = `v-\u001b]0;pwned\u0007-${Math.floor(Date.now() / 1000) - 3600}`;
+    const { hostname, port } = new URL(sandbox.adminUrl);
+    // The application name is any client's to set: a session of the role, named to forge a line.
+    const session = new pg.Client({ host: hostname, port: Number(port), database: 'delphi', user: hostileRole, password: 'Hostile-pw-1', application_name: `x\u001b[31m\n${forged}` });
+    session.on('error', () => undefined);
+    try {
+      await admin.query(`CREATE ROLE "${hostileRole}" LOGIN PASSWORD 'Hostile-pw-1' VALID UNTIL '${new Date(Date.now() + 60_000).toISOString()}' IN ROLE delphi_readonly`);
+      await session.connect();
+      // Its credentials end while the session stays open: a stale session, its application shown
+      // (the server itself writes a control character of an application name as \xNN, and cuts it at 63 bytes).
+      await admin.query(`ALTER ROLE "${hostileRole}" VALID UNTIL '${new Date(Date.now() - 60_000).toISOString()}'`);
+      const r = await runEos(['self', 'secrets', 'audit', '--pg-log', file], { env });
+      expect(r.code).toBe(1);
+      const lines = (r.stdout + r.stderr).split('\n');
+      // eslint-disable-next-line no-control-regex -- finding control characters is the point
+      expect(r.stdout + r.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+      // The forged line is a part of another line, never a line of its own.
+      expect(lines.filter((l) => l === forged)).toEqual([]);
+      expect(r.stdout).toContain('failed login ×1 v-\\x1b[2J\\nclean: every dynamic role has its lease, and nothing more from 10.0.0.9');
+      expect(r.stdout).toMatch(/^MEDIUM expired-role v-\\x1b\]0;pwned\\x07-\d+ on /m);
+      expect(r.stdout).toMatch(/^HIGH stale-session v-\\x1b\]0;pwned\\x07-\d+ pid \d+ on .*\(x\\x1b\[31m\\x0aclean: every dynamic role/m);
+    } finally {
+      await session.end().catch(() => undefined);
+      await admin.query(`DROP ROLE IF EXISTS "${hostileRole}"`);
+      await admin.end();
+    }
+  });
+
   it('refuses bad input with one line and exit 2', async () => {
     const cidr = await runEos(['self', 'secrets', 'audit', '--allow-cidr', '10.0.0.0/99'], { env });
     expect([cidr.code, cidr.stderr.split('\n')[0]]).toEqual([2, 'error: --allow-cidr "10.0.0.0/99" is not a network']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { auditFindings, confirmedFindings, couldBelong, expiryFits, fixPlan, groupOf, pairRolesWithLeases, type AuditedDbRole, type DatabaseSide, type VaultSide } from '../../src/setup/audit.js';
+import { auditFindings, confirmedFindings, couldBelong, expiryFits, fixPlan, fixStepText, groupOf, pairRolesWithLeases, type AuditedDbRole, type DatabaseSide, type VaultSide } from '../../src/setup/audit.js';
 
 const T = Date.parse('2026-12-07T12:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -201,6 +201,13 @@ describe('the audit’s reckoning', () => {
     expect(orphanRoles.filter((r) => !unsure.has(r)).length).toBeGreaterThan(10);
     expect(lonelyLeases.filter((l) => unsure.has(l)).length).toBeGreaterThan(10);
     expect(lonelyLeases.filter((l) => !unsure.has(l)).length).toBeGreaterThan(10);
+  });
+
+  it('prints a step as SQL to paste: a hostile name stays one literal and one identifier, a $1 in it is not read as a parameter', () => {
+    const name = `v-x'; DROP ROLE postgres; --$1"`;
+    const [step] = fixPlan([{ kind: 'orphan-role', severity: 'high', subject: name, host: 'db1:5432', evidence: '', fix: '', fixable: true }]);
+    expect(fixStepText(step as NonNullable<typeof step>)).toBe(`on db1:5432: SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'v-x''; DROP ROLE postgres; --$1"'; DROP ROLE IF EXISTS "v-x'; DROP ROLE postgres; --$1""";`);
+    expect(fixStepText({ kind: 'revoke', finding: 'lease-without-role', subject: 'l', leaseId: 'database/creds/r/abc' })).toBe('revoke lease database/creds/r/abc');
   });
 
   it("with group-role statements: only the engine's groups' members, and their orphans may be dropped", () => {
