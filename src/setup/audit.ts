@@ -534,7 +534,8 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
       }
     }
     for (const session of db.roleless ?? []) {
-      findings.push({ kind: 'session-of-dropped-role', severity: 'high', subject: `pid ${session.pid}`, host: db.host, session: { pid: session.pid, user: '', backendStart: session.backendStart }, evidence: `open since ${session.backendStart} from ${session.clientAddr ?? 'a local socket'} (${session.application || 'no application name'}) under a role that no longer exists`, fix: `if it was one of Vault's users (its name is gone with the role), end it as the admin on ${db.host}: SELECT pg_terminate_backend(${session.pid})`, fixable: false });
+      // Never --fix's: whose it was cannot be known once the role is gone.
+      findings.push({ kind: 'session-of-dropped-role', severity: 'high', subject: `pid ${session.pid}`, host: db.host, evidence: `open since ${session.backendStart} from ${session.clientAddr ?? 'a local socket'} (${session.application || 'no application name'}) under a role that no longer exists`, fix: `if it was one of Vault's users (its name is gone with the role), end it as the admin on ${db.host}: SELECT pg_terminate_backend(${session.pid})`, fixable: false });
     }
     for (const problem of db.loggingProblems) {
       findings.push({ kind: 'logs-passwords', severity: 'high', subject: problem, host: db.host, evidence: `${problem}: the server logs every CREATE ROLE … PASSWORD '…' Vault sends, the password in clear`, fix: `ALTER SYSTEM SET ${problem.startsWith('log_statement') ? "log_statement = 'none'" : 'log_min_duration_statement = -1'}; SELECT pg_reload_conf(); (or set it for Vault's admin role only: ALTER ROLE <admin> SET log_statement = 'none')`, fixable: false });
@@ -577,15 +578,6 @@ export function fixPlan(findings: Finding[]): FixStep[] {
         finding: f.kind,
         subject: f.subject,
         statements: [{ text: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND usename = $2 AND date_trunc('milliseconds', backend_start) = $3::timestamptz", values: [f.session.pid, f.session.user, f.session.backendStart], expectRow: true }],
-      });
-    }
-    if (f.kind === 'session-of-dropped-role' && f.host && f.session && f.fixable) {
-      steps.push({
-        kind: 'sql',
-        host: f.host,
-        finding: f.kind,
-        subject: f.subject,
-        statements: [{ text: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND date_trunc('milliseconds', backend_start) = $2::timestamptz AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = usesysid)", values: [f.session.pid, f.session.backendStart], expectRow: true }],
       });
     }
     if (f.kind === 'lease-without-role' && f.fixable) steps.push({ kind: 'revoke', finding: f.kind, subject: f.subject, leaseId: f.subject });
