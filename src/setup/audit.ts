@@ -4,6 +4,7 @@ import { engineMarker, isVaultClusterId, VAULT_CLUSTER_ID } from './engine-sql.j
 import { PermissionDeniedError, quoted, UsageError } from '../errors.js';
 import { TimeIndex } from '../util/time-index.js';
 import type { VaultClient } from '../vault/client.js';
+import { listOrEmpty, readOrNull } from '../vault/read-secret.js';
 import { databaseConnectionSchema, databaseRoleSchema, type LeaseInfo } from '../vault/responses.js';
 
 /**
@@ -141,13 +142,9 @@ export interface DatabaseSide {
  */
 export async function gatherVaultSide(client: VaultClient, engine: { mount: string; connection: string; roles: string[]; namespace?: string | undefined }): Promise<VaultSide> {
   const health = await client.health();
-  const notFoundIsEmpty = (err: unknown): string[] => {
-    if ((err as { status?: number }).status === 404) return [];
-    throw err;
-  };
   const leasesOf = async (role: string): Promise<AuditedLease[]> => {
     const prefix = `${engine.mount}/creds/${role}/`;
-    const ids = await client.list(`sys/leases/lookup/${prefix}`).catch(notFoundIsEmpty);
+    const ids = await listOrEmpty(client, `sys/leases/lookup/${prefix}`);
     // A few lookups at a time (thousands of leases one by one took a second per 2 000), in order.
     const infos: (LeaseInfo | null)[] = new Array<LeaseInfo | null>(ids.length).fill(null);
     let next = 0;
@@ -167,29 +164,29 @@ export async function gatherVaultSide(client: VaultClient, engine: { mount: stri
   const leases: AuditedLease[] = [];
   const groups: Record<string, string | null> = {};
   for (const role of engine.roles) {
-    const definition = await client.read(`${engine.mount}/roles/${role}`, databaseRoleSchema).catch(notFoundIsNull);
+    const definition = await readOrNull(client, `${engine.mount}/roles/${role}`, databaseRoleSchema);
     // A name that is no role (a typo in a cron job) would audit nothing and call the real users
     // strangers: refused.
-    if (!definition?.data) {
+    if (!definition) {
       throw new UsageError(`the Vault role ${quoted(role)} is not on ${engine.mount}/ (${engine.mount}/roles/${role} is not there)`, `name the roles to audit with --role (the engine's roles: vault list ${engine.mount}/roles), or set engine.role and engine.workerRole in the config`);
     }
-    if (definition.data.db_name !== engine.connection) {
-      throw new UsageError(`the Vault role ${quoted(role)} makes its users through the connection ${quoted(definition.data.db_name)}, not ${quoted(engine.connection)}`, "audit one connection's roles at a time: --role, or the config's engine.connection");
+    if (definition.db_name !== engine.connection) {
+      throw new UsageError(`the Vault role ${quoted(role)} makes its users through the connection ${quoted(definition.db_name)}, not ${quoted(engine.connection)}`, "audit one connection's roles at a time: --role, or the config's engine.connection");
     }
-    groups[role] = groupOf(definition.data.creation_statements.join(' '));
+    groups[role] = groupOf(definition.creation_statements.join(' '));
     leases.push(...(await leasesOf(role)));
   }
   // Every other role with leases on the mount (`delphi-readonly/` and the like) that makes its
   // users through this connection, or no longer says (deleted): a user may be its.
   const otherLeases: AuditedLease[] = [];
   const elsewhereLeases: AuditedLease[] = [];
-  for (const key of await client.list(`sys/leases/lookup/${engine.mount}/creds/`).catch(notFoundIsEmpty)) {
+  for (const key of await listOrEmpty(client, `sys/leases/lookup/${engine.mount}/creds/`)) {
     const role = key.replace(/\/$/, '');
     if (!key.endsWith('/') || engine.roles.includes(role)) continue;
-    const definition = await client.read(`${engine.mount}/roles/${role}`, databaseRoleSchema).catch(notFoundIsNull);
-    (!definition?.data || definition.data.db_name === engine.connection ? otherLeases : elsewhereLeases).push(...(await leasesOf(role)));
+    const definition = await readOrNull(client, `${engine.mount}/roles/${role}`, databaseRoleSchema);
+    (!definition || definition.db_name === engine.connection ? otherLeases : elsewhereLeases).push(...(await leasesOf(role)));
   }
-  const connection = await client.read(`${engine.mount}/config/${engine.connection}`, databaseConnectionSchema).catch(notFoundIsNull);
+  const connection = await readOrNull(client, `${engine.mount}/config/${engine.connection}`, databaseConnectionSchema);
   return {
     // Users another Vault made carry its cluster id: without one, no user is surely this Vault's.
     marker: health.cluster_id && isVaultClusterId(health.cluster_id) ? engineMarker({ clusterId: health.cluster_id, namespace: engine.namespace }, engine.mount, engine.connection) : undefined,
@@ -198,7 +195,7 @@ export async function gatherVaultSide(client: VaultClient, engine: { mount: stri
     otherLeases,
     elsewhereLeases,
     groups,
-    allowedRoles: connection?.data?.allowed_roles ?? null,
+    allowedRoles: connection?.allowed_roles ?? null,
   };
 }
 
@@ -211,12 +208,6 @@ export function groupOf(statements: string): string | null {
   const m = /\bIN\s+ROLE\s+("((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*))\s*(,)?/i.exec(statements);
   if (!m || m[4]) return null;
   return m[2] !== undefined ? m[2].replace(/""/g, '"') : (m[3] as string).toLowerCase();
-}
-
-/** A role or connection that is not there is an answer; a refusal or an error is not. */
-function notFoundIsNull(err: unknown): null {
-  if ((err as { status?: number }).status === 404) return null;
-  throw err;
 }
 
 /** Vault's dynamic users on one host: roles named `v-…`, their sessions, and the logging settings. */
@@ -409,7 +400,6 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   const findings: Finding[] = [];
   const ours = scopeOf(vault);
   const scoped = byGroups(vault);
-  const everyRole = databases[0]?.roles ?? [];
   // What a lease could be the role of: every v-* role on every host (another engine's, a standby's).
   const anyRole = databases.flatMap((d) => d.roles);
   databases = databases.map((d) => {
@@ -440,16 +430,17 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   // --fix acts on the pairing only where it is sure: the one primary's roles (a standby may lag
   // behind; two hosts out of recovery — an old primary not fenced — may each have half of them),
   // and no counterpart that could be the other's.
-  const primaryKnown = primary !== undefined && !primary.inRecovery && databases.filter((d) => !d.inRecovery).length === 1 && !nonePaired;
+  const outOfRecovery = databases.filter((d) => !d.inRecovery).length;
+  const primaryKnown = primary !== undefined && !primary.inRecovery && outOfRecovery === 1 && !nonePaired;
   const certain = (item: AuditedDbRole | AuditedLease) => primaryKnown && !unsure.has(item);
   // A user of one of the audited Vault roles, by the marker that role's statements write on it
   // (this Vault, mount, connection and role: the groups and the names alone may be another
   // engine's), made long enough ago by Vault's clock that its lease would be recorded by now.
   const vaultNow = vault.now ?? now;
-  const markerOf = new Map(everyRole.map((r) => [r.name, r.marker]));
+  const primaryByName = new Map(roles.map((r) => [r.name, r]));
   const madeByUs = (name: string) => {
     const made = madeAt(name);
-    const marker = markerOf.get(name);
+    const marker = primaryByName.get(name)?.marker;
     return vault.marker !== undefined && Object.keys(vault.groups).some((r) => marker === `${vault.marker}/${r}`) && made !== null && made < vaultNow - YOUNG_ROLE_MS;
   };
   const notOurs = 'it does not carry the marker of an audited role (eos writes COMMENT ON ROLE on the users it makes), or was made in the last two minutes';
@@ -463,10 +454,8 @@ export function auditFindings(vault: VaultSide, databases: DatabaseSide[], now: 
   // revokes it when it ends, and the database's clock may run ahead of Vault's); else by its
   // VALID UNTIL on the primary's clock, the one its logins are refused by.
   const leaseOf = pairing.pairs;
-  const primaryByName = new Map(roles.map((r) => [r.name, r]));
   const over = (role: AuditedDbRole) => role.validUntil !== null && Date.parse(role.validUntil) <= now && !((leaseOf.get(role)?.ttl ?? 0) > 0);
   // Why --fix leaves a finding of the pairing alone, as precisely as the audit knows it.
-  const outOfRecovery = databases.filter((d) => !d.inRecovery).length;
   const anyLeaseOf = leaseFinder([...vault.leases, ...(vault.otherLeases ?? []), ...(vault.elsewhereLeases ?? [])]);
   const why = (item: AuditedDbRole | AuditedLease): string => {
     if (certain(item)) return '';

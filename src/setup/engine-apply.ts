@@ -5,8 +5,8 @@ import type { VaultClient } from '../vault/client.js';
 import { connectionQuery, type EnginePlan, type VaultRoleDefinition } from './engine-plan.js';
 import { formatVaultDuration } from '../util/duration.js';
 import { quoteIdent } from '../db/identifiers.js';
-import { VaultNotFoundError } from '../vault/errors.js';
-import { databaseConnectionSchema, databaseRoleSchema, mountsSchema, policySchema, type DataSchema } from '../vault/responses.js';
+import { readOrNull } from '../vault/read-secret.js';
+import { databaseConnectionSchema, databaseRoleSchema, mountsSchema, policySchema } from '../vault/responses.js';
 
 /**
  * Performs an engine plan through the Vault API and, for the one-time SQL, an admin session —
@@ -146,15 +146,6 @@ function roleChanges(existing: VaultRoleDefinition, wanted: VaultRoleDefinition)
     if (Number(existing[field]) !== wanted[field]) changes.push(`${field}: ${formatVaultDuration(Number(existing[field]))} → ${formatVaultDuration(wanted[field])}`);
   }
   return changes;
-}
-
-async function readOrNull<D = Record<string, unknown>>(client: VaultClient, path: string, dataSchema?: DataSchema<D>): Promise<D | null> {
-  try {
-    return (await client.read(path, dataSchema)).data;
-  } catch (err) {
-    if (err instanceof VaultNotFoundError) return null;
-    throw err;
-  }
 }
 
 /**

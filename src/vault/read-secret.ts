@@ -1,7 +1,7 @@
 import type { VaultClient } from './client.js';
 import { VaultNotFoundError } from './errors.js';
 import { describeMount, kvFolderKeys, kvRead } from './kv.js';
-import { parseSecret } from './responses.js';
+import { parseSecret, type DataSchema } from './responses.js';
 
 /**
  * Reads any logical path the way a user means it: KV v1 or v2 without saying which, database
@@ -44,4 +44,24 @@ async function folderOrNothing(client: VaultClient, path: string, missing: Vault
   if (keys.length === 0) return missing;
   const shown = keys.slice(0, 8).join(', ') + (keys.length > 8 ? `, … (${keys.length} in all)` : '');
   return new VaultNotFoundError(path, `no secret here, but a folder holding ${shown}`, `read one of them: eos self secrets get ${path}/${keys[0]?.replace(/\/$/, '')}`);
+}
+
+/** A path's data, or null when Vault has nothing there (404); a refusal or an error is thrown. */
+export async function readOrNull<D = Record<string, unknown>>(client: VaultClient, path: string, dataSchema?: DataSchema<D>): Promise<D | null> {
+  try {
+    return (await client.read(path, dataSchema)).data;
+  } catch (err) {
+    if (err instanceof VaultNotFoundError) return null;
+    throw err;
+  }
+}
+
+/** A LIST's keys, or none when Vault has nothing under the path (it answers 404, not an empty list). */
+export async function listOrEmpty(client: VaultClient, path: string): Promise<string[]> {
+  try {
+    return await client.list(path);
+  } catch (err) {
+    if (err instanceof VaultNotFoundError) return [];
+    throw err;
+  }
 }

@@ -150,7 +150,7 @@ export function Credentials({ snapshot, credentials, height, scroll, scrollLimit
   // logins, not sessions). Orphans need Vault's leases: eos self secrets audit.
   const database = [
     `database  ${d.alive} dynamic role(s), ${d.sessions} session(s)${d.expired + d.staleSessions > 0 ? `; EXPIRED: ${d.expired} role(s), ${d.staleSessions} session(s)` : ''}`,
-    ...d.perRole.map((r) => `  ${pad(printable(r.role), 44)} ${pad(r.sessions, 3, true)} session(s)${r.expired ? '  EXPIRED' : ''}`),
+    ...d.perRole.map((r) => `  ${pad(r.role, 44)} ${pad(r.sessions, 3, true)} session(s)${r.expired ? '  EXPIRED' : ''}`),
   ];
   const rows = [
     `pool      generation ${c.pool.generation}, ${c.pool.total} connections (${c.pool.idle} idle, ${c.pool.waiting} waiting), ${c.pool.retried} retried`,
