@@ -25,6 +25,23 @@ async function issue(sandbox: Sandbox, role = 'delphi-readonly') {
   return dbCredentials({ host: hosts[0]!.host, port: hosts[0]!.port, hosts, database: 'delphi', sslmode: 'disable', user: answer.data.username, password: answer.data.password, source: 'dynamic' });
 }
 
+/** `count` reads of the 50 sample alerts, one every 10 ms: each answer right (true), or its error in `failures`. */
+function readAlerts(db: { pool: { query<R extends pg.QueryResultRow>(text: string): Promise<pg.QueryResult<R>> } }, count: number, failures: string[]): Promise<boolean[]> {
+  const outcomes: Promise<boolean>[] = [];
+  return (async () => {
+    for (let i = 0; i < count; i++) {
+      outcomes.push(
+        db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM alerts').then(
+          (r) => r.rows[0]?.n === 50,
+          (err: Error) => (failures.push(err.message), false),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return Promise.all(outcomes);
+  })();
+}
+
 /** A copy of an alert under a new alert_hash: a write with a unique id. */
 const INSERT = 'INSERT INTO alerts (alert_hash, agent_id, rule_id, rule_level, rule_desc, raw) SELECT $1, agent_id, rule_id, rule_level, rule_desc, raw FROM alerts LIMIT 1';
 
@@ -177,24 +194,12 @@ describe('reads and the engine when the primary dies', () => {
     const { database: db } = await openKeptDatabase({ config, env, command: 'test failover reads' });
     const failures: string[] = [];
     try {
-      const outcomes: Promise<boolean>[] = [];
-      const load = (async () => {
-        for (let i = 0; i < 600; i++) {
-          outcomes.push(
-            db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM alerts').then(
-              (r) => r.rows[0]?.n === 50,
-              (err: Error) => (failures.push(err.message), false),
-            ),
-          );
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-      })();
+      const load = readAlerts(db, 600, failures);
       await new Promise((resolve) => setTimeout(resolve, 1000));
       await sandbox.postgres.stop(); // fencing: the old primary is gone before the promotion
       await new Promise((resolve) => setTimeout(resolve, 500));
       await sandbox.standby!.promote();
-      await load;
-      const results = await Promise.all(outcomes);
+      const results = await load;
       expect(failures).toEqual([]);
       expect(results.every(Boolean)).toBe(true);
       expect(db.pool.stats().host).toBe(`127.0.0.1:${sandbox.standby!.port}`);
@@ -224,18 +229,7 @@ describe('a rotation racing a relocation', () => {
     const failures: string[] = [];
     try {
       const before = db.pool.stats();
-      const outcomes: Promise<boolean>[] = [];
-      const load = (async () => {
-        for (let i = 0; i < 500; i++) {
-          outcomes.push(
-            db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM alerts').then(
-              (r) => r.rows[0]?.n === 50,
-              (err: Error) => (failures.push(err.message), false),
-            ),
-          );
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-      })();
+      const load = readAlerts(db, 500, failures);
       await new Promise((resolve) => setTimeout(resolve, 800));
       // The lease keeper's replacement, issued on the primary (and streamed to the standby)…
       const issued = await issue(sandbox);
@@ -266,8 +260,7 @@ describe('a rotation racing a relocation', () => {
       // The rotation was refused while no host took writes, the race this is about, and went
       // through after the promotion.
       expect(refusedBeforePromotion).toBeGreaterThan(0);
-      await load;
-      const results = await Promise.all(outcomes);
+      const results = await load;
       expect(failures).toEqual([]);
       expect(results.every(Boolean)).toBe(true);
       const after = db.pool.stats();
