@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/sandbox/postgres.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { REPO_ROOT, runCli, runEos, startEos } from '../helpers/cli.js';
 
@@ -162,6 +163,24 @@ describe('eos self secrets audit', () => {
       await admin.query(`DROP ROLE IF EXISTS "${hostileRole}"`);
       await admin.end();
     }
+  });
+
+  it("says which side is gone, in one line, with its exit code: Vault unreachable (3), PostgreSQL unreachable (5), one host of a list (5, named); --fix does nothing", async () => {
+    const vaultGone = await runEos(['self', 'secrets', 'audit', '--fix'], { env: { ...env, VAULT_ADDR: 'http://127.0.0.1:1', VAULT_MAX_RETRIES: '0' } });
+    expect(vaultGone.code).toBe(3);
+    expect(vaultGone.stderr.split('\n').filter((l) => l.startsWith('error:'))).toEqual([expect.stringMatching(/^error: Vault at http:\/\/127\.0\.0\.1:1 is unreachable/)]);
+    expect(vaultGone.stdout).toBe('');
+    // A port nothing listens on: the one host, then a second host of a list.
+    const closed = String(await freePort());
+    const pgGone = await runEos(['self', 'secrets', 'audit', '--fix', '--port', closed], { env });
+    expect(pgGone.code).toBe(5);
+    expect(pgGone.stderr.split('\n').filter((l) => l.startsWith('error:'))).toEqual([expect.stringMatching(new RegExp(`^error: cannot reach PostgreSQL at 127\\.0\\.0\\.1:${closed}`))]);
+    expect(pgGone.stdout).toBe('');
+    const { port } = new URL(sandbox.adminUrl);
+    const oneGone = await runEos(['self', 'secrets', 'audit', '--host', '127.0.0.1,127.0.0.1', '--port', `${port},${closed}`], { env });
+    expect(oneGone.code).toBe(5);
+    expect(oneGone.stderr).toContain(`127.0.0.1:${closed}`);
+    expect(oneGone.stdout).toBe('');
   });
 
   it('refuses bad input with one line and exit 2', async () => {
