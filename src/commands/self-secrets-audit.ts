@@ -1,8 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { checkRoleName } from '../config/vault-names.js';
 import { escapeControl, PermissionDeniedError, quoted, UsageError } from '../errors.js';
-import { AUDITOR_POLICY } from '../setup/policies.js';
-import { VaultPermissionDeniedError, VaultTokenExpiredError } from '../vault/errors.js';
 import { adminPassword, resolveTarget, TARGET_OPTIONS } from './admin-target.js';
 import { durationOption } from './duration-option.js';
 import { writeJson } from './output.js';
@@ -29,7 +27,14 @@ export default defineCommand({
   },
   examples: ['eos self secrets audit --json --allow-cidr 10.0.0.0/8', 'eos self secrets audit --vault-audit-log /var/log/vault/audit.log --since 24h', 'eos self secrets audit --fix --dry-run'],
   async run(options, context) {
-    const [audit, { connectAdmin }, { classifyDatabaseError }] = await Promise.all([import('../setup/audit.js'), import('../db/admin-session.js'), import('../db/errors.js')]);
+    // A spec is light (program.ts loads every one): what the run needs comes when it runs.
+    const [audit, { connectAdmin }, { classifyDatabaseError }, { VaultPermissionDeniedError, VaultTokenExpiredError }, { AUDITOR_POLICY }] = await Promise.all([
+      import('../setup/audit.js'),
+      import('../db/admin-session.js'),
+      import('../db/errors.js'),
+      import('../vault/errors.js'),
+      import('../setup/policies.js'),
+    ]);
     const { io } = context;
     if (options.dryRun && !options.fix) throw new UsageError('--dry-run goes with --fix', 'eos self secrets audit --fix --dry-run prints what --fix would do');
     const { config } = context.config();
