@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { boundedLines } from '../util/bounded-lines.js';
+import { fileLines, MAX_LOG_LINE_BYTES } from '../util/bounded-lines.js';
 import { UsageError } from '../errors.js';
 
 /**
@@ -9,8 +8,6 @@ import { UsageError } from '../errors.js';
  * of Vault's users (`v-…`), grouped by role and client address. Statement texts are not kept:
  * a failed statement may hold data.
  */
-/** A log line longer than this is skipped (and counted): no audit or log entry is near it. */
-const MAX_LINE_BYTES = 1024 * 1024;
 
 export interface LogRefusal {
   role: string;
@@ -39,13 +36,6 @@ const CSV = { time: 0, user: 1, connectionFrom: 4, code: 12 } as const;
 
 export async function summarisePostgresLog(file: string, options: { since?: number | undefined } = {}): Promise<PostgresLogSummary> {
   const format = file.endsWith('.csv') ? 'csvlog' : 'jsonlog';
-  const stream = createReadStream(file, { encoding: 'utf8' });
-  await new Promise<void>((resolve, reject) => {
-    stream.once('open', () => resolve());
-    stream.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new UsageError(`the PostgreSQL log ${file} cannot be read: ${err.code ?? err.message}`, "name a jsonlog (.json) or csvlog (.csv) file of the server (SELECT pg_current_logfile('jsonlog')) on a host that can read it")),
-    );
-  });
   const groups = new Map<string, LogRefusal>();
   let lines = 0;
   let unreadable = 0;
@@ -60,7 +50,9 @@ export async function summarisePostgresLog(file: string, options: { since?: numb
     } else groups.set(key, { role: user, address, code: code as LogRefusal['code'], count: 1, first: time, last: time });
   };
   let pending = '';
-  for await (const line of boundedLines(stream, MAX_LINE_BYTES)) {
+  const cannotRead = (reason: string) =>
+    new UsageError(`the PostgreSQL log ${file} cannot be read: ${reason}`, "name a jsonlog (.json) or csvlog (.csv) file of the server (SELECT pg_current_logfile('jsonlog')) on a host that can read it");
+  for await (const line of fileLines(file, cannotRead)) {
     if (line === null) {
       unreadable += 1;
       continue;
@@ -86,7 +78,7 @@ export async function summarisePostgresLog(file: string, options: { since?: numb
     pending = pending === '' ? line : `${pending}\n${line}`;
     if ((pending.match(/"/g)?.length ?? 0) % 2 === 1) {
       // An unbalanced quote (a file that starts inside a record) must not swallow the rest.
-      if (pending.length > MAX_LINE_BYTES) {
+      if (pending.length > MAX_LOG_LINE_BYTES) {
         unreadable += 1;
         pending = '';
       }

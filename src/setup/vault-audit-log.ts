@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { boundedLines } from '../util/bounded-lines.js';
+import { fileLines } from '../util/bounded-lines.js';
 import { UsageError } from '../errors.js';
 
 /**
@@ -10,8 +9,6 @@ import { UsageError } from '../errors.js';
  * responses are counted, as they carry the outcome. Secrets in it are HMAC'd; nothing of it is
  * printed but paths, times, accessors' hashes, addresses and error texts.
  */
-/** A log line longer than this is skipped (and counted): no audit or log entry is near it. */
-const MAX_LINE_BYTES = 1024 * 1024;
 
 export interface RoleRequests {
   role: string;
@@ -50,14 +47,8 @@ export async function summariseAuditLog(file: string, options: { mount: string; 
   const refusals: AuditLogSummary['refusals'] = [];
   let entries = 0;
   let unreadable = 0;
-  const stream = createReadStream(file, { encoding: 'utf8' });
-  const opened = new Promise<void>((resolve, reject) => {
-    stream.once('open', () => resolve());
-    stream.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`the Vault audit log ${file} cannot be read: ${err.code ?? err.message}`, "name the file audit device's file_path on a host that can read it (--vault-audit-log)")));
-  });
-  await opened;
   const prefix = `${options.mount}/creds/`;
-  for await (const line of boundedLines(stream, MAX_LINE_BYTES)) {
+  for await (const line of fileLines(file, (reason) => new UsageError(`the Vault audit log ${file} cannot be read: ${reason}`, "name the file audit device's file_path on a host that can read it (--vault-audit-log)"))) {
     if (line === null) {
       unreadable += 1;
       continue;

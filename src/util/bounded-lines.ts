@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 
 /**
@@ -31,4 +32,21 @@ export async function* boundedLines(input: Readable, maxBytes: number): AsyncGen
   }
   if (tooLong) yield null;
   else if (current.join('') !== '') yield current.join('').replace(/\r$/, '');
+}
+
+/** A log line longer than this is skipped (and counted): no audit or log entry is near it. */
+export const MAX_LOG_LINE_BYTES = 1024 * 1024;
+
+/**
+ * A file's lines, as boundedLines gives them. A file that cannot be read — missing, refused, a
+ * directory (which opens, then fails on the first read) — is `cannotRead(its code)`, one error
+ * the caller words for the user, whenever it comes.
+ */
+export async function* fileLines(file: string, cannotRead: (reason: string) => Error, maxBytes = MAX_LOG_LINE_BYTES): AsyncGenerator<string | null> {
+  try {
+    yield* boundedLines(createReadStream(file, { encoding: 'utf8' }), maxBytes);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw typeof code === 'string' ? cannotRead(code) : err;
+  }
 }

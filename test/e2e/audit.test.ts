@@ -192,6 +192,11 @@ describe('eos self secrets audit', () => {
     expect([since.code, since.stderr.split('\n')[0]]).toEqual([2, 'error: --since goes with --vault-audit-log or --pg-log']);
     const missing = await runEos(['self', 'secrets', 'audit', '--vault-audit-log', '/nonexistent/audit.log'], { env });
     expect([missing.code, missing.stderr.split('\n')[0]]).toEqual([2, 'error: the Vault audit log /nonexistent/audit.log cannot be read: ENOENT']);
+    // A directory opens, then fails on the first read: the same one line, not "a bug in eos".
+    const folder = await runEos(['self', 'secrets', 'audit', '--vault-audit-log', home], { env });
+    expect([folder.code, folder.stderr.split('\n')[0]]).toEqual([2, `error: the Vault audit log ${home} cannot be read: EISDIR`]);
+    const pgFolder = await runEos(['self', 'secrets', 'audit', '--pg-log', home], { env });
+    expect([pgFolder.code, pgFolder.stderr.split('\n')[0]]).toEqual([2, `error: the PostgreSQL log ${home} cannot be read: EISDIR`]);
     // A role that is not there (a typo in a cron job) would audit nothing and call the real users strangers.
     const typo = await runEos(['self', 'secrets', 'audit', '--role', 'delphi-reaodnly'], { env });
     expect([typo.code, typo.stderr.split('\n').find((l) => l.startsWith('error:'))]).toEqual([2, 'error: the Vault role "delphi-reaodnly" is not on database/ (database/roles/delphi-reaodnly is not there)']);
